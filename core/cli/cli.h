@@ -1,0 +1,21 @@
+/* core/cli/cli.h — subcommands of the `prunebench` CLI, one file each.
+ * Each takes argv after the subcommand name (argv[0] is the subcommand)
+ * and returns the process exit status: 0 ok, 1 failure (a failed cell,
+ * bad input), 2 usage error. */
+#ifndef PB_CLI_H
+#define PB_CLI_H
+
+struct pb_registry;
+
+/* Registry opened once by main (PRUNEBENCH_PLUGIN_PATH honoured). */
+struct pb_registry *pb_cli_registry(void);
+
+int pb_cmd_validate(int argc, char **argv);
+int pb_cmd_run(int argc, char **argv);
+int pb_cmd_cells(int argc, char **argv);
+int pb_cmd_merge(int argc, char **argv);
+int pb_cmd_plugins(int argc, char **argv);
+int pb_cmd_synth(int argc, char **argv);
+int pb_cmd_generate(int argc, char **argv);
+
+#endif

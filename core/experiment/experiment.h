@@ -1,0 +1,104 @@
+/* core/experiment/experiment.h — an experiment file, parsed, validated and
+ * expanded into the matrix of cells.
+ *
+ * The YAML (libyaml; anchors, aliases and << merge keys resolved) is read
+ * into a node tree that keeps file:line:col for every node, --set overrides
+ * are applied to that tree, and then it is interpreted.  Every error names
+ * file:line:col and, where one fits, a did-you-mean suggestion.  Plugin
+ * options are parsed through the plugin's own option table, so an
+ * experiment that validates has every config struct filled and in range.
+ */
+#ifndef PB_EXPERIMENT_H
+#define PB_EXPERIMENT_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "plugin/registry.h"
+
+#define PB_NAME_MAX 128
+
+/* A configured use of a plugin: a pruner step, a backend, a probe. */
+struct pb_step {
+	const struct pb_plugin_entry *plugin;
+	void *config;                 /* plugin->desc->config_size bytes, owned */
+	char *label;                  /* readable: "magnitude(sparsity=0.3)" */
+};
+
+enum pb_model_source { PB_MODEL_SYNTH = 0, PB_MODEL_FILE = 1 };
+
+struct pb_model_spec {
+	char name[PB_NAME_MAX];       /* axis entry name */
+	enum pb_model_source source;
+	char preset[64];              /* synth: "llama-15m" */
+	uint64_t seed;                /* synth: weights seed */
+	char path[PATH_MAX];          /* file: resolved against the experiment's folder */
+};
+
+enum pb_dataset_format { PB_DATASET_LINES = 0, PB_DATASET_JSONL = 1 };
+
+struct pb_dataset_spec {
+	char name[PB_NAME_MAX];
+	char path[PATH_MAX];          /* resolved against the experiment's folder */
+	enum pb_dataset_format format;
+	char field[64];               /* jsonl: the prompt field, default "prompt" */
+};
+
+struct pb_chain {
+	char name[PB_NAME_MAX];       /* "dense", "mag-sparsity0.3" */
+	struct pb_step *steps;        /* in order; n_steps == 0 is the dense baseline */
+	int n_steps;
+};
+
+struct pb_backend_spec {
+	char name[PB_NAME_MAX];
+	struct pb_step step;
+};
+
+struct pb_cell {
+	int index;                    /* position in the full matrix */
+	char id[PB_NAME_MAX * 4 + 32];/* "<model>.<dataset>.<chain>.<backend>-<hash8>" */
+	const struct pb_model_spec *model;
+	const struct pb_dataset_spec *dataset;
+	const struct pb_chain *chain;
+	const struct pb_backend_spec *backend;
+	char *config_text;            /* canonical resolved configuration (YAML), hashed into id */
+};
+
+struct pb_experiment {
+	char file[PATH_MAX];          /* as given */
+	char dir[PATH_MAX];           /* its folder, for relative paths */
+	char *yaml;                   /* the file's bytes, for the results copy */
+	size_t yaml_len;
+
+	char name[PB_NAME_MAX];
+	uint64_t seed;
+	char output[PATH_MAX];        /* default results/<name>, relative to the cwd */
+	int repeat;                   /* default 1 */
+	int warmup;                   /* warm-up requests, default 1 */
+	int max_new_tokens;           /* default 32 */
+	int max_samples;              /* 0 = all */
+	double timeout_s;             /* per cell, default 600 */
+
+	struct pb_model_spec *models;      int n_models;
+	struct pb_dataset_spec *datasets;  int n_datasets;
+	struct pb_chain *chains;           int n_chains;
+	struct pb_backend_spec *backends;  int n_backends;
+	struct pb_step *probes;            int n_probes;
+
+	struct pb_cell *cells;        /* after include/exclude, in matrix order */
+	int n_cells;
+};
+
+/* Load, validate and expand.  `sets` are "path.to.key=value" overrides.
+ * On error returns -EINVAL (or -errno for I/O) and writes one message,
+ * "file:line:col: what was wrong (did you mean 'x'?)", into err. */
+int pb_experiment_load(const char *path, const struct pb_registry *reg,
+		       const char *const *sets, int n_sets,
+		       struct pb_experiment **out, char *err, size_t len);
+void pb_experiment_free(struct pb_experiment *e);
+
+/* The cell with this id, or NULL. */
+const struct pb_cell *pb_experiment_cell(const struct pb_experiment *e, const char *id);
+
+#endif

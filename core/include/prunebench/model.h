@@ -1,0 +1,90 @@
+/* prunebench/model.h — the model IR handed to pruners and backends.
+ *
+ * A model is an architecture tag, its global hyper-parameters and a flat
+ * table of tensors, each tagged with (layer, role).  Per-layer shapes are
+ * NOT stored as hyper-parameters: after structured pruning a layer may have
+ * fewer heads or FFN neurons than another, so code derives them from the
+ * tensors (pb_layer_shape below), never from `hp`.
+ *
+ * Ownership: the core owns the model.  Pruners edit it in place during
+ * their apply() call; backends read it during weights_load() and may keep
+ * pointers into tensor data until their fini().
+ */
+#ifndef PRUNEBENCH_MODEL_H
+#define PRUNEBENCH_MODEL_H
+
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum pb_arch {
+	PB_ARCH_LLAMA = 0,   /* decoder-only: RMSNorm, RoPE, GQA, SwiGLU */
+	PB_ARCH_T5 = 1,      /* encoder-decoder (engine issue) */
+};
+
+enum pb_rope_layout {
+	PB_ROPE_INTERLEAVED = 0,  /* Meta/GGUF: pairs (2i, 2i+1) */
+	PB_ROPE_HALF = 1,         /* NeoX/HF: pairs (i, i + d/2) */
+};
+
+struct pb_hparams {
+	int dim;              /* residual width */
+	int n_layers;
+	int n_heads;          /* as trained; per-layer counts come from tensors */
+	int n_kv_heads;
+	int head_dim;
+	int ffn_dim;          /* as trained */
+	int vocab;
+	int ctx;              /* maximum positions */
+	float norm_eps;
+	float rope_theta;
+	enum pb_rope_layout rope_layout;
+	int bos_id, eos_id;   /* -1 when absent */
+};
+
+#define PB_MODEL_NAME_MAX 128
+
+struct pb_model {
+	char name[PB_MODEL_NAME_MAX];
+	enum pb_arch arch;
+	struct pb_hparams hp;
+	struct pb_tensor *tensors;
+	int n_tensors;
+	void *core;           /* core-private: mapping, tokenizer, metadata */
+};
+
+/* Shape of one block as its tensors say, after any structured pruning. */
+struct pb_layer_shape {
+	int n_heads, n_kv_heads, ffn_dim;
+};
+
+static inline struct pb_tensor *pb_model_find(const struct pb_model *m,
+					      int layer, enum pb_role role)
+{
+	for (int i = 0; i < m->n_tensors; i++)
+		if (m->tensors[i].layer == layer && m->tensors[i].role == role)
+			return &m->tensors[i];
+	return 0;
+}
+
+static inline struct pb_layer_shape pb_layer_shape(const struct pb_model *m, int layer)
+{
+	struct pb_layer_shape s = { 0, 0, 0 };
+	const struct pb_tensor *q = pb_model_find(m, layer, PB_ROLE_ATTN_Q);
+	const struct pb_tensor *k = pb_model_find(m, layer, PB_ROLE_ATTN_K);
+	const struct pb_tensor *g = pb_model_find(m, layer, PB_ROLE_FFN_UP);
+	if (q && m->hp.head_dim)
+		s.n_heads = (int)(q->ne[1] / m->hp.head_dim);
+	if (k && m->hp.head_dim)
+		s.n_kv_heads = (int)(k->ne[1] / m->hp.head_dim);
+	if (g)
+		s.ffn_dim = (int)g->ne[1];
+	return s;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,176 @@
+/* prunebench/plugin.h — the plugin ABI: the one header a plugin includes.
+ *
+ * A plugin is a shared object exporting exactly one data symbol,
+ *
+ *     const struct pb_plugin pb_plugin = { .abi_version = PB_ABI_VERSION, ... };
+ *
+ * which the core reads and checks (ABI version, struct size, kind, hooks,
+ * option table) before it runs any code of the plugin.  Build with
+ * -fvisibility=hidden so that nothing else is exported.
+ *
+ * Rules every plugin follows:
+ *  - return 0 or a negative errno; explain once through host->log;
+ *  - never call exit() and never print to stdout;
+ *  - the descriptor and the ops structs are static const;
+ *  - `state` (set by init) belongs to the plugin until fini;
+ *  - anything passed to a hook is borrowed for the duration of that call,
+ *    except where a hook's comment says otherwise.
+ *
+ * The ABI grows only by appending fields; hooks marked optional may be NULL.
+ */
+#ifndef PRUNEBENCH_PLUGIN_H
+#define PRUNEBENCH_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "ops.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PB_ABI_VERSION 1
+
+enum pb_plugin_kind {
+	PB_PRUNER = 1,
+	PB_BACKEND = 2,
+	PB_PROBE = 3,
+};
+
+/* ---- options ---------------------------------------------------------- */
+
+enum pb_opt_type {
+	PB_OPT_BOOL = 1,    /* int */
+	PB_OPT_INT,         /* int64_t */
+	PB_OPT_DOUBLE,      /* double */
+	PB_OPT_STRING,      /* char[PB_OPT_STR_MAX] */
+	PB_OPT_ENUM,        /* int: index into `choices` */
+};
+
+#define PB_OPT_STR_MAX 256
+
+/* One option: the core parses YAML into the plugin's config struct at
+ * `offset`, checks bounds and documents it (`prunebench plugins NAME`).
+ * A table ends with an entry whose key is NULL. */
+struct pb_option {
+	const char *key;
+	enum pb_opt_type type;
+	size_t offset;
+	const char *def;      /* default, as YAML text; NULL = required */
+	double min, max;      /* INT/DOUBLE bounds, inclusive; ignored when min > max */
+	const char *choices;  /* ENUM: "a|b|c" */
+	const char *help;
+};
+
+#define PB_OPTIONS_END { 0, (enum pb_opt_type)0, 0, 0, 0, 0, 0, 0 }
+
+/* ---- host services ---------------------------------------------------- */
+
+enum pb_log_level { PB_LOG_ERROR = 0, PB_LOG_WARN, PB_LOG_INFO, PB_LOG_DEBUG };
+
+/* The core's services.  Every plugin instance gets its own host, so that
+ * log lines are prefixed with the plugin's name. */
+struct pb_host {
+	uint32_t abi_version;
+	uint32_t struct_size;
+	void (*log)(const struct pb_host *h, enum pb_log_level lvl, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+	uint64_t seed;          /* the cell's seed; derive plugin randomness from it */
+	int n_threads;          /* threads the cell may use (affinity, SLURM_CPUS_PER_TASK) */
+	/* Give tensor t a new format/shape and a fresh zeroed buffer of nbytes,
+	 * releasing the old data.  ne[] as in pb_tensor.  0 or -errno. */
+	int (*tensor_realloc)(const struct pb_host *h, struct pb_tensor *t,
+			      enum pb_dtype dtype, const int64_t ne[PB_MAX_DIMS], size_t nbytes);
+	void *core;             /* core-private */
+};
+
+/* ---- pruners ---------------------------------------------------------- */
+
+struct pb_calib;  /* calibration handle (compression issue); may be NULL */
+
+/* What a pruner says it did, one entry per model tensor (same index as
+ * pb_model.tensors), filled by apply().  The core itself measures achieved
+ * sparsity, parameters and bytes before and after, so the pruner reports
+ * only its intent. */
+struct pb_prune_target {
+	double sparsity;      /* target fraction of zeros; < 0 = tensor not touched */
+};
+
+struct pb_pruner_ops {
+	int (*apply)(void *state, struct pb_model *m, struct pb_calib *calib,
+		     struct pb_prune_target *targets);
+	/* optional: may this pruner run on this model?  0, or -errno with why. */
+	int (*check)(void *state, const struct pb_model *m, char *why, size_t len);
+};
+
+/* ---- backends --------------------------------------------------------- */
+
+struct pb_backend_ops {
+	uint32_t formats;     /* PB_FMT() bits of weight formats run natively */
+	/* Take the model's weights (after compression).  The model outlives
+	 * the backend state; the backend may keep pointers into it. */
+	int (*weights_load)(void *state, const struct pb_model *m);
+	/* (Re)allocate n activation buffers of sizes[i] floats, zeroed. */
+	int (*buffers_alloc)(void *state, const int64_t *sizes, int n);
+	int (*graph_compute)(void *state, const struct pb_graph *g);
+	/* Copy n floats from buffer `buf` at float offset `off`: the only sync. */
+	int (*buffer_read)(void *state, int buf, int64_t off, int64_t n, float *dst);
+	/* optional: write host floats into a buffer (tests, biases) */
+	int (*buffer_write)(void *state, int buf, int64_t off, int64_t n, const float *src);
+	/* optional: the format and kernel that tensor `idx` executes with,
+	 * e.g. "F32 ref-gemv"; recorded per linear in the cell's results. */
+	int (*weight_kernel)(void *state, int idx, char *out, size_t len);
+};
+
+/* ---- probes ----------------------------------------------------------- */
+
+enum pb_channel_kind {
+	PB_GAUGE = 0,     /* a level: averaged over a phase */
+	PB_COUNTER = 1,   /* monotonically increasing: differenced over a phase */
+};
+
+struct pb_channel {
+	char name[64];        /* e.g. "rss_bytes", "pkg_energy_j" */
+	char unit[16];        /* "bytes", "s", "J", "C", "%", "count" */
+	enum pb_channel_kind kind;
+	double wrap;          /* COUNTER: value at which it wraps to 0; 0 = never */
+};
+
+struct pb_probe_ops {
+	/* After init: the channels this probe reports (may depend on the
+	 * machine).  *ch stays valid until fini. */
+	int (*channels)(void *state, const struct pb_channel **ch, int *n);
+	/* One reading per channel into values[]; NAN where a channel has no
+	 * value this time.  Called from the sampler thread. */
+	int (*read)(void *state, double *values);
+	double min_interval_ms;   /* sampling no faster than this */
+};
+
+/* ---- the descriptor --------------------------------------------------- */
+
+struct pb_plugin {
+	uint32_t abi_version;     /* PB_ABI_VERSION */
+	uint32_t struct_size;     /* sizeof(struct pb_plugin) */
+	enum pb_plugin_kind kind;
+	const char *name;         /* YAML key */
+	const char *version;
+	const char *summary;
+	const struct pb_option *options;   /* optional */
+	size_t config_size;                /* bytes of the config struct */
+	/* optional: can this plugin work here?  0, or -errno and a reason a
+	 * user can act on. */
+	int (*available)(const struct pb_host *h, char *why, size_t len);
+	int (*init)(const struct pb_host *h, const void *config, void **state);
+	void (*fini)(void *state);
+	const void *ops;          /* struct pb_{pruner,backend,probe}_ops */
+};
+
+#define PB_EXPORT __attribute__((visibility("default")))
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,197 @@
+/* prunebench/tensor.h — weight tensors as the core and every plugin see them.
+ *
+ * A tensor is a named, typed block of host memory with up to four
+ * dimensions in GGUF order: ne[0] is the innermost (contiguous) dimension.
+ * For a linear weight W of shape [out × in] that means ne[0] = in (columns)
+ * and ne[1] = out (rows), so row r starts at byte r * pb_row_bytes(t).
+ *
+ * Ownership: the model owns every tensor and its data.  `data` may point
+ * into a private copy-on-write mapping of the model file, so a pruner may
+ * write to it in place.  A plugin that changes a tensor's shape or format
+ * replaces `data` through pb_host.tensor_realloc, never with its own malloc.
+ */
+#ifndef PRUNEBENCH_TENSOR_H
+#define PRUNEBENCH_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Weight formats.  Numbering is ours (GGUF's type ids are mapped in the
+ * GGUF reader); append only. */
+enum pb_dtype {
+	PB_F32 = 0,
+	PB_F16 = 1,
+	PB_BF16 = 2,
+	PB_Q8_0 = 3,    /* GGUF block: f16 scale + 32 int8 */
+	PB_Q4_0 = 4,    /* GGUF block: f16 scale + 16 bytes of nibbles */
+	PB_CSR = 5,     /* unstructured sparse, backend-private layout */
+	PB_NM_2_4 = 6,  /* 2:4 packed, backend-private layout */
+	PB_DTYPE_COUNT
+};
+
+#define PB_FMT(d) (1u << (d))   /* bit in pb_backend_ops.formats */
+
+#define PB_TENSOR_NAME_MAX 96
+#define PB_MAX_DIMS 4
+
+/* Where a tensor sits in an architecture.  The arch code finds weights by
+ * (layer, role); pruners select by role.  Append only. */
+enum pb_role {
+	PB_ROLE_OTHER = 0,
+	PB_ROLE_TOK_EMBD,
+	PB_ROLE_ATTN_NORM,
+	PB_ROLE_ATTN_Q,
+	PB_ROLE_ATTN_K,
+	PB_ROLE_ATTN_V,
+	PB_ROLE_ATTN_O,
+	PB_ROLE_FFN_NORM,
+	PB_ROLE_FFN_GATE,
+	PB_ROLE_FFN_UP,
+	PB_ROLE_FFN_DOWN,
+	PB_ROLE_OUT_NORM,
+	PB_ROLE_OUTPUT,
+	PB_ROLE_COUNT
+};
+
+struct pb_tensor {
+	char name[PB_TENSOR_NAME_MAX];  /* GGUF name, e.g. "blk.0.attn_q.weight" */
+	enum pb_dtype dtype;
+	int n_dims;
+	int64_t ne[PB_MAX_DIMS];        /* unused dims are 1 */
+	void *data;
+	size_t nbytes;
+	int layer;                      /* block index, -1 for global tensors */
+	enum pb_role role;
+	uint32_t flags;                 /* PB_TENSOR_* */
+};
+
+#define PB_TENSOR_OWNED 1u  /* data was allocated by the core (not the mapping) */
+
+static inline int pb_role_is_linear(enum pb_role r)
+{
+	return (r >= PB_ROLE_ATTN_Q && r <= PB_ROLE_ATTN_O) ||
+	       (r >= PB_ROLE_FFN_GATE && r <= PB_ROLE_FFN_DOWN) ||
+	       r == PB_ROLE_OUTPUT;
+}
+
+static inline int pb_role_is_attention(enum pb_role r)
+{
+	return r >= PB_ROLE_ATTN_Q && r <= PB_ROLE_ATTN_O;
+}
+
+static inline int pb_role_is_ffn(enum pb_role r)
+{
+	return r >= PB_ROLE_FFN_GATE && r <= PB_ROLE_FFN_DOWN;
+}
+
+static inline int64_t pb_tensor_nelements(const struct pb_tensor *t)
+{
+	return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+}
+
+/* Elements per block and bytes per block of a dense format; 0 for the
+ * backend-private sparse formats. */
+static inline int pb_dtype_block(enum pb_dtype d)
+{
+	return (d == PB_Q8_0 || d == PB_Q4_0) ? 32 : 1;
+}
+
+static inline size_t pb_dtype_block_bytes(enum pb_dtype d)
+{
+	switch (d) {
+	case PB_F32: return 4;
+	case PB_F16: case PB_BF16: return 2;
+	case PB_Q8_0: return 34;
+	case PB_Q4_0: return 18;
+	default: return 0;
+	}
+}
+
+/* Bytes of one row (ne[0] elements); 0 when ne[0] is not a whole number of
+ * blocks or the format has no dense rows. */
+static inline size_t pb_row_bytes(const struct pb_tensor *t)
+{
+	int64_t blk = pb_dtype_block(t->dtype);
+	if (t->ne[0] % blk)
+		return 0;
+	return (size_t)(t->ne[0] / blk) * pb_dtype_block_bytes(t->dtype);
+}
+
+static inline const char *pb_dtype_name(enum pb_dtype d)
+{
+	static const char *const names[PB_DTYPE_COUNT] = {
+		"F32", "F16", "BF16", "Q8_0", "Q4_0", "CSR", "NM_2_4",
+	};
+	return (unsigned)d < PB_DTYPE_COUNT ? names[d] : "?";
+}
+
+/* IEEE half <-> float, exact for every finite half (round to nearest even
+ * on the way down). */
+static inline float pb_fp16_to_fp32(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+	uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+	float f;
+	if (exp == 0) {
+		if (man == 0) {
+			bits = sign;
+		} else {        /* subnormal: renormalise */
+			int e = -1;
+			do { man <<= 1; e++; } while (!(man & 0x400));
+			bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
+		}
+	} else if (exp == 0x1f) {
+		bits = sign | 0x7f800000u | (man << 13);
+	} else {
+		bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+	}
+	memcpy(&f, &bits, 4);
+	return f;
+}
+
+static inline uint16_t pb_fp32_to_fp16(float f)
+{
+	uint32_t x;
+	memcpy(&x, &f, 4);
+	uint32_t sign = (x >> 16) & 0x8000;
+	int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+	uint32_t man = x & 0x7fffff;
+	if (((x >> 23) & 0xff) == 0xff)         /* inf / nan */
+		return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+	if (exp >= 0x1f)
+		return (uint16_t)(sign | 0x7c00);
+	if (exp <= 0) {                          /* subnormal or zero */
+		if (exp < -10)
+			return (uint16_t)sign;
+		man |= 0x800000;
+		uint32_t shift = (uint32_t)(14 - exp);
+		uint32_t half = man >> shift;
+		uint32_t rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+		if (rem > mid || (rem == mid && (half & 1)))
+			half++;
+		return (uint16_t)(sign | half);
+	}
+	uint32_t h = sign | ((uint32_t)exp << 10) | (man >> 13);
+	uint32_t rem = man & 0x1fff;
+	if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+		h++;                             /* may carry into exp: correct */
+	return (uint16_t)h;
+}
+
+static inline float pb_bf16_to_fp32(uint16_t h)
+{
+	uint32_t bits = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &bits, 4);
+	return f;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,55 @@
+/* core/model/modelio.h — building, loading, saving and hashing models.
+ *
+ * Model files are untrusted input: every count, offset, length, alignment
+ * and shape is bounds-checked, and a malformed file gets one error naming
+ * the file, the byte offset and what was wrong.  Files are mapped
+ * MAP_PRIVATE with write access, so pruners edit weights in place without
+ * touching the file (pages are copied on write).
+ */
+#ifndef PB_MODELIO_H
+#define PB_MODELIO_H
+
+#include <stdint.h>
+
+#include <prunebench/model.h>
+
+struct pb_tokenizer;
+
+/* Synthetic presets with real shapes; weights deterministic from seed. */
+struct pb_synth_preset {
+	const char *name;             /* "llama-15m" */
+	struct pb_hparams hp;
+};
+const struct pb_synth_preset *pb_synth_presets(int *n);
+const struct pb_synth_preset *pb_synth_find(const char *name);
+int pb_model_synth(const char *preset, uint64_t seed, struct pb_model **out,
+		   char *err, size_t len);
+
+/* A model file (GGUF v3 in this slice) or a model folder (engine issue). */
+int pb_model_load(const char *path, struct pb_model **out, char *err, size_t len);
+int pb_gguf_write(const struct pb_model *m, const char *path, char *err, size_t len);
+void pb_model_free(struct pb_model *m);
+
+/* sha256 over every tensor's name, format, shape and data, in table order. */
+void pb_model_hash(const struct pb_model *m, char hex[65]);
+
+/* Replace t's format/shape/data with a fresh zeroed owned buffer
+ * (pb_host.tensor_realloc). */
+int pb_tensor_realloc(struct pb_tensor *t, enum pb_dtype dtype,
+		      const int64_t ne[PB_MAX_DIMS], size_t nbytes);
+
+/* Dequantise one row (ne[0] values) of a dense-format tensor into dst. */
+int pb_tensor_row_f32(const struct pb_tensor *t, int64_t row, float *dst);
+
+/* The model's tokenizer (always present: synth models carry a byte-level
+ * one), owned by the model. */
+const struct pb_tokenizer *pb_model_tokenizer(const struct pb_model *m);
+
+/* Total parameters, nonzero parameters and weight bytes of the tensors
+ * (all when linears_only is 0). */
+void pb_model_count(const struct pb_model *m, int linears_only,
+		    int64_t *params, int64_t *nonzero, int64_t *bytes);
+/* Zeros in one tensor (dense formats). */
+int64_t pb_tensor_count_zeros(const struct pb_tensor *t);
+
+#endif

@@ -1,0 +1,44 @@
+/* core/run/generate.h — one request: tokenize, prefill, greedy decode, with
+ * a CLOCK_MONOTONIC stamp for every output token.
+ *
+ * Timing definitions (DESIGN.md): the request starts when the prompt
+ * tokens are ready (after tokenization); TTFT ends when the first output
+ * token is chosen (argmax of the prefill's last logits); each later token
+ * adds one inter-token gap.
+ */
+#ifndef PB_GENERATE_H
+#define PB_GENERATE_H
+
+#include <stdint.h>
+
+#include "arch/arch.h"
+#include "text/text.h"
+
+struct pb_gen_request {
+	const char *prompt;
+	int max_new_tokens;
+	int stop_at_eos;      /* stop after the model's EOS token (it is counted) */
+	int add_bos;
+	/* optional: called at the prefill and decode boundaries with
+	 * enum pb_phase values (PB_PHASE_PREFILL, PB_PHASE_DECODE) */
+	void (*on_phase)(void *ctx, int phase);
+	void *ctx;
+};
+
+struct pb_gen_result {
+	int n_prompt;         /* prompt tokens actually run (after truncation) */
+	int truncated;        /* prompt was cut to fit the context */
+	int n_out;
+	int32_t *tokens;      /* n_out output tokens, malloc'd */
+	double *token_ms;     /* n_out stamps, ms since request start */
+	double ttft_ms, e2e_ms, prefill_ms;
+	char *text;           /* detokenized output, malloc'd */
+};
+
+/* The prompt is truncated from the left to ctx - max_new_tokens tokens. */
+int pb_generate(struct pb_session *s, const struct pb_model *m,
+		const struct pb_tokenizer *tok, const struct pb_gen_request *req,
+		struct pb_gen_result *out, char *err, size_t len);
+void pb_gen_result_free(struct pb_gen_result *r);
+
+#endif

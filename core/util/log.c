@@ -1,0 +1,34 @@
+/* core/util/log.c — the one logger: timestamped lines on stderr. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "util.h"
+
+static enum pb_log_level max_level = PB_LOG_INFO;
+
+void pb_log_level_set(enum pb_log_level max) { max_level = max; }
+enum pb_log_level pb_log_level_get(void) { return max_level; }
+
+void pb_logv(enum pb_log_level lvl, const char *prefix, const char *fmt, va_list ap)
+{
+	static const char *const tag[] = { "error", "warning", "info", "debug" };
+	char line[4096];
+	if (lvl > max_level)
+		return;
+	int n = snprintf(line, sizeof line, "prunebench: %s%s%s: ", prefix ? prefix : "",
+			 prefix ? ": " : "", tag[lvl]);
+	if (n < 0 || (size_t)n >= sizeof line)
+		n = 0;
+	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+	/* one write per line so that lines from threads and children do not mix */
+	fprintf(stderr, "%s\n", line);
+}
+
+void pb_log(enum pb_log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	pb_logv(lvl, NULL, fmt, ap);
+	va_end(ap);
+}
