@@ -50,4 +50,42 @@ int pb_sampler_write(const struct pb_sampler *s, const char *probes_csv,
  * decode). */
 void pb_sampler_summary(const struct pb_sampler *s, struct pb_row *row);
 
+/* ---- added by the sampler's owner (append only) ---- */
+
+/* Every phase may occur many times (prefill and decode alternate per
+ * request): durations and COUNTER deltas are summed over all occurrences;
+ * GAUGE means are time-weighted (sample-and-hold: a reading holds until the
+ * next one), maxima over the readings.  A boundary reading belongs to the
+ * phase that starts there.  A phase's COUNTER delta is NAN when the channel
+ * never had a value in it.  phases.csv has one row per occurred phase and
+ * channel; with no probes at all, one row per occurred phase with only
+ * phase and duration_ms, so that durations are always recorded. */
+
+/* Summed duration of phase p over its occurrences, ms (0 if it never ran). */
+double pb_sampler_phase_ms(const struct pb_sampler *s, enum pb_phase p);
+int pb_sampler_phase_count(const struct pb_sampler *s, enum pb_phase p);
+
+struct pb_phase_stat {
+	enum pb_channel_kind kind;
+	double delta;          /* COUNTER; NAN for a GAUGE */
+	double mean, max;      /* GAUGE; NAN for a COUNTER */
+	double duration_ms;
+};
+/* Aggregate of `channel` (of the first probe that has it) over phase p, or
+ * over every phase when p == PB_PHASE_COUNT — e.g. energy per phase is
+ * pb_sampler_stat(s, "pkg_energy_j", PB_PHASE_DECODE, &st), st.delta.
+ * 0, or -ENOENT when no probe has the channel. */
+int pb_sampler_stat(const struct pb_sampler *s, const char *channel, enum pb_phase p,
+		    struct pb_phase_stat *out);
+
+/* Start with a different clock (tests) or memory cap.  Fields left zero
+ * take their defaults. */
+struct pb_sampler_opts {
+	double (*clock_ms)(void *ctx);   /* default pb_now_ms; must not go back */
+	void *clock_ctx;
+	size_t max_values;               /* stored raw values, all probes; default 4e6 */
+};
+int pb_sampler_start_opts(struct pb_sampler **out, const struct pb_probe_inst *probes, int n,
+			  enum pb_phase first, const struct pb_sampler_opts *opts);
+
 #endif

@@ -1,0 +1,580 @@
+/* core/run/cell-record.c — accumulate a cell's measurements and write its
+ * files.  Column names carry units (DESIGN.md "Results"). */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pb-config.h"
+#include "metrics/stats.h"
+#include "model/modelio.h"
+#include "results/results.h"
+#include "run/cell-record.h"
+#include "util/util.h"
+
+static const char *const role_names[PB_ROLE_COUNT] = {
+	"other", "tok_embd", "attn_norm", "attn_q", "attn_k", "attn_v", "attn_o",
+	"ffn_norm", "ffn_gate", "ffn_up", "ffn_down", "out_norm", "output",
+};
+
+static const char *role_name(enum pb_role r)
+{
+	return (unsigned)r < PB_ROLE_COUNT ? role_names[r] : "other";
+}
+
+void pb_cell_record_init(struct pb_cell_record *r, const struct pb_experiment *e,
+			 const struct pb_cell *c)
+{
+	memset(r, 0, sizeof *r);
+	r->e = e;
+	r->c = c;
+	pb_iso8601_now(r->start_time, sizeof r->start_time);
+}
+
+void pb_cell_record_free(struct pb_cell_record *r)
+{
+	for (int i = 0; i < r->n_reqs; i++)
+		free(r->reqs[i].text);
+	free(r->reqs);
+	free(r->itl);
+	free(r->tensors);
+	free(r->probes);
+	memset(r, 0, sizeof *r);
+}
+
+void pb_cell_record_probe(struct pb_cell_record *r, const char *name, const char *why)
+{
+	struct pb_probe_status *p = realloc(r->probes, (size_t)(r->n_probes + 1) * sizeof *p);
+	if (!p)
+		return;
+	r->probes = p;
+	p += r->n_probes++;
+	snprintf(p->name, sizeof p->name, "%s", name);
+	snprintf(p->why, sizeof p->why, "%s", why ? why : "");
+	if (why)
+		pb_log(PB_LOG_WARN, "probe '%s' unavailable: %s", name, why);
+}
+
+void pb_cell_record_model(struct pb_cell_record *r, const struct pb_model *m, double load_ms)
+{
+	r->load_ms = load_ms;
+	r->hp = m->hp;
+	snprintf(r->model_name, sizeof r->model_name, "%s", m->name);
+	pb_model_hash(m, r->model_sha256);
+	r->tensors = calloc((size_t)m->n_tensors, sizeof *r->tensors);
+	if (!r->tensors)
+		return;
+	r->n_tensors = m->n_tensors;
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct pb_tensor *t = &m->tensors[i];
+		struct pb_tensor_stat *s = &r->tensors[i];
+		snprintf(s->name, sizeof s->name, "%s", t->name);
+		s->layer = t->layer;
+		s->role = t->role;
+		s->fmt_before = s->fmt = t->dtype;
+		s->params_before = s->params = pb_tensor_nelements(t);
+		s->nonzero_before = s->nonzero = s->params - pb_tensor_count_zeros(t);
+		s->bytes_before = s->bytes = (int64_t)t->nbytes;
+		s->target = -1;
+		s->present = 1;
+	}
+}
+
+void pb_cell_record_dataset(struct pb_cell_record *r, const struct pb_dataset *d)
+{
+	snprintf(r->dataset_sha256, sizeof r->dataset_sha256, "%s", d->sha256);
+	r->n_prompts = d->n;
+}
+
+static struct pb_tensor_stat *stat_by_name(struct pb_cell_record *r, const char *name)
+{
+	for (int i = 0; i < r->n_tensors; i++)
+		if (!strcmp(r->tensors[i].name, name))
+			return &r->tensors[i];
+	return NULL;
+}
+
+void pb_cell_record_targets(struct pb_cell_record *r, const struct pb_model *m,
+			    const struct pb_prune_target *t)
+{
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor_stat *s = stat_by_name(r, m->tensors[i].name);
+		if (s && t[i].sparsity >= 0)
+			s->target = t[i].sparsity;
+	}
+}
+
+void pb_cell_record_tensors(struct pb_cell_record *r, const struct pb_model *m,
+			    const struct pb_backend_ops *ops, void *state)
+{
+	for (int i = 0; i < r->n_tensors; i++)
+		r->tensors[i].present = 0;
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct pb_tensor *t = &m->tensors[i];
+		struct pb_tensor_stat *s = stat_by_name(r, t->name);
+		if (!s)
+			continue;
+		s->present = 1;
+		s->fmt = t->dtype;
+		s->params = pb_tensor_nelements(t);
+		s->nonzero = s->params - pb_tensor_count_zeros(t);
+		s->bytes = (int64_t)t->nbytes;
+		s->kernel[0] = '\0';
+		if (ops->weight_kernel && ops->weight_kernel(state, i, s->kernel, sizeof s->kernel) < 0)
+			s->kernel[0] = '\0';
+		if (!s->kernel[0])
+			snprintf(s->kernel, sizeof s->kernel, "%s", pb_dtype_name(t->dtype));
+	}
+}
+
+static int push_itl(struct pb_cell_record *r, double v)
+{
+	if (r->n_itl == r->cap_itl) {
+		int cap = r->cap_itl ? r->cap_itl * 2 : 256;
+		double *p = realloc(r->itl, (size_t)cap * sizeof *p);
+		if (!p)
+			return -ENOMEM;
+		r->itl = p;
+		r->cap_itl = cap;
+	}
+	r->itl[r->n_itl++] = v;
+	return 0;
+}
+
+void pb_cell_record_request(struct pb_cell_record *r, int repeat, int sample,
+			    const struct pb_gen_result *g)
+{
+	if (r->n_reqs == r->cap_reqs) {
+		int cap = r->cap_reqs ? r->cap_reqs * 2 : 64;
+		struct pb_req_stat *p = realloc(r->reqs, (size_t)cap * sizeof *p);
+		if (!p)
+			return;
+		r->reqs = p;
+		r->cap_reqs = cap;
+	}
+	struct pb_req_stat *q = &r->reqs[r->n_reqs++];
+	memset(q, 0, sizeof *q);
+	q->repeat = repeat;
+	q->sample = sample;
+	q->n_prompt = g->n_prompt;
+	q->n_out = g->n_out;
+	q->truncated = g->truncated;
+	q->ttft_ms = g->ttft_ms;
+	q->e2e_ms = g->e2e_ms;
+	q->tpot_ms = g->n_out > 1 ? (g->e2e_ms - g->ttft_ms) / (g->n_out - 1) : NAN;
+	q->prefill_tok_s = g->prefill_ms > 0 ? g->n_prompt / (g->prefill_ms / 1e3) : NAN;
+	q->decode_tok_s = g->n_out > 1 && g->e2e_ms > g->ttft_ms ?
+		(g->n_out - 1) / ((g->e2e_ms - g->ttft_ms) / 1e3) : NAN;
+	q->itl_mean_ms = NAN;
+	q->itl_max_ms = NAN;
+	double sum = 0, mx = 0;
+	for (int k = 1; k < g->n_out; k++) {
+		double gap = g->token_ms[k] - g->token_ms[k - 1];
+		sum += gap;
+		if (gap > mx)
+			mx = gap;
+		push_itl(r, gap);
+	}
+	if (g->n_out > 1) {
+		q->itl_mean_ms = sum / (g->n_out - 1);
+		q->itl_max_ms = mx;
+	}
+	q->text = strdup(g->text ? g->text : "");
+}
+
+static void fmtd(char *buf, size_t len, double v)
+{
+	if (isnan(v))
+		buf[0] = '\0';
+	else
+		snprintf(buf, len, "%.6g", v);
+}
+
+static int write_requests(const struct pb_cell_record *r, const char *path)
+{
+	static const char *const hdr[] = {
+		"repeat", "sample", "prompt_tokens", "output_tokens", "truncated",
+		"ttft_ms", "tpot_ms", "e2e_ms", "prefill_tok_s", "decode_tok_s",
+		"itl_ms_mean", "itl_ms_max", "output_text",
+	};
+	struct pb_csv *w = pb_csv_create(path, hdr, (int)PB_ARRAY_LEN(hdr));
+	if (!w)
+		return -errno;
+	for (int i = 0; i < r->n_reqs; i++) {
+		const struct pb_req_stat *q = &r->reqs[i];
+		char f[12][32];
+		snprintf(f[0], 32, "%d", q->repeat);
+		snprintf(f[1], 32, "%d", q->sample);
+		snprintf(f[2], 32, "%d", q->n_prompt);
+		snprintf(f[3], 32, "%d", q->n_out);
+		snprintf(f[4], 32, "%d", q->truncated);
+		fmtd(f[5], 32, q->ttft_ms);
+		fmtd(f[6], 32, q->tpot_ms);
+		fmtd(f[7], 32, q->e2e_ms);
+		fmtd(f[8], 32, q->prefill_tok_s);
+		fmtd(f[9], 32, q->decode_tok_s);
+		fmtd(f[10], 32, q->itl_mean_ms);
+		fmtd(f[11], 32, q->itl_max_ms);
+		const char *row[13];
+		for (int k = 0; k < 12; k++)
+			row[k] = f[k];
+		row[12] = q->text;
+		int err = pb_csv_row(w, row);
+		if (err < 0) {
+			pb_csv_close(w);
+			return err;
+		}
+	}
+	return pb_csv_close(w);
+}
+
+static int write_tensors(const struct pb_cell_record *r, const char *path)
+{
+	static const char *const hdr[] = {
+		"tensor", "layer", "role", "format_before", "format", "kernel",
+		"params_before", "params", "nonzero_before", "nonzero",
+		"sparsity_target", "sparsity_achieved", "bytes_before", "bytes",
+	};
+	struct pb_csv *w = pb_csv_create(path, hdr, (int)PB_ARRAY_LEN(hdr));
+	if (!w)
+		return -errno;
+	for (int i = 0; i < r->n_tensors; i++) {
+		const struct pb_tensor_stat *s = &r->tensors[i];
+		char f[14][64];
+		snprintf(f[0], 64, "%s", s->name);
+		snprintf(f[1], 64, "%d", s->layer);
+		snprintf(f[2], 64, "%s", role_name(s->role));
+		snprintf(f[3], 64, "%s", pb_dtype_name(s->fmt_before));
+		snprintf(f[4], 64, "%s", s->present ? pb_dtype_name(s->fmt) : "removed");
+		snprintf(f[5], 64, "%s", s->present ? s->kernel : "");
+		snprintf(f[6], 64, "%lld", (long long)s->params_before);
+		snprintf(f[7], 64, "%lld", (long long)(s->present ? s->params : 0));
+		snprintf(f[8], 64, "%lld", (long long)s->nonzero_before);
+		snprintf(f[9], 64, "%lld", (long long)(s->present ? s->nonzero : 0));
+		fmtd(f[10], 64, s->target >= 0 ? s->target : NAN);
+		fmtd(f[11], 64, s->params_before ?
+		     1.0 - (double)(s->present ? s->nonzero : 0) / (double)s->params_before : NAN);
+		snprintf(f[12], 64, "%lld", (long long)s->bytes_before);
+		snprintf(f[13], 64, "%lld", (long long)(s->present ? s->bytes : 0));
+		const char *row[14];
+		for (int k = 0; k < 14; k++)
+			row[k] = f[k];
+		int err = pb_csv_row(w, row);
+		if (err < 0) {
+			pb_csv_close(w);
+			return err;
+		}
+	}
+	return pb_csv_close(w);
+}
+
+static void row_stats(struct pb_row *row, const char *name, const double *x, int n)
+{
+	static const char *const suf[] = { "mean", "std", "cv", "min", "p50", "p90", "p99", "max" };
+	struct pb_stats s;
+	char key[96];
+	/* NAN entries (a TPOT of a one-token request) are not observations */
+	double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+	int m = 0;
+	for (int i = 0; v && i < n; i++)
+		if (!isnan(x[i]))
+			v[m++] = x[i];
+	pb_stats_compute(v, v ? m : 0, &s);
+	free(v);
+	const double vals[] = { s.mean, s.std, s.cv, s.min, s.p50, s.p90, s.p99, s.max };
+	for (size_t k = 0; k < PB_ARRAY_LEN(suf); k++) {
+		snprintf(key, sizeof key, "%s_%s", name, suf[k]);
+		pb_row_setd(row, key, vals[k]);
+	}
+}
+
+static double req_mean(const struct pb_cell_record *r, size_t off)
+{
+	double sum = 0;
+	int n = 0;
+	for (int i = 0; i < r->n_reqs; i++) {
+		double v;
+		memcpy(&v, (const char *)&r->reqs[i] + off, sizeof v);
+		if (!isnan(v)) {
+			sum += v;
+			n++;
+		}
+	}
+	return n ? sum / n : NAN;
+}
+
+static void row_identity(struct pb_row *row, const struct pb_experiment *e, const struct pb_cell *c)
+{
+	pb_row_set(row, "cell_id", "%s", c->id);
+	pb_row_set(row, "experiment", "%s", e->name);
+	pb_row_set(row, "model", "%s", c->model->name);
+	pb_row_set(row, "dataset", "%s", c->dataset->name);
+	pb_row_set(row, "pruner", "%s", c->chain->name);
+	pb_row_set(row, "backend", "%s", c->backend->name);
+}
+
+static void build_summary(const struct pb_cell_record *r, const struct pb_sampler *s,
+			  struct pb_row *row)
+{
+	int n = r->n_reqs;
+	double *x = malloc((size_t)(n ? n : 1) * sizeof *x);
+
+	row_identity(row, r->e, r->c);
+	pb_row_set(row, "status", "done");
+	pb_row_set(row, "reason", "%s", "");
+	pb_row_set(row, "n_requests", "%d", n);
+	double pt = 0, ot = 0;
+	for (int i = 0; i < n; i++) {
+		pt += r->reqs[i].n_prompt;
+		ot += r->reqs[i].n_out;
+	}
+	pb_row_setd(row, "prompt_tokens_mean", n ? pt / n : NAN);
+	pb_row_setd(row, "output_tokens_mean", n ? ot / n : NAN);
+	if (x) {
+#define STATS(field, name) do { \
+		for (int i = 0; i < n; i++) x[i] = r->reqs[i].field; \
+		row_stats(row, name, x, n); } while (0)
+		STATS(ttft_ms, "ttft_ms");
+		STATS(tpot_ms, "tpot_ms");
+		row_stats(row, "itl_ms", r->itl, r->n_itl);
+		STATS(e2e_ms, "e2e_ms");
+#undef STATS
+	}
+	free(x);
+	pb_row_setd(row, "prefill_tok_s_mean", req_mean(r, offsetof(struct pb_req_stat, prefill_tok_s)));
+	pb_row_setd(row, "decode_tok_s_mean", req_mean(r, offsetof(struct pb_req_stat, decode_tok_s)));
+	pb_row_setd(row, "requests_s", r->measure_ms > 0 ? n / (r->measure_ms / 1e3) : NAN);
+
+	/* sparsity: what the chain aimed at and achieved on the tensors it
+	 * touched, and the share of zeros over all block linears */
+	double tgt_w = 0, touched = 0, touched_zero = 0, lin = 0, lin_zero = 0;
+	int64_t params = 0, nonzero = 0, bytes = 0, bytes_dense = 0;
+	char formats[128] = "";
+	for (int i = 0; i < r->n_tensors; i++) {
+		const struct pb_tensor_stat *t = &r->tensors[i];
+		bytes_dense += t->bytes_before;
+		if (!t->present)
+			continue;
+		params += t->params;
+		nonzero += t->nonzero;
+		bytes += t->bytes;
+		if (t->target >= 0) {
+			tgt_w += t->target * (double)t->params_before;
+			touched += (double)t->params_before;
+			touched_zero += (double)(t->params_before - t->nonzero);
+		}
+		if (pb_role_is_linear(t->role) && t->role != PB_ROLE_OUTPUT) {
+			lin += (double)t->params;
+			lin_zero += (double)(t->params - t->nonzero);
+			const char *f = pb_dtype_name(t->fmt);
+			if (!strstr(formats, f)) {
+				size_t l = strlen(formats);
+				snprintf(formats + l, sizeof formats - l, "%s%s", l ? "+" : "", f);
+			}
+		}
+	}
+	pb_row_setd(row, "sparsity_target", touched > 0 ? tgt_w / touched : 0.0);
+	pb_row_setd(row, "sparsity_achieved", touched > 0 ? touched_zero / touched :
+		    (lin > 0 ? lin_zero / lin : NAN));
+	pb_row_setd(row, "sparsity_linears", lin > 0 ? lin_zero / lin : NAN);
+	pb_row_set(row, "params_total", "%lld", (long long)params);
+	pb_row_set(row, "params_nonzero", "%lld", (long long)nonzero);
+	pb_row_set(row, "weight_bytes", "%lld", (long long)bytes);
+	pb_row_set(row, "weight_bytes_dense", "%lld", (long long)bytes_dense);
+	pb_row_set(row, "linear_formats", "%s", formats);
+	pb_row_setd(row, "load_ms", r->load_ms);
+	pb_row_setd(row, "compress_ms", r->compress_ms);
+	pb_row_setd(row, "weights_load_ms", r->weights_load_ms);
+	if (s)
+		pb_sampler_summary(s, row);
+}
+
+void pb_manifest_common(struct pb_yaml_out *y, const struct pb_experiment *e,
+			const struct pb_cell *c)
+{
+	struct pb_host_info hi;
+	pb_yaml_kv(y, "cell", "%s", c->id);
+	pb_yaml_kv(y, "experiment", "%s", e->name);
+	pb_yaml_kv(y, "experiment_file", "%s", e->file);
+	pb_yaml_map_begin(y, "prunebench");
+	pb_yaml_kv(y, "version", "%s", PB_VERSION);
+	pb_yaml_kv(y, "git_revision", "%s", PB_GIT_REV);
+	pb_yaml_kv(y, "abi", "%d", PB_ABI_VERSION);
+	pb_yaml_map_end(y);
+	pb_yaml_kv(y, "seed", "%llu", (unsigned long long)e->seed);
+	pb_yaml_map_begin(y, "axes");
+	pb_yaml_kv(y, "model", "%s", c->model->name);
+	pb_yaml_kv(y, "dataset", "%s", c->dataset->name);
+	pb_yaml_kv(y, "pruner", "%s", c->chain->name);
+	pb_yaml_kv(y, "backend", "%s", c->backend->name);
+	pb_yaml_map_end(y);
+	if (pb_yaml_kv_yaml(y, "config", c->config_text) < 0)
+		pb_yaml_kv(y, "config", "%s", c->config_text);
+
+	pb_yaml_seq_begin(y, "plugins");
+	const struct pb_step *steps[64];
+	int n = 0;
+	for (int i = 0; i < c->chain->n_steps && n < 62; i++)
+		steps[n++] = &c->chain->steps[i];
+	steps[n++] = &c->backend->step;
+	for (int i = 0; i < e->n_probes && n < 64; i++)
+		steps[n++] = &e->probes[i];
+	for (int i = 0; i < n; i++) {
+		const struct pb_plugin_entry *pe = steps[i]->plugin;
+		pb_yaml_map_begin(y, NULL);
+		pb_yaml_kv(y, "name", "%s", pe->desc->name);
+		pb_yaml_kv(y, "kind", "%s", pb_plugin_kind_name(pe->desc->kind));
+		pb_yaml_kv(y, "version", "%s", pe->desc->version);
+		pb_yaml_kv(y, "path", "%s", pe->path);
+		pb_yaml_kv(y, "sha256", "%s", pe->sha256);
+		pb_yaml_map_end(y);
+	}
+	pb_yaml_seq_end(y);
+
+	pb_host_info_read(&hi);
+	pb_yaml_map_begin(y, "host");
+	pb_yaml_kv(y, "hostname", "%s", hi.hostname);
+	pb_yaml_kv(y, "cpu_model", "%s", hi.cpu_model);
+	pb_yaml_kv(y, "cores_online", "%d", hi.cores_online);
+	pb_yaml_kv(y, "cores_allowed", "%d", hi.cores_allowed);
+	pb_yaml_kv(y, "governor", "%s", hi.governor);
+	pb_yaml_kv(y, "kernel", "%s", hi.kernel);
+	pb_yaml_map_end(y);
+
+	/* Slurm batch context, when run inside a job */
+	static const char *const slurm[] = {
+		"SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
+		"SLURM_ARRAY_TASK_COUNT", "SLURMD_NODENAME", "SLURM_CPUS_PER_TASK",
+	};
+	int any = 0;
+	for (size_t i = 0; i < PB_ARRAY_LEN(slurm); i++)
+		any |= getenv(slurm[i]) != NULL;
+	if (any) {
+		pb_yaml_map_begin(y, "slurm");
+		for (size_t i = 0; i < PB_ARRAY_LEN(slurm); i++)
+			if (getenv(slurm[i]))
+				pb_yaml_kv(y, slurm[i], "%s", getenv(slurm[i]));
+		pb_yaml_map_end(y);
+	}
+}
+
+static int write_manifest(const struct pb_cell_record *r, const char *path)
+{
+	const struct pb_experiment *e = r->e;
+	const struct pb_cell *c = r->c;
+	char now[32];
+	struct pb_yaml_out *y = pb_yaml_open(path);
+	if (!y)
+		return -errno;
+	pb_yaml_kv(y, "status", "done");
+	pb_manifest_common(y, e, c);
+	pb_yaml_map_begin(y, "model");
+	pb_yaml_kv(y, "name", "%s", c->model->name);
+	if (c->model->source == PB_MODEL_SYNTH) {
+		pb_yaml_kv(y, "synth", "%s", c->model->preset);
+		pb_yaml_kv(y, "seed", "%llu", (unsigned long long)c->model->seed);
+	} else {
+		pb_yaml_kv(y, "path", "%s", c->model->path);
+	}
+	pb_yaml_kv(y, "content_sha256", "%s", r->model_sha256);
+	pb_yaml_kv(y, "dim", "%d", r->hp.dim);
+	pb_yaml_kv(y, "n_layers", "%d", r->hp.n_layers);
+	pb_yaml_kv(y, "n_heads", "%d", r->hp.n_heads);
+	pb_yaml_kv(y, "n_kv_heads", "%d", r->hp.n_kv_heads);
+	pb_yaml_kv(y, "ffn_dim", "%d", r->hp.ffn_dim);
+	pb_yaml_kv(y, "vocab", "%d", r->hp.vocab);
+	pb_yaml_kv(y, "ctx", "%d", r->hp.ctx);
+	pb_yaml_map_end(y);
+	pb_yaml_map_begin(y, "dataset");
+	pb_yaml_kv(y, "name", "%s", c->dataset->name);
+	pb_yaml_kv(y, "path", "%s", c->dataset->path);
+	pb_yaml_kv(y, "content_sha256", "%s", r->dataset_sha256);
+	pb_yaml_kv(y, "prompts", "%d", r->n_prompts);
+	pb_yaml_map_end(y);
+	pb_yaml_seq_begin(y, "probes");
+	for (int i = 0; i < r->n_probes; i++) {
+		pb_yaml_map_begin(y, NULL);
+		pb_yaml_kv(y, "name", "%s", r->probes[i].name);
+		if (r->probes[i].why[0])
+			pb_yaml_kv(y, "status", "unavailable: %s", r->probes[i].why);
+		else
+			pb_yaml_kv(y, "status", "ok");
+		pb_yaml_map_end(y);
+	}
+	pb_yaml_seq_end(y);
+	pb_yaml_map_begin(y, "timings");
+	pb_yaml_kv(y, "load_ms", "%.3f", r->load_ms);
+	pb_yaml_kv(y, "compress_ms", "%.3f", r->compress_ms);
+	pb_yaml_kv(y, "weights_load_ms", "%.3f", r->weights_load_ms);
+	pb_yaml_kv(y, "measure_ms", "%.3f", r->measure_ms);
+	pb_yaml_map_end(y);
+	pb_yaml_kv(y, "start_time", "%s", r->start_time);
+	pb_iso8601_now(now, sizeof now);
+	pb_yaml_kv(y, "end_time", "%s", now);
+	return pb_yaml_close(y);
+}
+
+int pb_cell_record_write(struct pb_cell_record *r, const struct pb_sampler *s, const char *dir)
+{
+	char path[4096];
+	struct pb_row row;
+	int err;
+
+#define PATH(name) (pb_path_join(path, sizeof path, dir, name), path)
+	if ((err = write_requests(r, PATH("requests.csv"))) < 0 ||
+	    (err = write_tensors(r, PATH("tensors.csv"))) < 0)
+		goto fail;
+	char probes_csv[4096], phases_csv[4096];
+	pb_path_join(probes_csv, sizeof probes_csv, dir, "probes.csv");
+	pb_path_join(phases_csv, sizeof phases_csv, dir, "phases.csv");
+	if ((err = pb_sampler_write(s, probes_csv, phases_csv)) < 0)
+		goto fail;
+	pb_row_init(&row);
+	build_summary(r, s, &row);
+	err = pb_row_write_csv(&row, PATH("summary.csv"));
+	pb_row_free(&row);
+	if (err < 0)
+		goto fail;
+	/* the manifest last: its status line is what marks the cell done */
+	if ((err = write_manifest(r, PATH("manifest.yaml"))) < 0)
+		goto fail;
+#undef PATH
+	return 0;
+fail:
+	pb_log(PB_LOG_ERROR, "writing %s: %s", path, strerror(-err));
+	return err;
+}
+
+int pb_cell_write_failed(const struct pb_experiment *e, const struct pb_cell *c,
+			 const char *dir, const char *reason, const char *log_tail,
+			 const char *start_time)
+{
+	char path[4096], now[32];
+	struct pb_row row;
+	int err;
+
+	pb_row_init(&row);
+	row_identity(&row, e, c);
+	pb_row_set(&row, "status", "failed");
+	pb_row_set(&row, "reason", "%s", reason);
+	pb_path_join(path, sizeof path, dir, "summary.csv");
+	err = pb_row_write_csv(&row, path);
+	pb_row_free(&row);
+	if (err < 0)
+		return err;
+
+	pb_path_join(path, sizeof path, dir, "manifest.yaml");
+	struct pb_yaml_out *y = pb_yaml_open(path);
+	if (!y)
+		return -errno;
+	pb_yaml_kv(y, "status", "failed");
+	pb_yaml_kv(y, "reason", "%s", reason);
+	pb_manifest_common(y, e, c);
+	pb_yaml_kv(y, "log_tail", "%s", log_tail ? log_tail : "");
+	pb_yaml_kv(y, "start_time", "%s", start_time);
+	pb_iso8601_now(now, sizeof now);
+	pb_yaml_kv(y, "end_time", "%s", now);
+	return pb_yaml_close(y);
+}

@@ -1,0 +1,85 @@
+/* core/run/cell-record.h — what a cell measured, accumulated during the
+ * pipeline and written at the end: requests.csv, tensors.csv, probes.csv,
+ * phases.csv, summary.csv and manifest.yaml. */
+#ifndef PB_CELL_RECORD_H
+#define PB_CELL_RECORD_H
+
+#include <prunebench/plugin.h>
+
+#include "experiment/experiment.h"
+#include "run/generate.h"
+#include "run/sampler.h"
+#include "text/text.h"
+
+struct pb_tensor_stat {
+	char name[PB_TENSOR_NAME_MAX];
+	int layer;
+	enum pb_role role;
+	enum pb_dtype fmt_before, fmt;
+	int64_t params_before, params, nonzero_before, nonzero;
+	int64_t bytes_before, bytes;
+	double target;             /* < 0: not touched by any step */
+	int present;               /* still in the model after compression */
+	char kernel[64];
+};
+
+struct pb_req_stat {
+	int repeat, sample, n_prompt, n_out, truncated;
+	double ttft_ms, tpot_ms, e2e_ms, prefill_tok_s, decode_tok_s, itl_mean_ms, itl_max_ms;
+	char *text;
+};
+
+struct pb_probe_status {
+	char name[64];
+	char why[512];             /* empty: running */
+};
+
+struct pb_cell_record {
+	const struct pb_experiment *e;
+	const struct pb_cell *c;
+	char start_time[32];
+	char model_sha256[65], dataset_sha256[65];
+	char model_name[PB_MODEL_NAME_MAX];
+	struct pb_hparams hp;
+	int n_prompts;
+	struct pb_tensor_stat *tensors;
+	int n_tensors;
+	struct pb_req_stat *reqs;
+	int n_reqs, cap_reqs;
+	double *itl;               /* every inter-token gap, ms */
+	int n_itl, cap_itl;
+	struct pb_probe_status *probes;
+	int n_probes;
+	double load_ms, compress_ms, weights_load_ms, measure_ms;
+};
+
+void pb_cell_record_init(struct pb_cell_record *r, const struct pb_experiment *e,
+			 const struct pb_cell *c);
+void pb_cell_record_free(struct pb_cell_record *r);
+void pb_cell_record_probe(struct pb_cell_record *r, const char *name, const char *why);
+/* Dense model, before compression. */
+void pb_cell_record_model(struct pb_cell_record *r, const struct pb_model *m, double load_ms);
+void pb_cell_record_dataset(struct pb_cell_record *r, const struct pb_dataset *d);
+void pb_cell_record_targets(struct pb_cell_record *r, const struct pb_model *m,
+			    const struct pb_prune_target *t);
+/* After compression and weights_load: formats, zeros, bytes, kernels. */
+void pb_cell_record_tensors(struct pb_cell_record *r, const struct pb_model *m,
+			    const struct pb_backend_ops *ops, void *state);
+void pb_cell_record_request(struct pb_cell_record *r, int repeat, int sample,
+			    const struct pb_gen_result *g);
+/* Every file of a complete cell.  0 or -errno. */
+int pb_cell_record_write(struct pb_cell_record *r, const struct pb_sampler *s, const char *dir);
+
+/* In the parent, for a cell whose child failed: manifest.yaml (status
+ * failed, reason, log tail) and a one-row summary.csv, so that merged
+ * summaries and reports list it. */
+int pb_cell_write_failed(const struct pb_experiment *e, const struct pb_cell *c,
+			 const char *dir, const char *reason, const char *log_tail,
+			 const char *start_time);
+
+/* Manifest sections shared by done and failed cells. */
+struct pb_yaml_out;
+void pb_manifest_common(struct pb_yaml_out *y, const struct pb_experiment *e,
+			const struct pb_cell *c);
+
+#endif

@@ -1,0 +1,330 @@
+/* core/run/cell.c — one cell's pipeline, run in a forked child:
+ * load → compress → backend weights → warm up → measure → score → record.
+ *
+ * Everything is written into the cell's .tmp folder; the parent renames it
+ * into place only after this returns 0, so a crash anywhere here can never
+ * leave a folder that looks done.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pb-config.h"
+#include "arch/arch.h"
+#include "metrics/stats.h"
+#include "model/modelio.h"
+#include "plugin/host.h"
+#include "results/results.h"
+#include "run/cell-record.h"
+#include "run/generate.h"
+#include "run/run.h"
+#include "run/sampler.h"
+#include "text/text.h"
+#include "util/util.h"
+
+struct cell_ctx {
+	const struct pb_experiment *e;
+	const struct pb_cell *c;
+	const char *dir;
+	int status_fd;
+	struct pb_sampler *sampler;
+	enum pb_phase phase;
+};
+
+static void set_phase(struct cell_ctx *x, enum pb_phase p)
+{
+	char line[64];
+	x->phase = p;
+	if (x->sampler)
+		pb_sampler_phase(x->sampler, p);
+	if (x->status_fd >= 0) {
+		int n = snprintf(line, sizeof line, "phase %s\n", pb_phase_name(p));
+		if (write(x->status_fd, line, (size_t)n) < 0) {
+			/* the parent is gone or not listening: progress is optional */
+		}
+	}
+}
+
+static void on_gen_phase(void *ctx, int phase)
+{
+	set_phase(ctx, (enum pb_phase)phase);
+}
+
+/* Convert tensors the backend cannot run into F32 (the one format every
+ * backend runs), so the cell records what actually executed. */
+static int convert_for_backend(struct pb_model *m, uint32_t formats)
+{
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		if (formats & PB_FMT(t->dtype))
+			continue;
+		if (!(formats & PB_FMT(PB_F32)))
+			return -ENOTSUP;
+		int64_t rows = pb_tensor_nelements(t) / t->ne[0];
+		float *buf = malloc((size_t)pb_tensor_nelements(t) * sizeof(float));
+		if (!buf)
+			return -ENOMEM;
+		for (int64_t r = 0; r < rows; r++) {
+			int err = pb_tensor_row_f32(t, r, buf + r * t->ne[0]);
+			if (err < 0) {
+				free(buf);
+				return err;
+			}
+		}
+		int64_t ne[PB_MAX_DIMS];
+		memcpy(ne, t->ne, sizeof ne);
+		int err = pb_tensor_realloc(t, PB_F32, ne, (size_t)pb_tensor_nelements(t) * 4);
+		if (err == 0)
+			memcpy(t->data, buf, t->nbytes);
+		free(buf);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+static int load_model(const struct pb_model_spec *ms, struct pb_model **m, char *err, size_t len)
+{
+	if (ms->source == PB_MODEL_SYNTH)
+		return pb_model_synth(ms->preset, ms->seed, m, err, len);
+	return pb_model_load(ms->path, m, err, len);
+}
+
+/* Start every probe of the experiment; a probe that is unavailable or
+ * fails to start is recorded as such and left out, never fatal. */
+static int start_probes(struct cell_ctx *x, struct pb_cell_record *rec,
+			struct pb_host_ctx *hosts, struct pb_probe_inst *inst, void **states)
+{
+	const struct pb_experiment *e = x->e;
+	int n = 0;
+	for (int i = 0; i < e->n_probes; i++) {
+		const struct pb_step *st = &e->probes[i];
+		const struct pb_plugin *p = st->plugin->desc;
+		char why[512] = "";
+		pb_host_init(&hosts[i], p->name, e->seed, pb_default_threads());
+		if (p->available && p->available(&hosts[i].host, why, sizeof why) < 0) {
+			pb_cell_record_probe(rec, p->name, why[0] ? why : "not available");
+			continue;
+		}
+		void *state = NULL;
+		int err = p->init(&hosts[i].host, st->config, &state);
+		if (err < 0) {
+			snprintf(why, sizeof why, "init failed: %s", strerror(-err));
+			pb_cell_record_probe(rec, p->name, why);
+			continue;
+		}
+		const struct pb_probe_ops *ops = p->ops;
+		states[i] = state;
+		inst[n].name = p->name;
+		inst[n].ops = ops;
+		inst[n].state = state;
+		inst[n].interval_ms = ops->min_interval_ms;
+		/* a probe's own `interval_ms` option, where it has one, wins */
+		const struct pb_option *o = p->options ? pb_option_find(p->options, "interval_ms") : NULL;
+		if (o && o->type == PB_OPT_DOUBLE) {
+			double v;
+			memcpy(&v, (const char *)st->config + o->offset, sizeof v);
+			if (v > inst[n].interval_ms)
+				inst[n].interval_ms = v;
+		}
+		if (inst[n].interval_ms <= 0)
+			inst[n].interval_ms = 100;
+		pb_cell_record_probe(rec, p->name, NULL);
+		n++;
+	}
+	return n;
+}
+
+static int compress(struct cell_ctx *x, struct pb_model *m, struct pb_cell_record *rec)
+{
+	const struct pb_chain *ch = x->c->chain;
+	struct pb_prune_target *targets = NULL;
+	int err = 0;
+
+	for (int s = 0; s < ch->n_steps; s++) {
+		const struct pb_step *st = &ch->steps[s];
+		const struct pb_plugin *p = st->plugin->desc;
+		const struct pb_pruner_ops *ops = p->ops;
+		struct pb_host_ctx host;
+		void *state = NULL;
+		char why[512] = "";
+
+		pb_host_init(&host, p->name, x->e->seed + (uint64_t)s, pb_default_threads());
+		targets = calloc((size_t)m->n_tensors, sizeof *targets);
+		if (!targets)
+			return -ENOMEM;
+		for (int i = 0; i < m->n_tensors; i++)
+			targets[i].sparsity = -1;
+		err = p->init(&host.host, st->config, &state);
+		if (err < 0) {
+			pb_log(PB_LOG_ERROR, "pruner '%s': init failed: %s", p->name, strerror(-err));
+			goto out;
+		}
+		if (ops->check && (err = ops->check(state, m, why, sizeof why)) < 0) {
+			pb_log(PB_LOG_ERROR, "pruner '%s' cannot run on this model: %s", p->name, why);
+			p->fini(state);
+			goto out;
+		}
+		double t0 = pb_now_ms();
+		err = ops->apply(state, m, NULL, targets);
+		double dt = pb_now_ms() - t0;
+		p->fini(state);
+		if (err < 0) {
+			pb_log(PB_LOG_ERROR, "pruner '%s' failed: %s", p->name, strerror(-err));
+			goto out;
+		}
+		pb_log(PB_LOG_INFO, "step %d: %s in %.1f ms", s + 1, st->label, dt);
+		pb_cell_record_targets(rec, m, targets);
+		free(targets);
+		targets = NULL;
+	}
+out:
+	free(targets);
+	return err;
+}
+
+int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
+		    const char *dir, int status_fd)
+{
+	struct cell_ctx x = { .e = e, .c = c, .dir = dir, .status_fd = status_fd };
+	struct pb_cell_record rec;
+	struct pb_host_ctx probe_hosts[e->n_probes + 1];
+	struct pb_probe_inst probe_inst[e->n_probes + 1];
+	void *probe_states[e->n_probes + 1];
+	struct pb_model *m = NULL;
+	struct pb_dataset *ds = NULL;
+	struct pb_session *sess = NULL;
+	void *bstate = NULL;
+	const struct pb_plugin *bp = c->backend->step.plugin->desc;
+	char err[1024] = "";
+	int rc = -1, n_probes;
+
+	memset(probe_states, 0, sizeof probe_states);
+	pb_cell_record_init(&rec, e, c);
+	pb_log(PB_LOG_INFO, "cell %s: %s × %s × %s × %s", c->id, c->model->name,
+	       c->dataset->name, c->chain->name, c->backend->name);
+
+	n_probes = start_probes(&x, &rec, probe_hosts, probe_inst, probe_states);
+	if (pb_sampler_start(&x.sampler, probe_inst, n_probes, PB_PHASE_LOAD) < 0) {
+		pb_log(PB_LOG_ERROR, "cannot start the probe sampler");
+		goto out;
+	}
+	set_phase(&x, PB_PHASE_LOAD);
+
+	double t0 = pb_now_ms();
+	if (load_model(c->model, &m, err, sizeof err) < 0) {
+		pb_log(PB_LOG_ERROR, "model '%s': %s", c->model->name, err);
+		goto out;
+	}
+	pb_cell_record_model(&rec, m, pb_now_ms() - t0);
+	if (pb_dataset_load(c->dataset->path, c->dataset->format == PB_DATASET_JSONL,
+			    c->dataset->field, e->max_samples, &ds, err, sizeof err) < 0) {
+		pb_log(PB_LOG_ERROR, "dataset '%s': %s", c->dataset->name, err);
+		goto out;
+	}
+	if (ds->n == 0) {
+		pb_log(PB_LOG_ERROR, "dataset '%s': %s has no prompts", c->dataset->name, c->dataset->path);
+		goto out;
+	}
+	pb_cell_record_dataset(&rec, ds);
+
+	set_phase(&x, PB_PHASE_COMPRESS);
+	t0 = pb_now_ms();
+	if (compress(&x, m, &rec) < 0)
+		goto out;
+	rec.compress_ms = pb_now_ms() - t0;
+
+	/* backend */
+	struct pb_host_ctx bhost;
+	const struct pb_backend_ops *bops = bp->ops;
+	pb_host_init(&bhost, bp->name, e->seed, pb_default_threads());
+	if (bp->available && bp->available(&bhost.host, err, sizeof err) < 0) {
+		pb_log(PB_LOG_ERROR, "backend '%s' is not available: %s", bp->name, err);
+		goto out;
+	}
+	if (convert_for_backend(m, bops->formats) < 0) {
+		pb_log(PB_LOG_ERROR, "backend '%s' runs none of the model's weight formats", bp->name);
+		goto out;
+	}
+	int ierr = bp->init(&bhost.host, c->backend->step.config, &bstate);
+	if (ierr < 0) {
+		pb_log(PB_LOG_ERROR, "backend '%s': init failed: %s", bp->name, strerror(-ierr));
+		bstate = NULL;
+		goto out;
+	}
+	set_phase(&x, PB_PHASE_LOAD);
+	t0 = pb_now_ms();
+	if ((ierr = bops->weights_load(bstate, m)) < 0) {
+		pb_log(PB_LOG_ERROR, "backend '%s': weights_load failed: %s", bp->name, strerror(-ierr));
+		goto out;
+	}
+	if (pb_session_open(m, bops, bstate, &sess, err, sizeof err) < 0) {
+		pb_log(PB_LOG_ERROR, "backend '%s': %s", bp->name, err);
+		goto out;
+	}
+	rec.weights_load_ms = pb_now_ms() - t0;
+	pb_cell_record_tensors(&rec, m, bops, bstate);
+
+	const struct pb_tokenizer *tok = pb_model_tokenizer(m);
+	struct pb_gen_request req = {
+		.max_new_tokens = e->max_new_tokens,
+		.stop_at_eos = 0,
+		.add_bos = 1,
+		.on_phase = on_gen_phase,
+		.ctx = &x,
+	};
+
+	/* warm-up: the first prompts, not recorded */
+	for (int w = 0; w < e->warmup; w++) {
+		struct pb_gen_result g;
+		set_phase(&x, PB_PHASE_WARMUP);
+		req.prompt = ds->prompts[w % ds->n];
+		req.on_phase = NULL;
+		if (pb_generate(sess, m, tok, &req, &g, err, sizeof err) < 0) {
+			pb_log(PB_LOG_ERROR, "warm-up request %d: %s", w, err);
+			goto out;
+		}
+		pb_gen_result_free(&g);
+	}
+
+	req.on_phase = on_gen_phase;
+	set_phase(&x, PB_PHASE_IDLE);
+	double t_measure = pb_now_ms();
+	for (int r = 0; r < e->repeat; r++)
+		for (int i = 0; i < ds->n; i++) {
+			struct pb_gen_result g;
+			req.prompt = ds->prompts[i];
+			if (pb_generate(sess, m, tok, &req, &g, err, sizeof err) < 0) {
+				pb_log(PB_LOG_ERROR, "request %d (repeat %d): %s", i, r, err);
+				goto out;
+			}
+			set_phase(&x, PB_PHASE_IDLE);
+			pb_cell_record_request(&rec, r, i, &g);
+			pb_gen_result_free(&g);
+		}
+	rec.measure_ms = pb_now_ms() - t_measure;
+
+	set_phase(&x, PB_PHASE_SCORE);
+	pb_sampler_stop(x.sampler);
+	if (pb_cell_record_write(&rec, x.sampler, dir) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (x.sampler) {
+		pb_sampler_stop(x.sampler);
+		pb_sampler_free(x.sampler);
+	}
+	for (int i = 0; i < e->n_probes; i++)
+		if (probe_states[i])
+			e->probes[i].plugin->desc->fini(probe_states[i]);
+	pb_session_close(sess);
+	if (bstate)
+		bp->fini(bstate);
+	pb_dataset_free(ds);
+	pb_model_free(m);
+	pb_cell_record_free(&rec);
+	return rc;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# scripts/setup.sh — install the Debian packages prunebench needs (only the
+# missing ones; apt-get, through sudo when not root), then configure and
+# build into build/ (or $PB_BUILD_DIR).  Idempotent: a second run installs
+# nothing and only rebuilds what changed.
+#   scripts/setup.sh [--no-build] [extra meson setup args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+	gcc libc6-dev pkg-config meson ninja-build git
+	libyaml-dev libcsv-dev libjansson-dev libssl-dev libopenblas-dev
+	check libsubunit-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "setup: installing ${missing[*]}"
+	sudo=""
+	if [ "$(id -u)" -ne 0 ]; then
+		sudo="sudo"
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq
+	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ "${1:-}" = "--no-build" ]; then
+	exit 0
+fi
+build=${PB_BUILD_DIR:-build}
+if [ ! -f "$build/build.ninja" ]; then
+	meson setup "$build" "$@"
+fi
+ninja -C "$build"

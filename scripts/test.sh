@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# scripts/test.sh — README command 2: install what is missing, build, and
+# run every test suite twice: a normal build (build/) and one under
+# AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
+#   scripts/test.sh [meson test args...]     e.g. --suite core
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+meson test -C build --print-errorlogs "$@"
+
+if [ ! -f build-asan/build.ninja ]; then
+	meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
+fi
+ninja -C build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	meson test -C build-asan --print-errorlogs "$@"
