@@ -225,7 +225,7 @@ static void print_summary(const struct pb_experiment *e, const struct pb_run_opt
 	};
 	char cells_dir[4096], path[4096], err[512];
 	pb_path_join(cells_dir, sizeof cells_dir, e->output, "cells");
-	printf("\n%-44s %-7s", "cell", "status");
+	printf("\n%-56s %-7s", "cell", "status");
 	for (size_t k = 0; k < PB_ARRAY_LEN(cols); k++)
 		printf(" %12s", cols[k].title);
 	printf("\n");
@@ -234,14 +234,14 @@ static void print_summary(const struct pb_experiment *e, const struct pb_run_opt
 		struct pb_table *t = NULL;
 		if (!pb_run_selected(e, c, o))
 			continue;
-		snprintf(path, sizeof path, "%s/%s/summary.csv", cells_dir, c->id);
-		if (pb_csv_read(path, &t, err, sizeof err) < 0 || t->nrows < 1) {
-			printf("%-44s %-7s\n", c->id, "pending");
+		if (snprintf(path, sizeof path, "%s/%s/summary.csv", cells_dir, c->id) >= (int)sizeof path ||
+		    pb_csv_read(path, &t, err, sizeof err) < 0 || t->nrows < 1) {
+			printf("%-56s %-7s\n", c->id, "pending");
 			pb_table_free(t);
 			continue;
 		}
 		int sc = pb_table_col(t, "status");
-		printf("%-44s %-7s", c->id, sc >= 0 ? t->rows[0][sc] : "?");
+		printf("%-56s %-7s", c->id, sc >= 0 ? t->rows[0][sc] : "?");
 		for (size_t k = 0; k < PB_ARRAY_LEN(cols); k++) {
 			int j = pb_table_col(t, cols[k].col);
 			const char *v = j >= 0 ? t->rows[0][j] : "";

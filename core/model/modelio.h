@@ -24,6 +24,13 @@ const struct pb_synth_preset *pb_synth_presets(int *n);
 const struct pb_synth_preset *pb_synth_find(const char *name);
 int pb_model_synth(const char *preset, uint64_t seed, struct pb_model **out,
 		   char *err, size_t len);
+/* The same from explicit hyper-parameters (tests build tiny models this
+ * way); hp->vocab >= 3, and >= 259 for every byte to have its piece. */
+int pb_model_synth_hp(const char *name, const struct pb_hparams *hp, uint64_t seed,
+		      struct pb_model **out, char *err, size_t len);
+/* Fill a tensor's F32 data with N(0, std) values from (seed, stream), as
+ * the presets do (tests use it to build pruned shapes). */
+void pb_synth_fill(struct pb_tensor *t, uint64_t seed, uint64_t stream, float std);
 
 /* A model file (GGUF v3 in this slice) or a model folder (engine issue). */
 int pb_model_load(const char *path, struct pb_model **out, char *err, size_t len);

@@ -51,15 +51,23 @@ const char *pb_row_get(const struct pb_row *r, const char *key);
 /* One-row CSV with the row's keys as header. */
 int pb_row_write_csv(const struct pb_row *r, const char *path);
 
-/* ---- manifest.yaml: a small YAML emitter over libyaml */
+/* ---- manifest.yaml: a small YAML emitter over libyaml
+ * pb_yaml_open starts the top-level mapping (callers just add keys) and
+ * writes path.tmp; pb_yaml_close ends it and renames the file into place.
+ * Misuse and write errors are latched and returned by pb_yaml_close. */
 struct pb_yaml_out;
-struct pb_yaml_out *pb_yaml_open(const char *path);
+struct pb_yaml_out *pb_yaml_open(const char *path);   /* NULL, errno set */
 void pb_yaml_map_begin(struct pb_yaml_out *y, const char *key);   /* key NULL inside a sequence or at top */
 void pb_yaml_map_end(struct pb_yaml_out *y);
 void pb_yaml_seq_begin(struct pb_yaml_out *y, const char *key);
 void pb_yaml_seq_end(struct pb_yaml_out *y);
+/* A scalar.  When fmt formats only numbers (%d, %g, ...) the value is a
+ * YAML number and written plain (inf/nan as .inf/.nan); otherwise it is a
+ * string, quoted whenever a YAML reader would take it for a number,
+ * boolean or null ("1.0", "yes", "", "~"). */
 void pb_yaml_kv(struct pb_yaml_out *y, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+void pb_yaml_kv_bool(struct pb_yaml_out *y, const char *key, int v);   /* true/false */
 /* A raw YAML block (already-canonical text such as a cell's config_text)
  * parsed and re-emitted under key. */
 int pb_yaml_kv_yaml(struct pb_yaml_out *y, const char *key, const char *yaml_text);

@@ -242,8 +242,8 @@ static int write_tensors(const struct pb_cell_record *r, const char *path)
 		return -errno;
 	for (int i = 0; i < r->n_tensors; i++) {
 		const struct pb_tensor_stat *s = &r->tensors[i];
-		char f[14][64];
-		snprintf(f[0], 64, "%s", s->name);
+		char f[14][PB_TENSOR_NAME_MAX];
+		snprintf(f[0], sizeof f[0], "%s", s->name);
 		snprintf(f[1], 64, "%d", s->layer);
 		snprintf(f[2], 64, "%s", role_name(s->role));
 		snprintf(f[3], 64, "%s", pb_dtype_name(s->fmt_before));

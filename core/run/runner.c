@@ -138,10 +138,11 @@ static int run_cell(const struct pb_experiment *e, const struct pb_cell *c,
 	char tmp[4096], final[4096], reason[1024] = "", start[32];
 	int pipefd[2];
 	struct child ch = { .status_fd = -1 };
-	int status = 0, timed_out = 0, result;
+	int status = 0, timed_out = 0;
 
-	snprintf(tmp, sizeof tmp, "%s/%s.tmp", cells_dir, c->id);
-	snprintf(final, sizeof final, "%s/%s", cells_dir, c->id);
+	if (snprintf(tmp, sizeof tmp, "%s/%s.tmp", cells_dir, c->id) >= (int)sizeof tmp ||
+	    snprintf(final, sizeof final, "%s/%s", cells_dir, c->id) >= (int)sizeof final)
+		return -ENAMETOOLONG;
 	pb_rm_rf(tmp);
 	pb_rm_rf(final);   /* a failed cell being retried, or --force */
 	if (pb_mkdir_p(tmp) < 0)
@@ -203,8 +204,8 @@ static int run_cell(const struct pb_experiment *e, const struct pb_cell *c,
 	if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		char manifest[4096];
 		struct stat st;
-		snprintf(manifest, sizeof manifest, "%s/manifest.yaml", tmp);
-		if (stat(manifest, &st) == 0) {
+		if (pb_path_join(manifest, sizeof manifest, tmp, "manifest.yaml") == 0 &&
+		    stat(manifest, &st) == 0) {
 			if (rename(tmp, final) < 0)
 				return -errno;
 			return PB_CELL_DONE;
@@ -217,7 +218,7 @@ static int run_cell(const struct pb_experiment *e, const struct pb_cell *c,
 	}
 
 	char logpath[4096];
-	snprintf(logpath, sizeof logpath, "%s/run.log", tmp);
+	pb_path_join(logpath, sizeof logpath, tmp, "run.log");
 	char *tail = log_tail(logpath, 20);
 	pb_progress_failed(pg, c->id, reason, tail);
 	int err = pb_cell_write_failed(e, c, tmp, reason, tail, start);

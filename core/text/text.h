@@ -20,12 +20,28 @@ void pb_tokenizer_free(struct pb_tokenizer *t);
 int pb_tokenizer_vocab(const struct pb_tokenizer *t);
 const char *pb_tokenizer_piece(const struct pb_tokenizer *t, int id);
 
+/* Scores and GGUF token types (1 normal, 2 unknown, 3 control,
+ * 4 user-defined, 5 unused, 6 byte) as the model file carries them; types
+ * default from the pieces when the file has none. */
+float pb_tokenizer_score(const struct pb_tokenizer *t, int id);
+int pb_tokenizer_type(const struct pb_tokenizer *t, int id);
+void pb_tokenizer_set_types(struct pb_tokenizer *t, const int32_t *types);
+int pb_tokenizer_bos(const struct pb_tokenizer *t);
+int pb_tokenizer_eos(const struct pb_tokenizer *t);
+
+enum pb_token_type {
+	PB_TOKEN_NORMAL = 1, PB_TOKEN_UNKNOWN = 2, PB_TOKEN_CONTROL = 3,
+	PB_TOKEN_USER_DEFINED = 4, PB_TOKEN_UNUSED = 5, PB_TOKEN_BYTE = 6,
+};
+
 /* Encode text; returns the number of tokens (may exceed max: only max are
  * written), or -errno. */
 int pb_tokenize(const struct pb_tokenizer *t, const char *text, int add_bos,
 		int32_t *out, int max);
 /* Append the text of one token to buf (NUL-terminated); returns bytes
- * appended.  Byte tokens <0xNN> become that byte. */
+ * appended, or -ENOSPC (buf unchanged) when it does not fit.  Byte tokens
+ * <0xNN> become that byte, U+2581 a space; BOS, EOS, control pieces and
+ * <extra_N> become nothing. */
 int pb_detokenize(const struct pb_tokenizer *t, int32_t id, char *buf, size_t len);
 
 struct pb_dataset {
@@ -34,8 +50,9 @@ struct pb_dataset {
 	char sha256[65];        /* of the file's bytes */
 };
 
-/* Lines file (one prompt per non-empty line) or JSON lines with a string
- * field.  Errors name file:line and what was expected. */
+/* Lines file (one prompt per non-empty line, trailing \r stripped) or JSON
+ * lines, each an object with a string `field` (NULL: "prompt").
+ * max_samples <= 0: all.  Errors name file:line and what was expected. */
 int pb_dataset_load(const char *path, int jsonl, const char *field, int max_samples,
 		    struct pb_dataset **out, char *err, size_t len);
 void pb_dataset_free(struct pb_dataset *d);

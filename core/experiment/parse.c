@@ -1,0 +1,359 @@
+/* core/experiment/parse.c — the experiment's fixed settings (name, seed,
+ * output, repeat, ...) and the models and datasets axes.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model/modelio.h"
+#include "util/util.h"
+#include "xp.h"
+
+static const char *const top_keys[] = {
+	"name", "seed", "output", "repeat", "warmup", "max_new_tokens", "max_samples",
+	"timeout", "defaults", "models", "datasets", "pruners", "backends", "probes",
+	"exclude", "include",
+};
+
+int xp_scalar(struct xctx *c, const struct xnode *n, const char *what)
+{
+	if (n->kind == XN_SCALAR && !xn_is_null(n))
+		return 0;
+	if (xn_is_sweep(n))
+		return xerr(c, n, "'%s': a sweep is only allowed inside an entry of "
+			    "models, datasets, pruners or backends", what);
+	return xerr(c, n, "'%s': expected a value, got %s", what, xn_kind_name(n));
+}
+
+int xp_check_name(struct xctx *c, const struct xnode *at, const char *name, const char *what)
+{
+	if (!name[0])
+		return xerr(c, at, "%s: empty name", what);
+	if (strlen(name) >= PB_NAME_MAX)
+		return xerr(c, at, "%s: name '%.40s...' is longer than %d characters", what, name,
+			    PB_NAME_MAX - 1);
+	for (const char *p = name; *p; p++) {
+		char ch = *p;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-')
+			continue;
+		/* Names become folder names and cell ids. */
+		return xerr(c, at, "%s: name '%s' may contain only letters, digits, '_', '.' and '-'",
+			    what, name);
+	}
+	return 0;
+}
+
+static int parse_i64(struct xctx *c, const struct xnode *n, const char *key,
+		     long long lo, long long hi, long long *out)
+{
+	int ret = xp_scalar(c, n, key);
+	if (ret < 0)
+		return ret;
+	char *end;
+	errno = 0;
+	long long v = strtoll(n->text, &end, 10);
+	if (*end || end == n->text || errno || v < lo || v > hi)
+		return xerr(c, n, "'%s': expected an integer between %lld and %lld, got '%s'",
+			    key, lo, hi, n->text);
+	*out = v;
+	return 0;
+}
+
+static int parse_u64(struct xctx *c, const struct xnode *n, const char *key, uint64_t *out)
+{
+	int ret = xp_scalar(c, n, key);
+	if (ret < 0)
+		return ret;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(n->text, &end, 10);
+	if (*end || end == n->text || errno || n->text[0] == '-' || n->text[0] == '+' ||
+	    n->text[0] == ' ')
+		return xerr(c, n, "'%s': expected an unsigned integer (0 to 18446744073709551615), got '%s'",
+			    key, n->text);
+	*out = v;
+	return 0;
+}
+
+static int parse_duration(struct xctx *c, const struct xnode *n, double *out)
+{
+	int ret = xp_scalar(c, n, "timeout");
+	if (ret < 0)
+		return ret;
+	char *end;
+	double v = strtod(n->text, &end);
+	double mul = 1;
+	if (end != n->text && *end && !end[1]) {
+		switch (*end) {
+		case 's': mul = 1; end++; break;
+		case 'm': mul = 60; end++; break;
+		case 'h': mul = 3600; end++; break;
+		}
+	}
+	if (end == n->text || *end || !isfinite(v) || v <= 0 || v * mul > 1e9)
+		return xerr(c, n, "'timeout': expected seconds > 0, or a duration like '90s', '5m', '1h', got '%s'",
+			    n->text);
+	*out = v * mul;
+	return 0;
+}
+
+int xp_parse_settings(struct xctx *c)
+{
+	struct pb_experiment *e = c->e;
+	const struct xnode *r = c->root;
+	char dym[160];
+	long long v;
+	int ret;
+
+	for (int i = 0; i < r->n; i++) {
+		const char *k = r->keys[i]->text;
+		size_t j;
+		/* x-*: free for anchors (`x-common: &c {...}`), as in compose files. */
+		if (!strncmp(k, "x-", 2))
+			continue;
+		for (j = 0; j < PB_ARRAY_LEN(top_keys); j++)
+			if (!strcmp(k, top_keys[j]))
+				break;
+		if (j == PB_ARRAY_LEN(top_keys))
+			return xerr(c, r->keys[i], "unknown setting '%s'%s", k,
+				    xp_dym(dym, sizeof dym, k, top_keys, PB_ARRAY_LEN(top_keys)));
+	}
+
+	const struct xnode *n = xn_get(r, "name");
+	if (!n)
+		return xerr(c, r, "missing required setting 'name'");
+	if ((ret = xp_scalar(c, n, "name")) < 0 ||
+	    (ret = xp_check_name(c, n, n->text, "'name'")) < 0)
+		return ret;
+	snprintf(e->name, sizeof e->name, "%s", n->text);
+
+	e->seed = 0;
+	if ((n = xn_get(r, "seed")) && (ret = parse_u64(c, n, "seed", &e->seed)) < 0)
+		return ret;
+
+	snprintf(e->output, sizeof e->output, "results/%s", e->name);
+	if ((n = xn_get(r, "output"))) {
+		if ((ret = xp_scalar(c, n, "output")) < 0)
+			return ret;
+		if (strlen(n->text) >= sizeof e->output)
+			return xerr(c, n, "'output': path longer than %zu bytes", sizeof e->output - 1);
+		snprintf(e->output, sizeof e->output, "%s", n->text);
+	}
+
+	struct { const char *key; long long lo, hi, def; int *dst; } ints[] = {
+		{ "repeat", 1, 1000000, 1, &e->repeat },
+		{ "warmup", 0, 1000000, 1, &e->warmup },
+		{ "max_new_tokens", 1, 65536, 32, &e->max_new_tokens },
+		{ "max_samples", 0, 1000000000, 0, &e->max_samples },
+	};
+	for (size_t i = 0; i < PB_ARRAY_LEN(ints); i++) {
+		v = ints[i].def;
+		if ((n = xn_get(r, ints[i].key)) &&
+		    (ret = parse_i64(c, n, ints[i].key, ints[i].lo, ints[i].hi, &v)) < 0)
+			return ret;
+		*ints[i].dst = (int)v;
+	}
+
+	e->timeout_s = 600;
+	if ((n = xn_get(r, "timeout")) && (ret = parse_duration(c, n, &e->timeout_s)) < 0)
+		return ret;
+	return 0;
+}
+
+/* An axis: a non-empty mapping of entry name -> spec. */
+static int axis_map(struct xctx *c, const char *key, int required, struct xnode **out)
+{
+	struct xnode *n = xn_get(c->root, key);
+	*out = NULL;
+	if (!n) {
+		if (required)
+			return xerr(c, c->root, "missing required setting '%s'", key);
+		return 0;
+	}
+	if (n->kind != XN_MAP && !xn_is_null(n))
+		return xerr(c, n, "'%s': expected a mapping of name: spec, got %s", key,
+			    xn_kind_name(n));
+	if (xn_is_null(n) || n->n == 0)
+		return xerr(c, n, "'%s': empty axis; it needs at least one entry", key);
+	*out = n;
+	return 0;
+}
+
+/* Check a spec mapping's keys against the known ones. */
+static int check_keys(struct xctx *c, const struct xnode *m, const char *what,
+		      const char *const *known, int n_known)
+{
+	char dym[160];
+	for (int i = 0; i < m->n; i++) {
+		int j;
+		for (j = 0; j < n_known; j++)
+			if (!strcmp(m->keys[i]->text, known[j]))
+				break;
+		if (j == n_known)
+			return xerr(c, m->keys[i], "%s: unknown key '%s'%s", what, m->keys[i]->text,
+				    xp_dym(dym, sizeof dym, m->keys[i]->text, known, n_known));
+	}
+	return 0;
+}
+
+static int resolve_path(struct xctx *c, const struct xnode *n, const char *what,
+			int want_file, char *out, size_t len)
+{
+	struct stat st;
+	int ret = xp_scalar(c, n, "path");
+	if (ret < 0)
+		return ret;
+	if (n->text[0] == '/')
+		ret = snprintf(out, len, "%s", n->text) >= (int)len ? -ENAMETOOLONG : 0;
+	else
+		ret = pb_path_join(out, len, c->e->dir, n->text);
+	if (ret < 0)
+		return xerr(c, n, "%s: path too long", what);
+	if (stat(out, &st) < 0)
+		return xerr(c, n, "%s: '%s' does not exist (looked for %s)", what, n->text, out);
+	if (want_file && !S_ISREG(st.st_mode))
+		return xerr(c, n, "%s: '%s' is not a regular file", what, n->text);
+	return 0;
+}
+
+static int model_entry(struct xctx *c, const struct xnode *key, struct xnode *val,
+		       const char *name, void *arg)
+{
+	static const char *const known[] = { "synth", "path", "seed" };
+	struct pb_experiment *e = c->e;
+	char what[PB_NAME_MAX + 16], dym[160];
+	int ret;
+	(void)arg;
+
+	snprintf(what, sizeof what, "model '%s'", key->text);
+	if (val->kind != XN_MAP)
+		return xerr(c, xn_is_null(val) ? key : val,
+			    "%s: expected a mapping with 'synth' or 'path', got %s", what,
+			    xn_kind_name(val));
+	if ((ret = check_keys(c, val, what, known, 3)) < 0)
+		return ret;
+
+	struct pb_model_spec *m = realloc(e->models, (e->n_models + 1) * sizeof *m);
+	if (!m)
+		return -ENOMEM;
+	e->models = m;
+	m = &e->models[e->n_models];
+	memset(m, 0, sizeof *m);
+	snprintf(m->name, sizeof m->name, "%s", name);
+
+	const struct xnode *synth = xn_get(val, "synth"), *path = xn_get(val, "path");
+	const struct xnode *seed = xn_get(val, "seed");
+	if (synth && path)
+		return xerr(c, xn_key(val, "path"), "%s: give either 'synth' or 'path', not both", what);
+	if (!synth && !path)
+		return xerr(c, val, "%s: needs 'synth: <preset>' or 'path: <file>'", what);
+	if (synth) {
+		if ((ret = xp_scalar(c, synth, "synth")) < 0)
+			return ret;
+		if (!pb_synth_find(synth->text)) {
+			int n = 0;
+			const struct pb_synth_preset *ps = pb_synth_presets(&n);
+			const char *names[64];
+			n = n > 64 ? 64 : n;
+			for (int i = 0; i < n; i++)
+				names[i] = ps[i].name;
+			return xerr(c, synth, "%s: unknown synth preset '%s'%s", what, synth->text,
+				    xp_dym(dym, sizeof dym, synth->text, names, n));
+		}
+		m->source = PB_MODEL_SYNTH;
+		snprintf(m->preset, sizeof m->preset, "%s", synth->text);
+		m->seed = e->seed;
+		if (seed && (ret = parse_u64(c, seed, "seed", &m->seed)) < 0)
+			return ret;
+	} else {
+		if (seed)
+			return xerr(c, xn_key(val, "seed"), "%s: 'seed' applies only to synth models", what);
+		m->source = PB_MODEL_FILE;
+		if ((ret = resolve_path(c, path, what, 0, m->path, sizeof m->path)) < 0)
+			return ret;
+	}
+	e->n_models++;
+	return 0;
+}
+
+int xp_parse_models(struct xctx *c)
+{
+	struct xnode *axis;
+	int ret = axis_map(c, "models", 1, &axis);
+	for (int i = 0; ret == 0 && i < axis->n; i++)
+		ret = xp_expand_entry(c, XA_MODEL, axis->keys[i], axis->vals[i], model_entry, NULL);
+	return ret;
+}
+
+static int dataset_entry(struct xctx *c, const struct xnode *key, struct xnode *val,
+			 const char *name, void *arg)
+{
+	static const char *const known[] = { "path", "format", "field" };
+	struct pb_experiment *e = c->e;
+	char what[PB_NAME_MAX + 16], dym[160];
+	int ret;
+	(void)arg;
+
+	snprintf(what, sizeof what, "dataset '%s'", key->text);
+	if (val->kind != XN_MAP)
+		return xerr(c, xn_is_null(val) ? key : val,
+			    "%s: expected a mapping with 'path', got %s", what, xn_kind_name(val));
+	if ((ret = check_keys(c, val, what, known, 3)) < 0)
+		return ret;
+
+	struct pb_dataset_spec *d = realloc(e->datasets, (e->n_datasets + 1) * sizeof *d);
+	if (!d)
+		return -ENOMEM;
+	e->datasets = d;
+	d = &e->datasets[e->n_datasets];
+	memset(d, 0, sizeof *d);
+	snprintf(d->name, sizeof d->name, "%s", name);
+
+	const struct xnode *path = xn_get(val, "path"), *format = xn_get(val, "format");
+	const struct xnode *field = xn_get(val, "field");
+	if (!path)
+		return xerr(c, val, "%s: missing required key 'path'", what);
+	if ((ret = resolve_path(c, path, what, 1, d->path, sizeof d->path)) < 0)
+		return ret;
+	size_t pl = strlen(path->text);
+	d->format = pl >= 6 && !strcmp(path->text + pl - 6, ".jsonl") ? PB_DATASET_JSONL
+								      : PB_DATASET_LINES;
+	if (format) {
+		static const char *const formats[] = { "lines", "jsonl" };
+		if ((ret = xp_scalar(c, format, "format")) < 0)
+			return ret;
+		if (!strcmp(format->text, "lines"))
+			d->format = PB_DATASET_LINES;
+		else if (!strcmp(format->text, "jsonl"))
+			d->format = PB_DATASET_JSONL;
+		else
+			return xerr(c, format, "%s: 'format' is lines or jsonl, got '%s'%s", what,
+				    format->text, xp_dym(dym, sizeof dym, format->text, formats, 2));
+	}
+	snprintf(d->field, sizeof d->field, "prompt");
+	if (field) {
+		if (d->format != PB_DATASET_JSONL)
+			return xerr(c, xn_key(val, "field"), "%s: 'field' applies only to jsonl datasets", what);
+		if ((ret = xp_scalar(c, field, "field")) < 0)
+			return ret;
+		if (strlen(field->text) >= sizeof d->field)
+			return xerr(c, field, "%s: 'field' is longer than %zu bytes", what,
+				    sizeof d->field - 1);
+		snprintf(d->field, sizeof d->field, "%s", field->text);
+	}
+	e->n_datasets++;
+	return 0;
+}
+
+int xp_parse_datasets(struct xctx *c)
+{
+	struct xnode *axis;
+	int ret = axis_map(c, "datasets", 1, &axis);
+	for (int i = 0; ret == 0 && i < axis->n; i++)
+		ret = xp_expand_entry(c, XA_DATASET, axis->keys[i], axis->vals[i], dataset_entry, NULL);
+	return ret;
+}

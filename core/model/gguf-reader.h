@@ -1,0 +1,56 @@
+/* core/model/gguf-reader.h — the GGUF container reader's state, shared by
+ * gguf-read.c (header, metadata, tensor infos, data ranges) and
+ * gguf-llama.c (what the llama architecture reads from them). */
+#ifndef PB_GGUF_READER_H
+#define PB_GGUF_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <prunebench/model.h>
+
+/* One metadata pair; offsets into the mapped file, checked in bounds. */
+struct gguf_kv {
+	char *key;
+	size_t at;            /* offset of the pair, for messages */
+	uint32_t type;
+	size_t val;           /* offset of the value (arrays: first element) */
+	uint32_t arr_type;
+	uint64_t arr_n;
+};
+
+struct gguf_reader {
+	const char *path;
+	const uint8_t *p;
+	size_t len, pos;
+	char *err;
+	size_t errlen;
+	struct gguf_kv *kv;
+	uint64_t n_kv;
+	uint32_t align;
+};
+
+/* Where each tensor's fields were, for messages after the infos are read. */
+struct gguf_tinfo {
+	size_t at, dims_at, off_at;
+	uint64_t offset;
+};
+
+/* "<file>: offset <off>: <message>" into r->err; returns -EINVAL. */
+int gguf_fail(struct gguf_reader *r, size_t off, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const struct gguf_kv *gguf_find_kv(const struct gguf_reader *r, const char *key);
+/* An integer key in [lo, hi] (a per-layer array: its largest element);
+ * absent: def, or an error when required. */
+int gguf_key_int(struct gguf_reader *r, const char *key, int required, int64_t def,
+		 int64_t lo, int64_t hi, int *out);
+int gguf_key_float(struct gguf_reader *r, const char *key, double def, double lo, double hi,
+		   float *out);
+/* A string key's bytes (not NUL-terminated) and length, or NULL. */
+const char *gguf_key_str(const struct gguf_reader *r, const char *key, uint64_t *n);
+
+/* Hyper-parameters, tokenizer, tensor roles and shapes of a llama model
+ * whose container has been read. */
+int gguf_llama_load(struct gguf_reader *r, struct pb_model *m, const struct gguf_tinfo *ti);
+
+#endif

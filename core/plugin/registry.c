@@ -1,0 +1,418 @@
+/* core/plugin/registry.c — finds plugin files, dlopen()s them and checks
+ * each descriptor at the door, before any hook of the plugin runs.
+ *
+ * A bad plugin never makes the scan fail: it becomes one failure entry
+ * whose `why` names the file and the cause, so `prunebench plugins` and
+ * `prunebench validate` can tell the user what to fix.
+ *
+ * The first file providing a (kind, name) wins, even when it fails to
+ * load: a researcher who points PRUNEBENCH_PLUGIN_PATH at a modified
+ * plugin must not silently measure the installed one instead.
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pb-config.h"
+#include "plugin/registry.h"
+#include "util/util.h"
+
+/* The build tree holds plugins/<kind>s/<name>/<kind>-<name>.so. */
+#define PB_BUILD_TREE_DEPTH 4
+
+static const char *const kind_names[] = {
+	[PB_PRUNER] = "pruner",
+	[PB_BACKEND] = "backend",
+	[PB_PROBE] = "probe",
+};
+
+const char *pb_plugin_kind_name(enum pb_plugin_kind k)
+{
+	if ((unsigned)k < PB_ARRAY_LEN(kind_names) && kind_names[k])
+		return kind_names[k];
+	return "unknown";
+}
+
+static int kind_valid(enum pb_plugin_kind k)
+{
+	return k == PB_PRUNER || k == PB_BACKEND || k == PB_PROBE;
+}
+
+/* "<kind>-<name>.so" → kind and name; 0 when the file is not a plugin. */
+static enum pb_plugin_kind parse_file_name(const char *base, char *name, size_t len)
+{
+	size_t n = strlen(base);
+	if (n < 4 || strcmp(base + n - 3, ".so"))
+		return 0;
+	const char *dash = strchr(base, '-');
+	if (!dash)
+		return 0;
+	enum pb_plugin_kind kind = 0;
+	for (unsigned k = 1; k < PB_ARRAY_LEN(kind_names); k++)
+		if ((size_t)(dash - base) == strlen(kind_names[k]) &&
+		    !strncmp(base, kind_names[k], (size_t)(dash - base)))
+			kind = (enum pb_plugin_kind)k;
+	size_t name_len = (size_t)(base + n - 3 - (dash + 1));
+	if (!kind || name_len == 0 || name_len >= len)
+		return 0;
+	memcpy(name, dash + 1, name_len);
+	name[name_len] = '\0';
+	return kind;
+}
+
+static __attribute__((format(printf, 3, 4)))
+int fail(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* The hooks each kind cannot do without. */
+static int check_ops(const struct pb_plugin *p, const char *path, char *why, size_t len)
+{
+	const char *missing = NULL;
+	switch (p->kind) {
+	case PB_PRUNER: {
+		const struct pb_pruner_ops *o = p->ops;
+		if (!o->apply)
+			missing = "apply()";
+		break;
+	}
+	case PB_BACKEND: {
+		const struct pb_backend_ops *o = p->ops;
+		if (!o->weights_load)
+			missing = "weights_load()";
+		else if (!o->buffers_alloc)
+			missing = "buffers_alloc()";
+		else if (!o->graph_compute)
+			missing = "graph_compute()";
+		else if (!o->buffer_read)
+			missing = "buffer_read()";
+		else if (!o->formats)
+			return fail(why, len, "%s: backend '%s' declares no weight format "
+				    "(pb_backend_ops.formats is 0)", path, p->name);
+		break;
+	}
+	case PB_PROBE: {
+		const struct pb_probe_ops *o = p->ops;
+		if (!o->channels)
+			missing = "channels()";
+		else if (!o->read)
+			missing = "read()";
+		else if (!(o->min_interval_ms >= 0))
+			return fail(why, len, "%s: probe '%s' has a negative or NaN "
+				    "min_interval_ms", path, p->name);
+		break;
+	}
+	}
+	if (missing)
+		return fail(why, len, "%s: %s '%s' has no %s hook, which every %s needs",
+			    path, pb_plugin_kind_name(p->kind), p->name, missing,
+			    pb_plugin_kind_name(p->kind));
+	return 0;
+}
+
+int pb_plugin_check(const struct pb_plugin *p, const char *path, char *why, size_t len)
+{
+	char opt_why[384];
+
+	if (!p)
+		return fail(why, len, "%s: no descriptor", path);
+	/* ABI first: with another ABI nothing past abi_version can be trusted. */
+	if (p->abi_version != PB_ABI_VERSION)
+		return fail(why, len, "%s: plugin ABI %u, this prunebench has ABI %d; "
+			    "rebuild the plugin against this prunebench's headers",
+			    path, p->abi_version, PB_ABI_VERSION);
+	if (p->struct_size != sizeof(struct pb_plugin))
+		return fail(why, len, "%s: descriptor struct_size is %u bytes, expected %zu "
+			    "(built against another prunebench/plugin.h?); rebuild the plugin",
+			    path, p->struct_size, sizeof(struct pb_plugin));
+	if (!kind_valid(p->kind))
+		return fail(why, len, "%s: unknown plugin kind %d (expected pruner=%d, "
+			    "backend=%d or probe=%d)", path, (int)p->kind,
+			    PB_PRUNER, PB_BACKEND, PB_PROBE);
+	if (!p->name || !p->name[0])
+		return fail(why, len, "%s: descriptor has no name", path);
+	if (strlen(p->name) >= sizeof(((struct pb_plugin_failure *)0)->name))
+		return fail(why, len, "%s: plugin name is longer than %zu characters", path,
+			    sizeof(((struct pb_plugin_failure *)0)->name) - 1);
+	if (!p->version)
+		return fail(why, len, "%s: plugin '%s' has no version string", path, p->name);
+	if (!p->init || !p->fini)
+		return fail(why, len, "%s: plugin '%s' has no %s hook (init and fini are required)",
+			    path, p->name, !p->init ? "init()" : "fini()");
+	if (!p->ops)
+		return fail(why, len, "%s: plugin '%s' has no ops (expected a struct pb_%s_ops)",
+			    path, p->name, pb_plugin_kind_name(p->kind));
+	int rc = check_ops(p, path, why, len);
+	if (rc < 0)
+		return rc;
+	if (p->options && p->options[0].key) {
+		if (p->config_size == 0)
+			return fail(why, len, "%s: plugin '%s' declares options but its "
+				    "config_size is 0", path, p->name);
+		if (pb_options_check_table(p->options, p->config_size, opt_why, sizeof opt_why) < 0)
+			return fail(why, len, "%s: plugin '%s' has a bad option table: %s",
+				    path, p->name, opt_why);
+	}
+	return 0;
+}
+
+/* ---- the registry ---------------------------------------------------- */
+
+static int known(const struct pb_registry *r, enum pb_plugin_kind kind, const char *name)
+{
+	return pb_registry_find(r, kind, name) || pb_registry_failure(r, kind, name);
+}
+
+static int add_failure(struct pb_registry *r, const char *path, enum pb_plugin_kind kind,
+		       const char *name, const char *why)
+{
+	struct pb_plugin_failure *f = realloc(r->failures,
+					      (size_t)(r->n_failures + 1) * sizeof *f);
+	if (!f)
+		return -ENOMEM;
+	r->failures = f;
+	f += r->n_failures++;
+	memset(f, 0, sizeof *f);
+	snprintf(f->path, sizeof f->path, "%s", path);
+	f->kind = kind;
+	snprintf(f->name, sizeof f->name, "%s", name);
+	snprintf(f->why, sizeof f->why, "%s", why);
+	pb_log(PB_LOG_DEBUG, "plugin not loaded: %s", why);
+	return 0;
+}
+
+/* dlerror() usually starts with the path already; keep one copy of it. */
+static const char *strip_path(const char *msg, const char *path)
+{
+	size_t n = strlen(path);
+	if (!strncmp(msg, path, n) && msg[n] == ':')
+		return msg + n + (msg[n + 1] == ' ' ? 2 : 1);
+	return msg;
+}
+
+/* Load and check one file; a problem becomes a failure entry. */
+static int load_one(struct pb_registry *r, const char *path, enum pb_plugin_kind kind,
+		    const char *name)
+{
+	char why[512];
+	void *h;
+	const struct pb_plugin *p;
+	struct pb_plugin_entry *e;
+	int rc;
+
+	dlerror();
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		const char *err = dlerror();
+		fail(why, sizeof why, "%s: cannot load: %s", path,
+			 err ? strip_path(err, path) : "unknown dlopen error");
+		return add_failure(r, path, kind, name, why);
+	}
+	dlerror();
+	p = dlsym(h, "pb_plugin");
+	if (!p) {
+		fail(why, sizeof why, "%s: no symbol 'pb_plugin' (a plugin exports "
+			 "`const struct pb_plugin pb_plugin` with PB_EXPORT)", path);
+		goto fail;
+	}
+	if (pb_plugin_check(p, path, why, sizeof why) < 0)
+		goto fail;
+	if (p->kind != kind) {
+		fail(why, sizeof why, "%s: file name says %s but the descriptor says %s; "
+			 "rename the file %s-%s.so", path, pb_plugin_kind_name(kind),
+			 pb_plugin_kind_name(p->kind), pb_plugin_kind_name(p->kind), p->name);
+		goto fail;
+	}
+	if (strcmp(p->name, name)) {
+		fail(why, sizeof why, "%s: file name says '%s' but the descriptor's name "
+			 "is '%s'; rename the file %s-%s.so", path, name, p->name,
+			 pb_plugin_kind_name(kind), p->name);
+		goto fail;
+	}
+
+	e = realloc(r->entries, (size_t)(r->n_entries + 1) * sizeof *e);
+	if (!e) {
+		dlclose(h);
+		return -ENOMEM;
+	}
+	r->entries = e;
+	e += r->n_entries;
+	memset(e, 0, sizeof *e);
+	rc = pb_sha256_file(path, e->sha256);
+	if (rc < 0) {
+		fail(why, sizeof why, "%s: cannot hash the file: %s", path, strerror(-rc));
+		goto fail;
+	}
+	snprintf(e->path, sizeof e->path, "%s", path);
+	e->handle = h;
+	e->desc = p;
+	r->n_entries++;
+	pb_log(PB_LOG_DEBUG, "plugin %s '%s' %s from %s", pb_plugin_kind_name(kind), name,
+	       p->version, path);
+	return 0;
+fail:
+	dlclose(h);
+	return add_failure(r, path, kind, name, why);
+}
+
+/* Byte order, not the locale's, so that every machine scans alike. */
+static int name_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int skip_dot(const struct dirent *d)
+{
+	return d->d_name[0] != '.';
+}
+
+/* Scan one folder in sorted order; depth > 0 also descends into
+ * subfolders (not through symlinks, so a link loop cannot trap us). */
+static int scan_dir(struct pb_registry *r, const char *dir, int depth, int loud)
+{
+	struct dirent **list = NULL;
+	char abs[PATH_MAX], cwd[PATH_MAX];
+	int n, rc = 0;
+
+	/* Absolute paths: the manifest records where a plugin came from. */
+	if (dir[0] != '/' && getcwd(cwd, sizeof cwd) &&
+	    pb_path_join(abs, sizeof abs, cwd, dir) == 0)
+		dir = abs;
+	n = scandir(dir, &list, skip_dot, name_cmp);
+
+	if (n < 0) {
+		/* A missing install dir is normal in a build tree; a folder the
+		 * user named is worth a warning (a typo would hide plugins). */
+		pb_log(loud ? PB_LOG_WARN : PB_LOG_DEBUG, "plugin folder %s: %s", dir,
+		       strerror(errno));
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		char path[PATH_MAX], name[64];
+		struct stat st;
+		enum pb_plugin_kind kind;
+
+		if (rc < 0)
+			goto next;
+		if (pb_path_join(path, sizeof path, dir, list[i]->d_name) < 0)
+			goto next;
+		if (lstat(path, &st) < 0)
+			goto next;
+		if (S_ISDIR(st.st_mode)) {
+			if (depth > 0)
+				rc = scan_dir(r, path, depth - 1, 0);
+			goto next;
+		}
+		kind = parse_file_name(list[i]->d_name, name, sizeof name);
+		if (!kind || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			goto next;
+		if (known(r, kind, name)) {
+			pb_log(PB_LOG_DEBUG, "plugin %s: %s '%s' already found earlier in the "
+			       "search path; ignored", path, pb_plugin_kind_name(kind), name);
+			goto next;
+		}
+		rc = load_one(r, path, kind, name);
+next:
+		free(list[i]);
+	}
+	free(list);
+	return rc;
+}
+
+/* Is the running executable inside the build tree?  Then plugins built
+ * next to it are what the developer means to test. */
+static int running_from_build_tree(void)
+{
+	char exe[PATH_MAX], root[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return 0;
+	exe[n] = '\0';
+	if (!realpath(PB_BUILD_ROOT, root))
+		return 0;
+	size_t len = strlen(root);
+	return !strncmp(exe, root, len) && exe[len] == '/';
+}
+
+int pb_registry_open(struct pb_registry **out, const char *const *extra_dirs)
+{
+	struct pb_registry *r = calloc(1, sizeof *r);
+	const char *env = getenv("PRUNEBENCH_PLUGIN_PATH");
+	char *copy = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (!r)
+		return -ENOMEM;
+	for (int i = 0; extra_dirs && extra_dirs[i] && rc == 0; i++)
+		if (extra_dirs[i][0])
+			rc = scan_dir(r, extra_dirs[i], 0, 1);
+	if (rc == 0 && env && env[0]) {
+		copy = strdup(env);
+		if (!copy) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		char *save = NULL;
+		for (char *d = strtok_r(copy, ":", &save); d && rc == 0;
+		     d = strtok_r(NULL, ":", &save))
+			rc = scan_dir(r, d, 0, 1);
+	}
+	if (rc == 0 && running_from_build_tree())
+		rc = scan_dir(r, PB_BUILD_PLUGIN_DIR, PB_BUILD_TREE_DEPTH, 0);
+	if (rc == 0)
+		rc = scan_dir(r, PB_PLUGIN_DIR, 0, 0);
+out:
+	free(copy);
+	if (rc < 0) {
+		pb_registry_close(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void pb_registry_close(struct pb_registry *r)
+{
+	if (!r)
+		return;
+	for (int i = 0; i < r->n_entries; i++)
+		dlclose(r->entries[i].handle);
+	free(r->entries);
+	free(r->failures);
+	free(r);
+}
+
+const struct pb_plugin_entry *pb_registry_find(const struct pb_registry *r,
+					       enum pb_plugin_kind kind, const char *name)
+{
+	for (int i = 0; r && name && i < r->n_entries; i++) {
+		const struct pb_plugin *p = r->entries[i].desc;
+		if ((!kind || p->kind == kind) && !strcmp(p->name, name))
+			return &r->entries[i];
+	}
+	return NULL;
+}
+
+const struct pb_plugin_failure *pb_registry_failure(const struct pb_registry *r,
+						    enum pb_plugin_kind kind, const char *name)
+{
+	for (int i = 0; r && name && i < r->n_failures; i++) {
+		const struct pb_plugin_failure *f = &r->failures[i];
+		if ((!kind || f->kind == kind) && !strcmp(f->name, name))
+			return f;
+	}
+	return NULL;
+}

@@ -1,0 +1,710 @@
+/* core/run/sampler.c — the probe sampler thread and phase attribution
+ * (contract in sampler.h).
+ *
+ * One mutex guards everything: the thread holds it while it reads a probe,
+ * and a phase boundary holds it while it reads every probe, so a probe's
+ * read() is never called twice at once and each reading falls on exactly
+ * one side of every boundary.  Raw readings are kept for probes.csv up to a
+ * memory cap; the per-phase aggregates are updated as readings arrive, so
+ * they stay exact however long the run is.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "run/sampler.h"
+#include "util/util.h"
+
+#define BACKOFF_MAX_MS 5000.0
+#define DEFAULT_MAX_VALUES 4000000u   /* 32 MiB of doubles */
+
+static const char *const phase_names[PB_PHASE_COUNT] = {
+	"load", "compress", "calibrate", "warmup", "prefill", "decode", "score", "idle",
+};
+
+const char *pb_phase_name(enum pb_phase p)
+{
+	return (unsigned)p < PB_PHASE_COUNT ? phase_names[p] : "?";
+}
+
+struct chan_agg {
+	double delta;             /* COUNTER: summed over occurrences */
+	int have_delta;
+	double integral, weight;  /* GAUGE: ∫v dt and ∫dt where a value was held */
+	double sum, max;          /* GAUGE: over readings (the mean's fallback) */
+	long n;
+};
+
+struct probe_rt {
+	struct pb_probe_inst inst;
+	const struct pb_channel *ch;
+	int nch;
+	double base_ms, interval_ms, next_ms;
+	int backing_off, logged;
+	double *vals;      /* nch: scratch for read() */
+	double *raw_prev;  /* nch: last raw COUNTER reading, for unwrapping */
+	double *offset;    /* nch: wraps added so far */
+	double *cur;       /* nch: latest unwrapped COUNTER value / held GAUGE value */
+	double *hold_t;    /* nch: GAUGE: when the held value started */
+	double *cstart;    /* nch: COUNTER: value when the current phase began */
+	struct chan_agg *agg;   /* PB_PHASE_COUNT × nch */
+	/* stored readings: t[i], phase[i], v[i * nch + c] */
+	double *st, *sv;
+	unsigned char *sp;
+	size_t ns, cap;
+};
+
+struct pb_sampler {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+	int thread_started, stopping, stopped;
+	double (*clock_ms)(void *ctx);
+	void *clock_ctx;
+	double t0;
+	enum pb_phase phase;
+	double phase_start;
+	double dur_ms[PB_PHASE_COUNT];
+	int occ[PB_PHASE_COUNT];
+	struct probe_rt *p;
+	int n;
+	size_t max_values, n_values;
+	int cap_logged;
+};
+
+static double default_clock(void *ctx)
+{
+	(void)ctx;
+	return pb_now_ms();
+}
+
+static double now_rel(const struct pb_sampler *s)
+{
+	return s->clock_ms(s->clock_ctx) - s->t0;
+}
+
+static struct chan_agg *agg_at(const struct probe_rt *p, enum pb_phase ph, int c)
+{
+	return &p->agg[(size_t)ph * (size_t)p->nch + (size_t)c];
+}
+
+/* ---- readings ------------------------------------------------------------ */
+
+/* read() with back-off bookkeeping.  1 when vals holds a reading. */
+static int probe_read(struct probe_rt *p)
+{
+	for (int c = 0; c < p->nch; c++)
+		p->vals[c] = NAN;
+	int rc = p->inst.ops->read(p->inst.state, p->vals);
+	if (rc < 0) {
+		if (!p->logged) {
+			p->logged = 1;
+			pb_log(PB_LOG_WARN, "probe %s: read failed (%s); backing off, "
+			       "this probe's readings will have gaps", p->inst.name, strerror(-rc));
+		}
+		p->backing_off = 1;
+		p->interval_ms = p->interval_ms * 2 > BACKOFF_MAX_MS ?
+				 (p->base_ms > BACKOFF_MAX_MS ? p->base_ms : BACKOFF_MAX_MS) :
+				 p->interval_ms * 2;
+		return 0;
+	}
+	p->backing_off = 0;
+	p->interval_ms = p->base_ms;
+	return 1;
+}
+
+static void store(struct pb_sampler *s, struct probe_rt *p, double t, enum pb_phase ph,
+		  const double *v)
+{
+	if (s->n_values + (size_t)p->nch > s->max_values) {
+		if (!s->cap_logged) {
+			s->cap_logged = 1;
+			pb_log(PB_LOG_WARN, "sampler: %zu readings stored; further raw readings "
+			       "are not kept (phase aggregates still are)", s->n_values);
+		}
+		return;
+	}
+	if (p->ns == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 256;
+		double *st = realloc(p->st, cap * sizeof(*st));
+		if (st)
+			p->st = st;
+		unsigned char *sp = realloc(p->sp, cap);
+		if (sp)
+			p->sp = sp;
+		double *sv = realloc(p->sv, cap * (size_t)p->nch * sizeof(*sv));
+		if (sv)
+			p->sv = sv;
+		if (!st || !sp || !sv)
+			return;   /* keep what we have; aggregates do not depend on it */
+		p->cap = cap;
+	}
+	p->st[p->ns] = t;
+	p->sp[p->ns] = (unsigned char)ph;
+	memcpy(p->sv + p->ns * (size_t)p->nch, v, (size_t)p->nch * sizeof(*v));
+	p->ns++;
+	s->n_values += (size_t)p->nch;
+}
+
+/* COUNTERs: unwrap vals in place and make them current. */
+static void apply_counters(struct probe_rt *p)
+{
+	for (int c = 0; c < p->nch; c++) {
+		double raw = p->vals[c];
+		if (p->ch[c].kind != PB_COUNTER || isnan(raw))
+			continue;
+		if (!isnan(p->raw_prev[c]) && raw < p->raw_prev[c] && p->ch[c].wrap > 0)
+			p->offset[c] += p->ch[c].wrap;
+		p->raw_prev[c] = raw;
+		p->vals[c] = raw + p->offset[c];
+		p->cur[c] = p->vals[c];
+		if (isnan(p->cstart[c]))   /* first value in this phase */
+			p->cstart[c] = p->cur[c];
+	}
+}
+
+/* GAUGEs: close the held value's interval at t in phase ph. */
+static void close_gauges(struct probe_rt *p, enum pb_phase ph, double t)
+{
+	for (int c = 0; c < p->nch; c++) {
+		if (p->ch[c].kind != PB_GAUGE || isnan(p->cur[c]))
+			continue;
+		struct chan_agg *a = agg_at(p, ph, c);
+		a->integral += p->cur[c] * (t - p->hold_t[c]);
+		a->weight += t - p->hold_t[c];
+		p->hold_t[c] = t;
+	}
+}
+
+static void gauge_value(struct probe_rt *p, enum pb_phase ph, int c, double v, double t)
+{
+	struct chan_agg *a = agg_at(p, ph, c);
+	p->cur[c] = v;
+	p->hold_t[c] = t;
+	a->sum += v;
+	a->n++;
+	if (isnan(a->max) || v > a->max)
+		a->max = v;
+}
+
+static void open_gauges(struct probe_rt *p, enum pb_phase ph, double t, int have)
+{
+	for (int c = 0; c < p->nch; c++) {
+		if (p->ch[c].kind != PB_GAUGE)
+			continue;
+		if (have && !isnan(p->vals[c]))
+			gauge_value(p, ph, c, p->vals[c], t);
+		else if (!isnan(p->cur[c]))   /* held across the boundary */
+			gauge_value(p, ph, c, p->cur[c], t);
+	}
+}
+
+/* A reading between boundaries. */
+static void sample(struct pb_sampler *s, struct probe_rt *p, double t)
+{
+	if (!probe_read(p))
+		return;
+	apply_counters(p);
+	close_gauges(p, s->phase, t);
+	for (int c = 0; c < p->nch; c++)
+		if (p->ch[c].kind == PB_GAUGE && !isnan(p->vals[c]))
+			gauge_value(p, s->phase, c, p->vals[c], t);
+	store(s, p, t, s->phase, p->vals);
+}
+
+/* Read every probe (but those backing off) at t, close the current phase
+ * and, unless final, open `next`. */
+static void boundary(struct pb_sampler *s, enum pb_phase next, int final)
+{
+	double t = now_rel(s);
+	enum pb_phase old = s->phase;
+
+	if (!final) {
+		s->occ[next]++;
+		s->phase = next;
+	}
+	for (int i = 0; i < s->n; i++) {
+		struct probe_rt *p = &s->p[i];
+		int have = !p->backing_off && probe_read(p);
+		if (have)
+			apply_counters(p);
+		for (int c = 0; c < p->nch; c++) {
+			if (p->ch[c].kind != PB_COUNTER || isnan(p->cur[c]) || isnan(p->cstart[c]))
+				continue;
+			struct chan_agg *a = agg_at(p, old, c);
+			a->delta += p->cur[c] - p->cstart[c];
+			a->have_delta = 1;
+			p->cstart[c] = p->cur[c];
+		}
+		close_gauges(p, old, t);
+		if (!final)
+			open_gauges(p, next, t, have);
+		else if (have)   /* the last reading still counts for the maximum */
+			for (int c = 0; c < p->nch; c++)
+				if (p->ch[c].kind == PB_GAUGE && !isnan(p->vals[c]))
+					gauge_value(p, old, c, p->vals[c], t);
+		if (have) {
+			store(s, p, t, s->phase, p->vals);
+			p->next_ms = t + p->interval_ms;   /* just read: not due again yet */
+		}
+	}
+	s->dur_ms[old] += t - s->phase_start;
+	s->phase_start = t;
+}
+
+/* ---- the thread ------------------------------------------------------------ */
+
+static void *sampler_main(void *arg)
+{
+	struct pb_sampler *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping) {
+		double now = now_rel(s), due = INFINITY;
+		for (int i = 0; i < s->n; i++)
+			if (s->p[i].next_ms < due)
+				due = s->p[i].next_ms;
+		if (due > now) {
+			/* Sleep on the real monotonic clock for the time still due,
+			 * so that a test's clock works too; never more than 1 s at a
+			 * time in case that clock moves on its own. */
+			double wait = isinf(due) ? 1000.0 : due - now;
+			if (wait > 1000.0)
+				wait = 1000.0;
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			long long ns = ts.tv_nsec + (long long)(wait * 1e6);
+			ts.tv_sec += ns / 1000000000LL;
+			ts.tv_nsec = ns % 1000000000LL;
+			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+			continue;
+		}
+		for (int i = 0; i < s->n; i++) {
+			struct probe_rt *p = &s->p[i];
+			if (p->next_ms > now)
+				continue;
+			double t = now_rel(s);
+			sample(s, p, t);
+			p->next_ms += p->interval_ms;
+			if (p->next_ms <= t)    /* late (or backed off): no burst */
+				p->next_ms = t + p->interval_ms;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+static int probe_setup(struct probe_rt *p, const struct pb_probe_inst *in)
+{
+	size_t n;
+
+	p->inst = *in;
+	if (!in->ops || !in->ops->read || !in->ops->channels)
+		return -EINVAL;
+	int rc = in->ops->channels(in->state, &p->ch, &p->nch);
+	if (rc < 0)
+		return rc;
+	if (p->nch < 0 || (p->nch && !p->ch))
+		return -EINVAL;
+	n = p->nch ? (size_t)p->nch : 1;
+	p->base_ms = in->interval_ms;
+	if (p->base_ms < in->ops->min_interval_ms)
+		p->base_ms = in->ops->min_interval_ms;
+	if (!(p->base_ms >= 1.0))
+		p->base_ms = isnan(p->base_ms) || p->base_ms <= 0 ? 100.0 : 1.0;
+	p->interval_ms = p->base_ms;
+	p->vals = malloc(6 * n * sizeof(double));
+	p->agg = calloc(PB_PHASE_COUNT * n, sizeof(*p->agg));
+	if (!p->vals || !p->agg)
+		return -ENOMEM;
+	p->raw_prev = p->vals + n;
+	p->offset = p->vals + 2 * n;
+	p->cur = p->vals + 3 * n;
+	p->hold_t = p->vals + 4 * n;
+	p->cstart = p->vals + 5 * n;
+	for (size_t c = 0; c < n; c++) {
+		p->raw_prev[c] = p->cur[c] = p->cstart[c] = NAN;
+		p->offset[c] = p->hold_t[c] = 0;
+	}
+	for (size_t i = 0; i < PB_PHASE_COUNT * n; i++)
+		p->agg[i].max = NAN;
+	return 0;
+}
+
+int pb_sampler_start_opts(struct pb_sampler **out, const struct pb_probe_inst *probes, int n,
+			  enum pb_phase first, const struct pb_sampler_opts *opts)
+{
+	struct pb_sampler *s;
+	pthread_condattr_t ca;
+	int rc;
+
+	*out = NULL;
+	if (n < 0 || (n && !probes) || (unsigned)first >= PB_PHASE_COUNT)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->clock_ms = opts && opts->clock_ms ? opts->clock_ms : default_clock;
+	s->clock_ctx = opts ? opts->clock_ctx : NULL;
+	s->max_values = opts && opts->max_values ? opts->max_values : DEFAULT_MAX_VALUES;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
+
+	s->p = calloc(n ? (size_t)n : 1, sizeof(*s->p));
+	if (!s->p) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	s->n = n;
+	for (int i = 0; i < n; i++) {
+		rc = probe_setup(&s->p[i], &probes[i]);
+		if (rc) {
+			pb_log(PB_LOG_ERROR, "probe %s: cannot list its channels: %s",
+			       probes[i].name ? probes[i].name : "?", strerror(-rc));
+			goto fail;
+		}
+	}
+
+	s->t0 = s->clock_ms(s->clock_ctx);
+	s->phase = first;
+	s->occ[first] = 1;
+	pthread_mutex_lock(&s->mu);
+	/* the first reading: counter baselines and the first gauge values */
+	for (int i = 0; i < n; i++) {
+		struct probe_rt *p = &s->p[i];
+		int have = probe_read(p);
+		if (have) {
+			apply_counters(p);
+			open_gauges(p, first, 0.0, 1);
+			store(s, p, 0.0, first, p->vals);
+		}
+		p->next_ms = p->interval_ms;
+	}
+	pthread_mutex_unlock(&s->mu);
+
+	rc = -pthread_create(&s->th, NULL, sampler_main, s);
+	if (rc)
+		goto fail;
+	s->thread_started = 1;
+	*out = s;
+	return 0;
+fail:
+	s->stopped = 1;
+	pb_sampler_free(s);
+	return rc;
+}
+
+int pb_sampler_start(struct pb_sampler **out, const struct pb_probe_inst *probes, int n,
+		     enum pb_phase first)
+{
+	return pb_sampler_start_opts(out, probes, n, first, NULL);
+}
+
+void pb_sampler_phase(struct pb_sampler *s, enum pb_phase p)
+{
+	if (!s || (unsigned)p >= PB_PHASE_COUNT)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (!s->stopped) {
+		boundary(s, p, 0);
+		pthread_cond_signal(&s->cv);   /* next due times moved */
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+void pb_sampler_stop(struct pb_sampler *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (s->stopped) {
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	boundary(s, s->phase, 1);
+	s->stopped = 1;
+	s->stopping = 1;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	if (s->thread_started) {
+		pthread_join(s->th, NULL);
+		s->thread_started = 0;
+	}
+}
+
+void pb_sampler_free(struct pb_sampler *s)
+{
+	if (!s)
+		return;
+	pb_sampler_stop(s);
+	for (int i = 0; s->p && i < s->n; i++) {
+		free(s->p[i].vals);
+		free(s->p[i].agg);
+		free(s->p[i].st);
+		free(s->p[i].sp);
+		free(s->p[i].sv);
+	}
+	free(s->p);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+/* ---- results ---------------------------------------------------------------- */
+
+/* The readers below may run while the thread samples, so they lock too;
+ * the mutex is the one mutable part of a const sampler. */
+static void lock(const struct pb_sampler *s)
+{
+	pthread_mutex_lock((pthread_mutex_t *)&s->mu);
+}
+
+static void unlock(const struct pb_sampler *s)
+{
+	pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
+}
+
+double pb_sampler_phase_ms(const struct pb_sampler *s, enum pb_phase p)
+{
+	lock(s);
+	double ms = (unsigned)p < PB_PHASE_COUNT ? s->dur_ms[p] : 0.0;
+	unlock(s);
+	return ms;
+}
+
+int pb_sampler_phase_count(const struct pb_sampler *s, enum pb_phase p)
+{
+	lock(s);
+	int n = (unsigned)p < PB_PHASE_COUNT ? s->occ[p] : 0;
+	unlock(s);
+	return n;
+}
+
+/* Aggregate channel c of p over the phases whose bit is set in mask. */
+static void stat_over(const struct pb_sampler *s, const struct probe_rt *p, int c,
+		      unsigned mask, struct pb_phase_stat *st)
+{
+	double integral = 0, weight = 0, sum = 0;
+	long n = 0;
+	int have_delta = 0;
+
+	st->kind = p->ch[c].kind;
+	st->delta = st->mean = st->max = NAN;
+	st->duration_ms = 0;
+	for (int ph = 0; ph < PB_PHASE_COUNT; ph++) {
+		if (!(mask & 1u << ph) || !s->occ[ph])
+			continue;
+		const struct chan_agg *a = agg_at(p, (enum pb_phase)ph, c);
+		st->duration_ms += s->dur_ms[ph];
+		if (a->have_delta) {
+			st->delta = have_delta ? st->delta + a->delta : a->delta;
+			have_delta = 1;
+		}
+		integral += a->integral;
+		weight += a->weight;
+		sum += a->sum;
+		n += a->n;
+		if (!isnan(a->max) && (isnan(st->max) || a->max > st->max))
+			st->max = a->max;
+	}
+	if (st->kind == PB_COUNTER) {
+		st->max = NAN;
+		return;
+	}
+	st->delta = NAN;
+	if (weight > 0)
+		st->mean = integral / weight;
+	else if (n)
+		st->mean = sum / (double)n;   /* only instants: a plain mean */
+}
+
+static const struct probe_rt *find_channel(const struct pb_sampler *s, const char *name,
+					   int *c)
+{
+	for (int i = 0; i < s->n; i++)
+		for (int j = 0; j < s->p[i].nch; j++)
+			if (!strcmp(s->p[i].ch[j].name, name)) {
+				*c = j;
+				return &s->p[i];
+			}
+	return NULL;
+}
+
+int pb_sampler_stat(const struct pb_sampler *s, const char *channel, enum pb_phase p,
+		    struct pb_phase_stat *out)
+{
+	int c;
+	const struct probe_rt *pr = find_channel(s, channel, &c);
+
+	if (!pr || (unsigned)p > PB_PHASE_COUNT)
+		return -ENOENT;
+	lock(s);
+	stat_over(s, pr, c, p == PB_PHASE_COUNT ? ~0u : 1u << p, out);
+	unlock(s);
+	return 0;
+}
+
+static void fmt_d(char *out, size_t len, double v)
+{
+	if (isnan(v))
+		out[0] = '\0';
+	else
+		snprintf(out, len, "%.15g", v);
+}
+
+static int write_probes(const struct pb_sampler *s, const char *path)
+{
+	static const char *const hdr[] = { "t_ms", "phase", "probe", "channel", "unit", "value" };
+	struct pb_csv *w = pb_csv_create(path, hdr, 6);
+	size_t *next;
+	int rc = 0;
+
+	if (!w)
+		return -errno;
+	next = calloc(s->n ? (size_t)s->n : 1, sizeof(*next));
+	if (!next) {
+		pb_csv_close(w);
+		return -ENOMEM;
+	}
+	/* merge the probes' readings in time order */
+	for (;;) {
+		const struct probe_rt *p = NULL;
+		int pi = -1;
+		for (int i = 0; i < s->n; i++)
+			if (next[i] < s->p[i].ns &&
+			    (!p || s->p[i].st[next[i]] < p->st[next[pi]])) {
+				p = &s->p[i];
+				pi = i;
+			}
+		if (!p)
+			break;
+		size_t k = next[pi]++;
+		char t[32], v[32];
+		snprintf(t, sizeof t, "%.3f", p->st[k]);
+		for (int c = 0; c < p->nch && !rc; c++) {
+			double x = p->sv[k * (size_t)p->nch + (size_t)c];
+			if (isnan(x))   /* no observation */
+				continue;
+			fmt_d(v, sizeof v, x);
+			const char *f[] = { t, pb_phase_name(p->sp[k]), p->inst.name,
+					    p->ch[c].name, p->ch[c].unit, v };
+			rc = pb_csv_row(w, f);
+		}
+		if (rc)
+			break;
+	}
+	free(next);
+	int rc2 = pb_csv_close(w);
+	return rc ? rc : rc2;
+}
+
+static int write_phases(const struct pb_sampler *s, const char *path)
+{
+	static const char *const hdr[] = { "phase", "duration_ms", "probe", "channel", "unit",
+					   "kind", "delta", "mean", "max" };
+	struct pb_csv *w = pb_csv_create(path, hdr, 9);
+	int rc = 0;
+
+	if (!w)
+		return -errno;
+	for (int ph = 0; ph < PB_PHASE_COUNT && !rc; ph++) {
+		char dur[32], d[32], mean[32], max[32];
+		if (!s->occ[ph])
+			continue;
+		snprintf(dur, sizeof dur, "%.3f", s->dur_ms[ph]);
+		int rows = 0;
+		for (int i = 0; i < s->n && !rc; i++) {
+			const struct probe_rt *p = &s->p[i];
+			for (int c = 0; c < p->nch && !rc; c++) {
+				struct pb_phase_stat st;
+				stat_over(s, p, c, 1u << ph, &st);
+				fmt_d(d, sizeof d, st.delta);
+				fmt_d(mean, sizeof mean, st.mean);
+				fmt_d(max, sizeof max, st.max);
+				const char *f[] = { phase_names[ph], dur, p->inst.name, p->ch[c].name,
+						    p->ch[c].unit,
+						    st.kind == PB_COUNTER ? "counter" : "gauge",
+						    d, mean, max };
+				rc = pb_csv_row(w, f);
+				rows++;
+			}
+		}
+		if (!rows && !rc) {
+			const char *f[] = { phase_names[ph], dur, NULL, NULL, NULL, NULL,
+					    NULL, NULL, NULL };
+			rc = pb_csv_row(w, f);
+		}
+	}
+	int rc2 = pb_csv_close(w);
+	return rc ? rc : rc2;
+}
+
+int pb_sampler_write(const struct pb_sampler *s, const char *probes_csv,
+		     const char *phases_csv)
+{
+	static const struct pb_sampler none;   /* no sampler: header-only files */
+	int rc = 0;
+
+	if (!s)
+		s = &none;
+	else
+		lock(s);
+	const char *path = probes_csv;
+	if (probes_csv)
+		rc = write_probes(s, probes_csv);
+	if (!rc && phases_csv)
+		rc = write_phases(s, path = phases_csv);
+	if (s != &none)
+		unlock(s);
+	if (rc)
+		pb_log(PB_LOG_ERROR, "sampler: cannot write %s: %s", path, strerror(-rc));
+	return rc;
+}
+
+void pb_sampler_summary(const struct pb_sampler *s, struct pb_row *row)
+{
+	const unsigned measured = 1u << PB_PHASE_PREFILL | 1u << PB_PHASE_DECODE;
+	unsigned gmask;
+	char key[128];
+
+	if (!s)
+		return;
+	gmask = s->occ[PB_PHASE_PREFILL] || s->occ[PB_PHASE_DECODE] ? measured : ~0u;
+	lock(s);
+	for (int i = 0; i < s->n; i++) {
+		const struct probe_rt *p = &s->p[i];
+		for (int c = 0; c < p->nch; c++) {
+			const char *name = p->ch[c].name;
+			struct pb_phase_stat st;
+			if (p->ch[c].kind == PB_COUNTER) {
+				static const enum pb_phase split[] = { PB_PHASE_PREFILL,
+								       PB_PHASE_DECODE };
+				stat_over(s, p, c, ~0u, &st);
+				snprintf(key, sizeof key, "%s_total", name);
+				pb_row_setd(row, key, st.delta);
+				for (size_t k = 0; k < PB_ARRAY_LEN(split); k++) {
+					stat_over(s, p, c, 1u << split[k], &st);
+					snprintf(key, sizeof key, "%s_%s", name,
+						 pb_phase_name(split[k]));
+					pb_row_setd(row, key, st.delta);
+				}
+			} else {
+				stat_over(s, p, c, gmask, &st);
+				snprintf(key, sizeof key, "%s_mean", name);
+				pb_row_setd(row, key, st.mean);
+				snprintf(key, sizeof key, "%s_max", name);
+				pb_row_setd(row, key, st.max);
+			}
+		}
+	}
+	unlock(s);
+}

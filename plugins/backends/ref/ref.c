@@ -1,0 +1,511 @@
+/* plugins/backends/ref/ref.c — the reference backend: plain, obvious C
+ * with no SIMD and no threads, accumulating in double.  It is the ground
+ * truth every other backend is tested against, op by op, so clarity wins
+ * over speed; the one concession is the loop order of `linear`, which
+ * walks each weight row once for all tokens of a step (cache-friendly for
+ * prefill, a plain GEMV for decode). */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <prunebench/plugin.h>
+
+struct ref_config {
+	int check_nan;
+};
+
+struct ref_buf {
+	float *p;
+	int64_t n;
+};
+
+struct ref_state {
+	const struct pb_host *host;
+	struct ref_config cfg;
+	const struct pb_model *m;
+	struct ref_buf *buf;
+	int n_buf;
+	float *row;           /* one weight row as F32 */
+	int64_t row_cap;
+	double *scores;       /* attention scores of one query row */
+	int64_t scores_cap;
+};
+
+#define LOG(s, lvl, ...) ((s)->host->log((s)->host, (lvl), __VA_ARGS__))
+
+static const char *const op_names[PB_OP_COUNT] = {
+	"embed", "linear", "rmsnorm", "rope", "attention", "kv_store", "glu", "act", "add", "copy",
+};
+
+static int grow(void **p, int64_t *cap, int64_t n, size_t elem)
+{
+	if (n <= *cap)
+		return 0;
+	void *q = realloc(*p, (size_t)n * elem);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+/* Does `a` address rows × width floats inside its buffer? */
+static float *at(struct ref_state *s, const struct pb_act *a, int64_t rows, int64_t width,
+		 const char *what, const struct pb_op *op)
+{
+	if (a->buf < 0 || a->buf >= s->n_buf || a->off < 0 || a->stride < 0 || rows < 0 ||
+	    width < 0) {
+		LOG(s, PB_LOG_ERROR, "%s: %s names no valid buffer (buf %d)", op_names[op->type],
+		    what, a->buf);
+		return NULL;
+	}
+	int64_t end = rows ? a->off + (rows - 1) * a->stride + width : a->off;
+	if (end > s->buf[a->buf].n) {
+		LOG(s, PB_LOG_ERROR, "%s: %s [buf %d, off %lld, %lld rows × %lld, stride %lld] exceeds its %lld floats",
+		    op_names[op->type], what, a->buf, (long long)a->off, (long long)rows,
+		    (long long)width, (long long)a->stride, (long long)s->buf[a->buf].n);
+		return NULL;
+	}
+	return s->buf[a->buf].p + a->off;
+}
+
+/* Weight tensor of an op, checked to be [ne0 × ne1] in a format we run. */
+static const struct pb_tensor *weight(struct ref_state *s, const struct pb_op *op,
+				      int64_t ne0, int64_t ne1)
+{
+	if (!s->m || op->weight < 0 || op->weight >= s->m->n_tensors) {
+		LOG(s, PB_LOG_ERROR, "%s: no weight tensor %d", op_names[op->type], op->weight);
+		return NULL;
+	}
+	const struct pb_tensor *t = &s->m->tensors[op->weight];
+	if (t->ne[0] != ne0 || t->ne[1] != ne1 || (t->dtype != PB_F32 && t->dtype != PB_F16) ||
+	    t->nbytes < (size_t)(ne0 * ne1) * (t->dtype == PB_F32 ? 4 : 2)) {
+		LOG(s, PB_LOG_ERROR, "%s: tensor '%s' is %s [%lld × %lld], expected [%lld × %lld] F32/F16",
+		    op_names[op->type], t->name, pb_dtype_name(t->dtype), (long long)t->ne[0],
+		    (long long)t->ne[1], (long long)ne0, (long long)ne1);
+		return NULL;
+	}
+	return t;
+}
+
+/* Row r of t as floats: F32 rows are used in place, F16 converted. */
+static const float *wrow(struct ref_state *s, const struct pb_tensor *t, int64_t r)
+{
+	const int64_t n = t->ne[0];
+	if (t->dtype == PB_F32)
+		return (const float *)t->data + r * n;
+	const uint16_t *h = (const uint16_t *)t->data + r * n;
+	for (int64_t i = 0; i < n; i++)
+		s->row[i] = pb_fp16_to_fp32(h[i]);
+	return s->row;
+}
+
+static int op_embed(struct ref_state *s, const struct pb_op *op, const struct pb_graph *g)
+{
+	const int64_t dim = op->p.embed.dim;
+	const struct pb_tensor *w = s->m && op->weight >= 0 && op->weight < s->m->n_tensors
+		? &s->m->tensors[op->weight] : NULL;
+	if (!w || !(w = weight(s, op, dim, w->ne[1])))
+		return -EINVAL;
+	float *dst = at(s, &op->dst, op->n_tokens, dim, "dst", op);
+	if (!dst || !g->tokens || op->n_tokens > g->n_tokens)
+		return -EINVAL;
+	for (int t = 0; t < op->n_tokens; t++) {
+		int32_t id = g->tokens[t];
+		if (id < 0 || id >= w->ne[1]) {
+			LOG(s, PB_LOG_ERROR, "embed: token %d outside the vocabulary (%lld)", id,
+			    (long long)w->ne[1]);
+			return -EINVAL;
+		}
+		memcpy(dst + t * op->dst.stride, wrow(s, w, id), (size_t)dim * sizeof(float));
+	}
+	return 0;
+}
+
+static int op_linear(struct ref_state *s, const struct pb_op *op)
+{
+	const int64_t n_in = op->p.linear.n_in, n_out = op->p.linear.n_out;
+	const struct pb_tensor *w = weight(s, op, n_in, n_out);
+	const float *x = at(s, &op->src[0], op->n_tokens, n_in, "src0", op);
+	float *y = at(s, &op->dst, op->n_tokens, n_out, "dst", op);
+	if (!w || !x || !y)
+		return -EINVAL;
+	if (op->src[0].buf == op->dst.buf) {
+		LOG(s, PB_LOG_ERROR, "linear: src0 and dst share buffer %d", op->dst.buf);
+		return -EINVAL;
+	}
+	for (int64_t o = 0; o < n_out; o++) {
+		const float *wr = wrow(s, w, o);
+		for (int t = 0; t < op->n_tokens; t++) {
+			const float *xr = x + t * op->src[0].stride;
+			/* four partial sums: the same value up to rounding, and
+			 * no serial dependency on one accumulator */
+			double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+			int64_t i = 0;
+			for (; i + 4 <= n_in; i += 4) {
+				a0 += (double)wr[i] * xr[i];
+				a1 += (double)wr[i + 1] * xr[i + 1];
+				a2 += (double)wr[i + 2] * xr[i + 2];
+				a3 += (double)wr[i + 3] * xr[i + 3];
+			}
+			for (; i < n_in; i++)
+				a0 += (double)wr[i] * xr[i];
+			y[t * op->dst.stride + o] = (float)((a0 + a1) + (a2 + a3));
+		}
+	}
+	return 0;
+}
+
+static int op_rmsnorm(struct ref_state *s, const struct pb_op *op)
+{
+	const int64_t dim = op->p.rmsnorm.dim;
+	const struct pb_tensor *w = weight(s, op, dim, 1);
+	const float *x = at(s, &op->src[0], op->n_tokens, dim, "src0", op);
+	float *y = at(s, &op->dst, op->n_tokens, dim, "dst", op);
+	if (!w || !x || !y)
+		return -EINVAL;
+	const float *wr = wrow(s, w, 0);
+	for (int t = 0; t < op->n_tokens; t++) {
+		const float *xr = x + t * op->src[0].stride;
+		float *yr = y + t * op->dst.stride;
+		double ss = 0;
+		for (int64_t i = 0; i < dim; i++)
+			ss += (double)xr[i] * xr[i];
+		double k = 1.0 / sqrt(ss / (double)dim + op->p.rmsnorm.eps);
+		for (int64_t i = 0; i < dim; i++)
+			yr[i] = (float)(xr[i] * k * wr[i]);
+	}
+	return 0;
+}
+
+static int op_rope(struct ref_state *s, const struct pb_op *op)
+{
+	const int64_t nh = op->p.rope.n_heads, hd = op->p.rope.head_dim;
+	float *x = at(s, &op->dst, op->n_tokens, nh * hd, "dst", op);
+	if (!x || hd % 2 || op->p.rope.pos0 < 0 || op->p.rope.theta <= 0)
+		return -EINVAL;
+	const int half = op->p.rope.layout == PB_ROPE_HALF;
+	for (int t = 0; t < op->n_tokens; t++) {
+		const double pos = op->p.rope.pos0 + t;
+		for (int64_t h = 0; h < nh; h++) {
+			float *v = x + t * op->dst.stride + h * hd;
+			for (int64_t i = 0; i < hd / 2; i++) {
+				double ang = pos * pow(op->p.rope.theta, -2.0 * (double)i / (double)hd);
+				double c = cos(ang), sn = sin(ang);
+				int64_t a = half ? i : 2 * i, b = half ? i + hd / 2 : 2 * i + 1;
+				double x0 = v[a], x1 = v[b];
+				v[a] = (float)(x0 * c - x1 * sn);
+				v[b] = (float)(x0 * sn + x1 * c);
+			}
+		}
+	}
+	return 0;
+}
+
+static int op_kv_store(struct ref_state *s, const struct pb_op *op)
+{
+	const int64_t w = op->p.kv_store.width, p0 = op->p.kv_store.pos0;
+	const float *x = at(s, &op->src[0], op->n_tokens, w, "src0", op);
+	struct pb_act d = op->dst;
+	if (p0 < 0)
+		return -EINVAL;
+	d.off += p0 * d.stride;
+	float *y = at(s, &d, op->n_tokens, w, "dst (cache rows pos0..)", op);
+	if (!x || !y)
+		return -EINVAL;
+	for (int t = 0; t < op->n_tokens; t++)
+		memmove(y + t * d.stride, x + t * op->src[0].stride, (size_t)w * sizeof(float));
+	return 0;
+}
+
+/* Bias of one (head, query) row: [n_heads × n_tokens] rows of n_kv. */
+static int op_attention(struct ref_state *s, const struct pb_op *op)
+{
+	const int64_t nh = op->p.attention.n_heads, nkv = op->p.attention.n_kv_heads;
+	const int64_t hd = op->p.attention.head_dim, n_kv = op->p.attention.n_kv;
+	const int n = op->n_tokens;
+	if (nh < 1 || nkv < 1 || nh % nkv || hd < 1 || n_kv < 1) {
+		LOG(s, PB_LOG_ERROR, "attention: bad sizes (heads %lld, kv heads %lld, head_dim %lld, n_kv %lld)",
+		    (long long)nh, (long long)nkv, (long long)hd, (long long)n_kv);
+		return -EINVAL;
+	}
+	const float *q = at(s, &op->src[0], n, nh * hd, "q", op);
+	const float *k = at(s, &op->src[1], n_kv, nkv * hd, "k cache", op);
+	const float *v = at(s, &op->src[2], n_kv, nkv * hd, "v cache", op);
+	float *y = at(s, &op->dst, n, nh * hd, "dst", op);
+	const float *bias = NULL;
+	if (op->p.attention.bias.buf >= 0 &&
+	    !(bias = at(s, &op->p.attention.bias, nh * n, n_kv, "bias", op)))
+		return -EINVAL;
+	if (!q || !k || !v || !y || grow((void **)&s->scores, &s->scores_cap, n_kv, sizeof(double)))
+		return -EINVAL;
+	const int64_t group = nh / nkv;
+	for (int t = 0; t < n; t++) {
+		/* causal: query t (at position pos0 + t) sees keys 0..pos0 + t */
+		int64_t last = op->p.attention.causal ? op->p.attention.pos0 + t : n_kv - 1;
+		if (last >= n_kv)
+			last = n_kv - 1;
+		for (int64_t h = 0; h < nh; h++) {
+			const float *qr = q + t * op->src[0].stride + h * hd;
+			const int64_t kh = h / group;
+			const float *br = bias ? bias + (h * n + t) * op->p.attention.bias.stride : NULL;
+			double mx = -INFINITY, sum = 0;
+			for (int64_t j = 0; j <= last; j++) {
+				const float *kr = k + j * op->src[1].stride + kh * hd;
+				double d = 0;
+				for (int64_t i = 0; i < hd; i++)
+					d += (double)qr[i] * kr[i];
+				d = d * op->p.attention.scale + (br ? br[j] : 0.0);
+				s->scores[j] = d;
+				mx = d > mx ? d : mx;
+			}
+			for (int64_t j = 0; j <= last; j++) {
+				s->scores[j] = exp(s->scores[j] - mx);
+				sum += s->scores[j];
+			}
+			float *yr = y + t * op->dst.stride + h * hd;
+			for (int64_t i = 0; i < hd; i++) {
+				double acc = 0;
+				for (int64_t j = 0; j <= last; j++)
+					acc += s->scores[j] * v[j * op->src[2].stride + kh * hd + i];
+				yr[i] = (float)(last >= 0 ? acc / sum : 0.0);
+			}
+		}
+	}
+	return 0;
+}
+
+static double act_fn(int fn, double x)
+{
+	switch (fn) {
+	case PB_ACT_SILU: return x / (1.0 + exp(-x));
+	case PB_ACT_GELU: return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+	default: return x > 0 ? x : 0.0;
+	}
+}
+
+/* glu, act, add and copy: row-wise over `width` floats */
+static int op_elementwise(struct ref_state *s, const struct pb_op *op)
+{
+	int64_t w;
+	int fn = 0;
+	switch (op->type) {
+	case PB_OP_GLU: w = op->p.glu.width; fn = op->p.glu.fn; break;
+	case PB_OP_ACT: w = op->p.act.width; fn = op->p.act.fn; break;
+	case PB_OP_ADD: w = op->p.add.width; break;
+	default: w = op->p.copy.width; break;
+	}
+	if ((op->type == PB_OP_GLU || op->type == PB_OP_ACT) && (fn < PB_ACT_SILU || fn > PB_ACT_RELU)) {
+		LOG(s, PB_LOG_ERROR, "%s: unknown activation %d", op_names[op->type], fn);
+		return -EINVAL;
+	}
+	const int two = op->type == PB_OP_GLU || op->type == PB_OP_ADD;
+	const float *a = at(s, &op->src[0], op->n_tokens, w, "src0", op);
+	const float *b = two ? at(s, &op->src[1], op->n_tokens, w, "src1", op) : NULL;
+	float *y = at(s, &op->dst, op->n_tokens, w, "dst", op);
+	if (!a || !y || (two && !b))
+		return -EINVAL;
+	for (int t = 0; t < op->n_tokens; t++) {
+		const float *ar = a + t * op->src[0].stride;
+		const float *br = two ? b + t * op->src[1].stride : NULL;
+		float *yr = y + t * op->dst.stride;
+		for (int64_t i = 0; i < w; i++) {
+			switch (op->type) {
+			case PB_OP_GLU: yr[i] = (float)(act_fn(fn, ar[i]) * br[i]); break;
+			case PB_OP_ACT: yr[i] = (float)act_fn(fn, ar[i]); break;
+			case PB_OP_ADD: yr[i] = ar[i] + br[i]; break;
+			default: yr[i] = ar[i]; break;
+			}
+		}
+	}
+	return 0;
+}
+
+/* check_nan: the op's dst rows must be finite */
+static int check_finite(struct ref_state *s, const struct pb_op *op, int i)
+{
+	int64_t w;
+	int64_t rows = op->n_tokens;
+	struct pb_act d = op->dst;
+	switch (op->type) {
+	case PB_OP_EMBED: w = op->p.embed.dim; break;
+	case PB_OP_LINEAR: w = op->p.linear.n_out; break;
+	case PB_OP_RMSNORM: w = op->p.rmsnorm.dim; break;
+	case PB_OP_ROPE: w = (int64_t)op->p.rope.n_heads * op->p.rope.head_dim; break;
+	case PB_OP_ATTENTION: w = (int64_t)op->p.attention.n_heads * op->p.attention.head_dim; break;
+	case PB_OP_KV_STORE: w = op->p.kv_store.width; d.off += op->p.kv_store.pos0 * d.stride; break;
+	default: w = op->p.add.width; break;   /* glu, act, add, copy: width first */
+	}
+	const float *y = s->buf[d.buf].p + d.off;
+	for (int64_t t = 0; t < rows; t++)
+		for (int64_t j = 0; j < w; j++)
+			if (!isfinite(y[t * d.stride + j])) {
+				LOG(s, PB_LOG_ERROR, "op %d (%s): non-finite value at row %lld, column %lld",
+				    i, op_names[op->type], (long long)t, (long long)j);
+				return -EDOM;
+			}
+	return 0;
+}
+
+static int ref_graph_compute(void *state, const struct pb_graph *g)
+{
+	struct ref_state *s = state;
+	for (int i = 0; i < g->n_ops; i++) {
+		const struct pb_op *op = &g->ops[i];
+		int rc;
+		if (op->n_tokens < 0 || (unsigned)op->type >= PB_OP_COUNT) {
+			LOG(s, PB_LOG_ERROR, "op %d: bad type %d or n_tokens %d", i, op->type, op->n_tokens);
+			return -EINVAL;
+		}
+		switch (op->type) {
+		case PB_OP_EMBED: rc = op_embed(s, op, g); break;
+		case PB_OP_LINEAR: rc = op_linear(s, op); break;
+		case PB_OP_RMSNORM: rc = op_rmsnorm(s, op); break;
+		case PB_OP_ROPE: rc = op_rope(s, op); break;
+		case PB_OP_ATTENTION: rc = op_attention(s, op); break;
+		case PB_OP_KV_STORE: rc = op_kv_store(s, op); break;
+		default: rc = op_elementwise(s, op); break;
+		}
+		if (rc == 0 && s->cfg.check_nan)
+			rc = check_finite(s, op, i);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int ref_weights_load(void *state, const struct pb_model *m)
+{
+	struct ref_state *s = state;
+	int64_t widest = 1;
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct pb_tensor *t = &m->tensors[i];
+		if (t->role == PB_ROLE_OTHER)
+			continue;
+		if (t->dtype != PB_F32 && t->dtype != PB_F16) {
+			LOG(s, PB_LOG_ERROR, "tensor '%s' is %s; this backend runs F32 and F16", t->name,
+			    pb_dtype_name(t->dtype));
+			return -ENOTSUP;
+		}
+		widest = t->ne[0] > widest ? t->ne[0] : widest;
+	}
+	if (grow((void **)&s->row, &s->row_cap, widest, sizeof(float)))
+		return -ENOMEM;
+	s->m = m;
+	return 0;
+}
+
+static void free_buffers(struct ref_state *s)
+{
+	for (int i = 0; i < s->n_buf; i++)
+		free(s->buf[i].p);
+	free(s->buf);
+	s->buf = NULL;
+	s->n_buf = 0;
+}
+
+static int ref_buffers_alloc(void *state, const int64_t *sizes, int n)
+{
+	struct ref_state *s = state;
+	free_buffers(s);
+	if (n < 0)
+		return -EINVAL;
+	s->buf = calloc((size_t)(n ? n : 1), sizeof *s->buf);
+	if (!s->buf)
+		return -ENOMEM;
+	s->n_buf = n;
+	for (int i = 0; i < n; i++) {
+		if (sizes[i] < 0)
+			return -EINVAL;
+		s->buf[i].p = calloc((size_t)(sizes[i] ? sizes[i] : 1), sizeof(float));
+		s->buf[i].n = sizes[i];
+		if (!s->buf[i].p) {
+			LOG(s, PB_LOG_ERROR, "cannot allocate buffer %d of %lld floats", i, (long long)sizes[i]);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int ref_buffer_read(void *state, int buf, int64_t off, int64_t n, float *dst)
+{
+	struct ref_state *s = state;
+	if (buf < 0 || buf >= s->n_buf || off < 0 || n < 0 || off > s->buf[buf].n - n)
+		return -EINVAL;
+	memcpy(dst, s->buf[buf].p + off, (size_t)n * sizeof(float));
+	return 0;
+}
+
+static int ref_buffer_write(void *state, int buf, int64_t off, int64_t n, const float *src)
+{
+	struct ref_state *s = state;
+	if (buf < 0 || buf >= s->n_buf || off < 0 || n < 0 || off > s->buf[buf].n - n)
+		return -EINVAL;
+	memcpy(s->buf[buf].p + off, src, (size_t)n * sizeof(float));
+	return 0;
+}
+
+static int ref_weight_kernel(void *state, int idx, char *out, size_t len)
+{
+	struct ref_state *s = state;
+	if (!s->m || idx < 0 || idx >= s->m->n_tensors)
+		return -EINVAL;
+	snprintf(out, len, "%s ref", pb_dtype_name(s->m->tensors[idx].dtype));
+	return 0;
+}
+
+static int ref_init(const struct pb_host *h, const void *config, void **state)
+{
+	struct ref_state *s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	s->host = h;
+	if (config)
+		s->cfg = *(const struct ref_config *)config;
+	*state = s;
+	return 0;
+}
+
+static void ref_fini(void *state)
+{
+	struct ref_state *s = state;
+	if (!s)
+		return;
+	free_buffers(s);
+	free(s->row);
+	free(s->scores);
+	free(s);
+}
+
+static const struct pb_backend_ops ref_ops = {
+	.formats = PB_FMT(PB_F32) | PB_FMT(PB_F16),
+	.weights_load = ref_weights_load,
+	.buffers_alloc = ref_buffers_alloc,
+	.graph_compute = ref_graph_compute,
+	.buffer_read = ref_buffer_read,
+	.buffer_write = ref_buffer_write,
+	.weight_kernel = ref_weight_kernel,
+};
+
+static const struct pb_option ref_options[] = {
+	{ .key = "check_nan", .type = PB_OPT_BOOL, .offset = offsetof(struct ref_config, check_nan),
+	  .def = "false", .help = "fail a step as soon as an op writes NaN or infinity" },
+	PB_OPTIONS_END,
+};
+
+PB_EXPORT const struct pb_plugin pb_plugin = {
+	.abi_version = PB_ABI_VERSION,
+	.struct_size = sizeof(struct pb_plugin),
+	.kind = PB_BACKEND,
+	.name = "ref",
+	.version = "1.0.0",
+	.summary = "reference backend: plain C, no SIMD, no threads; the ground truth",
+	.options = ref_options,
+	.config_size = sizeof(struct ref_config),
+	.init = ref_init,
+	.fini = ref_fini,
+	.ops = &ref_ops,
+};

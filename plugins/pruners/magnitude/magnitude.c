@@ -1,0 +1,359 @@
+/* plugins/pruners/magnitude/magnitude.c — unstructured magnitude pruning.
+ *
+ * Zeroes exactly k = round(sparsity × n) weights with the smallest |w|,
+ * either per tensor or with one global ranking over every selected tensor
+ * (global magnitude pruning).  Ties are broken by position (tensor order in
+ * the model, then element index), so the result is exact and deterministic
+ * even when many weights share a magnitude; weights that are already zero
+ * rank lowest.
+ *
+ * The k-th smallest magnitude is found by a two-pass radix select on the
+ * IEEE bits of |w| as a float (non-negative floats order like their bit
+ * patterns): O(n) time and one 65536-bucket histogram of memory, which
+ * matters for global scope over billions of weights, where a sort of
+ * (|w|, index) keys would need gigabytes.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <prunebench/plugin.h>
+
+enum mag_scope { SCOPE_PER_TENSOR = 0, SCOPE_GLOBAL };
+enum mag_tensors { TENSORS_ATTENTION = 0, TENSORS_FFN, TENSORS_ALL };
+
+struct mag_config {
+	double sparsity;
+	int scope;            /* enum mag_scope */
+	int tensors;          /* enum mag_tensors */
+	int include_output;
+};
+
+struct mag_state {
+	const struct pb_host *host;
+	struct mag_config cfg;
+};
+
+#define HIST_BUCKETS 65536
+
+/* ---- magnitudes as ordered keys ----------------------------------------- */
+
+static uint32_t f32_key(float v)
+{
+	uint32_t b;
+	memcpy(&b, &v, 4);
+	return b & 0x7fffffffu;   /* |v|; NaN ranks above +inf: never pruned first */
+}
+
+#define CHUNK 4096
+
+/* The key of every half magnitude, indexed by its 15 bits: F16 keys by
+ * table lookup instead of a branchy conversion per weight. */
+static uint32_t f16_keys[1u << 15];
+static pthread_once_t f16_once = PTHREAD_ONCE_INIT;
+
+static void f16_keys_init(void)
+{
+	for (uint32_t h = 0; h < (1u << 15); h++)
+		f16_keys[h] = f32_key(pb_fp16_to_fp32((uint16_t)h));
+}
+
+/* Keys of elements [i0, i0 + cnt) into out: one dtype switch per chunk so
+ * that the inner loops stay simple (and vectorise). */
+static void chunk_keys(const struct pb_tensor *t, int64_t i0, int cnt, uint32_t *out)
+{
+	const char *p = (const char *)t->data;
+	uint16_t h;
+	float v;
+
+	switch (t->dtype) {
+	case PB_F32:
+		for (int i = 0; i < cnt; i++) {
+			memcpy(&v, p + (i0 + i) * 4, 4);
+			out[i] = f32_key(v);
+		}
+		break;
+	case PB_F16:
+		for (int i = 0; i < cnt; i++) {
+			memcpy(&h, p + (i0 + i) * 2, 2);
+			out[i] = f16_keys[h & 0x7fff];
+		}
+		break;
+	case PB_BF16:   /* a bf16 is the top half of a float */
+		for (int i = 0; i < cnt; i++) {
+			memcpy(&h, p + (i0 + i) * 2, 2);
+			out[i] = (uint32_t)(h & 0x7fff) << 16;
+		}
+		break;
+	default:
+		memset(out, 0, (size_t)cnt * sizeof(*out));
+		break;
+	}
+}
+
+/* Calls body once per element with `key` and `t`, `i` in scope. */
+#define FOR_EACH_KEY(ts, nt, keys, body)						\
+	for (int j_ = 0; j_ < (nt); j_++) {						\
+		struct pb_tensor *t = (ts)[j_];						\
+		int64_t n_ = pb_tensor_nelements(t);					\
+		for (int64_t c_ = 0; c_ < n_; c_ += CHUNK) {				\
+			int cnt_ = n_ - c_ < CHUNK ? (int)(n_ - c_) : CHUNK;		\
+			chunk_keys(t, c_, cnt_, (keys));				\
+			for (int k_ = 0; k_ < cnt_; k_++) {				\
+				uint32_t key = (keys)[k_];				\
+				int64_t i = c_ + k_;					\
+				(void)i;						\
+				body;							\
+			}								\
+		}									\
+	}
+
+static void elem_zero(struct pb_tensor *t, int64_t i)
+{
+	size_t sz = pb_dtype_block_bytes(t->dtype);
+	memset((char *)t->data + (size_t)i * sz, 0, sz);
+}
+
+static int dtype_supported(enum pb_dtype d)
+{
+	return d == PB_F32 || d == PB_F16 || d == PB_BF16;
+}
+
+/* ---- selection ----------------------------------------------------------- */
+
+static int selected(const struct mag_config *c, const struct pb_tensor *t)
+{
+	if (t->role == PB_ROLE_OUTPUT)
+		return c->include_output;
+	switch (c->tensors) {
+	case TENSORS_ATTENTION: return pb_role_is_attention(t->role);
+	case TENSORS_FFN: return pb_role_is_ffn(t->role);
+	default: return pb_role_is_attention(t->role) || pb_role_is_ffn(t->role);
+	}
+}
+
+/* Bounds: the data must hold every element the shape claims. */
+static int tensor_ok(const struct mag_state *s, const struct pb_tensor *t)
+{
+	if (!dtype_supported(t->dtype)) {
+		s->host->log(s->host, PB_LOG_ERROR,
+			     "tensor '%s' is %s; magnitude pruning needs F32, F16 or BF16 "
+			     "(put quantization after magnitude in the chain)",
+			     t->name, pb_dtype_name(t->dtype));
+		return -ENOTSUP;
+	}
+	int64_t n = 1;
+	for (int d = 0; d < PB_MAX_DIMS; d++) {
+		if (t->ne[d] < 1 || n > INT64_MAX / t->ne[d])
+			goto bad;
+		n *= t->ne[d];
+	}
+	if (!t->data || (uint64_t)n > t->nbytes / pb_dtype_block_bytes(t->dtype))
+		goto bad;
+	return 0;
+bad:
+	s->host->log(s->host, PB_LOG_ERROR,
+		     "tensor '%s': shape [%lld %lld %lld %lld] does not fit its %zu bytes",
+		     t->name, (long long)t->ne[0], (long long)t->ne[1],
+		     (long long)t->ne[2], (long long)t->ne[3], t->nbytes);
+	return -EINVAL;
+}
+
+/* Zero the k smallest (|w|, position) over the tensors ts[0..nt).  Finds
+ * the threshold key T and how many weights equal to T to take; below T all
+ * go, at T the first `take` in position order. */
+static int prune_set(struct pb_tensor *const *ts, int nt, uint64_t k)
+{
+	uint64_t *hist, below = 0, take;
+	uint32_t *keys, hi, lo, thr;
+
+	if (k == 0)
+		return 0;
+	pthread_once(&f16_once, f16_keys_init);
+	hist = calloc(HIST_BUCKETS, sizeof(*hist));
+	keys = malloc(CHUNK * sizeof(*keys));
+	if (!hist || !keys) {
+		free(hist);
+		free(keys);
+		return -ENOMEM;
+	}
+
+	/* pass 1: high 16 bits */
+	FOR_EACH_KEY(ts, nt, keys, hist[key >> 16]++);
+	for (hi = 0; hi < HIST_BUCKETS - 1 && below + hist[hi] < k; hi++)
+		below += hist[hi];
+
+	/* pass 2: low 16 bits inside bucket hi */
+	memset(hist, 0, HIST_BUCKETS * sizeof(*hist));
+	FOR_EACH_KEY(ts, nt, keys, if (key >> 16 == hi) hist[key & 0xffff]++);
+	for (lo = 0; lo < HIST_BUCKETS - 1 && below + hist[lo] < k; lo++)
+		below += hist[lo];
+
+	/* pass 3: zero below T, and the first `take` equal to T */
+	thr = hi << 16 | lo;
+	take = k - below;
+	FOR_EACH_KEY(ts, nt, keys,
+		     if (key < thr || (key == thr && take && take--)) elem_zero(t, i));
+	free(keys);
+	free(hist);
+	return 0;
+}
+
+static uint64_t count_to_prune(double sparsity, uint64_t n)
+{
+	long long k = llround(sparsity * (double)n);
+	if (k < 0)
+		return 0;
+	return (uint64_t)k > n ? n : (uint64_t)k;
+}
+
+/* ---- hooks ---------------------------------------------------------------- */
+
+static int mag_init(const struct pb_host *h, const void *config, void **state)
+{
+	const struct mag_config *c = config;
+	struct mag_state *s;
+
+	if (!(c->sparsity >= 0.0 && c->sparsity <= 1.0)) {
+		h->log(h, PB_LOG_ERROR, "sparsity must be between 0 and 1, got %g", c->sparsity);
+		return -EINVAL;
+	}
+	if (c->scope < SCOPE_PER_TENSOR || c->scope > SCOPE_GLOBAL ||
+	    c->tensors < TENSORS_ATTENTION || c->tensors > TENSORS_ALL) {
+		h->log(h, PB_LOG_ERROR, "invalid scope (%d) or tensors (%d)", c->scope, c->tensors);
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->host = h;
+	s->cfg = *c;
+	*state = s;
+	return 0;
+}
+
+static void mag_fini(void *state)
+{
+	free(state);
+}
+
+static int mag_check(void *state, const struct pb_model *m, char *why, size_t len)
+{
+	struct mag_state *s = state;
+	int n = 0;
+
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct pb_tensor *t = &m->tensors[i];
+		if (!selected(&s->cfg, t))
+			continue;
+		if (!dtype_supported(t->dtype)) {
+			snprintf(why, len, "tensor '%s' is %s; magnitude pruning needs a dense "
+				 "F32, F16 or BF16 weight", t->name, pb_dtype_name(t->dtype));
+			return -ENOTSUP;
+		}
+		n++;
+	}
+	if (!n) {
+		snprintf(why, len, "the model has no tensors matching 'tensors: %s'",
+			 s->cfg.tensors == TENSORS_ATTENTION ? "attention" :
+			 s->cfg.tensors == TENSORS_FFN ? "ffn" : "all");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int mag_apply(void *state, struct pb_model *m, struct pb_calib *calib,
+		     struct pb_prune_target *targets)
+{
+	struct mag_state *s = state;
+	struct pb_tensor **sel = NULL;
+	uint64_t total = 0;
+	int nsel = 0, rc = 0;
+
+	(void)calib;
+	if (m->n_tensors < 0)
+		return -EINVAL;
+	for (int i = 0; i < m->n_tensors; i++)
+		targets[i].sparsity = -1.0;
+
+	sel = calloc((size_t)m->n_tensors + 1, sizeof(*sel));
+	if (!sel)
+		return -ENOMEM;
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		if (!selected(&s->cfg, t))
+			continue;
+		rc = tensor_ok(s, t);
+		if (rc)
+			goto out;
+		sel[nsel++] = t;
+		total += (uint64_t)pb_tensor_nelements(t);
+	}
+	if (!nsel) {
+		s->host->log(s->host, PB_LOG_WARN, "no tensor matches the selection; nothing pruned");
+		goto out;
+	}
+
+	if (s->cfg.scope == SCOPE_GLOBAL) {
+		rc = prune_set(sel, nsel, count_to_prune(s->cfg.sparsity, total));
+	} else {
+		for (int j = 0; j < nsel && !rc; j++)
+			rc = prune_set(&sel[j], 1, count_to_prune(s->cfg.sparsity,
+				       (uint64_t)pb_tensor_nelements(sel[j])));
+	}
+	if (rc) {
+		s->host->log(s->host, PB_LOG_ERROR, "out of memory while pruning");
+		goto out;
+	}
+	for (int j = 0; j < nsel; j++)
+		targets[sel[j] - m->tensors].sparsity = s->cfg.sparsity;
+	s->host->log(s->host, PB_LOG_INFO, "pruned %d tensors (%llu weights) to sparsity %g, %s",
+		     nsel, (unsigned long long)total, s->cfg.sparsity,
+		     s->cfg.scope == SCOPE_GLOBAL ? "global" : "per tensor");
+out:
+	free(sel);
+	return rc;
+}
+
+/* ---- descriptor ------------------------------------------------------------ */
+
+static const struct pb_option mag_options[] = {
+	{ .key = "sparsity", .type = PB_OPT_DOUBLE,
+	  .offset = offsetof(struct mag_config, sparsity), .def = "0.5", .min = 0, .max = 1,
+	  .help = "fraction of the selected weights to zero" },
+	{ .key = "scope", .type = PB_OPT_ENUM,
+	  .offset = offsetof(struct mag_config, scope), .def = "per-tensor",
+	  .min = 1, .max = 0, .choices = "per-tensor|global",
+	  .help = "rank weights within each tensor, or once across all selected tensors" },
+	{ .key = "tensors", .type = PB_OPT_ENUM,
+	  .offset = offsetof(struct mag_config, tensors), .def = "all",
+	  .min = 1, .max = 0, .choices = "attention|ffn|all",
+	  .help = "which linears to prune: attention (q,k,v,o), ffn (gate,up,down) or both" },
+	{ .key = "include_output", .type = PB_OPT_BOOL,
+	  .offset = offsetof(struct mag_config, include_output), .def = "false",
+	  .min = 1, .max = 0, .help = "also prune the output head (embeddings never are)" },
+	PB_OPTIONS_END
+};
+
+static const struct pb_pruner_ops mag_ops = {
+	.apply = mag_apply,
+	.check = mag_check,
+};
+
+PB_EXPORT const struct pb_plugin pb_plugin = {
+	.abi_version = PB_ABI_VERSION,
+	.struct_size = sizeof(struct pb_plugin),
+	.kind = PB_PRUNER,
+	.name = "magnitude",
+	.version = "1.0.0",
+	.summary = "unstructured magnitude pruning (per tensor or global)",
+	.options = mag_options,
+	.config_size = sizeof(struct mag_config),
+	.init = mag_init,
+	.fini = mag_fini,
+	.ops = &mag_ops,
+};
