@@ -4,6 +4,10 @@
 # exits 1; a rerun retries only the failed cells.
 . "$(dirname "$0")/lib.sh"
 export PRUNEBENCH_PLUGIN_PATH=${FAKE_PLUGINS_GOOD:?}
+# under ASan a SIGSEGV is caught and turned into exit 1; we test the signal path
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0"
+# and UBSan would stop at the NULL store before the fault
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=0"
 write_prompts
 cat > "$T/exp.yaml" <<YAML
 name: iso
