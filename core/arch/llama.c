@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "util/util.h"
 
 struct layer {
 	int attn;                            /* has an attention block */
@@ -33,19 +34,6 @@ struct pb_session {
 	int n_op_max;
 	struct pb_graph g;
 };
-
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err && len)
-		vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return rc;
-}
 
 static int idx(const struct pb_model *m, int layer, enum pb_role role)
 {
@@ -75,7 +63,7 @@ static int check_layer(const struct pb_model *m, int l, struct layer *L, char *e
 	for (int i = 0; i < 4; i++)
 		nf += f[i] >= 0;
 	if ((na && na < 5) || (nf && nf < 4))
-		return fail(err, len, -EINVAL, "block %d: only some of its %s tensors are present",
+		return pb_errf(err, len, -EINVAL, "block %d: only some of its %s tensors are present",
 			    l, na && na < 5 ? "attention" : "FFN");
 	L->attn = na == 5;
 	L->ffn = nf == 4;
@@ -87,7 +75,7 @@ static int check_layer(const struct pb_model *m, int l, struct layer *L, char *e
 		    !shaped(m, L->k, dim, kv) || !shaped(m, L->v, dim, kv) ||
 		    !shaped(m, L->o, q, dim) || L->n_heads < 1 || L->n_kv_heads < 1 ||
 		    L->n_heads % L->n_kv_heads)
-			return fail(err, len, -EINVAL,
+			return pb_errf(err, len, -EINVAL,
 				    "block %d: attention shapes disagree (q %lldx%lld, k %lldx%lld, v %lldx%lld, o %lldx%lld; head_dim %d)",
 				    l, (long long)T[L->q].ne[0], (long long)T[L->q].ne[1],
 				    (long long)T[L->k].ne[0], (long long)T[L->k].ne[1],
@@ -99,7 +87,7 @@ static int check_layer(const struct pb_model *m, int l, struct layer *L, char *e
 		if (!shaped(m, L->ffn_norm, dim, 1) || !shaped(m, L->gate, dim, L->ffn_dim) ||
 		    !shaped(m, L->up, dim, L->ffn_dim) || !shaped(m, L->down, L->ffn_dim, dim) ||
 		    L->ffn_dim < 1)
-			return fail(err, len, -EINVAL, "block %d: FFN shapes disagree (gate, up [%d × f], down [f × %d])",
+			return pb_errf(err, len, -EINVAL, "block %d: FFN shapes disagree (gate, up [%d × f], down [f × %d])",
 				    l, dim, dim);
 	}
 	return 0;
@@ -111,10 +99,10 @@ int pb_session_open(const struct pb_model *m, const struct pb_backend_ops *ops,
 	const struct pb_hparams *hp = &m->hp;
 	int rc;
 	if (m->arch != PB_ARCH_LLAMA)
-		return fail(err, len, -ENOTSUP, "%s: not a llama model", m->name);
+		return pb_errf(err, len, -ENOTSUP, "%s: not a llama model", m->name);
 	if (hp->dim < 1 || hp->head_dim < 2 || hp->head_dim % 2 || hp->vocab < 1 || hp->ctx < 1 ||
 	    hp->n_layers < 0)
-		return fail(err, len, -EINVAL, "%s: inconsistent hyper-parameters", m->name);
+		return pb_errf(err, len, -EINVAL, "%s: inconsistent hyper-parameters", m->name);
 	struct pb_session *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
@@ -132,7 +120,7 @@ int pb_session_open(const struct pb_model *m, const struct pb_backend_ops *ops,
 	if (s->embd < 0 || s->out_norm < 0 || s->output < 0 ||
 	    !shaped(m, s->embd, hp->dim, hp->vocab) || !shaped(m, s->out_norm, hp->dim, 1) ||
 	    !shaped(m, s->output, hp->dim, hp->vocab)) {
-		rc = fail(err, len, -EINVAL, "%s: token_embd, output_norm and output must be [%d × %d], [%d], [%d × %d]",
+		rc = pb_errf(err, len, -EINVAL, "%s: token_embd, output_norm and output must be [%d × %d], [%d], [%d × %d]",
 			  m->name, hp->dim, hp->vocab, hp->dim, hp->dim, hp->vocab);
 		goto fail;
 	}
@@ -173,7 +161,7 @@ int pb_session_open(const struct pb_model *m, const struct pb_backend_ops *ops,
 	rc = ops->buffers_alloc(backend_state, sizes, PB_SESSION_KV0 + 2 * hp->n_layers);
 	free(sizes);
 	if (rc < 0) {
-		fail(err, len, rc, "%s: the backend cannot allocate activation buffers for %d positions: %s",
+		pb_errf(err, len, rc, "%s: the backend cannot allocate activation buffers for %d positions: %s",
 		     m->name, hp->ctx, strerror(-rc));
 		goto fail;
 	}

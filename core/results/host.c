@@ -14,19 +14,6 @@
 #include "results.h"
 #include "util/util.h"
 
-/* snprintf through a va_list: over-long facts are cut short on purpose
- * (gcc's truncation check cannot see through it). */
-static void say(char *out, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *out, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(out, len, fmt, ap);
-	va_end(ap);
-}
-
 static void trim_copy(char *out, size_t len, const char *s)
 {
 	while (isspace((unsigned char)*s))
@@ -64,7 +51,7 @@ static void cpu_model(char *out, size_t len)
 			continue;
 		if (!strcmp(keys[i], "CPU part"))
 			break;   /* a bare part number: prefer the device tree's board name */
-		say(out, len, "%s", found[i]);
+		pb_sayf(out, len, "%s", found[i]);
 		return;
 	}
 	char *dt = NULL;
@@ -75,7 +62,7 @@ static void cpu_model(char *out, size_t len)
 			return;
 	}
 	if (found[3][0])
-		say(out, len, "CPU part %s", found[3]);
+		pb_sayf(out, len, "CPU part %s", found[3]);
 	else
 		snprintf(out, len, "unknown");
 }
@@ -121,7 +108,7 @@ void pb_host_info_read(struct pb_host_info *hi)
 		snprintf(hi->governor, sizeof hi->governor, "unavailable");
 
 	if (uname(&u) == 0) {
-		say(hi->kernel, sizeof hi->kernel, "%s %s %s %s",
+		pb_sayf(hi->kernel, sizeof hi->kernel, "%s %s %s %s",
 			 u.sysname, u.release, u.version, u.machine);
 		snprintf(hi->hostname, sizeof hi->hostname, "%s", u.nodename);
 	} else {

@@ -24,19 +24,6 @@ const char *pb_cell_status_name(enum pb_cell_status s)
 	return "pending";
 }
 
-/* snprintf through a va_list: a reason that does not fit is cut short,
- * which is what we want (and what gcc's truncation check cannot see). */
-static void say(char *out, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void say(char *out, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(out, len, fmt, ap);
-	va_end(ap);
-}
-
 struct manifest_head {
 	char status[32];
 	char *reason;    /* malloc'd */
@@ -56,7 +43,7 @@ static int scan_manifest(const char *path, struct manifest_head *h, char *why, s
 	char key[32] = "";
 
 	if (!f) {
-		say(why, len, "%s: %s", path, strerror(errno));
+		pb_sayf(why, len, "%s: %s", path, strerror(errno));
 		return -errno;
 	}
 	if (!yaml_parser_initialize(&p)) {
@@ -66,7 +53,7 @@ static int scan_manifest(const char *path, struct manifest_head *h, char *why, s
 	yaml_parser_set_input_file(&p, f);
 	while (!done) {
 		if (!yaml_parser_parse(&p, &ev)) {
-			say(why, len, "%s:%zu:%zu: %s", path, p.problem_mark.line + 1,
+			pb_sayf(why, len, "%s:%zu:%zu: %s", path, p.problem_mark.line + 1,
 				 p.problem_mark.column + 1, p.problem ? p.problem : "YAML error");
 			err = -EINVAL;
 			break;
@@ -76,7 +63,7 @@ static int scan_manifest(const char *path, struct manifest_head *h, char *why, s
 		case YAML_MAPPING_START_EVENT:
 		case YAML_SEQUENCE_START_EVENT:
 			if (depth == 0 && ev.type == YAML_SEQUENCE_START_EVENT) {
-				say(why, len, "%s: expected a mapping at the top", path);
+				pb_sayf(why, len, "%s: expected a mapping at the top", path);
 				err = -EINVAL;
 				done = 1;
 			}
@@ -147,20 +134,20 @@ enum pb_cell_status pb_cell_status_read(const char *cells_dir, const char *id,
 	if (scan_manifest(path, &h, why, sizeof why) < 0) {
 		st = PB_CELL_FAILED;
 	} else if (!h.has_status) {
-		say(why, sizeof why, "%s: no top-level 'status'", path);
+		pb_sayf(why, sizeof why, "%s: no top-level 'status'", path);
 		st = PB_CELL_FAILED;
 	} else if (!strcmp(h.status, "done")) {
 		st = PB_CELL_DONE;
 	} else if (!strcmp(h.status, "failed")) {
 		st = PB_CELL_FAILED;
-		say(why, sizeof why, "%s", h.reason ? h.reason : "no reason recorded");
+		pb_sayf(why, sizeof why, "%s", h.reason ? h.reason : "no reason recorded");
 	} else {
-		say(why, sizeof why, "%s: unknown status '%s' (expected done or failed)",
+		pb_sayf(why, sizeof why, "%s: unknown status '%s' (expected done or failed)",
 			 path, h.status);
 		st = PB_CELL_FAILED;
 	}
 	if (reason && len && st == PB_CELL_FAILED)
-		say(reason, len, "%s", why);
+		pb_sayf(reason, len, "%s", why);
 	free(h.reason);
 	return st;
 }

@@ -11,19 +11,6 @@
 #include "text/text.h"
 #include "util/util.h"
 
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t len, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err && len)
-		vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 static int push(struct pb_dataset *d, int *cap, char *s)
 {
 	if (d->n == *cap) {
@@ -45,12 +32,12 @@ static int parse_json_line(const char *path, int lineno, const char *line, size_
 	json_error_t je;
 	json_t *root = json_loadb(line, n, 0, &je);
 	if (!root)
-		return fail(err, len, -EINVAL, "%s:%d:%d: invalid JSON: %s", path, lineno,
+		return pb_errf(err, len, -EINVAL, "%s:%d:%d: invalid JSON: %s", path, lineno,
 			    je.column, je.text);
 	json_t *v = json_is_object(root) ? json_object_get(root, field) : NULL;
 	if (!v || !json_is_string(v)) {
 		json_decref(root);
-		return fail(err, len, -EINVAL,
+		return pb_errf(err, len, -EINVAL,
 			    "%s:%d: expected a JSON object with a string field '%s'",
 			    path, lineno, field);
 	}
@@ -69,7 +56,7 @@ int pb_dataset_load(const char *path, int jsonl, const char *field, int max_samp
 		field = "prompt";
 	rc = pb_read_file(path, &buf, &size);
 	if (rc < 0)
-		return fail(err, len, rc, "%s: cannot read: %s", path, strerror(-rc));
+		return pb_errf(err, len, rc, "%s: cannot read: %s", path, strerror(-rc));
 	struct pb_dataset *d = calloc(1, sizeof *d);
 	if (!d) {
 		rc = -ENOMEM;
@@ -95,7 +82,7 @@ int pb_dataset_load(const char *path, int jsonl, const char *field, int max_samp
 			if (rc < 0)
 				goto out;
 		} else if (memchr(line, '\0', n)) {
-			rc = fail(err, len, -EINVAL, "%s:%d: expected text, found a NUL byte",
+			rc = pb_errf(err, len, -EINVAL, "%s:%d: expected text, found a NUL byte",
 				  path, lineno);
 			goto out;
 		} else {
@@ -112,7 +99,7 @@ int pb_dataset_load(const char *path, int jsonl, const char *field, int max_samp
 		}
 	}
 	if (!d->n) {
-		rc = fail(err, len, -EINVAL, "%s: no prompts (expected %s)", path,
+		rc = pb_errf(err, len, -EINVAL, "%s: no prompts (expected %s)", path,
 			  jsonl ? "one JSON object per line" : "one prompt per non-empty line");
 		goto out;
 	}
@@ -121,7 +108,7 @@ int pb_dataset_load(const char *path, int jsonl, const char *field, int max_samp
 	rc = 0;
 out:
 	if (rc == -ENOMEM)
-		fail(err, len, rc, "%s: out of memory", path);
+		pb_errf(err, len, rc, "%s: out of memory", path);
 	pb_dataset_free(d);
 	free(buf);
 	return rc;

@@ -32,3 +32,21 @@ void pb_log(enum pb_log_level lvl, const char *fmt, ...)
 	pb_logv(lvl, NULL, fmt, ap);
 	va_end(ap);
 }
+
+int pb_errf(char *err, size_t len, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (err && len)
+		vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+void pb_sayf(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+}

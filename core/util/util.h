@@ -16,6 +16,13 @@ enum pb_log_level pb_log_level_get(void);
 void pb_log(enum pb_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pb_logv(enum pb_log_level lvl, const char *prefix, const char *fmt, va_list ap);
 
+/* Format into err (when non-NULL) and return rc: `return pb_errf(err, len,
+ * -EINVAL, "...")` reports and fails in one line. */
+int pb_errf(char *err, size_t len, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* snprintf whose truncation is intended (facts and reasons cut short). */
+void pb_sayf(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* ---- hashing: lower-case hex, NUL-terminated */
 struct pb_sha256;                                  /* incremental */
 struct pb_sha256 *pb_sha256_new(void);
