@@ -28,6 +28,17 @@ void pb_session_close(struct pb_session *s);
 int pb_session_forward(struct pb_session *s, const int32_t *tokens, int n, int pos0,
 		       float *logits);
 
+/* Encoder-decoder models (T5): run the encoder over the source tokens,
+ * compute every decoder layer's cross-attention K/V once, and reset the
+ * decoder (its positions restart at 0).  -ENOTSUP for decoder-only. */
+int pb_session_encode(struct pb_session *s, const int32_t *tokens, int n);
+int pb_session_is_seq2seq(const struct pb_session *s);
+
+/* Like pb_session_forward, but the logits of every row: n × hp.vocab
+ * floats (teacher-forced scoring: perplexity, agreement, KL). */
+int pb_session_forward_all(struct pb_session *s, const int32_t *tokens, int n, int pos0,
+			   float *logits);
+
 /* The op list for one step, for tests and for backends' conformance
  * tests; valid until the next call on s. */
 const struct pb_graph *pb_session_graph(struct pb_session *s, const int32_t *tokens,

@@ -17,6 +17,7 @@
 static const char *const role_names[PB_ROLE_COUNT] = {
 	"other", "tok_embd", "attn_norm", "attn_q", "attn_k", "attn_v", "attn_o",
 	"ffn_norm", "ffn_gate", "ffn_up", "ffn_down", "out_norm", "output",
+	"attn_rel_bias", "cross_norm", "cross_q", "cross_k", "cross_v", "cross_o",
 };
 
 static const char *role_name(enum pb_role r)

@@ -1,6 +1,9 @@
 /* core/run/generate.h — one request: tokenize, prefill, greedy decode, with
  * a CLOCK_MONOTONIC stamp for every output token.
  *
+ * Encoder-decoder models: the prompt goes through the encoder, the decoder
+ * starts from hp.decoder_start_id, and TTFT = encode + first decoder step.
+ *
  * Timing definitions (DESIGN.md): the request starts when the prompt
  * tokens are ready (after tokenization); TTFT ends when the first output
  * token is chosen (argmax of the prefill's last logits); each later token
@@ -32,6 +35,7 @@ struct pb_gen_result {
 	int32_t *tokens;      /* n_out output tokens, malloc'd */
 	double *token_ms;     /* n_out stamps, ms since request start */
 	double ttft_ms, e2e_ms, prefill_ms;
+	double encode_ms;     /* encoder-decoder: the encoder pass (part of TTFT); else 0 */
 	char *text;           /* detokenized output, malloc'd */
 };
 

@@ -34,6 +34,43 @@ enum pb_token_type {
 	PB_TOKEN_USER_DEFINED = 4, PB_TOKEN_UNUSED = 5, PB_TOKEN_BYTE = 6,
 };
 
+/* ---- real vocabularies (engine issue) ---- */
+
+enum pb_tok_kind {
+	PB_TOK_SPM = 1,      /* SentencePiece BPE over scores, byte fallback (GGUF "llama", llama2.c) */
+	PB_TOK_BPE = 2,      /* merges-ranked BPE (GGUF "gpt2", tokenizer.json "BPE") */
+	PB_TOK_UNIGRAM = 3,  /* SentencePiece unigram, Viterbi over scores (GGUF "t5", tokenizer.json "Unigram") */
+};
+
+/* A vocabulary as a model file describes it; all pointers borrowed (the
+ * constructor copies). */
+struct pb_vocab_spec {
+	const char *model;            /* GGUF tokenizer.ggml.model: "llama", "gpt2", "t5", ... */
+	const char *pre;              /* tokenizer.ggml.pre, or NULL */
+	const char *const *tokens;
+	int n_tokens;
+	const float *scores;          /* NULL: none */
+	const int32_t *types;         /* NULL: inferred from the pieces */
+	const char *const *merges;    /* "a b", BPE only */
+	int n_merges;
+	int bos_id, eos_id, unk_id, pad_id;   /* -1 when absent */
+	int add_bos;                  /* -1: the kind's default */
+	int add_space_prefix;         /* -1: the kind's default */
+	int byte_level;               /* BPE: GPT-2 byte-to-unicode pre-tokenizer (1) or Metaspace (0) */
+};
+
+int pb_tokenizer_from_vocab(const struct pb_vocab_spec *v, struct pb_tokenizer **out,
+			    char *err, size_t len);
+/* Hugging Face tokenizer.json (BPE with ByteLevel or Metaspace; Unigram). */
+int pb_tokenizer_load_json(const char *path, struct pb_tokenizer **out, char *err, size_t len);
+/* llama2.c tokenizer .bin for a model of n_vocab tokens. */
+int pb_tokenizer_load_llama2c(const char *path, int n_vocab, struct pb_tokenizer **out,
+			      char *err, size_t len);
+/* The vocabulary back, for writing GGUF; pointers valid while t lives. */
+int pb_tokenizer_export(const struct pb_tokenizer *t, struct pb_vocab_spec *v);
+/* Whether this vocabulary wants BOS prepended to a prompt by default. */
+int pb_tokenizer_add_bos(const struct pb_tokenizer *t);
+
 /* Encode text; returns the number of tokens (may exceed max: only max are
  * written), or -errno. */
 int pb_tokenize(const struct pb_tokenizer *t, const char *text, int add_bos,

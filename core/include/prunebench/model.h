@@ -42,6 +42,16 @@ struct pb_hparams {
 	float rope_theta;
 	enum pb_rope_layout rope_layout;
 	int bos_id, eos_id;   /* -1 when absent */
+	/* encoder-decoder (T5); zero for decoder-only models */
+	int n_enc_layers;     /* encoder blocks (n_layers counts decoder blocks) */
+	int rel_buckets;      /* relative attention buckets (T5: 32) */
+	int rel_max_distance; /* T5: 128 */
+	int ffn_act;          /* enum pb_act_fn of the FFN (T5: RELU or GELU) */
+	int ffn_gated;        /* 1: act(gate) * up (gated-GELU, SwiGLU); 0: act(up) */
+	float logit_scale;    /* multiplies the final hidden state before the LM head
+	                       * (T5 with tied embeddings: d_model^-0.5); 0 means 1 */
+	int decoder_start_id; /* T5: pad = 0 */
+	int pad_id, unk_id;   /* -1 when absent */
 };
 
 #define PB_MODEL_NAME_MAX 128
@@ -60,11 +70,24 @@ struct pb_layer_shape {
 	int n_heads, n_kv_heads, ffn_dim;
 };
 
+/* Decoder-only models (and the decoder stack of an encoder-decoder). */
 static inline struct pb_tensor *pb_model_find(const struct pb_model *m,
 					      int layer, enum pb_role role)
 {
 	for (int i = 0; i < m->n_tensors; i++)
-		if (m->tensors[i].layer == layer && m->tensors[i].role == role)
+		if (m->tensors[i].layer == layer && m->tensors[i].role == role &&
+		    m->tensors[i].stack == PB_STACK_DECODER)
+			return &m->tensors[i];
+	return 0;
+}
+
+/* The same within one stack of an encoder-decoder. */
+static inline struct pb_tensor *pb_model_find_in(const struct pb_model *m, enum pb_stack stack,
+						 int layer, enum pb_role role)
+{
+	for (int i = 0; i < m->n_tensors; i++)
+		if (m->tensors[i].stack == stack && m->tensors[i].layer == layer &&
+		    m->tensors[i].role == role)
 			return &m->tensors[i];
 	return 0;
 }

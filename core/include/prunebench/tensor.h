@@ -55,7 +55,21 @@ enum pb_role {
 	PB_ROLE_FFN_DOWN,
 	PB_ROLE_OUT_NORM,
 	PB_ROLE_OUTPUT,
+	/* encoder-decoder (T5) */
+	PB_ROLE_ATTN_REL_BIAS,   /* relative position bias [n_heads × n_buckets] (ne[0] = n_heads... see arch/t5) */
+	PB_ROLE_CROSS_NORM,
+	PB_ROLE_CROSS_Q,
+	PB_ROLE_CROSS_K,
+	PB_ROLE_CROSS_V,
+	PB_ROLE_CROSS_O,
 	PB_ROLE_COUNT
+};
+
+/* Which stack of an encoder-decoder a tensor belongs to (pb_tensor.stack).
+ * Decoder-only models use PB_STACK_DECODER throughout. */
+enum pb_stack {
+	PB_STACK_DECODER = 0,
+	PB_STACK_ENCODER = 1,
 };
 
 struct pb_tensor {
@@ -68,6 +82,7 @@ struct pb_tensor {
 	int layer;                      /* block index, -1 for global tensors */
 	enum pb_role role;
 	uint32_t flags;                 /* PB_TENSOR_* */
+	enum pb_stack stack;            /* encoder or decoder (T5); decoder for decoder-only */
 };
 
 #define PB_TENSOR_OWNED 1u  /* data was allocated by the core (not the mapping) */
@@ -76,12 +91,14 @@ static inline int pb_role_is_linear(enum pb_role r)
 {
 	return (r >= PB_ROLE_ATTN_Q && r <= PB_ROLE_ATTN_O) ||
 	       (r >= PB_ROLE_FFN_GATE && r <= PB_ROLE_FFN_DOWN) ||
+	       (r >= PB_ROLE_CROSS_Q && r <= PB_ROLE_CROSS_O) ||
 	       r == PB_ROLE_OUTPUT;
 }
 
 static inline int pb_role_is_attention(enum pb_role r)
 {
-	return r >= PB_ROLE_ATTN_Q && r <= PB_ROLE_ATTN_O;
+	return (r >= PB_ROLE_ATTN_Q && r <= PB_ROLE_ATTN_O) ||
+	       (r >= PB_ROLE_CROSS_Q && r <= PB_ROLE_CROSS_O);
 }
 
 static inline int pb_role_is_ffn(enum pb_role r)
