@@ -28,9 +28,13 @@ void pb_session_close(struct pb_session *s);
 int pb_session_forward(struct pb_session *s, const int32_t *tokens, int n, int pos0,
 		       float *logits);
 
-/* Encoder-decoder models (T5): run the encoder over the source tokens,
- * compute every decoder layer's cross-attention K/V once, and reset the
- * decoder (its positions restart at 0).  -ENOTSUP for decoder-only. */
+/* Encoder-decoder models (T5): run the encoder over the source tokens
+ * (1 <= n <= hp.ctx), compute every decoder layer's cross-attention K/V
+ * once, and reset the decoder (its positions restart at 0).  Returns
+ * once the encoder has finished on the device (so it can be timed).
+ * -ENOTSUP for decoder-only.  pb_session_forward, _forward_all and
+ * _graph then run decoder steps against that source; before the first
+ * encode they fail with -EINVAL (NULL). */
 int pb_session_encode(struct pb_session *s, const int32_t *tokens, int n);
 int pb_session_is_seq2seq(const struct pb_session *s);
 
@@ -40,15 +44,32 @@ int pb_session_forward_all(struct pb_session *s, const int32_t *tokens, int n, i
 			   float *logits);
 
 /* The op list for one step, for tests and for backends' conformance
- * tests; valid until the next call on s. */
+ * tests; valid until the next call on s.  For T5 it also writes the
+ * step's relative-position bias into its buffer, so computing the
+ * returned graph is the step. */
 const struct pb_graph *pb_session_graph(struct pb_session *s, const int32_t *tokens,
 					int n, int pos0);
 
-/* Buffer layout, for tests: buffer PB_SESSION_LOGITS holds the logits. */
+/* Buffer layout, for tests: buffer PB_SESSION_LOGITS holds the logits
+ * (up to 16 rows of hp.vocab; forward_all reads longer inputs in chunks).
+ * T5 adds, after the decoder's self-attention caches, each decoder
+ * layer's cross-attention K and V (KV0 + 2 n_layers + 2l, + 1; written by
+ * pb_session_encode), then one relative-position bias buffer per distinct
+ * PB_ROLE_ATTN_REL_BIAS tensor (encoder's first), written with
+ * buffer_write before each step (ops.h gives its layout). */
 enum {
 	PB_SESSION_X = 0, PB_SESSION_XN, PB_SESSION_Q, PB_SESSION_K, PB_SESSION_V,
 	PB_SESSION_ATT, PB_SESSION_GATE, PB_SESSION_UP, PB_SESSION_LOGITS,
 	PB_SESSION_KV0,   /* then K and V cache of each layer: KV0 + 2l, KV0 + 2l + 1 */
 };
+
+/* T5's relative-position bucket of a key at relative position rel = key
+ * position - query position, exactly as HF T5Attention's
+ * _relative_position_bucket: bidirectional (encoder) gives n_buckets/2 to
+ * each direction (keys after the query in the upper half); causal
+ * (decoder) buckets only the past.  Distances below max_exact (half of a
+ * direction's buckets) get their own bucket; beyond, buckets are
+ * log-spaced up to max_distance, where the last bucket takes the rest. */
+int pb_t5_bucket(int rel, int bidirectional, int n_buckets, int max_distance);
 
 #endif

@@ -32,6 +32,7 @@ static const struct {
 	{ "plugins",  pb_cmd_plugins,  "[NAME]              plugins found, their versions and options" },
 	{ "synth",    pb_cmd_synth,    "--preset P -o F     write a synthetic model (GGUF)" },
 	{ "generate", pb_cmd_generate, "MODEL --prompt T    generate text; timings on stderr" },
+	{ "convert",  pb_cmd_convert,  "IN OUT.gguf [--type T] any model as GGUF (f32 f16 bf16 q8_0 q4_0)" },
 };
 
 static void usage(FILE *f)

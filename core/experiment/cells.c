@@ -231,15 +231,39 @@ static char *config_text(const struct pb_experiment *e, const struct pb_cell *ce
 		sb_printf(&b, "  file: ");
 		sb_quoted(&b, base_name(m->path));
 		sb_printf(&b, "\n");
+		if (m->tokenizer[0]) {
+			sb_printf(&b, "  tokenizer: ");
+			sb_quoted(&b, base_name(m->tokenizer));
+			sb_printf(&b, "\n");
+		}
 	}
 	sb_printf(&b, "dataset:\n  file: ");
 	sb_quoted(&b, base_name(d->path));
-	sb_printf(&b, "\n  format: %s\n", d->format == PB_DATASET_JSONL ? "jsonl" : "lines");
-	if (d->format == PB_DATASET_JSONL) {
-		sb_printf(&b, "  field: ");
-		sb_quoted(&b, d->field);
+	sb_printf(&b, "\n  format: %s\n", pb_dataset_kind_name(d->format));
+	if (d->format == PB_DATASET_JSONL || d->format == PB_DATASET_CSV) {
+		sb_printf(&b, "  input: ");
+		sb_quoted(&b, d->input);
+		sb_printf(&b, "\n");
+		if (d->reference[0]) {
+			sb_printf(&b, "  reference: ");
+			sb_quoted(&b, d->reference);
+			sb_printf(&b, "\n");
+		}
+	}
+	if (d->prefix[0]) {
+		sb_printf(&b, "  prefix: ");
+		sb_quoted(&b, d->prefix);
 		sb_printf(&b, "\n");
 	}
+	if (d->format == PB_DATASET_TEXT)
+		sb_printf(&b, "  ctx: %d\n  stride: %d\n", d->ctx, d->stride);
+	if (d->max_samples)
+		sb_printf(&b, "  max_samples: %d\n", d->max_samples);
+	if (d->shuffle)
+		sb_printf(&b, "  shuffle: true\n");
+	if (d->calib_count)
+		sb_printf(&b, "  calibration:\n    count: %d\n    seqlen: %d\n",
+			  d->calib_count, d->calib_seqlen);
 	sb_printf(&b, "chain:%s\n", cell->chain->n_steps ? "" : " []");
 	for (int i = 0; i < cell->chain->n_steps; i++) {
 		sb_printf(&b, "  - ");
@@ -252,9 +276,10 @@ static char *config_text(const struct pb_experiment *e, const struct pb_cell *ce
 		sb_printf(&b, "  - ");
 		sb_step(&b, &e->probes[i], 4);
 	}
-	sb_printf(&b, "seed: %llu\nrepeat: %d\nwarmup: %d\nmax_new_tokens: %d\nmax_samples: %d\n",
+	sb_printf(&b, "seed: %llu\nrepeat: %d\nwarmup: %d\nmax_new_tokens: %d\nmax_samples: %d\n"
+		  "score_tokens: %d\n",
 		  (unsigned long long)e->seed, e->repeat, e->warmup, e->max_new_tokens,
-		  e->max_samples);
+		  e->max_samples, e->score_tokens);
 	if (b.oom) {
 		free(b.p);
 		return NULL;

@@ -132,6 +132,7 @@ int pb_experiment_load(const char *path, const struct pb_registry *reg,
 	if (!e)
 		return -ENOMEM;
 	c.e = e;
+	e->registry = reg;
 	if (snprintf(e->file, sizeof e->file, "%s", path) >= (int)sizeof e->file) {
 		ret = xerr(&c, NULL, "path too long");
 		goto fail;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "plugin/registry.h"
+#include "text/text.h"
 
 #define PB_NAME_MAX 128
 
@@ -33,15 +34,22 @@ struct pb_model_spec {
 	char preset[64];              /* synth: "llama-15m" */
 	uint64_t seed;                /* synth: weights seed */
 	char path[PATH_MAX];          /* file: resolved against the experiment's folder */
+	char tokenizer[PATH_MAX];     /* file: `tokenizer:` (tokenizer.json or llama2.c .bin), "" none */
 };
 
-enum pb_dataset_format { PB_DATASET_LINES = 0, PB_DATASET_JSONL = 1 };
-
+/* A `datasets:` entry (the keys: core/experiment/parse.c). */
 struct pb_dataset_spec {
 	char name[PB_NAME_MAX];
 	char path[PATH_MAX];          /* resolved against the experiment's folder */
-	enum pb_dataset_format format;
-	char field[64];               /* jsonl: the prompt field, default "prompt" */
+	enum pb_dataset_kind format;  /* `format:`, default from the file's extension */
+	char input[64];               /* jsonl/csv: the input field, default "prompt" */
+	char reference[64];           /* jsonl/csv: the reference field; "" none */
+	char prefix[256];             /* prepended to each input ("summarize: ") */
+	int max_samples;              /* 0: the experiment's max_samples */
+	int shuffle;                  /* by the experiment's seed */
+	int calib_count, calib_seqlen;/* `calibration: {count, seqlen}`; 0: none */
+	int ctx;                      /* text: window in tokens; 0: the model's context */
+	int stride;                   /* text: 0: the window (no overlap) */
 };
 
 struct pb_chain {
@@ -78,6 +86,7 @@ struct pb_experiment {
 	int warmup;                   /* warm-up requests, default 1 */
 	int max_new_tokens;           /* default 32 */
 	int max_samples;              /* 0 = all */
+	int score_tokens;             /* teacher-forced positions scored per cell, default 4096; 0: none */
 	double timeout_s;             /* per cell, default 600 */
 
 	struct pb_model_spec *models;      int n_models;
@@ -88,6 +97,11 @@ struct pb_experiment {
 
 	struct pb_cell *cells;        /* after include/exclude, in matrix order */
 	int n_cells;
+
+	/* The registry the experiment was loaded with (borrowed: it must
+	 * outlive e); the cell finds the `ref` backend for the dense reference
+	 * through it. */
+	const struct pb_registry *registry;
 };
 
 /* Load, validate and expand.  `sets` are "path.to.key=value" overrides.

@@ -1,5 +1,9 @@
 /* core/experiment/parse.c — the experiment's fixed settings (name, seed,
  * output, repeat, ...) and the models and datasets axes.
+ *
+ * A dataset entry: path, format (text|prompts|jsonl|csv, default from the
+ * extension), input/reference fields and prefix (jsonl, csv), max_samples,
+ * shuffle, calibration {count, seqlen}, and ctx/stride windows (text).
  */
 #include <errno.h>
 #include <math.h>
@@ -14,7 +18,7 @@
 
 static const char *const top_keys[] = {
 	"name", "seed", "output", "repeat", "warmup", "max_new_tokens", "max_samples",
-	"timeout", "defaults", "models", "datasets", "pruners", "backends", "probes",
+	"score_tokens", "timeout", "defaults", "models", "datasets", "pruners", "backends", "probes",
 	"exclude", "include",
 };
 
@@ -149,6 +153,7 @@ int xp_parse_settings(struct xctx *c)
 		{ "warmup", 0, 1000000, 1, &e->warmup },
 		{ "max_new_tokens", 1, 65536, 32, &e->max_new_tokens },
 		{ "max_samples", 0, 1000000000, 0, &e->max_samples },
+		{ "score_tokens", 0, 100000000, 4096, &e->score_tokens },
 	};
 	for (size_t i = 0; i < PB_ARRAY_LEN(ints); i++) {
 		v = ints[i].def;
@@ -223,7 +228,7 @@ static int resolve_path(struct xctx *c, const struct xnode *n, const char *what,
 static int model_entry(struct xctx *c, const struct xnode *key, struct xnode *val,
 		       const char *name, void *arg)
 {
-	static const char *const known[] = { "synth", "path", "seed" };
+	static const char *const known[] = { "synth", "path", "seed", "tokenizer" };
 	struct pb_experiment *e = c->e;
 	char what[PB_NAME_MAX + 16], dym[160];
 	int ret;
@@ -234,7 +239,7 @@ static int model_entry(struct xctx *c, const struct xnode *key, struct xnode *va
 		return xerr(c, xn_is_null(val) ? key : val,
 			    "%s: expected a mapping with 'synth' or 'path', got %s", what,
 			    xn_kind_name(val));
-	if ((ret = check_keys(c, val, what, known, 3)) < 0)
+	if ((ret = check_keys(c, val, what, known, 4)) < 0)
 		return ret;
 
 	struct pb_model_spec *m = realloc(e->models, (e->n_models + 1) * sizeof *m);
@@ -246,7 +251,7 @@ static int model_entry(struct xctx *c, const struct xnode *key, struct xnode *va
 	snprintf(m->name, sizeof m->name, "%s", name);
 
 	const struct xnode *synth = xn_get(val, "synth"), *path = xn_get(val, "path");
-	const struct xnode *seed = xn_get(val, "seed");
+	const struct xnode *seed = xn_get(val, "seed"), *tok = xn_get(val, "tokenizer");
 	if (synth && path)
 		return xerr(c, xn_key(val, "path"), "%s: give either 'synth' or 'path', not both", what);
 	if (!synth && !path)
@@ -275,7 +280,12 @@ static int model_entry(struct xctx *c, const struct xnode *key, struct xnode *va
 		m->source = PB_MODEL_FILE;
 		if ((ret = resolve_path(c, path, what, 0, m->path, sizeof m->path)) < 0)
 			return ret;
+		/* a tokenizer file that replaces (llama2.c: supplies) the model's */
+		if (tok && (ret = resolve_path(c, tok, what, 1, m->tokenizer, sizeof m->tokenizer)) < 0)
+			return ret;
 	}
+	if (synth && tok)
+		return xerr(c, xn_key(val, "tokenizer"), "%s: 'tokenizer' applies only to model files", what);
 	e->n_models++;
 	return 0;
 }
@@ -289,12 +299,92 @@ int xp_parse_models(struct xctx *c)
 	return ret;
 }
 
+static int parse_bool(struct xctx *c, const struct xnode *n, const char *key, int *out)
+{
+	int ret = xp_scalar(c, n, key);
+	if (ret < 0)
+		return ret;
+	if (!strcmp(n->text, "true"))
+		*out = 1;
+	else if (!strcmp(n->text, "false"))
+		*out = 0;
+	else
+		return xerr(c, n, "'%s': expected true or false, got '%s'", key, n->text);
+	return 0;
+}
+
+/* A string key of a dataset entry into a fixed buffer. */
+static int dataset_str(struct xctx *c, const struct xnode *val, const char *key,
+		       const char *what, char *out, size_t len)
+{
+	const struct xnode *n = xn_get(val, key);
+	int ret;
+	if (!n)
+		return 0;
+	if ((ret = xp_scalar(c, n, key)) < 0)
+		return ret;
+	if (strlen(n->text) >= len)
+		return xerr(c, n, "%s: '%s' is longer than %zu bytes", what, key, len - 1);
+	snprintf(out, len, "%s", n->text);
+	return 0;
+}
+
+/* Keys that make sense only for some formats. */
+static int dataset_key_applies(struct xctx *c, const struct xnode *val, const char *what,
+			       enum pb_dataset_kind f)
+{
+	static const struct { const char *key; unsigned kinds; const char *which; } only[] = {
+		{ "input", 1u << PB_DATASET_JSONL | 1u << PB_DATASET_CSV, "jsonl and csv" },
+		{ "field", 1u << PB_DATASET_JSONL | 1u << PB_DATASET_CSV, "jsonl and csv" },
+		{ "reference", 1u << PB_DATASET_JSONL | 1u << PB_DATASET_CSV, "jsonl and csv" },
+		{ "prefix", ~(1u << PB_DATASET_TEXT), "prompts, jsonl and csv" },
+		{ "ctx", 1u << PB_DATASET_TEXT, "text" },
+		{ "stride", 1u << PB_DATASET_TEXT, "text" },
+	};
+	for (size_t i = 0; i < PB_ARRAY_LEN(only); i++)
+		if (xn_get(val, only[i].key) && !(only[i].kinds & (1u << f)))
+			return xerr(c, xn_key(val, only[i].key), "%s: '%s' applies only to %s datasets",
+				    what, only[i].key, only[i].which);
+	return 0;
+}
+
+static int dataset_calibration(struct xctx *c, const struct xnode *n, const char *what,
+			       struct pb_dataset_spec *d)
+{
+	static const char *const known[] = { "count", "seqlen" };
+	long long v;
+	int ret;
+	if (n->kind != XN_MAP)
+		return xerr(c, n, "%s: 'calibration': expected a mapping {count: N, seqlen: L}, got %s",
+			    what, xn_kind_name(n));
+	if ((ret = check_keys(c, n, what, known, 2)) < 0)
+		return ret;
+	const struct xnode *count = xn_get(n, "count"), *seqlen = xn_get(n, "seqlen");
+	if (!count)
+		return xerr(c, n, "%s: 'calibration' needs 'count'", what);
+	if ((ret = parse_i64(c, count, "count", 1, 1000000, &v)) < 0)
+		return ret;
+	d->calib_count = (int)v;
+	d->calib_seqlen = 128;
+	if (seqlen && (ret = parse_i64(c, seqlen, "seqlen", 1, 1 << 20, &v)) < 0)
+		return ret;
+	if (seqlen)
+		d->calib_seqlen = (int)v;
+	return 0;
+}
+
 static int dataset_entry(struct xctx *c, const struct xnode *key, struct xnode *val,
 			 const char *name, void *arg)
 {
-	static const char *const known[] = { "path", "format", "field" };
+	static const char *const known[] = {
+		"path", "format", "input", "field", "reference", "prefix", "max_samples",
+		"shuffle", "calibration", "ctx", "stride",
+	};
+	static const char *const formats[] = { "text", "prompts", "jsonl", "csv" };
 	struct pb_experiment *e = c->e;
 	char what[PB_NAME_MAX + 16], dym[160];
+	const struct xnode *n;
+	long long v;
 	int ret;
 	(void)arg;
 
@@ -302,7 +392,7 @@ static int dataset_entry(struct xctx *c, const struct xnode *key, struct xnode *
 	if (val->kind != XN_MAP)
 		return xerr(c, xn_is_null(val) ? key : val,
 			    "%s: expected a mapping with 'path', got %s", what, xn_kind_name(val));
-	if ((ret = check_keys(c, val, what, known, 3)) < 0)
+	if ((ret = check_keys(c, val, what, known, PB_ARRAY_LEN(known))) < 0)
 		return ret;
 
 	struct pb_dataset_spec *d = realloc(e->datasets, (e->n_datasets + 1) * sizeof *d);
@@ -314,36 +404,50 @@ static int dataset_entry(struct xctx *c, const struct xnode *key, struct xnode *
 	snprintf(d->name, sizeof d->name, "%s", name);
 
 	const struct xnode *path = xn_get(val, "path"), *format = xn_get(val, "format");
-	const struct xnode *field = xn_get(val, "field");
 	if (!path)
 		return xerr(c, val, "%s: missing required key 'path'", what);
 	if ((ret = resolve_path(c, path, what, 1, d->path, sizeof d->path)) < 0)
 		return ret;
-	size_t pl = strlen(path->text);
-	d->format = pl >= 6 && !strcmp(path->text + pl - 6, ".jsonl") ? PB_DATASET_JSONL
-								      : PB_DATASET_LINES;
+	d->format = pb_dataset_kind_of_path(path->text);
 	if (format) {
-		static const char *const formats[] = { "lines", "jsonl" };
 		if ((ret = xp_scalar(c, format, "format")) < 0)
 			return ret;
-		if (!strcmp(format->text, "lines"))
-			d->format = PB_DATASET_LINES;
-		else if (!strcmp(format->text, "jsonl"))
-			d->format = PB_DATASET_JSONL;
-		else
-			return xerr(c, format, "%s: 'format' is lines or jsonl, got '%s'%s", what,
-				    format->text, xp_dym(dym, sizeof dym, format->text, formats, 2));
+		d->format = pb_dataset_kind_parse(format->text);
+		if (!d->format)
+			return xerr(c, format, "%s: 'format' is text, prompts, jsonl or csv, got '%s'%s",
+				    what, format->text, xp_dym(dym, sizeof dym, format->text, formats, 4));
 	}
-	snprintf(d->field, sizeof d->field, "prompt");
-	if (field) {
-		if (d->format != PB_DATASET_JSONL)
-			return xerr(c, xn_key(val, "field"), "%s: 'field' applies only to jsonl datasets", what);
-		if ((ret = xp_scalar(c, field, "field")) < 0)
+	if ((ret = dataset_key_applies(c, val, what, d->format)) < 0)
+		return ret;
+	if (xn_get(val, "input") && xn_get(val, "field"))
+		return xerr(c, xn_key(val, "field"), "%s: 'field' is the old name of 'input'; give one", what);
+	snprintf(d->input, sizeof d->input, "prompt");
+	if ((ret = dataset_str(c, val, "input", what, d->input, sizeof d->input)) < 0 ||
+	    (ret = dataset_str(c, val, "field", what, d->input, sizeof d->input)) < 0 ||
+	    (ret = dataset_str(c, val, "reference", what, d->reference, sizeof d->reference)) < 0 ||
+	    (ret = dataset_str(c, val, "prefix", what, d->prefix, sizeof d->prefix)) < 0)
+		return ret;
+	if ((n = xn_get(val, "max_samples"))) {
+		if ((ret = parse_i64(c, n, "max_samples", 0, 1000000000, &v)) < 0)
 			return ret;
-		if (strlen(field->text) >= sizeof d->field)
-			return xerr(c, field, "%s: 'field' is longer than %zu bytes", what,
-				    sizeof d->field - 1);
-		snprintf(d->field, sizeof d->field, "%s", field->text);
+		d->max_samples = (int)v;
+	}
+	if ((n = xn_get(val, "shuffle")) && (ret = parse_bool(c, n, "shuffle", &d->shuffle)) < 0)
+		return ret;
+	if ((n = xn_get(val, "calibration")) && (ret = dataset_calibration(c, n, what, d)) < 0)
+		return ret;
+	if ((n = xn_get(val, "ctx"))) {
+		if ((ret = parse_i64(c, n, "ctx", 2, 1 << 20, &v)) < 0)
+			return ret;
+		d->ctx = (int)v;
+	}
+	if ((n = xn_get(val, "stride"))) {
+		if ((ret = parse_i64(c, n, "stride", 1, 1 << 20, &v)) < 0)
+			return ret;
+		if (d->ctx && v > d->ctx)
+			return xerr(c, n, "%s: 'stride' (%lld) must not exceed 'ctx' (%d): windows "
+				    "would skip tokens", what, v, d->ctx);
+		d->stride = (int)v;
 	}
 	e->n_datasets++;
 	return 0;

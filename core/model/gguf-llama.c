@@ -1,8 +1,10 @@
-/* core/model/gguf-llama.c — what a GGUF "llama" model means: its
- * hyper-parameters (llama.* keys), its vocabulary (tokenizer.ggml.*), and
- * the roles and shapes of its tensors, including the tied output
+/* core/model/gguf-llama.c — what a GGUF "llama" or "t5" model means: its
+ * hyper-parameters (<arch>.* keys, as llama.cpp's llama-model.cpp reads
+ * them), its vocabulary (tokenizer.ggml.* → pb_tokenizer_from_vocab), and
+ * the roles, stacks and shapes of its tensors, including the tied output
  * projection when output.weight is absent. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "model/gguf.h"
 #include "model/model-internal.h"
 #include "text/text.h"
+#include "util/util.h"
 
 /* Offset of a key for messages (0 when absent: the default was used). */
 static size_t kv_at(const struct gguf_reader *r, const char *key)
@@ -25,53 +28,23 @@ static int is_array(const struct gguf_reader *r, const char *key)
 	return kv && kv->type == GGUF_ARRAY;
 }
 
-static int load_hparams(struct gguf_reader *r, struct pb_model *m)
+static int load_arch(struct gguf_reader *r, struct pb_model *m)
 {
-	struct pb_hparams *hp = &m->hp;
 	uint64_t n = 0;
-	int rc;
 	const char *arch = gguf_key_str(r, "general.architecture", &n);
-	if (!arch) {
-		snprintf(r->err, r->errlen, "%s: missing metadata key 'general.architecture'", r->path);
-		return -EINVAL;
-	}
-	if (n != 5 || memcmp(arch, "llama", 5))
+	if (!arch)
+		return pb_errf(r->err, r->errlen, -EINVAL, "%s: missing metadata key 'general.architecture'",
+			       r->path);
+	if (n == 5 && !memcmp(arch, "llama", 5))
+		m->arch = PB_ARCH_LLAMA;
+	else if (n == 2 && !memcmp(arch, "t5", 2))
+		m->arch = PB_ARCH_T5;
+	else
 		return gguf_fail(r, kv_at(r, "general.architecture"),
-			    "unsupported architecture '%.*s' (this build reads llama)",
+			    "unsupported architecture '%.*s' (this build reads llama and t5)",
 			    (int)(n > 64 ? 64 : n), arch);
-	m->arch = PB_ARCH_LLAMA;
-	/* head counts may be per-layer arrays with 0 for a layer whose
-	 * attention was pruned away; the largest must still be >= 1 */
-	if ((rc = gguf_key_int(r, "llama.embedding_length", 1, 0, 1, 1 << 20, &hp->dim)) < 0 ||
-	    (rc = gguf_key_int(r, "llama.block_count", 1, 0, 1, 1 << 16, &hp->n_layers)) < 0 ||
-	    (rc = gguf_key_int(r, "llama.feed_forward_length", 1, 0, 0, 1 << 24, &hp->ffn_dim)) < 0 ||
-	    (rc = gguf_key_int(r, "llama.attention.head_count", 1, 0, 0, 1 << 16, &hp->n_heads)) < 0 ||
-	    (rc = gguf_key_int(r, "llama.attention.head_count_kv", 0, hp->n_heads, 0, 1 << 16,
-				&hp->n_kv_heads)) < 0 ||
-	    (rc = gguf_key_int(r, "llama.context_length", 1, 0, 1, 1 << 24, &hp->ctx)) < 0)
-		return rc;
-	if (hp->n_heads < 1 || hp->n_kv_heads < 1)
-		return gguf_fail(r, kv_at(r, "llama.attention.head_count"),
-				 "head_count and head_count_kv must be at least 1");
-	const struct gguf_kv *kl = gguf_find_kv(r, "llama.attention.key_length");
-	if (!kl && hp->dim % hp->n_heads)
-		return gguf_fail(r, kv_at(r, "llama.attention.head_count"),
-				 "embedding_length %d is not a multiple of head_count %d", hp->dim, hp->n_heads);
-	if ((rc = gguf_key_int(r, "llama.attention.key_length", 0, hp->dim / hp->n_heads, 2, 1 << 16,
-				&hp->head_dim)) < 0 ||
-	    (rc = gguf_key_float(r, "llama.attention.layer_norm_rms_epsilon", 1e-5, 0, 1, &hp->norm_eps)) < 0 ||
-	    (rc = gguf_key_float(r, "llama.rope.freq_base", 10000.0, 1e-3, 1e12, &hp->rope_theta)) < 0)
-		return rc;
-	if (hp->head_dim % 2)
-		return gguf_fail(r, kv_at(r, "llama.attention.key_length"),
-				 "head dimension %d is odd (RoPE rotates pairs)", hp->head_dim);
-	/* per-layer arrays are checked layer by layer by the session */
-	if (!is_array(r, "llama.attention.head_count") && !is_array(r, "llama.attention.head_count_kv") &&
-	    hp->n_heads % hp->n_kv_heads)
-		return gguf_fail(r, kv_at(r, "llama.attention.head_count_kv"),
-				 "head_count %d is not a multiple of head_count_kv %d", hp->n_heads, hp->n_kv_heads);
-	/* GGUF's llama permutes q/k rows so that RoPE rotates adjacent pairs */
-	hp->rope_layout = PB_ROPE_INTERLEAVED;
+	memcpy(r->arch, arch, (size_t)n);
+	r->arch[n] = '\0';
 	const char *name = gguf_key_str(r, "general.name", &n);
 	if (name)
 		snprintf(m->name, sizeof m->name, "%.*s", (int)(n > 127 ? 127 : n), name);
@@ -80,110 +53,299 @@ static int load_hparams(struct gguf_reader *r, struct pb_model *m)
 	return 0;
 }
 
-static int load_tokenizer(struct gguf_reader *r, struct pb_model *m)
+/* What llama and t5 share: widths, heads, epsilon. */
+static int load_common(struct gguf_reader *r, struct pb_hparams *hp, double eps_def)
 {
-	const struct gguf_kv *tk = gguf_find_kv(r, "tokenizer.ggml.tokens");
-	const struct gguf_kv *sc = gguf_find_kv(r, "tokenizer.ggml.scores");
-	const struct gguf_kv *ty = gguf_find_kv(r, "tokenizer.ggml.token_type");
-	struct pb_model_core *core = m->core;
-	int rc = -ENOMEM, bos = -1, eos = -1;
-	if (!tk) {
-		snprintf(r->err, r->errlen, "%s: missing metadata key 'tokenizer.ggml.tokens'", r->path);
-		return -EINVAL;
+	int rc;
+	/* head counts may be per-layer arrays with 0 for a layer whose
+	 * attention was pruned away; the largest must still be >= 1 */
+	if ((rc = gguf_key_int(r, ".embedding_length", 1, 0, 1, 1 << 20, &hp->dim)) < 0 ||
+	    (rc = gguf_key_int(r, ".feed_forward_length", 1, 0, 0, 1 << 24, &hp->ffn_dim)) < 0 ||
+	    (rc = gguf_key_int(r, ".attention.head_count", 1, 0, 0, 1 << 16, &hp->n_heads)) < 0 ||
+	    (rc = gguf_key_int(r, ".attention.head_count_kv", 0, hp->n_heads, 0, 1 << 16,
+				&hp->n_kv_heads)) < 0)
+		return rc;
+	if (hp->n_heads < 1 || hp->n_kv_heads < 1)
+		return gguf_fail(r, kv_at(r, ".attention.head_count"),
+				 "head_count and head_count_kv must be at least 1");
+	if (!gguf_find_kv(r, ".attention.key_length") && hp->dim % hp->n_heads)
+		return gguf_fail(r, kv_at(r, ".attention.head_count"),
+				 "embedding_length %d is not a multiple of head_count %d", hp->dim, hp->n_heads);
+	if ((rc = gguf_key_int(r, ".attention.key_length", 0, hp->dim / hp->n_heads, 1, 1 << 16,
+				&hp->head_dim)) < 0 ||
+	    (rc = gguf_key_float(r, ".attention.layer_norm_rms_epsilon", eps_def, 0, 1, &hp->norm_eps)) < 0)
+		return rc;
+	/* per-layer arrays are checked layer by layer by the session */
+	if (!is_array(r, ".attention.head_count") && !is_array(r, ".attention.head_count_kv") &&
+	    hp->n_heads % hp->n_kv_heads)
+		return gguf_fail(r, kv_at(r, ".attention.head_count_kv"),
+				 "head_count %d is not a multiple of head_count_kv %d", hp->n_heads, hp->n_kv_heads);
+	return 0;
+}
+
+static int load_llama_hparams(struct gguf_reader *r, struct pb_hparams *hp)
+{
+	int rc;
+	if ((rc = load_common(r, hp, 1e-5)) < 0 ||
+	    (rc = gguf_key_int(r, ".block_count", 1, 0, 1, 1 << 16, &hp->n_layers)) < 0 ||
+	    (rc = gguf_key_int(r, ".context_length", 1, 0, 1, 1 << 24, &hp->ctx)) < 0 ||
+	    (rc = gguf_key_float(r, ".rope.freq_base", 10000.0, 1e-3, 1e12, &hp->rope_theta)) < 0)
+		return rc;
+	if (hp->head_dim % 2)
+		return gguf_fail(r, kv_at(r, ".attention.key_length"),
+				 "head dimension %d is odd (RoPE rotates pairs)", hp->head_dim);
+	/* GGUF's llama permutes q/k rows so that RoPE rotates adjacent pairs */
+	hp->rope_layout = PB_ROPE_INTERLEAVED;
+	hp->ffn_act = PB_ACT_SILU;
+	hp->ffn_gated = 1;
+	return 0;
+}
+
+/* llama.cpp's t5: block_count counts encoder blocks, decoder_block_count
+ * (newer files) the decoder's; the relative position max distance is
+ * fixed at 128 there. */
+static int load_t5_hparams(struct gguf_reader *r, struct pb_hparams *hp)
+{
+	int rc;
+	if ((rc = gguf_key_int(r, ".block_count", 1, 0, 1, 1 << 16, &hp->n_enc_layers)) < 0 ||
+	    (rc = gguf_key_int(r, ".decoder_block_count", 0, hp->n_enc_layers, 1, 1 << 16,
+				&hp->n_layers)) < 0 ||
+	    (rc = gguf_key_int(r, ".context_length", 0, 512, 1, 1 << 24, &hp->ctx)) < 0 ||
+	    (rc = load_common(r, hp, 1e-6)) < 0 ||
+	    (rc = gguf_key_int(r, ".attention.relative_buckets_count", 1, 0, 1, 1 << 16,
+				&hp->rel_buckets)) < 0 ||
+	    (rc = gguf_key_int(r, "." PB_GGUF_KEY_REL_MAX_DISTANCE, 0, 128, 1, 1 << 24,
+				&hp->rel_max_distance)) < 0)
+		return rc;
+	hp->rope_layout = PB_ROPE_INTERLEAVED;
+	hp->rope_theta = 10000.0f;
+	return 0;
+}
+
+/* "tokenizer.ggml.<what>_token_id" into *id (-1 when absent). */
+static int token_id(struct gguf_reader *r, const char *what, int n, int *id)
+{
+	char key[64];
+	pb_sayf(key, sizeof key, "tokenizer.ggml.%s_token_id", what);
+	return gguf_key_int(r, key, 0, -1, -1, n - 1, id);
+}
+
+static const struct gguf_kv *array_key(struct gguf_reader *r, const char *key, uint32_t t1,
+				       uint32_t t2, uint64_t n, int *rc)
+{
+	const struct gguf_kv *kv = gguf_find_kv(r, key);
+	*rc = 0;
+	if (kv && (kv->type != GGUF_ARRAY || (kv->arr_type != t1 && kv->arr_type != t2) ||
+		   (n && kv->arr_n != n)))
+		*rc = gguf_fail(r, kv->at, "%s: expected an array of %llu %s", key,
+				(unsigned long long)n,
+				t1 == GGUF_STRING ? "strings" : t1 == GGUF_FLOAT32 ? "float32 values" : "int32 values");
+	return kv;
+}
+
+/* NUL-terminated copies of an array of strings. */
+static char **copy_strings(const struct gguf_reader *r, const struct gguf_kv *kv)
+{
+	char **s = calloc((size_t)kv->arr_n + 1, sizeof *s);
+	size_t pos = kv->val;
+	for (uint64_t i = 0; s && i < kv->arr_n; i++) {
+		uint64_t len;
+		const char *p = gguf_str_at(r, &pos, &len);
+		if (!(s[i] = strndup(p, (size_t)len))) {
+			for (uint64_t j = 0; j < i; j++)
+				free(s[j]);
+			free(s);
+			return NULL;
+		}
 	}
+	return s;
+}
+
+static void free_strings(char **s, uint64_t n)
+{
+	for (uint64_t i = 0; s && i < n; i++)
+		free(s[i]);
+	free(s);
+}
+
+static int load_vocab(struct gguf_reader *r, struct pb_model *m)
+{
+	struct pb_vocab_spec v = { .bos_id = -1, .eos_id = -1, .unk_id = -1, .pad_id = -1 };
+	struct pb_model_core *core = m->core;
+	char model[32] = "llama", pre[64] = "", msg[384];
+	const struct gguf_kv *tk = gguf_find_kv(r, "tokenizer.ggml.tokens");
+	char **tokens = NULL, **merges = NULL;
+	float *scores = NULL;
+	int32_t *types = NULL;
+	uint64_t n = 0;
+	int rc;
+	if (!tk)
+		return pb_errf(r->err, r->errlen, -EINVAL, "%s: missing metadata key 'tokenizer.ggml.tokens'",
+			       r->path);
 	if (tk->type != GGUF_ARRAY || tk->arr_type != GGUF_STRING || !tk->arr_n || tk->arr_n > (1 << 24))
 		return gguf_fail(r, tk->at, "tokenizer.ggml.tokens: expected a non-empty array of strings");
-	int n = (int)tk->arr_n;
-	if (sc && (sc->type != GGUF_ARRAY || sc->arr_type != GGUF_FLOAT32 || sc->arr_n != tk->arr_n))
-		return gguf_fail(r, sc->at, "tokenizer.ggml.scores: expected %d float32 values", n);
-	if (ty && (ty->type != GGUF_ARRAY || (ty->arr_type != GGUF_INT32 && ty->arr_type != GGUF_UINT32) ||
-		   ty->arr_n != tk->arr_n))
-		return gguf_fail(r, ty->at, "tokenizer.ggml.token_type: expected %d int32 values", n);
-	if ((rc = gguf_key_int(r, "tokenizer.ggml.bos_token_id", 0, -1, -1, n - 1, &bos)) < 0 ||
-	    (rc = gguf_key_int(r, "tokenizer.ggml.eos_token_id", 0, -1, -1, n - 1, &eos)) < 0)
+	int nt = (int)tk->arr_n;
+	const struct gguf_kv *sc = array_key(r, "tokenizer.ggml.scores", GGUF_FLOAT32, GGUF_FLOAT32, tk->arr_n, &rc);
+	if (rc < 0)
 		return rc;
+	const struct gguf_kv *ty = array_key(r, "tokenizer.ggml.token_type", GGUF_INT32, GGUF_UINT32, tk->arr_n, &rc);
+	if (rc < 0)
+		return rc;
+	const struct gguf_kv *mg = array_key(r, "tokenizer.ggml.merges", GGUF_STRING, GGUF_STRING, 0, &rc);
+	if (rc < 0)
+		return rc;
+	if (mg && mg->arr_n > (1 << 24))
+		return gguf_fail(r, mg->at, "tokenizer.ggml.merges: %llu merges is too many",
+				 (unsigned long long)mg->arr_n);
+	const char *s = gguf_key_str(r, "tokenizer.ggml.model", &n);
+	if (s) {
+		if (n >= sizeof model)
+			return gguf_fail(r, kv_at(r, "tokenizer.ggml.model"), "tokenizer.ggml.model is too long");
+		memcpy(model, s, (size_t)n);
+		model[n] = '\0';
+	}
+	if ((s = gguf_key_str(r, "tokenizer.ggml.pre", &n))) {
+		if (n >= sizeof pre)
+			return gguf_fail(r, kv_at(r, "tokenizer.ggml.pre"), "tokenizer.ggml.pre is too long");
+		memcpy(pre, s, (size_t)n);
+		pre[n] = '\0';
+		v.pre = pre;
+	}
+	v.model = model;
+	v.n_tokens = nt;
+	v.byte_level = !strcmp(model, "gpt2");
+	if ((rc = token_id(r, "bos", nt, &v.bos_id)) < 0 || (rc = token_id(r, "eos", nt, &v.eos_id)) < 0 ||
+	    (rc = token_id(r, "unknown", nt, &v.unk_id)) < 0 ||
+	    (rc = token_id(r, "padding", nt, &v.pad_id)) < 0 ||
+	    (rc = gguf_key_bool(r, "tokenizer.ggml.add_bos_token", -1, &v.add_bos)) < 0 ||
+	    (rc = gguf_key_bool(r, "tokenizer.ggml.add_space_prefix", -1, &v.add_space_prefix)) < 0)
+		return rc;
+	/* gguf_key_bool folds "absent" into 0/1: put the defaults back */
+	if (!gguf_find_kv(r, "tokenizer.ggml.add_bos_token"))
+		v.add_bos = -1;
+	if (!gguf_find_kv(r, "tokenizer.ggml.add_space_prefix"))
+		v.add_space_prefix = -1;
 	rc = -ENOMEM;
-	/* the pieces are not NUL-terminated in the file: copy them out */
-	char **pieces = calloc((size_t)n, sizeof *pieces);
-	float *scores = sc ? malloc((size_t)n * sizeof *scores) : NULL;
-	int32_t *types = ty ? malloc((size_t)n * sizeof *types) : NULL;
-	if (!pieces || (sc && !scores) || (ty && !types))
+	tokens = copy_strings(r, tk);
+	merges = mg ? copy_strings(r, mg) : NULL;
+	scores = sc ? malloc((size_t)nt * sizeof *scores) : NULL;
+	types = ty ? malloc((size_t)nt * sizeof *types) : NULL;
+	if (!tokens || (mg && !merges) || (sc && !scores) || (ty && !types)) {
+		pb_sayf(r->err, r->errlen, "%s: out of memory reading the vocabulary", r->path);
 		goto out;
-	size_t pos = tk->val;
-	for (int i = 0; i < n; i++) {
-		uint64_t len;
-		memcpy(&len, r->p + pos, 8);   /* checked by skip_value */
-		pieces[i] = strndup((const char *)r->p + pos + 8, (size_t)len);
-		if (!pieces[i])
-			goto out;
-		pos += 8 + (size_t)len;
 	}
 	if (sc)
-		memcpy(scores, r->p + sc->val, (size_t)n * 4);
+		memcpy(scores, r->p + sc->val, (size_t)nt * 4);
 	if (ty)
-		memcpy(types, r->p + ty->val, (size_t)n * 4);
-	rc = pb_tokenizer_new((const char *const *)pieces, scores, n, bos, eos, &core->tok);
-	if (rc == 0 && types)
-		pb_tokenizer_set_types(core->tok, types);
-	m->hp.vocab = n;
-	m->hp.bos_id = bos;
-	m->hp.eos_id = eos;
+		memcpy(types, r->p + ty->val, (size_t)nt * 4);
+	v.tokens = (const char *const *)tokens;
+	v.scores = scores;
+	v.types = types;
+	v.merges = (const char *const *)merges;
+	v.n_merges = mg ? (int)mg->arr_n : 0;
+	msg[0] = '\0';
+	rc = pb_tokenizer_from_vocab(&v, &core->tok, msg, sizeof msg);
+	if (rc < 0) {
+		pb_sayf(r->err, r->errlen, "%s: offset %zu: vocabulary: %s", r->path, tk->at,
+			msg[0] ? msg : strerror(-rc));
+		goto out;
+	}
+	m->hp.vocab = nt;
+	m->hp.bos_id = v.bos_id;
+	m->hp.eos_id = v.eos_id;
+	m->hp.unk_id = v.unk_id;
+	m->hp.pad_id = v.pad_id;
 out:
-	for (int i = 0; pieces && i < n; i++)
-		free(pieces[i]);
-	free(pieces);
+	free_strings(tokens, tk->arr_n);
+	free_strings(merges, mg ? mg->arr_n : 0);
 	free(scores);
 	free(types);
-	if (rc == -ENOMEM)
-		snprintf(r->err, r->errlen, "%s: out of memory reading the vocabulary", r->path);
 	return rc;
 }
 
 /* Roles, block numbers and the shapes the rest of the core relies on. */
 static int check_tensors(struct gguf_reader *r, struct pb_model *m, const struct gguf_tinfo *ti)
 {
-	const struct pb_hparams *hp = &m->hp;
+	struct pb_hparams *hp = &m->hp;
 	int embd = -1, output = -1;
 	for (int i = 0; i < m->n_tensors; i++) {
 		struct pb_tensor *t = &m->tensors[i];
-		pb_tensor_classify(t);
-		if (t->layer >= hp->n_layers)
-			return gguf_fail(r, ti[i].at, "tensor '%s': block %d, but block_count is %d",
-				    t->name, t->layer, hp->n_layers);
+		pb_tensor_classify_arch(t, m->arch);
+		int nl = t->stack == PB_STACK_ENCODER ? hp->n_enc_layers : hp->n_layers;
+		if (t->layer >= nl)
+			return gguf_fail(r, ti[i].at, "tensor '%s': block %d, but the %s has %d blocks",
+				    t->name, t->layer, t->stack == PB_STACK_ENCODER ? "encoder" : "model", nl);
 		if (t->role == PB_ROLE_TOK_EMBD)
 			embd = i;
 		if (t->role == PB_ROLE_OUTPUT)
 			output = i;
+		if (t->role == PB_ROLE_FFN_GATE)
+			hp->ffn_gated = 1;
 	}
-	if (embd < 0) {
-		snprintf(r->err, r->errlen, "%s: missing tensor 'token_embd.weight'", r->path);
-		return -EINVAL;
-	}
-	for (int k = 0; k < 2; k++) {
-		int i = k ? output : embd;
-		if (i < 0)
-			continue;
+	if (embd < 0)
+		return pb_errf(r->err, r->errlen, -EINVAL, "%s: missing tensor 'token_embd.weight'", r->path);
+	for (int i = 0; i < m->n_tensors; i++) {
 		const struct pb_tensor *t = &m->tensors[i];
-		if (t->n_dims != 2 || t->ne[0] != hp->dim || t->ne[1] != hp->vocab)
-			return gguf_fail(r, ti[i].dims_at, "tensor '%s': shape [%lld, %lld], expected [%d, %d] (embedding_length, vocabulary)",
-				    t->name, (long long)t->ne[0], (long long)t->ne[1], hp->dim, hp->vocab);
+		char why[160];
+		if (pb_tensor_shape_check(t, hp, why, sizeof why) < 0)
+			return gguf_fail(r, ti[i].dims_at, "tensor '%s': %s", t->name, why);
 	}
-	if (output < 0) {
-		/* tied embeddings: the output projection shares token_embd's data */
-		struct pb_tensor *o = &m->tensors[m->n_tensors++];
-		*o = m->tensors[embd];
-		snprintf(o->name, sizeof o->name, "output.weight");
-		o->role = PB_ROLE_OUTPUT;
-		o->layer = -1;
-		o->flags = 0;
+	if (m->arch == PB_ARCH_T5) {
+		hp->ffn_act = hp->ffn_gated ? PB_ACT_GELU : PB_ACT_RELU;
+		/* llama.cpp's t5 ties a missing output to the embedding without
+		 * HF's d_model^-0.5; we keep HF's logits (the argmax is the same) */
+		if (gguf_find_arch_kv(r, PB_GGUF_KEY_LOGIT_SCALE)) {
+			int rc = gguf_key_float(r, "." PB_GGUF_KEY_LOGIT_SCALE, 1.0, 1e-9, 1e9, &hp->logit_scale);
+			if (rc < 0)
+				return rc;
+		} else {
+			hp->logit_scale = output < 0 ? 1.0f / sqrtf((float)hp->dim) : 1.0f;
+		}
+	} else if (gguf_find_arch_kv(r, PB_GGUF_KEY_LOGIT_SCALE)) {
+		int rc = gguf_key_float(r, "." PB_GGUF_KEY_LOGIT_SCALE, 1.0, 1e-9, 1e9, &hp->logit_scale);
+		if (rc < 0)
+			return rc;
 	}
+	if (output < 0)
+		pb_model_tie_output(m, embd);
 	return 0;
 }
 
-int gguf_llama_load(struct gguf_reader *r, struct pb_model *m, const struct gguf_tinfo *ti)
+int gguf_arch_load(struct gguf_reader *r, struct pb_model *m, const struct gguf_tinfo *ti,
+		   const char *tok_path)
 {
+	struct pb_model_core *core = m->core;
 	int rc;
-	if ((rc = load_hparams(r, m)) < 0 || (rc = load_tokenizer(r, m)) < 0)
+	if ((rc = load_arch(r, m)) < 0)
 		return rc;
-	return check_tensors(r, m, ti);
+	rc = m->arch == PB_ARCH_T5 ? load_t5_hparams(r, &m->hp) : load_llama_hparams(r, &m->hp);
+	if (rc < 0)
+		return rc;
+	if (!tok_path) {
+		if ((rc = load_vocab(r, m)) < 0)
+			return rc;
+	} else {
+		/* the embedding says how many tokens the model has */
+		for (int i = 0; i < m->n_tensors; i++)
+			if (!strcmp(m->tensors[i].name, "token_embd.weight"))
+				m->hp.vocab = (int)m->tensors[i].ne[1];
+		if (m->hp.vocab <= 0)
+			return pb_errf(r->err, r->errlen, -EINVAL, "%s: missing tensor 'token_embd.weight'", r->path);
+		if ((rc = pb_tokenizer_file_load(tok_path, m->hp.vocab, &core->tok, r->err, r->errlen)) < 0)
+			return rc;
+		if (pb_tokenizer_vocab(core->tok) > m->hp.vocab)
+			return pb_errf(r->err, r->errlen, -EINVAL, "%s: tokenizer has %d tokens, the model's embedding %d",
+				       tok_path, pb_tokenizer_vocab(core->tok), m->hp.vocab);
+		m->hp.bos_id = pb_tokenizer_bos(core->tok);
+		m->hp.eos_id = pb_tokenizer_eos(core->tok);
+	}
+	if (m->arch == PB_ARCH_T5) {
+		int pad = m->hp.pad_id >= 0 ? m->hp.pad_id : 0;
+		if ((rc = gguf_key_int(r, ".decoder_start_token_id", 0, pad, 0, m->hp.vocab - 1,
+				       &m->hp.decoder_start_id)) < 0)
+			return rc;
+	}
+	if ((rc = check_tensors(r, m, ti)) < 0)
+		return rc;
+	return pb_model_small_f32(m) < 0 ? pb_errf(r->err, r->errlen, -ENOMEM, "%s: out of memory", r->path) : 0;
 }

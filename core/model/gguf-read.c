@@ -1,6 +1,6 @@
-/* core/model/gguf-read.c — the GGUF v3 container reader: header,
- * metadata, tensor infos and data ranges (what they mean for a llama model
- * is gguf-llama.c's job).
+/* core/model/gguf-read.c — the GGUF container reader (versions 1, 2 and
+ * 3): header, metadata, tensor infos and data ranges.  What they mean for
+ * a llama or t5 model is gguf-llama.c's job.
  *
  * The file is untrusted: every count, string length, dimension, offset and
  * data range is checked against the file's size before it is used, and the
@@ -9,21 +9,17 @@
  * weights in place (copy on write) without touching the file.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "model/gguf-reader.h"
 #include "model/gguf.h"
 #include "model/model-internal.h"
 #include "model/modelio.h"
-#include "text/text.h"
 #include "util/util.h"
 
 static const size_t scalar_size[GGUF_TYPE_COUNT] = {
@@ -39,8 +35,7 @@ int gguf_fail(struct gguf_reader *r, size_t off, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (r->err && r->errlen)
-		snprintf(r->err, r->errlen, "%s: offset %zu: %s", r->path, off, msg);
+	pb_sayf(r->err, r->errlen, "%s: offset %zu: %s", r->path, off, msg);
 	return -EINVAL;
 }
 
@@ -72,11 +67,23 @@ static int get_u64(struct gguf_reader *r, uint64_t *v, const char *what)
 	return 0;
 }
 
-/* A string: u64 length + bytes.  *off is where the bytes start. */
+/* A count or length: uint32 in version 1, uint64 after. */
+static int get_count(struct gguf_reader *r, uint64_t *v, const char *what)
+{
+	uint32_t v32;
+	int rc;
+	if (r->lenw == 8)
+		return get_u64(r, v, what);
+	if ((rc = get_u32(r, &v32, what)) == 0)
+		*v = v32;
+	return rc;
+}
+
+/* A string: length + bytes.  *off is where the bytes start. */
 static int get_str(struct gguf_reader *r, size_t *off, uint64_t *n, const char *what)
 {
 	size_t at = r->pos;
-	int rc = get_u64(r, n, what);
+	int rc = get_count(r, n, what);
 	if (rc < 0)
 		return rc;
 	if (*n > r->len - r->pos)
@@ -87,13 +94,27 @@ static int get_str(struct gguf_reader *r, size_t *off, uint64_t *n, const char *
 	return 0;
 }
 
+const char *gguf_str_at(const struct gguf_reader *r, size_t *off, uint64_t *n)
+{
+	uint32_t n32;
+	if (r->lenw == 8) {
+		memcpy(n, r->p + *off, 8);
+	} else {
+		memcpy(&n32, r->p + *off, 4);
+		*n = n32;
+	}
+	const char *s = (const char *)r->p + *off + r->lenw;
+	*off += r->lenw + (size_t)*n;
+	return s;
+}
+
 static int skip_value(struct gguf_reader *r, uint32_t type, struct gguf_kv *kv)
 {
 	size_t at = r->pos, off;
 	uint64_t n;
 	int rc;
 	if (type >= GGUF_TYPE_COUNT)
-		return gguf_fail(r, at, "unknown value type %u", type);
+		return gguf_fail(r, at, "key '%s': unknown value type %u", kv->key, type);
 	if (type == GGUF_STRING)
 		return get_str(r, &off, &n, "string value");
 	if (type != GGUF_ARRAY) {
@@ -103,19 +124,19 @@ static int skip_value(struct gguf_reader *r, uint32_t type, struct gguf_kv *kv)
 		return rc;
 	}
 	uint32_t et;
-	if ((rc = get_u32(r, &et, "array type")) < 0 || (rc = get_u64(r, &n, "array length")) < 0)
+	if ((rc = get_u32(r, &et, "array type")) < 0 || (rc = get_count(r, &n, "array length")) < 0)
 		return rc;
 	if (et == GGUF_ARRAY)
-		return gguf_fail(r, at, "nested arrays are not supported");
+		return gguf_fail(r, at, "key '%s': nested arrays are not supported", kv->key);
 	if (et >= GGUF_TYPE_COUNT)
-		return gguf_fail(r, at, "unknown array element type %u", et);
+		return gguf_fail(r, at, "key '%s': unknown array element type %u", kv->key, et);
 	kv->arr_type = et;
 	kv->arr_n = n;
 	kv->val = r->pos;
-	size_t min = et == GGUF_STRING ? 8 : scalar_size[et];
+	size_t min = et == GGUF_STRING ? r->lenw : scalar_size[et];
 	if (n > (r->len - r->pos) / min)
-		return gguf_fail(r, at + 4, "array of %llu elements exceeds the %zu bytes left in the file",
-			    (unsigned long long)n, r->len - r->pos);
+		return gguf_fail(r, at + 4, "key '%s': array of %llu elements exceeds the %zu bytes left in the file",
+			    kv->key, (unsigned long long)n, r->len - r->pos);
 	if (et != GGUF_STRING) {
 		r->pos += (size_t)n * min;
 		return 0;
@@ -128,10 +149,22 @@ static int skip_value(struct gguf_reader *r, uint32_t type, struct gguf_kv *kv)
 
 const struct gguf_kv *gguf_find_kv(const struct gguf_reader *r, const char *key)
 {
+	char full[128];
+	if (key[0] == '.') {
+		pb_sayf(full, sizeof full, "%s%s", r->arch, key);
+		key = full;
+	}
 	for (uint64_t i = 0; i < r->n_kv; i++)
 		if (!strcmp(r->kv[i].key, key))
 			return &r->kv[i];
 	return NULL;
+}
+
+const struct gguf_kv *gguf_find_arch_kv(const struct gguf_reader *r, const char *suffix)
+{
+	char full[128];
+	pb_sayf(full, sizeof full, "%s.%s", r->arch, suffix);
+	return gguf_find_kv(r, full);
 }
 
 /* Integer scalar at offset `off` of type t; 0 when t is not an integer. */
@@ -156,19 +189,27 @@ static int read_int(const struct gguf_reader *r, uint32_t t, size_t off, int64_t
 	return 1;
 }
 
+static const char *full_key(const struct gguf_reader *r, const char *key, char *buf, size_t len)
+{
+	if (key[0] != '.')
+		return key;
+	pb_sayf(buf, len, "%s%s", r->arch, key);
+	return buf;
+}
+
 /* An integer key in [lo, hi]; a per-layer array gives its largest element
  * (llama.cpp writes head counts and FFN widths per layer as arrays). */
 int gguf_key_int(struct gguf_reader *r, const char *key, int required, int64_t def,
 		   int64_t lo, int64_t hi, int *out)
 {
+	char buf[128];
 	const struct gguf_kv *kv = gguf_find_kv(r, key);
 	int64_t v = def;
+	key = full_key(r, key, buf, sizeof buf);
 	if (!kv) {
-		if (required) {
-			if (r->err && r->errlen)
-				snprintf(r->err, r->errlen, "%s: missing metadata key '%s'", r->path, key);
-			return -EINVAL;
-		}
+		if (required)
+			return pb_errf(r->err, r->errlen, -EINVAL, "%s: missing metadata key '%s'",
+				       r->path, key);
 	} else if (kv->type == GGUF_ARRAY) {
 		int64_t e;
 		if (!kv->arr_n || !read_int(r, kv->arr_type, kv->val, &e))
@@ -194,8 +235,10 @@ int gguf_key_int(struct gguf_reader *r, const char *key, int required, int64_t d
 int gguf_key_float(struct gguf_reader *r, const char *key, double def, double lo, double hi,
 		     float *out)
 {
+	char buf[128];
 	const struct gguf_kv *kv = gguf_find_kv(r, key);
 	double v = def;
+	key = full_key(r, key, buf, sizeof buf);
 	if (kv) {
 		if (kv->type == GGUF_FLOAT32) {
 			float f;
@@ -213,14 +256,23 @@ int gguf_key_float(struct gguf_reader *r, const char *key, double def, double lo
 	return 0;
 }
 
-/* String value of a key (not NUL-terminated), or NULL. */
+int gguf_key_bool(struct gguf_reader *r, const char *key, int def, int *out)
+{
+	const struct gguf_kv *kv = gguf_find_kv(r, key);
+	int64_t v = def;
+	if (kv && (kv->type == GGUF_ARRAY || !read_int(r, kv->type, kv->val, &v)))
+		return gguf_fail(r, kv->at, "key '%s': expected a boolean", key);
+	*out = v != 0;
+	return 0;
+}
+
 const char *gguf_key_str(const struct gguf_reader *r, const char *key, uint64_t *n)
 {
 	const struct gguf_kv *kv = gguf_find_kv(r, key);
 	if (!kv || kv->type != GGUF_STRING)
 		return NULL;
-	memcpy(n, r->p + kv->val, 8);
-	return (const char *)r->p + kv->val + 8;
+	size_t off = kv->val;
+	return gguf_str_at(r, &off, n);
 }
 
 static int cmp_key(const void *a, const void *b)
@@ -228,10 +280,9 @@ static int cmp_key(const void *a, const void *b)
 	return strcmp((*(const struct gguf_kv *const *)a)->key, (*(const struct gguf_kv *const *)b)->key);
 }
 
-static int parse_header_and_kv(struct gguf_reader *r)
+static int parse_header_and_kv(struct gguf_reader *r, uint64_t *n_tensors)
 {
-	uint32_t magic, version;
-	uint64_t n_tensors;
+	uint32_t magic;
 	int rc;
 	if (r->len < 4)
 		return gguf_fail(r, 0, "truncated header: %zu bytes, expected at least 24", r->len);
@@ -239,17 +290,18 @@ static int parse_header_and_kv(struct gguf_reader *r)
 	if (magic != GGUF_MAGIC)
 		return gguf_fail(r, 0, "bad magic: expected 'GGUF', found 0x%08x", magic);
 	r->pos = 4;
-	if ((rc = get_u32(r, &version, "version")) < 0)
+	if ((rc = get_u32(r, &r->version, "version")) < 0)
 		return rc;
-	if (version != 2 && version != 3)
-		return gguf_fail(r, 4, "unsupported GGUF version %u (expected 3)", version);
-	if ((rc = get_u64(r, &n_tensors, "tensor count")) < 0 ||
-	    (rc = get_u64(r, &r->n_kv, "metadata count")) < 0)
+	if (r->version < 1 || r->version > 3)
+		return gguf_fail(r, 4, "unsupported GGUF version %u (this build reads 1, 2 and 3)", r->version);
+	r->lenw = r->version == 1 ? 4 : 8;
+	size_t kv_at = 8 + r->lenw;
+	if ((rc = get_count(r, n_tensors, "tensor count")) < 0 ||
+	    (rc = get_count(r, &r->n_kv, "metadata count")) < 0)
 		return rc;
-	(void)n_tensors;
-	/* a pair is at least an 8-byte key length, a type and a 1-byte value */
-	if (r->n_kv > (r->len - r->pos) / 13)
-		return gguf_fail(r, 16, "metadata count %llu exceeds what the file can hold",
+	/* a pair is at least a key length, a type and a 1-byte value */
+	if (r->n_kv > (r->len - r->pos) / (r->lenw + 5))
+		return gguf_fail(r, kv_at, "metadata count %llu exceeds what the file can hold",
 			    (unsigned long long)r->n_kv);
 	r->kv = calloc(r->n_kv ? (size_t)r->n_kv : 1, sizeof *r->kv);
 	if (!r->kv)
@@ -264,6 +316,9 @@ static int parse_header_and_kv(struct gguf_reader *r)
 		kv->key = strndup((const char *)r->p + off, (size_t)n);
 		if (!kv->key)
 			return -ENOMEM;
+		if (strlen(kv->key) != n || !n)
+			return gguf_fail(r, kv->at, "metadata key %llu is empty or contains a NUL byte",
+				    (unsigned long long)i);
 		if ((rc = get_u32(r, &kv->type, "value type")) < 0)
 			return rc;
 		kv->val = r->pos;
@@ -295,6 +350,29 @@ static int parse_header_and_kv(struct gguf_reader *r)
 	return 0;
 }
 
+static const char *ggml_type_name(uint32_t type)
+{
+	static const char *const names[] = {
+		"F32", "F16", "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1", "Q8_0", "Q8_1",
+		"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS",
+		"IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64", "F64",
+		"IQ1_M", "BF16",
+	};
+	return type < PB_ARRAY_LEN(names) ? names[type] : "unknown";
+}
+
+static int map_type(uint32_t type, enum pb_dtype *d)
+{
+	switch (type) {
+	case GGML_TYPE_F32: *d = PB_F32; return 0;
+	case GGML_TYPE_F16: *d = PB_F16; return 0;
+	case GGML_TYPE_BF16: *d = PB_BF16; return 0;
+	case GGML_TYPE_Q8_0: *d = PB_Q8_0; return 0;
+	case GGML_TYPE_Q4_0: *d = PB_Q4_0; return 0;
+	default: return -1;
+	}
+}
+
 static int cmp_name(const void *a, const void *b)
 {
 	const struct pb_tensor *x = *(const struct pb_tensor *const *)a;
@@ -302,64 +380,65 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+static int parse_tensor_info(struct gguf_reader *r, struct pb_tensor *t, struct gguf_tinfo *ti)
+{
+	size_t off;
+	uint64_t n, nd, dim;
+	uint32_t n_dims, type;
+	int rc;
+	ti->at = r->pos;
+	if ((rc = get_str(r, &off, &n, "tensor name")) < 0)
+		return rc;
+	if (n >= PB_TENSOR_NAME_MAX)
+		return gguf_fail(r, ti->at, "tensor name of %llu bytes is longer than %d",
+			    (unsigned long long)n, PB_TENSOR_NAME_MAX - 1);
+	memcpy(t->name, r->p + off, (size_t)n);
+	t->name[n] = '\0';
+	if (strlen(t->name) != n || !n)
+		return gguf_fail(r, ti->at, "tensor name is empty or contains a NUL byte");
+	size_t nd_at = r->pos;
+	if ((rc = get_u32(r, &n_dims, "n_dims")) < 0)
+		return rc;
+	if (n_dims < 1 || n_dims > PB_MAX_DIMS)
+		return gguf_fail(r, nd_at, "tensor '%s': n_dims %u not in 1..%d", t->name, n_dims,
+			    PB_MAX_DIMS);
+	t->n_dims = (int)n_dims;
+	ti->dims_at = r->pos;
+	int64_t nel = 1;
+	for (int d = 0; d < PB_MAX_DIMS; d++) {
+		t->ne[d] = 1;
+		if (d >= (int)n_dims)
+			continue;
+		if ((rc = get_count(r, &dim, "dimension")) < 0)
+			return rc;
+		if (dim > INT64_MAX || __builtin_mul_overflow(nel, (int64_t)dim, &nel))
+			return gguf_fail(r, ti->dims_at, "tensor '%s': dimensions overflow", t->name);
+		t->ne[d] = (int64_t)dim;
+	}
+	size_t type_at = r->pos;
+	if ((rc = get_u32(r, &type, "tensor type")) < 0)
+		return rc;
+	if (map_type(type, &t->dtype) < 0)
+		return gguf_fail(r, type_at, "tensor '%s': unsupported tensor type %u (%s); this build reads F32 (0), F16 (1), Q4_0 (2), Q8_0 (8) and BF16 (30)",
+			    t->name, type, ggml_type_name(type));
+	int blk = pb_dtype_block(t->dtype);
+	if (t->ne[0] % blk)
+		return gguf_fail(r, ti->dims_at, "tensor '%s': %lld columns is not a multiple of the %d-element %s block",
+			    t->name, (long long)t->ne[0], blk, pb_dtype_name(t->dtype));
+	if (__builtin_mul_overflow((uint64_t)nel / (uint64_t)blk, (uint64_t)pb_dtype_block_bytes(t->dtype), &nd) ||
+	    nd > SIZE_MAX)
+		return gguf_fail(r, ti->dims_at, "tensor '%s': dimensions overflow", t->name);
+	t->nbytes = (size_t)nd;
+	ti->off_at = r->pos;
+	return get_u64(r, &ti->offset, "tensor data offset");
+}
+
 static int parse_tensor_infos(struct gguf_reader *r, struct pb_model *m, struct gguf_tinfo *ti)
 {
 	int rc;
-	for (int i = 0; i < m->n_tensors; i++) {
-		struct pb_tensor *t = &m->tensors[i];
-		size_t off;
-		uint64_t n, nd, dim;
-		uint32_t n_dims, type;
-		ti[i].at = r->pos;
-		if ((rc = get_str(r, &off, &n, "tensor name")) < 0)
+	for (int i = 0; i < m->n_tensors; i++)
+		if ((rc = parse_tensor_info(r, &m->tensors[i], &ti[i])) < 0)
 			return rc;
-		if (n >= PB_TENSOR_NAME_MAX)
-			return gguf_fail(r, ti[i].at, "tensor name of %llu bytes is longer than %d",
-				    (unsigned long long)n, PB_TENSOR_NAME_MAX - 1);
-		memcpy(t->name, r->p + off, (size_t)n);
-		t->name[n] = '\0';
-		if (strlen(t->name) != n)
-			return gguf_fail(r, ti[i].at, "tensor name contains a NUL byte");
-		size_t nd_at = r->pos;
-		if ((rc = get_u32(r, &n_dims, "n_dims")) < 0)
-			return rc;
-		if (n_dims < 1 || n_dims > PB_MAX_DIMS)
-			return gguf_fail(r, nd_at, "tensor '%s': n_dims %u not in 1..%d", t->name, n_dims,
-				    PB_MAX_DIMS);
-		t->n_dims = (int)n_dims;
-		ti[i].dims_at = r->pos;
-		int64_t nel = 1;
-		for (int d = 0; d < PB_MAX_DIMS; d++) {
-			t->ne[d] = 1;
-			if (d >= (int)n_dims)
-				continue;
-			if ((rc = get_u64(r, &dim, "dimension")) < 0)
-				return rc;
-			if (dim > INT64_MAX || __builtin_mul_overflow(nel, (int64_t)dim, &nel))
-				return gguf_fail(r, ti[i].dims_at, "tensor '%s': dimensions overflow", t->name);
-			t->ne[d] = (int64_t)dim;
-		}
-		size_t type_at = r->pos;
-		if ((rc = get_u32(r, &type, "tensor type")) < 0)
-			return rc;
-		size_t esize;
-		if (type == GGML_TYPE_F32) {
-			t->dtype = PB_F32;
-			esize = 4;
-		} else if (type == GGML_TYPE_F16) {
-			t->dtype = PB_F16;
-			esize = 2;
-		} else {
-			return gguf_fail(r, type_at, "tensor '%s': unsupported tensor type %u (this build reads F32 (0) and F16 (1))",
-				    t->name, type);
-		}
-		if (__builtin_mul_overflow((uint64_t)nel, (uint64_t)esize, &nd) || nd > SIZE_MAX)
-			return gguf_fail(r, ti[i].dims_at, "tensor '%s': dimensions overflow", t->name);
-		t->nbytes = (size_t)nd;
-		ti[i].off_at = r->pos;
-		if ((rc = get_u64(r, &ti[i].offset, "tensor data offset")) < 0)
-			return rc;
-	}
 	/* names must be unique: sort pointers and compare neighbours */
 	struct pb_tensor **sorted = malloc((size_t)(m->n_tensors ? m->n_tensors : 1) * sizeof *sorted);
 	if (!sorted)
@@ -369,7 +448,8 @@ static int parse_tensor_infos(struct gguf_reader *r, struct pb_model *m, struct 
 	qsort(sorted, (size_t)m->n_tensors, sizeof *sorted, cmp_name);
 	for (int i = 1; i < m->n_tensors; i++)
 		if (!strcmp(sorted[i]->name, sorted[i - 1]->name)) {
-			int k = (int)(sorted[i] - m->tensors);
+			int k = (int)(sorted[i] - m->tensors), j = (int)(sorted[i - 1] - m->tensors);
+			k = k > j ? k : j;
 			free(sorted);
 			return gguf_fail(r, ti[k].at, "duplicate tensor name '%s'", m->tensors[k].name);
 		}
@@ -377,7 +457,16 @@ static int parse_tensor_infos(struct gguf_reader *r, struct pb_model *m, struct 
 	return 0;
 }
 
-/* Point every tensor at its data after checking the range and alignment. */
+static const struct gguf_tinfo *sort_ti;
+
+static int cmp_offset(const void *a, const void *b)
+{
+	uint64_t x = sort_ti[*(const int *)a].offset, y = sort_ti[*(const int *)b].offset;
+	return x < y ? -1 : x > y;
+}
+
+/* Point every tensor at its data after checking range, alignment and that
+ * no two tensors share bytes. */
 static int place_tensors(struct gguf_reader *r, struct pb_model *m, const struct gguf_tinfo *ti)
 {
 	size_t data = r->pos;
@@ -393,67 +482,55 @@ static int place_tensors(struct gguf_reader *r, struct pb_model *m, const struct
 			return gguf_fail(r, ti[i].off_at, "tensor '%s': data offset %llu is not a multiple of the alignment %u",
 				    t->name, (unsigned long long)o, r->align);
 		if (o > r->len - data || t->nbytes > r->len - data - o)
-			return gguf_fail(r, ti[i].off_at, "tensor '%s': data [%zu, %llu + %zu) lies beyond the end of the file (%zu bytes)",
-				    t->name, data + (size_t)(o > r->len ? 0 : o), (unsigned long long)(data + o),
-				    t->nbytes, r->len);
-		if ((data + o) % pb_dtype_block_bytes(t->dtype))
-			return gguf_fail(r, ti[i].off_at, "tensor '%s': data at byte %llu is not aligned to its %zu-byte elements",
-				    t->name, (unsigned long long)(data + o), pb_dtype_block_bytes(t->dtype));
+			return gguf_fail(r, ti[i].off_at, "tensor '%s': data [%llu, +%zu) lies beyond the end of the file (%zu bytes)",
+				    t->name, (unsigned long long)o + data, t->nbytes, r->len);
+		size_t ea = t->dtype == PB_F32 ? 4 : 2;
+		if ((data + o) % ea)
+			return gguf_fail(r, ti[i].off_at, "tensor '%s': data at byte %llu is not aligned to %zu bytes",
+				    t->name, (unsigned long long)(data + o), ea);
 		t->data = (uint8_t *)r->p + data + o;
 	}
+	size_t n_order = m->n_tensors > 0 ? (size_t)m->n_tensors : 1;
+	int *order = malloc(n_order * sizeof *order);
+	if (!order)
+		return -ENOMEM;
+	for (int i = 0; i < m->n_tensors; i++)
+		order[i] = i;
+	sort_ti = ti;
+	qsort(order, (size_t)m->n_tensors, sizeof *order, cmp_offset);
+	for (int k = 1; k < m->n_tensors; k++) {
+		int a = order[k - 1], b = order[k];
+		if (m->tensors[a].nbytes && m->tensors[b].nbytes &&
+		    ti[a].offset + m->tensors[a].nbytes > ti[b].offset) {
+			int later = ti[a].off_at > ti[b].off_at ? a : b;
+			int other = later == a ? b : a;
+			free(order);
+			return gguf_fail(r, ti[later].off_at, "tensor '%s': data overlaps tensor '%s'",
+				    m->tensors[later].name, m->tensors[other].name);
+		}
+	}
+	free(order);
 	return 0;
 }
 
-int pb_model_load(const char *path, struct pb_model **out, char *err, size_t len)
+int pb_gguf_load(const char *path, const char *tok_path, struct pb_model **out,
+		 char *err, size_t len)
 {
 	struct gguf_reader r = { .path = path, .err = err, .errlen = len };
 	struct pb_model *m = NULL;
 	struct gguf_tinfo *ti = NULL;
-	struct stat st;
-	char dummy[1];
-	int rc;
-	if (!err || !len) {
-		r.err = dummy;
-		r.errlen = sizeof dummy;
-	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(r.err, r.errlen, "%s: cannot open: %s", path, strerror(-rc));
-		return rc;
-	}
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		snprintf(r.err, r.errlen, "%s: cannot stat: %s", path, strerror(-rc));
-		close(fd);
-		return rc;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		snprintf(r.err, r.errlen, "%s: not a model file%s", path,
-			 rc == -EISDIR ? " (model folders are not supported yet)" : "");
-		close(fd);
-		return rc;
-	}
-	r.len = (size_t)st.st_size;
 	void *map = NULL;
-	if (r.len) {
-		map = mmap(NULL, r.len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-		if (map == MAP_FAILED) {
-			rc = -errno;
-			snprintf(r.err, r.errlen, "%s: cannot map: %s", path, strerror(-rc));
-			close(fd);
-			return rc;
-		}
-	}
-	close(fd);
+	uint64_t n_tensors = 0;
+	int rc;
+	if (err && len)
+		err[0] = '\0';
+	if ((rc = pb_map_file(path, &map, &r.len, err, len)) < 0)
+		return rc;
 	r.p = map;
-	if ((rc = parse_header_and_kv(&r)) < 0)
+	if ((rc = parse_header_and_kv(&r, &n_tensors)) < 0)
 		goto fail;
-	uint64_t n_tensors;
-	memcpy(&n_tensors, r.p + 8, 8);
-	/* an info is at least name length, n_dims, one dim, type and offset */
-	if (n_tensors > (r.len - r.pos) / 32 || n_tensors > INT_MAX - 1) {
+	/* an info is at least a name length, n_dims, one dim, type and offset */
+	if (n_tensors > (r.len - r.pos) / (2 * r.lenw + 16) || n_tensors > INT_MAX - 1) {
 		rc = gguf_fail(&r, 8, "tensor count %llu exceeds what the file can hold",
 			  (unsigned long long)n_tensors);
 		goto fail;
@@ -462,8 +539,7 @@ int pb_model_load(const char *path, struct pb_model **out, char *err, size_t len
 	m = pb_model_alloc((int)n_tensors + 1);
 	ti = calloc((size_t)n_tensors + 1, sizeof *ti);
 	if (!m || !ti) {
-		rc = -ENOMEM;
-		snprintf(r.err, r.errlen, "%s: out of memory", path);
+		rc = pb_errf(err, len, -ENOMEM, "%s: out of memory", path);
 		goto fail;
 	}
 	struct pb_model_core *core = m->core;
@@ -475,12 +551,14 @@ int pb_model_load(const char *path, struct pb_model **out, char *err, size_t len
 	m->n_tensors = (int)n_tensors;
 	if ((rc = parse_tensor_infos(&r, m, ti)) < 0 ||
 	    (rc = place_tensors(&r, m, ti)) < 0 ||
-	    (rc = gguf_llama_load(&r, m, ti)) < 0)
+	    (rc = gguf_arch_load(&r, m, ti, tok_path)) < 0)
 		goto fail;
 	*out = m;
 	m = NULL;
 	rc = 0;
 fail:
+	if (rc == -ENOMEM && err && len && !err[0])
+		pb_sayf(err, len, "%s: out of memory", path);
 	if (map)
 		munmap(map, r.len);
 	pb_model_free(m);

@@ -1,10 +1,14 @@
-/* core/model/gguf-write.c — the GGUF v3 writer for llama models, in the
- * layout llama.cpp's loader reads: general.* and llama.* keys (per-layer
- * head counts and FFN widths as arrays when structured pruning made layers
- * differ), the "llama" tokenizer arrays, and tensor data aligned to
+/* core/model/gguf-write.c — the GGUF v3 writer for llama and t5 models,
+ * in the layout llama.cpp's loader reads: general.* and <arch>.* keys
+ * (llama: per-layer head counts and FFN widths as arrays when structured
+ * pruning made layers differ), the tokenizer.ggml.* vocabulary from
+ * pb_tokenizer_export (padded with [PADn] pieces up to the embedding's
+ * rows, as convert_hf_to_gguf.py does), and tensor data aligned to
  * general.alignment.  A tied output projection is not written, so the
- * file stays tied. */
+ * file stays tied; a logit scale the reader would not infer from that
+ * (tied T5: d_model^-0.5, else 1) is kept in <arch>.logit_scale. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +82,13 @@ static void kv_str(struct buf *b, const char *key, const char *v)
 	put_str(b, v);
 }
 
+static void kv_bool(struct buf *b, const char *key, int v)
+{
+	uint8_t x = v != 0;
+	kv_head(b, key, GGUF_BOOL);
+	put(b, &x, 1);
+}
+
 /* A per-layer value: a scalar when every layer agrees, else an array. */
 static void kv_layers(struct buf *b, const char *key, const int *v, int n)
 {
@@ -115,28 +126,40 @@ static int is_tied_output(const struct pb_model *m, const struct pb_tensor *t)
 	       e->dtype == t->dtype && !memcmp(e->ne, t->ne, sizeof e->ne);
 }
 
-static int write_metadata(const struct pb_model *m, const struct pb_tokenizer *tok,
-			  struct buf *b)
+static int is_tied(const struct pb_model *m)
+{
+	const struct pb_tensor *o = pb_model_find(m, -1, PB_ROLE_OUTPUT);
+	return !o || is_tied_output(m, o);
+}
+
+/* general.file_type: what most linear weights are stored in */
+static uint32_t file_type(const struct pb_model *m, int *quantized)
+{
+	int64_t count[PB_DTYPE_COUNT] = { 0 };
+	int best = PB_F32;
+	*quantized = 0;
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct pb_tensor *t = &m->tensors[i];
+		if ((unsigned)t->dtype < PB_DTYPE_COUNT && pb_role_is_linear(t->role))
+			count[t->dtype] += pb_tensor_nelements(t);
+		*quantized |= t->dtype == PB_Q8_0 || t->dtype == PB_Q4_0;
+	}
+	for (int d = 0; d < PB_DTYPE_COUNT; d++)
+		if (count[d] > count[best])
+			best = d;
+	switch (best) {
+	case PB_F16: return LLAMA_FTYPE_MOSTLY_F16;
+	case PB_BF16: return LLAMA_FTYPE_MOSTLY_BF16;
+	case PB_Q8_0: return LLAMA_FTYPE_MOSTLY_Q8_0;
+	case PB_Q4_0: return LLAMA_FTYPE_MOSTLY_Q4_0;
+	default: return LLAMA_FTYPE_ALL_F32;
+	}
+}
+
+static void write_llama_keys(const struct pb_model *m, struct buf *b, const int *heads,
+			     const int *kv, const int *ffn, int n)
 {
 	const struct pb_hparams *hp = &m->hp;
-	int n = hp->n_layers > 0 ? hp->n_layers : 1;
-	int *heads = calloc((size_t)n, sizeof *heads), *kv = calloc((size_t)n, sizeof *kv);
-	int *ffn = calloc((size_t)n, sizeof *ffn);
-	if (!heads || !kv || !ffn) {
-		free(heads);
-		free(kv);
-		free(ffn);
-		return -ENOMEM;
-	}
-	for (int l = 0; l < hp->n_layers; l++) {
-		struct pb_layer_shape s = pb_layer_shape(m, l);
-		heads[l] = s.n_heads;
-		kv[l] = s.n_kv_heads;
-		ffn[l] = s.ffn_dim;
-	}
-	kv_str(b, "general.architecture", "llama");
-	kv_str(b, "general.name", m->name[0] ? m->name : "prunebench");
-	kv_u32(b, "general.alignment", GGUF_DEFAULT_ALIGNMENT);
 	kv_u32(b, "llama.context_length", (uint32_t)hp->ctx);
 	kv_u32(b, "llama.embedding_length", (uint32_t)hp->dim);
 	kv_u32(b, "llama.block_count", (uint32_t)hp->n_layers);
@@ -149,33 +172,124 @@ static int write_metadata(const struct pb_model *m, const struct pb_tokenizer *t
 	kv_f32(b, "llama.attention.layer_norm_rms_epsilon", hp->norm_eps);
 	kv_f32(b, "llama.rope.freq_base", hp->rope_theta);
 	kv_u32(b, "llama.vocab_size", (uint32_t)hp->vocab);
-	free(heads);
-	free(kv);
-	free(ffn);
+}
 
-	int nv = pb_tokenizer_vocab(tok);
-	kv_str(b, "tokenizer.ggml.model", "llama");
+/* The keys convert_hf_to_gguf.py's T5Model writes (head counts are the
+ * as-trained scalars: llama.cpp's t5 has no per-layer widths). */
+static void write_t5_keys(const struct pb_model *m, struct buf *b)
+{
+	const struct pb_hparams *hp = &m->hp;
+	kv_u32(b, "t5.context_length", (uint32_t)hp->ctx);
+	kv_u32(b, "t5.embedding_length", (uint32_t)hp->dim);
+	kv_u32(b, "t5.feed_forward_length", (uint32_t)hp->ffn_dim);
+	kv_u32(b, "t5.block_count", (uint32_t)hp->n_enc_layers);
+	kv_u32(b, "t5.decoder_block_count", (uint32_t)hp->n_layers);
+	kv_u32(b, "t5.attention.head_count", (uint32_t)hp->n_heads);
+	kv_u32(b, "t5.attention.key_length", (uint32_t)hp->head_dim);
+	kv_u32(b, "t5.attention.value_length", (uint32_t)hp->head_dim);
+	kv_f32(b, "t5.attention.layer_norm_epsilon", hp->norm_eps);
+	kv_f32(b, "t5.attention.layer_norm_rms_epsilon", hp->norm_eps);
+	kv_u32(b, "t5.attention.relative_buckets_count", (uint32_t)hp->rel_buckets);
+	if (hp->rel_max_distance && hp->rel_max_distance != 128)
+		kv_u32(b, "t5." PB_GGUF_KEY_REL_MAX_DISTANCE, (uint32_t)hp->rel_max_distance);
+	kv_u32(b, "t5.decoder_start_token_id", (uint32_t)hp->decoder_start_id);
+	kv_u32(b, "t5.vocab_size", (uint32_t)hp->vocab);
+}
+
+static void write_vocab(const struct pb_model *m, const struct pb_vocab_spec *v, struct buf *b)
+{
+	int nv = m->hp.vocab > v->n_tokens ? m->hp.vocab : v->n_tokens;
+	char padname[32];
+	kv_str(b, "tokenizer.ggml.model", v->model ? v->model : "llama");
+	if (v->pre)
+		kv_str(b, "tokenizer.ggml.pre", v->pre);
 	kv_head(b, "tokenizer.ggml.tokens", GGUF_ARRAY);
 	put_u32(b, GGUF_STRING);
 	put_u64(b, (uint64_t)nv);
-	for (int i = 0; i < nv; i++)
-		put_str(b, pb_tokenizer_piece(tok, i));
+	for (int i = 0; i < nv; i++) {
+		pb_sayf(padname, sizeof padname, "[PAD%d]", i - v->n_tokens + 1);
+		put_str(b, i < v->n_tokens ? v->tokens[i] : padname);
+	}
 	kv_head(b, "tokenizer.ggml.scores", GGUF_ARRAY);
 	put_u32(b, GGUF_FLOAT32);
 	put_u64(b, (uint64_t)nv);
 	for (int i = 0; i < nv; i++) {
-		float s = pb_tokenizer_score(tok, i);
+		float s = i >= v->n_tokens ? -1000.0f : v->scores ? v->scores[i] : 0.0f;
 		put(b, &s, 4);
 	}
 	kv_head(b, "tokenizer.ggml.token_type", GGUF_ARRAY);
 	put_u32(b, GGUF_INT32);
 	put_u64(b, (uint64_t)nv);
 	for (int i = 0; i < nv; i++)
-		put_u32(b, (uint32_t)pb_tokenizer_type(tok, i));
-	if (hp->bos_id >= 0)
-		kv_u32(b, "tokenizer.ggml.bos_token_id", (uint32_t)hp->bos_id);
-	if (hp->eos_id >= 0)
-		kv_u32(b, "tokenizer.ggml.eos_token_id", (uint32_t)hp->eos_id);
+		put_u32(b, (uint32_t)(i >= v->n_tokens ? 5 : v->types ? v->types[i] : 1));
+	if (v->merges && v->n_merges > 0) {
+		kv_head(b, "tokenizer.ggml.merges", GGUF_ARRAY);
+		put_u32(b, GGUF_STRING);
+		put_u64(b, (uint64_t)v->n_merges);
+		for (int i = 0; i < v->n_merges; i++)
+			put_str(b, v->merges[i]);
+	}
+	/* the model's ids (config.json, the file) win over the vocabulary's */
+	const struct pb_hparams *hp = &m->hp;
+	int bos = hp->bos_id >= 0 ? hp->bos_id : v->bos_id, eos = hp->eos_id >= 0 ? hp->eos_id : v->eos_id;
+	int unk = hp->unk_id >= 0 ? hp->unk_id : v->unk_id, pad = hp->pad_id >= 0 ? hp->pad_id : v->pad_id;
+	if (bos >= 0)
+		kv_u32(b, "tokenizer.ggml.bos_token_id", (uint32_t)bos);
+	if (eos >= 0)
+		kv_u32(b, "tokenizer.ggml.eos_token_id", (uint32_t)eos);
+	if (unk >= 0)
+		kv_u32(b, "tokenizer.ggml.unknown_token_id", (uint32_t)unk);
+	if (pad >= 0)
+		kv_u32(b, "tokenizer.ggml.padding_token_id", (uint32_t)pad);
+	if (v->add_bos >= 0)
+		kv_bool(b, "tokenizer.ggml.add_bos_token", v->add_bos);
+	if (v->add_space_prefix >= 0)
+		kv_bool(b, "tokenizer.ggml.add_space_prefix", v->add_space_prefix);
+}
+
+static int write_metadata(const struct pb_model *m, const struct pb_tokenizer *tok,
+			  struct buf *b)
+{
+	const struct pb_hparams *hp = &m->hp;
+	const char *arch = m->arch == PB_ARCH_T5 ? "t5" : "llama";
+	struct pb_vocab_spec v;
+	int n = hp->n_layers > 0 ? hp->n_layers : 1, quantized;
+	int *heads = calloc((size_t)n, sizeof *heads), *kv = calloc((size_t)n, sizeof *kv);
+	int *ffn = calloc((size_t)n, sizeof *ffn);
+	if (!heads || !kv || !ffn || pb_tokenizer_export(tok, &v) < 0) {
+		free(heads);
+		free(kv);
+		free(ffn);
+		return -ENOMEM;
+	}
+	for (int l = 0; l < hp->n_layers; l++) {
+		struct pb_layer_shape s = pb_layer_shape(m, l);
+		heads[l] = s.n_heads;
+		kv[l] = s.n_kv_heads;
+		ffn[l] = s.ffn_dim;
+	}
+	kv_str(b, "general.architecture", arch);
+	kv_str(b, "general.name", m->name[0] ? m->name : "prunebench");
+	kv_u32(b, "general.alignment", GGUF_DEFAULT_ALIGNMENT);
+	kv_u32(b, "general.file_type", file_type(m, &quantized));
+	if (quantized)
+		kv_u32(b, "general.quantization_version", GGML_QNT_VERSION);
+	if (m->arch == PB_ARCH_T5)
+		write_t5_keys(m, b);
+	else
+		write_llama_keys(m, b, heads, kv, ffn, n);
+	/* the reader infers d_model^-0.5 for a tied t5 and 1 otherwise */
+	float scale = hp->logit_scale != 0.0f ? hp->logit_scale : 1.0f;
+	float inferred = m->arch == PB_ARCH_T5 && is_tied(m) ? 1.0f / sqrtf((float)hp->dim) : 1.0f;
+	if (fabsf(scale - inferred) > 1e-6f * inferred) {
+		char key[64];
+		pb_sayf(key, sizeof key, "%s.%s", arch, PB_GGUF_KEY_LOGIT_SCALE);
+		kv_f32(b, key, scale);
+	}
+	free(heads);
+	free(kv);
+	free(ffn);
+	write_vocab(m, &v, b);
 	return b->oom ? -ENOMEM : 0;
 }
 
@@ -193,11 +307,14 @@ int pb_gguf_write(const struct pb_model *m, const char *path, char *err, size_t 
 	int rc = 0, n_out = 0;
 	static const uint8_t zeros[GGUF_DEFAULT_ALIGNMENT];
 
-	if (m->arch != PB_ARCH_LLAMA || m->hp.rope_layout != PB_ROPE_INTERLEAVED || !tok) {
-		snprintf(err, len, "%s: only llama models with interleaved RoPE and a tokenizer can be written as GGUF",
-			 path);
-		return -ENOTSUP;
-	}
+	if ((m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_T5) ||
+	    m->hp.rope_layout != PB_ROPE_INTERLEAVED || !tok)
+		return pb_errf(err, len, -ENOTSUP,
+			       "%s: only llama and t5 models with interleaved RoPE and a tokenizer can be written as GGUF",
+			       path);
+	if (pb_tokenizer_vocab(tok) > m->hp.vocab)
+		return pb_errf(err, len, -EINVAL, "%s: the tokenizer has %d tokens, the model's vocabulary %d",
+			       path, pb_tokenizer_vocab(tok), m->hp.vocab);
 	/* tensor infos, with offsets relative to the aligned data section */
 	size_t data_off = 0;
 	for (int i = 0; i < m->n_tensors; i++) {
@@ -211,7 +328,12 @@ int pb_gguf_write(const struct pb_model *m, const char *path, char *err, size_t 
 			rc = -ENOTSUP;
 			goto out;
 		}
-		put_str(&info, t->name);
+		/* llama.cpp's name for the role; unknown roles keep theirs */
+		char name[PB_TENSOR_NAME_MAX];
+		if (t->role == PB_ROLE_OTHER ||
+		    pb_tensor_name_arch(m->arch, t->stack, t->layer, t->role, name, sizeof name) < 0)
+			snprintf(name, sizeof name, "%s", t->name);
+		put_str(&info, name);
 		put_u32(&info, (uint32_t)t->n_dims);
 		for (int d = 0; d < t->n_dims; d++)
 			put_u64(&info, (uint64_t)t->ne[d]);

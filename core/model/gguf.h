@@ -1,5 +1,9 @@
-/* core/model/gguf.h — GGUF v3 constants shared by the reader and writer
- * (see ggml's docs/gguf.md).  Everything is little-endian. */
+/* core/model/gguf.h — GGUF constants shared by the reader and writer
+ * (see ggml's docs/gguf.md).  Everything is little-endian.
+ *
+ * Versions: 1 stores counts, string lengths and tensor dimensions as
+ * uint32; 2 and 3 as uint64 (3 only added big-endian files, which we
+ * neither read nor write).  We read 1, 2 and 3 and write 3. */
 #ifndef PB_GGUF_H
 #define PB_GGUF_H
 
@@ -24,5 +28,21 @@ enum gguf_type {
 #define GGML_TYPE_Q4_0 2
 #define GGML_TYPE_Q8_0 8
 #define GGML_TYPE_BF16 30
+
+/* llama.cpp's general.file_type (enum llama_ftype) of a whole file */
+#define LLAMA_FTYPE_ALL_F32 0
+#define LLAMA_FTYPE_MOSTLY_F16 1
+#define LLAMA_FTYPE_MOSTLY_Q4_0 2
+#define LLAMA_FTYPE_MOSTLY_Q8_0 7
+#define LLAMA_FTYPE_MOSTLY_BF16 32
+
+#define GGML_QNT_VERSION 2   /* general.quantization_version */
+
+/* T5's relative attention max distance is fixed at 128 in llama.cpp; a
+ * model with another one carries this prunebench key (ignored there). */
+#define PB_GGUF_KEY_REL_MAX_DISTANCE "attention.relative_max_distance"
+/* Logit scale when it is not what the file's layout implies (tied T5:
+ * d_model^-0.5, else 1); prunebench only. */
+#define PB_GGUF_KEY_LOGIT_SCALE "logit_scale"
 
 #endif

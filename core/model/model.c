@@ -1,14 +1,19 @@
-/* core/model/model.c — the model IR's lifetime and the small services the
- * rest of the core and pruners use on it: hashing, counting, reshaping a
- * tensor, reading a row as floats, and GGUF llama tensor naming. */
+/* core/model/model.c — the model IR's lifetime, which reader a path
+ * goes to, and the small services the rest of the core and pruners use on
+ * a model: hashing, counting, reshaping a tensor, reading a row as floats. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "model/gguf.h"
 #include "model/model-internal.h"
 #include "model/modelio.h"
+#include "model/quant.h"
 #include "text/text.h"
 #include "util/util.h"
 
@@ -26,7 +31,7 @@ struct pb_model *pb_model_alloc(int n_tensors)
 		return NULL;
 	}
 	m->n_tensors = n_tensors;
-	m->hp.bos_id = m->hp.eos_id = -1;
+	m->hp.bos_id = m->hp.eos_id = m->hp.pad_id = m->hp.unk_id = -1;
 	return m;
 }
 
@@ -44,6 +49,10 @@ void pb_model_free(struct pb_model *m)
 			munmap(c->base, c->base_len);
 		else
 			free(c->base);
+		for (int i = 0; i < c->n_maps; i++)
+			if (c->maps[i].p)
+				munmap(c->maps[i].p, c->maps[i].len);
+		free(c->maps);
 		pb_tokenizer_free(c->tok);
 		free(c);
 	}
@@ -111,43 +120,7 @@ int pb_tensor_row_f32(const struct pb_tensor *t, int64_t row, float *dst)
 	if (!dense_ok(t, row))
 		return -EINVAL;
 	const uint8_t *p = (const uint8_t *)t->data + (size_t)row * pb_row_bytes(t);
-	int64_t n = t->ne[0];
-	switch (t->dtype) {
-	case PB_F32:
-		memcpy(dst, p, (size_t)n * 4);
-		return 0;
-	case PB_F16:
-	case PB_BF16:
-		for (int64_t i = 0; i < n; i++) {
-			uint16_t h;
-			memcpy(&h, p + 2 * i, 2);
-			dst[i] = t->dtype == PB_F16 ? pb_fp16_to_fp32(h) : pb_bf16_to_fp32(h);
-		}
-		return 0;
-	case PB_Q8_0:
-		for (int64_t b = 0; b < n / 32; b++, p += 34) {
-			uint16_t h;
-			memcpy(&h, p, 2);
-			float d = pb_fp16_to_fp32(h);
-			for (int j = 0; j < 32; j++)
-				dst[b * 32 + j] = d * (float)(int8_t)p[2 + j];
-		}
-		return 0;
-	case PB_Q4_0:
-		/* GGUF layout: byte j holds element j (low nibble) and j + 16 (high) */
-		for (int64_t b = 0; b < n / 32; b++, p += 18) {
-			uint16_t h;
-			memcpy(&h, p, 2);
-			float d = pb_fp16_to_fp32(h);
-			for (int j = 0; j < 16; j++) {
-				dst[b * 32 + j] = d * (float)((p[2 + j] & 0x0f) - 8);
-				dst[b * 32 + j + 16] = d * (float)((p[2 + j] >> 4) - 8);
-			}
-		}
-		return 0;
-	default:
-		return -EINVAL;
-	}
+	return pb_dequantize_row(t->dtype, p, dst, t->ne[0]);
 }
 
 int64_t pb_tensor_count_zeros(const struct pb_tensor *t)
@@ -206,66 +179,180 @@ void pb_model_count(const struct pb_model *m, int linears_only,
 		*bytes = b;
 }
 
-/* ---- GGUF llama names ---- */
-
-static const struct {
-	const char *suffix;
-	enum pb_role role;
-} block_roles[] = {
-	{ "attn_norm.weight", PB_ROLE_ATTN_NORM },
-	{ "attn_q.weight", PB_ROLE_ATTN_Q },
-	{ "attn_k.weight", PB_ROLE_ATTN_K },
-	{ "attn_v.weight", PB_ROLE_ATTN_V },
-	{ "attn_output.weight", PB_ROLE_ATTN_O },
-	{ "ffn_norm.weight", PB_ROLE_FFN_NORM },
-	{ "ffn_gate.weight", PB_ROLE_FFN_GATE },
-	{ "ffn_up.weight", PB_ROLE_FFN_UP },
-	{ "ffn_down.weight", PB_ROLE_FFN_DOWN },
-};
-
-static const struct {
-	const char *name;
-	enum pb_role role;
-} global_roles[] = {
-	{ "token_embd.weight", PB_ROLE_TOK_EMBD },
-	{ "output_norm.weight", PB_ROLE_OUT_NORM },
-	{ "output.weight", PB_ROLE_OUTPUT },
-};
-
-void pb_tensor_classify(struct pb_tensor *t)
+/* Expected shape of one tensor from the hyper-parameters; widths that
+ * structured pruning changes (heads, FFN neurons) only need to be whole
+ * heads. */
+int pb_tensor_shape_check(const struct pb_tensor *t, const struct pb_hparams *hp, char *why, size_t len)
 {
-	t->layer = -1;
-	t->role = PB_ROLE_OTHER;
-	for (size_t i = 0; i < PB_ARRAY_LEN(global_roles); i++)
-		if (!strcmp(t->name, global_roles[i].name)) {
-			t->role = global_roles[i].role;
-			return;
-		}
-	if (strncmp(t->name, "blk.", 4))
-		return;
-	const char *p = t->name + 4;
-	long layer = 0;
-	int digits = 0;
-	for (; *p >= '0' && *p <= '9' && digits < 6; p++, digits++)
-		layer = layer * 10 + (*p - '0');
-	if (!digits || *p != '.')
-		return;
-	t->layer = (int)layer;
-	for (size_t i = 0; i < PB_ARRAY_LEN(block_roles); i++)
-		if (!strcmp(p + 1, block_roles[i].suffix)) {
-			t->role = block_roles[i].role;
-			return;
-		}
+	int64_t a = t->ne[0], b = t->ne[1], hd = hp->head_dim > 0 ? hp->head_dim : 1;
+	const char *what = NULL;
+	int ok = 1;
+	char want[64] = "";
+	if (t->ne[2] != 1 || t->ne[3] != 1) {
+		pb_sayf(why, len, "shape [%lld, %lld, %lld, %lld], expected at most 2 dimensions", (long long)a,
+			(long long)b, (long long)t->ne[2], (long long)t->ne[3]);
+		return -EINVAL;
+	}
+	switch (t->role) {
+	case PB_ROLE_TOK_EMBD: case PB_ROLE_OUTPUT:
+		ok = a == hp->dim && b == hp->vocab;
+		pb_sayf(want, sizeof want, "[%d, %d]", hp->dim, hp->vocab);
+		what = "embedding_length, vocabulary";
+		break;
+	case PB_ROLE_ATTN_NORM: case PB_ROLE_FFN_NORM: case PB_ROLE_CROSS_NORM: case PB_ROLE_OUT_NORM:
+		ok = a == hp->dim && b == 1;
+		pb_sayf(want, sizeof want, "[%d]", hp->dim);
+		what = "embedding_length";
+		break;
+	case PB_ROLE_ATTN_Q: case PB_ROLE_ATTN_K: case PB_ROLE_ATTN_V:
+	case PB_ROLE_CROSS_Q: case PB_ROLE_CROSS_K: case PB_ROLE_CROSS_V:
+		ok = a == hp->dim && b % hd == 0 && b > 0;
+		pb_sayf(want, sizeof want, "[%d, heads × %d]", hp->dim, hp->head_dim);
+		what = "embedding_length, whole heads";
+		break;
+	case PB_ROLE_ATTN_O: case PB_ROLE_CROSS_O:
+		ok = b == hp->dim && a % hd == 0 && a > 0;
+		pb_sayf(want, sizeof want, "[heads × %d, %d]", hp->head_dim, hp->dim);
+		what = "whole heads, embedding_length";
+		break;
+	case PB_ROLE_FFN_GATE: case PB_ROLE_FFN_UP:
+		ok = a == hp->dim;
+		pb_sayf(want, sizeof want, "[%d, width]", hp->dim);
+		what = "embedding_length, feed-forward width";
+		break;
+	case PB_ROLE_FFN_DOWN:
+		ok = b == hp->dim;
+		pb_sayf(want, sizeof want, "[width, %d]", hp->dim);
+		what = "feed-forward width, embedding_length";
+		break;
+	case PB_ROLE_ATTN_REL_BIAS:
+		ok = b == hp->rel_buckets && a >= 1 && a <= hp->n_heads;
+		pb_sayf(want, sizeof want, "[heads, %d]", hp->rel_buckets);
+		what = "heads, relative_buckets_count";
+		break;
+	default:
+		break;
+	}
+	if (ok)
+		return 0;
+	if (t->n_dims <= 1 && b == 1)
+		pb_sayf(why, len, "shape [%lld], expected %s (%s)", (long long)a, want, what);
+	else
+		pb_sayf(why, len, "shape [%lld, %lld], expected %s (%s)", (long long)a, (long long)b, want, what);
+	return -EINVAL;
 }
 
-int pb_tensor_role_name(int layer, enum pb_role role, char *out, size_t len)
+/* ---- loading: which reader, mapping, tokenizer files ---- */
+
+int pb_map_file(const char *path, void **p, size_t *len, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < PB_ARRAY_LEN(global_roles); i++)
-		if (global_roles[i].role == role)
-			return snprintf(out, len, "%s", global_roles[i].name) < (int)len ? 0 : -ENAMETOOLONG;
-	for (size_t i = 0; i < PB_ARRAY_LEN(block_roles); i++)
-		if (block_roles[i].role == role)
-			return snprintf(out, len, "blk.%d.%s", layer, block_roles[i].suffix) < (int)len
-				? 0 : -ENAMETOOLONG;
-	return -EINVAL;
+	struct stat st;
+	int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
+	*p = NULL;
+	*len = 0;
+	if (fd < 0)
+		return pb_errf(err, errlen, -errno, "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		rc = pb_errf(err, errlen, -errno, "%s: cannot stat: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = pb_errf(err, errlen, -EINVAL, "%s: not a regular file", path);
+		goto out;
+	}
+	rc = 0;
+	if (st.st_size > 0) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+		if (m == MAP_FAILED) {
+			rc = pb_errf(err, errlen, -errno, "%s: cannot map: %s", path, strerror(errno));
+			goto out;
+		}
+		*p = m;
+		*len = (size_t)st.st_size;
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && !strcmp(s + n - k, suffix);
+}
+
+int pb_tokenizer_file_load(const char *path, int n_vocab, struct pb_tokenizer **out,
+			   char *err, size_t len)
+{
+	if (ends_with(path, ".json"))
+		return pb_tokenizer_load_json(path, out, err, len);
+	return pb_tokenizer_load_llama2c(path, n_vocab, out, err, len);
+}
+
+int pb_model_load_with(const char *path, const char *tokenizer_path, struct pb_model **out,
+		       char *err, size_t len)
+{
+	struct stat st;
+	char dir[4096];
+	uint32_t magic = 0;
+	if (tokenizer_path && !tokenizer_path[0])
+		tokenizer_path = NULL;
+	if (stat(path, &st) < 0)
+		return pb_errf(err, len, -errno, "%s: cannot open: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return pb_hf_load(path, tokenizer_path, out, err, len);
+	if (!S_ISREG(st.st_mode))
+		return pb_errf(err, len, -EINVAL, "%s: not a model file or folder", path);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return pb_errf(err, len, -errno, "%s: cannot open: %s", path, strerror(errno));
+	size_t got = fread(&magic, 1, 4, f);
+	fclose(f);
+	if (got == 4 && magic == GGUF_MAGIC)
+		return pb_gguf_load(path, tokenizer_path, out, err, len);
+	/* a file of a Hugging Face folder stands for the folder */
+	if (ends_with(path, ".safetensors") || ends_with(path, "config.json") ||
+	    ends_with(path, ".safetensors.index.json")) {
+		pb_dirname(path, dir, sizeof dir);
+		return pb_hf_load(dir, tokenizer_path, out, err, len);
+	}
+	if (ends_with(path, ".bin"))
+		return pb_llama2c_load(path, tokenizer_path, out, err, len);
+	if (ends_with(path, ".gguf"))
+		return pb_gguf_load(path, tokenizer_path, out, err, len);   /* says what is wrong */
+	return pb_errf(err, len, -EINVAL,
+		       "%s: unrecognised model format (expected a GGUF file, a llama2.c .bin checkpoint or a Hugging Face folder)",
+		       path);
+}
+
+int pb_model_load(const char *path, struct pb_model **out, char *err, size_t len)
+{
+	return pb_model_load_with(path, NULL, out, err, len);
+}
+
+int pb_model_small_f32(struct pb_model *m)
+{
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		int small = t->n_dims == 1 || t->role == PB_ROLE_ATTN_REL_BIAS ||
+			    t->role == PB_ROLE_ATTN_NORM || t->role == PB_ROLE_FFN_NORM ||
+			    t->role == PB_ROLE_CROSS_NORM || t->role == PB_ROLE_OUT_NORM;
+		if (!small || t->dtype == PB_F32)
+			continue;
+		int rc = pb_tensor_convert(t, PB_F32);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+void pb_model_tie_output(struct pb_model *m, int embd)
+{
+	struct pb_tensor *o = &m->tensors[m->n_tensors++];
+	*o = m->tensors[embd];
+	snprintf(o->name, sizeof o->name, "output.weight");
+	o->role = PB_ROLE_OUTPUT;
+	o->layer = -1;
+	o->stack = PB_STACK_DECODER;
+	o->flags = 0;
 }

@@ -32,8 +32,21 @@ int pb_model_synth_hp(const char *name, const struct pb_hparams *hp, uint64_t se
  * the presets do (tests use it to build pruned shapes). */
 void pb_synth_fill(struct pb_tensor *t, uint64_t seed, uint64_t stream, float std);
 
-/* A model file (GGUF v3 in this slice) or a model folder (engine issue). */
+/* A model: a GGUF file (versions 1-3; llama or t5), a Hugging Face
+ * folder (config.json + model.safetensors or a sharded index +
+ * tokenizer.json; LlamaForCausalLM or T5ForConditionalGeneration; a path to
+ * one of its files stands for the folder) or a llama2.c checkpoint (.bin,
+ * with tokenizer.bin or a single tok*.bin beside it).  Hugging Face llama
+ * q/k rows are permuted on load to the interleaved RoPE layout, so every
+ * model comes back with PB_ROPE_INTERLEAVED. */
 int pb_model_load(const char *path, struct pb_model **out, char *err, size_t len);
+/* The same with a tokenizer file that replaces (or, for llama2.c, supplies)
+ * the model's: tokenizer.json or a llama2.c tokenizer .bin; NULL or "": the
+ * model's own. */
+int pb_model_load_with(const char *path, const char *tokenizer_path, struct pb_model **out,
+		       char *err, size_t len);
+/* GGUF v3 as llama.cpp reads it: llama or t5 names and keys, tokenizer
+ * metadata from pb_tokenizer_export; a tied output is left out. */
 int pb_gguf_write(const struct pb_model *m, const char *path, char *err, size_t len);
 void pb_model_free(struct pb_model *m);
 

@@ -1,8 +1,11 @@
-/* core/model/synth.c — synthetic llama models with real shapes and
+/* core/model/synth.c — synthetic llama and T5 models with real shapes and
  * deterministic weights, so the whole pipeline runs without downloading a
  * model.  Each tensor draws from its own stream (seed, tensor index), so
- * generation is fast and does not depend on fill order.
+ * generation is fast and does not depend on fill order.  A preset costs
+ * nothing until it is synthesised (validate only looks names up), and
+ * then exactly its F32 weights: llama-1b is 4.4 GB, built only on request.
  *
+ * llama:
  * Scales keep activations O(1): linears N(0, 1/fan_in), the projections
  * back into the residual (attn_output, ffn_down) further scaled by
  * 1/sqrt(2 n_layers), norms 1, a small tied embedding so that the layers'
@@ -27,12 +30,33 @@
 #define PRESET(n, d, f, l, h, kvh, c) { .name = n, .hp = { \
 	.dim = d, .n_layers = l, .n_heads = h, .n_kv_heads = kvh, .head_dim = (d) / (h), \
 	.ffn_dim = f, .vocab = 32000, .ctx = c, .norm_eps = 1e-5f, .rope_theta = 10000.0f, \
-	.rope_layout = PB_ROPE_INTERLEAVED, .bos_id = 1, .eos_id = 2 } }
+	.rope_layout = PB_ROPE_INTERLEAVED, .bos_id = 1, .eos_id = 2, .pad_id = -1, .unk_id = 0, \
+	.ffn_act = PB_ACT_SILU, .ffn_gated = 1 } }
 
+/* T5: d_kv 64, 32 buckets up to distance 128, ctx 512, eps 1e-6; the
+ * vocabulary of the real checkpoints (32100 pieces padded to 32128).
+ * Tied heads (v1.0) scale the last hidden state by d_model^-0.5, as HF
+ * does; an untied head (v1.1/FLAN) is left unscaled (logit_scale 0). */
+#define T5(n, d, f, enc, dec, h, act, gated, scale) { .name = n, .hp = { \
+	.dim = d, .n_layers = dec, .n_enc_layers = enc, .n_heads = h, .n_kv_heads = h, \
+	.head_dim = 64, .ffn_dim = f, .vocab = 32128, .ctx = 512, .norm_eps = 1e-6f, \
+	.bos_id = -1, .eos_id = 1, .pad_id = 0, .unk_id = 2, .decoder_start_id = 0, \
+	.rel_buckets = 32, .rel_max_distance = 128, .ffn_act = act, .ffn_gated = gated, \
+	.logit_scale = scale } }
+
+/* Presets in this order; llama-1b has TinyLlama's separate output
+ * projection (1.1B parameters), the small llamas tie it (llama2.c). */
 static const struct pb_synth_preset presets[] = {
 	PRESET("llama-15m", 288, 768, 6, 6, 6, 256),
 	PRESET("llama-110m", 768, 2048, 12, 12, 12, 1024),
+	/* TinyLlama-1.1B: 4.4 GB in F32, built only when asked for */
+	PRESET("llama-1b", 2048, 5632, 22, 32, 4, 2048),
+	T5("t5-small", 512, 2048, 6, 6, 8, PB_ACT_RELU, 0, 0.044194174f),       /* 512^-0.5 */
+	T5("t5-base", 768, 3072, 12, 12, 12, PB_ACT_RELU, 0, 0.036084392f),     /* 768^-0.5 */
+	T5("flan-t5-small", 512, 1024, 8, 8, 6, PB_ACT_GELU, 1, 0.0f),
 };
+
+static const char *const untied_llama[] = { "llama-1b" };
 
 #define EMBD_STD 0.02f
 #define PRINTABLE_GAIN 2.5f
@@ -80,89 +104,233 @@ static void fill_const(struct pb_tensor *t, float v)
 		f[i] = v;
 }
 
-static int byte_vocab(int n, int bos, int eos, struct pb_tokenizer **out)
+/* The byte-level vocabularies.  llama: <unk> 0, <s> 1, </s> 2.  T5 (the
+ * real checkpoints' special ids): <pad> 0 (also the decoder start), </s>
+ * 1, <unk> 2.  Both: byte b is piece <0xNN> at id 3 + b, every id above
+ * 258 an <extra_N> piece that prints as nothing. */
+static int byte_vocab(int n, int t5, int bos, int eos, struct pb_tokenizer **out)
 {
 	char **pieces = calloc((size_t)n, sizeof *pieces);
 	char *text = malloc((size_t)n * 24);
+	int32_t *types = malloc((size_t)n * sizeof *types);
 	int rc = -ENOMEM;
-	if (!pieces || !text)
+	if (!pieces || !text || !types)
 		goto out;
 	for (int i = 0; i < n; i++) {
 		char *p = text + (size_t)i * 24;
-		if (i == 0)
-			snprintf(p, 24, "<unk>");
-		else if (i == bos)
-			snprintf(p, 24, "<s>");
-		else if (i == eos)
-			snprintf(p, 24, "</s>");
-		else if (i >= 3 && i < 259)
+		types[i] = PB_TOKEN_UNUSED;
+		if (i >= 3 && i < 259) {
 			snprintf(p, 24, "<0x%02X>", i - 3);
-		else
+			types[i] = PB_TOKEN_BYTE;
+		} else if (i == (t5 ? 2 : 0)) {
+			snprintf(p, 24, "<unk>");
+			types[i] = PB_TOKEN_UNKNOWN;
+		} else if (t5 && i == 0) {
+			snprintf(p, 24, "<pad>");
+			types[i] = PB_TOKEN_CONTROL;
+		} else if (i == bos) {
+			snprintf(p, 24, "<s>");
+			types[i] = PB_TOKEN_CONTROL;
+		} else if (i == eos) {
+			snprintf(p, 24, "</s>");
+			types[i] = PB_TOKEN_CONTROL;
+		} else {
 			snprintf(p, 24, "<extra_%d>", i);
+		}
 		pieces[i] = p;
 	}
 	rc = pb_tokenizer_new((const char *const *)pieces, NULL, n, bos, eos, out);
+	/* the llama vocabulary keeps the types its pieces imply (as before) */
+	if (rc == 0 && t5)
+		pb_tokenizer_set_types(*out, types);
 out:
 	free(pieces);
 	free(text);
+	free(types);
 	return rc;
 }
 
-/* (layer, role, ne0, ne1) of every tensor, in GGUF file order. */
-struct spec { int layer; enum pb_role role; int64_t ne0, ne1; };
+/* (stack, layer, role, ne0, ne1) of every tensor, in GGUF file order. */
+struct spec { enum pb_stack stack; int layer; enum pb_role role; int64_t ne0, ne1; };
 
-static int plan(const struct pb_hparams *hp, struct spec *s)
+#define DEC PB_STACK_DECODER
+#define ENC PB_STACK_ENCODER
+
+static int plan(const struct pb_hparams *hp, int tied, struct spec *s)
 {
 	int n = 0, q = hp->n_heads * hp->head_dim, kv = hp->n_kv_heads * hp->head_dim;
-	s[n++] = (struct spec){ -1, PB_ROLE_TOK_EMBD, hp->dim, hp->vocab };
+	s[n++] = (struct spec){ DEC, -1, PB_ROLE_TOK_EMBD, hp->dim, hp->vocab };
 	for (int l = 0; l < hp->n_layers; l++) {
-		s[n++] = (struct spec){ l, PB_ROLE_ATTN_NORM, hp->dim, 1 };
-		s[n++] = (struct spec){ l, PB_ROLE_ATTN_Q, hp->dim, q };
-		s[n++] = (struct spec){ l, PB_ROLE_ATTN_K, hp->dim, kv };
-		s[n++] = (struct spec){ l, PB_ROLE_ATTN_V, hp->dim, kv };
-		s[n++] = (struct spec){ l, PB_ROLE_ATTN_O, q, hp->dim };
-		s[n++] = (struct spec){ l, PB_ROLE_FFN_NORM, hp->dim, 1 };
-		s[n++] = (struct spec){ l, PB_ROLE_FFN_GATE, hp->dim, hp->ffn_dim };
-		s[n++] = (struct spec){ l, PB_ROLE_FFN_UP, hp->dim, hp->ffn_dim };
-		s[n++] = (struct spec){ l, PB_ROLE_FFN_DOWN, hp->ffn_dim, hp->dim };
+		s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_NORM, hp->dim, 1 };
+		s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_Q, hp->dim, q };
+		s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_K, hp->dim, kv };
+		s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_V, hp->dim, kv };
+		s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_O, q, hp->dim };
+		s[n++] = (struct spec){ DEC, l, PB_ROLE_FFN_NORM, hp->dim, 1 };
+		s[n++] = (struct spec){ DEC, l, PB_ROLE_FFN_GATE, hp->dim, hp->ffn_dim };
+		s[n++] = (struct spec){ DEC, l, PB_ROLE_FFN_UP, hp->dim, hp->ffn_dim };
+		s[n++] = (struct spec){ DEC, l, PB_ROLE_FFN_DOWN, hp->ffn_dim, hp->dim };
 	}
-	s[n++] = (struct spec){ -1, PB_ROLE_OUT_NORM, hp->dim, 1 };
+	s[n++] = (struct spec){ DEC, -1, PB_ROLE_OUT_NORM, hp->dim, 1 };
+	if (!tied)
+		s[n++] = (struct spec){ DEC, -1, PB_ROLE_OUTPUT, hp->dim, hp->vocab };
 	return n;
 }
 
-int pb_model_synth_hp(const char *name, const struct pb_hparams *hp, uint64_t seed,
-		      struct pb_model **out, char *err, size_t len)
+/* T5: the encoder's blocks, its final norm, the decoder's (with
+ * cross-attention), its final norm, and an untied head.  The relative
+ * bias sits in block 0 of each stack. */
+static int plan_t5(const struct pb_hparams *hp, int tied, struct spec *s)
+{
+	int n = 0, q = hp->n_heads * hp->head_dim, kv = hp->n_kv_heads * hp->head_dim;
+	const int d = hp->dim, f = hp->ffn_dim;
+	s[n++] = (struct spec){ DEC, -1, PB_ROLE_TOK_EMBD, d, hp->vocab };
+	for (int st = 0; st < 2; st++) {
+		const enum pb_stack k = st ? DEC : ENC;
+		for (int l = 0; l < (st ? hp->n_layers : hp->n_enc_layers); l++) {
+			s[n++] = (struct spec){ k, l, PB_ROLE_ATTN_NORM, d, 1 };
+			s[n++] = (struct spec){ k, l, PB_ROLE_ATTN_Q, d, q };
+			s[n++] = (struct spec){ k, l, PB_ROLE_ATTN_K, d, kv };
+			s[n++] = (struct spec){ k, l, PB_ROLE_ATTN_V, d, kv };
+			s[n++] = (struct spec){ k, l, PB_ROLE_ATTN_O, q, d };
+			if (l == 0)
+				s[n++] = (struct spec){ k, l, PB_ROLE_ATTN_REL_BIAS, hp->n_heads, hp->rel_buckets };
+			if (k == DEC) {
+				s[n++] = (struct spec){ k, l, PB_ROLE_CROSS_NORM, d, 1 };
+				s[n++] = (struct spec){ k, l, PB_ROLE_CROSS_Q, d, q };
+				s[n++] = (struct spec){ k, l, PB_ROLE_CROSS_K, d, kv };
+				s[n++] = (struct spec){ k, l, PB_ROLE_CROSS_V, d, kv };
+				s[n++] = (struct spec){ k, l, PB_ROLE_CROSS_O, q, d };
+			}
+			s[n++] = (struct spec){ k, l, PB_ROLE_FFN_NORM, d, 1 };
+			if (hp->ffn_gated)
+				s[n++] = (struct spec){ k, l, PB_ROLE_FFN_GATE, d, f };
+			s[n++] = (struct spec){ k, l, PB_ROLE_FFN_UP, d, f };
+			s[n++] = (struct spec){ k, l, PB_ROLE_FFN_DOWN, f, d };
+		}
+		s[n++] = (struct spec){ k, -1, PB_ROLE_OUT_NORM, d, 1 };
+	}
+	if (!tied)
+		s[n++] = (struct spec){ DEC, -1, PB_ROLE_OUTPUT, d, hp->vocab };
+	return n;
+}
+
+static int is_norm(enum pb_role r)
+{
+	return r == PB_ROLE_ATTN_NORM || r == PB_ROLE_FFN_NORM || r == PB_ROLE_OUT_NORM ||
+	       r == PB_ROLE_CROSS_NORM;
+}
+
+/* The llama scales (top of this file). */
+static float llama_std(const struct pb_hparams *hp, const struct pb_tensor *t)
+{
+	float std = 1.0f / sqrtf((float)t->ne[0]);
+	if (t->role == PB_ROLE_ATTN_O || t->role == PB_ROLE_FFN_DOWN)
+		std *= 1.0f / sqrtf(2.0f * (float)hp->n_layers);
+	if (t->role == PB_ROLE_ATTN_Q || t->role == PB_ROLE_ATTN_K)
+		std *= QK_GAIN;
+	if (t->role == PB_ROLE_FFN_GATE || t->role == PB_ROLE_FFN_UP)
+		std *= FFN_GAIN;
+	return t->role == PB_ROLE_TOK_EMBD ? EMBD_STD : std;
+}
+
+/* T5: Hugging Face's T5 initialisation (q (d_model d_kv)^-1/2 since T5
+ * does not scale scores, k/v/wi/lm_head d_model^-1/2, o (heads d_kv)^-1/2,
+ * wo d_ff^-1/2), but with a small embedding (HF's is N(0, 1)): with a
+ * tied head a large one makes the residual stream predict its own input
+ * token forever.  q/k and wi gains and a relative bias of std 4 make the
+ * output depend on position and source: 11 to 16 distinct tokens in 24 on
+ * t5-small, ~20 on flan-t5-small, mostly printable.  Tuned by measuring
+ * just that, as the llama constants were (tests/engine/test-t5.c). */
+#ifndef T5_EMBD_STD /* TUNE */
+#define T5_EMBD_STD 0.03f
+#define T5_QK_GAIN 4.0f
+#define T5_REL_STD 4.0f
+#define T5_FFN_GAIN 2.0f
+#define T5_CROSS_GAIN 1.0f
+#define T5_SELF_GAIN 1.0f
+#endif
+#ifndef T5_CENTER
+#define T5_CENTER 1
+#endif
+
+static float t5_std(const struct pb_hparams *hp, const struct pb_tensor *t)
+{
+	const float in = 1.0f / sqrtf((float)t->ne[0]);
+	switch (t->role) {
+	case PB_ROLE_TOK_EMBD: return T5_EMBD_STD;
+	case PB_ROLE_ATTN_REL_BIAS: return T5_REL_STD;
+	case PB_ROLE_ATTN_Q: case PB_ROLE_CROSS_Q:
+		return in / sqrtf((float)hp->head_dim) * T5_QK_GAIN;
+	case PB_ROLE_ATTN_K: case PB_ROLE_CROSS_K: return in * T5_QK_GAIN;
+	case PB_ROLE_FFN_GATE: case PB_ROLE_FFN_UP: return in * T5_FFN_GAIN;
+	case PB_ROLE_CROSS_O: return in * T5_CROSS_GAIN;
+	case PB_ROLE_ATTN_O: return in * T5_SELF_GAIN;
+	default: return in;
+	}
+}
+
+/* Make every row of t sum to zero. */
+static void centre_rows(struct pb_tensor *t)
+{
+	for (int64_t r = 0; r < t->ne[1]; r++) {
+		float *row = (float *)t->data + r * t->ne[0];
+		double sum = 0;
+		for (int64_t i = 0; i < t->ne[0]; i++)
+			sum += row[i];
+		float mean = (float)(sum / (double)t->ne[0]);
+		for (int64_t i = 0; i < t->ne[0]; i++)
+			row[i] -= mean;
+	}
+}
+
+static int hp_ok(const struct pb_hparams *hp, int t5)
 {
 	if (hp->dim <= 0 || hp->n_layers <= 0 || hp->n_layers > 4096 || hp->n_heads <= 0 ||
 	    hp->n_kv_heads <= 0 || hp->n_heads % hp->n_kv_heads || hp->head_dim <= 0 ||
-	    hp->head_dim % 2 || hp->ffn_dim <= 0 || hp->vocab < 3 || hp->vocab > (1 << 24) || hp->ctx <= 0 ||
-	    hp->bos_id >= hp->vocab || hp->eos_id >= hp->vocab) {
+	    hp->ffn_dim <= 0 || hp->vocab < 3 || hp->vocab > (1 << 24) || hp->ctx <= 0 ||
+	    hp->bos_id >= hp->vocab || hp->eos_id >= hp->vocab)
+		return 0;
+	if (!t5)
+		return hp->head_dim % 2 == 0;
+	return hp->n_enc_layers <= 4096 && hp->rel_buckets >= 4 && hp->rel_buckets <= 4096 &&
+	       hp->eos_id >= 0 && hp->decoder_start_id >= 0 && hp->decoder_start_id < hp->vocab &&
+	       hp->ffn_act >= PB_ACT_SILU && hp->ffn_act <= PB_ACT_RELU;
+}
+
+static int synth(const char *name, const struct pb_hparams *hp, int tied, uint64_t seed,
+		 struct pb_model **out, char *err, size_t len)
+{
+	const int t5 = hp->n_enc_layers > 0;
+	if (!hp_ok(hp, t5)) {
 		snprintf(err, len, "synth:%s: inconsistent hyper-parameters", name);
 		return -EINVAL;
 	}
-	int n_max = 2 + 9 * hp->n_layers;
+	int n_max = 3 + 16 * (hp->n_layers + hp->n_enc_layers);
 	struct spec *s = calloc((size_t)n_max, sizeof *s);
 	struct pb_model *m = pb_model_alloc(n_max + 1);
 	int rc = -ENOMEM;
 	if (!s || !m)
 		goto fail;
-	int n = plan(hp, s);
+	int n = t5 ? plan_t5(hp, tied, s) : plan(hp, tied, s);
 	struct pb_model_core *core = m->core;
 	size_t total = 0;
 	for (int i = 0; i < n; i++)
 		total += ((size_t)(s[i].ne0 * s[i].ne1) * 4 + 63) & ~(size_t)63;
+	/* one arena, touched only as it is filled (large presets: lazily
+	 * mapped by malloc) */
 	core->base = aligned_alloc(64, total ? total : 64);
 	if (!core->base)
 		goto fail;
 	core->base_len = total;
 	snprintf(core->source, sizeof core->source, "synth:%s", name);
 	snprintf(m->name, sizeof m->name, "%s", name);
-	m->arch = PB_ARCH_LLAMA;
+	m->arch = t5 ? PB_ARCH_T5 : PB_ARCH_LLAMA;
 	m->hp = *hp;
 	size_t off = 0;
-	const float lin = 1.0f, res = 1.0f / sqrtf(2.0f * (float)hp->n_layers);
 	for (int i = 0; i < n; i++) {
 		struct pb_tensor *t = &m->tensors[i];
+		t->stack = s[i].stack;
 		t->layer = s[i].layer;
 		t->role = s[i].role;
 		t->dtype = PB_F32;
@@ -173,38 +341,34 @@ int pb_model_synth_hp(const char *name, const struct pb_hparams *hp, uint64_t se
 		t->nbytes = (size_t)(s[i].ne0 * s[i].ne1) * 4;
 		t->data = (uint8_t *)core->base + off;
 		off += (t->nbytes + 63) & ~(size_t)63;
-		pb_tensor_role_name(t->layer, t->role, t->name, sizeof t->name);
-		float std = lin / sqrtf((float)t->ne[0]);
-		if (t->role == PB_ROLE_ATTN_O || t->role == PB_ROLE_FFN_DOWN)
-			std *= res;
-		if (t->role == PB_ROLE_ATTN_Q || t->role == PB_ROLE_ATTN_K)
-			std *= QK_GAIN;
-		if (t->role == PB_ROLE_FFN_GATE || t->role == PB_ROLE_FFN_UP)
-			std *= FFN_GAIN;
-		if (t->role == PB_ROLE_TOK_EMBD)
-			pb_synth_fill(t, seed, (uint64_t)i, EMBD_STD);
-		else if (t->role == PB_ROLE_ATTN_NORM || t->role == PB_ROLE_FFN_NORM ||
-			 t->role == PB_ROLE_OUT_NORM)
+		pb_tensor_name_arch(m->arch, t->stack, t->layer, t->role, t->name, sizeof t->name);
+		if (is_norm(t->role))
 			fill_const(t, 1.0f);
 		else
-			pb_synth_fill(t, seed, (uint64_t)i, std);
+			pb_synth_fill(t, seed, (uint64_t)i, t5 ? t5_std(hp, t) : llama_std(hp, t));
 	}
-	/* Printable ASCII pieces get longer embedding rows, so that the tied
-	 * output favours them and a synthetic model "writes" visible
+	m->n_tensors = n;
+	if (t5 && !hp->ffn_gated && T5_CENTER)
+		for (int i = 0; i < n; i++)
+			if (m->tensors[i].role == PB_ROLE_FFN_DOWN)
+				centre_rows(&m->tensors[i]);
+	/* Printable ASCII pieces get longer embedding (and output) rows, so
+	 * that the head favours them and a synthetic model "writes" visible
 	 * gibberish rather than <extra_N> pieces that print as nothing. */
-	if (hp->vocab >= 259)
+	for (int i = 0; i < n && hp->vocab >= 259; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		if (t->role != PB_ROLE_TOK_EMBD && t->role != PB_ROLE_OUTPUT)
+			continue;
 		for (int c = 0x20; c < 0x7f; c++) {
-			float *row = (float *)m->tensors[0].data + (size_t)(3 + c) * (size_t)hp->dim;
-			for (int i = 0; i < hp->dim; i++)
-				row[i] *= PRINTABLE_GAIN;
+			float *row = (float *)t->data + (size_t)(3 + c) * (size_t)hp->dim;
+			for (int j = 0; j < hp->dim; j++)
+				row[j] *= PRINTABLE_GAIN;
 		}
+	}
 	/* tied output projection, as in the small llama2.c models */
-	struct pb_tensor *o = &m->tensors[n];
-	*o = m->tensors[0];
-	snprintf(o->name, sizeof o->name, "output.weight");
-	o->role = PB_ROLE_OUTPUT;
-	m->n_tensors = n + 1;
-	rc = byte_vocab(hp->vocab, hp->bos_id, hp->eos_id, &core->tok);
+	if (tied)
+		pb_model_tie_output(m, 0);
+	rc = byte_vocab(hp->vocab, t5, hp->bos_id, hp->eos_id, &core->tok);
 	if (rc < 0)
 		goto fail;
 	free(s);
@@ -215,6 +379,14 @@ fail:
 	free(s);
 	pb_model_free(m);
 	return rc;
+}
+
+int pb_model_synth_hp(const char *name, const struct pb_hparams *hp, uint64_t seed,
+		      struct pb_model **out, char *err, size_t len)
+{
+	/* llama: tied.  T5: tied exactly when the head is scaled, as HF
+	 * scales only a tied head. */
+	return synth(name, hp, hp->n_enc_layers <= 0 || hp->logit_scale != 0.0f, seed, out, err, len);
 }
 
 int pb_model_synth(const char *preset, uint64_t seed, struct pb_model **out,
@@ -232,5 +404,9 @@ int pb_model_synth(const char *preset, uint64_t seed, struct pb_model **out,
 			snprintf(err + used, len - used, ")");
 		return -ENOENT;
 	}
-	return pb_model_synth_hp(p->name, &p->hp, seed, out, err, len);
+	int tied = p->hp.n_enc_layers <= 0 || p->hp.logit_scale != 0.0f;
+	for (size_t i = 0; i < PB_ARRAY_LEN(untied_llama); i++)
+		if (!strcmp(p->name, untied_llama[i]))
+			tied = 0;
+	return synth(p->name, &p->hp, tied, seed, out, err, len);
 }

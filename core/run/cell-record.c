@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pb-config.h"
 #include "metrics/stats.h"
 #include "model/modelio.h"
 #include "results/results.h"
@@ -31,6 +30,7 @@ void pb_cell_record_init(struct pb_cell_record *r, const struct pb_experiment *e
 	memset(r, 0, sizeof *r);
 	r->e = e;
 	r->c = c;
+	r->perplexity_dense = NAN;
 	pb_iso8601_now(r->start_time, sizeof r->start_time);
 }
 
@@ -87,6 +87,9 @@ void pb_cell_record_dataset(struct pb_cell_record *r, const struct pb_dataset *d
 {
 	snprintf(r->dataset_sha256, sizeof r->dataset_sha256, "%s", d->sha256);
 	r->n_prompts = d->n;
+	r->n_calib = d->n_calib;
+	r->has_reference = d->has_reference;
+	r->dataset_kind = d->kind;
 }
 
 static struct pb_tensor_stat *stat_by_name(struct pb_cell_record *r, const char *name)
@@ -170,6 +173,8 @@ void pb_cell_record_request(struct pb_cell_record *r, int repeat, int sample,
 		(g->n_out - 1) / ((g->e2e_ms - g->ttft_ms) / 1e3) : NAN;
 	q->itl_mean_ms = NAN;
 	q->itl_max_ms = NAN;
+	q->encode_ms = r->hp.n_enc_layers > 0 ? g->encode_ms : NAN;
+	q->exact_match = q->token_f1 = q->rouge_l = NAN;
 	double sum = 0, mx = 0;
 	for (int k = 1; k < g->n_out; k++) {
 		double gap = g->token_ms[k] - g->token_ms[k - 1];
@@ -185,6 +190,16 @@ void pb_cell_record_request(struct pb_cell_record *r, int repeat, int sample,
 	q->text = strdup(g->text ? g->text : "");
 }
 
+void pb_cell_record_answer(struct pb_cell_record *r, const char *pred, const char *ref)
+{
+	if (!r->n_reqs || !ref)
+		return;
+	struct pb_req_stat *q = &r->reqs[r->n_reqs - 1];
+	q->exact_match = pb_exact_match(pred, ref);
+	q->token_f1 = pb_token_f1(pred, ref);
+	q->rouge_l = pb_rouge_l(pred, ref);
+}
+
 static void fmtd(char *buf, size_t len, double v)
 {
 	if (isnan(v))
@@ -198,14 +213,15 @@ static int write_requests(const struct pb_cell_record *r, const char *path)
 	static const char *const hdr[] = {
 		"repeat", "sample", "prompt_tokens", "output_tokens", "truncated",
 		"ttft_ms", "tpot_ms", "e2e_ms", "prefill_tok_s", "decode_tok_s",
-		"itl_ms_mean", "itl_ms_max", "output_text",
+		"itl_ms_mean", "itl_ms_max", "encode_ms", "exact_match", "token_f1", "rouge_l",
+		"output_text",
 	};
 	struct pb_csv *w = pb_csv_create(path, hdr, (int)PB_ARRAY_LEN(hdr));
 	if (!w)
 		return -errno;
 	for (int i = 0; i < r->n_reqs; i++) {
 		const struct pb_req_stat *q = &r->reqs[i];
-		char f[12][32];
+		char f[16][32];
 		snprintf(f[0], 32, "%d", q->repeat);
 		snprintf(f[1], 32, "%d", q->sample);
 		snprintf(f[2], 32, "%d", q->n_prompt);
@@ -218,10 +234,14 @@ static int write_requests(const struct pb_cell_record *r, const char *path)
 		fmtd(f[9], 32, q->decode_tok_s);
 		fmtd(f[10], 32, q->itl_mean_ms);
 		fmtd(f[11], 32, q->itl_max_ms);
-		const char *row[13];
-		for (int k = 0; k < 12; k++)
+		fmtd(f[12], 32, q->encode_ms);
+		fmtd(f[13], 32, q->exact_match);
+		fmtd(f[14], 32, q->token_f1);
+		fmtd(f[15], 32, q->rouge_l);
+		const char *row[17];
+		for (int k = 0; k < 16; k++)
 			row[k] = f[k];
-		row[12] = q->text;
+		row[16] = q->text;
 		int err = pb_csv_row(w, row);
 		if (err < 0) {
 			pb_csv_close(w);
@@ -316,6 +336,35 @@ static void row_identity(struct pb_row *row, const struct pb_experiment *e, cons
 	pb_row_set(row, "backend", "%s", c->backend->name);
 }
 
+/* Accuracy columns, always present (empty where they do not apply) so
+ * that merged summaries keep one shape. */
+static void build_accuracy(const struct pb_cell_record *r, struct pb_row *row)
+{
+	const int text = r->dataset_kind == PB_DATASET_TEXT;
+	pb_row_setd(row, "perplexity", text && r->scored ? pb_perplexity(&r->acc) : NAN);
+	pb_row_setd(row, "perplexity_dense", text ? r->perplexity_dense : NAN);
+	pb_row_setd(row, "agreement_top1", r->vs_dense ? pb_agreement(&r->acc) : NAN);
+	pb_row_setd(row, "kl_mean", r->vs_dense ? pb_kl_mean(&r->acc) : NAN);
+	pb_row_set(row, "scored_tokens", "%ld", r->scored ? r->acc.n_nll : 0L);
+	double em = 0, f1 = 0, rl = 0;
+	int n = 0;
+	for (int i = 0; i < r->n_reqs; i++) {
+		const struct pb_req_stat *q = &r->reqs[i];
+		if (isnan(q->exact_match))
+			continue;
+		em += q->exact_match;
+		f1 += q->token_f1;
+		rl += q->rouge_l;
+		n++;
+	}
+	pb_row_setd(row, "exact_match", n ? em / n : NAN);
+	pb_row_setd(row, "token_f1", n ? f1 / n : NAN);
+	pb_row_setd(row, "rouge_l", n ? rl / n : NAN);
+	pb_row_setd(row, "score_ms", r->scored ? r->score_ms : NAN);
+	pb_row_setd(row, "reference_ms", r->vs_dense ? r->reference_ms : NAN);
+	pb_row_set(row, "reference_cached", "%s", r->vs_dense ? (r->reference_cached ? "1" : "0") : "");
+}
+
 static void build_summary(const struct pb_cell_record *r, const struct pb_sampler *s,
 			  struct pb_row *row)
 {
@@ -341,12 +390,14 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 		STATS(tpot_ms, "tpot_ms");
 		row_stats(row, "itl_ms", r->itl, r->n_itl);
 		STATS(e2e_ms, "e2e_ms");
+		STATS(encode_ms, "encode_ms");
 #undef STATS
 	}
 	free(x);
 	pb_row_setd(row, "prefill_tok_s_mean", req_mean(r, offsetof(struct pb_req_stat, prefill_tok_s)));
 	pb_row_setd(row, "decode_tok_s_mean", req_mean(r, offsetof(struct pb_req_stat, decode_tok_s)));
 	pb_row_setd(row, "requests_s", r->measure_ms > 0 ? n / (r->measure_ms / 1e3) : NAN);
+	build_accuracy(r, row);
 
 	/* sparsity: what the chain aimed at and achieved on the tensors it
 	 * touched, and the share of zeros over all block linears */
@@ -392,131 +443,6 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 		pb_sampler_summary(s, row);
 }
 
-void pb_manifest_common(struct pb_yaml_out *y, const struct pb_experiment *e,
-			const struct pb_cell *c)
-{
-	struct pb_host_info hi;
-	pb_yaml_kv(y, "cell", "%s", c->id);
-	pb_yaml_kv(y, "experiment", "%s", e->name);
-	pb_yaml_kv(y, "experiment_file", "%s", e->file);
-	pb_yaml_map_begin(y, "prunebench");
-	pb_yaml_kv(y, "version", "%s", PB_VERSION);
-	pb_yaml_kv(y, "git_revision", "%s", PB_GIT_REV);
-	pb_yaml_kv(y, "abi", "%d", PB_ABI_VERSION);
-	pb_yaml_map_end(y);
-	pb_yaml_kv(y, "seed", "%llu", (unsigned long long)e->seed);
-	pb_yaml_map_begin(y, "axes");
-	pb_yaml_kv(y, "model", "%s", c->model->name);
-	pb_yaml_kv(y, "dataset", "%s", c->dataset->name);
-	pb_yaml_kv(y, "pruner", "%s", c->chain->name);
-	pb_yaml_kv(y, "backend", "%s", c->backend->name);
-	pb_yaml_map_end(y);
-	if (pb_yaml_kv_yaml(y, "config", c->config_text) < 0)
-		pb_yaml_kv(y, "config", "%s", c->config_text);
-
-	pb_yaml_seq_begin(y, "plugins");
-	const struct pb_step *steps[64];
-	int n = 0;
-	for (int i = 0; i < c->chain->n_steps && n < 62; i++)
-		steps[n++] = &c->chain->steps[i];
-	steps[n++] = &c->backend->step;
-	for (int i = 0; i < e->n_probes && n < 64; i++)
-		steps[n++] = &e->probes[i];
-	for (int i = 0; i < n; i++) {
-		const struct pb_plugin_entry *pe = steps[i]->plugin;
-		pb_yaml_map_begin(y, NULL);
-		pb_yaml_kv(y, "name", "%s", pe->desc->name);
-		pb_yaml_kv(y, "kind", "%s", pb_plugin_kind_name(pe->desc->kind));
-		pb_yaml_kv(y, "version", "%s", pe->desc->version);
-		pb_yaml_kv(y, "path", "%s", pe->path);
-		pb_yaml_kv(y, "sha256", "%s", pe->sha256);
-		pb_yaml_map_end(y);
-	}
-	pb_yaml_seq_end(y);
-
-	pb_host_info_read(&hi);
-	pb_yaml_map_begin(y, "host");
-	pb_yaml_kv(y, "hostname", "%s", hi.hostname);
-	pb_yaml_kv(y, "cpu_model", "%s", hi.cpu_model);
-	pb_yaml_kv(y, "cores_online", "%d", hi.cores_online);
-	pb_yaml_kv(y, "cores_allowed", "%d", hi.cores_allowed);
-	pb_yaml_kv(y, "governor", "%s", hi.governor);
-	pb_yaml_kv(y, "kernel", "%s", hi.kernel);
-	pb_yaml_map_end(y);
-
-	/* Slurm batch context, when run inside a job */
-	static const char *const slurm[] = {
-		"SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
-		"SLURM_ARRAY_TASK_COUNT", "SLURMD_NODENAME", "SLURM_CPUS_PER_TASK",
-	};
-	int any = 0;
-	for (size_t i = 0; i < PB_ARRAY_LEN(slurm); i++)
-		any |= getenv(slurm[i]) != NULL;
-	if (any) {
-		pb_yaml_map_begin(y, "slurm");
-		for (size_t i = 0; i < PB_ARRAY_LEN(slurm); i++)
-			if (getenv(slurm[i]))
-				pb_yaml_kv(y, slurm[i], "%s", getenv(slurm[i]));
-		pb_yaml_map_end(y);
-	}
-}
-
-static int write_manifest(const struct pb_cell_record *r, const char *path)
-{
-	const struct pb_experiment *e = r->e;
-	const struct pb_cell *c = r->c;
-	char now[32];
-	struct pb_yaml_out *y = pb_yaml_open(path);
-	if (!y)
-		return -errno;
-	pb_yaml_kv(y, "status", "done");
-	pb_manifest_common(y, e, c);
-	pb_yaml_map_begin(y, "model");
-	pb_yaml_kv(y, "name", "%s", c->model->name);
-	if (c->model->source == PB_MODEL_SYNTH) {
-		pb_yaml_kv(y, "synth", "%s", c->model->preset);
-		pb_yaml_kv(y, "seed", "%llu", (unsigned long long)c->model->seed);
-	} else {
-		pb_yaml_kv(y, "path", "%s", c->model->path);
-	}
-	pb_yaml_kv(y, "content_sha256", "%s", r->model_sha256);
-	pb_yaml_kv(y, "dim", "%d", r->hp.dim);
-	pb_yaml_kv(y, "n_layers", "%d", r->hp.n_layers);
-	pb_yaml_kv(y, "n_heads", "%d", r->hp.n_heads);
-	pb_yaml_kv(y, "n_kv_heads", "%d", r->hp.n_kv_heads);
-	pb_yaml_kv(y, "ffn_dim", "%d", r->hp.ffn_dim);
-	pb_yaml_kv(y, "vocab", "%d", r->hp.vocab);
-	pb_yaml_kv(y, "ctx", "%d", r->hp.ctx);
-	pb_yaml_map_end(y);
-	pb_yaml_map_begin(y, "dataset");
-	pb_yaml_kv(y, "name", "%s", c->dataset->name);
-	pb_yaml_kv(y, "path", "%s", c->dataset->path);
-	pb_yaml_kv(y, "content_sha256", "%s", r->dataset_sha256);
-	pb_yaml_kv(y, "prompts", "%d", r->n_prompts);
-	pb_yaml_map_end(y);
-	pb_yaml_seq_begin(y, "probes");
-	for (int i = 0; i < r->n_probes; i++) {
-		pb_yaml_map_begin(y, NULL);
-		pb_yaml_kv(y, "name", "%s", r->probes[i].name);
-		if (r->probes[i].why[0])
-			pb_yaml_kv(y, "status", "unavailable: %s", r->probes[i].why);
-		else
-			pb_yaml_kv(y, "status", "ok");
-		pb_yaml_map_end(y);
-	}
-	pb_yaml_seq_end(y);
-	pb_yaml_map_begin(y, "timings");
-	pb_yaml_kv(y, "load_ms", "%.3f", r->load_ms);
-	pb_yaml_kv(y, "compress_ms", "%.3f", r->compress_ms);
-	pb_yaml_kv(y, "weights_load_ms", "%.3f", r->weights_load_ms);
-	pb_yaml_kv(y, "measure_ms", "%.3f", r->measure_ms);
-	pb_yaml_map_end(y);
-	pb_yaml_kv(y, "start_time", "%s", r->start_time);
-	pb_iso8601_now(now, sizeof now);
-	pb_yaml_kv(y, "end_time", "%s", now);
-	return pb_yaml_close(y);
-}
-
 int pb_cell_record_write(struct pb_cell_record *r, const struct pb_sampler *s, const char *dir)
 {
 	char path[4096];
@@ -539,7 +465,7 @@ int pb_cell_record_write(struct pb_cell_record *r, const struct pb_sampler *s, c
 	if (err < 0)
 		goto fail;
 	/* the manifest last: its status line is what marks the cell done */
-	if ((err = write_manifest(r, PATH("manifest.yaml"))) < 0)
+	if ((err = pb_cell_record_manifest(r, PATH("manifest.yaml"))) < 0)
 		goto fail;
 #undef PATH
 	return 0;

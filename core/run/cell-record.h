@@ -7,6 +7,7 @@
 #include <prunebench/plugin.h>
 
 #include "experiment/experiment.h"
+#include "metrics/accuracy.h"
 #include "run/generate.h"
 #include "run/sampler.h"
 #include "text/text.h"
@@ -26,6 +27,8 @@ struct pb_tensor_stat {
 struct pb_req_stat {
 	int repeat, sample, n_prompt, n_out, truncated;
 	double ttft_ms, tpot_ms, e2e_ms, prefill_tok_s, decode_tok_s, itl_mean_ms, itl_max_ms;
+	double encode_ms;          /* encoder-decoder only, else NAN */
+	double exact_match, token_f1, rouge_l;   /* against the reference; NAN without one */
 	char *text;
 };
 
@@ -41,7 +44,8 @@ struct pb_cell_record {
 	char model_sha256[65], dataset_sha256[65];
 	char model_name[PB_MODEL_NAME_MAX];
 	struct pb_hparams hp;
-	int n_prompts;
+	int n_prompts, n_calib, has_reference;
+	enum pb_dataset_kind dataset_kind;
 	struct pb_tensor_stat *tensors;
 	int n_tensors;
 	struct pb_req_stat *reqs;
@@ -51,6 +55,16 @@ struct pb_cell_record {
 	struct pb_probe_status *probes;
 	int n_probes;
 	double load_ms, compress_ms, weights_load_ms, measure_ms;
+	/* accuracy (score phase) */
+	struct pb_acc_sums acc;
+	int scored;                /* teacher-forced scoring ran */
+	int vs_dense;              /* agreement and KL against a dense reference */
+	double perplexity_dense;   /* the reference's own perplexity; NAN when none */
+	int top_k;                 /* K of the reference's top-K */
+	int reference_cached;
+	double reference_ms, score_ms;
+	char reference_dir[4096];
+	char accuracy_note[512];   /* why some accuracy metric is absent */
 };
 
 void pb_cell_record_init(struct pb_cell_record *r, const struct pb_experiment *e,
@@ -67,6 +81,8 @@ void pb_cell_record_tensors(struct pb_cell_record *r, const struct pb_model *m,
 			    const struct pb_backend_ops *ops, void *state);
 void pb_cell_record_request(struct pb_cell_record *r, int repeat, int sample,
 			    const struct pb_gen_result *g);
+/* The last request's output text (cut at EOS) against its reference. */
+void pb_cell_record_answer(struct pb_cell_record *r, const char *pred, const char *ref);
 /* Every file of a complete cell.  0 or -errno. */
 int pb_cell_record_write(struct pb_cell_record *r, const struct pb_sampler *s, const char *dir);
 
@@ -76,6 +92,9 @@ int pb_cell_record_write(struct pb_cell_record *r, const struct pb_sampler *s, c
 int pb_cell_write_failed(const struct pb_experiment *e, const struct pb_cell *c,
 			 const char *dir, const char *reason, const char *log_tail,
 			 const char *start_time);
+
+/* manifest.yaml of a done cell (cell-manifest.c).  0 or -errno. */
+int pb_cell_record_manifest(const struct pb_cell_record *r, const char *path);
 
 /* Manifest sections shared by done and failed cells. */
 struct pb_yaml_out;

@@ -1,5 +1,10 @@
 /* core/run/cell.c — one cell's pipeline, run in a forked child:
- * load → compress → backend weights → warm up → measure → score → record.
+ * load → dense reference → compress → backend weights → warm up → measure
+ * → score → record.
+ *
+ * The dense reference (reference.h) is read or computed from the model
+ * before compression, on the `ref` backend; the score phase then feeds the
+ * cell's own session the same sequences, teacher-forced.
  *
  * Everything is written into the cell's .tmp folder; the parent renames it
  * into place only after this returns 0, so a crash anywhere here can never
@@ -20,6 +25,7 @@
 #include "results/results.h"
 #include "run/cell-record.h"
 #include "run/generate.h"
+#include "run/reference.h"
 #include "run/run.h"
 #include "run/sampler.h"
 #include "text/text.h"
@@ -53,44 +59,11 @@ static void on_gen_phase(void *ctx, int phase)
 	set_phase(ctx, (enum pb_phase)phase);
 }
 
-/* Convert tensors the backend cannot run into F32 (the one format every
- * backend runs), so the cell records what actually executed. */
-static int convert_for_backend(struct pb_model *m, uint32_t formats)
-{
-	for (int i = 0; i < m->n_tensors; i++) {
-		struct pb_tensor *t = &m->tensors[i];
-		if (formats & PB_FMT(t->dtype))
-			continue;
-		if (!(formats & PB_FMT(PB_F32)))
-			return -ENOTSUP;
-		int64_t rows = pb_tensor_nelements(t) / t->ne[0];
-		float *buf = malloc((size_t)pb_tensor_nelements(t) * sizeof(float));
-		if (!buf)
-			return -ENOMEM;
-		for (int64_t r = 0; r < rows; r++) {
-			int err = pb_tensor_row_f32(t, r, buf + r * t->ne[0]);
-			if (err < 0) {
-				free(buf);
-				return err;
-			}
-		}
-		int64_t ne[PB_MAX_DIMS];
-		memcpy(ne, t->ne, sizeof ne);
-		int err = pb_tensor_realloc(t, PB_F32, ne, (size_t)pb_tensor_nelements(t) * 4);
-		if (err == 0)
-			memcpy(t->data, buf, t->nbytes);
-		free(buf);
-		if (err < 0)
-			return err;
-	}
-	return 0;
-}
-
 static int load_model(const struct pb_model_spec *ms, struct pb_model **m, char *err, size_t len)
 {
 	if (ms->source == PB_MODEL_SYNTH)
 		return pb_model_synth(ms->preset, ms->seed, m, err, len);
-	return pb_model_load(ms->path, m, err, len);
+	return pb_model_load_with(ms->path, ms->tokenizer, m, err, len);
 }
 
 /* Start every probe of the experiment; a probe that is unavailable or
@@ -186,6 +159,74 @@ out:
 	return err;
 }
 
+/* The output as an answer: the text of the tokens before the first EOS
+ * (generation runs on past EOS so that every request has the same length). */
+static char *answer_text(const struct pb_tokenizer *tok, const struct pb_model *m,
+			 const struct pb_gen_result *g)
+{
+	size_t cap = 256;
+	char *text = malloc(cap);
+	if (!text)
+		return NULL;
+	text[0] = '\0';
+	for (int i = 0; i < g->n_out && g->tokens[i] != m->hp.eos_id; i++) {
+		int rc;
+		while ((rc = pb_detokenize(tok, g->tokens[i], text, cap)) == -ENOSPC) {
+			char *p = realloc(text, cap * 2);
+			if (!p) {
+				free(text);
+				return NULL;
+			}
+			text = p;
+			cap *= 2;
+		}
+	}
+	return text;
+}
+
+/* Score phase: the cell's session teacher-forced over the reference's
+ * sequences (or, without a reference, the cell's own, for perplexity). */
+static int score(struct cell_ctx *x, struct pb_session *sess, const struct pb_model *m,
+		 const struct pb_dataset *ds, const struct pb_reference *ref,
+		 struct pb_cell_record *rec)
+{
+	const struct pb_experiment *e = x->e;
+	struct pb_tf_set own = { 0 };
+	char err[1024] = "";
+	int rc;
+
+	if (e->score_tokens <= 0)
+		return 0;
+	if (ds->kind == PB_DATASET_TEXT && m->hp.n_enc_layers > 0) {
+		pb_sayf(rec->accuracy_note, sizeof rec->accuracy_note,
+			"perplexity of an encoder-decoder model on raw text is not measured");
+		return 0;
+	}
+	if (!ref && (rc = pb_tf_build(ds, x->c->dataset, m, e->score_tokens, e->max_new_tokens,
+				      &own, err, sizeof err)) < 0) {
+		pb_log(PB_LOG_ERROR, "score: %s", err);
+		return rc;
+	}
+	rc = pb_tf_score(sess, m->hp.vocab, ref ? &ref->set : &own, ref, &rec->acc, err, sizeof err);
+	pb_tf_set_free(&own);
+	if (rc < 0) {
+		pb_log(PB_LOG_ERROR, "score: %s", err);
+		return rc;
+	}
+	rec->scored = 1;
+	rec->vs_dense = ref != NULL;
+	if (ref && ref->set.n_rows) {
+		double s = 0;
+		for (long i = 0; i < ref->set.n_rows; i++)
+			s -= ref->target_logp[i];
+		rec->perplexity_dense = exp(s / (double)ref->set.n_rows);
+	}
+	pb_log(PB_LOG_INFO, "score: %ld positions, perplexity %.4g, agreement %.4f, KL %.4g",
+	       rec->acc.n_nll, pb_perplexity(&rec->acc), pb_agreement(&rec->acc),
+	       pb_kl_mean(&rec->acc));
+	return 0;
+}
+
 int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		    const char *dir, int status_fd)
 {
@@ -196,6 +237,7 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 	void *probe_states[e->n_probes + 1];
 	struct pb_model *m = NULL;
 	struct pb_dataset *ds = NULL;
+	struct pb_reference *ref = NULL;
 	struct pb_session *sess = NULL;
 	void *bstate = NULL;
 	const struct pb_plugin *bp = c->backend->step.plugin->desc;
@@ -220,16 +262,38 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		goto out;
 	}
 	pb_cell_record_model(&rec, m, pb_now_ms() - t0);
-	if (pb_dataset_load(c->dataset->path, c->dataset->format == PB_DATASET_JSONL,
-			    c->dataset->field, e->max_samples, &ds, err, sizeof err) < 0) {
-		pb_log(PB_LOG_ERROR, "dataset '%s': %s", c->dataset->name, err);
-		goto out;
-	}
-	if (ds->n == 0) {
-		pb_log(PB_LOG_ERROR, "dataset '%s': %s has no prompts", c->dataset->name, c->dataset->path);
+	const struct pb_dataset_spec *dsp = c->dataset;
+	struct pb_dataset_opts dopts = {
+		.path = dsp->path, .kind = dsp->format, .input = dsp->input,
+		.reference = dsp->reference, .prefix = dsp->prefix,
+		.max_samples = dsp->max_samples ? dsp->max_samples : e->max_samples,
+		.shuffle = dsp->shuffle, .seed = e->seed, .calib_count = dsp->calib_count,
+	};
+	if (pb_dataset_load(&dopts, &ds, err, sizeof err) < 0) {
+		pb_log(PB_LOG_ERROR, "dataset '%s': %s", dsp->name, err);
 		goto out;
 	}
 	pb_cell_record_dataset(&rec, ds);
+
+	/* (an encoder-decoder on raw text is not scored: no reference either) */
+	if (e->score_tokens > 0 && !(ds->kind == PB_DATASET_TEXT && m->hp.n_enc_layers > 0)) {
+		set_phase(&x, PB_PHASE_SCORE);
+		int rerr = pb_reference_get(e, c, ds, m, rec.model_sha256, &ref, err, sizeof err);
+		if (rerr == -ENOENT) {
+			pb_log(PB_LOG_WARN, "no agreement or KL against the dense model: %s", err);
+			pb_sayf(rec.accuracy_note, sizeof rec.accuracy_note, "%s", err);
+		} else if (rerr < 0) {
+			pb_log(PB_LOG_ERROR, "dense reference: %s", err);
+			goto out;
+		} else {
+			pb_log(PB_LOG_INFO, "dense reference %s in %.1f ms: %d sequences, %ld positions",
+			       ref->cached ? "read" : "computed", ref->ms, ref->set.n, ref->set.n_rows);
+			rec.reference_ms = ref->ms;
+			rec.reference_cached = ref->cached;
+			rec.top_k = ref->k;
+			snprintf(rec.reference_dir, sizeof rec.reference_dir, "%s", ref->dir);
+		}
+	}
 
 	set_phase(&x, PB_PHASE_COMPRESS);
 	t0 = pb_now_ms();
@@ -245,7 +309,7 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		pb_log(PB_LOG_ERROR, "backend '%s' is not available: %s", bp->name, err);
 		goto out;
 	}
-	if (convert_for_backend(m, bops->formats) < 0) {
+	if (pb_convert_for_backend(m, bops->formats) < 0) {
 		pb_log(PB_LOG_ERROR, "backend '%s' runs none of the model's weight formats", bp->name);
 		goto out;
 	}
@@ -281,7 +345,7 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 	for (int w = 0; w < e->warmup; w++) {
 		struct pb_gen_result g;
 		set_phase(&x, PB_PHASE_WARMUP);
-		req.prompt = ds->prompts[w % ds->n];
+		req.prompt = ds->samples[w % ds->n].input;
 		req.on_phase = NULL;
 		if (pb_generate(sess, m, tok, &req, &g, err, sizeof err) < 0) {
 			pb_log(PB_LOG_ERROR, "warm-up request %d: %s", w, err);
@@ -296,18 +360,27 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 	for (int r = 0; r < e->repeat; r++)
 		for (int i = 0; i < ds->n; i++) {
 			struct pb_gen_result g;
-			req.prompt = ds->prompts[i];
+			req.prompt = ds->samples[i].input;
 			if (pb_generate(sess, m, tok, &req, &g, err, sizeof err) < 0) {
 				pb_log(PB_LOG_ERROR, "request %d (repeat %d): %s", i, r, err);
 				goto out;
 			}
 			set_phase(&x, PB_PHASE_IDLE);
 			pb_cell_record_request(&rec, r, i, &g);
+			if (ds->samples[i].reference) {
+				char *pred = answer_text(tok, m, &g);
+				pb_cell_record_answer(&rec, pred ? pred : "", ds->samples[i].reference);
+				free(pred);
+			}
 			pb_gen_result_free(&g);
 		}
 	rec.measure_ms = pb_now_ms() - t_measure;
 
 	set_phase(&x, PB_PHASE_SCORE);
+	t0 = pb_now_ms();
+	if (score(&x, sess, m, ds, ref, &rec) < 0)
+		goto out;
+	rec.score_ms = pb_now_ms() - t0;
 	pb_sampler_stop(x.sampler);
 	if (pb_cell_record_write(&rec, x.sampler, dir) < 0)
 		goto out;
@@ -323,6 +396,7 @@ out:
 	pb_session_close(sess);
 	if (bstate)
 		bp->fini(bstate);
+	pb_reference_free(ref);
 	pb_dataset_free(ds);
 	pb_model_free(m);
 	pb_cell_record_free(&rec);

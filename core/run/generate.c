@@ -1,6 +1,7 @@
-/* core/run/generate.c — one request: tokenize, prefill, greedy decode,
- * stamping every output token on CLOCK_MONOTONIC (definitions in
- * DESIGN.md, "Metrics"). */
+/* core/run/generate.c — one request: tokenize, prefill (or, for an
+ * encoder-decoder, encode and start the decoder), greedy decode, stamping
+ * every output token on CLOCK_MONOTONIC (definitions in DESIGN.md,
+ * "Metrics"). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,11 +42,70 @@ static int append_text(const struct pb_tokenizer *tok, int32_t id, char **text, 
 	}
 }
 
+/* Cut the prompt to fit; returns the first token to run, n updated.
+ * Decoder-only: keep the newest tokens (and a leading BOS) so that the
+ * prompt and the output fit the context.  Encoder-decoder: the source has
+ * the whole context to itself and, as Hugging Face tokenizers truncate,
+ * keeps its start and the final EOS. */
+static int32_t *truncate_prompt(const struct pb_model *m, const struct pb_gen_request *req,
+				int seq2seq, int max_new, int32_t *prompt, int *n, int *truncated)
+{
+	const int ctx = m->hp.ctx;
+	if (seq2seq) {
+		if (*n > ctx) {
+			prompt[ctx - 1] = prompt[*n - 1];
+			*n = ctx;
+			*truncated = 1;
+		}
+		return prompt;
+	}
+	int budget = ctx - max_new > 1 ? ctx - max_new : 1;
+	if (*n <= budget)
+		return prompt;
+	int keep_bos = req->add_bos && budget > 1 && prompt[0] == m->hp.bos_id;
+	int drop = *n - budget;
+	*n = budget;
+	*truncated = 1;
+	if (!keep_bos)
+		return prompt + drop;
+	memmove(prompt + 1, prompt + 1 + drop, (size_t)(budget - 1) * sizeof *prompt);
+	return prompt;
+}
+
+/* The first output token.  Decoder-only: the prefill of the prompt.
+ * Encoder-decoder: the encoder over the prompt (encode_ms, which is also
+ * its prefill_ms: the phase that reads the prompt), then the decoder's
+ * first step from hp.decoder_start_id; TTFT covers both. */
+static int first_token(struct pb_session *s, const struct pb_model *m, int seq2seq,
+		       const int32_t *p, int n, float *logits, double t0,
+		       struct pb_gen_result *out, char *err, size_t len)
+{
+	int rc;
+	if (seq2seq) {
+		const int32_t start = m->hp.decoder_start_id;
+		if ((rc = pb_session_encode(s, p, n)) < 0)
+			return pb_errf(err, len, rc, "generate: encoding %d tokens failed: %s", n,
+				    strerror(-rc));
+		out->encode_ms = out->prefill_ms = pb_now_ms() - t0;
+		if ((rc = pb_session_forward(s, &start, 1, 0, logits)) < 0)
+			return pb_errf(err, len, rc, "generate: first decoder step failed: %s",
+				    strerror(-rc));
+	} else if ((rc = pb_session_forward(s, p, n, 0, logits)) < 0) {
+		return pb_errf(err, len, rc, "generate: prefill of %d tokens failed: %s", n,
+			    strerror(-rc));
+	}
+	return 0;
+}
+
 int pb_generate(struct pb_session *s, const struct pb_model *m,
 		const struct pb_tokenizer *tok, const struct pb_gen_request *req,
 		struct pb_gen_result *out, char *err, size_t len)
 {
 	const int ctx = m->hp.ctx, vocab = m->hp.vocab;
+	const int seq2seq = pb_session_is_seq2seq(s);
+	/* T5 has no BOS; its tokenizer appends EOS to every source */
+	const int add_bos = seq2seq ? 0 : req->add_bos;
+	const int add_eos = seq2seq && m->hp.eos_id >= 0;
 	int32_t *prompt = NULL;
 	float *logits = NULL;
 	size_t cap = 256;
@@ -56,12 +116,13 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 		snprintf(err, len, "generate: need a prompt and max_new_tokens >= 1");
 		return -EINVAL;
 	}
-	int n = pb_tokenize(tok, req->prompt, req->add_bos, NULL, 0);
-	if (n < 0) {
-		snprintf(err, len, "generate: cannot tokenize the prompt: %s", strerror(-n));
-		return n;
+	int n = pb_tokenize(tok, req->prompt, add_bos, NULL, 0);
+	if (n < 0 || n == INT32_MAX) {
+		snprintf(err, len, "generate: cannot tokenize the prompt: %s",
+			 strerror(n < 0 ? -n : EOVERFLOW));
+		return n < 0 ? n : -EOVERFLOW;
 	}
-	prompt = malloc((size_t)(n ? n : 1) * sizeof *prompt);
+	prompt = malloc((size_t)(n + 1) * sizeof *prompt);
 	logits = malloc((size_t)vocab * sizeof *logits);
 	out->text = malloc(cap);
 	int max_new = req->max_new_tokens < ctx ? req->max_new_tokens : ctx;
@@ -73,47 +134,37 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 		goto fail;
 	}
 	out->text[0] = '\0';
-	pb_tokenize(tok, req->prompt, req->add_bos, prompt, n);
+	pb_tokenize(tok, req->prompt, add_bos, prompt, n);
+	if (add_eos)
+		prompt[n++] = m->hp.eos_id;
 	if (n == 0) {
 		rc = -EINVAL;
 		snprintf(err, len, "generate: the prompt is empty (and no BOS token was asked for)");
 		goto fail;
 	}
-	/* keep the newest tokens (and a leading BOS) so that the prompt and
-	 * the output fit the context */
-	int budget = ctx - max_new > 1 ? ctx - max_new : 1;
-	int32_t *p = prompt;
-	if (n > budget) {
-		int keep_bos = req->add_bos && budget > 1 && prompt[0] == m->hp.bos_id;
-		int drop = n - budget;
-		if (keep_bos)
-			memmove(prompt + 1, prompt + 1 + drop, (size_t)(budget - 1) * sizeof *prompt);
-		else
-			p = prompt + drop;
-		n = budget;
-		out->truncated = 1;
-	}
+	int32_t *p = truncate_prompt(m, req, seq2seq, max_new, prompt, &n, &out->truncated);
 	out->n_prompt = n;
-	/* fed positions are n + n_out - 1 <= ctx */
-	if (max_new > ctx - n + 1)
+	/* fed positions: decoder-only n + n_out - 1 <= ctx; encoder-decoder
+	 * the start token and n_out - 1 outputs, n_out <= ctx */
+	if (!seq2seq && max_new > ctx - n + 1)
 		max_new = ctx - n + 1;
 
 	const double t0 = pb_now_ms();
 	phase(req, PB_PHASE_PREFILL);
-	rc = pb_session_forward(s, p, n, 0, logits);
-	if (rc < 0) {
-		snprintf(err, len, "generate: prefill of %d tokens failed: %s", n, strerror(-rc));
+	if ((rc = first_token(s, m, seq2seq, p, n, logits, t0, out, err, len)) < 0)
 		goto fail;
-	}
 	int32_t tokv = argmax(logits, vocab);
 	double now = pb_now_ms();
-	out->prefill_ms = out->ttft_ms = now - t0;
+	out->ttft_ms = now - t0;
+	if (!seq2seq)
+		out->prefill_ms = out->ttft_ms;
 	out->tokens[0] = tokv;
 	out->token_ms[0] = now - t0;
 	out->n_out = 1;
 	phase(req, PB_PHASE_DECODE);
 	while (out->n_out < max_new && !(req->stop_at_eos && tokv == m->hp.eos_id)) {
-		rc = pb_session_forward(s, &tokv, 1, n + out->n_out - 1, logits);
+		int pos = seq2seq ? out->n_out : n + out->n_out - 1;
+		rc = pb_session_forward(s, &tokv, 1, pos, logits);
 		if (rc < 0) {
 			snprintf(err, len, "generate: decode step %d failed: %s", out->n_out, strerror(-rc));
 			goto fail;

@@ -70,6 +70,36 @@ int pb_tokenizer_load_llama2c(const char *path, int n_vocab, struct pb_tokenizer
 int pb_tokenizer_export(const struct pb_tokenizer *t, struct pb_vocab_spec *v);
 /* Whether this vocabulary wants BOS prepended to a prompt by default. */
 int pb_tokenizer_add_bos(const struct pb_tokenizer *t);
+/* Whether it wants EOS appended (T5 inputs, a tokenizer.json template);
+ * pb_tokenize never appends it: the caller does, with pb_tokenizer_eos(). */
+int pb_tokenizer_add_eos(const struct pb_tokenizer *t);
+int pb_tokenizer_unk(const struct pb_tokenizer *t);
+/* enum pb_tok_kind, or 0 for the byte-level kind of pb_tokenizer_new. */
+int pb_tokenizer_kind(const struct pb_tokenizer *t);
+/* Override BOS/EOS (-1: none), e.g. from a model's config.json. */
+int pb_tokenizer_set_special(struct pb_tokenizer *t, int bos_id, int eos_id);
+
+/* Kinds and their text pipelines:
+ *  - byte-level (pb_tokenizer_new, and a "llama" vocabulary with no normal
+ *    pieces, as synthetic models carry): one <0xNN> piece per byte.
+ *  - PB_TOK_SPM ("llama", llama2.c .bin): llama.cpp's llm_tokenizer_spm.
+ *    ' ' becomes U+2581, one more in front when add_space_prefix; merges
+ *    by score; unknowns as <0xNN> pieces, else <unk>.  Special and control
+ *    pieces written in the text are NOT recognised (encoded as text).
+ *  - PB_TOK_BPE: Hugging Face BPE.  GGUF "gpt2" (byte_level = 1): GPT-2
+ *    byte-to-unicode and split regex (a Unicode block approximation of
+ *    \p{L}/\p{N}, see tok-bytelevel.c).  A "llama" vocabulary that carries
+ *    merges, or byte_level = 0, uses the SentencePiece-style text pipeline
+ *    with ranked merges, byte fallback and fused <unk>.  tokenizer.json
+ *    added tokens are matched in the text first, as Hugging Face does.
+ *  - PB_TOK_UNIGRAM ("t5", tokenizer.json "Unigram"): Viterbi over the
+ *    scores; whitespace trimmed and collapsed, no NFKC.
+ * Decoding turns U+2581 into ' ' and drops the one leading space that the
+ *  prefix added when the token is decoded into an empty buffer (as
+ *  sentencepiece does for the text's first piece); byte pieces become raw
+ *  bytes, so consecutive ones assemble UTF-8 in the buffer.
+ * Export: a JSON BPE vocabulary with Metaspace is exported as model "llama"
+ *  with its merges (and -rank scores); with ByteLevel as "gpt2". */
 
 /* Encode text; returns the number of tokens (may exceed max: only max are
  * written), or -errno. */
@@ -78,20 +108,74 @@ int pb_tokenize(const struct pb_tokenizer *t, const char *text, int add_bos,
 /* Append the text of one token to buf (NUL-terminated); returns bytes
  * appended, or -ENOSPC (buf unchanged) when it does not fit.  Byte tokens
  * <0xNN> become that byte, U+2581 a space; BOS, EOS, control pieces and
- * <extra_N> become nothing. */
+ * <extra_N> become nothing.  Decoded into an empty buffer, a piece loses
+ * the one leading space a SentencePiece-style prefix added (the buffer
+ * stands for the text's start; see pb_tokenizer_decode). */
 int pb_detokenize(const struct pb_tokenizer *t, int32_t id, char *buf, size_t len);
 
-struct pb_dataset {
-	char **prompts;
-	int n;
-	char sha256[65];        /* of the file's bytes */
+/* ---- datasets (owned by the DATA engineer: core/text/dataset.c) ----
+ *
+ * A dataset is a list of records read from one file: text segments, prompt
+ * lines, JSON lines or CSV rows.  Records may be shuffled (Fisher-Yates over
+ * pb_rng, so the order depends only on the seed); the calibration split is
+ * taken from the END of the (shuffled) records and the evaluated samples
+ * from the start, so the two never share a record. */
+
+enum pb_dataset_kind {
+	PB_DATASET_TEXT = 1,   /* raw text for perplexity; records are segments of whole lines */
+	PB_DATASET_PROMPTS,    /* one prompt per non-empty line */
+	PB_DATASET_JSONL,      /* one JSON object per line */
+	PB_DATASET_CSV,        /* CSV with a header row (RFC 4180, libcsv) */
 };
 
-/* Lines file (one prompt per non-empty line, trailing \r stripped) or JSON
- * lines, each an object with a string `field` (NULL: "prompt").
- * max_samples <= 0: all.  Errors name file:line and what was expected. */
-int pb_dataset_load(const char *path, int jsonl, const char *field, int max_samples,
-		    struct pb_dataset **out, char *err, size_t len);
+/* A text record holds at most this many bytes (whole lines where they fit). */
+#define PB_TEXT_SEGMENT_BYTES 4096
+
+struct pb_dataset_opts {
+	const char *path;
+	enum pb_dataset_kind kind;
+	const char *input;          /* jsonl/csv: the input field; NULL: "prompt" */
+	const char *reference;      /* jsonl/csv: the reference field; NULL or "": none */
+	const char *prefix;         /* prepended to every input (not text); NULL: none */
+	int max_samples;            /* evaluated records; <= 0: all that remain */
+	int shuffle;
+	uint64_t seed;              /* the shuffle's seed */
+	int calib_count;            /* records held out for calibration; 0: none */
+};
+
+struct pb_sample {
+	char *input;                /* prefix + input (text: the segment) */
+	char *reference;            /* NULL when the dataset has no references */
+	int line;                   /* where the record starts in the file, 1-based */
+};
+
+/* Decode a whole sequence into buf (NUL-terminated, replaced): like
+ * pb_detokenize per token, but the prefix space is dropped from the first
+ * piece that has text, so leading whitespace pieces survive.  Returns the
+ * length, -ENOSPC (buf emptied) when it does not fit, -EINVAL for a bad id. */
+int pb_tokenizer_decode(const struct pb_tokenizer *t, const int32_t *ids, int n, char *buf,
+			size_t len);
+
+struct pb_dataset {
+	enum pb_dataset_kind kind;
+	struct pb_sample *samples;  /* evaluated, in (shuffled) order */
+	int n;
+	struct pb_sample *calib;    /* calibration split, disjoint from samples */
+	int n_calib;
+	int n_records;              /* records in the file */
+	int has_reference;
+	char sha256[65];            /* of the file's bytes */
+};
+
+/* Errors name file:line and what was expected (a JSON line without the
+ * input field, a CSV row with the wrong number of fields, a NUL byte...). */
+int pb_dataset_load(const struct pb_dataset_opts *o, struct pb_dataset **out,
+		    char *err, size_t len);
 void pb_dataset_free(struct pb_dataset *d);
+/* The kind a file name implies: .jsonl, .csv, .raw (text); else prompts. */
+enum pb_dataset_kind pb_dataset_kind_of_path(const char *path);
+const char *pb_dataset_kind_name(enum pb_dataset_kind k);   /* "text", "prompts", ... */
+/* "text" etc. back to the kind; 0 when unknown. */
+enum pb_dataset_kind pb_dataset_kind_parse(const char *name);
 
 #endif

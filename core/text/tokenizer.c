@@ -1,83 +1,36 @@
-/* core/text/tokenizer.c — the byte-level tokenizer: a llama-style
- * vocabulary whose text is encoded byte by byte through its <0xNN> pieces
- * (what synthetic models carry, and the fallback for any GGUF "llama"
- * vocabulary until SentencePiece merges arrive with the engine issue). */
+/* core/text/tokenizer.c — the tokenizer's public face: the byte-level
+ * constructor that synthetic models use (ids 3 + byte over <0xNN> pieces),
+ * accessors, encoding (dispatched to the kind's pipeline) and decoding one
+ * token at a time.  Vocabulary kinds are built in tok-vocab.c (GGUF),
+ * tok-json.c (tokenizer.json) and tok-llama2c.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "text/text.h"
-
-struct pb_tokenizer {
-	int n;
-	char **pieces;
-	float *scores;
-	int32_t *types;
-	int bos, eos;
-	int byte_id[256];   /* -1 when the vocabulary has no piece for it */
-};
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* The byte a "<0xNN>" piece stands for, or -1. */
-static int piece_byte(const char *p)
-{
-	if (strlen(p) != 6 || strncmp(p, "<0x", 3) || p[5] != '>')
-		return -1;
-	int hi = hexval(p[3]), lo = hexval(p[4]);
-	return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
-}
-
-static int default_type(const struct pb_tokenizer *t, int id)
-{
-	const char *p = t->pieces[id];
-	if (piece_byte(p) >= 0)
-		return PB_TOKEN_BYTE;
-	if (id == t->bos || id == t->eos || !strcmp(p, "<s>") || !strcmp(p, "</s>"))
-		return PB_TOKEN_CONTROL;
-	if (!strcmp(p, "<unk>"))
-		return PB_TOKEN_UNKNOWN;
-	return PB_TOKEN_NORMAL;
-}
+#include "text/tok-internal.h"
 
 int pb_tokenizer_new(const char *const *pieces, const float *scores, int n_vocab,
 		     int bos_id, int eos_id, struct pb_tokenizer **out)
 {
-	if (n_vocab <= 0 || !pieces)
+	if (n_vocab <= 0 || !pieces || !out)
 		return -EINVAL;
-	struct pb_tokenizer *t = calloc(1, sizeof *t);
-	if (!t)
-		return -ENOMEM;
-	t->n = n_vocab;
+	struct pb_tokenizer *t;
+	int rc = tok_alloc(n_vocab, &t);
+	if (rc < 0)
+		return rc;
+	t->kind = TOK_BYTE;
 	t->bos = bos_id >= 0 && bos_id < n_vocab ? bos_id : -1;
 	t->eos = eos_id >= 0 && eos_id < n_vocab ? eos_id : -1;
-	t->pieces = calloc((size_t)n_vocab, sizeof *t->pieces);
-	t->scores = calloc((size_t)n_vocab, sizeof *t->scores);
-	t->types = calloc((size_t)n_vocab, sizeof *t->types);
-	if (!t->pieces || !t->scores || !t->types)
-		goto nomem;
-	for (int i = 0; i < 256; i++)
-		t->byte_id[i] = -1;
+	t->add_bos = 1;
 	for (int i = 0; i < n_vocab; i++) {
 		t->pieces[i] = strdup(pieces[i] ? pieces[i] : "");
 		if (!t->pieces[i])
 			goto nomem;
 		t->scores[i] = scores ? scores[i] : 0.0f;
-		int b = piece_byte(t->pieces[i]);
-		if (b >= 0 && t->byte_id[b] < 0)
-			t->byte_id[b] = i;
 	}
-	for (int i = 0; i < n_vocab; i++)
-		t->types[i] = default_type(t, i);
+	if (tok_index(t) < 0)
+		goto nomem;
+	t->unk = tok_find(t, "<unk>", 5);
 	*out = t;
 	return 0;
 nomem:
@@ -94,6 +47,24 @@ void pb_tokenizer_free(struct pb_tokenizer *t)
 	free(t->pieces);
 	free(t->scores);
 	free(t->types);
+	free(t->map.slot);
+	free(t->pairs.key);
+	free(t->pairs.rank);
+	free(t->pairs.id);
+	for (int i = 0; i < t->n_merges; i++)
+		free(t->merges[i]);
+	free(t->merges);
+	for (int i = 0; i < t->n_norm; i++) {
+		free(t->norm[i].a);
+		free(t->norm[i].b);
+	}
+	for (int i = 0; i < t->n_pre; i++)
+		free(t->pre[i].replacement);
+	for (int i = 0; i < t->n_added; i++)
+		free(t->added[i].content);
+	free(t->added);
+	free(t->model_name);
+	free(t->pre_name);
 	free(t);
 }
 
@@ -117,10 +88,15 @@ int pb_tokenizer_type(const struct pb_tokenizer *t, int id)
 	return t && id >= 0 && id < t->n ? t->types[id] : 0;
 }
 
+/* Types decide which pieces may be merged or matched, so the piece index's
+ * view (unigram's lowest normal score) is refreshed with them. */
 void pb_tokenizer_set_types(struct pb_tokenizer *t, const int32_t *types)
 {
-	for (int i = 0; t && types && i < t->n; i++)
+	if (!t || !types)
+		return;
+	for (int i = 0; i < t->n; i++)
 		t->types[i] = types[i];
+	tok_index(t);   /* only ENOMEM can fail; the old index stays usable */
 }
 
 int pb_tokenizer_bos(const struct pb_tokenizer *t)
@@ -133,26 +109,54 @@ int pb_tokenizer_eos(const struct pb_tokenizer *t)
 	return t ? t->eos : -1;
 }
 
+int pb_tokenizer_unk(const struct pb_tokenizer *t)
+{
+	return t ? t->unk : -1;
+}
+
+int pb_tokenizer_kind(const struct pb_tokenizer *t)
+{
+	return t ? t->kind : -1;
+}
+
+int pb_tokenizer_add_bos(const struct pb_tokenizer *t)
+{
+	return t && t->bos >= 0 ? t->add_bos : 0;
+}
+
+int pb_tokenizer_add_eos(const struct pb_tokenizer *t)
+{
+	return t && t->eos >= 0 ? t->add_eos : 0;
+}
+
+int pb_tokenizer_set_special(struct pb_tokenizer *t, int bos_id, int eos_id)
+{
+	if (!t || bos_id >= t->n || eos_id >= t->n)
+		return -EINVAL;
+	t->bos = bos_id < 0 ? -1 : bos_id;
+	t->eos = eos_id < 0 ? -1 : eos_id;
+	return 0;
+}
+
 int pb_tokenize(const struct pb_tokenizer *t, const char *text, int add_bos,
 		int32_t *out, int max)
 {
 	if (!t || !text || max < 0 || (max > 0 && !out))
 		return -EINVAL;
-	int n = 0;
-	if (add_bos && t->bos >= 0) {
-		if (n < max)
-			out[n] = t->bos;
-		n++;
+	struct tok_out o = { .out = out, .max = max };
+	int rc;
+	if (add_bos && t->bos >= 0 && (rc = tok_emit(&o, t->bos)) < 0)
+		return rc;
+	if (t->kind != TOK_BYTE) {
+		rc = tok_run(t, text, &o);
+		return rc < 0 ? rc : o.n;
 	}
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
 		int id = t->byte_id[*p];
-		if (n < max)
-			out[n] = id >= 0 ? id : 0;   /* no byte piece: <unk> is 0 */
-		if (n == INT32_MAX)
-			return -EOVERFLOW;
-		n++;
+		if ((rc = tok_emit(&o, id >= 0 ? id : t->unk >= 0 ? t->unk : 0)) < 0)
+			return rc;
 	}
-	return n;
+	return o.n;
 }
 
 /* Does this token stand for no text at all? */
@@ -165,6 +169,68 @@ static int silent(const struct pb_tokenizer *t, int id)
 	       !strncmp(p, "<extra_", 7);
 }
 
+/* The text of piece p into w (room for strlen(p) bytes: decoding never
+ * lengthens a piece); returns its length. */
+static size_t decode_piece(const struct pb_tokenizer *t, int id, const char *p, char *w)
+{
+	size_t n = 0, left = strlen(p);
+	int b = tok_piece_byte(p);
+	if (b >= 0 && (t->kind == TOK_BYTE || (t->dec_bytes && t->types[id] == PB_TOKEN_BYTE))) {
+		if (b)   /* a NUL cannot live in a C string */
+			w[n++] = (char)b;
+		return n;
+	}
+	while (left) {
+		size_t l = tok_utf8_len(p, left);
+		if (t->dec_bytelevel) {
+			int byte = tok_cp_to_byte(tok_utf8_decode(p, left, &l));
+			if (byte > 0) {
+				w[n++] = (char)byte;
+				p += l;
+				left -= l;
+				continue;
+			}
+		}
+		if ((t->dec_space || t->kind == TOK_BYTE) && l == 3 && !memcmp(p, SPM_SPACE, 3)) {
+			w[n++] = ' ';
+		} else {
+			memcpy(w + n, p, l);
+			n += l;
+		}
+		p += l;
+		left -= l;
+	}
+	return n;
+}
+
+/* Append the text of id; strip: drop the prefix space (the text's first
+ * piece). */
+static int detok(const struct pb_tokenizer *t, int32_t id, char *buf, size_t len, size_t used,
+		 int strip)
+{
+	const char *p = t->pieces[id];
+	char stack[256], *w = stack;
+	size_t cap = strlen(p);
+	if (cap > sizeof stack && !(w = malloc(cap)))
+		return -ENOMEM;
+	size_t n = decode_piece(t, id, p, w);
+	const char *s = w;
+	if (strip && t->dec_strip && n && *s == ' ') {
+		s++;
+		n--;
+	}
+	int rc = (int)n;
+	if (used + n + 1 > len) {
+		rc = -ENOSPC;
+	} else {
+		memcpy(buf + used, s, n);
+		buf[used + n] = '\0';
+	}
+	if (w != stack)
+		free(w);
+	return rc;
+}
+
 int pb_detokenize(const struct pb_tokenizer *t, int32_t id, char *buf, size_t len)
 {
 	if (!t || !buf || !len || id < 0 || id >= t->n)
@@ -174,31 +240,32 @@ int pb_detokenize(const struct pb_tokenizer *t, int32_t id, char *buf, size_t le
 		return -EINVAL;   /* not NUL-terminated */
 	if (silent(t, id))
 		return 0;
-	const char *p = t->pieces[id];
-	int b = piece_byte(p);
-	if (b == 0)
-		return 0;   /* a NUL cannot live in a C string */
-	/* SentencePiece marks word starts with U+2581 (e2 96 81): a space */
-	size_t n = 0;
-	for (const char *q = p; *q; n++)
-		q += b < 0 && !strncmp(q, "\xe2\x96\x81", 3) ? 3 : 1;
-	if (b > 0)
-		n = 1;
-	if (used + n + 1 > len)
-		return -ENOSPC;
-	char *w = buf + used;
-	if (b > 0) {
-		*w++ = (char)b;
-	} else {
-		while (*p) {
-			if (!strncmp(p, "\xe2\x96\x81", 3)) {
-				*w++ = ' ';
-				p += 3;
-			} else {
-				*w++ = *p++;
-			}
+	/* an empty buffer stands for the start of the text */
+	return detok(t, id, buf, len, used, used == 0);
+}
+
+int pb_tokenizer_decode(const struct pb_tokenizer *t, const int32_t *ids, int n, char *buf,
+			size_t len)
+{
+	if (!t || !buf || !len || n < 0 || (n && !ids))
+		return -EINVAL;
+	size_t used = 0;
+	int first = 1;
+	buf[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (ids[i] < 0 || ids[i] >= t->n) {
+			buf[0] = '\0';
+			return -EINVAL;
 		}
+		if (silent(t, ids[i]))
+			continue;
+		int rc = detok(t, ids[i], buf, len, used, first);
+		if (rc < 0) {
+			buf[0] = '\0';
+			return rc;
+		}
+		used += (size_t)rc;
+		first = 0;
 	}
-	*w = '\0';
-	return (int)n;
+	return used > INT32_MAX ? -EOVERFLOW : (int)used;
 }

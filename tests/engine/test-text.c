@@ -1,6 +1,6 @@
 /* tests/engine/test-text.c — the byte-level tokenizer (UTF-8 round trip,
- * special pieces, vocabularies without byte pieces) and datasets (lines,
- * JSON lines, errors with file:line). */
+ * special pieces, vocabularies without byte pieces).  Datasets are tested
+ * in tests/metrics/test-dataset.c. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -25,7 +25,8 @@ static void teardown(void)
 	pb_rm_rf(tmpdir);
 }
 
-static void write_tmp(char *path, size_t len, const char *name, const char *text)
+static __attribute__((unused)) void write_tmp(char *path, size_t len, const char *name,
+					      const char *text)
 {
 	snprintf(path, len, "%s/%s", tmpdir, name);
 	FILE *f = fopen(path, "wb");
@@ -119,63 +120,6 @@ START_TEST(sentencepiece_pieces)
 }
 END_TEST
 
-START_TEST(dataset_lines)
-{
-	char path[512], err[512], hex[65];
-	struct pb_dataset *d = NULL;
-	write_tmp(path, sizeof path, "p.txt", "first prompt\r\n\nsecond\n\r\nthird, no newline");
-	ck_assert_msg(pb_dataset_load(path, 0, NULL, 0, &d, err, sizeof err) == 0, "%s", err);
-	ck_assert_int_eq(d->n, 3);
-	ck_assert_str_eq(d->prompts[0], "first prompt");
-	ck_assert_str_eq(d->prompts[1], "second");
-	ck_assert_str_eq(d->prompts[2], "third, no newline");
-	ck_assert_int_eq(pb_sha256_file(path, hex), 0);
-	ck_assert_str_eq(d->sha256, hex);
-	pb_dataset_free(d);
-	ck_assert_int_eq(pb_dataset_load(path, 0, NULL, 2, &d, err, sizeof err), 0);
-	ck_assert_int_eq(d->n, 2);
-	pb_dataset_free(d);
-	write_tmp(path, sizeof path, "empty.txt", "\n\r\n\n");
-	ck_assert_int_eq(pb_dataset_load(path, 0, NULL, 0, &d, err, sizeof err), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "empty.txt: no prompts"));
-	ck_assert_int_lt(pb_dataset_load("/nonexistent.txt", 0, NULL, 0, &d, err, sizeof err), 0);
-	ck_assert_ptr_nonnull(strstr(err, "/nonexistent.txt"));
-}
-END_TEST
-
-START_TEST(dataset_jsonl)
-{
-	char path[512], err[512], want[600];
-	struct pb_dataset *d = NULL;
-	write_tmp(path, sizeof path, "p.jsonl",
-		  "{\"prompt\": \"a \\\"quoted\\\" \\u00e9\", \"id\": 1}\n\n{\"prompt\":\"b\"}\r\n");
-	ck_assert_msg(pb_dataset_load(path, 1, NULL, 0, &d, err, sizeof err) == 0, "%s", err);
-	ck_assert_int_eq(d->n, 2);
-	ck_assert_str_eq(d->prompts[0], "a \"quoted\" \xc3\xa9");
-	ck_assert_str_eq(d->prompts[1], "b");
-	pb_dataset_free(d);
-	/* another field */
-	write_tmp(path, sizeof path, "t.jsonl", "{\"text\": \"x\"}\n");
-	ck_assert_int_eq(pb_dataset_load(path, 1, "text", 0, &d, err, sizeof err), 0);
-	pb_dataset_free(d);
-	ck_assert_int_eq(pb_dataset_load(path, 1, NULL, 0, &d, err, sizeof err), -EINVAL);
-	snprintf(want, sizeof want, "%s:1: expected a JSON object with a string field 'prompt'", path);
-	ck_assert_str_eq(err, want);
-	/* the wrong type on line 3 */
-	write_tmp(path, sizeof path, "bad.jsonl", "{\"prompt\": \"ok\"}\n\n{\"prompt\": 5}\n");
-	ck_assert_int_eq(pb_dataset_load(path, 1, NULL, 0, &d, err, sizeof err), -EINVAL);
-	snprintf(want, sizeof want, "%s:3: expected a JSON object with a string field 'prompt'", path);
-	ck_assert_str_eq(err, want);
-	/* not an object, and not JSON */
-	write_tmp(path, sizeof path, "arr.jsonl", "[\"prompt\"]\n");
-	ck_assert_int_eq(pb_dataset_load(path, 1, NULL, 0, &d, err, sizeof err), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "arr.jsonl:1: expected a JSON object"));
-	write_tmp(path, sizeof path, "broken.jsonl", "{\"prompt\": \"ok\"}\n{\"prompt\": \n");
-	ck_assert_int_eq(pb_dataset_load(path, 1, NULL, 0, &d, err, sizeof err), -EINVAL);
-	ck_assert_msg(strstr(err, "broken.jsonl:2:") && strstr(err, "invalid JSON"), "%s", err);
-}
-END_TEST
-
 int main(void)
 {
 	Suite *s = suite_create("text");
@@ -183,8 +127,6 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, utf8_roundtrip);
 	tcase_add_test(tc, sentencepiece_pieces);
-	tcase_add_test(tc, dataset_lines);
-	tcase_add_test(tc, dataset_jsonl);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -77,9 +77,9 @@ START_TEST(test_full_example)
 	ck_assert_str_eq(e->models[1].path, path);
 
 	ck_assert_int_eq(e->n_datasets, 2);
-	ck_assert_int_eq(e->datasets[0].format, PB_DATASET_LINES);
+	ck_assert_int_eq(e->datasets[0].format, PB_DATASET_PROMPTS);
 	ck_assert_int_eq(e->datasets[1].format, PB_DATASET_JSONL);
-	ck_assert_str_eq(e->datasets[1].field, "prompt");
+	ck_assert_str_eq(e->datasets[1].input, "prompt");
 
 	ck_assert_int_eq(e->n_chains, 3);
 	ck_assert_str_eq(e->chains[0].name, "dense");
@@ -127,8 +127,8 @@ START_TEST(test_defaults_and_settings)
 	struct pb_experiment *e = load_ok(
 		"name: t\n"
 		"models:\n  m: {synth: llama-110m}\n"
-		"datasets:\n  p: {path: prompts.txt}\n  j: {path: data.jsonl, field: text}\n"
-		"  l: {path: data.jsonl, format: lines}\n"
+		"datasets:\n  p: {path: prompts.txt}\n  j: {path: data.jsonl, input: text}\n"
+		"  l: {path: data.jsonl, format: prompts}\n"
 		"backends: [ref]\n", NULL, 0);
 	ck_assert_uint_eq(e->seed, 0);
 	ck_assert_str_eq(e->output, "results/t");
@@ -136,13 +136,15 @@ START_TEST(test_defaults_and_settings)
 	ck_assert_int_eq(e->warmup, 1);
 	ck_assert_int_eq(e->max_new_tokens, 32);
 	ck_assert_int_eq(e->max_samples, 0);
+	ck_assert_int_eq(e->score_tokens, 4096);
 	ck_assert(e->timeout_s == 600);
 	ck_assert_uint_eq(e->models[0].seed, 0);   /* experiment seed */
 	ck_assert_int_eq(e->n_chains, 1);          /* no pruners: dense alone */
 	ck_assert_str_eq(e->chains[0].name, "dense");
 	ck_assert_int_eq(e->datasets[1].format, PB_DATASET_JSONL);
-	ck_assert_str_eq(e->datasets[1].field, "text");
-	ck_assert_int_eq(e->datasets[2].format, PB_DATASET_LINES);
+	ck_assert_str_eq(e->datasets[1].input, "text");
+	ck_assert_int_eq(e->datasets[2].format, PB_DATASET_PROMPTS);
+	ck_assert_ptr_eq(e->registry, &fake_registry);
 	ck_assert_int_eq(e->n_probes, 0);
 	ck_assert_int_eq(((const struct ref_cfg *)e->backends[0].step.config)->threads, 1);
 	pb_experiment_free(e);
@@ -401,12 +403,13 @@ START_TEST(test_config_text)
 	ck_assert_msg(yaml_valid(t), "config_text is not valid YAML:\n%s", t);
 	const char *want =
 		"model:\n  synth: \"llama-15m\"\n  seed: 0\n"
-		"dataset:\n  file: \"prompts.txt\"\n  format: lines\n"
+		"dataset:\n  file: \"prompts.txt\"\n  format: prompts\n"
 		"chain:\n  - magnitude:\n      sparsity: 0.3\n      tensors: \"all\"\n      per_row: false\n"
 		"      seed: 0\n      tag: \"a \\\"quoted\\\": \\\\ thing\\x09\"\n"
 		"backend:\n  ref:\n    threads: 1\n"
 		"probes:\n  - procstat:\n      interval_ms: 100\n  - rapl: {}\n"
-		"seed: 0\nrepeat: 1\nwarmup: 1\nmax_new_tokens: 32\nmax_samples: 0\n";
+		"seed: 0\nrepeat: 1\nwarmup: 1\nmax_new_tokens: 32\nmax_samples: 0\n"
+		"score_tokens: 4096\n";
 	ck_assert_str_eq(t, want);
 	ck_assert(!strstr(t, tmp_dir()));   /* no machine-specific paths */
 	pb_experiment_free(e);
@@ -491,6 +494,77 @@ START_TEST(test_ids_stable)
 }
 END_TEST
 
+/* Dataset entries: formats by extension, fields, references, prefix,
+ * limits, shuffle, calibration and text windows; their config text. */
+START_TEST(test_datasets)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/qa.csv", tmp_dir());
+	ck_assert_int_eq(pb_write_file(path, "q,a\nx,y\n", 8), 0);
+	snprintf(path, sizeof path, "%s/wiki.raw", tmp_dir());
+	ck_assert_int_eq(pb_write_file(path, "text\n", 5), 0);
+	struct pb_experiment *e = load_ok(
+		"name: t\nseed: 9\nscore_tokens: 100\n"
+		"models:\n  m: {synth: llama-15m}\n"
+		"datasets:\n"
+		"  cnn: {path: data.jsonl, input: article, reference: highlights, prefix: 'summarize: ',\n"
+		"        max_samples: 5, shuffle: true, calibration: {count: 4, seqlen: 64}}\n"
+		"  qa: {path: qa.csv, input: q, reference: a}\n"
+		"  wiki: {path: wiki.raw, ctx: 128, stride: 64}\n"
+		"  txt: {path: prompts.txt, format: text}\n"
+		"  old: {path: data.jsonl, field: answer, calibration: {count: 2}}\n"
+		"backends: [ref]\n", NULL, 0);
+	const struct pb_dataset_spec *d = e->datasets;
+	ck_assert_int_eq(e->score_tokens, 100);
+	ck_assert_int_eq(d[0].format, PB_DATASET_JSONL);
+	ck_assert_str_eq(d[0].input, "article");
+	ck_assert_str_eq(d[0].reference, "highlights");
+	ck_assert_str_eq(d[0].prefix, "summarize: ");
+	ck_assert_int_eq(d[0].max_samples, 5);
+	ck_assert_int_eq(d[0].shuffle, 1);
+	ck_assert_int_eq(d[0].calib_count, 4);
+	ck_assert_int_eq(d[0].calib_seqlen, 64);
+	ck_assert_int_eq(d[1].format, PB_DATASET_CSV);
+	ck_assert_str_eq(d[1].reference, "a");
+	ck_assert_int_eq(d[2].format, PB_DATASET_TEXT);
+	ck_assert_int_eq(d[2].ctx, 128);
+	ck_assert_int_eq(d[2].stride, 64);
+	ck_assert_int_eq(d[3].format, PB_DATASET_TEXT);
+	ck_assert_int_eq(d[3].ctx, 0);
+	ck_assert_str_eq(d[4].input, "answer");        /* 'field', the old name of 'input' */
+	ck_assert_int_eq(d[4].calib_seqlen, 128);      /* the default */
+	ck_assert_int_eq(d[1].shuffle, 0);
+	const char *t = e->cells[0].config_text;
+	assert_has(t, "dataset:\n  file: \"data.jsonl\"\n  format: jsonl\n  input: \"article\"\n"
+		   "  reference: \"highlights\"\n  prefix: \"summarize: \"\n  max_samples: 5\n"
+		   "  shuffle: true\n  calibration:\n    count: 4\n    seqlen: 64\nchain:");
+	assert_has(t, "score_tokens: 100\n");
+	assert_has(e->cells[2].config_text, "  format: text\n  ctx: 128\n  stride: 64\nchain:");
+	ck_assert_msg(yaml_valid(t), "%s", t);
+	pb_experiment_free(e);
+
+	/* every dataset key changes the ids of that dataset's cells only */
+	const char *base = "name: t\nmodels:\n  m: {synth: llama-15m}\n"
+		"datasets:\n  a: {path: data.jsonl}\n  b: {path: prompts.txt}\nbackends: [ref]\n";
+	const char *sets[] = {
+		"datasets.a.reference=answer", "datasets.a.prefix=Q", "datasets.a.shuffle=true",
+		"datasets.a.max_samples=1", "datasets.a.calibration.count=1", "datasets.a.input=x",
+	};
+	struct pb_experiment *x = load_ok(base, NULL, 0);
+	for (size_t i = 0; i < PB_ARRAY_LEN(sets); i++) {
+		struct pb_experiment *y = load_ok(base, &sets[i], 1);
+		ck_assert_msg(strcmp(x->cells[0].id, y->cells[0].id), "%s: a's id unchanged", sets[i]);
+		ck_assert_str_eq(x->cells[1].id, y->cells[1].id);
+		pb_experiment_free(y);
+	}
+	const char *st = "score_tokens=10";
+	struct pb_experiment *y = load_ok(base, &st, 1);
+	ck_assert_str_ne(x->cells[1].id, y->cells[1].id);
+	pb_experiment_free(y);
+	pb_experiment_free(x);
+}
+END_TEST
+
 START_TEST(test_forms_and_errors)
 {
 	/* Backend/probe sequence forms, bare names and null options. */
@@ -541,6 +615,7 @@ int main(void)
 	tcase_add_test(tc, test_set);
 	tcase_add_test(tc, test_config_text);
 	tcase_add_test(tc, test_ids_stable);
+	tcase_add_test(tc, test_datasets);
 	tcase_add_test(tc, test_forms_and_errors);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, tcase_options());

@@ -26,7 +26,7 @@ extern "C" {
 enum pb_op_type {
 	PB_OP_EMBED = 0,  /* dst[t,:] = W[tokens[t],:]           (weight: [dim × vocab]) */
 	PB_OP_LINEAR,     /* dst[t,:] = src0[t,:] · Wᵀ            (weight: [out × in]) */
-	PB_OP_RMSNORM,    /* dst = src0 / rms(src0) * w           (weight: [dim]) */
+	PB_OP_RMSNORM,    /* dst = src0 / rms(src0) * w * scale   (weight: [dim]) */
 	PB_OP_ROPE,       /* rotate dst in place, positions pos0 + t */
 	PB_OP_ATTENTION,  /* dst = softmax(q·kᵀ·scale + bias, mask) · v */
 	PB_OP_KV_STORE,   /* cache[pos0 + t, :] = src0[t, :]      (dst addresses the cache) */
@@ -59,7 +59,11 @@ struct pb_op {
 	union {
 		struct { int32_t dim; } embed;
 		struct { int32_t n_in, n_out; } linear;
-		struct { int32_t dim; float eps; } rmsnorm;
+		struct {
+			int32_t dim;
+			float eps;
+			float scale;               /* multiplies dst; 0 means 1 (T5's tied LM head: d_model^-0.5) */
+		} rmsnorm;
 		struct {
 			int32_t n_heads, head_dim, pos0;
 			int32_t layout;            /* enum pb_rope_layout */
@@ -70,8 +74,14 @@ struct pb_op {
 			int32_t pos0;              /* position of query row 0 */
 			int32_t n_kv;              /* cache rows to attend over */
 			int32_t causal;            /* query t sees keys <= pos0 + t */
-			float scale;
-			struct pb_act bias;        /* optional [n_heads × n_tokens × n_kv] additive */
+			float scale;               /* T5: 1 (folded into its weights) */
+			/* optional additive bias (buf -1: none), added to the
+			 * scaled scores before the mask and softmax: head h,
+			 * query row t, key j at float bias.off + (h * n_tokens + t)
+			 * * bias.stride + j, for h < n_heads, t < n_tokens,
+			 * j < n_kv.  T5 writes its relative-position bias here
+			 * with stride n_kv, once per step, shared by the layers. */
+			struct pb_act bias;
 		} attention;
 		struct { int32_t width, pos0; } kv_store;
 		struct { int32_t width; int32_t fn; } glu;   /* fn: enum pb_act_fn */

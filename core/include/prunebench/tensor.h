@@ -56,7 +56,12 @@ enum pb_role {
 	PB_ROLE_OUT_NORM,
 	PB_ROLE_OUTPUT,
 	/* encoder-decoder (T5) */
-	PB_ROLE_ATTN_REL_BIAS,   /* relative position bias [n_heads × n_buckets] (ne[0] = n_heads... see arch/t5) */
+	/* T5 relative position bias of a stack: ne[0] = n_heads, ne[1] =
+	 * n_buckets, i.e. HF's [num_buckets, n_heads] matrix row-major (row b
+	 * holds bucket b's bias for every head).  It sits at layer 0 and the
+	 * whole stack shares it; a block whose heads were pruned differently
+	 * carries its own at its layer (ne[0] = its heads).  core/arch/t5.c. */
+	PB_ROLE_ATTN_REL_BIAS,
 	PB_ROLE_CROSS_NORM,
 	PB_ROLE_CROSS_Q,
 	PB_ROLE_CROSS_K,

@@ -175,6 +175,8 @@ static int op_rmsnorm(struct ref_state *s, const struct pb_op *op)
 		for (int64_t i = 0; i < dim; i++)
 			ss += (double)xr[i] * xr[i];
 		double k = 1.0 / sqrt(ss / (double)dim + op->p.rmsnorm.eps);
+		if (op->p.rmsnorm.scale != 0.0f)
+			k *= op->p.rmsnorm.scale;
 		for (int64_t i = 0; i < dim; i++)
 			yr[i] = (float)(xr[i] * k * wr[i]);
 	}
@@ -221,7 +223,8 @@ static int op_kv_store(struct ref_state *s, const struct pb_op *op)
 	return 0;
 }
 
-/* Bias of one (head, query) row: [n_heads × n_tokens] rows of n_kv. */
+/* The optional bias is [n_heads × n_tokens] rows of n_kv (ops.h): row
+ * h * n_tokens + t for head h and query t. */
 static int op_attention(struct ref_state *s, const struct pb_op *op)
 {
 	const int64_t nh = op->p.attention.n_heads, nkv = op->p.attention.n_kv_heads;

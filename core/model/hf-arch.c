@@ -1,0 +1,262 @@
+/* core/model/hf-arch.c — what a Hugging Face config.json and tensor names
+ * mean for the two architectures we read, mapped onto llama.cpp's
+ * (convert_hf_to_gguf.py, gguf-py tensor_mapping.py):
+ *
+ * LlamaForCausalLM: model.embed_tokens → token_embd, model.layers.N.
+ *   {input_layernorm, self_attn.{q,k,v,o}_proj, post_attention_layernorm,
+ *   mlp.{gate,up,down}_proj} → blk.N.{attn_norm, attn_q/k/v, attn_output,
+ *   ffn_norm, ffn_gate/up/down}, model.norm → output_norm, lm_head → output.
+ * T5ForConditionalGeneration: shared / {en,de}coder.embed_tokens →
+ *   token_embd; {en,de}coder.block.N.layer.0.{SelfAttention.{q,k,v,o,
+ *   relative_attention_bias}, layer_norm} → {enc,dec}.blk.N.{attn_q/k/v/o,
+ *   attn_rel_b, attn_norm}; decoder layer.1.{EncDecAttention.{q,k,v,o},
+ *   layer_norm} → cross_attn_*; the FFN layer (1 in the encoder, 2 in the
+ *   decoder) DenseReluDense.{wi | wi_0, wi_1, wo}, layer_norm →
+ *   ffn_{up | gate, up, down}, ffn_norm; {en,de}coder.final_layer_norm →
+ *   {enc,dec}.output_norm; lm_head → output.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "model/hf.h"
+#include "util/util.h"
+
+struct suffix_role {
+	const char *suffix;
+	enum pb_role role;
+};
+
+/* "<prefix><N>.<rest>": N, and *rest. */
+static int block_of(const char *name, const char *prefix, const char **rest)
+{
+	size_t k = strlen(prefix);
+	long n = 0;
+	int digits = 0;
+	if (strncmp(name, prefix, k))
+		return -1;
+	for (name += k; *name >= '0' && *name <= '9' && digits < 6; name++, digits++)
+		n = n * 10 + (*name - '0');
+	if (!digits || *name != '.')
+		return -1;
+	*rest = name + 1;
+	return (int)n;
+}
+
+static int match(const struct suffix_role *t, const char *rest, enum pb_role *role)
+{
+	for (; t->suffix; t++)
+		if (!strcmp(rest, t->suffix)) {
+			*role = t->role;
+			return 1;
+		}
+	return -1;
+}
+
+/* ---- llama ---- */
+
+static const struct suffix_role llama_block[] = {
+	{ "input_layernorm.weight", PB_ROLE_ATTN_NORM },
+	{ "self_attn.q_proj.weight", PB_ROLE_ATTN_Q },
+	{ "self_attn.k_proj.weight", PB_ROLE_ATTN_K },
+	{ "self_attn.v_proj.weight", PB_ROLE_ATTN_V },
+	{ "self_attn.o_proj.weight", PB_ROLE_ATTN_O },
+	{ "post_attention_layernorm.weight", PB_ROLE_FFN_NORM },
+	{ "mlp.gate_proj.weight", PB_ROLE_FFN_GATE },
+	{ "mlp.up_proj.weight", PB_ROLE_FFN_UP },
+	{ "mlp.down_proj.weight", PB_ROLE_FFN_DOWN },
+	{ NULL, 0 },
+};
+
+static int llama_map(const char *name, enum pb_stack *stack, int *layer, enum pb_role *role)
+{
+	const char *rest;
+	*stack = PB_STACK_DECODER;
+	*layer = -1;
+	if (!strcmp(name, "model.embed_tokens.weight"))
+		return *role = PB_ROLE_TOK_EMBD, 1;
+	if (!strcmp(name, "model.norm.weight"))
+		return *role = PB_ROLE_OUT_NORM, 1;
+	if (!strcmp(name, "lm_head.weight"))
+		return *role = PB_ROLE_OUTPUT, 1;
+	if ((*layer = block_of(name, "model.layers.", &rest)) < 0)
+		return -1;
+	if (!strcmp(rest, "self_attn.rotary_emb.inv_freq"))
+		return 0;   /* recomputed from rope_theta */
+	return match(llama_block, rest, role);
+}
+
+static int llama_hparams(struct hf *h, struct pb_model *m, int *tie)
+{
+	struct pb_hparams *hp = &m->hp;
+	const char *act = hf_cfg_str(h, "hidden_act");
+	json_t *rs = json_object_get(h->cfg, "rope_scaling");
+	int rc, ab = 0, mb = 0;
+	m->arch = PB_ARCH_LLAMA;
+	if ((rc = hf_cfg_int(h, "hidden_size", 1, 0, 1, 1 << 20, &hp->dim)) < 0 ||
+	    (rc = hf_cfg_int(h, "intermediate_size", 1, 0, 1, 1 << 24, &hp->ffn_dim)) < 0 ||
+	    (rc = hf_cfg_int(h, "num_hidden_layers", 1, 0, 1, 1 << 16, &hp->n_layers)) < 0 ||
+	    (rc = hf_cfg_int(h, "num_attention_heads", 1, 0, 1, 1 << 16, &hp->n_heads)) < 0 ||
+	    (rc = hf_cfg_int(h, "num_key_value_heads", 0, hp->n_heads, 1, hp->n_heads, &hp->n_kv_heads)) < 0 ||
+	    (rc = hf_cfg_int(h, "vocab_size", 1, 0, 1, 1 << 24, &hp->vocab)) < 0 ||
+	    (rc = hf_cfg_int(h, "max_position_embeddings", 0, 2048, 1, 1 << 24, &hp->ctx)) < 0 ||
+	    (rc = hf_cfg_float(h, "rms_norm_eps", 1e-6, 0, 1, &hp->norm_eps)) < 0 ||
+	    (rc = hf_cfg_float(h, "rope_theta", 10000.0, 1e-3, 1e12, &hp->rope_theta)) < 0 ||
+	    (rc = hf_cfg_bool(h, "tie_word_embeddings", 0, tie)) < 0 ||
+	    (rc = hf_cfg_bool(h, "attention_bias", 0, &ab)) < 0 ||
+	    (rc = hf_cfg_bool(h, "mlp_bias", 0, &mb)) < 0)
+		return rc;
+	if (hp->dim % hp->n_heads && !json_object_get(h->cfg, "head_dim"))
+		return pb_errf(h->err, h->len, -EINVAL, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
+			       h->cfg_path, hp->dim, hp->n_heads);
+	if ((rc = hf_cfg_int(h, "head_dim", 0, hp->dim / hp->n_heads, 2, 1 << 16, &hp->head_dim)) < 0)
+		return rc;
+	if (hp->head_dim % 2 || hp->n_heads % hp->n_kv_heads)
+		return pb_errf(h->err, h->len, -EINVAL,
+			       "%s: head_dim %d must be even and num_attention_heads %d a multiple of num_key_value_heads %d",
+			       h->cfg_path, hp->head_dim, hp->n_heads, hp->n_kv_heads);
+	if (act && strcmp(act, "silu"))
+		return pb_errf(h->err, h->len, -ENOTSUP, "%s: hidden_act '%s' is not supported (llama uses silu)",
+			       h->cfg_path, act);
+	if (rs && !json_is_null(rs))
+		return pb_errf(h->err, h->len, -ENOTSUP, "%s: rope_scaling is not supported (only plain RoPE)",
+			       h->cfg_path);
+	if (ab || mb)
+		return pb_errf(h->err, h->len, -ENOTSUP, "%s: %s is not supported (linears without bias only)",
+			       h->cfg_path, ab ? "attention_bias" : "mlp_bias");
+	if ((rc = hf_cfg_int(h, "bos_token_id", 0, -1, -1, hp->vocab - 1, &hp->bos_id)) < 0 ||
+	    (rc = hf_cfg_int(h, "eos_token_id", 0, -1, -1, hp->vocab - 1, &hp->eos_id)) < 0 ||
+	    (rc = hf_cfg_int(h, "pad_token_id", 0, -1, -1, hp->vocab - 1, &hp->pad_id)) < 0)
+		return rc;
+	hp->rope_layout = PB_ROPE_INTERLEAVED;   /* after the q/k permutation */
+	hp->ffn_act = PB_ACT_SILU;
+	hp->ffn_gated = 1;
+	return 0;
+}
+
+/* ---- t5 ---- */
+
+static const struct suffix_role t5_attn[] = {
+	{ "SelfAttention.q.weight", PB_ROLE_ATTN_Q },
+	{ "SelfAttention.k.weight", PB_ROLE_ATTN_K },
+	{ "SelfAttention.v.weight", PB_ROLE_ATTN_V },
+	{ "SelfAttention.o.weight", PB_ROLE_ATTN_O },
+	{ "SelfAttention.relative_attention_bias.weight", PB_ROLE_ATTN_REL_BIAS },
+	{ "layer_norm.weight", PB_ROLE_ATTN_NORM },
+	{ NULL, 0 },
+};
+
+static const struct suffix_role t5_cross[] = {
+	{ "EncDecAttention.q.weight", PB_ROLE_CROSS_Q },
+	{ "EncDecAttention.k.weight", PB_ROLE_CROSS_K },
+	{ "EncDecAttention.v.weight", PB_ROLE_CROSS_V },
+	{ "EncDecAttention.o.weight", PB_ROLE_CROSS_O },
+	{ "layer_norm.weight", PB_ROLE_CROSS_NORM },
+	{ NULL, 0 },
+};
+
+static const struct suffix_role t5_ffn[] = {
+	{ "DenseReluDense.wi.weight", PB_ROLE_FFN_UP },
+	{ "DenseReluDense.wi_0.weight", PB_ROLE_FFN_GATE },
+	{ "DenseReluDense.wi_1.weight", PB_ROLE_FFN_UP },
+	{ "DenseReluDense.wo.weight", PB_ROLE_FFN_DOWN },
+	{ "layer_norm.weight", PB_ROLE_FFN_NORM },
+	{ NULL, 0 },
+};
+
+static int t5_map(const char *name, enum pb_stack *stack, int *layer, enum pb_role *role)
+{
+	const char *rest;
+	int enc = !strncmp(name, "encoder.", 8);
+	*stack = enc ? PB_STACK_ENCODER : PB_STACK_DECODER;
+	*layer = -1;
+	if (!strcmp(name, "shared.weight") || !strcmp(name, "encoder.embed_tokens.weight") ||
+	    !strcmp(name, "decoder.embed_tokens.weight")) {
+		*stack = PB_STACK_DECODER;
+		return *role = PB_ROLE_TOK_EMBD, 1;
+	}
+	if (!strcmp(name, "lm_head.weight"))
+		return *role = PB_ROLE_OUTPUT, 1;
+	if (!strcmp(name, "encoder.final_layer_norm.weight") || !strcmp(name, "decoder.final_layer_norm.weight"))
+		return *role = PB_ROLE_OUT_NORM, 1;
+	if ((*layer = block_of(name, enc ? "encoder.block." : "decoder.block.", &rest)) < 0)
+		return -1;
+	if (!strncmp(rest, "layer.0.", 8))
+		return match(t5_attn, rest + 8, role);
+	if (!enc && !strcmp(rest, "layer.1.EncDecAttention.relative_attention_bias.weight"))
+		return 0;   /* HF ignores it too: cross-attention has no position bias */
+	if (!enc && !strncmp(rest, "layer.1.", 8))
+		return match(t5_cross, rest + 8, role);
+	if (!strncmp(rest, enc ? "layer.1." : "layer.2.", 8))
+		return match(t5_ffn, rest + 8, role);
+	return -1;
+}
+
+static int t5_hparams(struct hf *h, struct pb_model *m, int *tie)
+{
+	struct pb_hparams *hp = &m->hp;
+	const char *ff = hf_cfg_str(h, "feed_forward_proj");
+	int rc;
+	m->arch = PB_ARCH_T5;
+	if ((rc = hf_cfg_int(h, "d_model", 1, 0, 1, 1 << 20, &hp->dim)) < 0 ||
+	    (rc = hf_cfg_int(h, "d_kv", 1, 0, 1, 1 << 16, &hp->head_dim)) < 0 ||
+	    (rc = hf_cfg_int(h, "d_ff", 1, 0, 1, 1 << 24, &hp->ffn_dim)) < 0 ||
+	    (rc = hf_cfg_int(h, "num_layers", 1, 0, 1, 1 << 16, &hp->n_enc_layers)) < 0 ||
+	    (rc = hf_cfg_int(h, "num_decoder_layers", 0, hp->n_enc_layers, 1, 1 << 16, &hp->n_layers)) < 0 ||
+	    (rc = hf_cfg_int(h, "num_heads", 1, 0, 1, 1 << 16, &hp->n_heads)) < 0 ||
+	    (rc = hf_cfg_int(h, "relative_attention_num_buckets", 0, 32, 2, 1 << 16, &hp->rel_buckets)) < 0 ||
+	    (rc = hf_cfg_int(h, "relative_attention_max_distance", 0, 128, 1, 1 << 24, &hp->rel_max_distance)) < 0 ||
+	    (rc = hf_cfg_float(h, "layer_norm_epsilon", 1e-6, 0, 1, &hp->norm_eps)) < 0 ||
+	    (rc = hf_cfg_int(h, "vocab_size", 1, 0, 1, 1 << 24, &hp->vocab)) < 0 ||
+	    (rc = hf_cfg_int(h, "n_positions", 0, 512, 1, 1 << 24, &hp->ctx)) < 0 ||
+	    (rc = hf_cfg_bool(h, "tie_word_embeddings", 1, tie)) < 0 ||
+	    (rc = hf_cfg_int(h, "pad_token_id", 0, 0, -1, hp->vocab - 1, &hp->pad_id)) < 0 ||
+	    (rc = hf_cfg_int(h, "eos_token_id", 0, 1, -1, hp->vocab - 1, &hp->eos_id)) < 0 ||
+	    (rc = hf_cfg_int(h, "decoder_start_token_id", 0, hp->pad_id >= 0 ? hp->pad_id : 0, 0,
+			     hp->vocab - 1, &hp->decoder_start_id)) < 0)
+		return rc;
+	/* feed_forward_proj: "relu" (v1.0), "gated-gelu" (v1.1, flan), ... */
+	const char *act = ff ? ff : "relu";
+	hp->ffn_gated = !strncmp(act, "gated-", 6);
+	if (hp->ffn_gated)
+		act += 6;
+	if (!strcmp(act, "relu"))
+		hp->ffn_act = PB_ACT_RELU;
+	else if (!strcmp(act, "gelu") || !strcmp(act, "gelu_new"))
+		hp->ffn_act = PB_ACT_GELU;   /* HF's gated-gelu is gelu_new: the tanh form */
+	else if (!strcmp(act, "silu"))
+		hp->ffn_act = PB_ACT_SILU;
+	else
+		return pb_errf(h->err, h->len, -ENOTSUP,
+			       "%s: feed_forward_proj '%s' is not supported (relu, gelu, gated-gelu, gated-silu)",
+			       h->cfg_path, ff);
+	hp->n_kv_heads = hp->n_heads;
+	hp->bos_id = -1;
+	hp->rope_layout = PB_ROPE_INTERLEAVED;
+	hp->rope_theta = 10000.0f;
+	hp->logit_scale = 1.0f;   /* the loader sets d_model^-0.5 once it knows the model is tied */
+	return 0;
+}
+
+static const struct hf_arch archs[] = {
+	{ "LlamaForCausalLM", llama_map, llama_hparams, 1 },
+	{ "T5ForConditionalGeneration", t5_map, t5_hparams, 0 },
+};
+
+const struct hf_arch *hf_arch_find(struct hf *h)
+{
+	json_t *list = json_object_get(h->cfg, "architectures");
+	const char *name = json_string_value(json_array_get(list, 0));
+	const char *type = hf_cfg_str(h, "model_type");
+	for (size_t i = 0; i < PB_ARRAY_LEN(archs); i++)
+		if (name ? !strcmp(name, archs[i].name)
+			 : type && !strncasecmp(type, archs[i].name, strlen(type)))
+			return &archs[i];
+	pb_errf(h->err, h->len, -ENOTSUP,
+		"%s: architecture '%s' is not supported (LlamaForCausalLM, T5ForConditionalGeneration)",
+		h->cfg_path, name ? name : type ? type : "(none: no 'architectures' or 'model_type')");
+	return NULL;
+}

@@ -1,0 +1,471 @@
+/* core/run/reference.c — the dense reference: its cache folder (flock,
+ * temporary folder, rename), its file format, and computing it on the
+ * `ref` backend for a cell (definitions in reference.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pb-config.h"
+#include "model/modelio.h"
+#include "plugin/host.h"
+#include "results/results.h"
+#include "run/reference.h"
+#include "util/util.h"
+
+#define REF_MAGIC "PBREF01\n"
+
+struct ref_header {
+	char magic[8];
+	uint32_t k, vocab, n_seqs, key_len;
+	uint64_t n_rows;
+};
+
+int pb_reference_topk(int vocab)
+{
+	return vocab <= PB_REF_TOPK_SMALL_VOCAB ? vocab : PB_REF_TOPK;
+}
+
+void pb_reference_free(struct pb_reference *r)
+{
+	if (!r)
+		return;
+	pb_tf_set_free(&r->set);
+	free(r->ids);
+	free(r->logp);
+	free(r->tail_logp);
+	free(r->target_logp);
+	free(r);
+}
+
+/* ---- file format: header, key, sequences, then the row arrays */
+
+static int put(FILE *f, const void *p, size_t n)
+{
+	return n == 0 || fwrite(p, 1, n, f) == n ? 0 : -EIO;
+}
+
+int pb_reference_write(const struct pb_reference *r, const char *key, const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -errno;
+	struct ref_header h = {
+		.k = (uint32_t)r->k, .vocab = (uint32_t)r->vocab, .n_seqs = (uint32_t)r->set.n,
+		.key_len = (uint32_t)strlen(key), .n_rows = (uint64_t)r->set.n_rows,
+	};
+	memcpy(h.magic, REF_MAGIC, 8);
+	size_t rows = (size_t)r->set.n_rows, rk = rows * (size_t)r->k;
+	int rc = put(f, &h, sizeof h) ?: put(f, key, h.key_len);
+	for (int i = 0; rc == 0 && i < r->set.n; i++) {
+		const struct pb_tf_seq *q = &r->set.v[i];
+		int32_t hd[4] = { q->sample, q->n_enc, q->n, q->score_from };
+		rc = put(f, hd, sizeof hd) ?: put(f, q->enc, (size_t)q->n_enc * 4) ?:
+		     put(f, q->tok, (size_t)q->n * 4);
+	}
+	if (rc == 0)
+		rc = put(f, r->ids, rk * 4) ?: put(f, r->logp, rk * 4) ?:
+		     put(f, r->tail_logp, rows * 4) ?: put(f, r->target_logp, rows * 4);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		rc = rc ?: -errno;
+	if (fclose(f) != 0)
+		rc = rc ?: -errno;
+	return rc;
+}
+
+struct cursor {
+	const char *p;
+	size_t left;
+};
+
+static int take(struct cursor *c, void *dst, size_t n)
+{
+	if (n > c->left)
+		return -EINVAL;
+	if (n)
+		memcpy(dst, c->p, n);
+	c->p += n;
+	c->left -= n;
+	return 0;
+}
+
+/* n int32 values into a fresh array (NULL when n == 0). */
+static int take_i32(struct cursor *c, int32_t n, int32_t **out)
+{
+	*out = NULL;
+	if (n < 0 || (size_t)n * 4 > c->left)
+		return -EINVAL;
+	if (!n)
+		return 0;
+	*out = malloc((size_t)n * 4);
+	return *out ? take(c, *out, (size_t)n * 4) : -ENOMEM;
+}
+
+int pb_reference_read(const char *path, const char *key, struct pb_reference **out,
+		      char *err, size_t len)
+{
+	char *buf = NULL;
+	size_t size = 0;
+	struct ref_header h;
+	struct pb_reference *r = NULL;
+	int rc = pb_read_file(path, &buf, &size);
+	*out = NULL;
+	if (rc < 0)
+		return pb_errf(err, len, rc, "%s: cannot read: %s", path, strerror(-rc));
+	struct cursor c = { buf, size };
+	const char *what = "a truncated or corrupt file";
+	rc = -EINVAL;
+	if (take(&c, &h, sizeof h) < 0 || memcmp(h.magic, REF_MAGIC, 8))
+		goto fail;
+	if (h.key_len != strlen(key) || h.key_len > c.left || memcmp(c.p, key, h.key_len)) {
+		what = "a reference made for other settings (its key differs)";
+		goto fail;
+	}
+	c.p += h.key_len;
+	c.left -= h.key_len;
+	if (h.vocab < 1 || h.k < 1 || h.k > h.vocab || h.n_seqs > (1u << 24) ||
+	    h.n_rows > (uint64_t)c.left)
+		goto fail;
+	r = calloc(1, sizeof *r);
+	if (!r || !(r->set.v = calloc(h.n_seqs + 1, sizeof *r->set.v))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	r->k = (int)h.k;
+	r->vocab = (int)h.vocab;
+	long rows = 0;
+	for (uint32_t i = 0; i < h.n_seqs; i++) {
+		int32_t hd[4];
+		struct pb_tf_seq *q = &r->set.v[i];
+		if (take(&c, hd, sizeof hd) < 0)
+			goto fail;
+		r->set.n++;
+		q->sample = hd[0];
+		q->n_enc = hd[1];
+		q->n = hd[2];
+		q->score_from = hd[3];
+		if ((rc = take_i32(&c, q->n_enc, &q->enc)) < 0 || (rc = take_i32(&c, q->n, &q->tok)) < 0)
+			goto fail;
+		rc = -EINVAL;
+		if (q->score_from < 0 || (q->n > 1 && q->score_from > q->n - 1))
+			goto fail;
+		for (int j = 0; j < q->n; j++)
+			if (q->tok[j] < 0 || (uint32_t)q->tok[j] >= h.vocab)
+				goto fail;
+		if (q->n > 1)
+			rows += q->n - 1 - q->score_from;
+	}
+	if ((uint64_t)rows != h.n_rows)
+		goto fail;
+	r->set.n_rows = rows;
+	size_t nr = (size_t)rows, rk = nr * h.k;
+	if (c.left != rk * 8 + nr * 8)
+		goto fail;
+	r->ids = malloc((rk ? rk : 1) * 4);
+	r->logp = malloc((rk ? rk : 1) * 4);
+	r->tail_logp = malloc((nr ? nr : 1) * 4);
+	r->target_logp = malloc((nr ? nr : 1) * 4);
+	if (!r->ids || !r->logp || !r->tail_logp || !r->target_logp) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	take(&c, r->ids, rk * 4);
+	take(&c, r->logp, rk * 4);
+	take(&c, r->tail_logp, nr * 4);
+	take(&c, r->target_logp, nr * 4);
+	for (size_t i = 0; i < rk; i++)
+		if (r->ids[i] < 0 || (uint32_t)r->ids[i] >= h.vocab)
+			goto fail;
+	free(buf);
+	*out = r;
+	return 0;
+fail:
+	free(buf);
+	pb_reference_free(r);
+	if (rc == -ENOMEM)
+		return pb_errf(err, len, rc, "%s: out of memory", path);
+	return pb_errf(err, len, -EINVAL, "%s: %s at byte %zu", path, what, size - c.left);
+}
+
+/* ---- the cache */
+
+static int write_manifest(const struct pb_reference *r, const char *key, const char *path,
+			  double ms)
+{
+	char now[32];
+	struct pb_yaml_out *y = pb_yaml_open(path);
+	if (!y)
+		return -errno;
+	pb_iso8601_now(now, sizeof now);
+	pb_yaml_kv(y, "what", "%s", "dense reference: top-K log-probabilities per scored position");
+	pb_yaml_kv(y, "prunebench", "%s (%s)", PB_VERSION, PB_GIT_REV);
+	pb_yaml_kv(y, "created", "%s", now);
+	pb_yaml_kv(y, "compute_ms", "%.3f", ms);
+	pb_yaml_kv(y, "top_k", "%d", r->k);
+	pb_yaml_kv(y, "vocab", "%d", r->vocab);
+	pb_yaml_kv(y, "sequences", "%d", r->set.n);
+	pb_yaml_kv(y, "scored_positions", "%ld", r->set.n_rows);
+	pb_yaml_kv(y, "byte_order", "%s", __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? "little" : "big");
+	pb_yaml_kv(y, "key", "%s", key);
+	return pb_yaml_close(y);
+}
+
+/* Leftovers of a writer that died holding the lock: <name>.tmp.* */
+static void remove_stale(const char *dir, const char *name)
+{
+	char prefix[512], path[4096];
+	snprintf(prefix, sizeof prefix, "%s.tmp.", name);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix)) &&
+		    pb_path_join(path, sizeof path, dir, de->d_name) == 0)
+			pb_rm_rf(path);
+	if (d)
+		closedir(d);
+}
+
+static int store(const struct pb_reference *r, const char *dir, const char *name,
+		 const char *key, const char *final, double ms, char *err, size_t len)
+{
+	char tmp[4096], path[4096], base[600];
+	int rc;
+	snprintf(base, sizeof base, "%s.tmp.%ld", name, (long)getpid());
+	if ((rc = pb_path_join(tmp, sizeof tmp, dir, base)) < 0)
+		return pb_errf(err, len, rc, "reference: path too long");
+	pb_rm_rf(tmp);
+	if (mkdir(tmp, 0755) < 0)
+		return pb_errf(err, len, -errno, "reference: cannot create %s: %s", tmp, strerror(errno));
+	pb_path_join(path, sizeof path, tmp, "reference.bin");
+	if ((rc = pb_reference_write(r, key, path)) < 0)
+		goto fail;
+	pb_path_join(path, sizeof path, tmp, "manifest.yaml");
+	if ((rc = write_manifest(r, key, path, ms)) < 0)
+		goto fail;
+	if (rename(tmp, final) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	pb_rm_rf(tmp);
+	return pb_errf(err, len, rc, "reference: writing %s: %s", path, strerror(-rc));
+}
+
+int pb_reference_cached(const char *dir, const char *name, const char *key,
+			pb_reference_fn fn, void *arg, struct pb_reference **out,
+			char *err, size_t len)
+{
+	char final[4096], bin[4096], lock[4096], lname[600];
+	struct stat st;
+	double t0 = pb_now_ms();
+	int rc, fd = -1;
+
+	*out = NULL;
+	snprintf(lname, sizeof lname, "%s.lock", name);
+	if ((rc = pb_mkdir_p(dir)) < 0)
+		return pb_errf(err, len, rc, "reference: cannot create %s: %s", dir, strerror(-rc));
+	if (pb_path_join(final, sizeof final, dir, name) < 0 ||
+	    pb_path_join(bin, sizeof bin, final, "reference.bin") < 0 ||
+	    pb_path_join(lock, sizeof lock, dir, lname) < 0)
+		return pb_errf(err, len, -ENAMETOOLONG, "reference: path too long");
+	/* the folder appears whole (rename), so a present file is complete */
+	if (stat(bin, &st) == 0)
+		goto read;
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return pb_errf(err, len, -errno, "reference: cannot open %s: %s", lock, strerror(errno));
+	while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+		;
+	if (rc < 0) {
+		rc = pb_errf(err, len, -errno, "reference: cannot lock %s: %s", lock, strerror(errno));
+		goto out;
+	}
+	if (stat(bin, &st) == 0)
+		goto read;    /* another process computed it while we waited */
+	remove_stale(dir, name);
+	struct pb_reference *r = NULL;
+	if ((rc = fn(arg, &r, err, len)) < 0)
+		goto out;
+	r->ms = pb_now_ms() - t0;
+	if ((rc = store(r, dir, name, key, final, r->ms, err, len)) < 0) {
+		pb_reference_free(r);
+		goto out;
+	}
+	snprintf(r->dir, sizeof r->dir, "%s", final);
+	*out = r;
+	goto out;
+read:
+	if ((rc = pb_reference_read(bin, key, out, err, len)) == 0) {
+		(*out)->cached = 1;
+		(*out)->ms = pb_now_ms() - t0;
+		snprintf((*out)->dir, sizeof (*out)->dir, "%s", final);
+	}
+out:
+	if (fd >= 0)
+		close(fd);     /* releases the lock */
+	return rc;
+}
+
+/* ---- a cell's reference */
+
+int pb_convert_for_backend(struct pb_model *m, uint32_t formats)
+{
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		if (formats & PB_FMT(t->dtype))
+			continue;
+		if (!(formats & PB_FMT(PB_F32)))
+			return -ENOTSUP;
+		int64_t rows = pb_tensor_nelements(t) / t->ne[0];
+		float *buf = malloc((size_t)pb_tensor_nelements(t) * sizeof(float));
+		if (!buf)
+			return -ENOMEM;
+		for (int64_t r = 0; r < rows; r++) {
+			int err = pb_tensor_row_f32(t, r, buf + r * t->ne[0]);
+			if (err < 0) {
+				free(buf);
+				return err;
+			}
+		}
+		int64_t ne[PB_MAX_DIMS];
+		memcpy(ne, t->ne, sizeof ne);
+		int err = pb_tensor_realloc(t, PB_F32, ne, (size_t)pb_tensor_nelements(t) * 4);
+		if (err == 0)
+			memcpy(t->data, buf, t->nbytes);
+		free(buf);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+/* The block of config_text that starts with "<key>:\n" at column 0. */
+static void config_block(const char *text, const char *key, char *out, size_t len)
+{
+	size_t kl = strlen(key);
+	const char *p = text;
+	out[0] = '\0';
+	while (p && *p) {
+		if (!strncmp(p, key, kl) && p[kl] == ':')
+			break;
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	if (!p || !*p)
+		return;
+	const char *e = strchr(p, '\n');
+	while (e && e[1] == ' ')
+		e = strchr(e + 1, '\n');
+	size_t n = e ? (size_t)(e - p) + 1 : strlen(p);
+	snprintf(out, len, "%.*s", (int)n, p);
+}
+
+struct get_ctx {
+	const struct pb_experiment *e;
+	const struct pb_cell *c;
+	const struct pb_dataset *ds;
+	const struct pb_model *m;
+	const struct pb_plugin *ref;
+};
+
+static int compute(void *arg, struct pb_reference **out, char *err, size_t len)
+{
+	struct get_ctx *g = arg;
+	const struct pb_plugin *p = g->ref;
+	const struct pb_backend_ops *ops = p->ops;
+	const struct pb_model_spec *ms = g->c->model;
+	struct pb_model *copy = NULL;
+	const struct pb_model *m = g->m;
+	struct pb_session *sess = NULL;
+	struct pb_tf_set set = { 0 };
+	struct pb_host_ctx host;
+	void *config = NULL, *state = NULL;
+	int rc = 0;
+
+	for (int i = 0; i < m->n_tensors; i++)
+		if (!(ops->formats & PB_FMT(m->tensors[i].dtype))) {
+			/* the dense weights in formats ref cannot run: a converted copy,
+			 * leaving the cell's own model as the pruners expect it */
+			rc = ms->source == PB_MODEL_SYNTH ?
+			     pb_model_synth(ms->preset, ms->seed, &copy, err, len) :
+			     pb_model_load(ms->path, &copy, err, len);
+			if (rc < 0)
+				return rc;
+			if ((rc = pb_convert_for_backend(copy, ops->formats)) < 0) {
+				rc = pb_errf(err, len, rc, "reference: cannot convert the model for 'ref'");
+				goto out;
+			}
+			m = copy;
+			break;
+		}
+	pb_host_init(&host, p->name, g->e->seed, 0);
+	config = calloc(1, p->config_size ? p->config_size : 1);
+	if (!config || (p->options && pb_options_defaults(p->options, config, p->config_size) < 0)) {
+		rc = pb_errf(err, len, -ENOMEM, "reference: backend 'ref': cannot set its options");
+		goto out;
+	}
+	if ((rc = p->init(&host.host, config, &state)) < 0) {
+		state = NULL;
+		rc = pb_errf(err, len, rc, "reference: backend 'ref': init failed: %s", strerror(-rc));
+		goto out;
+	}
+	if ((rc = ops->weights_load(state, m)) < 0) {
+		rc = pb_errf(err, len, rc, "reference: backend 'ref': weights_load failed: %s",
+			     strerror(-rc));
+		goto out;
+	}
+	if ((rc = pb_session_open(m, ops, state, &sess, err, len)) < 0)
+		goto out;
+	if ((rc = pb_tf_build(g->ds, g->c->dataset, m, g->e->score_tokens,
+			      g->e->max_new_tokens, &set, err, len)) < 0)
+		goto out;
+	rc = pb_reference_compute(sess, m, &set, g->e->max_new_tokens, out, err, len);
+out:
+	pb_tf_set_free(&set);
+	pb_session_close(sess);
+	if (state)
+		p->fini(state);
+	free(config);
+	pb_model_free(copy);
+	return rc;
+}
+
+int pb_reference_get(const struct pb_experiment *e, const struct pb_cell *c,
+		     const struct pb_dataset *ds, const struct pb_model *m,
+		     const char *model_sha256, struct pb_reference **out,
+		     char *err, size_t len)
+{
+	const struct pb_plugin_entry *pe = e->registry ?
+		pb_registry_find(e->registry, PB_BACKEND, "ref") : NULL;
+	char model[1024], dataset[2048], dir[4096], name[PB_NAME_MAX * 2 + 16], hex[65];
+	*out = NULL;
+	if (!pe)
+		return pb_errf(err, len, -ENOENT, "no 'ref' backend is registered to compute "
+			       "the dense reference");
+	config_block(c->config_text, "model", model, sizeof model);
+	config_block(c->config_text, "dataset", dataset, sizeof dataset);
+	size_t klen = strlen(model) + strlen(dataset) + 512;
+	char *key = malloc(klen);
+	if (!key)
+		return -ENOMEM;
+	/* everything the stored rows depend on */
+	snprintf(key, klen, "prunebench dense reference v1\n%s  content_sha256: %s\n%s"
+		 "  content_sha256: %s\nseed: %llu\nmax_samples: %d\nscore_tokens: %d\n"
+		 "max_new_tokens: %d\ntop_k: %d\n", model, model_sha256, dataset, ds->sha256,
+		 (unsigned long long)e->seed, e->max_samples, e->score_tokens, e->max_new_tokens,
+		 pb_reference_topk(m->hp.vocab));
+	pb_sha256_buf(key, strlen(key), hex);
+	snprintf(name, sizeof name, "%s.%s-%.8s", c->model->name, c->dataset->name, hex);
+	pb_path_join(dir, sizeof dir, e->output, "reference");
+	struct get_ctx g = { .e = e, .c = c, .ds = ds, .m = m, .ref = pe->desc };
+	int rc = pb_reference_cached(dir, name, key, compute, &g, out, err, len);
+	free(key);
+	return rc;
+}

@@ -1,0 +1,380 @@
+/* core/run/score.c — teacher-forced scoring: the sequences a cell scores
+ * (text windows, prompts, encoder-decoder pairs), the dense reference's
+ * rows, and the cell's rows against them (definitions in reference.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/modelio.h"
+#include "run/reference.h"
+#include "util/util.h"
+
+/* Rows per forward_all call: bounds the logits buffer (rows × vocab). */
+#define TF_CHUNK 256
+
+void pb_tf_set_free(struct pb_tf_set *s)
+{
+	for (int i = 0; s && i < s->n; i++) {
+		free(s->v[i].enc);
+		free(s->v[i].tok);
+	}
+	if (s)
+		free(s->v);
+	if (s)
+		memset(s, 0, sizeof *s);
+}
+
+static int tf_push(struct pb_tf_set *s, int *cap, const struct pb_tf_seq *q)
+{
+	if (s->n == *cap) {
+		int nc = *cap ? *cap * 2 : 16;
+		struct pb_tf_seq *p = realloc(s->v, (size_t)nc * sizeof *p);
+		if (!p)
+			return -ENOMEM;
+		s->v = p;
+		*cap = nc;
+	}
+	s->v[s->n++] = *q;
+	if (q->n > 1)
+		s->n_rows += q->n - 1 - q->score_from;
+	return 0;
+}
+
+/* Tokens of text into a malloc'd array (at least one slot). */
+static int tokenize(const struct pb_tokenizer *t, const char *text, int bos,
+		    int32_t **out, int *n)
+{
+	int k = pb_tokenize(t, text, bos, NULL, 0);
+	if (k < 0)
+		return k;
+	*out = malloc((size_t)(k ? k : 1) * sizeof **out);
+	if (!*out)
+		return -ENOMEM;
+	pb_tokenize(t, text, bos, *out, k);
+	*n = k;
+	return 0;
+}
+
+/* Text: windows over the evaluated segments' tokens (reference.h). */
+static int build_text(const struct pb_dataset *ds, const struct pb_dataset_spec *spec,
+		      const struct pb_model *m, int budget, struct pb_tf_set *out)
+{
+	const struct pb_tokenizer *tok = pb_model_tokenizer(m);
+	int bos = pb_tokenizer_bos(tok) >= 0 ? 1 : 0;
+	int W = spec->ctx > 0 && spec->ctx < m->hp.ctx ? spec->ctx : m->hp.ctx;
+	int L = W - bos;                  /* stream tokens per window */
+	int S = spec->stride > 0 && spec->stride < L ? spec->stride : L;
+	int32_t *stream = NULL;
+	int N = 0, cap = 0, cap_seq = 0, rc = 0;
+	if (L < 2)
+		return -EINVAL;
+	/* tokenize segment by segment, only as far as the budget reaches */
+	for (int i = 0; i < ds->n && N < budget + W + 1; i++) {
+		int32_t *t;
+		int k;
+		if ((rc = tokenize(tok, ds->samples[i].input, 0, &t, &k)) < 0)
+			goto out;
+		if (N + k > cap) {
+			int nc = (N + k) * 2;
+			int32_t *p = realloc(stream, (size_t)nc * sizeof *p);
+			if (!p) {
+				free(t);
+				rc = -ENOMEM;
+				goto out;
+			}
+			stream = p;
+			cap = nc;
+		}
+		memcpy(stream + N, t, (size_t)k * sizeof *t);
+		N += k;
+		free(t);
+	}
+	int prev_end = 0, left = budget;
+	for (int begin = 0; begin < N && left > 0; begin += S) {
+		int end = begin + L < N ? begin + L : N;
+		int first = prev_end > begin + !bos ? prev_end : begin + !bos;   /* first target */
+		if (first >= end)
+			break;
+		if (end - first > left)
+			end = first + left;
+		struct pb_tf_seq q = { .sample = -1, .n = end - begin + bos };
+		q.tok = malloc((size_t)q.n * sizeof *q.tok);
+		if (!q.tok) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		if (bos)
+			q.tok[0] = pb_tokenizer_bos(tok);
+		memcpy(q.tok + bos, stream + begin, (size_t)(end - begin) * sizeof *q.tok);
+		q.score_from = first - begin + bos - 1;
+		if ((rc = tf_push(out, &cap_seq, &q)) < 0) {
+			free(q.tok);
+			goto out;
+		}
+		left -= end - first;
+		prev_end = end;
+		if (end == N)
+			break;
+	}
+out:
+	free(stream);
+	return rc;
+}
+
+int pb_tf_build(const struct pb_dataset *ds, const struct pb_dataset_spec *spec,
+		const struct pb_model *m, int budget, int max_new, struct pb_tf_set *out,
+		char *err, size_t len)
+{
+	const struct pb_tokenizer *tok = pb_model_tokenizer(m);
+	const int seq2seq = m->hp.n_enc_layers > 0, ctx = m->hp.ctx;
+	int cap = 0, rc = 0, left = budget;
+
+	memset(out, 0, sizeof *out);
+	if (budget <= 0)
+		return 0;
+	if (ds->kind == PB_DATASET_TEXT) {
+		if (seq2seq)
+			return 0;     /* no perplexity of an encoder-decoder on raw text */
+		rc = build_text(ds, spec, m, budget, out);
+		goto out;
+	}
+	for (int i = 0; i < ds->n && left > 0; i++) {
+		const struct pb_sample *s = &ds->samples[i];
+		struct pb_tf_seq q = { .sample = i };
+		int32_t *ref = NULL;
+		int n_ref = 0;
+		if (s->reference && (rc = tokenize(tok, s->reference, 0, &ref, &n_ref)) < 0)
+			goto out;
+		if (seq2seq) {
+			if ((rc = tokenize(tok, s->input, 1, &q.enc, &q.n_enc)) < 0) {
+				free(ref);
+				goto out;
+			}
+			if (q.n_enc > ctx)
+				q.n_enc = ctx;
+			if (s->reference) {
+				/* decoder_start + reference */
+				q.n = 1 + (n_ref < ctx - 1 ? n_ref : ctx - 1);
+				q.tok = malloc((size_t)q.n * sizeof *q.tok);
+				if (q.tok) {
+					q.tok[0] = m->hp.decoder_start_id;
+					memcpy(q.tok + 1, ref, (size_t)(q.n - 1) * sizeof *ref);
+				}
+			}
+			free(ref);
+			if ((s->reference && !q.tok) || q.n_enc < 1) {
+				free(q.enc);
+				free(q.tok);
+				if (q.n_enc < 1)
+					continue;     /* nothing to encode */
+				rc = -ENOMEM;
+				goto out;
+			}
+			/* decoder tokens from the dense greedy output: count max_new rows */
+			int rows = q.tok ? q.n - 1 : max_new;
+			if (q.tok && rows > left) {
+				q.n = left + 1;
+				rows = left;
+			}
+			left -= rows;
+		} else {
+			int32_t *in;
+			int n_in;
+			if ((rc = tokenize(tok, s->input, 1, &in, &n_in)) < 0) {
+				free(ref);
+				goto out;
+			}
+			q.n = n_in + n_ref < ctx ? n_in + n_ref : ctx;
+			if (q.n > left + 1)
+				q.n = left + 1;
+			q.tok = realloc(in, (size_t)(n_in + n_ref + 1) * sizeof *in);
+			if (!q.tok) {
+				free(in);
+				free(ref);
+				rc = -ENOMEM;
+				goto out;
+			}
+			if (n_ref)
+				memcpy(q.tok + n_in, ref, (size_t)n_ref * sizeof *ref);
+			free(ref);
+			if (q.n < 2) {
+				free(q.tok);
+				continue;     /* one token predicts nothing */
+			}
+			left -= q.n - 1;
+		}
+		if ((rc = tf_push(out, &cap, &q)) < 0) {
+			free(q.enc);
+			free(q.tok);
+			goto out;
+		}
+	}
+out:
+	if (rc < 0) {
+		pb_tf_set_free(out);
+		return pb_errf(err, len, rc, "teacher-forced inputs: %s", strerror(-rc));
+	}
+	return 0;
+}
+
+enum tf_mode { TF_SCORE, TF_DENSE };
+
+/* Feed each sequence and visit its scored rows: score them against ref
+ * (TF_SCORE) or fill ref's rows from them (TF_DENSE). */
+static int tf_run(struct pb_session *s, int vocab, const struct pb_tf_set *set,
+		  enum tf_mode mode, struct pb_reference *ref, struct pb_acc_sums *sums,
+		  char *err, size_t len)
+{
+	float *logits = malloc((size_t)TF_CHUNK * (size_t)vocab * sizeof *logits);
+	unsigned char *mark = calloc((size_t)vocab, 1);
+	long row = 0;
+	int rc = 0;
+	if (!logits || !mark) {
+		rc = pb_errf(err, len, -ENOMEM, "scoring: out of memory");
+		goto out;
+	}
+	for (int i = 0; i < set->n; i++) {
+		const struct pb_tf_seq *q = &set->v[i];
+		if (q->n < 2 || q->score_from >= q->n - 1)
+			continue;
+		if (q->n_enc && (rc = pb_session_encode(s, q->enc, q->n_enc)) < 0) {
+			rc = pb_errf(err, len, rc, "scoring: encoding sequence %d (%d tokens) failed: %s",
+				     i, q->n_enc, strerror(-rc));
+			goto out;
+		}
+		/* context rows that are not scored: one plain step fills the KV cache */
+		if (q->score_from > 0 && (rc = pb_session_forward(s, q->tok, q->score_from, 0, logits)) < 0) {
+			rc = pb_errf(err, len, rc, "scoring: sequence %d: context of %d tokens failed: %s",
+				     i, q->score_from, strerror(-rc));
+			goto out;
+		}
+		for (int off = q->score_from; off < q->n - 1; off += TF_CHUNK) {
+			int cnt = q->n - 1 - off < TF_CHUNK ? q->n - 1 - off : TF_CHUNK;
+			if ((rc = pb_session_forward_all(s, q->tok + off, cnt, off, logits)) < 0) {
+				rc = pb_errf(err, len, rc, "scoring: sequence %d: rows %d..%d failed: %s",
+					     i, off, off + cnt - 1, strerror(-rc));
+				goto out;
+			}
+			for (int r = 0; r < cnt; r++, row++) {
+				const float *x = logits + (size_t)r * (size_t)vocab;
+				int32_t target = q->tok[off + r + 1];
+				double lse = pb_logsumexp(x, vocab);
+				const int k = ref ? ref->k : 0;
+				if (row >= set->n_rows || target < 0 || target >= vocab) {
+					rc = pb_errf(err, len, -EINVAL, "scoring: sequence %d: bad row or token", i);
+					goto out;
+				}
+				if (mode == TF_DENSE) {
+					size_t o = (size_t)row * (size_t)k;
+					rc = pb_topk(x, vocab, k, ref->ids + o, ref->logp + o,
+						     &ref->tail_logp[row], mark);
+					if (rc < 0)
+						goto out;
+					ref->target_logp[row] = (float)(x[target] - lse);
+					continue;
+				}
+				sums->nll += lse - x[target];
+				sums->n_nll++;
+				if (!ref)
+					continue;
+				size_t o = (size_t)row * (size_t)k;
+				sums->agree += pb_argmax(x, vocab) == ref->ids[o];
+				sums->kl += pb_kl_topk(ref->ids + o, ref->logp + o, k, ref->tail_logp[row],
+						       x, vocab, lse, mark);
+				sums->n_cmp++;
+			}
+		}
+	}
+	if (row != set->n_rows)
+		rc = pb_errf(err, len, -EINVAL, "scoring: %ld rows scored, %ld expected", row, set->n_rows);
+out:
+	free(logits);
+	free(mark);
+	return rc;
+}
+
+int pb_tf_score(struct pb_session *s, int vocab, const struct pb_tf_set *set,
+		const struct pb_reference *ref, struct pb_acc_sums *sums,
+		char *err, size_t len)
+{
+	if (ref && (ref->vocab != vocab || ref->set.n_rows != set->n_rows))
+		return pb_errf(err, len, -EINVAL, "scoring: the reference does not match the cell "
+			       "(vocab %d vs %d, rows %ld vs %ld)", ref->vocab, vocab,
+			       ref->set.n_rows, set->n_rows);
+	return tf_run(s, vocab, set, TF_SCORE, (struct pb_reference *)ref, sums, err, len);
+}
+
+/* Encoder-decoder without references: decoder_start + the dense greedy
+ * output (stopping after EOS), at most max_new tokens. */
+static int greedy_fill(struct pb_session *s, const struct pb_model *m, struct pb_tf_seq *q,
+		       int max_new, float *logits)
+{
+	const int vocab = m->hp.vocab, ctx = m->hp.ctx;
+	if (max_new > ctx - 1)
+		max_new = ctx - 1;
+	q->tok = malloc((size_t)(max_new + 1) * sizeof *q->tok);
+	if (!q->tok)
+		return -ENOMEM;
+	q->tok[0] = m->hp.decoder_start_id;
+	q->n = 1;
+	int rc = pb_session_encode(s, q->enc, q->n_enc);
+	while (rc == 0 && q->n <= max_new) {
+		if ((rc = pb_session_forward(s, &q->tok[q->n - 1], 1, q->n - 1, logits)) < 0)
+			break;
+		q->tok[q->n] = pb_argmax(logits, vocab);
+		if (q->tok[q->n++] == m->hp.eos_id)
+			break;
+	}
+	return rc;
+}
+
+int pb_reference_compute(struct pb_session *dense, const struct pb_model *m,
+			 struct pb_tf_set *set, int max_new, struct pb_reference **out,
+			 char *err, size_t len)
+{
+	const int vocab = m->hp.vocab;
+	struct pb_reference *r = calloc(1, sizeof *r);
+	float *logits = malloc((size_t)vocab * sizeof *logits);
+	int rc = 0;
+
+	*out = NULL;
+	if (!r || !logits) {
+		rc = pb_errf(err, len, -ENOMEM, "reference: out of memory");
+		goto fail;
+	}
+	r->set = *set;
+	memset(set, 0, sizeof *set);
+	r->vocab = vocab;
+	r->k = pb_reference_topk(vocab);
+	r->set.n_rows = 0;
+	for (int i = 0; i < r->set.n; i++) {
+		struct pb_tf_seq *q = &r->set.v[i];
+		if (!q->tok && (rc = greedy_fill(dense, m, q, max_new, logits)) < 0) {
+			rc = pb_errf(err, len, rc, "reference: greedy output of sample %d failed: %s",
+				     q->sample, strerror(-rc));
+			goto fail;
+		}
+		if (q->n > 1 && q->score_from < q->n - 1)
+			r->set.n_rows += q->n - 1 - q->score_from;
+	}
+	size_t rows = (size_t)(r->set.n_rows ? r->set.n_rows : 1);
+	r->ids = malloc(rows * (size_t)r->k * sizeof *r->ids);
+	r->logp = malloc(rows * (size_t)r->k * sizeof *r->logp);
+	r->tail_logp = malloc(rows * sizeof *r->tail_logp);
+	r->target_logp = malloc(rows * sizeof *r->target_logp);
+	if (!r->ids || !r->logp || !r->tail_logp || !r->target_logp) {
+		rc = pb_errf(err, len, -ENOMEM, "reference: out of memory for %ld rows", r->set.n_rows);
+		goto fail;
+	}
+	if ((rc = tf_run(dense, vocab, &r->set, TF_DENSE, r, NULL, err, len)) < 0)
+		goto fail;
+	free(logits);
+	*out = r;
+	return 0;
+fail:
+	free(logits);
+	pb_reference_free(r);
+	return rc;
+}
