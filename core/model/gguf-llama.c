@@ -117,8 +117,7 @@ static int load_t5_hparams(struct gguf_reader *r, struct pb_hparams *hp)
 	    (rc = gguf_key_int(r, "." PB_GGUF_KEY_REL_MAX_DISTANCE, 0, 128, 1, 1 << 24,
 				&hp->rel_max_distance)) < 0)
 		return rc;
-	hp->rope_layout = PB_ROPE_INTERLEAVED;
-	hp->rope_theta = 10000.0f;
+	hp->rope_layout = PB_ROPE_INTERLEAVED;   /* T5 has no RoPE: theta stays 0 */
 	return 0;
 }
 
@@ -299,7 +298,7 @@ static int check_tensors(struct gguf_reader *r, struct pb_model *m, const struct
 			if (rc < 0)
 				return rc;
 		} else {
-			hp->logit_scale = output < 0 ? 1.0f / sqrtf((float)hp->dim) : 1.0f;
+			hp->logit_scale = output < 0 ? 1.0f / sqrtf((float)hp->dim) : 0.0f;   /* 0: 1 */
 		}
 	} else if (gguf_find_arch_kv(r, PB_GGUF_KEY_LOGIT_SCALE)) {
 		int rc = gguf_key_float(r, "." PB_GGUF_KEY_LOGIT_SCALE, 1.0, 1e-9, 1e9, &hp->logit_scale);

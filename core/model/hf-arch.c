@@ -235,9 +235,8 @@ static int t5_hparams(struct hf *h, struct pb_model *m, int *tie)
 			       h->cfg_path, ff);
 	hp->n_kv_heads = hp->n_heads;
 	hp->bos_id = -1;
-	hp->rope_layout = PB_ROPE_INTERLEAVED;
-	hp->rope_theta = 10000.0f;
-	hp->logit_scale = 1.0f;   /* the loader sets d_model^-0.5 once it knows the model is tied */
+	hp->rope_layout = PB_ROPE_INTERLEAVED;   /* T5 has no RoPE: theta stays 0 */
+	hp->logit_scale = 0.0f;   /* 1; the loader sets d_model^-0.5 once it knows the model is tied */
 	return 0;
 }
 

@@ -321,6 +321,10 @@ int pb_tokenizer_from_vocab(const struct pb_vocab_spec *v, struct pb_tokenizer *
 		/* only byte and control pieces: the synthetic byte vocabulary */
 		t->kind = TOK_BYTE;
 	} else if (kind == PB_TOK_BPE && v->byte_level) {
+		/* llama.cpp's other pre-tokenizers (llama-bpe, qwen2, ...) split
+		 * digits and contractions differently: say so, ids may differ */
+		if (v->pre && strcmp(v->pre, "default") && strcmp(v->pre, "gpt2") && strcmp(v->pre, "gpt-2"))
+			pb_log(PB_LOG_WARN, "vocabulary: pre-tokenizer '%s' is approximated by GPT-2's", v->pre);
 		t->byte_level = 1;
 		t->pre[0] = (struct tok_pre){ .op = PRE_BYTELEVEL, .use_regex = 1,
 					      .add_prefix_space = t->add_space_prefix };

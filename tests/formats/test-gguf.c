@@ -102,7 +102,7 @@ START_TEST(t5_reads_and_round_trips)
 		ck_assert_int_eq(m->hp.eos_id, 1);
 		ck_assert_int_eq(m->hp.unk_id, 2);
 		/* tied: HF's d_model^-0.5; stored output: 1 */
-		ck_assert_float_eq_tol(m->hp.logit_scale, variant ? 1.0f : 1.0f / sqrtf(32.0f), 1e-7f);
+		ck_assert_float_eq_tol(m->hp.logit_scale, variant ? 0.0f : 1.0f / sqrtf(32.0f), 1e-7f);   /* 0 means 1 */
 		const struct pb_tensor *rb = pb_model_find_in(m, PB_STACK_ENCODER, 0, PB_ROLE_ATTN_REL_BIAS);
 		ck_assert_ptr_nonnull(rb);
 		ck_assert_int_eq(rb->ne[0], 4);
@@ -151,6 +151,39 @@ START_TEST(writer_round_trip)
 	}
 	pb_model_free(m);
 	gg_free(&g);
+}
+END_TEST
+
+/* Synthetic models of both architectures write and read back exactly:
+ * the same tensors and the same hyper-parameters. */
+START_TEST(synth_round_trip)
+{
+	struct pb_hparams t5 = {
+		.dim = 32, .n_layers = 2, .n_enc_layers = 1, .n_heads = 4, .n_kv_heads = 4, .head_dim = 8,
+		.ffn_dim = 64, .vocab = 300, .ctx = 64, .norm_eps = 1e-6f, .bos_id = -1, .eos_id = 1,
+		.pad_id = 0, .unk_id = 2, .rel_buckets = 8, .rel_max_distance = 64,
+		.ffn_act = PB_ACT_GELU, .ffn_gated = 1,
+	};
+	struct pb_hparams llama = {
+		.dim = 32, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .head_dim = 8, .ffn_dim = 64,
+		.vocab = 300, .ctx = 64, .norm_eps = 1e-5f, .rope_theta = 10000.0f, .bos_id = 1, .eos_id = 2,
+		.pad_id = -1, .unk_id = 0, .ffn_act = PB_ACT_SILU, .ffn_gated = 1,
+	};
+	for (int k = 0; k < 3; k++) {
+		struct pb_hparams hp = k == 2 ? llama : t5;
+		if (k == 1)
+			hp.logit_scale = 1.0f / sqrtf(32.0f);   /* tied, v1.0 style */
+		struct pb_model *m = NULL, *b;
+		char err[512];
+		ck_assert_msg(pb_model_synth_hp("tiny", &hp, 5, &m, err, sizeof err) == 0, "%s", err);
+		const char *out = spath("synth.gguf");
+		ck_assert_msg(pb_gguf_write(m, out, err, sizeof err) == 0, "%s", err);
+		b = must_load(out, NULL);
+		same_tensors(m, b, 0);
+		ck_assert_msg(!memcmp(&m->hp, &b->hp, sizeof m->hp), "hyper-parameters differ (case %d)", k);
+		pb_model_free(b);
+		pb_model_free(m);
+	}
 }
 END_TEST
 
@@ -351,6 +384,7 @@ int main(void)
 	tcase_add_test(tc, versions_and_types);
 	tcase_add_test(tc, t5_reads_and_round_trips);
 	tcase_add_test(tc, writer_round_trip);
+	tcase_add_test(tc, synth_round_trip);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("malformed");
 	tcase_add_test(tc, bad_header);

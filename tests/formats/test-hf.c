@@ -143,7 +143,7 @@ START_TEST(t5_variants)
 		ck_assert_int_eq(m->hp.ffn_act, gated ? PB_ACT_GELU : PB_ACT_RELU);
 		ck_assert_int_eq(m->hp.decoder_start_id, 0);
 		ck_assert_int_eq(m->hp.eos_id, 1);
-		ck_assert_float_eq_tol(m->hp.logit_scale, gated ? 1.0f : 1.0f / sqrtf(32.0f), 1e-7f);
+		ck_assert_float_eq_tol(m->hp.logit_scale, gated ? 0.0f : 1.0f / sqrtf(32.0f), 1e-7f);   /* 0 means 1 */
 		/* shared + encoder.embed_tokens: one embedding */
 		int embd = 0;
 		for (int i = 0; i < m->n_tensors; i++)

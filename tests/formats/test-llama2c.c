@@ -152,6 +152,18 @@ START_TEST(tokenizer_discovery)
 	write_tok(in_dir(dir, "tokenizer.bin"), 260);
 	m = must_load(in_dir(dir, "m.bin"), NULL);
 	pb_model_free(m);
+	/* a tokenizer file replaces a GGUF's own vocabulary */
+	struct gg g;
+	gg_tiny_llama(&g, 3, 0);
+	gg_finish(&g);
+	write_bytes(in_dir(dir, "tiny.gguf"), g.out.p, g.out.n);
+	m = must_load(in_dir(dir, "tiny.gguf"), in_dir(dir, "tok999.bin"));
+	ck_assert_ptr_nonnull(strstr(pb_tokenizer_piece(pb_model_tokenizer(m), 259), "a259"));
+	pb_model_free(m);
+	m = must_load(in_dir(dir, "tiny.gguf"), NULL);
+	ck_assert_ptr_null(strstr(pb_tokenizer_piece(pb_model_tokenizer(m), 259), "a259"));
+	pb_model_free(m);
+	gg_free(&g);
 	/* a tokenizer with fewer tokens than the model */
 	write_tok(in_dir(dir, "short.tok"), 100);
 	must_fail(in_dir(dir, "m.bin"), in_dir(dir, "short.tok"), -1, "fewer tokens than the model");
