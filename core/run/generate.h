@@ -39,7 +39,9 @@ struct pb_gen_result {
 	char *text;           /* detokenized output, malloc'd */
 };
 
-/* The prompt is truncated from the left to ctx - max_new_tokens tokens. */
+/* Decoder-only: the prompt is truncated from the left to ctx - max_new_tokens
+ * tokens.  Encoder-decoder: it keeps its start and its final EOS (as Hugging
+ * Face truncation does) to fit the encoder context. */
 int pb_generate(struct pb_session *s, const struct pb_model *m,
 		const struct pb_tokenizer *tok, const struct pb_gen_request *req,
 		struct pb_gen_result *out, char *err, size_t len);
