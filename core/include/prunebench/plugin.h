@@ -89,21 +89,68 @@ struct pb_host {
 
 /* ---- pruners ---------------------------------------------------------- */
 
-struct pb_calib;  /* calibration handle (compression issue); may be NULL */
+/* Calibration statistics a pruner may ask for, per linear of one block,
+ * gathered on the dataset's calibration split (`calibration: {count,
+ * seqlen}`; N sequences of L tokens). */
+enum pb_calib_want {
+	PB_CALIB_COL_SQ = 1u << 0,  /* per input column j: Σ over tokens of x_j² (Wanda ‖X_j‖₂², activation size) */
+	PB_CALIB_XTX = 1u << 1,     /* [n_in × n_in] Σ over tokens of x xᵀ (SparseGPT: H = 2·XᵀX + λI) */
+};
+
+struct pb_linear_stats {
+	int tensor;                 /* index into pb_model.tensors */
+	int64_t n_in;               /* the linear's input width (ne[0]) */
+	int64_t n_tokens;           /* calibration tokens seen */
+	const double *col_sq;       /* n_in, when PB_CALIB_COL_SQ was asked */
+	const double *xtx;          /* n_in × n_in row-major, when PB_CALIB_XTX was asked */
+};
+
+/* The calibration handle the core passes to apply() when the pruner's
+ * ops.calib asks for one (NULL otherwise).  The core runs the calibration
+ * tokens through the model AS IT IS AT THE TIME OF THE CALL, block by
+ * block, keeping the hidden states at the input of the next block, so a
+ * pruner that walks blocks in order and edits block l before asking for
+ * block l + 1 gets inputs that come from the already-pruned earlier blocks
+ * (Wanda's and SparseGPT's sequential scheme).  Within one block all
+ * statistics come from one pass with the block as it was when asked. */
+struct pb_calib {
+	uint32_t struct_size;
+	int n_sequences, seqlen;    /* what the split holds */
+	/* Statistics for every linear of block `layer` of `stack`: *stats
+	 * points at *n entries, valid until the next call or the end of
+	 * apply().  Layers must be asked in non-decreasing order per stack;
+	 * asking for an earlier layer restarts from the embeddings. */
+	int (*block_stats)(struct pb_calib *c, enum pb_stack stack, int layer, unsigned want,
+			   const struct pb_linear_stats **stats, int *n);
+	/* Block Influence of each block of a stack, 1 − mean cos(h_in, h_out)
+	 * over the calibration tokens (ShortGPT), on the model as it is now. */
+	int (*block_influence)(struct pb_calib *c, enum pb_stack stack, double *bi, int n_layers);
+	void *core;
+};
 
 /* What a pruner says it did, one entry per model tensor (same index as
- * pb_model.tensors), filled by apply().  The core itself measures achieved
- * sparsity, parameters and bytes before and after, so the pruner reports
- * only its intent. */
+ * pb_model.tensors at the START of apply()), filled by apply().  The core
+ * itself measures achieved sparsity, parameters and bytes before and after,
+ * so the pruner reports only its intent. */
 struct pb_prune_target {
-	double sparsity;      /* target fraction of zeros; < 0 = tensor not touched */
+	double sparsity;      /* target fraction of zeros or removed weights; < 0 = not touched */
 };
 
 struct pb_pruner_ops {
 	int (*apply)(void *state, struct pb_model *m, struct pb_calib *calib,
 		     struct pb_prune_target *targets);
-	/* optional: may this pruner run on this model?  0, or -errno with why. */
+	/* optional: may this pruner run on this model (its formats, its
+	 * architecture)?  0, or -errno with why.  Called by `validate` on the
+	 * model as the chain so far leaves it (formats known), and again before
+	 * apply(). */
 	int (*check)(void *state, const struct pb_model *m, char *why, size_t len);
+	unsigned calib;           /* PB_CALIB_* this pruner needs; 0: none (calib is NULL) */
+	uint32_t in_formats;      /* PB_FMT() weight formats it can read; 0 = F32|F16|BF16 */
+	/* optional: the format it leaves the linears it touches in
+	 * (quantizers), given its config; -1 = unchanged.  Lets `validate`
+	 * follow a chain's formats without running it. */
+	int (*out_format)(const void *config);
+	unsigned archs;           /* 1u << PB_ARCH_* it supports; 0 = any */
 };
 
 /* ---- backends --------------------------------------------------------- */
