@@ -100,11 +100,11 @@ static struct pb_tensor_stat *stat_by_name(struct pb_cell_record *r, const char 
 	return NULL;
 }
 
-void pb_cell_record_targets(struct pb_cell_record *r, const struct pb_model *m,
-			    const struct pb_prune_target *t)
+void pb_cell_record_targets(struct pb_cell_record *r, const char (*names)[PB_TENSOR_NAME_MAX],
+			    int n, const struct pb_prune_target *t)
 {
-	for (int i = 0; i < m->n_tensors; i++) {
-		struct pb_tensor_stat *s = stat_by_name(r, m->tensors[i].name);
+	for (int i = 0; i < n; i++) {
+		struct pb_tensor_stat *s = stat_by_name(r, names[i]);
 		if (s && t[i].sparsity >= 0)
 			s->target = t[i].sparsity;
 	}

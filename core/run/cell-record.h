@@ -74,8 +74,10 @@ void pb_cell_record_probe(struct pb_cell_record *r, const char *name, const char
 /* Dense model, before compression. */
 void pb_cell_record_model(struct pb_cell_record *r, const struct pb_model *m, double load_ms);
 void pb_cell_record_dataset(struct pb_cell_record *r, const struct pb_dataset *d);
-void pb_cell_record_targets(struct pb_cell_record *r, const struct pb_model *m,
-			    const struct pb_prune_target *t);
+/* targets[i] belongs to names[i]: the tensor table as it was when apply()
+ * started (a structured pruner may remove tensors). */
+void pb_cell_record_targets(struct pb_cell_record *r, const char (*names)[PB_TENSOR_NAME_MAX],
+			    int n, const struct pb_prune_target *t);
 /* After compression and weights_load: formats, zeros, bytes, kernels. */
 void pb_cell_record_tensors(struct pb_cell_record *r, const struct pb_model *m,
 			    const struct pb_backend_ops *ops, void *state);

@@ -115,6 +115,7 @@ static int compress(struct cell_ctx *x, struct pb_model *m, struct pb_cell_recor
 {
 	const struct pb_chain *ch = x->c->chain;
 	struct pb_prune_target *targets = NULL;
+	char (*names)[PB_TENSOR_NAME_MAX] = NULL;
 	int err = 0;
 
 	for (int s = 0; s < ch->n_steps; s++) {
@@ -126,9 +127,15 @@ static int compress(struct cell_ctx *x, struct pb_model *m, struct pb_cell_recor
 		char why[512] = "";
 
 		pb_host_init(&host, p->name, x->e->seed + (uint64_t)s, pb_default_threads());
-		targets = calloc((size_t)m->n_tensors, sizeof *targets);
-		if (!targets)
-			return -ENOMEM;
+		int n_before = m->n_tensors;
+		targets = calloc((size_t)n_before, sizeof *targets);
+		names = calloc((size_t)n_before, sizeof *names);
+		if (!targets || !names) {
+			err = -ENOMEM;
+			goto out;
+		}
+		for (int i = 0; i < n_before; i++)
+			memcpy(names[i], m->tensors[i].name, PB_TENSOR_NAME_MAX);
 		for (int i = 0; i < m->n_tensors; i++)
 			targets[i].sparsity = -1;
 		err = p->init(&host.host, st->config, &state);
@@ -150,12 +157,15 @@ static int compress(struct cell_ctx *x, struct pb_model *m, struct pb_cell_recor
 			goto out;
 		}
 		pb_log(PB_LOG_INFO, "step %d: %s in %.1f ms", s + 1, st->label, dt);
-		pb_cell_record_targets(rec, m, targets);
+		pb_cell_record_targets(rec, (const char (*)[PB_TENSOR_NAME_MAX])names, n_before, targets);
 		free(targets);
+		free(names);
 		targets = NULL;
+		names = NULL;
 	}
 out:
 	free(targets);
+	free(names);
 	return err;
 }
 
