@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ref-rig.h"
 #include "arch/arch.h"
 #include "model/modelio.h"
 #include "run/generate.h"
@@ -22,48 +23,6 @@
 
 #include "naive-t5.h"
 
-extern const struct pb_plugin pb_plugin;   /* the ref backend, linked in */
-
-static char last_log[1024];
-
-static void host_log(const struct pb_host *h, enum pb_log_level lvl, const char *fmt, ...)
-{
-	va_list ap;
-	(void)h;
-	(void)lvl;
-	va_start(ap, fmt);
-	vsnprintf(last_log, sizeof last_log, fmt, ap);
-	va_end(ap);
-}
-
-static const struct pb_host host = {
-	.abi_version = PB_ABI_VERSION, .struct_size = sizeof(struct pb_host), .log = host_log,
-};
-
-struct rig {
-	struct pb_model *m;
-	const struct pb_backend_ops *ops;
-	void *state;
-	struct pb_session *s;
-};
-
-static void rig_open(struct rig *r, struct pb_model *m)
-{
-	char err[512];
-	int check_nan = 1;
-	r->m = m;
-	r->ops = pb_plugin.ops;
-	ck_assert_int_eq(pb_plugin.init(&host, &check_nan, &r->state), 0);
-	ck_assert_msg(r->ops->weights_load(r->state, m) == 0, "%s", last_log);
-	ck_assert_msg(pb_session_open(m, r->ops, r->state, &r->s, err, sizeof err) == 0, "%s", err);
-}
-
-static void rig_close(struct rig *r)
-{
-	pb_session_close(r->s);
-	pb_plugin.fini(r->state);
-	pb_model_free(r->m);
-}
 
 static float at2(const struct pb_tensor *t, int64_t r, int64_t c)
 {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ref-rig.h"
 #include "arch/arch.h"
 #include "fmt.h"
 #include "model/modelio.h"
@@ -20,23 +21,8 @@
 #include "text/text.h"
 #include "util/util.h"
 
-extern const struct pb_plugin pb_plugin;   /* the ref backend, linked in */
 
-static char shared[512], last_log[1024];
-
-static void host_log(const struct pb_host *h, enum pb_log_level lvl, const char *fmt, ...)
-{
-	va_list ap;
-	(void)h;
-	(void)lvl;
-	va_start(ap, fmt);
-	vsnprintf(last_log, sizeof last_log, fmt, ap);
-	va_end(ap);
-}
-
-static const struct pb_host host = {
-	.abi_version = PB_ABI_VERSION, .struct_size = sizeof(struct pb_host), .log = host_log,
-};
+static char shared[512];
 
 static const char *model_path(const char *rel)
 {
@@ -45,30 +31,6 @@ static const char *model_path(const char *rel)
 	char *s = p[k++ % 2];
 	snprintf(s, 1024, "%s/models/%s", shared, rel);
 	return s;
-}
-
-struct rig {
-	struct pb_model *m;
-	void *state;
-	struct pb_session *s;
-};
-
-static void rig_open(struct rig *r, struct pb_model *m)
-{
-	char err[512];
-	int check_nan = 1;
-	r->m = m;
-	ck_assert_int_eq(pb_plugin.init(&host, &check_nan, &r->state), 0);
-	const struct pb_backend_ops *ops = pb_plugin.ops;
-	ck_assert_msg(ops->weights_load(r->state, m) == 0, "%s", last_log);
-	ck_assert_msg(pb_session_open(m, ops, r->state, &r->s, err, sizeof err) == 0, "%s", err);
-}
-
-static void rig_close(struct rig *r)
-{
-	pb_session_close(r->s);
-	pb_plugin.fini(r->state);
-	pb_model_free(r->m);
 }
 
 /* The start of the first validation story, cut at a space. */

@@ -16,11 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ref-rig.h"
 #include "model/modelio.h"
 #include "run/reference.h"
 #include "util/util.h"
 
-extern const struct pb_plugin pb_plugin;   /* the ref backend, linked in */
 
 static char tmp[256];
 
@@ -35,23 +35,6 @@ static void teardown(void)
 	pb_rm_rf(tmp);
 }
 
-static void host_log(const struct pb_host *h, enum pb_log_level lvl, const char *fmt, ...)
-{
-	(void)h;
-	(void)lvl;
-	(void)fmt;
-}
-
-static const struct pb_host host = {
-	.abi_version = PB_ABI_VERSION, .struct_size = sizeof(struct pb_host), .log = host_log,
-};
-
-struct rig {
-	struct pb_model *m;
-	void *state;
-	struct pb_session *s;
-};
-
 static struct pb_model *tiny(uint64_t seed, int vocab)
 {
 	struct pb_hparams hp = {
@@ -64,24 +47,6 @@ static struct pb_model *tiny(uint64_t seed, int vocab)
 	ck_assert_msg(pb_model_synth_hp("tiny", &hp, seed, &m, err, sizeof err) == 0, "%s", err);
 	pb_synth_fill(pb_model_find(m, -1, PB_ROLE_TOK_EMBD), seed, 99, 0.5f);
 	return m;
-}
-
-static void rig_open(struct rig *r, struct pb_model *m)
-{
-	char err[512];
-	int check_nan = 1;
-	const struct pb_backend_ops *ops = pb_plugin.ops;
-	r->m = m;
-	ck_assert_int_eq(pb_plugin.init(&host, &check_nan, &r->state), 0);
-	ck_assert_int_eq(ops->weights_load(r->state, m), 0);
-	ck_assert_msg(pb_session_open(m, ops, r->state, &r->s, err, sizeof err) == 0, "%s", err);
-}
-
-static void rig_close(struct rig *r)
-{
-	pb_session_close(r->s);
-	pb_plugin.fini(r->state);
-	pb_model_free(r->m);
 }
 
 static const char *write_tmp(const char *name, const char *text)
