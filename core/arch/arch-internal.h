@@ -58,6 +58,8 @@ struct pb_session {
 	float *bias_host;                   /* T5: one head's bias rows, ctx × ctx */
 	float *rel_host;                    /* T5: one rel-bias tensor as F32 */
 	int n_src;                          /* T5: encoded source tokens, 0 = none yet */
+	unsigned n_steps;                   /* graphs run (encode, steps, blocks) */
+	unsigned xn_step;                   /* T5: the step whose XN holds the encoder output */
 	struct pb_op *op;
 	int n_op_max;
 	struct pb_graph g;
@@ -67,9 +69,12 @@ struct pb_session {
  * n_op_max (session.c allocates), then build one step's ops. */
 int pb_llama_open(struct pb_session *s, char *err, size_t len);
 void pb_llama_body(struct pb_session *s, int n, int pos0);
+void pb_llama_block(struct pb_session *s, int l, int n, int pos0);
 int pb_t5_open(struct pb_session *s, char *err, size_t len);
 int pb_t5_body(struct pb_session *s, int n, int pos0);
 int pb_t5_encode(struct pb_session *s, const int32_t *tokens, int n);
+int pb_t5_block(struct pb_session *s, enum pb_stack stack, int l, int n);
+int pb_t5_encoder_out(struct pb_session *s, float *out);
 
 /* ---- shared by the architectures (session.c) ---- */
 

@@ -50,6 +50,40 @@ int pb_session_forward_all(struct pb_session *s, const int32_t *tokens, int n, i
 const struct pb_graph *pb_session_graph(struct pb_session *s, const int32_t *tokens,
 					int n, int pos0);
 
+/* ---- one block at a time (calibration: core/run/calib.c) ---- */
+
+/* Blocks of a stack (a decoder-only model has only the decoder), or
+ * -EINVAL. */
+int pb_session_blocks(const struct pb_session *s, enum pb_stack stack);
+
+/* The token embedding of n tokens (1 <= n <= hp.ctx) into x (n × hp.dim
+ * floats): the input of block 0 of either stack. */
+int pb_session_embed(struct pb_session *s, const int32_t *tokens, int n, float *x);
+
+/* A tap sees the input of a group of linears that read the same rows
+ * (q/k/v, gate/up; any other linear alone): their tensor indices and the
+ * n × n_in input floats, borrowed for the call.  A negative return stops
+ * the block and is returned. */
+typedef int (*pb_session_tap)(void *ctx, const int *tensors, int n_tensors, const float *x,
+			      int n, int64_t n_in);
+
+/* Run block `layer` of `stack` over n rows of hidden states x (n ×
+ * hp.dim, positions 0..n-1) in place, x becoming the block's output, with
+ * the weights as they are now (the backend must hold them: weights_load).
+ * tap (may be NULL) gets every linear's input, in the block's order.  A
+ * T5 decoder block attends to the source of the last pb_session_encode;
+ * the cross K/V linears ran there (pb_session_encoder_out gives their
+ * input).  Needs the backend's buffer_write (-ENOTSUP).  Overwrites the
+ * KV cache of that layer: start requests afresh afterwards. */
+int pb_session_block(struct pb_session *s, enum pb_stack stack, int layer, float *x, int n,
+		     pb_session_tap tap, void *ctx);
+
+/* T5, right after pb_session_encode (before any other step or block):
+ * the normed final encoder states, n_src × hp.dim floats, which every
+ * decoder cross-attention K and V linear reads.  n_src, or -EINVAL when
+ * nothing was encoded or something ran since; -ENOTSUP for decoder-only. */
+int pb_session_encoder_out(struct pb_session *s, float *out);
+
 /* Buffer layout, for tests: buffer PB_SESSION_LOGITS holds the logits
  * (up to 16 rows of hp.vocab; forward_all reads longer inputs in chunks).
  * T5 adds, after the decoder's self-attention caches, each decoder

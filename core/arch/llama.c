@@ -77,13 +77,17 @@ static void attention_block(struct pb_session *s, int l, int n, int pos0)
 	pb_arch_add(s, n, x, xn);
 }
 
+void pb_llama_block(struct pb_session *s, int l, int n, int pos0)
+{
+	if (s->dec[l].attn)
+		attention_block(s, l, n, pos0);
+	if (s->dec[l].ffn)
+		pb_arch_ffn(s, &s->dec[l], n, 1, PB_ACT_SILU);
+}
+
 void pb_llama_body(struct pb_session *s, int n, int pos0)
 {
 	pb_arch_embed(s, n);
-	for (int l = 0; l < s->n_dec; l++) {
-		if (s->dec[l].attn)
-			attention_block(s, l, n, pos0);
-		if (s->dec[l].ffn)
-			pb_arch_ffn(s, &s->dec[l], n, 1, PB_ACT_SILU);
-	}
+	for (int l = 0; l < s->n_dec; l++)
+		pb_llama_block(s, l, n, pos0);
 }

@@ -370,6 +370,7 @@ static int body(struct pb_session *s, const int32_t *tokens, int n, int pos0)
 		if (tokens[i] < 0 || tokens[i] >= s->vocab)
 			return -EINVAL;
 	s->g = (struct pb_graph){ .ops = s->op, .tokens = tokens, .n_tokens = n };
+	s->n_steps++;
 	if (s->seq2seq)
 		return pb_t5_body(s, n, pos0);
 	pb_llama_body(s, n, pos0);
@@ -419,4 +420,127 @@ int pb_session_forward_all(struct pb_session *s, const int32_t *tokens, int n, i
 			return rc;
 	}
 	return 0;
+}
+
+/* ---- blocks one at a time (calibration) ---- */
+
+int pb_session_blocks(const struct pb_session *s, enum pb_stack stack)
+{
+	if (!s)
+		return -EINVAL;
+	if (stack == PB_STACK_DECODER)
+		return s->n_dec;
+	return stack == PB_STACK_ENCODER && s->seq2seq ? s->n_enc : -EINVAL;
+}
+
+int pb_session_embed(struct pb_session *s, const int32_t *tokens, int n, float *x)
+{
+	if (!s || !tokens || !x || n < 1 || n > s->ctx)
+		return -EINVAL;
+	for (int i = 0; i < n; i++)
+		if (tokens[i] < 0 || tokens[i] >= s->vocab)
+			return -EINVAL;
+	s->g = (struct pb_graph){ .ops = s->op, .tokens = tokens, .n_tokens = n };
+	s->n_steps++;
+	pb_arch_embed(s, n);
+	int rc = s->ops->graph_compute(s->bs, &s->g);
+	if (rc < 0)
+		return rc;
+	return s->ops->buffer_read(s->bs, PB_SESSION_X, 0, (int64_t)n * s->dim, x);
+}
+
+int pb_session_encoder_out(struct pb_session *s, float *out)
+{
+	if (!s || !out)
+		return -EINVAL;
+	if (!s->seq2seq)
+		return -ENOTSUP;
+	return pb_t5_encoder_out(s, out);
+}
+
+static int same_act(const struct pb_act *a, const struct pb_act *b)
+{
+	return a->buf == b->buf && a->off == b->off && a->stride == b->stride;
+}
+
+/* Read n rows of width w addressed by a into dst (rows packed). */
+static int read_rows(struct pb_session *s, const struct pb_act *a, int n, int64_t w, float *dst)
+{
+	if (a->stride == w)
+		return s->ops->buffer_read(s->bs, a->buf, a->off, (int64_t)n * w, dst);
+	for (int t = 0; t < n; t++) {
+		int rc = s->ops->buffer_read(s->bs, a->buf, a->off + t * a->stride, w, dst + t * w);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Compute ops [from, to) of the current graph. */
+static int run_ops(struct pb_session *s, int from, int to)
+{
+	if (to <= from)
+		return 0;
+	struct pb_graph g = s->g;
+	g.ops = s->op + from;
+	g.n_ops = to - from;
+	return s->ops->graph_compute(s->bs, &g);
+}
+
+int pb_session_block(struct pb_session *s, enum pb_stack stack, int layer, float *x, int n,
+		     pb_session_tap tap, void *ctx)
+{
+	int nb = pb_session_blocks(s, stack), rc;
+	float *in = NULL;
+	if (nb < 0 || layer < 0 || layer >= nb || !x || n < 1 || n > s->ctx)
+		return -EINVAL;
+	if (!s->ops->buffer_write)
+		return -ENOTSUP;
+	if (s->seq2seq && stack == PB_STACK_DECODER && !s->n_src)
+		return -EINVAL;   /* the cross-attention needs pb_session_encode first */
+	if ((rc = s->ops->buffer_write(s->bs, PB_SESSION_X, 0, (int64_t)n * s->dim, x)) < 0)
+		return rc;
+	/* no embed op: the graph's tokens are never read */
+	s->g = (struct pb_graph){ .ops = s->op, .tokens = NULL, .n_tokens = n };
+	s->n_steps++;
+	if (s->seq2seq)
+		rc = pb_t5_block(s, stack, layer, n);
+	else
+		pb_llama_block(s, layer, n, 0);
+	if (rc < 0)
+		return rc;
+	/* Cut the list before each run of consecutive linears that read one
+	 * input (q/k/v, gate/up), read that input back and hand it to the tap:
+	 * the buffers are reused within the block, so later is too late. */
+	int from = 0;
+	for (int i = 0; tap && i < s->g.n_ops;) {
+		const struct pb_op *op = &s->op[i];
+		if (op->type != PB_OP_LINEAR) {
+			i++;
+			continue;
+		}
+		int tensors[8], k = 0, j = i;
+		const int64_t n_in = op->p.linear.n_in;
+		while (j < s->g.n_ops && k < 8 && s->op[j].type == PB_OP_LINEAR &&
+		       same_act(&s->op[j].src[0], &op->src[0]) && s->op[j].p.linear.n_in == n_in)
+			tensors[k++] = s->op[j++].weight;
+		/* inputs are dim, q or ffn wide: the widest of those */
+		int64_t w = s->dim > s->max_q ? s->dim : s->max_q;
+		w = w > s->max_ffn ? w : s->max_ffn;
+		if (!in && !(in = malloc((size_t)n * (size_t)w * sizeof *in))) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		if ((rc = run_ops(s, from, i)) < 0 || (rc = read_rows(s, &op->src[0], n, n_in, in)) < 0 ||
+		    (rc = tap(ctx, tensors, k, in, n, n_in)) < 0)
+			goto out;
+		from = i;
+		i = j;
+	}
+	if ((rc = run_ops(s, from, s->g.n_ops)) < 0)
+		goto out;
+	rc = s->ops->buffer_read(s->bs, PB_SESSION_X, 0, (int64_t)n * s->dim, x);
+out:
+	free(in);
+	return rc;
 }

@@ -274,6 +274,36 @@ int pb_t5_body(struct pb_session *s, int n, int pos0)
 	return 0;
 }
 
+/* One block of a stack over n rows at positions 0..n-1 (calibration):
+ * the stack's position bias for those rows, then the block's ops. */
+int pb_t5_block(struct pb_session *s, enum pb_stack stack, int l, int n)
+{
+	const int enc = stack == PB_STACK_ENCODER;
+	const struct pb_block *b = enc ? &s->enc[l] : &s->dec[l];
+	int rc;
+	if (!enc && !s->n_src)
+		return -EINVAL;
+	if ((rc = write_bias(s, enc, n, 0, n)) < 0)
+		return rc;
+	if (b->attn)
+		self_attention(s, b, n, 0, enc ? -1 : PB_SESSION_KV0 + 2 * l);
+	if (b->cross)
+		cross_attention(s, b, l, n);
+	if (b->ffn)
+		pb_arch_ffn(s, b, n, s->ffn_gated, s->ffn_act);
+	return 0;
+}
+
+int pb_t5_encoder_out(struct pb_session *s, float *out)
+{
+	/* pb_t5_encode leaves the normed encoder output in XN (the cross K/V
+	 * linears read it there) until the next decoder step overwrites it */
+	if (!s->n_src || s->xn_step != s->n_steps)
+		return -EINVAL;
+	int rc = s->ops->buffer_read(s->bs, PB_SESSION_XN, 0, (int64_t)s->n_src * s->dim, out);
+	return rc < 0 ? rc : s->n_src;
+}
+
 int pb_t5_encode(struct pb_session *s, const int32_t *tokens, int n)
 {
 	const int64_t dim = s->dim;
@@ -312,5 +342,6 @@ int pb_t5_encode(struct pb_session *s, const int32_t *tokens, int n)
 	if ((rc = s->ops->buffer_read(s->bs, PB_SESSION_XN, 0, 1, &sync)) < 0)
 		return rc;
 	s->n_src = n;
+	s->xn_step = ++s->n_steps;
 	return 0;
 }

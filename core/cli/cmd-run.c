@@ -12,6 +12,7 @@
 #include "experiment/experiment.h"
 #include "plugin/host.h"
 #include "results/results.h"
+#include "run/chain.h"
 #include "run/run.h"
 #include "util/util.h"
 
@@ -168,6 +169,8 @@ int pb_cmd_validate(int argc, char **argv)
 	if (!e)
 		return 1;
 	rc = check_available(e) < 0 ? 1 : 0;
+	if (pb_chains_check(e, stderr) > 0)
+		rc = 1;
 	printf("%s: experiment '%s', %d cells (%d models × %d datasets × %d pruner chains × %d backends",
 	       e->file, e->name, e->n_cells, e->n_models, e->n_datasets, e->n_chains, e->n_backends);
 	if (e->n_cells != e->n_models * e->n_datasets * e->n_chains * e->n_backends)
@@ -269,7 +272,8 @@ int pb_cmd_run(int argc, char **argv)
 	struct pb_experiment *e = load(&a);
 	if (!e)
 		return 1;
-	if (check_available(e) < 0) {
+	/* a chain that cannot run fails here, not in every one of its cells */
+	if (check_available(e) < 0 || pb_chains_check(e, stderr) > 0) {
 		pb_experiment_free(e);
 		return 1;
 	}

@@ -106,6 +106,21 @@ int pb_tensor_realloc(struct pb_tensor *t, enum pb_dtype dtype,
 	return 0;
 }
 
+int pb_model_tensor_remove(struct pb_model *m, int idx)
+{
+	if (!m || idx < 0 || idx >= m->n_tensors)
+		return -EINVAL;
+	struct pb_tensor *t = &m->tensors[idx];
+	for (int i = 0; i < m->n_tensors; i++)
+		if (i != idx && t->data && m->tensors[i].data == t->data)
+			return -EBUSY;
+	if (t->flags & PB_TENSOR_OWNED)
+		free(t->data);
+	memmove(t, t + 1, (size_t)(m->n_tensors - idx - 1) * sizeof *t);
+	m->n_tensors--;
+	return 0;
+}
+
 static int dense_ok(const struct pb_tensor *t, int64_t row)
 {
 	size_t rb = pb_row_bytes(t);

@@ -58,6 +58,12 @@ void pb_model_hash(const struct pb_model *m, char hex[65]);
 int pb_tensor_realloc(struct pb_tensor *t, enum pb_dtype dtype,
 		      const int64_t ne[PB_MAX_DIMS], size_t nbytes);
 
+/* Remove m->tensors[idx], freeing its data when owned; later tensors
+ * move down one place.  -EBUSY when another tensor shares its data (a tied
+ * output and its embedding), -EINVAL for a bad index
+ * (pb_host.tensor_remove). */
+int pb_model_tensor_remove(struct pb_model *m, int idx);
+
 /* Dequantise one row (ne[0] values) of a dense-format tensor into dst. */
 int pb_tensor_row_f32(const struct pb_tensor *t, int64_t row, float *dst);
 

@@ -57,4 +57,19 @@ int pb_tensor_convert(struct pb_tensor *t, enum pb_dtype to);
  * follows the embedding.  Errors name the tensor. */
 int pb_model_convert(struct pb_model *m, enum pb_dtype type, char *err, size_t len);
 
+/* ---- NM_2_4 (nm24.c; the layout is described at PB_NM_2_4 in tensor.h) */
+
+/* Bytes of a packed [rows × cols] tensor; 0 when cols is not a multiple
+ * of 4 or a size is not positive. */
+size_t pb_nm24_bytes(int64_t cols, int64_t rows);
+/* 1 when t is dense (F32/F16/BF16), has a multiple of 4 columns, and no
+ * group of 4 consecutive columns of a row holds more than 2 non-zeros. */
+int pb_tensor_nm24_ok(const struct pb_tensor *t);
+/* Pack a dense 2:4-sparse tensor in place (new owned data, dtype
+ * PB_NM_2_4, ne[] unchanged); values become F32 exactly.  -EINVAL, with
+ * the tensor unchanged and the reason in err, when it is not 2:4. */
+int pb_tensor_pack_nm24(struct pb_tensor *t, char *err, size_t len);
+/* Back to dense F32 (tests, and backends that fall back). */
+int pb_tensor_unpack_nm24(struct pb_tensor *t, char *err, size_t len);
+
 #endif

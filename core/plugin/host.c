@@ -50,6 +50,12 @@ static int host_tensor_realloc(const struct pb_host *h, struct pb_tensor *t,
 	return pb_tensor_realloc(t, dtype, ne, nbytes);
 }
 
+static int host_tensor_remove(const struct pb_host *h, struct pb_model *m, int idx)
+{
+	(void)h;
+	return pb_model_tensor_remove(m, idx);
+}
+
 void pb_host_init(struct pb_host_ctx *c, const char *plugin_name, uint64_t seed,
 		  int n_threads)
 {
@@ -61,6 +67,7 @@ void pb_host_init(struct pb_host_ctx *c, const char *plugin_name, uint64_t seed,
 	c->host.n_threads = n_threads > 0 ? n_threads : pb_default_threads();
 	c->host.tensor_realloc = host_tensor_realloc;
 	c->host.core = c;
+	c->host.tensor_remove = host_tensor_remove;
 	if (plugin_name)
 		snprintf(c->prefix, sizeof c->prefix, "%s", plugin_name);
 }

@@ -4,8 +4,10 @@
  * (model shape, dataset, accuracy sources, probes, timings). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pb-config.h"
+#include "plugin/host.h"
 #include "results/results.h"
 #include "run/cell-record.h"
 #include "util/util.h"
@@ -79,6 +81,34 @@ void pb_manifest_common(struct pb_yaml_out *y, const struct pb_experiment *e,
 	}
 }
 
+/* A started probe's own account (pb_probe_ops.describe: zones, trip
+ * points, wrap ranges) under `details`.  The record keeps no probe states
+ * and the run's instances are finished by now, so a fresh instance with
+ * the same configuration is asked; describe() is documented as cheap and
+ * side-effect free for exactly this. */
+static void probe_details(struct pb_yaml_out *y, const struct pb_experiment *e, const char *name)
+{
+	enum { DETAILS_MAX = 32768 };
+	for (int i = 0; i < e->n_probes; i++) {
+		const struct pb_plugin *p = e->probes[i].plugin->desc;
+		const struct pb_probe_ops *ops = p->ops;
+		struct pb_host_ctx hc;
+		void *state = NULL;
+		char *text;
+		if (strcmp(p->name, name) || !ops->describe)
+			continue;
+		text = malloc(DETAILS_MAX);
+		pb_host_init(&hc, p->name, e->seed, 1);
+		if (text && p->init(&hc.host, e->probes[i].config, &state) == 0) {
+			if (ops->describe(state, text, DETAILS_MAX) == 0)
+				pb_yaml_kv_yaml(y, "details", text);
+			p->fini(state);
+		}
+		free(text);
+		return;
+	}
+}
+
 int pb_cell_record_manifest(const struct pb_cell_record *r, const char *path)
 {
 	const struct pb_experiment *e = r->e;
@@ -134,6 +164,8 @@ int pb_cell_record_manifest(const struct pb_cell_record *r, const char *path)
 			pb_yaml_kv(y, "status", "unavailable: %s", r->probes[i].why);
 		else
 			pb_yaml_kv(y, "status", "ok");
+		if (!r->probes[i].why[0])
+			probe_details(y, e, r->probes[i].name);
 		pb_yaml_map_end(y);
 	}
 	pb_yaml_seq_end(y);

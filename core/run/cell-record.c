@@ -401,14 +401,22 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 
 	/* sparsity: what the chain aimed at and achieved on the tensors it
 	 * touched, and the share of zeros over all block linears */
-	double tgt_w = 0, touched = 0, touched_zero = 0, lin = 0, lin_zero = 0;
+	double tgt_w = 0, touched = 0, touched_zero = 0, lin = 0, lin_zero = 0, lin_bytes = 0;
 	int64_t params = 0, nonzero = 0, bytes = 0, bytes_dense = 0;
 	char formats[128] = "";
 	for (int i = 0; i < r->n_tensors; i++) {
 		const struct pb_tensor_stat *t = &r->tensors[i];
 		bytes_dense += t->bytes_before;
-		if (!t->present)
+		if (!t->present) {
+			/* removed by a structured step (dropped block): all of
+			 * it is gone */
+			if (t->target >= 0) {
+				tgt_w += t->target * (double)t->params_before;
+				touched += (double)t->params_before;
+				touched_zero += (double)t->params_before;
+			}
 			continue;
+		}
 		params += t->params;
 		nonzero += t->nonzero;
 		bytes += t->bytes;
@@ -420,6 +428,7 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 		if (pb_role_is_linear(t->role) && t->role != PB_ROLE_OUTPUT) {
 			lin += (double)t->params;
 			lin_zero += (double)(t->params - t->nonzero);
+			lin_bytes += (double)t->bytes;
 			const char *f = pb_dtype_name(t->fmt);
 			if (!strstr(formats, f)) {
 				size_t l = strlen(formats);
@@ -436,6 +445,8 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 	pb_row_set(row, "weight_bytes", "%lld", (long long)bytes);
 	pb_row_set(row, "weight_bytes_dense", "%lld", (long long)bytes_dense);
 	pb_row_set(row, "linear_formats", "%s", formats);
+	/* storage per block-linear weight, scales included (Q8_0: 8.5, Q4_0: 4.5) */
+	pb_row_setd(row, "bits_per_weight", lin > 0 ? 8.0 * lin_bytes / lin : NAN);
 	pb_row_setd(row, "load_ms", r->load_ms);
 	pb_row_setd(row, "compress_ms", r->compress_ms);
 	pb_row_setd(row, "weights_load_ms", r->weights_load_ms);

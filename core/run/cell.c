@@ -23,6 +23,7 @@
 #include "model/modelio.h"
 #include "plugin/host.h"
 #include "results/results.h"
+#include "run/calib.h"
 #include "run/cell-record.h"
 #include "run/generate.h"
 #include "run/reference.h"
@@ -111,7 +112,56 @@ static int start_probes(struct cell_ctx *x, struct pb_cell_record *rec,
 	return n;
 }
 
-static int compress(struct cell_ctx *x, struct pb_model *m, struct pb_cell_record *rec)
+static void on_calib_gather(void *ctx, int active)
+{
+	set_phase(ctx, active ? PB_PHASE_CALIBRATE : PB_PHASE_COMPRESS);
+}
+
+/* The calibration handle of a step whose pruner asks for one: windows
+ * from the cell's dataset (the pruner's nsamples/seqlen options, else the
+ * dataset's `calibration: {count, seqlen}`), run on the `ref` backend. */
+static int open_calib(struct cell_ctx *x, struct pb_model *m, const struct pb_dataset *ds,
+		      const struct pb_step *st, int s, struct pb_calib **out)
+{
+	const struct pb_plugin *p = st->plugin->desc;
+	const struct pb_dataset_spec *dsp = x->c->dataset;
+	const struct pb_plugin_entry *ref = x->e->registry ?
+		pb_registry_find(x->e->registry, PB_BACKEND, "ref") : NULL;
+	int32_t *tok = NULL;
+	char err[1024];
+	int n_seq, seqlen, rc;
+	if (!ref) {
+		pb_log(PB_LOG_ERROR, "pruner '%s' needs calibration, which runs on the 'ref' backend, "
+		       "and no 'ref' backend is registered", p->name);
+		return -ENOENT;
+	}
+	pb_calib_sizes(p, st->config, dsp->calib_count, dsp->calib_seqlen, &n_seq, &seqlen);
+	if (seqlen > m->hp.ctx) {
+		pb_log(PB_LOG_WARN, "pruner '%s': calibration windows of %d tokens cut to %s's context of %d",
+		       p->name, seqlen, m->name, m->hp.ctx);
+		seqlen = m->hp.ctx;
+	}
+	if ((rc = pb_calib_dataset_tokens(ds, pb_model_tokenizer(m), dsp->name, n_seq, seqlen, &tok,
+					  err, sizeof err)) < 0) {
+		pb_log(PB_LOG_ERROR, "pruner '%s': %s", p->name, err);
+		return rc;
+	}
+	struct pb_calib_opts o = {
+		.backend = ref->desc, .tokens = tok, .n_seq = n_seq, .seqlen = seqlen,
+		.n_threads = pb_default_threads(), .seed = x->e->seed + (uint64_t)s,
+		.on_gather = on_calib_gather, .ctx = x,
+	};
+	if ((rc = pb_calib_open(m, &o, out, err, sizeof err)) < 0)
+		pb_log(PB_LOG_ERROR, "pruner '%s': %s", p->name, err);
+	else
+		pb_log(PB_LOG_INFO, "pruner '%s': calibrating on %d windows of %d tokens from '%s'",
+		       p->name, n_seq, seqlen, dsp->name);
+	free(tok);
+	return rc;
+}
+
+static int compress(struct cell_ctx *x, struct pb_model *m, const struct pb_dataset *ds,
+		    struct pb_cell_record *rec)
 {
 	const struct pb_chain *ch = x->c->chain;
 	struct pb_prune_target *targets = NULL;
@@ -148,15 +198,26 @@ static int compress(struct cell_ctx *x, struct pb_model *m, struct pb_cell_recor
 			p->fini(state);
 			goto out;
 		}
+		struct pb_calib *calib = NULL;
+		if (ops->calib && (err = open_calib(x, m, ds, st, s, &calib)) < 0) {
+			p->fini(state);
+			goto out;
+		}
 		double t0 = pb_now_ms();
-		err = ops->apply(state, m, NULL, targets);
-		double dt = pb_now_ms() - t0;
+		err = ops->apply(state, m, calib, targets);
+		double dt = pb_now_ms() - t0, calib_ms = pb_calib_ms(calib);
+		set_phase(x, PB_PHASE_COMPRESS);
+		pb_calib_close(calib);
 		p->fini(state);
 		if (err < 0) {
 			pb_log(PB_LOG_ERROR, "pruner '%s' failed: %s", p->name, strerror(-err));
 			goto out;
 		}
-		pb_log(PB_LOG_INFO, "step %d: %s in %.1f ms", s + 1, st->label, dt);
+		if (ops->calib)
+			pb_log(PB_LOG_INFO, "step %d: %s in %.1f ms (calibration %.1f ms)", s + 1,
+			       st->label, dt, calib_ms);
+		else
+			pb_log(PB_LOG_INFO, "step %d: %s in %.1f ms", s + 1, st->label, dt);
 		pb_cell_record_targets(rec, (const char (*)[PB_TENSOR_NAME_MAX])names, n_before, targets);
 		free(targets);
 		free(names);
@@ -307,7 +368,7 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 
 	set_phase(&x, PB_PHASE_COMPRESS);
 	t0 = pb_now_ms();
-	if (compress(&x, m, &rec) < 0)
+	if (compress(&x, m, ds, &rec) < 0)
 		goto out;
 	rec.compress_ms = pb_now_ms() - t0;
 

@@ -85,7 +85,16 @@ struct pb_host {
 	int (*tensor_realloc)(const struct pb_host *h, struct pb_tensor *t,
 			      enum pb_dtype dtype, const int64_t ne[PB_MAX_DIMS], size_t nbytes);
 	void *core;             /* core-private */
+	/* Appended (compression issue); check struct_size before use.
+	 * Remove tensor idx from m, releasing its data; the tensors after it
+	 * move down one place (indices shift).  -EBUSY when another tensor
+	 * shares its data (a tied output).  0 or -errno. */
+	int (*tensor_remove)(const struct pb_host *h, struct pb_model *m, int idx);
 };
+
+/* Does host h have the appended hook `field` (an older core may not)? */
+#define PB_HOST_HAS(h, field) \
+	((h)->struct_size >= offsetof(struct pb_host, field) + sizeof((h)->field) && (h)->field)
 
 /* ---- pruners ---------------------------------------------------------- */
 
@@ -194,6 +203,15 @@ struct pb_probe_ops {
 	 * value this time.  Called from the sampler thread. */
 	int (*read)(void *state, double *values);
 	double min_interval_ms;   /* sampling no faster than this */
+	/* Appended (probes issue).  optional: what this instance measures,
+	 * for the cell's manifest — a small YAML mapping as text (e.g. the
+	 * thermal zones and their trip points, the RAPL zones and their wrap
+	 * ranges) written NUL-terminated into yaml[len].  0, -ENOSPC when it
+	 * did not fit, or -errno.  Cheap and side-effect free: the core may
+	 * call it on an instance that never read().  Strings from the machine
+	 * must be quoted; the core re-parses the text and drops it when it is
+	 * not valid YAML. */
+	int (*describe)(void *state, char *yaml, size_t len);
 };
 
 /* ---- the descriptor --------------------------------------------------- */

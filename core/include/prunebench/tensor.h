@@ -30,7 +30,22 @@ enum pb_dtype {
 	PB_Q8_0 = 3,    /* GGUF block: f16 scale + 32 int8 */
 	PB_Q4_0 = 4,    /* GGUF block: f16 scale + 16 bytes of nibbles */
 	PB_CSR = 5,     /* unstructured sparse, backend-private layout */
-	PB_NM_2_4 = 6,  /* 2:4 packed, backend-private layout */
+	/* 2:4 packed (core/model/nm24.c packs it for a backend that declares
+	 * PB_FMT(PB_NM_2_4); nothing else stores it).  ne[] keeps the dense
+	 * shape [cols, rows]; cols is a multiple of 4.  data holds, for
+	 * R = rows and C = cols:
+	 *   values  R × C/2 floats (F32, row-major): per row, for each group
+	 *           of 4 consecutive columns, its two kept values in column
+	 *           order;
+	 *   indices R × C/4 bytes after the values: byte g of row r gives the
+	 *           offsets (0..3) within group g of those two values, the
+	 *           first in bits 0-1, the second in bits 2-3, first < second;
+	 *           bits 4-7 are zero.
+	 * nbytes = R·C·2 + R·C/4.  A group with fewer than two non-zeros
+	 * stores zeros at its lowest free offsets.  So W[r][4g + ((b >> 2k)
+	 * & 3)] = values[r·C/2 + 2g + k] for k = 0, 1, b = indices[r·C/4 + g],
+	 * and every other element of the group is 0. */
+	PB_NM_2_4 = 6,
 	PB_DTYPE_COUNT
 };
 

@@ -3,7 +3,8 @@
  * truth every other backend is tested against, op by op, so clarity wins
  * over speed; the one concession is the loop order of `linear`, which
  * walks each weight row once for all tokens of a step (cache-friendly for
- * prefill, a plain GEMV for decode). */
+ * prefill, a plain GEMV for decode).  Weights run in F32, F16, BF16, Q8_0
+ * and Q4_0, each row dequantised to F32 on the fly. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -72,7 +73,14 @@ static float *at(struct ref_state *s, const struct pb_act *a, int64_t rows, int6
 	return s->buf[a->buf].p + a->off;
 }
 
-/* Weight tensor of an op, checked to be [ne0 × ne1] in a format we run. */
+/* The formats this backend runs, each by dequantising one row at a time
+ * to F32 (`row` below); the block math is llama.cpp's reference
+ * dequantization, as core/model/quant.c (plugins cannot link the core). */
+#define REF_FORMATS (PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16) | PB_FMT(PB_Q8_0) | \
+		     PB_FMT(PB_Q4_0))
+
+/* Weight tensor of an op, checked to be [ne0 × ne1] in a format we run
+ * with data for every row. */
 static const struct pb_tensor *weight(struct ref_state *s, const struct pb_op *op,
 				      int64_t ne0, int64_t ne1)
 {
@@ -81,25 +89,60 @@ static const struct pb_tensor *weight(struct ref_state *s, const struct pb_op *o
 		return NULL;
 	}
 	const struct pb_tensor *t = &s->m->tensors[op->weight];
-	if (t->ne[0] != ne0 || t->ne[1] != ne1 || (t->dtype != PB_F32 && t->dtype != PB_F16) ||
-	    t->nbytes < (size_t)(ne0 * ne1) * (t->dtype == PB_F32 ? 4 : 2)) {
-		LOG(s, PB_LOG_ERROR, "%s: tensor '%s' is %s [%lld × %lld], expected [%lld × %lld] F32/F16",
-		    op_names[op->type], t->name, pb_dtype_name(t->dtype), (long long)t->ne[0],
-		    (long long)t->ne[1], (long long)ne0, (long long)ne1);
+	const size_t rb = pb_row_bytes(t);
+	if (t->ne[0] != ne0 || t->ne[1] != ne1 || !(PB_FMT(t->dtype) & REF_FORMATS) || !rb ||
+	    t->nbytes / rb < (size_t)ne1) {
+		LOG(s, PB_LOG_ERROR, "%s: tensor '%s' is %s [%lld × %lld], expected [%lld × %lld] in "
+		    "F32, F16, BF16, Q8_0 or Q4_0 (whole blocks)", op_names[op->type], t->name,
+		    pb_dtype_name(t->dtype), (long long)t->ne[0], (long long)t->ne[1], (long long)ne0,
+		    (long long)ne1);
 		return NULL;
 	}
 	return t;
 }
 
-/* Row r of t as floats: F32 rows are used in place, F16 converted. */
+static float half_at(const uint8_t *p)
+{
+	uint16_t h;
+	memcpy(&h, p, 2);
+	return pb_fp16_to_fp32(h);
+}
+
+/* Row r of t as floats: F32 rows are used in place, the others
+ * dequantised into s->row. */
 static const float *wrow(struct ref_state *s, const struct pb_tensor *t, int64_t r)
 {
 	const int64_t n = t->ne[0];
-	if (t->dtype == PB_F32)
-		return (const float *)t->data + r * n;
-	const uint16_t *h = (const uint16_t *)t->data + r * n;
-	for (int64_t i = 0; i < n; i++)
-		s->row[i] = pb_fp16_to_fp32(h[i]);
+	const uint8_t *p = (const uint8_t *)t->data + (size_t)r * pb_row_bytes(t);
+	float *y = s->row;
+	switch (t->dtype) {
+	case PB_F32:
+		return (const float *)p;
+	case PB_F16:
+	case PB_BF16:
+		for (int64_t i = 0; i < n; i++) {
+			uint16_t h;
+			memcpy(&h, p + 2 * i, 2);
+			y[i] = t->dtype == PB_F16 ? pb_fp16_to_fp32(h) : pb_bf16_to_fp32(h);
+		}
+		break;
+	case PB_Q8_0:   /* blocks of 32: f16 scale d, 32 int8 q; x = d·q */
+		for (int64_t b = 0; b < n / 32; b++, p += 34, y += 32) {
+			const float d = half_at(p);
+			for (int j = 0; j < 32; j++)
+				y[j] = d * (float)(int8_t)p[2 + j];
+		}
+		break;
+	default:        /* Q4_0: f16 d, 16 bytes: element j low nibble, j + 16 high; x = d·(q − 8) */
+		for (int64_t b = 0; b < n / 32; b++, p += 18, y += 32) {
+			const float d = half_at(p);
+			for (int j = 0; j < 16; j++) {
+				y[j] = d * (float)((p[2 + j] & 0x0f) - 8);
+				y[j + 16] = d * (float)((p[2 + j] >> 4) - 8);
+			}
+		}
+		break;
+	}
 	return s->row;
 }
 
@@ -388,9 +431,10 @@ static int ref_weights_load(void *state, const struct pb_model *m)
 		const struct pb_tensor *t = &m->tensors[i];
 		if (t->role == PB_ROLE_OTHER)
 			continue;
-		if (t->dtype != PB_F32 && t->dtype != PB_F16) {
-			LOG(s, PB_LOG_ERROR, "tensor '%s' is %s; this backend runs F32 and F16", t->name,
-			    pb_dtype_name(t->dtype));
+		if (!(PB_FMT(t->dtype) & REF_FORMATS) || !pb_row_bytes(t)) {
+			LOG(s, PB_LOG_ERROR, "tensor '%s' is %s [%lld × …]; this backend runs F32, F16, "
+			    "BF16, Q8_0 and Q4_0 (rows of whole blocks)", t->name,
+			    pb_dtype_name(t->dtype), (long long)t->ne[0]);
 			return -ENOTSUP;
 		}
 		widest = t->ne[0] > widest ? t->ne[0] : widest;
@@ -456,7 +500,11 @@ static int ref_weight_kernel(void *state, int idx, char *out, size_t len)
 	struct ref_state *s = state;
 	if (!s->m || idx < 0 || idx >= s->m->n_tensors)
 		return -EINVAL;
-	snprintf(out, len, "%s ref", pb_dtype_name(s->m->tensors[idx].dtype));
+	enum pb_dtype d = s->m->tensors[idx].dtype;
+	/* the block formats are dequantised row by row before the dot
+	 * products, which a report should be able to tell apart from float
+	 * weights (F16/BF16 rows are widened element by element) */
+	snprintf(out, len, "%s %s", pb_dtype_name(d), pb_dtype_block(d) > 1 ? "ref-dequant" : "ref");
 	return 0;
 }
 
@@ -484,7 +532,7 @@ static void ref_fini(void *state)
 }
 
 static const struct pb_backend_ops ref_ops = {
-	.formats = PB_FMT(PB_F32) | PB_FMT(PB_F16),
+	.formats = REF_FORMATS,
 	.weights_load = ref_weights_load,
 	.buffers_alloc = ref_buffers_alloc,
 	.graph_compute = ref_graph_compute,

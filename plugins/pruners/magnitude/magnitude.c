@@ -1,11 +1,12 @@
 /* plugins/pruners/magnitude/magnitude.c — unstructured magnitude pruning.
  *
  * Zeroes exactly k = round(sparsity × n) weights with the smallest |w|,
- * either per tensor or with one global ranking over every selected tensor
- * (global magnitude pruning).  Ties are broken by position (tensor order in
- * the model, then element index), so the result is exact and deterministic
- * even when many weights share a magnitude; weights that are already zero
- * rank lowest.
+ * either per tensor, with one global ranking over every selected tensor
+ * (global magnitude pruning), or per output row (each row of n_in weights
+ * loses its own round(sparsity × n_in), the comparison group Wanda uses).
+ * Ties are broken by position (tensor order in the model, then element
+ * index), so the result is exact and deterministic even when many weights
+ * share a magnitude; weights that are already zero rank lowest.
  *
  * The k-th smallest magnitude is found by a two-pass radix select on the
  * IEEE bits of |w| as a float (non-negative floats order like their bit
@@ -23,7 +24,7 @@
 
 #include <prunebench/plugin.h>
 
-enum mag_scope { SCOPE_PER_TENSOR = 0, SCOPE_GLOBAL };
+enum mag_scope { SCOPE_PER_TENSOR = 0, SCOPE_GLOBAL, SCOPE_PER_ROW };
 enum mag_tensors { TENSORS_ATTENTION = 0, TENSORS_FFN, TENSORS_ALL };
 
 struct mag_config {
@@ -203,12 +204,58 @@ static int prune_set(struct pb_tensor *const *ts, int nt, uint64_t k)
 	return 0;
 }
 
+/* Per row: a row is short (n_in weights), so sorting (key, column) pairs
+ * beats two passes over a 65536-bucket histogram per row. */
+struct row_key { uint32_t key, col; };
+
+static int row_key_cmp(const void *pa, const void *pb)
+{
+	const struct row_key *a = pa, *b = pb;
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	return a->col < b->col ? -1 : a->col > b->col;
+}
+
 static uint64_t count_to_prune(double sparsity, uint64_t n)
 {
 	long long k = llround(sparsity * (double)n);
 	if (k < 0)
 		return 0;
 	return (uint64_t)k > n ? n : (uint64_t)k;
+}
+
+static int prune_rows(struct pb_tensor *t, double sparsity)
+{
+	int64_t cols = t->ne[0], rows = pb_tensor_nelements(t) / cols;
+	uint64_t k = count_to_prune(sparsity, (uint64_t)cols);
+	uint32_t *keys;
+	struct row_key *rk;
+
+	if (k == 0)
+		return 0;
+	if (cols > INT32_MAX)
+		return -EINVAL;
+	pthread_once(&f16_once, f16_keys_init);
+	keys = malloc((size_t)cols * sizeof(*keys));
+	rk = malloc((size_t)cols * sizeof(*rk));
+	if (!keys || !rk) {
+		free(keys);
+		free(rk);
+		return -ENOMEM;
+	}
+	for (int64_t r = 0; r < rows; r++) {
+		chunk_keys(t, r * cols, (int)cols, keys);
+		for (int64_t j = 0; j < cols; j++) {
+			rk[j].key = keys[j];
+			rk[j].col = (uint32_t)j;
+		}
+		qsort(rk, (size_t)cols, sizeof(*rk), row_key_cmp);
+		for (uint64_t j = 0; j < k; j++)
+			elem_zero(t, r * cols + rk[j].col);
+	}
+	free(rk);
+	free(keys);
+	return 0;
 }
 
 /* ---- hooks ---------------------------------------------------------------- */
@@ -222,7 +269,7 @@ static int mag_init(const struct pb_host *h, const void *config, void **state)
 		h->log(h, PB_LOG_ERROR, "sparsity must be between 0 and 1, got %g", c->sparsity);
 		return -EINVAL;
 	}
-	if (c->scope < SCOPE_PER_TENSOR || c->scope > SCOPE_GLOBAL ||
+	if (c->scope < SCOPE_PER_TENSOR || c->scope > SCOPE_PER_ROW ||
 	    c->tensors < TENSORS_ATTENTION || c->tensors > TENSORS_ALL) {
 		h->log(h, PB_LOG_ERROR, "invalid scope (%d) or tensors (%d)", c->scope, c->tensors);
 		return -EINVAL;
@@ -300,20 +347,24 @@ static int mag_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 
 	if (s->cfg.scope == SCOPE_GLOBAL) {
 		rc = prune_set(sel, nsel, count_to_prune(s->cfg.sparsity, total));
+	} else if (s->cfg.scope == SCOPE_PER_ROW) {
+		for (int j = 0; j < nsel && !rc; j++)
+			rc = prune_rows(sel[j], s->cfg.sparsity);
 	} else {
 		for (int j = 0; j < nsel && !rc; j++)
 			rc = prune_set(&sel[j], 1, count_to_prune(s->cfg.sparsity,
 				       (uint64_t)pb_tensor_nelements(sel[j])));
 	}
 	if (rc) {
-		s->host->log(s->host, PB_LOG_ERROR, "out of memory while pruning");
+		s->host->log(s->host, PB_LOG_ERROR, "pruning failed: %s", strerror(-rc));
 		goto out;
 	}
 	for (int j = 0; j < nsel; j++)
 		targets[sel[j] - m->tensors].sparsity = s->cfg.sparsity;
 	s->host->log(s->host, PB_LOG_INFO, "pruned %d tensors (%llu weights) to sparsity %g, %s",
 		     nsel, (unsigned long long)total, s->cfg.sparsity,
-		     s->cfg.scope == SCOPE_GLOBAL ? "global" : "per tensor");
+		     s->cfg.scope == SCOPE_GLOBAL ? "global" :
+		     s->cfg.scope == SCOPE_PER_ROW ? "per row" : "per tensor");
 out:
 	free(sel);
 	return rc;
@@ -327,8 +378,9 @@ static const struct pb_option mag_options[] = {
 	  .help = "fraction of the selected weights to zero" },
 	{ .key = "scope", .type = PB_OPT_ENUM,
 	  .offset = offsetof(struct mag_config, scope), .def = "per-tensor",
-	  .min = 1, .max = 0, .choices = "per-tensor|global",
-	  .help = "rank weights within each tensor, or once across all selected tensors" },
+	  .min = 1, .max = 0, .choices = "per-tensor|global|per-row",
+	  .help = "rank weights within each tensor, once across all selected tensors, "
+		  "or within each output row (every row loses round(sparsity × n_in))" },
 	{ .key = "tensors", .type = PB_OPT_ENUM,
 	  .offset = offsetof(struct mag_config, tensors), .def = "all",
 	  .min = 1, .max = 0, .choices = "attention|ffn|all",
@@ -342,6 +394,7 @@ static const struct pb_option mag_options[] = {
 static const struct pb_pruner_ops mag_ops = {
 	.apply = mag_apply,
 	.check = mag_check,
+	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),
 };
 
 PB_EXPORT const struct pb_plugin pb_plugin = {
@@ -349,8 +402,8 @@ PB_EXPORT const struct pb_plugin pb_plugin = {
 	.struct_size = sizeof(struct pb_plugin),
 	.kind = PB_PRUNER,
 	.name = "magnitude",
-	.version = "1.0.0",
-	.summary = "unstructured magnitude pruning (per tensor or global)",
+	.version = "1.1.0",
+	.summary = "unstructured magnitude pruning (per tensor, global or per row)",
 	.options = mag_options,
 	.config_size = sizeof(struct mag_config),
 	.init = mag_init,

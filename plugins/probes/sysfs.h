@@ -1,0 +1,195 @@
+/* plugins/probes/sysfs.h — small helpers the sysfs probes (rapl, thermal,
+ * hwmon) share: reading one-value files, joining a fixture `root` with a
+ * sysfs path, channel-name sanitising, comma-separated glob lists and
+ * quoting for the YAML text of describe().
+ *
+ * Header-only on purpose: plugins cannot link the core, and each probe is
+ * its own .so, so every probe gets a private copy (all functions static).
+ */
+#ifndef PB_PROBES_SYSFS_H
+#define PB_PROBES_SYSFS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PBS_UNUSED __attribute__((unused))
+
+/* Whole (small) file into buf, NUL-terminated.  Length or -errno: a
+ * sysfs attribute whose driver has no value answers read() with ENODATA
+ * or EAGAIN, which comes back here as is. */
+static PBS_UNUSED ssize_t pbs_slurp(const char *path, char *buf, size_t cap)
+{
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (n + 1 < cap) {
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = -errno;
+			close(fd);
+			return e;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return (ssize_t)n;
+}
+
+/* One line of text (trailing blanks and newline cut).  0 or -errno. */
+static PBS_UNUSED int pbs_read_str(const char *path, char *buf, size_t cap)
+{
+	ssize_t n = pbs_slurp(path, buf, cap);
+
+	if (n < 0)
+		return (int)n;
+	buf[strcspn(buf, "\n")] = '\0';
+	for (size_t l = strlen(buf); l && (buf[l - 1] == ' ' || buf[l - 1] == '\t'); l--)
+		buf[l - 1] = '\0';
+	return 0;
+}
+
+/* A decimal number, alone on its line.  0, -errno, or -EINVAL when the
+ * file holds anything else (a driver's "N/A", an empty file). */
+static PBS_UNUSED int pbs_read_num(const char *path, double *out)
+{
+	char buf[64], *end;
+	int rc = pbs_read_str(path, buf, sizeof buf);
+
+	if (rc)
+		return rc;
+	if (!buf[0])
+		return -EINVAL;
+	errno = 0;
+	double v = strtod(buf, &end);
+	if (*end || errno)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* root + "/" + printf(fmt, ...), without doubling the slash.  0 or
+ * -ENAMETOOLONG. */
+static PBS_UNUSED __attribute__((format(printf, 3, 4)))
+int pbs_path(char out[PATH_MAX], const char *root, const char *fmt, ...)
+{
+	size_t rl = strlen(root);
+	va_list ap;
+	int n = snprintf(out, PATH_MAX, "%s%s", root, rl && root[rl - 1] == '/' ? "" : "/");
+
+	if (n < 0 || n >= PATH_MAX)
+		return -ENAMETOOLONG;
+	va_start(ap, fmt);
+	int m = vsnprintf(out + n, PATH_MAX - (size_t)n, fmt, ap);
+	va_end(ap);
+	return m < 0 || m >= PATH_MAX - n ? -ENAMETOOLONG : 0;
+}
+
+/* Append s to a channel name as [a-z0-9_]: letters lower-cased, every run
+ * of other characters one '_', none at either end.  Channel names become
+ * CSV column names, so they must be plain. */
+static PBS_UNUSED void pbs_name_add(char *out, size_t cap, const char *s)
+{
+	size_t l = strlen(out);
+	int sep = l > 0;   /* a '_' goes before the next kept character */
+
+	for (; *s && l + 1 < cap; s++) {
+		char c = *s;
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+			if (sep && l > 0) {
+				if (l + 2 >= cap)
+					break;
+				out[l++] = '_';
+			}
+			out[l++] = c;
+			sep = 0;
+		} else {
+			sep = 1;
+		}
+	}
+	out[l] = '\0';
+}
+
+/* Does name match one of the comma-separated globs in pats ("*",
+ * "package*,dram*")?  An empty list matches everything. */
+static PBS_UNUSED int pbs_glob_any(const char *pats, const char *name)
+{
+	char one[256];
+
+	if (!pats[0])
+		return 1;
+	for (const char *p = pats; *p;) {
+		size_t l = strcspn(p, ",");
+		while (l && *p == ' ') {
+			p++;
+			l--;
+		}
+		if (l < sizeof one) {
+			memcpy(one, p, l);
+			one[l] = '\0';
+			while (l && one[l - 1] == ' ')
+				one[--l] = '\0';
+			if (l && !fnmatch(one, name, 0))
+				return 1;
+		}
+		p += l;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/* Text appended to buf[*pos..cap); *pos keeps counting past cap so the
+ * caller can tell (*pos >= cap) that it was cut. */
+static PBS_UNUSED __attribute__((format(printf, 4, 5)))
+void pbs_cat(char *buf, size_t cap, size_t *pos, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(*pos < cap ? buf + *pos : NULL, *pos < cap ? cap - *pos : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*pos += (size_t)n;
+}
+
+/* s as a double-quoted YAML scalar: sysfs strings come from drivers and
+ * may hold ':' '#' or quotes. */
+static PBS_UNUSED void pbs_cat_yaml_str(char *buf, size_t cap, size_t *pos, const char *s)
+{
+	pbs_cat(buf, cap, pos, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			pbs_cat(buf, cap, pos, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			pbs_cat(buf, cap, pos, "\\x%02x", c);
+		else
+			pbs_cat(buf, cap, pos, "%c", c);
+	}
+	pbs_cat(buf, cap, pos, "\"");
+}
+
+/* Is a fixed-size option string NUL-terminated (the core guarantees it;
+ * a plugin checks anyway, as procstat does)? */
+static PBS_UNUSED int pbs_opt_ok(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL;
+}
+
+#endif

@@ -1,0 +1,359 @@
+/* plugins/pruners/heads/heads.c — structured attention-head pruning for
+ * llama models: the least important heads are really removed (rows of
+ * q/k/v, columns of o), so layers end up with different head counts and
+ * the arch reads them from the tensors.
+ *
+ * Grouped KV heads: the unit removed is a whole KV group — one K/V head
+ * and the query heads that share it (for multi-head attention, a group is
+ * one head).  Removing query heads inside groups instead would leave K/V
+ * untouched (no saving in the KV cache, which is what GQA models are
+ * bound by) and would need every group of a layer to lose the same count
+ * to stay a valid GQA layout; whole groups keep it valid by construction.
+ * `ratio` is then the share of groups (= of query heads) removed; every
+ * layer keeps at least one group.
+ *
+ * Importance of a group:
+ *   weight      Σ of squares of every weight its removal deletes: its q,
+ *               k and v rows and its o columns (what magnitude pruning
+ *               would weigh, summed over the structure);
+ *   activation  Σ over its heads' o-projection input columns of ‖X_j‖²
+ *               from calibration (PB_CALIB_COL_SQ): the energy the heads
+ *               actually send into the residual path.
+ * T5 is refused: its relative-position bias is shared per stack with one
+ * column per head, so removing heads needs per-layer bias tensors. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <prunebench/plugin.h>
+
+#include "shrink.h"
+
+enum { SCOPE_LAYER = 0, SCOPE_GLOBAL = 1 };
+enum { IMP_WEIGHT = 0, IMP_ACTIVATION = 1 };
+
+struct heads_config {
+	double ratio;
+	int scope;
+	int importance;
+	int64_t nsamples, seqlen;   /* calibration size (core/run/calib.h reads them) */
+};
+
+struct heads_state {
+	const struct pb_host *h;
+	struct heads_config cfg;
+};
+
+#define LOG(s, lvl, ...) ((s)->h->log((s)->h, (lvl), __VA_ARGS__))
+
+/* One layer's attention. */
+struct attn {
+	struct pb_tensor *q, *k, *v, *o;
+	int n_heads, n_kv, group;   /* group: query heads per KV head */
+};
+
+static int layer_attn(const struct pb_model *m, int l, struct attn *a, char *why, size_t len)
+{
+	const int64_t hd = m->hp.head_dim;
+	memset(a, 0, sizeof *a);
+	a->q = pb_model_find(m, l, PB_ROLE_ATTN_Q);
+	a->k = pb_model_find(m, l, PB_ROLE_ATTN_K);
+	a->v = pb_model_find(m, l, PB_ROLE_ATTN_V);
+	a->o = pb_model_find(m, l, PB_ROLE_ATTN_O);
+	if (!a->q && !a->k && !a->v && !a->o)
+		return 1;     /* a dropped block */
+	if (!a->q || !a->k || !a->v || !a->o || hd < 1) {
+		snprintf(why, len, "block %d: attention tensors incomplete", l);
+		return -EINVAL;
+	}
+	const struct pb_tensor *ts[4] = { a->q, a->k, a->v, a->o };
+	for (int i = 0; i < 4; i++)
+		if (!shrink_dense(ts[i])) {
+			snprintf(why, len, "tensor '%s' is %s; head pruning reads F32, F16 or BF16 "
+				 "(put quantization after it)", ts[i]->name, pb_dtype_name(ts[i]->dtype));
+			return -ENOTSUP;
+		}
+	a->n_heads = (int)(a->q->ne[1] / hd);
+	a->n_kv = (int)(a->k->ne[1] / hd);
+	if (a->n_heads < 1 || a->n_kv < 1 || a->n_heads % a->n_kv || a->q->ne[1] != a->n_heads * hd ||
+	    a->k->ne[1] != a->n_kv * hd || a->v->ne[1] != a->k->ne[1] || a->o->ne[0] != a->q->ne[1]) {
+		snprintf(why, len, "block %d: attention shapes are not whole heads of %lld", l, (long long)hd);
+		return -EINVAL;
+	}
+	a->group = a->n_heads / a->n_kv;
+	return 0;
+}
+
+static int heads_check(void *state, const struct pb_model *m, char *why, size_t len)
+{
+	(void)state;
+	if (m->arch != PB_ARCH_LLAMA) {
+		snprintf(why, len, "head pruning supports llama models only: T5 shares one "
+			 "relative-position bias per stack with a column per head");
+		return -ENOTSUP;
+	}
+	for (int l = 0; l < m->hp.n_layers; l++) {
+		struct attn a;
+		int rc = layer_attn(m, l, &a, why, len);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Scores of a layer's groups into score[0..n_kv). */
+static int score_layer(struct heads_state *s, struct pb_model *m, struct pb_calib *calib, int l,
+		       const struct attn *a, double *score)
+{
+	const int64_t hd = m->hp.head_dim, qw = (int64_t)a->group * hd;
+	const struct pb_linear_stats *st = NULL;
+	if (s->cfg.importance == IMP_ACTIVATION) {
+		int n = 0, rc, o_idx = (int)(a->o - m->tensors);
+		const struct pb_linear_stats *all;
+		if ((rc = calib->block_stats(calib, PB_STACK_DECODER, l, PB_CALIB_COL_SQ, &all, &n)) < 0) {
+			LOG(s, PB_LOG_ERROR, "block %d: calibration failed", l);
+			return rc;
+		}
+		for (int i = 0; i < n; i++)
+			if (all[i].tensor == o_idx && all[i].col_sq && all[i].n_in == a->o->ne[0])
+				st = &all[i];
+		if (!st) {
+			LOG(s, PB_LOG_ERROR, "block %d: calibration gave no statistics for '%s'", l, a->o->name);
+			return -EINVAL;
+		}
+	}
+	for (int g = 0; g < a->n_kv; g++) {
+		double v = 0;
+		if (st) {
+			for (int64_t j = g * qw; j < (g + 1) * qw; j++)
+				v += st->col_sq[j];
+		} else {
+			v = shrink_sq(a->q, g * qw, (g + 1) * qw, 0, a->q->ne[0]) +
+			    shrink_sq(a->k, g * hd, (g + 1) * hd, 0, a->k->ne[0]) +
+			    shrink_sq(a->v, g * hd, (g + 1) * hd, 0, a->v->ne[0]) +
+			    shrink_sq(a->o, 0, a->o->ne[1], g * qw, (g + 1) * qw);
+		}
+		score[g] = v;
+	}
+	return 0;
+}
+
+/* Remove the groups marked in drop[0..n_kv) from one layer. */
+static int remove_groups(struct heads_state *s, struct pb_model *m, struct attn *a,
+			 const uint8_t *drop, struct pb_prune_target *targets)
+{
+	const int64_t hd = m->hp.head_dim, qw = (int64_t)a->group * hd;
+	int k = 0, rc = 0;
+	for (int g = 0; g < a->n_kv; g++)
+		k += drop[g];
+	uint8_t *qdrop = calloc((size_t)(a->n_kv * qw), 1), *kdrop = calloc((size_t)(a->n_kv * hd), 1);
+	if (!qdrop || !kdrop) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int g = 0; g < a->n_kv; g++) {
+		memset(qdrop + g * qw, drop[g], (size_t)qw);
+		memset(kdrop + g * hd, drop[g], (size_t)hd);
+	}
+	struct pb_tensor *ts[4] = { a->q, a->k, a->v, a->o };
+	for (int i = 0; i < 4; i++)
+		targets[ts[i] - m->tensors].sparsity = (double)k / a->n_kv;
+	if ((rc = shrink_rows(s->h, a->q, qdrop)) < 0 || (rc = shrink_rows(s->h, a->k, kdrop)) < 0 ||
+	    (rc = shrink_rows(s->h, a->v, kdrop)) < 0 || (rc = shrink_cols(s->h, a->o, qdrop)) < 0)
+		LOG(s, PB_LOG_ERROR, "cannot shrink the attention of block %d", a->q->layer);
+out:
+	free(qdrop);
+	free(kdrop);
+	return rc;
+}
+
+static int apply_per_layer(struct heads_state *s, struct pb_model *m, struct pb_calib *calib,
+			   struct pb_prune_target *targets)
+{
+	char why[256];
+	for (int l = 0; l < m->hp.n_layers; l++) {
+		struct attn a;
+		int rc = layer_attn(m, l, &a, why, sizeof why);
+		if (rc > 0)
+			continue;
+		if (rc < 0) {
+			LOG(s, PB_LOG_ERROR, "%s", why);
+			return rc;
+		}
+		int k = shrink_count(s->cfg.ratio, a.n_kv);
+		if (k == 0)
+			continue;
+		double *score = calloc((size_t)a.n_kv, sizeof *score);
+		uint8_t *drop = calloc((size_t)a.n_kv, 1);
+		rc = score && drop ? score_layer(s, m, calib, l, &a, score) : -ENOMEM;
+		if (rc == 0) {
+			shrink_lowest(score, a.n_kv, k, drop);
+			rc = remove_groups(s, m, &a, drop, targets);
+		}
+		free(score);
+		free(drop);
+		if (rc < 0)
+			return rc;
+		LOG(s, PB_LOG_DEBUG, "block %d: %d of %d KV groups removed", l, k, a.n_kv);
+	}
+	return 0;
+}
+
+/* Rank every group of every layer together; each layer keeps one. */
+static int apply_global(struct heads_state *s, struct pb_model *m, struct pb_calib *calib,
+			struct pb_prune_target *targets)
+{
+	const int L = m->hp.n_layers;
+	struct shrink_unit *u = NULL;
+	int n = 0, cap = 0, rc = 0, total_groups = 0;
+	int *left = calloc((size_t)(L > 0 ? L : 1), sizeof *left);
+	uint8_t **drop = calloc((size_t)(L > 0 ? L : 1), sizeof *drop);
+	char why[256];
+	if (!left || !drop) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int l = 0; l < L; l++) {
+		struct attn a;
+		if ((rc = layer_attn(m, l, &a, why, sizeof why)) > 0) {
+			rc = 0;
+			continue;
+		}
+		if (rc < 0) {
+			LOG(s, PB_LOG_ERROR, "%s", why);
+			goto out;
+		}
+		total_groups += a.n_kv;
+		left[l] = a.n_kv;
+		if (!(drop[l] = calloc((size_t)a.n_kv, 1))) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		if (n + a.n_kv > cap) {
+			cap = (n + a.n_kv) * 2;
+			struct shrink_unit *p = realloc(u, (size_t)cap * sizeof *u);
+			if (!p) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			u = p;
+		}
+		double *score = calloc((size_t)a.n_kv, sizeof *score);
+		rc = score ? score_layer(s, m, calib, l, &a, score) : -ENOMEM;
+		for (int g = 0; rc == 0 && g < a.n_kv; g++)
+			u[n++] = (struct shrink_unit){ .score = score[g], .layer = l, .index = g };
+		free(score);
+		if (rc < 0)
+			goto out;
+	}
+	int k = (int)(s->cfg.ratio * total_groups + 0.5);
+	shrink_sort_units(u, n);
+	for (int i = 0; i < n && k > 0; i++)
+		if (left[u[i].layer] > 1) {
+			drop[u[i].layer][u[i].index] = 1;
+			left[u[i].layer]--;
+			k--;
+		}
+	if (k > 0)
+		LOG(s, PB_LOG_WARN, "%d groups fewer removed than asked: every layer keeps one", k);
+	for (int l = 0; l < L && rc == 0; l++) {
+		struct attn a;
+		if (drop[l] && layer_attn(m, l, &a, why, sizeof why) == 0)
+			rc = remove_groups(s, m, &a, drop[l], targets);
+	}
+out:
+	for (int l = 0; drop && l < L; l++)
+		free(drop[l]);
+	free(drop);
+	free(left);
+	free(u);
+	return rc;
+}
+
+static int heads_apply(void *state, struct pb_model *m, struct pb_calib *calib,
+		       struct pb_prune_target *targets)
+{
+	struct heads_state *s = state;
+	char why[256];
+	int rc = heads_check(state, m, why, sizeof why);
+	if (rc < 0) {
+		LOG(s, PB_LOG_ERROR, "%s", why);
+		return rc;
+	}
+	if (s->cfg.ratio <= 0)
+		return 0;
+	if (s->cfg.importance == IMP_ACTIVATION && (!calib || !calib->block_stats)) {
+		LOG(s, PB_LOG_ERROR, "importance 'activation' needs calibration data: give the "
+		    "dataset a `calibration: {count, seqlen}` split");
+		return -EINVAL;
+	}
+	return s->cfg.scope == SCOPE_GLOBAL ? apply_global(s, m, calib, targets)
+					    : apply_per_layer(s, m, calib, targets);
+}
+
+static int heads_init(const struct pb_host *h, const void *config, void **state)
+{
+	struct heads_state *s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	s->h = h;
+	s->cfg = *(const struct heads_config *)config;
+	if (!h->tensor_realloc) {
+		free(s);
+		return -ENOTSUP;
+	}
+	*state = s;
+	return 0;
+}
+
+static void heads_fini(void *state)
+{
+	free(state);
+}
+
+static const struct pb_pruner_ops heads_ops = {
+	.apply = heads_apply,
+	.check = heads_check,
+	/* asked for always, used only by importance 'activation' */
+	.calib = PB_CALIB_COL_SQ,
+	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),
+	.archs = 1u << PB_ARCH_LLAMA,
+};
+
+static const struct pb_option heads_options[] = {
+	{ .key = "ratio", .type = PB_OPT_DOUBLE, .offset = offsetof(struct heads_config, ratio),
+	  .def = NULL, .min = 0, .max = 1,
+	  .help = "share of attention heads to remove (whole KV groups: with grouped KV heads a "
+		  "group's query heads and its K/V head go together); every layer keeps one group" },
+	{ .key = "scope", .type = PB_OPT_ENUM, .offset = offsetof(struct heads_config, scope),
+	  .def = "per-layer", .choices = "per-layer|global",
+	  .help = "per-layer: the same share in every layer; global: the least important groups "
+		  "of the whole model" },
+	{ .key = "importance", .type = PB_OPT_ENUM, .offset = offsetof(struct heads_config, importance),
+	  .def = "weight", .choices = "weight|activation",
+	  .help = "weight: sum of squares of the group's q/k/v rows and o columns; activation: "
+		  "calibration energy of its heads' outputs (o-projection input)" },
+	{ .key = "nsamples", .type = PB_OPT_INT, .offset = offsetof(struct heads_config, nsamples),
+	  .def = "0", .min = 0, .max = 65536,
+	  .help = "calibration sequences (importance: activation); 0: the dataset's `calibration: {count}` (else 32)" },
+	{ .key = "seqlen", .type = PB_OPT_INT, .offset = offsetof(struct heads_config, seqlen),
+	  .def = "0", .min = 0, .max = 1 << 20,
+	  .help = "tokens per calibration sequence; 0: the dataset's `calibration: {seqlen}` (else 128)" },
+	PB_OPTIONS_END,
+};
+
+PB_EXPORT const struct pb_plugin pb_plugin = {
+	.abi_version = PB_ABI_VERSION,
+	.struct_size = sizeof(struct pb_plugin),
+	.kind = PB_PRUNER,
+	.name = "heads",
+	.version = "1.0.0",
+	.summary = "structured: removes attention heads (whole KV groups) by weight or activation importance",
+	.options = heads_options,
+	.config_size = sizeof(struct heads_config),
+	.init = heads_init,
+	.fini = heads_fini,
+	.ops = &heads_ops,
+};

@@ -1,0 +1,149 @@
+/* plugins/pruners/heads/shrink.c — the helpers shrink.h declares: norms
+ * over F32/F16/BF16 weights, ranking, and really removing rows or columns
+ * (a new buffer of the smaller shape, not zeros). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shrink.h"
+
+static size_t elem_bytes(enum pb_dtype d)
+{
+	return d == PB_F32 ? 4 : (d == PB_F16 || d == PB_BF16) ? 2 : 0;
+}
+
+int shrink_dense(const struct pb_tensor *t)
+{
+	size_t es = elem_bytes(t->dtype);
+	int64_t n = pb_tensor_nelements(t);
+	return es && t->data && n >= 0 && t->nbytes >= (size_t)n * es && t->ne[2] == 1 && t->ne[3] == 1;
+}
+
+static float get(const struct pb_tensor *t, int64_t i)
+{
+	uint16_t h;
+	switch (t->dtype) {
+	case PB_F32:
+		return ((const float *)t->data)[i];
+	case PB_F16:
+		memcpy(&h, (const uint8_t *)t->data + 2 * i, 2);
+		return pb_fp16_to_fp32(h);
+	default:
+		memcpy(&h, (const uint8_t *)t->data + 2 * i, 2);
+		return pb_bf16_to_fp32(h);
+	}
+}
+
+double shrink_sq(const struct pb_tensor *t, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
+{
+	double s = 0;
+	for (int64_t r = r0; r < r1; r++)
+		for (int64_t c = c0; c < c1; c++) {
+			double v = get(t, r * t->ne[0] + c);
+			s += v * v;
+		}
+	return s;
+}
+
+static int cmp_idx_score(const void *a, const void *b, const double *score)
+{
+	int i = *(const int *)a, j = *(const int *)b;
+	if (score[i] != score[j])
+		return score[i] < score[j] ? -1 : 1;
+	return (i > j) - (i < j);
+}
+
+void shrink_lowest(const double *score, int n, int k, uint8_t *drop)
+{
+	memset(drop, 0, (size_t)n);
+	/* n is a layer's heads or neurons: a selection sort is plenty and
+	 * needs no comparator context */
+	for (int m = 0; m < k && m < n; m++) {
+		int best = -1;
+		for (int i = 0; i < n; i++)
+			if (!drop[i] && (best < 0 || cmp_idx_score(&i, &best, score) < 0))
+				best = i;
+		drop[best] = 1;
+	}
+}
+
+static int cmp_units(const void *a, const void *b)
+{
+	const struct shrink_unit *x = a, *y = b;
+	if (x->score != y->score)
+		return x->score < y->score ? -1 : 1;
+	if (x->stack != y->stack)
+		return x->stack - y->stack;
+	if (x->layer != y->layer)
+		return x->layer - y->layer;
+	return x->index - y->index;
+}
+
+void shrink_sort_units(struct shrink_unit *u, int n)
+{
+	qsort(u, (size_t)n, sizeof *u, cmp_units);
+}
+
+static int replace(const struct pb_host *h, struct pb_tensor *t, uint8_t *buf, int64_t ne0, int64_t ne1)
+{
+	const int64_t ne[PB_MAX_DIMS] = { ne0, ne1, 1, 1 };
+	size_t nbytes = (size_t)(ne0 * ne1) * elem_bytes(t->dtype);
+	int n_dims = t->n_dims;
+	int rc = h->tensor_realloc(h, t, t->dtype, ne, nbytes);
+	if (rc == 0) {
+		memcpy(t->data, buf, nbytes);
+		t->n_dims = n_dims;    /* a 2-D weight stays 2-D even at one row */
+	}
+	free(buf);
+	return rc;
+}
+
+int shrink_rows(const struct pb_host *h, struct pb_tensor *t, const uint8_t *drop)
+{
+	const size_t rb = (size_t)t->ne[0] * elem_bytes(t->dtype);
+	int64_t keep = 0;
+	for (int64_t r = 0; r < t->ne[1]; r++)
+		keep += !drop[r];
+	if (keep == t->ne[1])
+		return 0;
+	uint8_t *buf = malloc(rb * (size_t)keep + 1), *p = buf;
+	if (!buf)
+		return -ENOMEM;
+	for (int64_t r = 0; r < t->ne[1]; r++)
+		if (!drop[r]) {
+			memcpy(p, (const uint8_t *)t->data + (size_t)r * rb, rb);
+			p += rb;
+		}
+	return replace(h, t, buf, t->ne[0], keep);
+}
+
+int shrink_cols(const struct pb_host *h, struct pb_tensor *t, const uint8_t *drop)
+{
+	const size_t es = elem_bytes(t->dtype);
+	int64_t keep = 0;
+	for (int64_t c = 0; c < t->ne[0]; c++)
+		keep += !drop[c];
+	if (keep == t->ne[0])
+		return 0;
+	uint8_t *buf = malloc(es * (size_t)(keep * t->ne[1]) + 1), *p = buf;
+	if (!buf)
+		return -ENOMEM;
+	for (int64_t r = 0; r < t->ne[1]; r++) {
+		const uint8_t *row = (const uint8_t *)t->data + (size_t)(r * t->ne[0]) * es;
+		for (int64_t c = 0; c < t->ne[0]; c++)
+			if (!drop[c]) {
+				memcpy(p, row + (size_t)c * es, es);
+				p += es;
+			}
+	}
+	return replace(h, t, buf, keep, t->ne[1]);
+}
+
+int shrink_count(double ratio, int n)
+{
+	int k = (int)floor(ratio * n + 0.5);
+	if (k > n - 1)
+		k = n - 1;
+	return k < 0 ? 0 : k;
+}

@@ -1,0 +1,39 @@
+/* plugins/pruners/heads/shrink.h — what the structured pruners (heads,
+ * ffn) share: squared norms of rows and columns of a dense weight, the
+ * k lowest scores, and shrinking a linear to the rows or columns it keeps
+ * through host->tensor_realloc.  Compiled into each plugin that uses it
+ * (plugins cannot link the core nor each other). */
+#ifndef PB_PRUNER_SHRINK_H
+#define PB_PRUNER_SHRINK_H
+
+#include <stdint.h>
+
+#include <prunebench/plugin.h>
+
+/* A score and where it came from, for global rankings. */
+struct shrink_unit {
+	double score;
+	int layer, stack, index;   /* layer, stack and unit index within the layer */
+};
+
+/* Formats these helpers read: F32, F16 and BF16 with data for the shape. */
+int shrink_dense(const struct pb_tensor *t);
+
+/* Σ W[r][c]² over columns c in [c0, c1) of rows [r0, r1). */
+double shrink_sq(const struct pb_tensor *t, int64_t r0, int64_t r1, int64_t c0, int64_t c1);
+
+/* The k lowest of n scores (ties: lower index first) marked in drop[]. */
+void shrink_lowest(const double *score, int n, int k, uint8_t *drop);
+
+/* Sort units by ascending score (ties: stack, layer, index). */
+void shrink_sort_units(struct shrink_unit *u, int n);
+
+/* Keep the rows (ne[1]) or columns (ne[0]) whose drop[] is 0: the tensor
+ * gets a new, smaller owned buffer.  0 or -errno. */
+int shrink_rows(const struct pb_host *h, struct pb_tensor *t, const uint8_t *drop);
+int shrink_cols(const struct pb_host *h, struct pb_tensor *t, const uint8_t *drop);
+
+/* round(ratio * n), at most n - 1 so that a layer keeps one unit. */
+int shrink_count(double ratio, int n);
+
+#endif

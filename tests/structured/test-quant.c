@@ -1,0 +1,265 @@
+/* tests/structured/test-quant.c — the quant pruner and the ref backend's
+ * weight formats: the plugin writes the same bytes as the core's
+ * quant.c (its copy of the block math must not drift), quantize →
+ * dequantize stays within each format's per-block bound, the ref
+ * backend's logits on a quantized model equal, exactly, those of an F32
+ * model holding the dequantized values, and a quantized model written as
+ * GGUF loads back bit for bit. */
+#include <check.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model/modelio.h"
+#include "model/quant.h"
+#include "ref-rig.h"
+#include "st.h"
+
+#define NT 10
+
+static const int32_t toks[NT] = { 1, 40, 77, 12, 260, 9, 33, 150, 201, 5 };
+static const char *const types[] = { "fp16", "bf16", "q8_0", "q4_0" };
+static const enum pb_dtype dtypes[] = { PB_F16, PB_BF16, PB_Q8_0, PB_Q4_0 };
+
+/* ffn 48: down's rows (48 wide) are not whole blocks → F16 fallback */
+static struct pb_model *model(int ffn)
+{
+	return st_llama(21, 2, 8, 4, ffn);
+}
+
+static int quantize(struct pb_model *m, const char *type, int embd, int out)
+{
+	char t[32];
+	snprintf(t, sizeof t, "type=%s", type);
+	const char *opts[] = { t, embd ? "embeddings=true" : "embeddings=false",
+			       out ? "output=true" : "output=false", NULL };
+	return st_prune(st_plugin(QUANT_SO), m, NULL, NULL, opts);
+}
+
+START_TEST(same_bytes_as_core)
+{
+	for (int k = 0; k < 4; k++)
+		for (int src = 0; src < 3; src++) {   /* from F32, F16, BF16 */
+			const enum pb_dtype from = src == 0 ? PB_F32 : src == 1 ? PB_F16 : PB_BF16;
+			struct pb_model *m = model(48), *ref = model(48);
+			for (int i = 0; i < m->n_tensors; i++)
+				if (pb_role_is_linear(m->tensors[i].role) && m->tensors[i].layer >= 0) {
+					ck_assert_int_eq(pb_tensor_convert(&m->tensors[i], from), 0);
+					ck_assert_int_eq(pb_tensor_convert(&ref->tensors[i], from), 0);
+				}
+			ck_assert_msg(quantize(m, types[k], 0, 0) == 0, "%s", st_log);
+			int converted = 0, fallback = 0;
+			for (int i = 0; i < m->n_tensors; i++) {
+				struct pb_tensor *t = &m->tensors[i], *r = &ref->tensors[i];
+				if (!(pb_role_is_linear(t->role) && t->layer >= 0)) {
+					ck_assert_int_eq(t->dtype, r->dtype);   /* untouched */
+					continue;
+				}
+				enum pb_dtype want = dtypes[k];
+				if (pb_dtype_block(want) > 1 && t->ne[0] % 32) {
+					want = PB_F16;
+					fallback++;
+				}
+				ck_assert_int_eq(t->dtype, want);
+				ck_assert_int_eq(pb_tensor_convert(r, want), 0);
+				ck_assert_uint_eq(t->nbytes, r->nbytes);
+				ck_assert_msg(!memcmp(t->data, r->data, t->nbytes), "%s %s from %s: bytes differ",
+					      t->name, types[k], pb_dtype_name(from));
+				converted++;
+			}
+			ck_assert_int_eq(converted, 2 * 7);
+			ck_assert_int_eq(fallback, dtypes[k] == PB_Q8_0 || dtypes[k] == PB_Q4_0 ? 2 : 0);
+			pb_model_free(m);
+			pb_model_free(ref);
+		}
+}
+END_TEST
+
+/* Each block of each row within its format's bound: Q8_0 half a step
+ * (d = amax/127) plus the scale's f16 rounding over 127 steps; Q4_0 one
+ * step (d = amax/8; the end opposite the largest value is clamped to +7)
+ * plus its rounding; BF16 and F16 half an ulp. */
+START_TEST(error_within_block_bound)
+{
+	for (int k = 0; k < 4; k++) {
+		struct pb_model *m = model(64), *dense = model(64);
+		ck_assert_msg(quantize(m, types[k], 1, 1) == 0, "%s", st_log);
+		for (int i = 0; i < m->n_tensors; i++) {
+			const struct pb_tensor *t = &m->tensors[i], *d = &dense->tensors[i];
+			if (t->dtype == PB_F32)
+				continue;
+			const int64_t n = t->ne[0];
+			float *row = malloc((size_t)n * sizeof *row);
+			for (int64_t r = 0; r < t->ne[1]; r++) {
+				ck_assert_int_eq(pb_tensor_row_f32(t, r, row), 0);
+				const float *x = (const float *)d->data + r * n;
+				for (int64_t b = 0; b < n; b += 32) {
+					double amax = 0;
+					for (int j = 0; j < 32; j++)
+						amax = fmax(amax, fabs(x[b + j]));
+					for (int j = 0; j < 32; j++) {
+						double bound, err = fabs((double)row[b + j] - x[b + j]);
+						switch (dtypes[k]) {
+						case PB_Q8_0: bound = amax / 127 * 0.5 + amax * 0x1p-11 * 1.01; break;
+						case PB_Q4_0: bound = amax / 8 * (1 + 8 * 0x1p-11 * 1.01); break;
+						case PB_BF16: bound = fabs(x[b + j]) * 0x1p-8; break;
+						default: bound = fabs(x[b + j]) * 0x1p-11 + 0x1p-25; break;
+						}
+						ck_assert_msg(err <= bound + 1e-12, "%s %s row %lld col %lld: error %g > bound %g",
+							      types[k], t->name, (long long)r, (long long)(b + j), err, bound);
+					}
+				}
+			}
+			free(row);
+		}
+		pb_model_free(m);
+		pb_model_free(dense);
+	}
+}
+END_TEST
+
+/* The same model with every non-F32 tensor replaced by F32 rows holding
+ * its dequantized values. */
+static struct pb_model *dequantized_twin(const struct pb_model *q, int ffn)
+{
+	struct pb_model *d = model(ffn);
+	ck_assert_int_eq(d->n_tensors, q->n_tensors);
+	for (int i = 0; i < q->n_tensors; i++) {
+		const struct pb_tensor *t = &q->tensors[i];
+		if (t->dtype == PB_F32)
+			continue;
+		struct pb_tensor *u = &d->tensors[i];
+		ck_assert_int_eq(pb_tensor_realloc(u, PB_F32, t->ne, (size_t)pb_tensor_nelements(t) * 4), 0);
+		for (int64_t r = 0; r < t->ne[1]; r++)
+			ck_assert_int_eq(pb_tensor_row_f32(t, r, (float *)u->data + r * t->ne[0]), 0);
+	}
+	return d;
+}
+
+START_TEST(ref_runs_every_format_exactly)
+{
+	for (int k = 0; k < 4; k++)
+		for (int all = 0; all < 2; all++) {
+			struct pb_model *q = model(all ? 64 : 48);
+			ck_assert_msg(quantize(q, types[k], all, all) == 0, "%s", st_log);
+			struct pb_model *d = dequantized_twin(q, all ? 64 : 48);
+			const int V = q->hp.vocab;
+			float *lq = malloc((size_t)NT * V * 4), *ld = malloc((size_t)NT * V * 4);
+			st_logits(q, toks, NT, lq);
+			st_logits(d, toks, NT, ld);
+			ck_assert_msg(!memcmp(lq, ld, (size_t)NT * V * 4), "%s%s: logits differ from the "
+				      "dequantized F32 model's", types[k], all ? " (embedding, output)" : "");
+			/* and they are not those of the dense model (something changed) */
+			struct pb_model *dense = model(all ? 64 : 48);
+			st_logits(dense, toks, NT, ld);
+			ck_assert(memcmp(lq, ld, (size_t)NT * V * 4) != 0);
+			/* the kernel each linear ran with */
+			const struct pb_backend_ops *ops = pb_plugin.ops;
+			void *state = NULL;
+			int check_nan = 0;
+			char kern[64];
+			ck_assert_int_eq(pb_plugin.init(&host, &check_nan, &state), 0);
+			ck_assert_int_eq(ops->weights_load(state, q), 0);
+			const struct pb_tensor *wq = pb_model_find(q, 0, PB_ROLE_ATTN_Q);
+			ck_assert_int_eq(ops->weight_kernel(state, (int)(wq - q->tensors), kern, sizeof kern), 0);
+			char want[64];
+			snprintf(want, sizeof want, "%s %s", pb_dtype_name(dtypes[k]),
+				 pb_dtype_block(dtypes[k]) > 1 ? "ref-dequant" : "ref");
+			ck_assert_str_eq(kern, want);
+			pb_plugin.fini(state);
+			free(lq);
+			free(ld);
+			pb_model_free(q);
+			pb_model_free(d);
+			pb_model_free(dense);
+		}
+}
+END_TEST
+
+START_TEST(tied_output_and_refusals)
+{
+	/* embeddings on: the tied output follows, sharing the new data */
+	struct pb_model *m = model(64);
+	struct pb_tensor *e = pb_model_find(m, -1, PB_ROLE_TOK_EMBD), *o = pb_model_find(m, -1, PB_ROLE_OUTPUT);
+	ck_assert_ptr_eq(o->data, e->data);
+	ck_assert_msg(quantize(m, "q8_0", 1, 0) == 0, "%s", st_log);
+	e = pb_model_find(m, -1, PB_ROLE_TOK_EMBD);
+	o = pb_model_find(m, -1, PB_ROLE_OUTPUT);
+	ck_assert_int_eq(e->dtype, PB_Q8_0);
+	ck_assert_ptr_eq(o->data, e->data);
+	ck_assert_int_eq(o->dtype, PB_Q8_0);
+	/* reading Q8_0 is refused with the reason */
+	ck_assert_int_eq(quantize(m, "q4_0", 0, 0), -ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(st_log, "reads F32, F16 or BF16"));
+	pb_model_free(m);
+	/* output only: it gets its own copy, the embedding stays F32 */
+	m = model(64);
+	ck_assert_msg(quantize(m, "q4_0", 0, 1) == 0, "%s", st_log);
+	e = pb_model_find(m, -1, PB_ROLE_TOK_EMBD);
+	o = pb_model_find(m, -1, PB_ROLE_OUTPUT);
+	ck_assert_int_eq(e->dtype, PB_F32);
+	ck_assert_int_eq(o->dtype, PB_Q4_0);
+	ck_assert_ptr_ne(o->data, e->data);
+	pb_model_free(m);
+	/* the declared formats validate follows */
+	const struct pb_plugin *p = st_plugin(QUANT_SO);
+	const struct pb_pruner_ops *ops = p->ops;
+	ck_assert_ptr_nonnull(ops->out_format);
+	for (int k = 0; k < 4; k++) {
+		int cfg[3] = { k, 0, 0 };
+		ck_assert_int_eq(ops->out_format(cfg), dtypes[k]);
+	}
+	ck_assert_uint_eq(ops->in_formats, PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16));
+}
+END_TEST
+
+START_TEST(gguf_round_trip)
+{
+	char dir[] = "/tmp/pb-st-XXXXXX", path[64], err[512];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	for (int k = 0; k < 4; k++) {
+		struct pb_model *m = model(48), *back = NULL;
+		ck_assert_msg(quantize(m, types[k], 1, 1) == 0, "%s", st_log);
+		snprintf(path, sizeof path, "%s/m-%s.gguf", dir, types[k]);
+		ck_assert_msg(pb_gguf_write(m, path, err, sizeof err) == 0, "%s", err);
+		ck_assert_msg(pb_model_load(path, &back, err, sizeof err) == 0, "%s", err);
+		int matched = 0;
+		for (int i = 0; i < m->n_tensors; i++) {
+			const struct pb_tensor *t = &m->tensors[i];
+			const struct pb_tensor *u = pb_model_find_in(back, t->stack, t->layer, t->role);
+			ck_assert_msg(u, "%s missing after the round trip", t->name);
+			ck_assert_int_eq(u->dtype, t->dtype);
+			ck_assert_int_eq(u->ne[0], t->ne[0]);
+			ck_assert_int_eq(u->ne[1], t->ne[1]);
+			ck_assert_uint_eq(u->nbytes, t->nbytes);
+			ck_assert_msg(!memcmp(u->data, t->data, t->nbytes), "%s: bytes differ", t->name);
+			matched++;
+		}
+		ck_assert_int_eq(matched, m->n_tensors);
+		unlink(path);
+		pb_model_free(m);
+		pb_model_free(back);
+	}
+	rmdir(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("quant");
+	TCase *tc = tcase_create("formats");
+	tcase_add_test(tc, same_bytes_as_core);
+	tcase_add_test(tc, error_within_block_bound);
+	tcase_add_test(tc, ref_runs_every_format_exactly);
+	tcase_add_test(tc, tied_output_and_refusals);
+	tcase_add_test(tc, gguf_round_trip);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
