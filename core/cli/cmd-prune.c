@@ -232,7 +232,7 @@ static int run_step(const struct prune_args *a, int s, struct pb_model *m,
 
 	if (step_fits(st, m) < 0)
 		return 1;
-	if (ops->calib && !ds)
+	if (pb_pruner_calib(ops, st->config) && !ds)
 		return 2;   /* pb_cmd_prune said so before loading anything */
 	const uint64_t seed = (uint64_t)a->seed + (uint64_t)s;
 	pb_host_init(&host, st->p->name, seed, 0);
@@ -244,7 +244,7 @@ static int run_step(const struct prune_args *a, int s, struct pb_model *m,
 		fprintf(stderr, "prunebench prune: -p '%s': cannot run on %s: %s\n", st->spec, m->name, why);
 		goto out;
 	}
-	if (ops->calib && !(calib = open_calib(a, st, m, ds, seed)))
+	if (pb_pruner_calib(ops, st->config) && !(calib = open_calib(a, st, m, ds, seed)))
 		goto out;
 	const int n_before = m->n_tensors;
 	if (!(targets = calloc((size_t)n_before + 1, sizeof *targets)))
@@ -351,7 +351,7 @@ int pb_cmd_prune(int argc, char **argv)
 		goto out;
 	}
 	for (int s = 0; s < a.n_steps; s++)
-		if (((const struct pb_pruner_ops *)a.steps[s].p->ops)->calib && !a.data) {
+		if (pb_pruner_calib(a.steps[s].p->ops, a.steps[s].config) && !a.data) {
 			fprintf(stderr, "prunebench prune: -p '%s': pruner '%s' calibrates on text: give --data FILE\n",
 				a.steps[s].spec, a.steps[s].p->name);
 			rc = 2;

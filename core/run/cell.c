@@ -199,7 +199,7 @@ static int compress(struct cell_ctx *x, struct pb_model *m, const struct pb_data
 			goto out;
 		}
 		struct pb_calib *calib = NULL;
-		if (ops->calib && (err = open_calib(x, m, ds, st, s, &calib)) < 0) {
+		if (pb_pruner_calib(ops, st->config) && (err = open_calib(x, m, ds, st, s, &calib)) < 0) {
 			p->fini(state);
 			goto out;
 		}
@@ -213,7 +213,7 @@ static int compress(struct cell_ctx *x, struct pb_model *m, const struct pb_data
 			pb_log(PB_LOG_ERROR, "pruner '%s' failed: %s", p->name, strerror(-err));
 			goto out;
 		}
-		if (ops->calib)
+		if (calib_ms > 0)
 			pb_log(PB_LOG_INFO, "step %d: %s in %.1f ms (calibration %.1f ms)", s + 1,
 			       st->label, dt, calib_ms);
 		else

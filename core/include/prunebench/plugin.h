@@ -160,7 +160,16 @@ struct pb_pruner_ops {
 	 * follow a chain's formats without running it. */
 	int (*out_format)(const void *config);
 	unsigned archs;           /* 1u << PB_ARCH_* it supports; 0 = any */
+	/* optional: the calibration this config needs (e.g. none for a
+	 * weight-ranked importance); when absent, `calib` above applies. */
+	unsigned (*calib_for)(const void *config);
 };
+
+/* The calibration a configured pruner needs. */
+static inline unsigned pb_pruner_calib(const struct pb_pruner_ops *ops, const void *config)
+{
+	return ops->calib_for ? ops->calib_for(config) : ops->calib;
+}
 
 /* ---- backends --------------------------------------------------------- */
 

@@ -302,11 +302,19 @@ static void ffn_fini(void *state)
 	free(state);
 }
 
+/* Weight-ranked importance needs no activations. */
+static unsigned calib_for(const void *config)
+{
+	const struct ffn_config *c = config;
+	return c->importance == IMP_ACTIVATION ? PB_CALIB_COL_SQ : 0;
+}
+
 static const struct pb_pruner_ops ffn_ops = {
 	.apply = ffn_apply,
 	.check = ffn_check,
 	/* asked for always, used only by importance 'activation' */
 	.calib = PB_CALIB_COL_SQ,
+	.calib_for = calib_for,
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),
 };
 

@@ -313,11 +313,19 @@ static void heads_fini(void *state)
 	free(state);
 }
 
+/* Weight-ranked importance needs no activations. */
+static unsigned calib_for(const void *config)
+{
+	const struct heads_config *c = config;
+	return c->importance == IMP_ACTIVATION ? PB_CALIB_COL_SQ : 0;
+}
+
 static const struct pb_pruner_ops heads_ops = {
 	.apply = heads_apply,
 	.check = heads_check,
 	/* asked for always, used only by importance 'activation' */
 	.calib = PB_CALIB_COL_SQ,
+	.calib_for = calib_for,
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),
 	.archs = 1u << PB_ARCH_LLAMA,
 };

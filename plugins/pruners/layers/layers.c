@@ -224,12 +224,20 @@ static void layers_fini(void *state)
 	free(state);
 }
 
+/* Blocks named by index need no Block Influence. */
+static unsigned calib_for(const void *config)
+{
+	const struct layers_config *c = config;
+	return c->indices[0] ? 0 : PB_CALIB_COL_SQ;
+}
+
 static const struct pb_pruner_ops layers_ops = {
 	.apply = layers_apply,
 	.check = layers_check,
 	/* any bit asks for the handle; block_influence needs no statistic,
 	 * and with `indices` the handle goes unused */
 	.calib = PB_CALIB_COL_SQ,
+	.calib_for = calib_for,
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16) | PB_FMT(PB_Q8_0) |
 		      PB_FMT(PB_Q4_0),
 	.archs = 1u << PB_ARCH_LLAMA,

@@ -138,11 +138,19 @@ static const struct pb_option nm_options[] = {
 	PB_OPTIONS_END
 };
 
+/* Magnitude scores need no activations. */
+static unsigned calib_for(const void *config)
+{
+	const struct nm_config *c = config;
+	return c->score == SCORE_WANDA ? PB_CALIB_COL_SQ : 0;
+}
+
 static const struct pb_pruner_ops nm_ops = {
 	.apply = nm_apply,
 	.check = nm_check,
 	/* only score: wanda reads it; with magnitude scores the handle is unused */
 	.calib = PB_CALIB_COL_SQ,
+	.calib_for = calib_for,
 	.in_formats = PU_DENSE_FORMATS,
 };
 
