@@ -1,8 +1,15 @@
 /* plugins/probes/procstat/procstat.c — process and system CPU, memory,
- * faults, context switches and I/O from /proc.
+ * faults, context switches, I/O, threads and CPU frequency from /proc and
+ * /sys.
  *
  * Reads <root>/proc/self/stat, <root>/proc/self/status, <root>/proc/self/io
- * (optional: missing or unreadable gives NAN) and <root>/proc/stat.  `root`
+ * (optional: missing or unreadable gives NAN), <root>/proc/stat,
+ * <root>/proc/meminfo (MemAvailable), <root>/proc/self/task/<tid>/stat (the
+ * busiest thread: a generation loop pinned to one thread shows up there
+ * even when the process total looks modest) and
+ * <root>/sys/devices/system/cpu/cpu<N>/cpufreq/scaling_cur_freq (mean and
+ * minimum over the CPUs that have one; the minimum is what the cell's
+ * throttle check watches).  `root`
  * exists so that tests can point the probe at fixture trees.  Every field is
  * parsed defensively: a missing or malformed field is NAN for that channel,
  * never an error, because /proc layouts differ between kernels.  Only a
@@ -28,6 +35,7 @@ struct ps_config {
 enum {
 	CH_CPU_USER, CH_CPU_SYS, CH_CPU_PCT, CH_RSS, CH_RSS_PEAK, CH_SYS_CPU_PCT,
 	CH_MINFLT, CH_MAJFLT, CH_CTX_VOL, CH_CTX_INVOL, CH_IO_READ, CH_IO_WRITE,
+	CH_MEM_AVAIL, CH_THREADS, CH_MAX_THREAD_CPU, CH_FREQ_MEAN, CH_FREQ_MIN,
 	CH_COUNT
 };
 
@@ -44,7 +52,18 @@ static const struct pb_channel ps_channels[CH_COUNT] = {
 	[CH_CTX_INVOL] = { .name = "ctx_switches_involuntary", .unit = "count", .kind = PB_COUNTER },
 	[CH_IO_READ] = { .name = "io_read_bytes", .unit = "bytes", .kind = PB_COUNTER },
 	[CH_IO_WRITE] = { .name = "io_write_bytes", .unit = "bytes", .kind = PB_COUNTER },
+	[CH_MEM_AVAIL] = { .name = "mem_available_bytes", .unit = "bytes", .kind = PB_GAUGE },
+	[CH_THREADS] = { .name = "threads", .unit = "count", .kind = PB_GAUGE },
+	/* a GAUGE, not a COUNTER: the busiest thread may be another one at
+	 * the next reading, so differences would mean nothing */
+	[CH_MAX_THREAD_CPU] = { .name = "max_thread_cpu_s", .unit = "s", .kind = PB_GAUGE },
+	[CH_FREQ_MEAN] = { .name = "cpu_freq_mhz_mean", .unit = "MHz", .kind = PB_GAUGE },
+	[CH_FREQ_MIN] = { .name = "cpu_freq_mhz_min", .unit = "MHz", .kind = PB_GAUGE },
 };
+
+/* CPUs scanned for cpufreq at init; a larger machine is sampled on its
+ * first CPUS_MAX (said in the log). */
+#define CPUS_MAX 1024
 
 /* status and stat fit easily; a longer file is cut, and what was cut is NAN */
 #define BUF_MAX 16384
@@ -52,6 +71,9 @@ static const struct pb_channel ps_channels[CH_COUNT] = {
 struct ps_state {
 	const struct pb_host *host;
 	char path_stat[PATH_MAX], path_status[PATH_MAX], path_io[PATH_MAX], path_sys[PATH_MAX];
+	char path_meminfo[PATH_MAX], path_task[PATH_MAX];
+	char (*freq_paths)[PATH_MAX];   /* scaling_cur_freq of each CPU that has one */
+	int n_freq;
 	double tck;               /* clock ticks per second */
 	/* previous reading, for the rates; NAN before the first */
 	double prev_ticks, prev_wall_ms, prev_sys_busy, prev_sys_total;
