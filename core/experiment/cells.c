@@ -280,6 +280,15 @@ static char *config_text(const struct pb_experiment *e, const struct pb_cell *ce
 		  "score_tokens: %d\n",
 		  (unsigned long long)e->seed, e->repeat, e->warmup, e->max_new_tokens,
 		  e->max_samples, e->score_tokens);
+	/* measurement conditions: only when set, so that the ids of cells
+	 * from experiments that do not use them stay what they were */
+	if (e->idle_baseline_s > 0)
+		sb_printf(&b, "idle_baseline: %.15g\n", e->idle_baseline_s);
+	if (e->cooldown)
+		sb_printf(&b, "cooldown:\n  max_temp_c: %.15g\n  timeout_s: %.15g\n",
+			  e->cooldown_max_temp_c, e->cooldown_timeout_s);
+	if (e->throttle_pct != 90)
+		sb_printf(&b, "throttle_pct: %.15g\n", e->throttle_pct);
 	if (b.oom) {
 		free(b.p);
 		return NULL;

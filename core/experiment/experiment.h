@@ -88,6 +88,12 @@ struct pb_experiment {
 	int max_samples;              /* 0 = all */
 	int score_tokens;             /* teacher-forced positions scored per cell, default 4096; 0: none */
 	double timeout_s;             /* per cell, default 600 */
+	/* probes issue: measurement conditions (cell.c) */
+	double idle_baseline_s;       /* idle probe sampling before measuring, default 0 */
+	int cooldown;                 /* `cooldown:` given */
+	double cooldown_max_temp_c;   /* wait until every °C channel is at or below */
+	double cooldown_timeout_s;    /* ... or this long, default 300 */
+	double throttle_pct;          /* % of the warm-up's highest min CPU frequency; 0 off, default 90 */
 
 	struct pb_model_spec *models;      int n_models;
 	struct pb_dataset_spec *datasets;  int n_datasets;

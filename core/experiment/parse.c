@@ -19,7 +19,7 @@
 static const char *const top_keys[] = {
 	"name", "seed", "output", "repeat", "warmup", "max_new_tokens", "max_samples",
 	"score_tokens", "timeout", "defaults", "models", "datasets", "pruners", "backends", "probes",
-	"exclude", "include",
+	"exclude", "include", "idle_baseline", "cooldown", "throttle_pct",
 };
 
 int xp_scalar(struct xctx *c, const struct xnode *n, const char *what)
@@ -105,6 +105,69 @@ static int parse_duration(struct xctx *c, const struct xnode *n, double *out)
 	return 0;
 }
 
+static int check_keys(struct xctx *c, const struct xnode *m, const char *what,
+		      const char *const *known, int n_known);
+
+/* A number in [lo, hi]; seconds may carry an 's' or 'm' suffix. */
+static int parse_number(struct xctx *c, const struct xnode *n, const char *key, double lo,
+			double hi, int seconds, double *out)
+{
+	int ret = xp_scalar(c, n, key);
+	if (ret < 0)
+		return ret;
+	char *end;
+	double v = strtod(n->text, &end), mul = 1;
+	if (seconds && end != n->text && (*end == 's' || *end == 'm') && !end[1]) {
+		mul = *end == 'm' ? 60 : 1;
+		end++;
+	}
+	if (end == n->text || *end || !isfinite(v) || v * mul < lo || v * mul > hi)
+		return xerr(c, n, "'%s': expected %s between %g and %g%s, got '%s'", key,
+			    seconds ? "seconds" : "a number", lo, hi,
+			    seconds ? " (or a duration like '30s', '2m')" : "", n->text);
+	*out = v * mul;
+	return 0;
+}
+
+/* Probe settings of the measurement: idle_baseline, cooldown {max_temp_c,
+ * timeout_s}, throttle_pct (sampler.h, cell.c). */
+static int parse_probe_settings(struct xctx *c)
+{
+	struct pb_experiment *e = c->e;
+	const struct xnode *r = c->root, *n;
+	static const char *const cool_keys[] = { "max_temp_c", "timeout_s" };
+	int ret;
+
+	e->idle_baseline_s = 0;
+	if ((n = xn_get(r, "idle_baseline")) &&
+	    (ret = parse_number(c, n, "idle_baseline", 0, 3600, 1, &e->idle_baseline_s)) < 0)
+		return ret;
+	e->throttle_pct = 90;
+	if ((n = xn_get(r, "throttle_pct")) &&
+	    (ret = parse_number(c, n, "throttle_pct", 0, 100, 0, &e->throttle_pct)) < 0)
+		return ret;
+	e->cooldown = 0;
+	e->cooldown_timeout_s = 300;
+	if (!(n = xn_get(r, "cooldown")) || xn_is_null(n))
+		return 0;
+	if (n->kind != XN_MAP)
+		return xerr(c, n, "'cooldown': expected a mapping {max_temp_c, timeout_s}, got %s",
+			    xn_kind_name(n));
+	if ((ret = check_keys(c, n, "'cooldown'", cool_keys, 2)) < 0)
+		return ret;
+	const struct xnode *t = xn_get(n, "max_temp_c");
+	if (!t)
+		return xerr(c, n, "'cooldown': missing 'max_temp_c' (the temperature, in °C, "
+			    "every sensor must be at or below before measuring)");
+	if ((ret = parse_number(c, t, "max_temp_c", 0, 150, 0, &e->cooldown_max_temp_c)) < 0)
+		return ret;
+	if ((t = xn_get(n, "timeout_s")) &&
+	    (ret = parse_number(c, t, "timeout_s", 0.001, 86400, 1, &e->cooldown_timeout_s)) < 0)
+		return ret;
+	e->cooldown = 1;
+	return 0;
+}
+
 int xp_parse_settings(struct xctx *c)
 {
 	struct pb_experiment *e = c->e;
@@ -166,7 +229,7 @@ int xp_parse_settings(struct xctx *c)
 	e->timeout_s = 600;
 	if ((n = xn_get(r, "timeout")) && (ret = parse_duration(c, n, &e->timeout_s)) < 0)
 		return ret;
-	return 0;
+	return parse_probe_settings(c);
 }
 
 /* An axis: a non-empty mapping of entry name -> spec. */

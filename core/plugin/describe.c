@@ -12,7 +12,7 @@ int pb_plugin_available(const struct pb_plugin *p, const struct pb_host *h,
 			char *out, size_t len)
 {
 	struct pb_host_ctx local;
-	char why[256] = "";
+	char why[1024] = "";
 	int rc;
 
 	if (!h) {

@@ -3,6 +3,7 @@
  * model and dataset content hashes, host, Slurm context) and what it found
  * (model shape, dataset, accuracy sources, probes, timings). */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +110,70 @@ static void probe_details(struct pb_yaml_out *y, const struct pb_experiment *e, 
 	}
 }
 
+/* How the cell measured: energy sources and their method, the idle
+ * baseline, the cooldown wait, the throttle criteria. */
+static void measurement(struct pb_yaml_out *y, const struct pb_cell_record *r)
+{
+	const struct pb_experiment *e = r->e;
+
+	pb_yaml_map_begin(y, "measurement");
+	pb_yaml_kv(y, "default_probe_interval_ms", "%g", PB_PROBE_DEFAULT_INTERVAL_MS);
+	pb_yaml_seq_begin(y, "energy");
+	for (int i = 0; i < r->n_energy; i++) {
+		const struct pb_energy_source *es = &r->energy[i];
+		pb_yaml_map_begin(y, NULL);
+		pb_yaml_kv(y, "channel", "%s", es->channel);
+		pb_yaml_kv(y, "probe", "%s", es->probe);
+		pb_yaml_kv(y, "method", "%s", pb_energy_method_name(es->kind));
+		if (r->baseline_s > 0)   /* .nan: no readings in the baseline */
+			pb_yaml_kv(y, "idle_power_w", "%.6g", es->idle_power_w);
+		pb_yaml_map_end(y);
+	}
+	pb_yaml_seq_end(y);
+	if (r->baseline_s > 0) {
+		pb_yaml_map_begin(y, "idle_baseline");
+		pb_yaml_kv(y, "seconds", "%g", r->baseline_s);
+		pb_yaml_kv(y, "measured_ms", "%.3f", r->baseline_ms);
+		pb_yaml_kv(y, "channels", "%d", r->baseline_channels);
+		pb_yaml_map_end(y);
+	}
+	if (r->cooldown.ran) {
+		const struct pb_cooldown_result *c = &r->cooldown;
+		pb_yaml_map_begin(y, "cooldown");
+		pb_yaml_kv(y, "max_temp_c", "%g", e->cooldown_max_temp_c);
+		pb_yaml_kv(y, "timeout_s", "%g", e->cooldown_timeout_s);
+		pb_yaml_kv(y, "waited_s", "%.3f", c->waited_ms / 1e3);
+		pb_yaml_kv_bool(y, "timed_out", c->timed_out);
+		pb_yaml_kv(y, "temperature_channels", "%d", c->n_channels);
+		if (c->n_channels) {
+			pb_yaml_kv(y, "temp_c_start", "%g", c->start_c);
+			pb_yaml_kv(y, "temp_c_end", "%g", c->end_c);
+		} else {
+			pb_yaml_kv(y, "note", "%s", "no probe reports a temperature (C): nothing to wait on");
+		}
+		pb_yaml_map_end(y);
+	}
+	pb_yaml_map_begin(y, "throttle");
+	pb_yaml_kv(y, "throttle_pct", "%g", e->throttle_pct);
+	if (r->throttle_set && !isnan(r->throttle.freq_limit_mhz)) {
+		pb_yaml_kv(y, "cpu_freq_reference_mhz", "%g", r->throttle.freq_ref_mhz);
+		pb_yaml_kv(y, "cpu_freq_limit_mhz", "%g", r->throttle.freq_limit_mhz);
+	} else {
+		pb_yaml_kv(y, "cpu_freq", "%s", e->throttle_pct <= 0 ? "off (throttle_pct: 0)" :
+			   "not checked: no cpu_freq_mhz_min readings during warm-up");
+	}
+	pb_yaml_seq_begin(y, "trip_points");
+	for (int k = 0; r->throttle_set && k < r->throttle.n_trips; k++) {
+		pb_yaml_map_begin(y, NULL);
+		pb_yaml_kv(y, "channel", "%s", r->throttle.trips[k].channel);
+		pb_yaml_kv(y, "temp_c", "%g", r->throttle.trips[k].trip_c);
+		pb_yaml_map_end(y);
+	}
+	pb_yaml_seq_end(y);
+	pb_yaml_map_end(y);
+	pb_yaml_map_end(y);
+}
+
 int pb_cell_record_manifest(const struct pb_cell_record *r, const char *path)
 {
 	const struct pb_experiment *e = r->e;
@@ -169,6 +234,7 @@ int pb_cell_record_manifest(const struct pb_cell_record *r, const char *path)
 		pb_yaml_map_end(y);
 	}
 	pb_yaml_seq_end(y);
+	measurement(y, r);
 	pb_yaml_map_begin(y, "timings");
 	pb_yaml_kv(y, "load_ms", "%.3f", r->load_ms);
 	pb_yaml_kv(y, "compress_ms", "%.3f", r->compress_ms);

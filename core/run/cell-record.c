@@ -31,6 +31,7 @@ void pb_cell_record_init(struct pb_cell_record *r, const struct pb_experiment *e
 	r->e = e;
 	r->c = c;
 	r->perplexity_dense = NAN;
+	r->throttle.freq_ref_mhz = r->throttle.freq_limit_mhz = NAN;
 	pb_iso8601_now(r->start_time, sizeof r->start_time);
 }
 
@@ -42,6 +43,7 @@ void pb_cell_record_free(struct pb_cell_record *r)
 	free(r->itl);
 	free(r->tensors);
 	free(r->probes);
+	free(r->energy);
 	memset(r, 0, sizeof *r);
 }
 
@@ -175,6 +177,7 @@ void pb_cell_record_request(struct pb_cell_record *r, int repeat, int sample,
 	q->itl_max_ms = NAN;
 	q->encode_ms = r->hp.n_enc_layers > 0 ? g->encode_ms : NAN;
 	q->exact_match = q->token_f1 = q->rouge_l = NAN;
+	q->throttled = -1;
 	double sum = 0, mx = 0;
 	for (int k = 1; k < g->n_out; k++) {
 		double gap = g->token_ms[k] - g->token_ms[k - 1];
@@ -188,6 +191,12 @@ void pb_cell_record_request(struct pb_cell_record *r, int repeat, int sample,
 		q->itl_max_ms = mx;
 	}
 	q->text = strdup(g->text ? g->text : "");
+}
+
+void pb_cell_record_throttled(struct pb_cell_record *r, int throttled)
+{
+	if (r->n_reqs)
+		r->reqs[r->n_reqs - 1].throttled = throttled;
 }
 
 void pb_cell_record_answer(struct pb_cell_record *r, const char *pred, const char *ref)
@@ -214,14 +223,14 @@ static int write_requests(const struct pb_cell_record *r, const char *path)
 		"repeat", "sample", "prompt_tokens", "output_tokens", "truncated",
 		"ttft_ms", "tpot_ms", "e2e_ms", "prefill_tok_s", "decode_tok_s",
 		"itl_ms_mean", "itl_ms_max", "encode_ms", "exact_match", "token_f1", "rouge_l",
-		"output_text",
+		"throttled", "output_text",
 	};
 	struct pb_csv *w = pb_csv_create(path, hdr, (int)PB_ARRAY_LEN(hdr));
 	if (!w)
 		return -errno;
 	for (int i = 0; i < r->n_reqs; i++) {
 		const struct pb_req_stat *q = &r->reqs[i];
-		char f[16][32];
+		char f[17][32];
 		snprintf(f[0], 32, "%d", q->repeat);
 		snprintf(f[1], 32, "%d", q->sample);
 		snprintf(f[2], 32, "%d", q->n_prompt);
@@ -238,10 +247,12 @@ static int write_requests(const struct pb_cell_record *r, const char *path)
 		fmtd(f[13], 32, q->exact_match);
 		fmtd(f[14], 32, q->token_f1);
 		fmtd(f[15], 32, q->rouge_l);
-		const char *row[17];
-		for (int k = 0; k < 16; k++)
+		/* empty, not 0, when nothing could tell */
+		fmtd(f[16], 32, q->throttled < 0 ? NAN : q->throttled);
+		const char *row[18];
+		for (int k = 0; k < 17; k++)
 			row[k] = f[k];
-		row[16] = q->text;
+		row[17] = q->text;
 		int err = pb_csv_row(w, row);
 		if (err < 0) {
 			pb_csv_close(w);
@@ -450,8 +461,22 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 	pb_row_setd(row, "load_ms", r->load_ms);
 	pb_row_setd(row, "compress_ms", r->compress_ms);
 	pb_row_setd(row, "weights_load_ms", r->weights_load_ms);
-	if (s)
+	if (s) {
+		long out_tok = 0, dec_tok = 0;
+		for (int i = 0; i < n; i++) {
+			out_tok += r->reqs[i].n_out;
+			dec_tok += r->reqs[i].n_out > 1 ? r->reqs[i].n_out - 1 : 0;
+		}
 		pb_sampler_summary(s, row);
+		pb_sampler_energy_summary(s, row, out_tok, dec_tok);
+	}
+	int thr = 0, known = 0;
+	for (int i = 0; i < n; i++)
+		if (r->reqs[i].throttled >= 0) {
+			known++;
+			thr += r->reqs[i].throttled;
+		}
+	pb_row_setd(row, "throttled_requests", known ? thr : NAN);
 }
 
 int pb_cell_record_write(struct pb_cell_record *r, const struct pb_sampler *s, const char *dir)
@@ -469,6 +494,11 @@ int pb_cell_record_write(struct pb_cell_record *r, const struct pb_sampler *s, c
 	pb_path_join(phases_csv, sizeof phases_csv, dir, "phases.csv");
 	if ((err = pb_sampler_write(s, probes_csv, phases_csv)) < 0)
 		goto fail;
+	int ne = pb_sampler_energy_sources(s, NULL, 0);
+	free(r->energy);
+	r->energy = ne > 0 ? calloc((size_t)ne, sizeof *r->energy) : NULL;
+	r->n_energy = r->energy ? pb_sampler_energy_sources(s, r->energy, ne) : 0;
+	r->baseline_ms = pb_sampler_baseline_ms(s);
 	pb_row_init(&row);
 	build_summary(r, s, &row);
 	err = pb_row_write_csv(&row, PATH("summary.csv"));

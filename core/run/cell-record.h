@@ -8,6 +8,7 @@
 
 #include "experiment/experiment.h"
 #include "metrics/accuracy.h"
+#include "run/cell-probes.h"
 #include "run/generate.h"
 #include "run/sampler.h"
 #include "text/text.h"
@@ -29,6 +30,7 @@ struct pb_req_stat {
 	double ttft_ms, tpot_ms, e2e_ms, prefill_tok_s, decode_tok_s, itl_mean_ms, itl_max_ms;
 	double encode_ms;          /* encoder-decoder only, else NAN */
 	double exact_match, token_f1, rouge_l;   /* against the reference; NAN without one */
+	int throttled;             /* 1, 0, or -1: nothing to check it against */
 	char *text;
 };
 
@@ -65,6 +67,15 @@ struct pb_cell_record {
 	double reference_ms, score_ms;
 	char reference_dir[4096];
 	char accuracy_note[512];   /* why some accuracy metric is absent */
+	/* measurement conditions (cell-probes.h) */
+	struct pb_cooldown_result cooldown;
+	double baseline_s;         /* idle baseline asked for; 0 none */
+	int baseline_channels;     /* energy channels that got an idle power */
+	struct pb_throttle throttle;
+	int throttle_set;          /* throttle reference taken */
+	struct pb_energy_source *energy;   /* taken from the sampler when written */
+	int n_energy;
+	double baseline_ms;        /* the baseline window as measured */
 };
 
 void pb_cell_record_init(struct pb_cell_record *r, const struct pb_experiment *e,
@@ -83,6 +94,8 @@ void pb_cell_record_tensors(struct pb_cell_record *r, const struct pb_model *m,
 			    const struct pb_backend_ops *ops, void *state);
 void pb_cell_record_request(struct pb_cell_record *r, int repeat, int sample,
 			    const struct pb_gen_result *g);
+/* The last request's throttle flag (pb_throttle_check). */
+void pb_cell_record_throttled(struct pb_cell_record *r, int throttled);
 /* The last request's output text (cut at EOS) against its reference. */
 void pb_cell_record_answer(struct pb_cell_record *r, const char *pred, const char *ref);
 /* Every file of a complete cell.  0 or -errno. */

@@ -24,6 +24,7 @@
 #include "plugin/host.h"
 #include "results/results.h"
 #include "run/calib.h"
+#include "run/cell-probes.h"
 #include "run/cell-record.h"
 #include "run/generate.h"
 #include "run/reference.h"
@@ -67,49 +68,44 @@ static int load_model(const struct pb_model_spec *ms, struct pb_model **m, char 
 	return pb_model_load_with(ms->path, ms->tokenizer, m, err, len);
 }
 
-/* Start every probe of the experiment; a probe that is unavailable or
- * fails to start is recorded as such and left out, never fatal. */
-static int start_probes(struct cell_ctx *x, struct pb_cell_record *rec,
-			struct pb_host_ctx *hosts, struct pb_probe_inst *inst, void **states)
+/* Before the measured requests: the throttle check's reference (warm-up
+ * window [tw0, tw1], trip points from the probes' describe()), the
+ * cooldown wait and the idle baseline — in that order, so the baseline
+ * is taken on a cooled machine. */
+static void measure_conditions(struct cell_ctx *x, struct pb_cell_record *rec, void **states,
+			       double tw0, double tw1)
 {
 	const struct pb_experiment *e = x->e;
-	int n = 0;
-	for (int i = 0; i < e->n_probes; i++) {
-		const struct pb_step *st = &e->probes[i];
-		const struct pb_plugin *p = st->plugin->desc;
-		char why[512] = "";
-		pb_host_init(&hosts[i], p->name, e->seed, pb_default_threads());
-		if (p->available && p->available(&hosts[i].host, why, sizeof why) < 0) {
-			pb_cell_record_probe(rec, p->name, why[0] ? why : "not available");
-			continue;
-		}
-		void *state = NULL;
-		int err = p->init(&hosts[i].host, st->config, &state);
-		if (err < 0) {
-			snprintf(why, sizeof why, "init failed: %s", strerror(-err));
-			pb_cell_record_probe(rec, p->name, why);
-			continue;
-		}
-		const struct pb_probe_ops *ops = p->ops;
-		states[i] = state;
-		inst[n].name = p->name;
-		inst[n].ops = ops;
-		inst[n].state = state;
-		inst[n].interval_ms = ops->min_interval_ms;
-		/* a probe's own `interval_ms` option, where it has one, wins */
-		const struct pb_option *o = p->options ? pb_option_find(p->options, "interval_ms") : NULL;
-		if (o && o->type == PB_OPT_DOUBLE) {
-			double v;
-			memcpy(&v, (const char *)st->config + o->offset, sizeof v);
-			if (v > inst[n].interval_ms)
-				inst[n].interval_ms = v;
-		}
-		if (inst[n].interval_ms <= 0)
-			inst[n].interval_ms = 100;
-		pb_cell_record_probe(rec, p->name, NULL);
-		n++;
+	enum { DESCRIBE_MAX = 32768 };
+	char *text = malloc(DESCRIBE_MAX);
+
+	for (int i = 0; text && i < e->n_probes; i++) {
+		const struct pb_probe_ops *ops = e->probes[i].plugin->desc->ops;
+		if (states[i] && ops->describe && ops->describe(states[i], text, DESCRIBE_MAX) == 0)
+			pb_throttle_add_trips(&rec->throttle, text);
 	}
-	return n;
+	free(text);
+	pb_throttle_set_reference(&rec->throttle, x->sampler, e->throttle_pct, tw0, tw1);
+	rec->throttle_set = 1;
+	if (e->cooldown) {
+		struct pb_cooldown_result *c = &rec->cooldown;
+		pb_cooldown_wait(x->sampler, e->cooldown_max_temp_c, e->cooldown_timeout_s, NULL, c);
+		if (!c->n_channels)
+			pb_log(PB_LOG_WARN, "cooldown: no probe reports a temperature; not waiting");
+		else
+			pb_log(c->timed_out ? PB_LOG_WARN : PB_LOG_INFO,
+			       "cooldown: %.1f s, hottest %.1f → %.1f C%s", c->waited_ms / 1e3,
+			       c->start_c, c->end_c, c->timed_out ? " (timed out)" : "");
+	}
+	if (e->idle_baseline_s > 0) {
+		double t0, t1;
+		rec->baseline_s = e->idle_baseline_s;
+		rec->baseline_channels = pb_idle_baseline(x->sampler, e->idle_baseline_s, NULL,
+							  &t0, &t1);
+		pb_log(PB_LOG_INFO, "idle baseline: %.1f s, idle power of %d energy channel%s",
+		       (t1 - t0) / 1e3, rec->baseline_channels,
+		       rec->baseline_channels == 1 ? "" : "s");
+	}
 }
 
 static void on_calib_gather(void *ctx, int active)
@@ -320,7 +316,7 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 	pb_log(PB_LOG_INFO, "cell %s: %s × %s × %s × %s", c->id, c->model->name,
 	       c->dataset->name, c->chain->name, c->backend->name);
 
-	n_probes = start_probes(&x, &rec, probe_hosts, probe_inst, probe_states);
+	n_probes = pb_cell_start_probes(e, &rec, probe_hosts, probe_inst, probe_states);
 	if (pb_sampler_start(&x.sampler, probe_inst, n_probes, PB_PHASE_LOAD) < 0) {
 		pb_log(PB_LOG_ERROR, "cannot start the probe sampler");
 		goto out;
@@ -412,7 +408,9 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		.ctx = &x,
 	};
 
-	/* warm-up: the first prompts, not recorded */
+	/* warm-up: the first prompts, not recorded; its CPU frequencies are
+	 * the throttle check's reference */
+	double tw0 = pb_sampler_now(x.sampler);
 	for (int w = 0; w < e->warmup; w++) {
 		struct pb_gen_result g;
 		set_phase(&x, PB_PHASE_WARMUP);
@@ -425,19 +423,24 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		pb_gen_result_free(&g);
 	}
 
+	double tw1 = pb_sampler_now(x.sampler);
 	req.on_phase = on_gen_phase;
 	set_phase(&x, PB_PHASE_IDLE);
+	measure_conditions(&x, &rec, probe_states, tw0, tw1);
 	double t_measure = pb_now_ms();
 	for (int r = 0; r < e->repeat; r++)
 		for (int i = 0; i < ds->n; i++) {
 			struct pb_gen_result g;
 			req.prompt = ds->samples[i].input;
+			double ta = pb_sampler_now(x.sampler);
 			if (pb_generate(sess, m, tok, &req, &g, err, sizeof err) < 0) {
 				pb_log(PB_LOG_ERROR, "request %d (repeat %d): %s", i, r, err);
 				goto out;
 			}
-			set_phase(&x, PB_PHASE_IDLE);
+			set_phase(&x, PB_PHASE_IDLE);   /* its boundary reading closes the request */
+			double tb = pb_sampler_now(x.sampler);
 			pb_cell_record_request(&rec, r, i, &g);
+			pb_cell_record_throttled(&rec, pb_throttle_check(&rec.throttle, x.sampler, ta, tb));
 			if (ds->samples[i].reference) {
 				char *pred = answer_text(tok, m, &g);
 				pb_cell_record_answer(&rec, pred ? pred : "", ds->samples[i].reference);

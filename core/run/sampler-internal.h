@@ -14,7 +14,14 @@ struct chan_agg {
 	double integral, weight;  /* GAUGE: ∫v dt and ∫dt where a value was held */
 	double sum, max;          /* GAUGE: over readings (the mean's fallback) */
 	long n;
+	double energy_j;          /* W GAUGE: trapezoid ∫P dt over the phase, J */
+	int have_energy;
+	double pmax;              /* J COUNTER: highest power over one sampling interval, W */
 };
+
+/* What a channel says about energy (pb_sampler_energy_kind). */
+enum { ENERGY_NONE = PB_ENERGY_NONE, ENERGY_COUNTER = PB_ENERGY_COUNTER,
+       ENERGY_POWER = PB_ENERGY_POWER };
 
 struct probe_rt {
 	struct pb_probe_inst inst;
@@ -28,6 +35,10 @@ struct probe_rt {
 	double *cur;       /* nch: latest unwrapped COUNTER value / held GAUGE value */
 	double *hold_t;    /* nch: GAUGE: when the held value started */
 	double *cstart;    /* nch: COUNTER: value when the current phase began */
+	unsigned char *ekind;   /* nch: ENERGY_* */
+	double *tz_t, *tz_v;    /* nch: W: the last reading, the trapezoid's left edge */
+	double *pw_t, *pw_v;    /* nch: J: the reading power is measured from */
+	double *idle_w;         /* nch: mean idle power from the baseline; NAN none */
 	struct chan_agg *agg;   /* PB_PHASE_COUNT × nch */
 	/* stored readings: t[i], phase[i], v[i * nch + c] */
 	double *st, *sv;
@@ -51,9 +62,21 @@ struct pb_sampler {
 	int n;
 	size_t max_values, n_values;
 	int cap_logged;
+	double baseline_ms;     /* length of the idle baseline; 0 none */
 };
 
 /* GAUGE/COUNTER aggregate of channel c in phase ph */
 struct chan_agg *pb_sampler_agg(const struct probe_rt *p, enum pb_phase ph, int c);
+
+/* The probe and index of a channel by name, or NULL. */
+const struct probe_rt *pb_sampler_find(const struct pb_sampler *s, const char *name, int *c);
+
+/* Aggregate channel c of p over the phases whose bit is set in mask
+ * (caller holds the lock). */
+void pb_sampler_stat_over(const struct pb_sampler *s, const struct probe_rt *p, int c,
+			  unsigned mask, struct pb_phase_stat *st);
+
+void pb_sampler_lock(const struct pb_sampler *s);
+void pb_sampler_unlock(const struct pb_sampler *s);
 
 #endif

@@ -13,15 +13,18 @@
 
 /* The readers below may run while the thread samples, so they lock too;
  * the mutex is the one mutable part of a const sampler. */
-static void lock(const struct pb_sampler *s)
+void pb_sampler_lock(const struct pb_sampler *s)
 {
 	pthread_mutex_lock((pthread_mutex_t *)&s->mu);
 }
 
-static void unlock(const struct pb_sampler *s)
+void pb_sampler_unlock(const struct pb_sampler *s)
 {
 	pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
 }
+
+#define lock pb_sampler_lock
+#define unlock pb_sampler_unlock
 
 double pb_sampler_phase_ms(const struct pb_sampler *s, enum pb_phase p)
 {
@@ -39,9 +42,8 @@ int pb_sampler_phase_count(const struct pb_sampler *s, enum pb_phase p)
 	return n;
 }
 
-/* Aggregate channel c of p over the phases whose bit is set in mask. */
-static void stat_over(const struct pb_sampler *s, const struct probe_rt *p, int c,
-		      unsigned mask, struct pb_phase_stat *st)
+void pb_sampler_stat_over(const struct pb_sampler *s, const struct probe_rt *p, int c,
+			  unsigned mask, struct pb_phase_stat *st)
 {
 	double integral = 0, weight = 0, sum = 0;
 	long n = 0;
@@ -49,6 +51,7 @@ static void stat_over(const struct pb_sampler *s, const struct probe_rt *p, int 
 
 	st->kind = p->ch[c].kind;
 	st->delta = st->mean = st->max = NAN;
+	st->energy_j = st->power_max_w = NAN;
 	st->duration_ms = 0;
 	for (int ph = 0; ph < PB_PHASE_COUNT; ph++) {
 		if (!(mask & 1u << ph) || !s->occ[ph])
@@ -65,11 +68,19 @@ static void stat_over(const struct pb_sampler *s, const struct probe_rt *p, int 
 		n += a->n;
 		if (!isnan(a->max) && (isnan(st->max) || a->max > st->max))
 			st->max = a->max;
+		if (a->have_energy)
+			st->energy_j = isnan(st->energy_j) ? a->energy_j : st->energy_j + a->energy_j;
+		if (!isnan(a->pmax) && (isnan(st->power_max_w) || a->pmax > st->power_max_w))
+			st->power_max_w = a->pmax;
 	}
 	if (st->kind == PB_COUNTER) {
 		st->max = NAN;
+		if (p->ekind[c] == ENERGY_COUNTER)
+			st->energy_j = st->delta;
 		return;
 	}
+	if (p->ekind[c] == ENERGY_POWER)
+		st->power_max_w = st->max;
 	st->delta = NAN;
 	if (weight > 0)
 		st->mean = integral / weight;
@@ -77,8 +88,9 @@ static void stat_over(const struct pb_sampler *s, const struct probe_rt *p, int 
 		st->mean = sum / (double)n;   /* only instants: a plain mean */
 }
 
-static const struct probe_rt *find_channel(const struct pb_sampler *s, const char *name,
-					   int *c)
+#define stat_over pb_sampler_stat_over
+
+const struct probe_rt *pb_sampler_find(const struct pb_sampler *s, const char *name, int *c)
 {
 	for (int i = 0; i < s->n; i++)
 		for (int j = 0; j < s->p[i].nch; j++)
@@ -93,7 +105,7 @@ int pb_sampler_stat(const struct pb_sampler *s, const char *channel, enum pb_pha
 		    struct pb_phase_stat *out)
 {
 	int c;
-	const struct probe_rt *pr = find_channel(s, channel, &c);
+	const struct probe_rt *pr = pb_sampler_find(s, channel, &c);
 
 	if (!pr || (unsigned)p > PB_PHASE_COUNT)
 		return -ENOENT;
@@ -160,14 +172,15 @@ static int write_probes(const struct pb_sampler *s, const char *path)
 static int write_phases(const struct pb_sampler *s, const char *path)
 {
 	static const char *const hdr[] = { "phase", "duration_ms", "probe", "channel", "unit",
-					   "kind", "delta", "mean", "max" };
-	struct pb_csv *w = pb_csv_create(path, hdr, 9);
+					   "kind", "delta", "mean", "max", "energy_j",
+					   "energy_method" };
+	struct pb_csv *w = pb_csv_create(path, hdr, 11);
 	int rc = 0;
 
 	if (!w)
 		return -errno;
 	for (int ph = 0; ph < PB_PHASE_COUNT && !rc; ph++) {
-		char dur[32], d[32], mean[32], max[32];
+		char dur[32], d[32], mean[32], max[32], ej[32];
 		if (!s->occ[ph])
 			continue;
 		snprintf(dur, sizeof dur, "%.3f", s->dur_ms[ph]);
@@ -180,17 +193,19 @@ static int write_phases(const struct pb_sampler *s, const char *path)
 				fmt_d(d, sizeof d, st.delta);
 				fmt_d(mean, sizeof mean, st.mean);
 				fmt_d(max, sizeof max, st.max);
+				fmt_d(ej, sizeof ej, st.energy_j);
 				const char *f[] = { pb_phase_name((enum pb_phase)ph), dur, p->inst.name, p->ch[c].name,
 						    p->ch[c].unit,
 						    st.kind == PB_COUNTER ? "counter" : "gauge",
-						    d, mean, max };
+						    d, mean, max, ej,
+						    p->ekind[c] ? pb_energy_method_name(p->ekind[c]) : NULL };
 				rc = pb_csv_row(w, f);
 				rows++;
 			}
 		}
 		if (!rows && !rc) {
 			const char *f[] = { pb_phase_name((enum pb_phase)ph), dur, NULL, NULL, NULL, NULL,
-					    NULL, NULL, NULL };
+					    NULL, NULL, NULL, NULL, NULL };
 			rc = pb_csv_row(w, f);
 		}
 	}

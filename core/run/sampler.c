@@ -160,12 +160,62 @@ static void open_gauges(struct probe_rt *p, enum pb_phase ph, double t, int have
 	}
 }
 
+int pb_sampler_energy_kind(const struct pb_channel *ch)
+{
+	if (ch->kind == PB_COUNTER && !strcmp(ch->unit, "J"))
+		return ENERGY_COUNTER;
+	if (ch->kind == PB_GAUGE && !strcmp(ch->unit, "W"))
+		return ENERGY_POWER;
+	return ENERGY_NONE;
+}
+
+/* Energy bookkeeping for a reading at t that closes a stretch of phase ph
+ * (have: p->vals holds it, counters unwrapped) or for a boundary at t
+ * without a reading.  W: the trapezoid from the previous reading to this
+ * one, or — with no value now — the held value up to t, so that the
+ * phases split exactly at their boundaries.  J: the highest power over
+ * one sampling interval; intervals shorter than half the probe's interval
+ * (a boundary right after a sample) are merged into the next, because a
+ * counter's update granularity makes their rates meaningless. */
+static void energy_update(struct probe_rt *p, enum pb_phase ph, double t, int have)
+{
+	for (int c = 0; c < p->nch; c++) {
+		double v = have ? p->vals[c] : NAN;
+		struct chan_agg *a = pb_sampler_agg(p, ph, c);
+		if (p->ekind[c] == ENERGY_POWER) {
+			if (!isnan(p->tz_t[c])) {
+				double w = isnan(v) ? p->tz_v[c] : (p->tz_v[c] + v) / 2;
+				a->energy_j += w * (t - p->tz_t[c]) / 1e3;
+				a->have_energy = 1;
+				p->tz_t[c] = t;
+				if (!isnan(v))
+					p->tz_v[c] = v;
+			} else if (!isnan(v)) {
+				p->tz_t[c] = t;
+				p->tz_v[c] = v;
+			}
+		} else if (p->ekind[c] == ENERGY_COUNTER && !isnan(v)) {
+			if (!isnan(p->pw_t[c])) {
+				double dt = t - p->pw_t[c];
+				if (dt < 0.5 * p->base_ms || dt <= 0)
+					continue;
+				double w = (v - p->pw_v[c]) / dt * 1e3;
+				if (isnan(a->pmax) || w > a->pmax)
+					a->pmax = w;
+			}
+			p->pw_t[c] = t;
+			p->pw_v[c] = v;
+		}
+	}
+}
+
 /* A reading between boundaries. */
 static void sample(struct pb_sampler *s, struct probe_rt *p, double t)
 {
 	if (!probe_read(p))
 		return;
 	apply_counters(p);
+	energy_update(p, s->phase, t, 1);
 	close_gauges(p, s->phase, t);
 	for (int c = 0; c < p->nch; c++)
 		if (p->ch[c].kind == PB_GAUGE && !isnan(p->vals[c]))
@@ -189,6 +239,7 @@ static void boundary(struct pb_sampler *s, enum pb_phase next, int final)
 		int have = !p->backing_off && probe_read(p);
 		if (have)
 			apply_counters(p);
+		energy_update(p, old, t, have);
 		for (int c = 0; c < p->nch; c++) {
 			if (p->ch[c].kind != PB_COUNTER || isnan(p->cur[c]) || isnan(p->cstart[c]))
 				continue;
@@ -276,21 +327,30 @@ static int probe_setup(struct probe_rt *p, const struct pb_probe_inst *in)
 	if (!(p->base_ms >= 1.0))
 		p->base_ms = isnan(p->base_ms) || p->base_ms <= 0 ? 100.0 : 1.0;
 	p->interval_ms = p->base_ms;
-	p->vals = malloc(6 * n * sizeof(double));
+	p->vals = malloc(11 * n * sizeof(double));
 	p->agg = calloc(PB_PHASE_COUNT * n, sizeof(*p->agg));
-	if (!p->vals || !p->agg)
+	p->ekind = calloc(n, 1);
+	if (!p->vals || !p->agg || !p->ekind)
 		return -ENOMEM;
 	p->raw_prev = p->vals + n;
 	p->offset = p->vals + 2 * n;
 	p->cur = p->vals + 3 * n;
 	p->hold_t = p->vals + 4 * n;
 	p->cstart = p->vals + 5 * n;
+	p->tz_t = p->vals + 6 * n;
+	p->tz_v = p->vals + 7 * n;
+	p->pw_t = p->vals + 8 * n;
+	p->pw_v = p->vals + 9 * n;
+	p->idle_w = p->vals + 10 * n;
 	for (size_t c = 0; c < n; c++) {
 		p->raw_prev[c] = p->cur[c] = p->cstart[c] = NAN;
+		p->tz_t[c] = p->tz_v[c] = p->pw_t[c] = p->pw_v[c] = p->idle_w[c] = NAN;
 		p->offset[c] = p->hold_t[c] = 0;
+		if (c < (size_t)p->nch)
+			p->ekind[c] = (unsigned char)pb_sampler_energy_kind(&p->ch[c]);
 	}
 	for (size_t i = 0; i < PB_PHASE_COUNT * n; i++)
-		p->agg[i].max = NAN;
+		p->agg[i].max = p->agg[i].pmax = NAN;
 	return 0;
 }
 
@@ -341,6 +401,7 @@ int pb_sampler_start_opts(struct pb_sampler **out, const struct pb_probe_inst *p
 		int have = probe_read(p);
 		if (have) {
 			apply_counters(p);
+			energy_update(p, first, 0.0, 1);
 			open_gauges(p, first, 0.0, 1);
 			store(s, p, 0.0, first, p->vals);
 		}
@@ -378,6 +439,31 @@ void pb_sampler_phase(struct pb_sampler *s, enum pb_phase p)
 	pthread_mutex_unlock(&s->mu);
 }
 
+double pb_sampler_now(const struct pb_sampler *s)
+{
+	return s ? now_rel(s) : 0.0;
+}
+
+double pb_sampler_poll(struct pb_sampler *s)
+{
+	double t;
+
+	if (!s)
+		return 0.0;
+	pthread_mutex_lock(&s->mu);
+	t = now_rel(s);
+	if (!s->stopped)
+		for (int i = 0; i < s->n; i++) {
+			struct probe_rt *p = &s->p[i];
+			if (p->backing_off)
+				continue;   /* its own schedule says when to try again */
+			sample(s, p, t);
+			p->next_ms = t + p->interval_ms;
+		}
+	pthread_mutex_unlock(&s->mu);
+	return t;
+}
+
 void pb_sampler_stop(struct pb_sampler *s)
 {
 	if (!s)
@@ -406,6 +492,7 @@ void pb_sampler_free(struct pb_sampler *s)
 	for (int i = 0; s->p && i < s->n; i++) {
 		free(s->p[i].vals);
 		free(s->p[i].agg);
+		free(s->p[i].ekind);
 		free(s->p[i].st);
 		free(s->p[i].sp);
 		free(s->p[i].sv);

@@ -40,7 +40,9 @@ void pb_sampler_stop(struct pb_sampler *s);
 void pb_sampler_free(struct pb_sampler *s);
 
 /* probes.csv: t_ms,phase,probe,channel,unit,value (one observation a row).
- * phases.csv: phase,duration_ms,probe,channel,unit,kind,delta,mean,max
+ * phases.csv: phase,duration_ms,probe,channel,unit,kind,delta,mean,max,energy_j,
+ *   energy_method (energy channels: J per phase and "counter" or
+ *   "integrated power"; empty for others)
  *   (COUNTER: delta over the phase; GAUGE: time-weighted mean and max). */
 int pb_sampler_write(const struct pb_sampler *s, const char *probes_csv,
 		     const char *phases_csv);
@@ -70,6 +72,13 @@ struct pb_phase_stat {
 	double delta;          /* COUNTER; NAN for a GAUGE */
 	double mean, max;      /* GAUGE; NAN for a COUNTER */
 	double duration_ms;
+	/* energy channels (pb_sampler_energy_kind): the energy in the phase,
+	 * J — a J COUNTER's delta, or a W GAUGE's power integrated over time
+	 * (trapezoid between readings, split at boundaries); NAN otherwise */
+	double energy_j;
+	/* highest power, W: a W GAUGE's highest reading, a J COUNTER's
+	 * highest rate over one sampling interval; NAN otherwise */
+	double power_max_w;
 };
 /* Aggregate of `channel` (of the first probe that has it) over phase p, or
  * over every phase when p == PB_PHASE_COUNT — e.g. energy per phase is
@@ -87,5 +96,67 @@ struct pb_sampler_opts {
 };
 int pb_sampler_start_opts(struct pb_sampler **out, const struct pb_probe_inst *probes, int n,
 			  enum pb_phase first, const struct pb_sampler_opts *opts);
+
+/* ---- energy, windows, baseline (probes issue) ---- */
+
+/* Energy sources: a COUNTER in "J" (energy is its delta, method
+ * "counter") and a GAUGE in "W" (energy is its power integrated over
+ * time, method "integrated power").  PB_ENERGY_* below; 0 for any other
+ * channel. */
+enum { PB_ENERGY_NONE = 0, PB_ENERGY_COUNTER = 1, PB_ENERGY_POWER = 2 };
+int pb_sampler_energy_kind(const struct pb_channel *ch);
+const char *pb_energy_method_name(int kind);
+
+/* The sampler's clock: ms since start (the time base of probes.csv). */
+double pb_sampler_now(const struct pb_sampler *s);
+/* Read every probe now (those backing off excepted) as an ordinary
+ * sample of the current phase; returns its time. */
+double pb_sampler_poll(struct pb_sampler *s);
+
+/* A channel over the stored readings with t0 <= t <= t1 (boundary and
+ * poll readings included).  n = 0 when none (or when the raw-reading
+ * cap was hit before t0); energy_j as in pb_phase_stat between the
+ * first and the last of them. */
+struct pb_range_stat {
+	long n;
+	double min, max;
+	double t_first, t_last;
+	double energy_j;
+};
+int pb_sampler_range(const struct pb_sampler *s, const char *channel, double t0, double t1,
+		     struct pb_range_stat *out);
+
+/* Idle baseline: the mean power of every energy channel over [t0, t1]
+ * (between its first and last reading there), kept for the summary's
+ * net-energy columns.  Returns the number of channels that got one. */
+int pb_sampler_set_baseline(struct pb_sampler *s, double t0, double t1);
+
+/* The highest current value among GAUGE channels in degrees Celsius
+ * (unit "C"); returns how many such channels have a value (0: *max_c
+ * is NAN). */
+int pb_sampler_hottest(const struct pb_sampler *s, double *max_c);
+
+/* Energy summary columns for every energy channel with stem E (a J
+ * COUNTER: its name; a W GAUGE: its name + "_energy_j"):
+ *   E_prefill E_decode E_total (a COUNTER already has them), E_measured
+ *   (prefill + decode), E_per_token (measured / output tokens),
+ *   E_per_token_decode (decode / tokens chosen in decode steps),
+ *   for a COUNTER <name>_power_w_mean (measured energy / measured time)
+ *   and <name>_power_w_max (a W GAUGE has <name>_mean and _max already),
+ *   and with a baseline E_idle_power_w and E_{prefill,decode,measured,
+ *   per_token}_net (energy − idle power × phase time).
+ * Columns of a channel without readings are empty, never zero. */
+void pb_sampler_energy_summary(const struct pb_sampler *s, struct pb_row *row,
+			       long output_tokens, long decode_tokens);
+
+/* One energy channel, for the manifest: n_out entries at most. */
+struct pb_energy_source {
+	char probe[64], channel[64];
+	int kind;                  /* PB_ENERGY_* */
+	double idle_power_w;       /* NAN without a baseline */
+};
+int pb_sampler_energy_sources(const struct pb_sampler *s, struct pb_energy_source *out,
+			      int n_out);
+double pb_sampler_baseline_ms(const struct pb_sampler *s);
 
 #endif

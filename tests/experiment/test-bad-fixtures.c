@@ -78,6 +78,12 @@ static const struct bad bad[] = {
 	{ "bad-entry-name.yaml", 3, 3, "name 'my model' may contain only letters, digits" },
 	{ "bad-backend-item.yaml", 8, 5, "'backends': item 2: expected a plugin name or 'plugin: {options}', got a sequence" },
 	{ "bad-probe-twice.yaml", 7, 26, "probes: 'procstat' is listed twice" },
+	{ "bad-idle-baseline.yaml", 2, 16, "'idle_baseline': expected seconds between 0 and 3600 (or a duration like '30s', '2m'), got '-2'" },
+	{ "bad-throttle-pct.yaml", 2, 15, "'throttle_pct': expected a number between 0 and 100, got '150'" },
+	{ "bad-cooldown-scalar.yaml", 2, 11, "'cooldown': expected a mapping {max_temp_c, timeout_s}, got a scalar" },
+	{ "bad-cooldown-key.yaml", 2, 12, "'cooldown': unknown key 'max_temp' (did you mean 'max_temp_c'?)" },
+	{ "bad-cooldown-missing.yaml", 3, 3, "'cooldown': missing 'max_temp_c'" },
+	{ "bad-cooldown-timeout.yaml", 2, 39, "'timeout_s': expected seconds between 0.001 and 86400" },
 	{ "bad-empty.yaml", 0, 0, "the file is empty" },
 };
 

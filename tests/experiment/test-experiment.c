@@ -418,6 +418,22 @@ START_TEST(test_config_text)
 	ck_assert_msg(yaml_valid(e->cells[0].config_text), "%s", e->cells[0].config_text);
 	assert_has(e->cells[0].config_text, "chain: []\n");
 	assert_has(e->cells[0].config_text, "probes: []\n");
+	ck_assert_double_eq(e->idle_baseline_s, 0);
+	ck_assert_int_eq(e->cooldown, 0);
+	ck_assert_double_eq(e->throttle_pct, 90);
+	pb_experiment_free(e);
+
+	/* measurement conditions: parsed, in the config text */
+	e = load_ok(BASE "pruners:\n  dense: []\nbackends: [ref]\nidle_baseline: 1.5m\n"
+		    "cooldown: {max_temp_c: 55.5}\nthrottle_pct: 0\n", NULL, 0);
+	ck_assert_double_eq(e->idle_baseline_s, 90);
+	ck_assert_int_eq(e->cooldown, 1);
+	ck_assert_double_eq(e->cooldown_max_temp_c, 55.5);
+	ck_assert_double_eq(e->cooldown_timeout_s, 300);
+	ck_assert_double_eq(e->throttle_pct, 0);
+	ck_assert_msg(yaml_valid(e->cells[0].config_text), "%s", e->cells[0].config_text);
+	assert_has(e->cells[0].config_text, "score_tokens: 4096\nidle_baseline: 90\n"
+		   "cooldown:\n  max_temp_c: 55.5\n  timeout_s: 300\nthrottle_pct: 0\n");
 	pb_experiment_free(e);
 }
 END_TEST
@@ -480,10 +496,18 @@ START_TEST(test_ids_stable)
 	pb_experiment_free(e);
 	/* A backend option, a probe, an experiment-wide setting: every cell. */
 	const char *all[] = { "backends=[{ref: {threads: 2}}]", "probes=[rapl]", "seed=1",
-			      "repeat=2", "warmup=0", "max_new_tokens=8", "max_samples=3" };
+			      "repeat=2", "warmup=0", "max_new_tokens=8", "max_samples=3",
+			      "idle_baseline=2s", "cooldown={max_temp_c: 60}", "throttle_pct=80" };
 	for (size_t i = 0; i < PB_ARRAY_LEN(all); i++) {
 		e = ids_with(all[i]);
 		ck_assert_msg(n_changed(base, e) == 6, "%s", all[i]);
+		pb_experiment_free(e);
+	}
+	/* Measurement conditions at their defaults: no id changes. */
+	const char *same[] = { "idle_baseline=0", "throttle_pct=90", "cooldown=null" };
+	for (size_t i = 0; i < PB_ARRAY_LEN(same); i++) {
+		e = ids_with(same[i]);
+		ck_assert_msg(n_changed(base, e) == 0, "%s changed ids", same[i]);
 		pb_experiment_free(e);
 	}
 	/* A default changed through `defaults:` counts like one written in place. */

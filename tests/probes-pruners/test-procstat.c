@@ -1,6 +1,6 @@
 /* tests/probes-pruners/test-procstat.c — the procstat probe against fixture
- * /proc trees (tests/probes-pruners/fixtures/<tree>/proc/...), loaded from
- * the build tree with dlopen and a fake host. */
+ * /proc and /sys trees (tests/probes-pruners/fixtures/<tree>/{proc,sys}/...),
+ * loaded from the build tree with dlopen and a fake host. */
 #include <check.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -21,11 +21,13 @@ static struct test_host th;
 static char config[1024];
 static double tck;
 
-enum { N_CH = 12 };
+enum { N_CH = 17 };
 static const char *const names[N_CH] = {
 	"proc_cpu_user_s", "proc_cpu_sys_s", "proc_cpu_pct", "rss_bytes", "rss_peak_bytes",
 	"sys_cpu_pct", "minor_faults", "major_faults", "ctx_switches_voluntary",
 	"ctx_switches_involuntary", "io_read_bytes", "io_write_bytes",
+	"mem_available_bytes", "threads", "max_thread_cpu_s", "cpu_freq_mhz_mean",
+	"cpu_freq_mhz_min",
 };
 
 static void setup(void)
@@ -67,6 +69,12 @@ static void *open_root(const char *root)
 	ck_assert_str_eq(ch[3].unit, "bytes");
 	ck_assert_int_eq(ch[6].kind, PB_COUNTER);
 	ck_assert_str_eq(ch[6].unit, "count");
+	for (int i = 12; i < N_CH; i++)   /* levels, not running totals */
+		ck_assert_int_eq(ch[i].kind, PB_GAUGE);
+	ck_assert_str_eq(ch[12].unit, "bytes");
+	ck_assert_str_eq(ch[14].unit, "s");
+	ck_assert_str_eq(ch[15].unit, "MHz");
+	ck_assert_str_eq(ch[16].unit, "MHz");
 	return state;
 }
 
@@ -87,8 +95,12 @@ START_TEST(normal_tree)
 	void *s = open_root(FIXTURES "/normal");
 	double v[N_CH];
 	ck_assert_int_eq(ops->read(s, v), 0);
+	/* threads from status; the busiest of task/1234 (50 ticks) and
+	 * task/1235 (200), task/1236 having no stat; cpu0 2400 MHz, cpu1 1800,
+	 * cpu2 no cpufreq, cpu3 an unparsable value, cpufreq/policy0 not a CPU */
 	const double want[N_CH] = { 250 / tck, 75 / tck, NAN, 102400.0 * 1024, 204800.0 * 1024,
-				    NAN, 5000, 12, 42, 7, 4096, 8192 };
+				    NAN, 5000, 12, 42, 7, 4096, 8192,
+				    8000000.0 * 1024, 4, 200 / tck, 2100, 1800 };
 	expect(v, want);
 	plug->fini(s);
 }
@@ -99,8 +111,9 @@ START_TEST(parens_in_comm)
 	void *s = open_root(FIXTURES "/parens/");   /* a trailing slash is fine */
 	double v[N_CH];
 	ck_assert_int_eq(ops->read(s, v), 0);
+	/* meminfo without MemAvailable (kernels before 3.14), no task/, no sys/ */
 	const double want[N_CH] = { 1000 / tck, 2000 / tck, NAN, 4096, 8192, NAN,
-				    123456789012.0, 3, 0, 123456, 0, 1 };
+				    123456789012.0, 3, 0, 123456, 0, 1, NAN, NAN, NAN, NAN, NAN };
 	expect(v, want);
 	plug->fini(s);
 }
@@ -111,7 +124,8 @@ START_TEST(missing_fields)
 	void *s = open_root(FIXTURES "/minimal");
 	double v[N_CH];
 	ck_assert_int_eq(ops->read(s, v), 0);
-	const double want[N_CH] = { NAN, NAN, NAN, NAN, NAN, NAN, 0, 0, 5, NAN, NAN, NAN };
+	const double want[N_CH] = { NAN, NAN, NAN, NAN, NAN, NAN, 0, 0, 5, NAN, NAN, NAN,
+				    NAN, NAN, NAN, NAN, NAN };
 	expect(v, want);
 	ck_assert_int_eq(ops->read(s, v), 0);   /* still no rates from garbage */
 	expect(v, want);
@@ -161,7 +175,24 @@ START_TEST(rates_between_reads)
 	ck_assert_msg(v[2] >= 100 * cpu_s / ((d - a) / 1e3) - 1e-9 &&
 		      v[2] <= 100 * cpu_s / ((c - b) / 1e3) + 1e-9,
 		      "cpu%% %g for %g s over %g..%g ms", v[2], cpu_s, c - b, d - a);
+	ck_assert_double_eq(v[14], 200 / tck);
+	ck_assert_double_eq(v[16], 1800);
+
+	/* a throttled core, a thread that ran on, and one that exited */
+	snprintf(path, sizeof path, "%s/sys/devices/system/cpu/cpu1/cpufreq/scaling_cur_freq", dir);
+	test_write(path, "900000\n");
+	snprintf(path, sizeof path, "%s/proc/self/task/1234/stat", dir);
+	test_write(path, "1234 (prunebench) R 1 1234 1234 0 -1 4194304 100 0 1 0 300 20 0 0 20 0 "
+		   "4 0 100 123456789 25600\n");
+	snprintf(path, sizeof path, "%s/proc/self/task/1235/stat", dir);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(ops->read(s, v), 0);
+	ck_assert_double_eq(v[14], 320 / tck);
+	ck_assert_double_eq(v[15], (2400 + 900) / 2.0);
+	ck_assert_double_eq(v[16], 900);
+
 	/* the system counters went back (a fake reboot): no negative busy */
+	snprintf(path, sizeof path, "%s/proc/stat", dir);
 	test_write(path, "cpu  1 0 1 1 0 0 0 0 0 0\n");
 	ck_assert_int_eq(ops->read(s, v), 0);
 	ck_assert(isnan(v[5]));
@@ -219,6 +250,9 @@ START_TEST(real_proc)
 	ck_assert_int_eq(ops->read(s, v), 0);
 	ck_assert(v[2] >= 0);
 	ck_assert(isnan(v[5]) || (v[5] >= 0 && v[5] <= 100));   /* NAN: no tick between reads */
+	ck_assert(v[12] > 0 && v[13] >= 1);
+	ck_assert(v[14] >= 0 && v[14] <= v[0] + v[1] + 1e-9);   /* one thread ≤ the process */
+	ck_assert(isnan(v[16]) || (v[16] > 0 && v[16] <= v[15]));
 	plug->fini(s);
 }
 END_TEST

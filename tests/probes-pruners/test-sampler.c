@@ -237,19 +237,23 @@ START_TEST(csv_files)
 
 	t = read_csv("phases.csv");
 	static const char *const hh[] = { "phase", "duration_ms", "probe", "channel", "unit",
-					  "kind", "delta", "mean", "max" };
-	ck_assert_int_eq(t->ncols, 9);
-	for (int i = 0; i < 9; i++)
+					  "kind", "delta", "mean", "max", "energy_j", "energy_method" };
+	ck_assert_int_eq(t->ncols, 11);
+	for (int i = 0; i < 11; i++)
 		ck_assert_str_eq(t->header[i], hh[i]);
 	ck_assert_int_eq(t->nrows, 6);   /* load, prefill, decode × 2 channels */
 	r = find_row(t, "phase", "prefill", "channel", "energy_j", "kind", "counter");
 	ck_assert_double_eq(cell_d(t, r, "duration_ms"), 60);
 	ck_assert_double_eq(cell_d(t, r, "delta"), 67);
+	ck_assert_double_eq(cell_d(t, r, "energy_j"), 67);   /* a J counter is an energy source */
+	ck_assert_str_eq(t->rows[r][10], "counter");
 	ck_assert(isnan(cell_d(t, r, "mean")));
 	r = find_row(t, "phase", "decode", "channel", "temp_c", "kind", "gauge");
 	ck_assert_double_eq_tol(cell_d(t, r, "mean"), 9200 / 140.0, 1e-9);
 	ck_assert_double_eq(cell_d(t, r, "max"), 90);
 	ck_assert(isnan(cell_d(t, r, "delta")));
+	ck_assert(isnan(cell_d(t, r, "energy_j")));
+	ck_assert_str_eq(t->rows[r][10], "");
 	r = find_row(t, "phase", "load", "channel", "temp_c", "unit", "C");
 	ck_assert_double_eq(cell_d(t, r, "mean"), 40);
 	pb_table_free(t);
@@ -451,7 +455,7 @@ START_TEST(no_probes_records_durations)
 	ck_assert_int_eq(pb_sampler_write(NULL, NULL, phases), 0);
 	t = read_csv("phases.csv");
 	ck_assert_int_eq(t->nrows, 0);
-	ck_assert_int_eq(t->ncols, 9);
+	ck_assert_int_eq(t->ncols, 11);
 	pb_table_free(t);
 	ck_assert_str_eq(pb_phase_name(PB_PHASE_DECODE), "decode");
 	ck_assert_str_eq(pb_phase_name(PB_PHASE_COUNT), "?");

@@ -15,6 +15,7 @@
  * never an error, because /proc layouts differ between kernels.  Only a
  * missing proc/self/stat makes read() fail.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -215,6 +216,59 @@ static int parse_sys(const char *buf, double *busy, double *total)
 	return 0;
 }
 
+/* The busiest thread's CPU time (utime + stime, s) over
+ * <task>/<tid>/stat.  A thread that exits between readdir() and open() is
+ * skipped.  NAN when no thread could be read. */
+static double max_thread_cpu(struct ps_state *s)
+{
+	char path[PATH_MAX];
+	double best = NAN, tok[STAT_TOKENS];
+	struct dirent *d;
+	DIR *dir = opendir(s->path_task);
+
+	if (!dir)
+		return NAN;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] < '0' || d->d_name[0] > '9')
+			continue;
+		int n = snprintf(path, sizeof path, "%s/%s/stat", s->path_task, d->d_name);
+		if (n < 0 || n >= (int)sizeof path || slurp(path, s->buf, BUF_MAX) < 0)
+			continue;
+		parse_stat(s->buf, tok);
+		double t = (tok[14 - 3] + tok[15 - 3]) / s->tck;
+		if (!isnan(t) && (isnan(best) || t > best))
+			best = t;
+	}
+	closedir(dir);
+	return best;
+}
+
+/* Mean and minimum current frequency (MHz) over the CPUs found at init;
+ * a CPU whose file cannot be read or parsed this time is left out. */
+static void cpu_freq(struct ps_state *s, double *mean, double *min)
+{
+	char buf[64];
+	double sum = 0;
+	int n = 0;
+
+	*mean = *min = NAN;
+	for (int i = 0; i < s->n_freq; i++) {
+		if (slurp(s->freq_paths[i], buf, sizeof buf) < 0)
+			continue;
+		const char *p = buf;
+		double khz = parse_uint(&p);
+		if (isnan(khz) || (*p && *p != '\n'))
+			continue;
+		double mhz = khz / 1000.0;
+		sum += mhz;
+		n++;
+		if (isnan(*min) || mhz < *min)
+			*min = mhz;
+	}
+	if (n)
+		*mean = sum / n;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -254,6 +308,7 @@ static int ps_read(void *state, double *v)
 		v[CH_RSS_PEAK] = status_field(buf, "VmHWM");
 		v[CH_CTX_VOL] = status_field(buf, "voluntary_ctxt_switches");
 		v[CH_CTX_INVOL] = status_field(buf, "nonvoluntary_ctxt_switches");
+		v[CH_THREADS] = status_field(buf, "Threads");
 	} else if (!s->warned_status) {
 		s->warned_status = 1;
 		s->host->log(s->host, PB_LOG_WARN, "cannot read %s: %s", s->path_status,
@@ -272,6 +327,11 @@ static int ps_read(void *state, double *v)
 		s->prev_sys_busy = busy;
 		s->prev_sys_total = total;
 	}
+
+	if (slurp(s->path_meminfo, buf, BUF_MAX) >= 0)
+		v[CH_MEM_AVAIL] = status_field(buf, "MemAvailable");
+	v[CH_MAX_THREAD_CPU] = max_thread_cpu(s);
+	cpu_freq(s, &v[CH_FREQ_MEAN], &v[CH_FREQ_MIN]);
 	return 0;
 }
 
@@ -289,6 +349,44 @@ static int make_path(char *out, const char *root, const char *rel)
 	int n = snprintf(out, PATH_MAX, "%s%s%s", root,
 			 rl && root[rl - 1] == '/' ? "" : "/", rel);
 	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* The CPUs of <root>/sys/devices/system/cpu that have a
+ * cpufreq/scaling_cur_freq, in directory order.  None is fine (a VM, a
+ * container without /sys): the frequency channels are NAN. */
+static int scan_cpufreq(struct ps_state *s, const char *root)
+{
+	char dir_path[PATH_MAX], path[PATH_MAX];
+	struct dirent *d;
+	DIR *dir;
+
+	if (make_path(dir_path, root, "sys/devices/system/cpu"))
+		return 0;
+	if (!(dir = opendir(dir_path)))
+		return 0;
+	while ((d = readdir(dir))) {
+		const char *p = d->d_name;
+		if (strncmp(p, "cpu", 3) || p[3] < '0' || p[3] > '9' ||
+		    strspn(p + 3, "0123456789") != strlen(p + 3))
+			continue;
+		int n = snprintf(path, sizeof path, "%s/%s/cpufreq/scaling_cur_freq", dir_path, p);
+		if (n < 0 || n >= (int)sizeof path || access(path, R_OK))
+			continue;
+		if (s->n_freq == CPUS_MAX) {
+			s->host->log(s->host, PB_LOG_WARN, "more than %d CPUs: the frequency "
+				     "channels cover the first %d found", CPUS_MAX, CPUS_MAX);
+			break;
+		}
+		void *np = realloc(s->freq_paths, (size_t)(s->n_freq + 1) * sizeof *s->freq_paths);
+		if (!np) {
+			closedir(dir);
+			return -ENOMEM;
+		}
+		s->freq_paths = np;
+		memcpy(s->freq_paths[s->n_freq++], path, (size_t)n + 1);
+	}
+	closedir(dir);
+	return 0;
 }
 
 /* 0 when <root>/proc/self/stat can be read, else -errno and why. */
@@ -341,9 +439,16 @@ static int ps_init(const struct pb_host *h, const void *config, void **state)
 	if (make_path(s->path_stat, root, "proc/self/stat") ||
 	    make_path(s->path_status, root, "proc/self/status") ||
 	    make_path(s->path_io, root, "proc/self/io") ||
-	    make_path(s->path_sys, root, "proc/stat")) {
+	    make_path(s->path_sys, root, "proc/stat") ||
+	    make_path(s->path_meminfo, root, "proc/meminfo") ||
+	    make_path(s->path_task, root, "proc/self/task")) {
 		free(s);
 		return -ENAMETOOLONG;
+	}
+	if ((rc = scan_cpufreq(s, root)) < 0) {
+		free(s->freq_paths);
+		free(s);
+		return rc;
 	}
 	long tck = sysconf(_SC_CLK_TCK);
 	s->tck = tck > 0 ? (double)tck : 100.0;
@@ -355,7 +460,10 @@ static int ps_init(const struct pb_host *h, const void *config, void **state)
 
 static void ps_fini(void *state)
 {
-	free(state);
+	struct ps_state *s = state;
+	if (s)
+		free(s->freq_paths);
+	free(s);
 }
 
 static const struct pb_option ps_options[] = {
@@ -363,8 +471,8 @@ static const struct pb_option ps_options[] = {
 	  .def = "/", .min = 1, .max = 0,
 	  .help = "folder holding proc/ (tests point this at fixture trees)" },
 	{ .key = "interval_ms", .type = PB_OPT_DOUBLE,
-	  .offset = offsetof(struct ps_config, interval_ms), .def = "100",
-	  .min = 1, .max = 60000, .help = "sampling interval" },
+	  .offset = offsetof(struct ps_config, interval_ms), .def = "0",
+	  .min = 0, .max = 60000, .help = "sampling interval; 0: the cell's default (50 ms)" },
 	PB_OPTIONS_END
 };
 
@@ -379,8 +487,9 @@ PB_EXPORT const struct pb_plugin pb_plugin = {
 	.struct_size = sizeof(struct pb_plugin),
 	.kind = PB_PROBE,
 	.name = "procstat",
-	.version = "1.0.0",
-	.summary = "process CPU time and %, RSS, faults, context switches, I/O; system CPU %",
+	.version = "1.1.0",
+	.summary = "process CPU time and %, RSS, faults, context switches, I/O, threads; "
+		   "system CPU %, available memory, CPU frequency",
 	.options = ps_options,
 	.config_size = sizeof(struct ps_config),
 	.available = ps_available,

@@ -1,0 +1,90 @@
+/* plugins/backends/cpu-blas/cpu-blas.h — what the files of the cpu-blas
+ * backend share: its state, the per-tensor plan made at weights_load, and
+ * the kernel entry points (linear.c, ops.c, kernels-*.c). */
+#ifndef CPUBLAS_H
+#define CPUBLAS_H
+
+#include <stdint.h>
+
+#include <prunebench/plugin.h>
+
+#include "pool.h"
+
+struct cb_config {
+	int64_t threads;           /* 0: the host's n_threads */
+	double sparse_threshold;   /* F32 linears below this density run as CSR */
+	int check_nan;
+	int portable;               /* force the portable C kernels (tests, bench) */
+};
+
+/* A linear's CSR copy: rows × cols, nnz values with 16-bit column indices
+ * when cols ≤ 65536 (half the index bytes), 32-bit otherwise. */
+struct cb_csr {
+	int64_t rows, cols, nnz;
+	int64_t *row_ptr;          /* rows + 1 */
+	uint16_t *col16;
+	uint32_t *col32;
+	float *val;
+};
+
+struct cb_weight {
+	struct cb_csr *csr;        /* non-NULL: this tensor runs sparse */
+};
+
+struct cb_buf {
+	float *p;
+	int64_t n;
+};
+
+/* One GEMV kernel: out[t] = w_row · x_t for t < nt (nt ≤ 4), the weight
+ * row streamed once; x_t at x + t * xs. */
+typedef void (*cb_dot_fn)(const uint8_t *w, int64_t n, const float *x, int64_t xs, int nt,
+			  float *out);
+/* One row dequantised to F32. */
+typedef void (*cb_deq_fn)(const uint8_t *w, int64_t n, float *y);
+
+struct cb_state {
+	const struct pb_host *host;
+	struct cb_config cfg;
+	struct cb_pool *pool;
+	int n_threads;
+	const struct pb_model *m;
+	struct cb_weight *w;       /* per model tensor */
+	struct cb_buf *buf;
+	int n_buf;
+	float **scratch;           /* per thread: dequantised weight tiles */
+	int64_t scratch_n;         /* floats per thread */
+	int avx2;                  /* the host runs AVX2+FMA+F16C */
+	cb_dot_fn dot[PB_DTYPE_COUNT];
+	cb_deq_fn deq[PB_DTYPE_COUNT];
+};
+
+#define CB_LOG(s, lvl, ...) ((s)->host->log((s)->host, (lvl), __VA_ARGS__))
+#define CB_GEMV_MAX 4          /* tokens up to which linear streams weights (GEMV) */
+#define CB_TILE 64             /* weight rows dequantised per prefill tile */
+
+extern const char *const cb_op_names[PB_OP_COUNT];
+
+/* kernels-scalar.c / kernels-avx2.c */
+void cb_kernels_scalar(cb_dot_fn *dot, cb_deq_fn *deq);
+int cb_kernels_avx2(cb_dot_fn *dot, cb_deq_fn *deq);   /* 0 when the CPU lacks it */
+
+/* ops.c */
+float *cb_at(struct cb_state *s, const struct pb_act *a, int64_t rows, int64_t width,
+	     const char *what, const struct pb_op *op);
+const struct pb_tensor *cb_weight(struct cb_state *s, const struct pb_op *op, int64_t ne0,
+				  int64_t ne1);
+int cb_op_embed(struct cb_state *s, const struct pb_op *op, const struct pb_graph *g);
+int cb_op_rmsnorm(struct cb_state *s, const struct pb_op *op);
+int cb_op_rope(struct cb_state *s, const struct pb_op *op);
+int cb_op_kv_store(struct cb_state *s, const struct pb_op *op);
+int cb_op_attention(struct cb_state *s, const struct pb_op *op);
+int cb_op_elementwise(struct cb_state *s, const struct pb_op *op);
+
+/* linear.c */
+int cb_op_linear(struct cb_state *s, const struct pb_op *op);
+int cb_csr_build(const struct pb_tensor *t, double threshold, struct cb_csr **out);
+void cb_csr_free(struct cb_csr *c);
+const char *cb_linear_kernel(const struct cb_state *s, int idx);
+
+#endif

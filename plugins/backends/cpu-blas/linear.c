@@ -1,0 +1,234 @@
+/* plugins/backends/cpu-blas/linear.c — the linear op, y = x·Wᵀ, three ways:
+ *  - decode (n_tokens ≤ CB_GEMV_MAX): our GEMV kernels, parallel over
+ *    blocks of output rows, each weight byte streamed once per step;
+ *  - prefill: OpenBLAS sgemm per tile of output rows, run by our pool
+ *    (OpenBLAS itself is set to one thread at init, so the two never
+ *    spin against each other); non-F32 tiles are dequantised to F32 in
+ *    per-thread scratch first;
+ *  - CSR: F32 linears whose density is below `sparse_threshold` run from
+ *    a compressed copy built at weights_load. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef CB_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+#include "cpu-blas.h"
+
+struct lin_job {
+	struct cb_state *s;
+	const struct pb_tensor *w;
+	const struct cb_csr *csr;
+	const float *x;
+	float *y;
+	int64_t xs, ys, n_in, n_out, rows_per_task;
+	int nt;
+};
+
+static void gemv_task(void *ctx, int64_t task, int tid)
+{
+	const struct lin_job *j = ctx;
+	const size_t rb = pb_row_bytes(j->w);
+	const cb_dot_fn dot = j->s->dot[j->w->dtype];
+	const int64_t r0 = task * j->rows_per_task;
+	const int64_t r1 = r0 + j->rows_per_task < j->n_out ? r0 + j->rows_per_task : j->n_out;
+	(void)tid;
+	for (int64_t r = r0; r < r1; r++) {
+		float out[CB_GEMV_MAX];
+		dot((const uint8_t *)j->w->data + (size_t)r * rb, j->n_in, j->x, j->xs, j->nt, out);
+		for (int t = 0; t < j->nt; t++)
+			j->y[t * j->ys + r] = out[t];
+	}
+}
+
+static void csr_task(void *ctx, int64_t task, int tid)
+{
+	const struct lin_job *j = ctx;
+	const struct cb_csr *c = j->csr;
+	const int64_t r0 = task * j->rows_per_task;
+	const int64_t r1 = r0 + j->rows_per_task < j->n_out ? r0 + j->rows_per_task : j->n_out;
+	(void)tid;
+	for (int64_t r = r0; r < r1; r++) {
+		const int64_t k0 = c->row_ptr[r], k1 = c->row_ptr[r + 1];
+		for (int t = 0; t < j->nt; t++) {
+			const float *xr = j->x + t * j->xs;
+			float a0 = 0, a1 = 0;
+			int64_t k = k0;
+			if (c->col16) {
+				for (; k + 2 <= k1; k += 2) {
+					a0 += c->val[k] * xr[c->col16[k]];
+					a1 += c->val[k + 1] * xr[c->col16[k + 1]];
+				}
+				for (; k < k1; k++)
+					a0 += c->val[k] * xr[c->col16[k]];
+			} else {
+				for (; k < k1; k++)
+					a0 += c->val[k] * xr[c->col32[k]];
+			}
+			j->y[t * j->ys + r] = a0 + a1;
+		}
+	}
+}
+
+/* Prefill: one tile of rows_per_task output rows for every token. */
+static void gemm_task(void *ctx, int64_t task, int tid)
+{
+	const struct lin_job *j = ctx;
+	const int64_t r0 = task * j->rows_per_task;
+	const int64_t nr = r0 + j->rows_per_task < j->n_out ? j->rows_per_task : j->n_out - r0;
+	const size_t rb = pb_row_bytes(j->w);
+	const uint8_t *wp = (const uint8_t *)j->w->data + (size_t)r0 * rb;
+	const float *wt;
+	if (j->w->dtype == PB_F32) {
+		wt = (const float *)(const void *)wp;
+	} else {
+		float *sc = j->s->scratch[tid];
+		for (int64_t r = 0; r < nr; r++)
+			j->s->deq[j->w->dtype](wp + (size_t)r * rb, j->n_in, sc + r * j->n_in);
+		wt = sc;
+	}
+#ifdef CB_HAVE_OPENBLAS
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->nt, (int)nr, (int)j->n_in, 1.0f,
+		    j->x, (int)j->xs, wt, (int)j->n_in, 0.0f, j->y + r0, (int)j->ys);
+#else
+	/* no BLAS at build time: the F32 GEMV kernel over the dequantised tile */
+	for (int64_t r = 0; r < nr; r++)
+		for (int t = 0; t < j->nt; t += CB_GEMV_MAX) {
+			float out[CB_GEMV_MAX];
+			int n = j->nt - t < CB_GEMV_MAX ? j->nt - t : CB_GEMV_MAX;
+			j->s->dot[PB_F32]((const uint8_t *)(wt + r * j->n_in), j->n_in,
+					  j->x + t * j->xs, j->xs, n, out);
+			for (int k = 0; k < n; k++)
+				j->y[(t + k) * j->ys + r0 + r] = out[k];
+		}
+#endif
+}
+
+int cb_op_linear(struct cb_state *s, const struct pb_op *op)
+{
+	const int64_t n_in = op->p.linear.n_in, n_out = op->p.linear.n_out;
+	const struct pb_tensor *w = cb_weight(s, op, n_in, n_out);
+	const float *x = cb_at(s, &op->src[0], op->n_tokens, n_in, "src0", op);
+	float *y = cb_at(s, &op->dst, op->n_tokens, n_out, "dst", op);
+	if (!w || !x || !y)
+		return -EINVAL;
+	if (op->src[0].buf == op->dst.buf) {
+		CB_LOG(s, PB_LOG_ERROR, "linear: src0 and dst share buffer %d", op->dst.buf);
+		return -EINVAL;
+	}
+	if (op->n_tokens == 0 || n_out == 0)
+		return 0;
+	struct lin_job j = {
+		.s = s, .w = w, .csr = s->w[op->weight].csr, .x = x, .y = y,
+		.xs = op->src[0].stride, .ys = op->dst.stride, .n_in = n_in, .n_out = n_out,
+		.nt = op->n_tokens,
+	};
+	const int64_t nth = s->n_threads;
+	if (j.csr || op->n_tokens <= CB_GEMV_MAX) {
+		/* about 4 tasks per thread for balance, rows a multiple of 8 */
+		int64_t rpt = (n_out + 4 * nth - 1) / (4 * nth);
+		rpt = rpt < 8 ? 8 : (rpt + 7) / 8 * 8;
+		j.rows_per_task = rpt;
+		if (j.csr) {
+			/* CSR walks all tokens per row; prefill too, one pass over
+			 * the non-zeros per GEMV_MAX tokens */
+			for (int t0 = 0; t0 < op->n_tokens; t0 += CB_GEMV_MAX) {
+				j.x = x + t0 * j.xs;
+				j.y = y + t0 * j.ys;
+				j.nt = op->n_tokens - t0 < CB_GEMV_MAX ? op->n_tokens - t0 : CB_GEMV_MAX;
+				cb_pool_run(s->pool, csr_task, &j, (n_out + rpt - 1) / rpt);
+			}
+		} else {
+			cb_pool_run(s->pool, gemv_task, &j, (n_out + rpt - 1) / rpt);
+		}
+		return 0;
+	}
+	/* prefill: F32 tiles split evenly over the threads (OpenBLAS blocks
+	 * inside a tile); dequantised tiles are bounded by the scratch */
+	int64_t rpt = (n_out + nth - 1) / nth;
+	if (w->dtype != PB_F32 && rpt > CB_TILE)
+		rpt = CB_TILE;
+	j.rows_per_task = rpt < 1 ? 1 : rpt;
+	cb_pool_run(s->pool, gemm_task, &j, (n_out + j.rows_per_task - 1) / j.rows_per_task);
+	return 0;
+}
+
+void cb_csr_free(struct cb_csr *c)
+{
+	if (!c)
+		return;
+	free(c->row_ptr);
+	free(c->col16);
+	free(c->col32);
+	free(c->val);
+	free(c);
+}
+
+/* A CSR copy of F32 tensor t when its density is below threshold; *out
+ * stays NULL otherwise. */
+int cb_csr_build(const struct pb_tensor *t, double threshold, struct cb_csr **out)
+{
+	const int64_t rows = t->ne[1], cols = t->ne[0];
+	const float *w = t->data;
+	int64_t nnz = 0;
+	*out = NULL;
+	if (t->dtype != PB_F32 || rows < 1 || cols < 1 || threshold <= 0)
+		return 0;
+	for (int64_t i = 0; i < rows * cols; i++)
+		nnz += w[i] != 0.0f;
+	if ((double)nnz >= threshold * (double)(rows * cols))
+		return 0;
+	struct cb_csr *c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	c->rows = rows;
+	c->cols = cols;
+	c->nnz = nnz;
+	c->row_ptr = malloc((size_t)(rows + 1) * sizeof *c->row_ptr);
+	c->val = malloc((size_t)(nnz ? nnz : 1) * sizeof *c->val);
+	if (cols <= 65536)
+		c->col16 = malloc((size_t)(nnz ? nnz : 1) * sizeof *c->col16);
+	else
+		c->col32 = malloc((size_t)(nnz ? nnz : 1) * sizeof *c->col32);
+	if (!c->row_ptr || !c->val || (!c->col16 && !c->col32)) {
+		cb_csr_free(c);
+		return -ENOMEM;
+	}
+	int64_t k = 0;
+	for (int64_t r = 0; r < rows; r++) {
+		c->row_ptr[r] = k;
+		for (int64_t i = 0; i < cols; i++) {
+			const float v = w[r * cols + i];
+			if (v == 0.0f)
+				continue;
+			c->val[k] = v;
+			if (c->col16)
+				c->col16[k] = (uint16_t)i;
+			else
+				c->col32[k] = (uint32_t)i;
+			k++;
+		}
+	}
+	c->row_ptr[rows] = k;
+	*out = c;
+	return 0;
+}
+
+const char *cb_linear_kernel(const struct cb_state *s, int idx)
+{
+	const struct pb_tensor *t = &s->m->tensors[idx];
+	if (s->w[idx].csr)
+		return s->w[idx].csr->col16 ? "csr16" : "csr32";
+	if (!pb_role_is_linear(t->role))
+		return "cpu";
+	switch (t->dtype) {
+	case PB_F32: case PB_F16: case PB_BF16:
+		return s->avx2 ? "avx2-gemv+sgemm" : "gemv+sgemm";
+	case PB_Q8_0:
+		return s->avx2 ? "avx2-q8dot+dequant-sgemm" : "q8dot+dequant-sgemm";
+	default:
+		return s->avx2 ? "avx2-q4dot+dequant-sgemm" : "q4dot+dequant-sgemm";
+	}
+}

@@ -1,0 +1,317 @@
+/* plugins/backends/cpu-blas/ops.c — every op but linear: operand checks
+ * (the same as the ref backend's), embed, rmsnorm, rope, kv_store, the
+ * fused attention and the element-wise ops.  Reductions that ref does in
+ * double stay in double here (cheap next to the linears) so the results
+ * match ref to float rounding. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu-blas.h"
+
+const char *const cb_op_names[PB_OP_COUNT] = {
+	"embed", "linear", "rmsnorm", "rope", "attention", "kv_store", "glu", "act", "add", "copy",
+};
+
+#define CB_FORMATS (PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16) | PB_FMT(PB_Q8_0) | \
+		    PB_FMT(PB_Q4_0))
+
+float *cb_at(struct cb_state *s, const struct pb_act *a, int64_t rows, int64_t width,
+	     const char *what, const struct pb_op *op)
+{
+	if (a->buf < 0 || a->buf >= s->n_buf || a->off < 0 || a->stride < 0 || rows < 0 ||
+	    width < 0) {
+		CB_LOG(s, PB_LOG_ERROR, "%s: %s names no valid buffer (buf %d)",
+		       cb_op_names[op->type], what, a->buf);
+		return NULL;
+	}
+	int64_t end = rows ? a->off + (rows - 1) * a->stride + width : a->off;
+	if (end > s->buf[a->buf].n) {
+		CB_LOG(s, PB_LOG_ERROR, "%s: %s [buf %d, off %lld, %lld rows × %lld, stride %lld] exceeds its %lld floats",
+		       cb_op_names[op->type], what, a->buf, (long long)a->off, (long long)rows,
+		       (long long)width, (long long)a->stride, (long long)s->buf[a->buf].n);
+		return NULL;
+	}
+	return s->buf[a->buf].p + a->off;
+}
+
+const struct pb_tensor *cb_weight(struct cb_state *s, const struct pb_op *op, int64_t ne0,
+				  int64_t ne1)
+{
+	if (!s->m || op->weight < 0 || op->weight >= s->m->n_tensors) {
+		CB_LOG(s, PB_LOG_ERROR, "%s: no weight tensor %d", cb_op_names[op->type], op->weight);
+		return NULL;
+	}
+	const struct pb_tensor *t = &s->m->tensors[op->weight];
+	const size_t rb = pb_row_bytes(t);
+	if (t->ne[0] != ne0 || t->ne[1] != ne1 || !(PB_FMT(t->dtype) & CB_FORMATS) || !rb ||
+	    t->nbytes / rb < (size_t)ne1) {
+		CB_LOG(s, PB_LOG_ERROR, "%s: tensor '%s' is %s [%lld × %lld], expected [%lld × %lld] in "
+		       "F32, F16, BF16, Q8_0 or Q4_0 (whole blocks)", cb_op_names[op->type], t->name,
+		       pb_dtype_name(t->dtype), (long long)t->ne[0], (long long)t->ne[1],
+		       (long long)ne0, (long long)ne1);
+		return NULL;
+	}
+	return t;
+}
+
+int cb_op_embed(struct cb_state *s, const struct pb_op *op, const struct pb_graph *g)
+{
+	const int64_t dim = op->p.embed.dim;
+	const struct pb_tensor *w = s->m && op->weight >= 0 && op->weight < s->m->n_tensors
+		? &s->m->tensors[op->weight] : NULL;
+	if (!w || !(w = cb_weight(s, op, dim, w->ne[1])))
+		return -EINVAL;
+	float *dst = cb_at(s, &op->dst, op->n_tokens, dim, "dst", op);
+	if (!dst || !g->tokens || op->n_tokens > g->n_tokens)
+		return -EINVAL;
+	for (int t = 0; t < op->n_tokens; t++) {
+		int32_t id = g->tokens[t];
+		if (id < 0 || id >= w->ne[1]) {
+			CB_LOG(s, PB_LOG_ERROR, "embed: token %d outside the vocabulary (%lld)", id,
+			       (long long)w->ne[1]);
+			return -EINVAL;
+		}
+		s->deq[w->dtype]((const uint8_t *)w->data + (size_t)id * pb_row_bytes(w), dim,
+				 dst + t * op->dst.stride);
+	}
+	return 0;
+}
+
+int cb_op_rmsnorm(struct cb_state *s, const struct pb_op *op)
+{
+	const int64_t dim = op->p.rmsnorm.dim;
+	const struct pb_tensor *w = cb_weight(s, op, dim, 1);
+	const float *x = cb_at(s, &op->src[0], op->n_tokens, dim, "src0", op);
+	float *y = cb_at(s, &op->dst, op->n_tokens, dim, "dst", op);
+	if (!w || !x || !y)
+		return -EINVAL;
+	float *wr = s->scratch[0];   /* the caller's scratch: ops run one at a time */
+	s->deq[w->dtype](w->data, dim, wr);
+	for (int t = 0; t < op->n_tokens; t++) {
+		const float *xr = x + t * op->src[0].stride;
+		float *yr = y + t * op->dst.stride;
+		double ss = 0;
+		for (int64_t i = 0; i < dim; i++)
+			ss += (double)xr[i] * xr[i];
+		double k = 1.0 / sqrt(ss / (double)dim + op->p.rmsnorm.eps);
+		if (op->p.rmsnorm.scale != 0.0f)
+			k *= op->p.rmsnorm.scale;
+		for (int64_t i = 0; i < dim; i++)
+			yr[i] = (float)(xr[i] * k * wr[i]);
+	}
+	return 0;
+}
+
+int cb_op_rope(struct cb_state *s, const struct pb_op *op)
+{
+	const int64_t nh = op->p.rope.n_heads, hd = op->p.rope.head_dim;
+	float *x = cb_at(s, &op->dst, op->n_tokens, nh * hd, "dst", op);
+	if (!x || hd % 2 || op->p.rope.pos0 < 0 || op->p.rope.theta <= 0)
+		return -EINVAL;
+	const int half = op->p.rope.layout == PB_ROPE_HALF;
+	double *cs = malloc((size_t)hd * sizeof *cs);   /* cos, sin per pair */
+	if (!cs)
+		return -ENOMEM;
+	for (int t = 0; t < op->n_tokens; t++) {
+		const double pos = op->p.rope.pos0 + t;
+		for (int64_t i = 0; i < hd / 2; i++) {
+			double ang = pos * pow(op->p.rope.theta, -2.0 * (double)i / (double)hd);
+			cs[2 * i] = cos(ang);
+			cs[2 * i + 1] = sin(ang);
+		}
+		for (int64_t h = 0; h < nh; h++) {
+			float *v = x + t * op->dst.stride + h * hd;
+			for (int64_t i = 0; i < hd / 2; i++) {
+				int64_t a = half ? i : 2 * i, b = half ? i + hd / 2 : 2 * i + 1;
+				double x0 = v[a], x1 = v[b], c = cs[2 * i], sn = cs[2 * i + 1];
+				v[a] = (float)(x0 * c - x1 * sn);
+				v[b] = (float)(x0 * sn + x1 * c);
+			}
+		}
+	}
+	free(cs);
+	return 0;
+}
+
+int cb_op_kv_store(struct cb_state *s, const struct pb_op *op)
+{
+	const int64_t w = op->p.kv_store.width, p0 = op->p.kv_store.pos0;
+	const float *x = cb_at(s, &op->src[0], op->n_tokens, w, "src0", op);
+	struct pb_act d = op->dst;
+	if (p0 < 0)
+		return -EINVAL;
+	d.off += p0 * d.stride;
+	float *y = cb_at(s, &d, op->n_tokens, w, "dst (cache rows pos0..)", op);
+	if (!x || !y)
+		return -EINVAL;
+	for (int t = 0; t < op->n_tokens; t++)
+		memmove(y + t * d.stride, x + t * op->src[0].stride, (size_t)w * sizeof(float));
+	return 0;
+}
+
+struct attn_job {
+	const struct pb_op *op;
+	const float *q, *k, *v, *bias;
+	float *y;
+	int64_t nh, group, hd, n_kv;
+	float **scratch;
+};
+
+/* One (query row, head): a single pass over the cache with an online
+ * softmax (running max m and sum l, the output rescaled when m grows), so
+ * scores are never stored. */
+static void attn_task(void *ctx, int64_t task, int tid)
+{
+	const struct attn_job *j = ctx;
+	const struct pb_op *op = j->op;
+	const int64_t t = task / j->nh, h = task % j->nh, hd = j->hd, kh = h / j->group;
+	int64_t last = op->p.attention.causal ? op->p.attention.pos0 + t : j->n_kv - 1;
+	if (last >= j->n_kv)
+		last = j->n_kv - 1;
+	const float *qr = j->q + t * op->src[0].stride + h * hd;
+	const float *br = j->bias ? j->bias + (h * op->n_tokens + t) *
+		op->p.attention.bias.stride : NULL;
+	const float scale = op->p.attention.scale;
+	float *acc = j->scratch[tid];
+	float *yr = j->y + t * op->dst.stride + h * hd;
+	double m = -INFINITY, l = 0;
+	for (int64_t i = 0; i < hd; i++)
+		acc[i] = 0;
+	for (int64_t p = 0; p <= last; p++) {
+		const float *kr = j->k + p * op->src[1].stride + kh * hd;
+		const float *vr = j->v + p * op->src[2].stride + kh * hd;
+		float d = 0;
+		for (int64_t i = 0; i < hd; i++)
+			d += qr[i] * kr[i];
+		double sc = (double)d * scale + (br ? br[p] : 0.0);
+		if (sc > m) {
+			const float corr = (float)exp(m - sc);   /* exp(-inf) = 0 on the first key */
+			for (int64_t i = 0; i < hd; i++)
+				acc[i] *= corr;
+			l *= corr;
+			m = sc;
+		}
+		const float e = (float)exp(sc - m);
+		l += e;
+		for (int64_t i = 0; i < hd; i++)
+			acc[i] += e * vr[i];
+	}
+	for (int64_t i = 0; i < hd; i++)
+		yr[i] = last >= 0 ? (float)(acc[i] / l) : 0.0f;
+}
+
+int cb_op_attention(struct cb_state *s, const struct pb_op *op)
+{
+	const int64_t nh = op->p.attention.n_heads, nkv = op->p.attention.n_kv_heads;
+	const int64_t hd = op->p.attention.head_dim, n_kv = op->p.attention.n_kv;
+	const int n = op->n_tokens;
+	if (nh < 1 || nkv < 1 || nh % nkv || hd < 1 || n_kv < 1) {
+		CB_LOG(s, PB_LOG_ERROR, "attention: bad sizes (heads %lld, kv heads %lld, head_dim %lld, n_kv %lld)",
+		       (long long)nh, (long long)nkv, (long long)hd, (long long)n_kv);
+		return -EINVAL;
+	}
+	if (hd > s->scratch_n) {
+		CB_LOG(s, PB_LOG_ERROR, "attention: head_dim %lld is wider than any weight row",
+		       (long long)hd);
+		return -EINVAL;
+	}
+	struct attn_job j = {
+		.op = op, .nh = nh, .group = nh / nkv, .hd = hd, .n_kv = n_kv, .scratch = s->scratch,
+		.q = cb_at(s, &op->src[0], n, nh * hd, "q", op),
+		.k = cb_at(s, &op->src[1], n_kv, nkv * hd, "k cache", op),
+		.v = cb_at(s, &op->src[2], n_kv, nkv * hd, "v cache", op),
+		.y = cb_at(s, &op->dst, n, nh * hd, "dst", op),
+	};
+	if (op->p.attention.bias.buf >= 0 &&
+	    !(j.bias = cb_at(s, &op->p.attention.bias, nh * n, n_kv, "bias", op)))
+		return -EINVAL;
+	if (!j.q || !j.k || !j.v || !j.y)
+		return -EINVAL;
+	cb_pool_run(s->pool, attn_task, &j, (int64_t)n * nh);
+	return 0;
+}
+
+static inline float act_fn(int fn, float x)
+{
+	switch (fn) {
+	case PB_ACT_SILU: return (float)(x / (1.0 + exp(-(double)x)));
+	case PB_ACT_GELU: return (float)(0.5 * x * (1.0 + tanh(0.7978845608028654 *
+						(x + 0.044715 * (double)x * x * x))));
+	default: return x > 0 ? x : 0.0f;
+	}
+}
+
+struct ew_job {
+	const struct pb_op *op;
+	const float *a, *b;
+	float *y;
+	int64_t w, chunk, n_chunks;
+	int fn;
+};
+
+#define EW_CHUNK 4096
+
+static void ew_task(void *ctx, int64_t task, int tid)
+{
+	const struct ew_job *j = ctx;
+	const struct pb_op *op = j->op;
+	const int64_t t = task / j->n_chunks, i0 = task % j->n_chunks * EW_CHUNK;
+	const int64_t i1 = i0 + EW_CHUNK < j->w ? i0 + EW_CHUNK : j->w;
+	const float *ar = j->a + t * op->src[0].stride;
+	const float *br = j->b ? j->b + t * op->src[1].stride : NULL;
+	float *yr = j->y + t * op->dst.stride;
+	(void)tid;
+	switch (op->type) {
+	case PB_OP_GLU:
+		for (int64_t i = i0; i < i1; i++)
+			yr[i] = (float)((double)act_fn(j->fn, ar[i]) * br[i]);
+		break;
+	case PB_OP_ACT:
+		for (int64_t i = i0; i < i1; i++)
+			yr[i] = act_fn(j->fn, ar[i]);
+		break;
+	case PB_OP_ADD:
+		for (int64_t i = i0; i < i1; i++)
+			yr[i] = ar[i] + br[i];
+		break;
+	default:
+		memmove(yr + i0, ar + i0, (size_t)(i1 - i0) * sizeof(float));
+		break;
+	}
+}
+
+int cb_op_elementwise(struct cb_state *s, const struct pb_op *op)
+{
+	struct ew_job j = { .op = op };
+	switch (op->type) {
+	case PB_OP_GLU: j.w = op->p.glu.width; j.fn = op->p.glu.fn; break;
+	case PB_OP_ACT: j.w = op->p.act.width; j.fn = op->p.act.fn; break;
+	case PB_OP_ADD: j.w = op->p.add.width; break;
+	default: j.w = op->p.copy.width; break;
+	}
+	if ((op->type == PB_OP_GLU || op->type == PB_OP_ACT) &&
+	    (j.fn < PB_ACT_SILU || j.fn > PB_ACT_RELU)) {
+		CB_LOG(s, PB_LOG_ERROR, "%s: unknown activation %d", cb_op_names[op->type], j.fn);
+		return -EINVAL;
+	}
+	const int two = op->type == PB_OP_GLU || op->type == PB_OP_ADD;
+	j.a = cb_at(s, &op->src[0], op->n_tokens, j.w, "src0", op);
+	j.b = two ? cb_at(s, &op->src[1], op->n_tokens, j.w, "src1", op) : NULL;
+	j.y = cb_at(s, &op->dst, op->n_tokens, j.w, "dst", op);
+	if (!j.a || !j.y || (two && !j.b))
+		return -EINVAL;
+	if (j.w == 0)
+		return 0;
+	j.n_chunks = (j.w + EW_CHUNK - 1) / EW_CHUNK;
+	const int64_t n_tasks = op->n_tokens * j.n_chunks;
+	/* small ops are cheaper on one thread than a wake-up */
+	if ((int64_t)op->n_tokens * j.w < 16384 || n_tasks == 1) {
+		for (int64_t t = 0; t < n_tasks; t++)
+			ew_task(&j, t, 0);
+		return 0;
+	}
+	cb_pool_run(s->pool, ew_task, &j, n_tasks);
+	return 0;
+}

@@ -1,0 +1,212 @@
+/* tests/cpu-blas/test-model.c — whole models on cpu-blas against ref, each
+ * through its own pb_session: the logits of a prefill and of every decode
+ * step must agree (max |cpu-blas − ref| ≤ tol · max |ref|), and greedy
+ * decoding must choose the same tokens.
+ *   test-cpu-blas-model          synthetic llama-15m in F32, F16, BF16,
+ *                                Q8_0, Q4_0, and magnitude-pruned to 70 %
+ *                                zeros (so its linears run as CSR);
+ *   test-cpu-blas-model real     stories260K and tinystories-656k from
+ *                                ../shared (exit 77 without it). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "arch/arch.h"
+#include "backends.h"
+#include "model/modelio.h"
+#include "model/quant.h"
+
+static char shared[1024];
+
+#define N_PROMPT 12
+#define N_GEN 12
+
+static double max_rel(const float *ref, const float *got, int64_t n)
+{
+	double mx = 0, d = 0;
+	for (int64_t i = 0; i < n; i++) {
+		mx = fmax(mx, fabs(ref[i]));
+		d = fmax(d, isnan(got[i]) ? INFINITY : fabs((double)ref[i] - got[i]));
+	}
+	return d / (mx > 0 ? mx : 1);
+}
+
+static int argmax(const float *v, int n)
+{
+	int b = 0;
+	for (int i = 1; i < n; i++)
+		if (v[i] > v[b])
+			b = i;
+	return b;
+}
+
+/* Prefill N_PROMPT tokens then N_GEN greedy steps on both backends. */
+static void compare(struct pb_model *m, double tol, const struct cb_config *cfg, const char *kernel)
+{
+	struct be ref, cb;
+	struct pb_session *sr = NULL, *sc = NULL;
+	char err[512];
+	const int vocab = (int)m->hp.vocab;
+	float *lr = malloc((size_t)vocab * sizeof *lr), *lc = malloc((size_t)vocab * sizeof *lc);
+	int32_t tok[N_PROMPT];
+	be_open(&ref, "ref", NULL);
+	be_open(&cb, "cpu-blas", cfg);
+	ck_assert_msg(ref.ops->weights_load(ref.st, m) == 0, "%s", be_last_log);
+	ck_assert_msg(cb.ops->weights_load(cb.st, m) == 0, "%s", be_last_log);
+	ck_assert_msg(pb_session_open(m, ref.ops, ref.st, &sr, err, sizeof err) == 0, "%s", err);
+	ck_assert_msg(pb_session_open(m, cb.ops, cb.st, &sc, err, sizeof err) == 0, "%s", err);
+	if (kernel) {   /* what the first linear runs with */
+		char k[64] = "";
+		for (int i = 0; i < m->n_tensors; i++)
+			if (pb_role_is_linear(m->tensors[i].role)) {
+				cb.ops->weight_kernel(cb.st, i, k, sizeof k);
+				break;
+			}
+		ck_assert_msg(strstr(k, kernel), "kernel '%s', expected '%s'", k, kernel);
+	}
+	for (int i = 0; i < N_PROMPT; i++)
+		tok[i] = (int32_t)((i * 37 + 5) % vocab);
+	ck_assert_int_eq(pb_session_forward(sr, tok, N_PROMPT, 0, lr), 0);
+	ck_assert_int_eq(pb_session_forward(sc, tok, N_PROMPT, 0, lc), 0);
+	double e = max_rel(lr, lc, vocab);
+	ck_assert_msg(e <= tol, "%s prefill: relative error %g > %g", m->name, e, tol);
+	for (int step = 0; step < N_GEN; step++) {
+		int32_t a = argmax(lr, vocab), b = argmax(lc, vocab);
+		ck_assert_msg(a == b, "%s step %d: greedy token %d on ref, %d on cpu-blas", m->name,
+			      step, a, b);
+		ck_assert_int_eq(pb_session_forward(sr, &a, 1, N_PROMPT + step, lr), 0);
+		ck_assert_int_eq(pb_session_forward(sc, &b, 1, N_PROMPT + step, lc), 0);
+		e = max_rel(lr, lc, vocab);
+		ck_assert_msg(e <= tol, "%s decode step %d: relative error %g > %g", m->name, step, e,
+			      tol);
+	}
+	pb_session_close(sr);
+	pb_session_close(sc);
+	be_close(&ref);
+	be_close(&cb);
+	free(lr);
+	free(lc);
+}
+
+static struct pb_model *synth(void)
+{
+	struct pb_model *m = NULL;
+	char err[512];
+	ck_assert_msg(pb_model_synth("llama-15m", 7, &m, err, sizeof err) == 0, "%s", err);
+	return m;
+}
+
+START_TEST(synth_f32)
+{
+	struct pb_model *m = synth();
+	compare(m, 1e-4, NULL, "F32 ");
+	pb_model_free(m);
+}
+END_TEST
+
+START_TEST(synth_quantized)
+{
+	static const enum pb_dtype ds[] = { PB_F16, PB_BF16, PB_Q8_0, PB_Q4_0 };
+	static const char *const names[] = { "F16 ", "BF16 ", "Q8_0 ", "Q4_0 " };
+	for (int i = 0; i < 4; i++) {
+		struct pb_model *m = synth();
+		char err[512];
+		ck_assert_msg(pb_model_convert(m, ds[i], err, sizeof err) == 0, "%s", err);
+		compare(m, 1e-4, NULL, names[i]);
+		pb_model_free(m);
+	}
+}
+END_TEST
+
+static int cmp_abs(const void *a, const void *b)
+{
+	float x = fabsf(*(const float *)a), y = fabsf(*(const float *)b);
+	return (x > y) - (x < y);
+}
+
+/* Zero the 70 % smallest |w| of every linear (magnitude, per tensor). */
+static void magnitude(struct pb_model *m, double sparsity)
+{
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		if (!pb_role_is_linear(t->role) || t->dtype != PB_F32)
+			continue;
+		const int64_t n = pb_tensor_nelements(t);
+		float *w = t->data, *c = malloc((size_t)n * sizeof *c);
+		memcpy(c, w, (size_t)n * sizeof *c);
+		qsort(c, (size_t)n, sizeof *c, cmp_abs);
+		const float thr = fabsf(c[(int64_t)(sparsity * (double)(n - 1))]);
+		for (int64_t j = 0; j < n; j++)
+			if (fabsf(w[j]) <= thr)
+				w[j] = 0;
+		free(c);
+	}
+}
+
+START_TEST(synth_csr)
+{
+	struct pb_model *m = synth();
+	magnitude(m, 0.7);
+	compare(m, 1e-4, NULL, "F32 csr16");
+	/* and one thread, threshold 0: the same model dense */
+	struct cb_config one = { .threads = 1, .sparse_threshold = 0, .check_nan = 1 };
+	compare(m, 1e-4, &one, "gemv");
+	pb_model_free(m);
+}
+END_TEST
+
+static struct pb_model *load(const char *rel)
+{
+	char path[2048], err[512];
+	struct pb_model *m = NULL;
+	snprintf(path, sizeof path, "%s/models/%s", shared, rel);
+	ck_assert_msg(pb_model_load(path, &m, err, sizeof err) == 0, "%s: %s", path, err);
+	return m;
+}
+
+START_TEST(real_models)
+{
+	static const char *const models[] = { "stories260K/stories260K.bin", "tinystories-656k" };
+	for (int i = 0; i < 2; i++) {
+		struct pb_model *m = load(models[i]);
+		compare(m, 1e-4, NULL, "F32 ");
+		char err[512];
+		ck_assert_msg(pb_model_convert(m, PB_Q8_0, err, sizeof err) == 0, "%s", err);
+		compare(m, 1e-4, NULL, NULL);   /* stories260K's 172-wide rows stay F16 */
+		pb_model_free(m);
+	}
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	const int real = argc > 1 && !strcmp(argv[1], "real");
+	Suite *s = suite_create("cpu-blas-model");
+	TCase *tc = tcase_create("model");
+	tcase_set_timeout(tc, 120);
+	if (real) {
+		const char *env = getenv("PB_SHARED");
+		char probe[1100];
+		snprintf(shared, sizeof shared, "%s", env ? env : "../shared");
+		snprintf(probe, sizeof probe, "%s/models/stories260K/stories260K.bin", shared);
+		if (access(probe, R_OK) != 0) {
+			printf("skip: %s not found (set PB_SHARED to the shared folder)\n", probe);
+			return 77;
+		}
+		tcase_add_test(tc, real_models);
+	} else {
+		tcase_add_test(tc, synth_f32);
+		tcase_add_test(tc, synth_quantized);
+		tcase_add_test(tc, synth_csr);
+	}
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

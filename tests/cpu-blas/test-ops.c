@@ -1,0 +1,390 @@
+/* tests/cpu-blas/test-ops.c — the cpu-blas backend op by op against the
+ * ref backend (ggml's test-backend-ops): every op, every weight format,
+ * random values on odd shapes (1, 7, 33, 4097 …), odd strides, 1 to 33
+ * tokens.  Both backends get the same weights (quantized ones: the same
+ * blocks) and the same buffer contents; then every buffer must agree:
+ *     max |cpu-blas − ref| ≤ tol · max |ref|   over each buffer,
+ * tol = 1e-5 for F32 weights and weight-free ops, 1e-4 for F16, BF16, Q8_0
+ * and Q4_0 (the only difference is float vs double accumulation). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "backends.h"
+#include "model/quant.h"
+
+static uint64_t rng = 88172645463325252ull;
+
+static float frand(void)   /* uniform in [-1, 1) */
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+#define MAX_T 4
+
+struct fix {
+	struct pb_model m;
+	struct pb_tensor t[MAX_T];
+	struct be ref, cb;
+};
+
+static void fix_open(struct fix *f, const struct cb_config *cfg)
+{
+	memset(f, 0, sizeof *f);
+	f->m.tensors = f->t;
+	be_open(&f->ref, "ref", NULL);
+	be_open(&f->cb, "cpu-blas", cfg);
+}
+
+static void fix_close(struct fix *f)
+{
+	be_close(&f->ref);
+	be_close(&f->cb);
+	for (int i = 0; i < MAX_T; i++)
+		free(f->t[i].data);
+}
+
+/* Tensor i: [ne0 × ne1] random weights (a fraction `zeros` of them 0) in
+ * format d. */
+static void weight(struct fix *f, int i, enum pb_dtype d, int64_t ne0, int64_t ne1,
+		   enum pb_role role, double zeros)
+{
+	struct pb_tensor *t = &f->t[i];
+	free(t->data);
+	memset(t, 0, sizeof *t);
+	snprintf(t->name, sizeof t->name, "w%d", i);
+	t->dtype = d;
+	t->n_dims = 2;
+	t->ne[0] = ne0;
+	t->ne[1] = ne1;
+	t->ne[2] = t->ne[3] = 1;
+	t->role = role;
+	t->layer = 0;
+	t->nbytes = pb_row_bytes(t) * (size_t)ne1;
+	ck_assert_uint_gt(t->nbytes, 0);
+	t->data = malloc(t->nbytes);
+	float *row = malloc((size_t)ne0 * sizeof *row);
+	for (int64_t r = 0; r < ne1; r++) {
+		for (int64_t c = 0; c < ne0; c++)
+			row[c] = (frand() + 1) / 2 < zeros ? 0.0f : frand();
+		ck_assert_int_eq(pb_quantize_row(d, row, (uint8_t *)t->data + r * pb_row_bytes(t), ne0), 0);
+	}
+	free(row);
+	if (f->m.n_tensors <= i)
+		f->m.n_tensors = i + 1;
+}
+
+/* Runs op (with tokens) on both backends over buffers of sizes[] filled
+ * with the same random values; every buffer must agree within tol. */
+static void run(struct fix *f, const struct pb_op *op, const int32_t *tokens, const int64_t *sizes,
+		int n_buf, double tol)
+{
+	struct be *bs[2] = { &f->ref, &f->cb };
+	float *out[2][5] = { { 0 } };
+	ck_assert_int_le(n_buf, 5);
+	for (int k = 0; k < 2; k++) {
+		ck_assert_msg(bs[k]->ops->weights_load(bs[k]->st, &f->m) == 0, "%s", be_last_log);
+		ck_assert_int_eq(bs[k]->ops->buffers_alloc(bs[k]->st, sizes, n_buf), 0);
+	}
+	for (int i = 0; i < n_buf; i++) {
+		float *v = malloc((size_t)sizes[i] * sizeof *v);
+		for (int64_t j = 0; j < sizes[i]; j++)
+			v[j] = frand();
+		for (int k = 0; k < 2; k++)
+			ck_assert_int_eq(bs[k]->ops->buffer_write(bs[k]->st, i, 0, sizes[i], v), 0);
+		free(v);
+	}
+	struct pb_graph g = { .ops = op, .n_ops = 1, .tokens = tokens, .n_tokens = op->n_tokens };
+	for (int k = 0; k < 2; k++) {
+		int rc = bs[k]->ops->graph_compute(bs[k]->st, &g);
+		ck_assert_msg(rc == 0, "op %d on %s: %d: %s", op->type, bs[k]->p->name, rc, be_last_log);
+		for (int i = 0; i < n_buf; i++) {
+			out[k][i] = malloc((size_t)sizes[i] * sizeof(float));
+			ck_assert_int_eq(bs[k]->ops->buffer_read(bs[k]->st, i, 0, sizes[i], out[k][i]), 0);
+		}
+	}
+	for (int i = 0; i < n_buf; i++) {
+		double mx = 0, diff = 0;
+		int64_t at = 0;
+		for (int64_t j = 0; j < sizes[i]; j++) {
+			double d = fabs((double)out[0][i][j] - out[1][i][j]);
+			mx = fmax(mx, fabs(out[0][i][j]));
+			if (d > diff || isnan(out[1][i][j])) {
+				diff = isnan(out[1][i][j]) ? INFINITY : d;
+				at = j;
+			}
+		}
+		ck_assert_msg(diff <= tol * mx, "op %d (n_tokens %d) buffer %d float %lld: ref %g cpu-blas %g "
+			      "(max diff %g > %g × max %g)", op->type, op->n_tokens, i, (long long)at,
+			      out[0][i][at], out[1][i][at], diff, tol, mx);
+		free(out[0][i]);
+		free(out[1][i]);
+	}
+}
+
+static const enum pb_dtype fmts[] = { PB_F32, PB_F16, PB_BF16, PB_Q8_0, PB_Q4_0 };
+
+static void linear_case(struct fix *f, enum pb_dtype d, int64_t n_in, int64_t n_out, int nt,
+			double zeros)
+{
+	const int64_t xs = n_in + 3, ys = n_out + 1;
+	struct pb_op op = {
+		.type = PB_OP_LINEAR, .n_tokens = nt, .weight = 0,
+		.dst = { .buf = 1, .off = 2, .stride = ys },
+		.src = { { .buf = 0, .off = 1, .stride = xs }, { .buf = -1 }, { .buf = -1 } },
+		.p.linear = { .n_in = (int32_t)n_in, .n_out = (int32_t)n_out },
+	};
+	weight(f, 0, d, n_in, n_out, PB_ROLE_FFN_UP, zeros);
+	const int64_t sizes[2] = { 1 + nt * xs, 2 + nt * ys };
+	run(f, &op, NULL, sizes, 2, d == PB_F32 ? 1e-5 : 1e-4);
+}
+
+START_TEST(linear_every_format)
+{
+	struct fix f;
+	static const int64_t dense_in[] = { 1, 7, 33, 4097 }, block_in[] = { 32, 96, 4096 };
+	static const int64_t outs[] = { 1, 7, 33 };
+	static const int toks[] = { 1, 2, 3, 4, 5, 33 };
+	fix_open(&f, NULL);
+	for (size_t k = 0; k < sizeof fmts / sizeof *fmts; k++) {
+		const int blk = pb_dtype_block(fmts[k]) > 1;
+		const int64_t *ins = blk ? block_in : dense_in;
+		const int n_ins = blk ? 3 : 4;
+		for (int a = 0; a < n_ins; a++)
+			for (size_t b = 0; b < 3; b++)
+				for (size_t c = 0; c < sizeof toks / sizeof *toks; c++)
+					linear_case(&f, fmts[k], ins[a], outs[b], toks[c], 0);
+		/* many rows: every thread gets several tiles, a ragged last one */
+		linear_case(&f, fmts[k], 256, 1000, 1, 0);
+		linear_case(&f, fmts[k], 256, 1000, 70, 0);
+	}
+	char kern[64];
+	ck_assert_int_eq(f.cb.ops->weight_kernel(f.cb.st, 0, kern, sizeof kern), 0);
+	ck_assert_msg(!strncmp(kern, "Q4_0 ", 5), "%s", kern);
+	fix_close(&f);
+}
+END_TEST
+
+/* one thread, and the portable kernels (the path without AVX2) */
+START_TEST(linear_one_thread_portable)
+{
+	struct fix f;
+	struct cb_config cfg = { .threads = 1, .sparse_threshold = 0.35, .check_nan = 1,
+				 .portable = 1 };
+	char kern[64];
+	fix_open(&f, &cfg);
+	for (size_t k = 0; k < sizeof fmts / sizeof *fmts; k++) {
+		const int blk = pb_dtype_block(fmts[k]) > 1;
+		for (int nt = 1; nt <= 5; nt++) {
+			linear_case(&f, fmts[k], blk ? 64 : 67, 65, nt, 0);
+			linear_case(&f, fmts[k], blk ? 32 : 1, 3, nt, 0);
+		}
+		ck_assert_int_eq(f.cb.ops->weight_kernel(f.cb.st, 0, kern, sizeof kern), 0);
+		ck_assert_msg(!strstr(kern, "avx2"), "%s", kern);
+	}
+	fix_close(&f);
+}
+END_TEST
+
+/* 70 % zeros: below the 0.35 density threshold, so CSR (16-bit column
+ * indices up to 65536 columns, 32-bit beyond) */
+START_TEST(linear_csr)
+{
+	struct fix f;
+	char kern[64];
+	fix_open(&f, NULL);
+	static const int toks[] = { 1, 3, 4, 5, 17 };
+	for (size_t c = 0; c < sizeof toks / sizeof *toks; c++) {
+		linear_case(&f, PB_F32, 33, 7, toks[c], 0.7);
+		linear_case(&f, PB_F32, 4097, 40, toks[c], 0.7);
+	}
+	ck_assert_int_eq(f.cb.ops->weight_kernel(f.cb.st, 0, kern, sizeof kern), 0);
+	ck_assert_str_eq(kern, "F32 csr16");
+	linear_case(&f, PB_F32, 70000, 3, 2, 0.7);
+	ck_assert_int_eq(f.cb.ops->weight_kernel(f.cb.st, 0, kern, sizeof kern), 0);
+	ck_assert_str_eq(kern, "F32 csr32");
+	/* all zeros, and dense (50 % zeros stays dense) */
+	linear_case(&f, PB_F32, 33, 7, 2, 1.0);
+	linear_case(&f, PB_F32, 64, 9, 2, 0.5);
+	ck_assert_int_eq(f.cb.ops->weight_kernel(f.cb.st, 0, kern, sizeof kern), 0);
+	ck_assert_msg(strstr(kern, "csr") == NULL && !strncmp(kern, "F32 ", 4), "%s", kern);
+	fix_close(&f);
+}
+END_TEST
+
+START_TEST(embed_rmsnorm)
+{
+	struct fix f;
+	fix_open(&f, NULL);
+	for (size_t k = 0; k < sizeof fmts / sizeof *fmts; k++) {
+		const int64_t dim = pb_dtype_block(fmts[k]) > 1 ? 64 : 7;
+		const int32_t tokens[5] = { 3, 0, 10, 3, 7 };
+		weight(&f, 0, fmts[k], dim, 11, PB_ROLE_TOK_EMBD, 0);
+		struct pb_op op = {
+			.type = PB_OP_EMBED, .n_tokens = 5, .weight = 0,
+			.dst = { .buf = 0, .off = 1, .stride = dim + 2 }, .src = { { .buf = -1 } },
+			.p.embed.dim = (int32_t)dim,
+		};
+		const int64_t sizes[1] = { 1 + 5 * (dim + 2) };
+		run(&f, &op, tokens, sizes, 1, 1e-5);
+	}
+	static const int64_t dims[] = { 1, 7, 33, 4097 };
+	for (size_t k = 0; k < 3; k++)   /* norms: F32, F16, BF16 */
+		for (size_t d = 0; d < 4; d++)
+			for (int sc = 0; sc < 2; sc++) {
+				weight(&f, 0, fmts[k], dims[d], 1, PB_ROLE_ATTN_NORM, 0);
+				struct pb_op op = {
+					.type = PB_OP_RMSNORM, .n_tokens = 3, .weight = 0,
+					.dst = { .buf = 1, .stride = dims[d] },
+					.src = { { .buf = 0, .stride = dims[d] + 5 } },
+					.p.rmsnorm = { .dim = (int32_t)dims[d], .eps = 1e-5f,
+						       .scale = sc ? 0.125f : 0.0f },
+				};
+				const int64_t sizes[2] = { 3 * (dims[d] + 5), 3 * dims[d] };
+				run(&f, &op, NULL, sizes, 2, 1e-5);
+			}
+	fix_close(&f);
+}
+END_TEST
+
+START_TEST(rope_kv_store)
+{
+	struct fix f;
+	fix_open(&f, NULL);
+	static const int hds[] = { 2, 8, 64 };
+	for (int layout = 0; layout < 2; layout++)
+		for (size_t h = 0; h < 3; h++)
+			for (int nt = 1; nt <= 7; nt += 6) {
+				const int64_t w = 3 * hds[h];
+				struct pb_op op = {
+					.type = PB_OP_ROPE, .n_tokens = nt,
+					.dst = { .buf = 0, .off = 3, .stride = w + 1 },
+					.p.rope = { .n_heads = 3, .head_dim = hds[h], .pos0 = 5 * nt,
+						    .layout = layout, .theta = 10000.0f },
+				};
+				const int64_t sizes[1] = { 3 + nt * (w + 1) };
+				run(&f, &op, NULL, sizes, 1, 1e-5);
+			}
+	struct pb_op kv = {
+		.type = PB_OP_KV_STORE, .n_tokens = 5, .dst = { .buf = 1, .off = 4, .stride = 30 },
+		.src = { { .buf = 0, .stride = 24 } }, .p.kv_store = { .width = 24, .pos0 = 3 },
+	};
+	const int64_t sizes[2] = { 5 * 24, 4 + 16 * 30 };
+	run(&f, &kv, NULL, sizes, 2, 0);
+	fix_close(&f);
+}
+END_TEST
+
+static void attn_case(struct fix *f, int nh, int nkv, int hd, int nt, int pos0, int n_kv, int causal,
+		      int bias)
+{
+	struct pb_op op = {
+		.type = PB_OP_ATTENTION, .n_tokens = nt,
+		.dst = { .buf = 3, .off = 1, .stride = nh * hd + 2 },
+		.src = { { .buf = 0, .stride = nh * hd }, { .buf = 1, .off = 5, .stride = nkv * hd + 3 },
+			 { .buf = 2, .stride = nkv * hd } },
+		.p.attention = { .n_heads = nh, .n_kv_heads = nkv, .head_dim = hd, .pos0 = pos0,
+				 .n_kv = n_kv, .causal = causal, .scale = 1.0f / sqrtf((float)hd),
+				 .bias = { .buf = bias ? 4 : -1, .off = 2, .stride = n_kv + 1 } },
+	};
+	const int64_t sizes[5] = { (int64_t)nt * nh * hd, 5 + (int64_t)n_kv * (nkv * hd + 3),
+				   (int64_t)n_kv * nkv * hd, 1 + (int64_t)nt * (nh * hd + 2),
+				   2 + (int64_t)nh * nt * (n_kv + 1) };
+	run(f, &op, NULL, sizes, bias ? 5 : 4, 1e-5);
+}
+
+START_TEST(attention)
+{
+	struct fix f;
+	fix_open(&f, NULL);
+	for (int bias = 0; bias < 2; bias++) {
+		attn_case(&f, 4, 2, 8, 1, 12, 13, 1, bias);      /* decode, GQA */
+		attn_case(&f, 4, 2, 8, 7, 0, 7, 1, bias);        /* prefill */
+		attn_case(&f, 8, 8, 16, 7, 5, 12, 1, bias);      /* prefill after a prefix */
+		attn_case(&f, 6, 1, 33, 3, 0, 13, 0, bias);      /* not causal, MQA, odd head_dim */
+		attn_case(&f, 2, 1, 64, 33, 0, 33, 1, bias);
+		attn_case(&f, 3, 3, 7, 2, 40, 300, 1, bias);     /* causal limit past n_kv */
+	}
+	fix_close(&f);
+}
+END_TEST
+
+START_TEST(elementwise)
+{
+	struct fix f;
+	fix_open(&f, NULL);
+	static const int64_t ws[] = { 1, 7, 33, 4097, 20000 };
+	for (size_t k = 0; k < 5; k++)
+		for (int nt = 1; nt <= 3; nt += 2)
+			for (int type = PB_OP_GLU; type <= PB_OP_COPY; type++)
+				for (int fn = 0; fn < (type <= PB_OP_ACT ? 3 : 1); fn++) {
+					struct pb_op op = {
+						.type = type, .n_tokens = nt,
+						.dst = { .buf = 2, .stride = ws[k] },
+						.src = { { .buf = 0, .stride = ws[k] + 1 },
+							 { .buf = 1, .off = 3, .stride = ws[k] } },
+					};
+					op.p.glu.width = (int32_t)ws[k];   /* width first in all four */
+					op.p.glu.fn = fn;
+					const int64_t sizes[3] = { nt * (ws[k] + 1), 3 + nt * ws[k],
+								   nt * ws[k] };
+					run(&f, &op, NULL, sizes, 3, 1e-5);
+				}
+	fix_close(&f);
+}
+END_TEST
+
+START_TEST(bad_operands)
+{
+	struct fix f;
+	fix_open(&f, NULL);
+	weight(&f, 0, PB_F32, 8, 4, PB_ROLE_FFN_UP, 0);
+	const int64_t sizes[2] = { 8, 4 };
+	ck_assert_int_eq(f.cb.ops->weights_load(f.cb.st, &f.m), 0);
+	ck_assert_int_eq(f.cb.ops->buffers_alloc(f.cb.st, sizes, 2), 0);
+	struct pb_op op = {
+		.type = PB_OP_LINEAR, .n_tokens = 1, .weight = 0, .dst = { .buf = 0, .stride = 8 },
+		.src = { { .buf = 0, .stride = 8 } }, .p.linear = { .n_in = 8, .n_out = 4 },
+	};
+	struct pb_graph g = { .ops = &op, .n_ops = 1 };
+	ck_assert_int_eq(f.cb.ops->graph_compute(f.cb.st, &g), -EINVAL);   /* src = dst */
+	op.dst.buf = 1;
+	op.n_tokens = 2;   /* 2 rows of x do not fit 8 floats */
+	ck_assert_int_eq(f.cb.ops->graph_compute(f.cb.st, &g), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(be_last_log, "exceeds"));
+	op.n_tokens = 1;
+	op.weight = 3;
+	ck_assert_int_eq(f.cb.ops->graph_compute(f.cb.st, &g), -EINVAL);
+	float x;
+	ck_assert_int_eq(f.cb.ops->buffer_read(f.cb.st, 1, 4, 1, &x), -EINVAL);
+	fix_close(&f);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cpu-blas-ops");
+	TCase *tc = tcase_create("ops");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, linear_every_format);
+	tcase_add_test(tc, linear_one_thread_portable);
+	tcase_add_test(tc, linear_csr);
+	tcase_add_test(tc, embed_rmsnorm);
+	tcase_add_test(tc, rope_kv_store);
+	tcase_add_test(tc, attention);
+	tcase_add_test(tc, elementwise);
+	tcase_add_test(tc, bad_operands);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
