@@ -59,7 +59,7 @@ static const struct pb_plugin *plugin(const char *name)
 
 /* Prefill ms and decode tokens/s of one backend on m; -1 on failure. */
 static int run(const struct pb_plugin *p, const void *cfg, struct pb_model *m, int n_prefill,
-	       int n_decode, double *prefill_ms, double *tok_s)
+	       int n_decode, double *prefill_ms, double *tok_s, char *kernel, size_t klen)
 {
 	const struct pb_backend_ops *ops = p->ops;
 	struct pb_session *s = NULL;
@@ -71,6 +71,11 @@ static int run(const struct pb_plugin *p, const void *cfg, struct pb_model *m, i
 	if (p->init(&host, cfg, &st) < 0 || ops->weights_load(st, m) < 0 ||
 	    pb_session_open(m, ops, st, &s, err, sizeof err) < 0)
 		goto out;
+	for (int i = 0; i < m->n_tensors && ops->weight_kernel; i++)
+		if (pb_role_is_linear(m->tensors[i].role)) {
+			ops->weight_kernel(st, i, kernel, klen);
+			break;
+		}
 	for (int i = 0; i < n_prefill; i++)
 		tok[i] = 3 + 'a' + i % 26;
 	pb_session_forward(s, tok, n_prefill, 0, logits);   /* warm-up: page in the weights */
@@ -222,24 +227,26 @@ int main(int argc, char **argv)
 		}
 		const double mb = linear_bytes(m) / 1e6, flops = linear_flops(m, n_prefill);
 		double ref_pms = 0, ref_tps = 0;
+		char kern[64] = "";
 		/* ref is slow: a few steps are enough */
-		if (run(ref, &ref_cfg, m, n_prefill < 16 ? n_prefill : 16, 3, &ref_pms, &ref_tps) < 0)
+		if (run(ref, &ref_cfg, m, n_prefill < 16 ? n_prefill : 16, 3, &ref_pms, &ref_tps, kern,
+			sizeof kern) < 0)
 			ref_tps = 0;
-		printf("| %s | ref | 1 | %.1f | %.2f | 1.0 | %.2f | %.0f %% | | |\n",
-		       pb_dtype_name(fmts[k]), mb, ref_tps, mb * ref_tps / 1e3,
+		printf("| %s | ref (%s) | 1 | %.1f | %.2f | 1.0 | %.2f | %.0f %% | | |\n",
+		       pb_dtype_name(fmts[k]), kern, mb, ref_tps, mb * ref_tps / 1e3,
 		       100.0 * mb * ref_tps / 1e3 / bw[1]);
 		for (int n = 1; n <= 2; n++) {
 			struct cb_config cfg = { .threads = n, .sparse_threshold = 0.35 };
 			double pms = 0, tps = 0;
-			if (run(cb, &cfg, m, n_prefill, n_decode, &pms, &tps) < 0) {
+			if (run(cb, &cfg, m, n_prefill, n_decode, &pms, &tps, kern, sizeof kern) < 0) {
 				printf("| %s | cpu-blas | %d | failed |\n", pb_dtype_name(fmts[k]), n);
 				continue;
 			}
 			char raw[32] = "";
 			if (fmts[k] == PB_F32)
 				snprintf(raw, sizeof raw, "%.1f", raw_sgemm(m, n_prefill, n));
-			printf("| %s | cpu-blas | %d | %.1f | %.2f | %.1f | %.2f | %.0f %% | %.1f | %s |\n",
-			       pb_dtype_name(fmts[k]), n, mb, tps, ref_tps > 0 ? tps / ref_tps : 0,
+			printf("| %s | cpu-blas (%s) | %d | %.1f | %.2f | %.1f | %.2f | %.0f %% | %.1f | %s |\n",
+			       pb_dtype_name(fmts[k]), kern, n, mb, tps, ref_tps > 0 ? tps / ref_tps : 0,
 			       mb * tps / 1e3, 100.0 * mb * tps / 1e3 / bw[n], flops / (pms * 1e6), raw);
 		}
 		pb_model_free(m);

@@ -1,6 +1,6 @@
 /* tests/cpu-blas/test-model.c — whole models on cpu-blas against ref, each
  * through its own pb_session: the logits of a prefill and of every decode
- * step must agree (max |cpu-blas − ref| ≤ tol · max |ref|), and greedy
+ * step must agree (max |cpu-blas − ref| ≤ 2e-5 · max |ref|; ~3e-6 seen), and greedy
  * decoding must choose the same tokens.
  *   test-cpu-blas-model          synthetic llama-15m in F32, F16, BF16,
  *                                Q8_0, Q4_0, and magnitude-pruned to 70 %
@@ -72,7 +72,7 @@ static void compare(struct pb_model *m, double tol, const struct cb_config *cfg,
 		tok[i] = (int32_t)((i * 37 + 5) % vocab);
 	ck_assert_int_eq(pb_session_forward(sr, tok, N_PROMPT, 0, lr), 0);
 	ck_assert_int_eq(pb_session_forward(sc, tok, N_PROMPT, 0, lc), 0);
-	double e = max_rel(lr, lc, vocab);
+	double e = max_rel(lr, lc, vocab), worst = e;
 	ck_assert_msg(e <= tol, "%s prefill: relative error %g > %g", m->name, e, tol);
 	for (int step = 0; step < N_GEN; step++) {
 		int32_t a = argmax(lr, vocab), b = argmax(lc, vocab);
@@ -81,9 +81,12 @@ static void compare(struct pb_model *m, double tol, const struct cb_config *cfg,
 		ck_assert_int_eq(pb_session_forward(sr, &a, 1, N_PROMPT + step, lr), 0);
 		ck_assert_int_eq(pb_session_forward(sc, &b, 1, N_PROMPT + step, lc), 0);
 		e = max_rel(lr, lc, vocab);
+		worst = e > worst ? e : worst;
 		ck_assert_msg(e <= tol, "%s decode step %d: relative error %g > %g", m->name, step, e,
 			      tol);
 	}
+	printf("%s (%s): %d steps, worst relative logit error %.2e, same greedy tokens\n", m->name,
+	       kernel ? kernel : "mixed", N_GEN + 1, worst);
 	pb_session_close(sr);
 	pb_session_close(sc);
 	be_close(&ref);
@@ -103,7 +106,7 @@ static struct pb_model *synth(void)
 START_TEST(synth_f32)
 {
 	struct pb_model *m = synth();
-	compare(m, 1e-4, NULL, "F32 ");
+	compare(m, 2e-5, NULL, "F32 ");
 	pb_model_free(m);
 }
 END_TEST
@@ -116,7 +119,7 @@ START_TEST(synth_quantized)
 		struct pb_model *m = synth();
 		char err[512];
 		ck_assert_msg(pb_model_convert(m, ds[i], err, sizeof err) == 0, "%s", err);
-		compare(m, 1e-4, NULL, names[i]);
+		compare(m, 2e-5, NULL, names[i]);
 		pb_model_free(m);
 	}
 }
@@ -151,10 +154,10 @@ START_TEST(synth_csr)
 {
 	struct pb_model *m = synth();
 	magnitude(m, 0.7);
-	compare(m, 1e-4, NULL, "F32 csr16");
+	compare(m, 2e-5, NULL, "F32 csr16");
 	/* and one thread, threshold 0: the same model dense */
 	struct cb_config one = { .threads = 1, .sparse_threshold = 0, .check_nan = 1 };
-	compare(m, 1e-4, &one, "gemv");
+	compare(m, 2e-5, &one, "gemv");
 	pb_model_free(m);
 }
 END_TEST
@@ -173,10 +176,10 @@ START_TEST(real_models)
 	static const char *const models[] = { "stories260K/stories260K.bin", "tinystories-656k" };
 	for (int i = 0; i < 2; i++) {
 		struct pb_model *m = load(models[i]);
-		compare(m, 1e-4, NULL, "F32 ");
+		compare(m, 2e-5, NULL, "F32 ");
 		char err[512];
 		ck_assert_msg(pb_model_convert(m, PB_Q8_0, err, sizeof err) == 0, "%s", err);
-		compare(m, 1e-4, NULL, NULL);   /* stories260K's 172-wide rows stay F16 */
+		compare(m, 2e-5, NULL, NULL);   /* stories260K's 172-wide rows stay F16 */
 		pb_model_free(m);
 	}
 }

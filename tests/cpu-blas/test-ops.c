@@ -33,6 +33,7 @@ struct fix {
 	struct pb_model m;
 	struct pb_tensor t[MAX_T];
 	struct be ref, cb;
+	struct pb_model *m_cb;   /* when set, what cpu-blas loads instead of m */
 };
 
 static void fix_open(struct fix *f, const struct cb_config *cfg)
@@ -90,7 +91,8 @@ static void run(struct fix *f, const struct pb_op *op, const int32_t *tokens, co
 	float *out[2][5] = { { 0 } };
 	ck_assert_int_le(n_buf, 5);
 	for (int k = 0; k < 2; k++) {
-		ck_assert_msg(bs[k]->ops->weights_load(bs[k]->st, &f->m) == 0, "%s", be_last_log);
+		const struct pb_model *m = k && f->m_cb ? f->m_cb : &f->m;
+		ck_assert_msg(bs[k]->ops->weights_load(bs[k]->st, m) == 0, "%s", be_last_log);
 		ck_assert_int_eq(bs[k]->ops->buffers_alloc(bs[k]->st, sizes, n_buf), 0);
 	}
 	for (int i = 0; i < n_buf; i++) {
@@ -215,6 +217,52 @@ START_TEST(linear_csr)
 	linear_case(&f, PB_F32, 64, 9, 2, 0.5);
 	ck_assert_int_eq(f.cb.ops->weight_kernel(f.cb.st, 0, kern, sizeof kern), 0);
 	ck_assert_msg(strstr(kern, "csr") == NULL && !strncmp(kern, "F32 ", 4), "%s", kern);
+	fix_close(&f);
+}
+END_TEST
+
+/* 2:4-packed weights on cpu-blas against the same weights dense on ref */
+START_TEST(linear_nm24)
+{
+	struct fix f;
+	static const int64_t ins[] = { 4, 36, 4096 };
+	static const int toks[] = { 1, 3, 4, 5, 33 };
+	char err[256], kern[64];
+	fix_open(&f, NULL);
+	for (size_t a = 0; a < 3; a++)
+		for (size_t c = 0; c < sizeof toks / sizeof *toks; c++) {
+			const int64_t n_in = ins[a], n_out = 37;
+			weight(&f, 0, PB_F32, n_in, n_out, PB_ROLE_FFN_UP, 0.3);
+			float *w = f.t[0].data;
+			for (int64_t i = 0; i < n_in * n_out; i += 4) {   /* keep 2 of 4 */
+				int z = (int)((frand() + 1) * 3) % 4;
+				w[i + z] = 0;
+				w[i + (z + 1) % 4] = 0;
+			}
+			struct pb_tensor packed = f.t[0];
+			struct pb_model mp = f.m;
+			packed.data = malloc(packed.nbytes);
+			memcpy(packed.data, w, packed.nbytes);
+			packed.flags = PB_TENSOR_OWNED;
+			ck_assert_msg(pb_tensor_pack_nm24(&packed, err, sizeof err) == 0, "%s", err);
+			mp.tensors = &packed;
+			f.m_cb = &mp;
+			const int64_t xs = n_in + 3, ys = n_out + 1;
+			struct pb_op op = {
+				.type = PB_OP_LINEAR, .n_tokens = toks[c], .weight = 0,
+				.dst = { .buf = 1, .off = 2, .stride = ys },
+				.src = { { .buf = 0, .off = 1, .stride = xs }, { .buf = -1 }, { .buf = -1 } },
+				.p.linear = { .n_in = (int32_t)n_in, .n_out = (int32_t)n_out },
+			};
+			const int64_t sizes[2] = { 1 + toks[c] * xs, 2 + toks[c] * ys };
+			run(&f, &op, NULL, sizes, 2, 1e-5);
+			ck_assert_int_eq(f.cb.ops->weight_kernel(f.cb.st, 0, kern, sizeof kern), 0);
+			ck_assert_str_eq(kern, "NM_2_4 nm24-gemv+sgemm");
+			/* back to a model cpu-blas does not point into */
+			ck_assert_int_eq(f.cb.ops->weights_load(f.cb.st, &f.m), 0);
+			free(packed.data);
+			f.m_cb = NULL;
+		}
 	fix_close(&f);
 }
 END_TEST
@@ -376,6 +424,7 @@ int main(void)
 	tcase_add_test(tc, linear_every_format);
 	tcase_add_test(tc, linear_one_thread_portable);
 	tcase_add_test(tc, linear_csr);
+	tcase_add_test(tc, linear_nm24);
 	tcase_add_test(tc, embed_rmsnorm);
 	tcase_add_test(tc, rope_kv_store);
 	tcase_add_test(tc, attention);

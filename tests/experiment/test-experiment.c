@@ -64,6 +64,9 @@ START_TEST(test_full_example)
 	ck_assert_int_eq(e->max_new_tokens, 32);
 	ck_assert_int_eq(e->max_samples, 8);
 	ck_assert(e->timeout_s == 120);
+	ck_assert(e->idle_baseline_s == 5);
+	ck_assert(e->cooldown && e->cooldown_max_temp_c == 60 && e->cooldown_timeout_s == 120);
+	ck_assert(e->throttle_pct == 90);
 	ck_assert_uint_gt(e->yaml_len, 100);
 	ck_assert(mem_has_prefix(e->yaml, "# The README's example"));
 

@@ -17,8 +17,9 @@
 
 #include "cpu-blas.h"
 
+/* NM_2_4 only for linears; the others everywhere */
 #define CB_FORMATS (PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16) | PB_FMT(PB_Q8_0) | \
-		    PB_FMT(PB_Q4_0))
+		    PB_FMT(PB_Q4_0) | PB_FMT(PB_NM_2_4))
 
 static int check_finite(struct cb_state *s, const struct pb_op *op, int i)
 {
@@ -101,9 +102,18 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 		const struct pb_tensor *t = &m->tensors[i];
 		if (t->role == PB_ROLE_OTHER)
 			continue;
-		if (!(PB_FMT(t->dtype) & CB_FORMATS) || !pb_row_bytes(t)) {
+		if (t->dtype == PB_NM_2_4) {
+			const size_t nb = cb_nm24_bytes(t->ne[0], t->ne[1]);
+			if (!pb_role_is_linear(t->role) || !nb || t->nbytes < nb || t->ne[2] != 1 ||
+			    t->ne[3] != 1) {
+				CB_LOG(s, PB_LOG_ERROR, "tensor '%s': NM_2_4 [%lld × %lld] in %zu bytes; this "
+				       "backend runs 2:4-packed linears of whole groups (%zu bytes)", t->name,
+				       (long long)t->ne[0], (long long)t->ne[1], t->nbytes, nb);
+				return -ENOTSUP;
+			}
+		} else if (!(PB_FMT(t->dtype) & CB_FORMATS) || !pb_row_bytes(t)) {
 			CB_LOG(s, PB_LOG_ERROR, "tensor '%s' is %s [%lld × …]; this backend runs F32, F16, "
-			       "BF16, Q8_0 and Q4_0 (rows of whole blocks)", t->name,
+			       "BF16, Q8_0 and Q4_0 (rows of whole blocks), and NM_2_4 linears", t->name,
 			       pb_dtype_name(t->dtype), (long long)t->ne[0]);
 			return -ENOTSUP;
 		}

@@ -59,6 +59,13 @@ struct cb_state {
 	cb_deq_fn deq[PB_DTYPE_COUNT];
 };
 
+/* Bytes of a PB_NM_2_4 tensor (layout in tensor.h): R·C/2 F32 values,
+ * then R·C/4 index bytes; 0 when C is not a multiple of 4. */
+static inline size_t cb_nm24_bytes(int64_t cols, int64_t rows)
+{
+	return cols > 0 && rows > 0 && cols % 4 == 0 ? (size_t)(rows * cols * 2 + rows * cols / 4) : 0;
+}
+
 #define CB_LOG(s, lvl, ...) ((s)->host->log((s)->host, (lvl), __VA_ARGS__))
 #define CB_GEMV_MAX 4          /* tokens up to which linear streams weights (GEMV) */
 #define CB_TILE 64             /* weight rows dequantised per prefill tile */

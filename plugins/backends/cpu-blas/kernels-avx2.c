@@ -9,6 +9,7 @@
 #include "cpu-blas.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
 
@@ -159,9 +160,12 @@ TARGET static void deq_f16(const uint8_t *w, int64_t n, float *y)
 
 int cb_kernels_avx2(cb_dot_fn *dot, cb_deq_fn *deq)
 {
+	unsigned a, b, c, d;
 	__builtin_cpu_init();
+	/* F16C from CPUID leaf 1 (ECX bit 29): not every compiler's
+	 * __builtin_cpu_supports knows "f16c" */
 	if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
-	    !__builtin_cpu_supports("f16c"))
+	    !__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 29)))
 		return 0;
 	dot[PB_F32] = dot_f32;
 	dot[PB_F16] = dot_f16;

@@ -6,7 +6,9 @@
  *    spin against each other); non-F32 tiles are dequantised to F32 in
  *    per-thread scratch first;
  *  - CSR: F32 linears whose density is below `sparse_threshold` run from
- *    a compressed copy built at weights_load. */
+ *    a compressed copy built at weights_load;
+ *  - NM_2_4: 2:4-packed weights (tensor.h) read two values and one index
+ *    byte per group of four columns. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,45 @@ struct lin_job {
 	int nt;
 };
 
+/* Row r of a 2:4-packed tensor: its C/2 values and C/4 index bytes. */
+static void nm24_row(const struct pb_tensor *w, int64_t r, const float **val, const uint8_t **idx)
+{
+	const int64_t rows = w->ne[1], cols = w->ne[0];
+	*val = (const float *)w->data + r * (cols / 2);
+	*idx = (const uint8_t *)w->data + (size_t)(rows * cols / 2) * sizeof(float) + r * (cols / 4);
+}
+
+static void nm24_dot(const struct lin_job *j, int64_t r, float *out)
+{
+	const float *v;
+	const uint8_t *ix;
+	nm24_row(j->w, r, &v, &ix);
+	for (int t = 0; t < j->nt; t++) {
+		const float *xr = j->x + t * j->xs;
+		float a0 = 0, a1 = 0;
+		for (int64_t g = 0; g < j->n_in / 4; g++) {
+			const float *xg = xr + 4 * g;
+			a0 += v[2 * g] * xg[ix[g] & 3];
+			a1 += v[2 * g + 1] * xg[(ix[g] >> 2) & 3];
+		}
+		out[t] = a0 + a1;
+	}
+}
+
+static void nm24_deq(const struct pb_tensor *w, int64_t r, float *y)
+{
+	const float *v;
+	const uint8_t *ix;
+	nm24_row(w, r, &v, &ix);
+	memset(y, 0, (size_t)w->ne[0] * sizeof *y);
+	for (int64_t g = 0; g < w->ne[0] / 4; g++) {
+		/* a group with fewer than two non-zeros stores zeros at free
+		 * offsets, so writing both values is exact */
+		y[4 * g + (ix[g] & 3)] = v[2 * g];
+		y[4 * g + ((ix[g] >> 2) & 3)] = v[2 * g + 1];
+	}
+}
+
 static void gemv_task(void *ctx, int64_t task, int tid)
 {
 	const struct lin_job *j = ctx;
@@ -37,7 +78,10 @@ static void gemv_task(void *ctx, int64_t task, int tid)
 	(void)tid;
 	for (int64_t r = r0; r < r1; r++) {
 		float out[CB_GEMV_MAX];
-		dot((const uint8_t *)j->w->data + (size_t)r * rb, j->n_in, j->x, j->xs, j->nt, out);
+		if (j->w->dtype == PB_NM_2_4)
+			nm24_dot(j, r, out);
+		else
+			dot((const uint8_t *)j->w->data + (size_t)r * rb, j->n_in, j->x, j->xs, j->nt, out);
 		for (int t = 0; t < j->nt; t++)
 			j->y[t * j->ys + r] = out[t];
 	}
@@ -85,8 +129,12 @@ static void gemm_task(void *ctx, int64_t task, int tid)
 		wt = (const float *)(const void *)wp;
 	} else {
 		float *sc = j->s->scratch[tid];
-		for (int64_t r = 0; r < nr; r++)
-			j->s->deq[j->w->dtype](wp + (size_t)r * rb, j->n_in, sc + r * j->n_in);
+		for (int64_t r = 0; r < nr; r++) {
+			if (j->w->dtype == PB_NM_2_4)
+				nm24_deq(j->w, r0 + r, sc + r * j->n_in);
+			else
+				j->s->deq[j->w->dtype](wp + (size_t)r * rb, j->n_in, sc + r * j->n_in);
+		}
 		wt = sc;
 	}
 #ifdef CB_HAVE_OPENBLAS
@@ -109,7 +157,19 @@ static void gemm_task(void *ctx, int64_t task, int tid)
 int cb_op_linear(struct cb_state *s, const struct pb_op *op)
 {
 	const int64_t n_in = op->p.linear.n_in, n_out = op->p.linear.n_out;
-	const struct pb_tensor *w = cb_weight(s, op, n_in, n_out);
+	const struct pb_tensor *w = NULL;
+	if (s->m && op->weight >= 0 && op->weight < s->m->n_tensors &&
+	    s->m->tensors[op->weight].dtype == PB_NM_2_4) {
+		w = &s->m->tensors[op->weight];   /* sizes checked at weights_load */
+		if (w->ne[0] != n_in || w->ne[1] != n_out) {
+			CB_LOG(s, PB_LOG_ERROR, "linear: tensor '%s' is NM_2_4 [%lld × %lld], expected [%lld × %lld]",
+			       w->name, (long long)w->ne[0], (long long)w->ne[1], (long long)n_in,
+			       (long long)n_out);
+			return -EINVAL;
+		}
+	} else {
+		w = cb_weight(s, op, n_in, n_out);
+	}
 	const float *x = cb_at(s, &op->src[0], op->n_tokens, n_in, "src0", op);
 	float *y = cb_at(s, &op->dst, op->n_tokens, n_out, "dst", op);
 	if (!w || !x || !y)
@@ -223,12 +283,14 @@ const char *cb_linear_kernel(const struct cb_state *s, int idx)
 		return s->w[idx].csr->col16 ? "csr16" : "csr32";
 	if (!pb_role_is_linear(t->role))
 		return "cpu";
+	if (t->dtype == PB_NM_2_4)
+		return "nm24-gemv+sgemm";
 	switch (t->dtype) {
 	case PB_F32: case PB_F16: case PB_BF16:
 		return s->avx2 ? "avx2-gemv+sgemm" : "gemv+sgemm";
 	case PB_Q8_0:
-		return s->avx2 ? "avx2-q8dot+dequant-sgemm" : "q8dot+dequant-sgemm";
+		return s->avx2 ? "avx2-q8gemv+dequant-sgemm" : "q8gemv+dequant-sgemm";
 	default:
-		return s->avx2 ? "avx2-q4dot+dequant-sgemm" : "q4dot+dequant-sgemm";
+		return s->avx2 ? "avx2-q4gemv+dequant-sgemm" : "q4gemv+dequant-sgemm";
 	}
 }

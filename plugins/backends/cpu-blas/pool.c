@@ -5,6 +5,7 @@
  * cost more than many of them. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -31,8 +32,15 @@ struct worker_arg {
 	int tid;
 };
 
-static inline void relax(void)
+/* One spin iteration; every 256th yields the CPU, so that on an
+ * oversubscribed machine (more runnable threads than cores) a waiter does
+ * not hold the core the thread it waits for needs. */
+static inline void relax(int i)
 {
+	if ((i & 255) == 255) {
+		sched_yield();
+		return;
+	}
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
 #elif defined(__aarch64__)
@@ -59,7 +67,7 @@ static void *worker(void *arg)
 	for (;;) {
 		unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
 		for (int i = 0; i < SPIN && g == seen; i++) {
-			relax();
+			relax(i);
 			g = atomic_load_explicit(&p->gen, memory_order_acquire);
 		}
 		if (g == seen) {
@@ -105,7 +113,7 @@ void cb_pool_run(struct cb_pool *p, cb_task_fn fn, void *ctx, int64_t n_tasks)
 	pthread_mutex_unlock(&p->mu);
 	work(p, 0);
 	for (int i = 0; i < SPIN && atomic_load(&p->active); i++)
-		relax();
+		relax(i);
 	if (atomic_load(&p->active)) {
 		pthread_mutex_lock(&p->mu);
 		while (atomic_load(&p->active))

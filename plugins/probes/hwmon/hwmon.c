@@ -433,8 +433,8 @@ static const struct pb_option hw_options[] = {
 	  .def = "*", .min = 1, .max = 0,
 	  .help = "comma-separated globs on channel names (ina3221_*_power_w, bat0_power_w)" },
 	{ .key = "interval_ms", .type = PB_OPT_DOUBLE,
-	  .offset = offsetof(struct hw_config, interval_ms), .def = "100",
-	  .min = 10, .max = 60000, .help = "sampling interval" },
+	  .offset = offsetof(struct hw_config, interval_ms), .def = "0",
+	  .min = 0, .max = 60000, .help = "sampling interval; 0: the cell's default (50 ms)" },
 	PB_OPTIONS_END
 };
 

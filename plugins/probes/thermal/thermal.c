@@ -262,8 +262,8 @@ static const struct pb_option th_options[] = {
 	  .def = "*", .min = 1, .max = 0,
 	  .help = "comma-separated globs on zone types (x86_pkg_temp, acpitz, CPU-therm)" },
 	{ .key = "interval_ms", .type = PB_OPT_DOUBLE,
-	  .offset = offsetof(struct th_config, interval_ms), .def = "250",
-	  .min = 10, .max = 60000, .help = "sampling interval" },
+	  .offset = offsetof(struct th_config, interval_ms), .def = "0",
+	  .min = 0, .max = 60000, .help = "sampling interval; 0: the cell's default (50 ms)" },
 	PB_OPTIONS_END
 };
 
