@@ -296,9 +296,16 @@ static int ps_read(void *state, double *v)
 	v[CH_CPU_USER] = tok[14 - 3] / s->tck;
 	v[CH_CPU_SYS] = tok[15 - 3] / s->tck;
 	double ticks = tok[14 - 3] + tok[15 - 3];
-	if (!isnan(ticks) && !isnan(s->prev_ticks) && wall > s->prev_wall_ms)
+	if (!isnan(ticks) && !isnan(s->prev_ticks) && wall > s->prev_wall_ms) {
 		v[CH_CPU_PCT] = 100.0 * (ticks - s->prev_ticks) / s->tck /
 				((wall - s->prev_wall_ms) / 1e3);
+		/* CPU time comes in clock ticks (10 ms): over a short interval one
+		 * tick more or less looks like several CPUs; no process can use
+		 * more than the CPUs online */
+		double cap = 100.0 * (double)sysconf(_SC_NPROCESSORS_ONLN);
+		if (cap > 0 && v[CH_CPU_PCT] > cap)
+			v[CH_CPU_PCT] = cap;
+	}
 	s->prev_ticks = ticks;
 	s->prev_wall_ms = wall;
 
