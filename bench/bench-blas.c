@@ -3,13 +3,23 @@
  * (converted here with pb_model_convert) on 1 and 2 threads, the
  * effective weight bandwidth (weight bytes per token × tokens/s) as a
  * fraction of a measured streaming-read bandwidth, and prefill GFLOP/s of
- * the linears against raw cblas_sgemm on the same shapes.  Both backends
- * are dlopened from the build tree.  A benchmark, not a test: it prints a
- * table and asserts nothing.
+ * the linears against raw cblas_sgemm on the same shapes.  A second table
+ * puts pruned variants of the F32 model against dense F32 on 2 threads:
+ * structured 50 % (half the heads and half the FFN width of every block,
+ * the tensors shrunk here), magnitude 70 % and 90 % (per tensor; cpu-blas
+ * runs them as CSR), and 2:4 both left unpacked (50 % density is above
+ * cpu-blas's CSR threshold, so it runs dense) and packed to NM_2_4 with
+ * the core's pb_tensor_pack_nm24 (nothing in the run pipeline packs it
+ * yet).  As the
+ * pruners do by default, the output projection is left alone.  Both
+ * backends are dlopened from the build tree.  A benchmark, not a test: it
+ * prints tables and asserts nothing.
  *
  *     build/bench/bench-blas [PRESET] [DECODE_STEPS] [PREFILL]
  */
 #include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -201,6 +211,156 @@ static double raw_sgemm(const struct pb_model *m, int n_tokens, int n)
 	return linear_flops(m, n_tokens) / (best * 1e6);
 }
 
+/* ---- pruned variants (second table) --------------------------------- */
+
+static int block_linear(const struct pb_tensor *t)
+{
+	return pb_role_is_linear(t->role) && t->role != PB_ROLE_OUTPUT && t->dtype == PB_F32;
+}
+
+static int cmp_abs(const void *a, const void *b)
+{
+	float x = fabsf(*(const float *)a), y = fabsf(*(const float *)b);
+	return (x > y) - (x < y);
+}
+
+/* Zero the `sparsity` smallest |w| of every block linear (per tensor). */
+static int magnitude(struct pb_model *m, double sparsity)
+{
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		if (!block_linear(t))
+			continue;
+		const int64_t n = pb_tensor_nelements(t);
+		float *w = t->data, *c = malloc((size_t)n * sizeof *c);
+		if (!c)
+			return -ENOMEM;
+		memcpy(c, w, (size_t)n * sizeof *c);
+		qsort(c, (size_t)n, sizeof *c, cmp_abs);
+		const float thr = fabsf(c[(int64_t)(sparsity * (double)(n - 1))]);
+		for (int64_t j = 0; j < n; j++)
+			if (fabsf(w[j]) <= thr)
+				w[j] = 0;
+		free(c);
+	}
+	return 0;
+}
+
+/* 2:4 along rows (the two smallest |w| of every group of 4 zeroed);
+ * pack: then to NM_2_4. */
+static int two_four(struct pb_model *m, int pack, char *err, size_t len)
+{
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		if (!block_linear(t))
+			continue;
+		float *w = t->data;
+		for (int64_t g = 0; g + 4 <= pb_tensor_nelements(t); g += 4)
+			for (int z = 0; z < 2; z++) {
+				int lo = -1;
+				for (int j = 0; j < 4; j++)
+					if (w[g + j] != 0 && (lo < 0 || fabsf(w[g + j]) < fabsf(w[g + lo])))
+						lo = j;
+				if (lo >= 0)
+					w[g + lo] = 0;
+			}
+		if (pack && pb_tensor_pack_nm24(t, err, len) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Keep the first `rows` rows and `cols` columns of a [cols × rows] F32
+ * tensor, in place (rows are contiguous, so only columns move). */
+static void keep(struct pb_tensor *t, int64_t cols, int64_t rows)
+{
+	float *w = t->data;
+	if (cols < t->ne[0])
+		for (int64_t r = 0; r < rows; r++)
+			memmove(w + r * cols, w + r * t->ne[0], (size_t)cols * sizeof *w);
+	t->ne[0] = cols;
+	t->ne[1] = rows;
+	t->nbytes = (size_t)(cols * rows) * sizeof *w;
+}
+
+/* Structured 50 %: every block keeps its first half of the KV heads (and
+ * the query heads sharing them) and its first half of the FFN width.  The
+ * values are meaningless; the shapes are what a heads+ffn pruner leaves. */
+static int shrink(struct pb_model *m, char *err, size_t len)
+{
+	const int64_t hd = m->hp.head_dim;
+	for (int l = 0; l < m->hp.n_layers; l++) {
+		struct pb_tensor *q = pb_model_find(m, l, PB_ROLE_ATTN_Q);
+		struct pb_tensor *k = pb_model_find(m, l, PB_ROLE_ATTN_K);
+		struct pb_tensor *v = pb_model_find(m, l, PB_ROLE_ATTN_V);
+		struct pb_tensor *o = pb_model_find(m, l, PB_ROLE_ATTN_O);
+		struct pb_tensor *g = pb_model_find(m, l, PB_ROLE_FFN_GATE);
+		struct pb_tensor *u = pb_model_find(m, l, PB_ROLE_FFN_UP);
+		struct pb_tensor *d = pb_model_find(m, l, PB_ROLE_FFN_DOWN);
+		if (!q || !k || !v || !o || !u || !d || hd < 1) {
+			snprintf(err, len, "layer %d: not a llama block", l);
+			return -EINVAL;
+		}
+		const int64_t nh = q->ne[1] / hd, nkv = k->ne[1] / hd, ffn = u->ne[1] / 2;
+		const int64_t kv2 = nkv / 2 > 0 ? nkv / 2 : 1, h2 = kv2 * (nh / nkv);
+		keep(q, q->ne[0], h2 * hd);
+		keep(k, k->ne[0], kv2 * hd);
+		keep(v, v->ne[0], kv2 * hd);
+		keep(o, h2 * hd, o->ne[1]);
+		if (g)
+			keep(g, g->ne[0], ffn);
+		keep(u, u->ne[0], ffn);
+		keep(d, ffn, d->ne[1]);
+	}
+	return 0;
+}
+
+enum variant { V_DENSE, V_STRUCT50, V_CSR70, V_CSR90, V_24, V_24_PACKED, V_N };
+
+static const char *const variant_name[V_N] = {
+	"dense F32", "structured 50 % (heads + ffn)", "magnitude 70 %", "magnitude 90 %",
+	"2:4, unpacked F32", "2:4, packed NM_2_4",
+};
+
+/* Decode tok/s (best of 3) of each variant on cpu-blas, 2 threads. */
+static int sparse_table(const struct pb_plugin *cb, const char *preset, int n_decode)
+{
+	char err[512];
+	double base = 0;
+	printf("\n| variant | kernel (first block linear) | threads | decode tok/s | "
+	       "speed-up vs dense F32 |\n|---|---|---|---|---|\n");
+	for (int v = 0; v < V_N; v++) {
+		struct pb_model *m = NULL;
+		int rc = pb_model_synth(preset, 1, &m, err, sizeof err);
+		if (rc == 0 && v == V_STRUCT50)
+			rc = shrink(m, err, sizeof err);
+		else if (rc == 0 && (v == V_CSR70 || v == V_CSR90))
+			rc = magnitude(m, v == V_CSR70 ? 0.7 : 0.9);
+		else if (rc == 0 && (v == V_24 || v == V_24_PACKED))
+			rc = two_four(m, v == V_24_PACKED, err, sizeof err);
+		if (rc < 0) {
+			fprintf(stderr, "bench-blas: %s: %s\n", variant_name[v], err);
+			pb_model_free(m);
+			return -1;
+		}
+		struct cb_config cfg = { .threads = 2, .sparse_threshold = 0.35 };
+		double best = 0, pms = 0, tps = 0;
+		char kern[64] = "";
+		for (int r = 0; r < 3; r++)
+			if (run(cb, &cfg, m, 16, n_decode, &pms, &tps, kern, sizeof kern) == 0)
+				best = tps > best ? tps : best;
+		if (v == V_DENSE)
+			base = best;
+		if (best > 0)
+			printf("| %s | %s | 2 | %.2f | %.2f× |\n", variant_name[v], kern, best,
+			       base > 0 ? best / base : 0);
+		else
+			printf("| %s | %s | 2 | failed | |\n", variant_name[v], kern);
+		pb_model_free(m);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *preset = argc > 1 ? argv[1] : "llama-110m";
@@ -251,5 +411,5 @@ int main(int argc, char **argv)
 		}
 		pb_model_free(m);
 	}
-	return 0;
+	return sparse_table(cb, preset, n_decode) < 0 ? 1 : 0;
 }

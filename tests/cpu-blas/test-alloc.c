@@ -1,0 +1,263 @@
+/* tests/cpu-blas/test-alloc.c — the decode path allocates nothing once
+ * warm: after a prefill and two warm-up decode steps, N more steps through
+ * pb_session_forward (graph build in the core, graph_compute on cpu-blas
+ * and its thread pool, logits read-back) must not call malloc, calloc,
+ * realloc, posix_memalign, aligned_alloc or memalign, on dense F32, Q8_0,
+ * CSR (70 % magnitude-pruned) and packed NM_2_4 weights.
+ *
+ * The allocator is interposed in this binary: the definitions below win
+ * over libc's for every caller in the process (the dlopened plugin and
+ * its OpenBLAS included) and forward to glibc's __libc_* entry points
+ * (not dlsym(RTLD_NEXT), which itself may calloc).  Under AddressSanitizer
+ * the sanitizer owns malloc, so the test skips (exit 77). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PB_TEST_ASAN 1
+#endif
+#endif
+#ifdef __SANITIZE_ADDRESS__
+#define PB_TEST_ASAN 1
+#endif
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "arch/arch.h"
+#include "backends.h"
+#include "model/modelio.h"
+#include "model/quant.h"
+
+#define N_PROMPT 8
+#define N_WARM 2
+#define N_STEPS 8
+
+#ifndef PB_TEST_ASAN
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t k, size_t n);
+extern void *__libc_realloc(void *p, size_t n);
+extern void *__libc_memalign(size_t align, size_t n);
+extern void __libc_free(void *p);
+
+static int counting;   /* set only around the measured steps */
+static long n_allocs;
+
+static void count(void)
+{
+	if (__atomic_load_n(&counting, __ATOMIC_RELAXED))
+		__atomic_add_fetch(&n_allocs, 1, __ATOMIC_RELAXED);
+}
+
+void *malloc(size_t n)
+{
+	count();
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t k, size_t n)
+{
+	count();
+	return __libc_calloc(k, n);
+}
+
+void *realloc(void *p, size_t n)
+{
+	count();
+	return __libc_realloc(p, n);
+}
+
+void free(void *p)
+{
+	__libc_free(p);
+}
+
+int posix_memalign(void **out, size_t align, size_t n)
+{
+	count();
+	if (align < sizeof(void *) || (align & (align - 1)))
+		return EINVAL;
+	void *p = __libc_memalign(align, n);
+	if (!p && n)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
+void *aligned_alloc(size_t align, size_t n)
+{
+	count();
+	return __libc_memalign(align, n);
+}
+
+void *memalign(size_t align, size_t n)
+{
+	count();
+	return __libc_memalign(align, n);
+}
+
+static int cmp_abs(const void *a, const void *b)
+{
+	float x = fabsf(*(const float *)a), y = fabsf(*(const float *)b);
+	return (x > y) - (x < y);
+}
+
+/* Zero the smallest |w| of every F32 linear (per tensor). */
+static void magnitude(struct pb_model *m, double sparsity)
+{
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		if (!pb_role_is_linear(t->role) || t->dtype != PB_F32)
+			continue;
+		const int64_t n = pb_tensor_nelements(t);
+		float *w = t->data, *c = malloc((size_t)n * sizeof *c);
+		ck_assert_ptr_nonnull(c);
+		memcpy(c, w, (size_t)n * sizeof *c);
+		qsort(c, (size_t)n, sizeof *c, cmp_abs);
+		const float thr = fabsf(c[(int64_t)(sparsity * (double)(n - 1))]);
+		for (int64_t j = 0; j < n; j++)
+			if (fabsf(w[j]) <= thr)
+				w[j] = 0;
+		free(c);
+	}
+}
+
+/* 2:4 along rows (the two smallest |w| of every 4 zeroed), then packed
+ * to NM_2_4 by the core, as a backend declaring the format receives it. */
+static void nm24(struct pb_model *m)
+{
+	char err[512];
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		if (!pb_role_is_linear(t->role) || t->dtype != PB_F32)
+			continue;
+		float *w = t->data;
+		for (int64_t g = 0; g + 4 <= pb_tensor_nelements(t); g += 4)
+			for (int z = 0; z < 2; z++) {
+				int lo = -1;
+				for (int j = 0; j < 4; j++)
+					if (w[g + j] != 0 && (lo < 0 || fabsf(w[g + j]) < fabsf(w[g + lo])))
+						lo = j;
+				if (lo >= 0)
+					w[g + lo] = 0;
+			}
+		ck_assert_msg(pb_tensor_pack_nm24(t, err, sizeof err) == 0, "%s", err);
+	}
+}
+
+/* Allocations during N_STEPS warm decode steps of m on cpu-blas with
+ * `threads` workers; kernel: what the first linear must run with. */
+static void check_decode(struct pb_model *m, int threads, const char *kernel)
+{
+	struct cb_config cfg = { .threads = threads, .sparse_threshold = 0.35, .check_nan = 1 };
+	struct be cb;
+	struct pb_session *s = NULL;
+	char err[512], k[64] = "";
+	float *logits = malloc((size_t)m->hp.vocab * sizeof *logits);
+	int32_t tok[N_PROMPT];
+	int rc[N_STEPS];
+	ck_assert_ptr_nonnull(logits);
+	be_open(&cb, "cpu-blas", &cfg);
+	ck_assert_msg(cb.ops->weights_load(cb.st, m) == 0, "%s", be_last_log);
+	ck_assert_msg(pb_session_open(m, cb.ops, cb.st, &s, err, sizeof err) == 0, "%s", err);
+	for (int i = 0; i < m->n_tensors; i++)
+		if (pb_role_is_linear(m->tensors[i].role)) {
+			cb.ops->weight_kernel(cb.st, i, k, sizeof k);
+			break;
+		}
+	ck_assert_msg(strstr(k, kernel), "kernel '%s', expected '%s'", k, kernel);
+	for (int i = 0; i < N_PROMPT; i++)
+		tok[i] = (int32_t)((i * 37 + 5) % m->hp.vocab);
+	ck_assert_int_eq(pb_session_forward(s, tok, N_PROMPT, 0, logits), 0);
+	for (int i = 0; i < N_WARM; i++)
+		ck_assert_int_eq(pb_session_forward(s, &tok[i], 1, N_PROMPT + i, logits), 0);
+	/* nothing that may allocate (ck_assert, printf) inside the window */
+	__atomic_store_n(&n_allocs, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&counting, 1, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < N_STEPS; i++)
+		rc[i] = pb_session_forward(s, &tok[i % N_PROMPT], 1, N_PROMPT + N_WARM + i, logits);
+	__atomic_store_n(&counting, 0, __ATOMIC_SEQ_CST);
+	const long got = __atomic_load_n(&n_allocs, __ATOMIC_RELAXED);
+	for (int i = 0; i < N_STEPS; i++)
+		ck_assert_msg(rc[i] == 0, "decode step %d: %d", i, rc[i]);
+	for (int64_t i = 0; i < m->hp.vocab; i++)
+		ck_assert_msg(isfinite(logits[i]), "logit %lld is %g", (long long)i, logits[i]);
+	ck_assert_msg(got == 0, "%s (%s, %d threads): %ld allocations in %d warm decode steps",
+		      m->name, k, threads, got, N_STEPS);
+	printf("%s (%s, %d threads): 0 allocations in %d warm decode steps\n", m->name, k, threads,
+	       N_STEPS);
+	pb_session_close(s);
+	be_close(&cb);
+	free(logits);
+}
+
+static struct pb_model *synth(void)
+{
+	struct pb_model *m = NULL;
+	char err[512];
+	ck_assert_msg(pb_model_synth("llama-15m", 7, &m, err, sizeof err) == 0, "%s", err);
+	return m;
+}
+
+START_TEST(dense)
+{
+	struct pb_model *m = synth();
+	check_decode(m, 1, "F32 ");
+	check_decode(m, 3, "F32 ");
+	pb_model_free(m);
+}
+END_TEST
+
+START_TEST(quantized)
+{
+	struct pb_model *m = synth();
+	char err[512];
+	ck_assert_msg(pb_model_convert(m, PB_Q8_0, err, sizeof err) == 0, "%s", err);
+	check_decode(m, 2, "Q8_0 ");
+	pb_model_free(m);
+}
+END_TEST
+
+START_TEST(sparse)
+{
+	struct pb_model *m = synth();
+	magnitude(m, 0.7);
+	check_decode(m, 2, "csr");
+	pb_model_free(m);
+}
+END_TEST
+
+START_TEST(packed_nm24)
+{
+	struct pb_model *m = synth();
+	nm24(m);
+	check_decode(m, 2, "nm24");
+	pb_model_free(m);
+}
+END_TEST
+#endif /* !PB_TEST_ASAN */
+
+int main(void)
+{
+#ifdef PB_TEST_ASAN
+	printf("skip: built with AddressSanitizer, which owns malloc (cannot interpose it)\n");
+	return 77;
+#else
+	Suite *s = suite_create("cpu-blas-alloc");
+	TCase *tc = tcase_create("alloc");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, dense);
+	tcase_add_test(tc, quantized);
+	tcase_add_test(tc, sparse);
+	tcase_add_test(tc, packed_nm24);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+#endif
+}
