@@ -11,7 +11,14 @@ packages=(
 	gcc libc6-dev pkg-config meson ninja-build git
 	libyaml-dev libcsv-dev libjansson-dev libssl-dev libopenblas-dev
 	check libsubunit-dev
+	libvulkan-dev glslc
 )
+# What the test suites need beyond the build (scripts/test.sh sets
+# PB_TEST_DEPS=1): lavapipe (a CPU Vulkan device), a local Slurm
+# (munge, slurmctld, slurmd) and Chromium for the report's browser test.
+if [ "${PB_TEST_DEPS:-0}" = 1 ]; then
+	packages+=(mesa-vulkan-drivers slurm-wlm munge chromium)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

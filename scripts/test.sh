@@ -5,7 +5,7 @@
 #   scripts/test.sh [meson test args...]     e.g. --suite core
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+PB_TEST_DEPS=1 scripts/setup.sh
 meson test -C build --print-errorlogs "$@"
 
 if [ ! -f build-asan/build.ninja ]; then
