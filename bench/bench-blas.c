@@ -39,6 +39,7 @@ struct cb_config {   /* plugins/backends/cpu-blas/cpu-blas.h */
 	double sparse_threshold;
 	int check_nan;
 	int portable;
+	int int8_act;
 };
 
 static void host_log(const struct pb_host *h, enum pb_log_level lvl, const char *fmt, ...)

@@ -14,6 +14,7 @@
 
 #include "pb-config.h"
 #include "model/modelio.h"
+#include "model/quant.h"
 #include "plugin/host.h"
 #include "results/results.h"
 #include "run/reference.h"
@@ -315,10 +316,39 @@ out:
 
 /* ---- a cell's reference */
 
+/* Pack an F32 linear to NM_2_4 when the backend runs that format and the
+ * tensor satisfies 2:4 along its rows (a pruner left ≤ 2 non-zeros in every
+ * group of four): half the values plus 2-bit indices is 0.56× the bytes,
+ * which is what a decode step must stream.  Only F32: packed values are
+ * F32, so a packed F16/BF16 tensor would grow.  A tensor much sparser than
+ * 2:4 (density ≤ 1/4) is left alone for the backend's own sparse kernels. */
+static int maybe_pack_nm24(struct pb_tensor *t, uint32_t formats)
+{
+	char err[256];
+	if (!(formats & PB_FMT(PB_NM_2_4)) || t->dtype != PB_F32 || !pb_role_is_linear(t->role) ||
+	    !pb_tensor_nm24_ok(t))
+		return 0;
+	const float *w = t->data;
+	const int64_t n = pb_tensor_nelements(t);
+	int64_t nz = 0;
+	for (int64_t i = 0; i < n; i++)
+		nz += w[i] != 0.0f;
+	if (4 * nz <= n)
+		return 0;
+	if (pb_tensor_pack_nm24(t, err, sizeof err) < 0) {
+		pb_log(PB_LOG_ERROR, "%s", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int pb_convert_for_backend(struct pb_model *m, uint32_t formats)
 {
 	for (int i = 0; i < m->n_tensors; i++) {
 		struct pb_tensor *t = &m->tensors[i];
+		int rc = maybe_pack_nm24(t, formats);
+		if (rc < 0)
+			return rc;
 		if (formats & PB_FMT(t->dtype))
 			continue;
 		if (!(formats & PB_FMT(PB_F32)))

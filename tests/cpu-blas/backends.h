@@ -13,6 +13,7 @@ struct cb_config {
 	double sparse_threshold;
 	int check_nan;
 	int portable;
+	int int8_act;
 };
 
 struct be {

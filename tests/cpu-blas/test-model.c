@@ -44,6 +44,7 @@ static int argmax(const float *v, int n)
 	return b;
 }
 
+
 /* Prefill N_PROMPT tokens then N_GEN greedy steps on both backends. */
 static void compare(struct pb_model *m, double tol, const struct cb_config *cfg, const char *kernel)
 {
@@ -150,6 +151,78 @@ static void magnitude(struct pb_model *m, double sparsity)
 	}
 }
 
+/* Q8_0 / Q4_0 as a cell runs them (int8_act on): activations rounded to
+ * 8 bits per block move every linear's output a little, and through the
+ * layers the logits by up to a few % of their scale, so a near-tie of a
+ * random synthetic model may flip.  Both backends are therefore fed the
+ * same (ref's greedy) tokens, and cpu-blas must pick ref's token at
+ * nearly every position (min_agree of N_GEN + 1), with the logits within
+ * 10 % of their scale: a kernel that reads a block wrong fails both. */
+static void compare_int8(struct pb_model *m, const char *kernel, int min_agree)
+{
+	struct cb_config cfg = { .threads = 2, .sparse_threshold = 0.35, .check_nan = 1,
+				 .int8_act = 1 };
+	struct be ref, cb;
+	struct pb_session *sr = NULL, *sc = NULL;
+	char err[512], k[64] = "";
+	const int vocab = (int)m->hp.vocab;
+	float *lr = malloc((size_t)vocab * sizeof *lr), *lc = malloc((size_t)vocab * sizeof *lc);
+	int32_t tok[N_PROMPT];
+	be_open(&ref, "ref", NULL);
+	be_open(&cb, "cpu-blas", &cfg);
+	ck_assert_msg(ref.ops->weights_load(ref.st, m) == 0, "%s", be_last_log);
+	ck_assert_msg(cb.ops->weights_load(cb.st, m) == 0, "%s", be_last_log);
+	ck_assert_msg(pb_session_open(m, ref.ops, ref.st, &sr, err, sizeof err) == 0, "%s", err);
+	ck_assert_msg(pb_session_open(m, cb.ops, cb.st, &sc, err, sizeof err) == 0, "%s", err);
+	for (int i = 0; i < m->n_tensors; i++)
+		if (pb_role_is_linear(m->tensors[i].role) && m->tensors[i].role != PB_ROLE_OUTPUT) {
+			cb.ops->weight_kernel(cb.st, i, k, sizeof k);
+			break;
+		}
+	ck_assert_msg(strstr(k, kernel), "kernel '%s', expected '%s'", k, kernel);
+	for (int i = 0; i < N_PROMPT; i++)
+		tok[i] = (int32_t)((i * 37 + 5) % vocab);
+	ck_assert_int_eq(pb_session_forward(sr, tok, N_PROMPT, 0, lr), 0);
+	ck_assert_int_eq(pb_session_forward(sc, tok, N_PROMPT, 0, lc), 0);
+	double worst = 0;
+	int agree = 0;
+	for (int step = 0; step <= N_GEN; step++) {
+		int32_t a = argmax(lr, vocab);
+		double e = max_rel(lr, lc, vocab);
+		worst = e > worst ? e : worst;
+		agree += a == argmax(lc, vocab);
+		ck_assert_msg(e <= 0.1, "%s step %d: relative logit error %g > 0.1", m->name, step, e);
+		if (step == N_GEN)
+			break;
+		ck_assert_int_eq(pb_session_forward(sr, &a, 1, N_PROMPT + step, lr), 0);
+		ck_assert_int_eq(pb_session_forward(sc, &a, 1, N_PROMPT + step, lc), 0);
+	}
+	printf("%s (%s): %d/%d greedy tokens as ref, worst relative logit error %.2e\n", m->name, k,
+	       agree, N_GEN + 1, worst);
+	ck_assert_msg(agree >= min_agree, "%s (%s): %d of %d positions pick ref's token, want >= %d",
+		      m->name, k, agree, N_GEN + 1, min_agree);
+	pb_session_close(sr);
+	pb_session_close(sc);
+	be_close(&ref);
+	be_close(&cb);
+	free(lr);
+	free(lc);
+}
+
+START_TEST(synth_int8)
+{
+	static const enum pb_dtype ds[] = { PB_Q8_0, PB_Q4_0 };
+	static const char *const names[] = { "q8xq8", "q4xq8" };
+	for (int i = 0; i < 2; i++) {
+		struct pb_model *m = synth();
+		char err[512];
+		ck_assert_msg(pb_model_convert(m, ds[i], err, sizeof err) == 0, "%s", err);
+		compare_int8(m, names[i], N_GEN - 1);
+		pb_model_free(m);
+	}
+}
+END_TEST
+
 START_TEST(synth_csr)
 {
 	struct pb_model *m = synth();
@@ -182,6 +255,17 @@ START_TEST(real_models)
 		compare(m, 2e-5, NULL, NULL);   /* stories260K's 172-wide rows stay F16 */
 		pb_model_free(m);
 	}
+	/* tinystories-656k's rows are whole blocks: the integer path, on a
+	 * trained model every greedy token as ref */
+	static const enum pb_dtype ds[] = { PB_Q8_0, PB_Q4_0 };
+	static const char *const names[] = { "q8xq8", "q4xq8" };
+	for (int i = 0; i < 2; i++) {
+		struct pb_model *m = load("tinystories-656k");
+		char err[512];
+		ck_assert_msg(pb_model_convert(m, ds[i], err, sizeof err) == 0, "%s", err);
+		compare_int8(m, names[i], N_GEN + 1);
+		pb_model_free(m);
+	}
 }
 END_TEST
 
@@ -205,6 +289,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, synth_f32);
 		tcase_add_test(tc, synth_quantized);
 		tcase_add_test(tc, synth_csr);
+		tcase_add_test(tc, synth_int8);
 	}
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

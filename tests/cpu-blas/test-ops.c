@@ -36,6 +36,9 @@ struct fix {
 	struct pb_model *m_cb;   /* when set, what cpu-blas loads instead of m */
 };
 
+/* when set, run() holds output row r of a linear to |diff| ≤ row_bound[r] */
+static double *row_bound;
+
 static void fix_open(struct fix *f, const struct cb_config *cfg)
 {
 	memset(f, 0, sizeof *f);
@@ -115,6 +118,20 @@ static void run(struct fix *f, const struct pb_op *op, const int32_t *tokens, co
 	for (int i = 0; i < n_buf; i++) {
 		double mx = 0, diff = 0;
 		int64_t at = 0;
+		if (i == 1 && row_bound) {   /* linear_int8: per output, an absolute bound */
+			const int64_t ys = op->dst.stride;
+			for (int t = 0; t < op->n_tokens; t++)
+				for (int64_t r = 0; r < op->p.linear.n_out; r++) {
+					const int64_t j = op->dst.off + t * ys + r;
+					const double d = fabs((double)out[0][i][j] - out[1][i][j]);
+					ck_assert_msg(d <= row_bound[r], "token %d row %lld: ref %g cpu-blas %g, "
+						      "|diff| %g > bound %g", t, (long long)r, out[0][i][j],
+						      out[1][i][j], d, row_bound[r]);
+				}
+			free(out[0][i]);
+			free(out[1][i]);
+			continue;
+		}
 		for (int64_t j = 0; j < sizes[i]; j++) {
 			double d = fabs((double)out[0][i][j] - out[1][i][j]);
 			mx = fmax(mx, fabs(out[0][i][j]));
@@ -195,6 +212,66 @@ START_TEST(linear_one_thread_portable)
 }
 END_TEST
 
+/* The integer decode path (`int8_act`, the default outside these tests):
+ * each activation is rounded to a step of d = max|x_block|/127 ≤ 1/127 (the
+ * fixture's x lie in [-1, 1)), so it moves by at most 1/254 and output row
+ * r by at most Σ_i |w_ri|/254, plus float rounding.  That bound is tight
+ * enough that a wrong nibble order, sign or scale breaks it.  Token counts
+ * above CB_GEMV_MAX take the float sgemm path, held to the usual tolerance. */
+static void int8_case(struct fix *f, enum pb_dtype d, int64_t n_in, int64_t n_out, int nt,
+		      double zeros)
+{
+	float *w = malloc((size_t)n_in * sizeof *w);
+	weight(f, 0, d, n_in, n_out, PB_ROLE_FFN_UP, zeros);
+	row_bound = malloc((size_t)n_out * sizeof *row_bound);
+	for (int64_t r = 0; r < n_out; r++) {
+		double s = 0;
+		pb_dequantize_row(d, (const uint8_t *)f->t[0].data + r * pb_row_bytes(&f->t[0]), w, n_in);
+		for (int64_t i = 0; i < n_in; i++)
+			s += fabs(w[i]);
+		row_bound[r] = s / 254.0 * 1.001 + 1e-5 * s + 1e-6;
+	}
+	const int64_t xs = n_in + 3, ys = n_out + 1;
+	struct pb_op op = {
+		.type = PB_OP_LINEAR, .n_tokens = nt, .weight = 0,
+		.dst = { .buf = 1, .off = 2, .stride = ys },
+		.src = { { .buf = 0, .off = 1, .stride = xs }, { .buf = -1 }, { .buf = -1 } },
+		.p.linear = { .n_in = (int32_t)n_in, .n_out = (int32_t)n_out },
+	};
+	const int64_t sizes[2] = { 1 + nt * xs, 2 + nt * ys };
+	run(f, &op, NULL, sizes, 2, 0);
+	free(row_bound);
+	row_bound = NULL;
+	free(w);
+}
+
+START_TEST(linear_int8)
+{
+	static const int64_t ins[] = { 32, 96, 4096 }, outs[] = { 1, 7, 33 };
+	static const enum pb_dtype q[] = { PB_Q8_0, PB_Q4_0 };
+	for (int portable = 0; portable <= 1; portable++) {
+		struct fix f;
+		struct cb_config cfg = { .threads = 2, .sparse_threshold = 0.35, .check_nan = 1,
+					 .portable = portable, .int8_act = 1 };
+		char kern[64];
+		fix_open(&f, &cfg);
+		for (int k = 0; k < 2; k++) {
+			for (int a = 0; a < 3; a++)
+				for (int b = 0; b < 3; b++)
+					for (int nt = 1; nt <= 4; nt++)
+						int8_case(&f, q[k], ins[a], outs[b], nt, 0);
+			int8_case(&f, q[k], 256, 1000, 3, 0.3);
+			linear_case(&f, q[k], 96, 33, 5, 0);
+			ck_assert_int_eq(f.cb.ops->weight_kernel(f.cb.st, 0, kern, sizeof kern), 0);
+			ck_assert_msg(strstr(kern, k ? "q4xq8" : "q8xq8"), "%s", kern);
+			ck_assert_msg(!portable == (strstr(kern, "avx2") || strstr(kern, "vnni")), "%s",
+				      kern);
+		}
+		fix_close(&f);
+	}
+}
+END_TEST
+
 /* 70 % zeros: below the 0.35 density threshold, so CSR (16-bit column
  * indices up to 65536 columns, 32-bit beyond) */
 START_TEST(linear_csr)
@@ -257,7 +334,7 @@ START_TEST(linear_nm24)
 			const int64_t sizes[2] = { 1 + toks[c] * xs, 2 + toks[c] * ys };
 			run(&f, &op, NULL, sizes, 2, 1e-5);
 			ck_assert_int_eq(f.cb.ops->weight_kernel(f.cb.st, 0, kern, sizeof kern), 0);
-			ck_assert_str_eq(kern, "NM_2_4 nm24-gemv+sgemm");
+			ck_assert_str_eq(kern, "NM_2_4 avx2-nm24gemv+sgemm");
 			/* back to a model cpu-blas does not point into */
 			ck_assert_int_eq(f.cb.ops->weights_load(f.cb.st, &f.m), 0);
 			free(packed.data);
@@ -423,6 +500,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, linear_every_format);
 	tcase_add_test(tc, linear_one_thread_portable);
+	tcase_add_test(tc, linear_int8);
 	tcase_add_test(tc, linear_csr);
 	tcase_add_test(tc, linear_nm24);
 	tcase_add_test(tc, embed_rmsnorm);

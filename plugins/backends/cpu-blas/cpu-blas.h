@@ -15,6 +15,7 @@ struct cb_config {
 	double sparse_threshold;   /* F32 linears below this density run as CSR */
 	int check_nan;
 	int portable;               /* force the portable C kernels (tests, bench) */
+	int int8_act;               /* decode Q8_0/Q4_0 with 8-bit activations and integer dots */
 };
 
 /* A linear's CSR copy: rows × cols, nnz values with 16-bit column indices
@@ -43,6 +44,34 @@ typedef void (*cb_dot_fn)(const uint8_t *w, int64_t n, const float *x, int64_t x
 /* One row dequantised to F32. */
 typedef void (*cb_deq_fn)(const uint8_t *w, int64_t n, float *y);
 
+/* A step's activations quantised for the integer kernels, llama.cpp's way:
+ * per token, n/32 blocks of 32 int8 q with scale d (x ≈ d·q) and the
+ * block's Σq (Q4_0's −8 offset folds into it).  Token t's blocks start at
+ * q + t·n, d + t·n/32, sum + t·n/32. */
+struct cb_xq {
+	int8_t *q;
+	float *d;
+	int32_t *sum;
+	int64_t n, cap;            /* elements per token; capacity per token */
+};
+
+/* out[t] = w_row · x_t from quantised activations (Q8_0 / Q4_0 rows). */
+typedef void (*cb_qdot_fn)(const uint8_t *w, int64_t n, const struct cb_xq *x, int nt,
+			   float *out);
+/* One 2:4-packed row (its n/2 values, n/4 index bytes; tensor.h) against
+ * nt tokens. */
+typedef void (*cb_nm24_fn)(const float *val, const uint8_t *idx, int64_t n, const float *x,
+			   int64_t xs, int nt, float *out);
+
+/* The kernels one CPU runs, filled by the cb_kernels_* functions. */
+struct cb_kernels {
+	cb_dot_fn dot[PB_DTYPE_COUNT];
+	cb_deq_fn deq[PB_DTYPE_COUNT];
+	cb_qdot_fn qdot[PB_DTYPE_COUNT];
+	cb_nm24_fn nm24;
+	const char *isa;           /* "portable", "avx2", "avx512vnni", "neon" */
+};
+
 struct cb_state {
 	const struct pb_host *host;
 	struct cb_config cfg;
@@ -57,6 +86,8 @@ struct cb_state {
 	int avx2;                  /* the host runs AVX2+FMA+F16C */
 	cb_dot_fn dot[PB_DTYPE_COUNT];
 	cb_deq_fn deq[PB_DTYPE_COUNT];
+	struct cb_kernels k;
+	struct cb_xq xq;           /* quantised activations of the current linear */
 };
 
 /* Bytes of a PB_NM_2_4 tensor (layout in tensor.h): R·C/2 F32 values,
@@ -75,6 +106,12 @@ extern const char *const cb_op_names[PB_OP_COUNT];
 /* kernels-scalar.c / kernels-avx2.c */
 void cb_kernels_scalar(cb_dot_fn *dot, cb_deq_fn *deq);
 int cb_kernels_avx2(cb_dot_fn *dot, cb_deq_fn *deq);   /* 0 when the CPU lacks it */
+int cb_kernels_neon(cb_dot_fn *dot, cb_deq_fn *deq);   /* kernels-neon.c: 0 off aarch64 */
+/* the integer and 2:4 kernels: portable ones always, then the best SIMD
+ * ones the CPU runs (kernels-avx2.c: AVX2, AVX-512 VNNI) */
+void cb_kernels_scalar_ext(struct cb_kernels *k);
+int cb_kernels_avx2_ext(struct cb_kernels *k);
+void cb_quantize_x(const float *x, int64_t n, int8_t *q, float *d, int32_t *sum);
 
 /* ops.c */
 float *cb_at(struct cb_state *s, const struct pb_act *a, int64_t rows, int64_t width,

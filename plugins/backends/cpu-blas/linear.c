@@ -8,7 +8,10 @@
  *  - CSR: F32 linears whose density is below `sparse_threshold` run from
  *    a compressed copy built at weights_load;
  *  - NM_2_4: 2:4-packed weights (tensor.h) read two values and one index
- *    byte per group of four columns. */
+ *    byte per group of four columns;
+ *  - Q8_0 / Q4_0 decode with `int8_act`: the tokens' activations are
+ *    quantised once per linear (cb_quantize_x) and every row is an integer
+ *    dot product (kernels-int.c, kernels-avx2-int.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,23 +40,6 @@ static void nm24_row(const struct pb_tensor *w, int64_t r, const float **val, co
 	*idx = (const uint8_t *)w->data + (size_t)(rows * cols / 2) * sizeof(float) + r * (cols / 4);
 }
 
-static void nm24_dot(const struct lin_job *j, int64_t r, float *out)
-{
-	const float *v;
-	const uint8_t *ix;
-	nm24_row(j->w, r, &v, &ix);
-	for (int t = 0; t < j->nt; t++) {
-		const float *xr = j->x + t * j->xs;
-		float a0 = 0, a1 = 0;
-		for (int64_t g = 0; g < j->n_in / 4; g++) {
-			const float *xg = xr + 4 * g;
-			a0 += v[2 * g] * xg[ix[g] & 3];
-			a1 += v[2 * g + 1] * xg[(ix[g] >> 2) & 3];
-		}
-		out[t] = a0 + a1;
-	}
-}
-
 static void nm24_deq(const struct pb_tensor *w, int64_t r, float *y)
 {
 	const float *v;
@@ -78,13 +64,49 @@ static void gemv_task(void *ctx, int64_t task, int tid)
 	(void)tid;
 	for (int64_t r = r0; r < r1; r++) {
 		float out[CB_GEMV_MAX];
-		if (j->w->dtype == PB_NM_2_4)
-			nm24_dot(j, r, out);
-		else
+		if (j->w->dtype == PB_NM_2_4) {
+			const float *v;
+			const uint8_t *ix;
+			nm24_row(j->w, r, &v, &ix);
+			j->s->k.nm24(v, ix, j->n_in, j->x, j->xs, j->nt, out);
+		} else {
 			dot((const uint8_t *)j->w->data + (size_t)r * rb, j->n_in, j->x, j->xs, j->nt, out);
+		}
 		for (int t = 0; t < j->nt; t++)
 			j->y[t * j->ys + r] = out[t];
 	}
+}
+
+/* Q8_0 / Q4_0 decode from the step's quantised activations (s->xq). */
+static void qgemv_task(void *ctx, int64_t task, int tid)
+{
+	const struct lin_job *j = ctx;
+	const size_t rb = pb_row_bytes(j->w);
+	const cb_qdot_fn qdot = j->s->k.qdot[j->w->dtype];
+	const int64_t r0 = task * j->rows_per_task;
+	const int64_t r1 = r0 + j->rows_per_task < j->n_out ? r0 + j->rows_per_task : j->n_out;
+	(void)tid;
+	for (int64_t r = r0; r < r1; r++) {
+		float out[CB_GEMV_MAX];
+		qdot((const uint8_t *)j->w->data + (size_t)r * rb, j->n_in, &j->s->xq, j->nt, out);
+		for (int t = 0; t < j->nt; t++)
+			j->y[t * j->ys + r] = out[t];
+	}
+}
+
+/* Does this decode step take the integer path?  Then quantise its tokens'
+ * activations once, here, for every row to share. */
+static int use_int8(struct cb_state *s, const struct pb_tensor *w, const float *x, int64_t xs,
+		    int64_t n_in, int nt)
+{
+	if (!s->cfg.int8_act || nt > CB_GEMV_MAX || n_in % 32 || n_in > s->xq.cap ||
+	    (w->dtype != PB_Q8_0 && w->dtype != PB_Q4_0) || !s->k.qdot[w->dtype])
+		return 0;
+	s->xq.n = n_in;
+	for (int t = 0; t < nt; t++)
+		cb_quantize_x(x + t * xs, n_in, s->xq.q + t * n_in, s->xq.d + t * (n_in / 32),
+			      s->xq.sum + t * (n_in / 32));
+	return 1;
 }
 
 static void csr_task(void *ctx, int64_t task, int tid)
@@ -200,6 +222,8 @@ int cb_op_linear(struct cb_state *s, const struct pb_op *op)
 				j.nt = op->n_tokens - t0 < CB_GEMV_MAX ? op->n_tokens - t0 : CB_GEMV_MAX;
 				cb_pool_run(s->pool, csr_task, &j, (n_out + rpt - 1) / rpt);
 			}
+		} else if (use_int8(s, w, x, j.xs, n_in, op->n_tokens)) {
+			cb_pool_run(s->pool, qgemv_task, &j, (n_out + rpt - 1) / rpt);
 		} else {
 			cb_pool_run(s->pool, gemv_task, &j, (n_out + rpt - 1) / rpt);
 		}
@@ -284,13 +308,20 @@ const char *cb_linear_kernel(const struct cb_state *s, int idx)
 	if (!pb_role_is_linear(t->role))
 		return "cpu";
 	if (t->dtype == PB_NM_2_4)
-		return "nm24-gemv+sgemm";
+		return s->avx2 ? "avx2-nm24gemv+sgemm" : "nm24gemv+sgemm";
+	const int int8 = s->cfg.int8_act && t->ne[0] % 32 == 0 && s->k.qdot[t->dtype];
 	switch (t->dtype) {
 	case PB_F32: case PB_F16: case PB_BF16:
 		return s->avx2 ? "avx2-gemv+sgemm" : "gemv+sgemm";
 	case PB_Q8_0:
+		if (int8)
+			return !s->avx2 ? "q8xq8-gemv+dequant-sgemm" : !strcmp(s->k.isa, "avx512vnni")
+				? "vnni-q8xq8-gemv+dequant-sgemm" : "avx2-q8xq8-gemv+dequant-sgemm";
 		return s->avx2 ? "avx2-q8gemv+dequant-sgemm" : "q8gemv+dequant-sgemm";
 	default:
+		if (int8)
+			return !s->avx2 ? "q4xq8-gemv+dequant-sgemm" : !strcmp(s->k.isa, "avx512vnni")
+				? "vnni-q4xq8-gemv+dequant-sgemm" : "avx2-q4xq8-gemv+dequant-sgemm";
 		return s->avx2 ? "avx2-q4gemv+dequant-sgemm" : "q4gemv+dequant-sgemm";
 	}
 }
