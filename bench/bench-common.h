@@ -1,0 +1,48 @@
+/* bench/bench-common.h — what the cpu-blas benchmarks share: backends
+ * dlopened from the build tree, a timed prefill + decode run of one
+ * session, the streaming-read bandwidth, raw cblas_sgemm on a model's
+ * linear shapes, medians, and the model variants (magnitude, 2:4,
+ * structured) the token benchmark compares. */
+#ifndef PB_BENCH_COMMON_H
+#define PB_BENCH_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/modelio.h"
+
+struct cb_config {   /* plugins/backends/cpu-blas/cpu-blas.h */
+	int64_t threads;
+	double sparse_threshold;
+	int check_nan;
+	int portable;
+	int int8_act;
+};
+
+const struct pb_plugin *bench_plugin(const char *name);
+
+/* One session on m: a warm-up prefill, then n_prefill tokens timed and
+ * n_decode single-token steps timed.  kernel: what the first block
+ * linear runs.  -1 on failure. */
+int bench_run(const struct pb_plugin *p, const void *cfg, struct pb_model *m, int n_prefill,
+	      int n_decode, double *prefill_ms, double *tok_s, char *kernel, size_t klen);
+
+/* Streaming read bandwidth (GB/s) of n threads summing a 512 MB buffer,
+ * median of 5. */
+double bench_bandwidth(int n);
+
+double bench_linear_bytes(const struct pb_model *m);       /* linear weights, bytes */
+double bench_linear_flops(const struct pb_model *m, int n_tokens);
+/* Raw cblas_sgemm GFLOP/s over m's F32 linear shapes for n_tokens rows on
+ * n OpenBLAS threads, median of 5 passes. */
+double bench_raw_sgemm(const struct pb_model *m, int n_tokens, int n);
+
+double bench_median(double *v, int n);
+
+/* Variants of an F32 model; block linears only (the output projection is
+ * left alone, as the pruners do by default). */
+int bench_magnitude(struct pb_model *m, double sparsity);
+int bench_two_four(struct pb_model *m, int pack, char *err, size_t len);
+int bench_shrink(struct pb_model *m, char *err, size_t len);
+
+#endif
