@@ -17,6 +17,7 @@ struct cb_config {   /* plugins/backends/cpu-blas/cpu-blas.h */
 	int check_nan;
 	int portable;
 	int int8_act;
+	int kv_f16;
 };
 
 const struct pb_plugin *bench_plugin(const char *name);

@@ -14,6 +14,7 @@ struct cb_config {
 	int check_nan;
 	int portable;
 	int int8_act;
+	int kv_f16;
 };
 
 struct be {

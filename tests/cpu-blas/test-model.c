@@ -108,6 +108,9 @@ START_TEST(synth_f32)
 {
 	struct pb_model *m = synth();
 	compare(m, 2e-5, NULL, "F32 ");
+	/* the KV cache in F16: values rounded to 11 bits, same greedy tokens */
+	struct cb_config f16kv = { .threads = 2, .sparse_threshold = 0.35, .check_nan = 1, .kv_f16 = 1 };
+	compare(m, 1e-2, &f16kv, "F32 ");
 	pb_model_free(m);
 }
 END_TEST

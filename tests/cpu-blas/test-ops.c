@@ -38,6 +38,8 @@ struct fix {
 
 /* when set, run() holds output row r of a linear to |diff| ≤ row_bound[r] */
 static double *row_bound;
+/* ops in the graph run() computes (op[0..n-1]) */
+static int run_n_ops = 1;
 
 static void fix_open(struct fix *f, const struct cb_config *cfg)
 {
@@ -91,8 +93,8 @@ static void run(struct fix *f, const struct pb_op *op, const int32_t *tokens, co
 		int n_buf, double tol)
 {
 	struct be *bs[2] = { &f->ref, &f->cb };
-	float *out[2][5] = { { 0 } };
-	ck_assert_int_le(n_buf, 5);
+	float *out[2][6] = { { 0 } };
+	ck_assert_int_le(n_buf, 6);
 	for (int k = 0; k < 2; k++) {
 		const struct pb_model *m = k && f->m_cb ? f->m_cb : &f->m;
 		ck_assert_msg(bs[k]->ops->weights_load(bs[k]->st, m) == 0, "%s", be_last_log);
@@ -106,7 +108,7 @@ static void run(struct fix *f, const struct pb_op *op, const int32_t *tokens, co
 			ck_assert_int_eq(bs[k]->ops->buffer_write(bs[k]->st, i, 0, sizes[i], v), 0);
 		free(v);
 	}
-	struct pb_graph g = { .ops = op, .n_ops = 1, .tokens = tokens, .n_tokens = op->n_tokens };
+	struct pb_graph g = { .ops = op, .n_ops = run_n_ops, .tokens = tokens, .n_tokens = op->n_tokens };
 	for (int k = 0; k < 2; k++) {
 		int rc = bs[k]->ops->graph_compute(bs[k]->st, &g);
 		ck_assert_msg(rc == 0, "op %d on %s: %d: %s", op->type, bs[k]->p->name, rc, be_last_log);
@@ -441,6 +443,45 @@ START_TEST(attention)
 }
 END_TEST
 
+/* kv_cache: f16 — kv_store writes the caches in half precision and
+ * attention reads them so: a decode step after a prefill, on buffers
+ * 1 (K) and 2 (V) filled from 5 and 6.  The caches read back (converted)
+ * and the attention output agree with ref's F32 to F16 rounding (2^-11
+ * relative per value). */
+static void attn_f16_case(struct fix *f, int nh, int nkv, int hd, int nt, int pos0)
+{
+	const int64_t kvw = (int64_t)nkv * hd, n_kv = pos0 + nt;
+	struct pb_op ops[3] = {
+		{ .type = PB_OP_KV_STORE, .n_tokens = nt, .dst = { .buf = 1, .stride = kvw },
+		  .src = { { .buf = 4, .stride = kvw } }, .p.kv_store = { .width = (int32_t)kvw, .pos0 = pos0 } },
+		{ .type = PB_OP_KV_STORE, .n_tokens = nt, .dst = { .buf = 2, .stride = kvw },
+		  .src = { { .buf = 5, .stride = kvw } }, .p.kv_store = { .width = (int32_t)kvw, .pos0 = pos0 } },
+		{ .type = PB_OP_ATTENTION, .n_tokens = nt, .dst = { .buf = 3, .stride = nh * hd },
+		  .src = { { .buf = 0, .stride = nh * hd }, { .buf = 1, .stride = kvw }, { .buf = 2, .stride = kvw } },
+		  .p.attention = { .n_heads = nh, .n_kv_heads = nkv, .head_dim = hd, .pos0 = pos0,
+				   .n_kv = (int32_t)n_kv, .causal = 1, .scale = 1.0f / sqrtf((float)hd),
+				   .bias = { .buf = -1 } } },
+	};
+	const int64_t sizes[6] = { (int64_t)nt * nh * hd, n_kv * kvw, n_kv * kvw, (int64_t)nt * nh * hd,
+				   nt * kvw, nt * kvw };
+	run_n_ops = 3;
+	run(f, ops, NULL, sizes, 6, 2e-3);
+	run_n_ops = 1;
+}
+
+START_TEST(attention_kv_f16)
+{
+	struct fix f;
+	struct cb_config cfg = { .threads = 2, .sparse_threshold = 0.35, .check_nan = 1, .kv_f16 = 1 };
+	fix_open(&f, &cfg);
+	attn_f16_case(&f, 4, 2, 8, 1, 12);     /* decode after 12 positions, GQA */
+	attn_f16_case(&f, 4, 2, 8, 7, 0);      /* prefill */
+	attn_f16_case(&f, 6, 1, 33, 3, 5);     /* MQA, odd head_dim (SIMD tails) */
+	attn_f16_case(&f, 2, 2, 64, 1, 40);
+	fix_close(&f);
+}
+END_TEST
+
 START_TEST(elementwise)
 {
 	struct fix f;
@@ -501,6 +542,7 @@ int main(void)
 	tcase_add_test(tc, linear_every_format);
 	tcase_add_test(tc, linear_one_thread_portable);
 	tcase_add_test(tc, linear_int8);
+	tcase_add_test(tc, attention_kv_f16);
 	tcase_add_test(tc, linear_csr);
 	tcase_add_test(tc, linear_nm24);
 	tcase_add_test(tc, embed_rmsnorm);

@@ -168,8 +168,10 @@ fail:
 
 static void free_buffers(struct cb_state *s)
 {
-	for (int i = 0; i < s->n_buf; i++)
+	for (int i = 0; i < s->n_buf; i++) {
 		free(s->buf[i].p);
+		free(s->buf[i].h);
+	}
 	free(s->buf);
 	s->buf = NULL;
 	s->n_buf = 0;
@@ -207,7 +209,11 @@ static int cb_buffer_read(void *state, int buf, int64_t off, int64_t n, float *d
 	struct cb_state *s = state;
 	if (buf < 0 || buf >= s->n_buf || off < 0 || n < 0 || off > s->buf[buf].n - n)
 		return -EINVAL;
-	memcpy(dst, s->buf[buf].p + off, (size_t)n * sizeof(float));
+	if (s->buf[buf].h)   /* a kv_f16 cache: its F16 copy is the live one */
+		for (int64_t i = 0; i < n; i++)
+			dst[i] = pb_fp16_to_fp32(s->buf[buf].h[off + i]);
+	else
+		memcpy(dst, s->buf[buf].p + off, (size_t)n * sizeof(float));
 	return 0;
 }
 
@@ -217,6 +223,9 @@ static int cb_buffer_write(void *state, int buf, int64_t off, int64_t n, const f
 	if (buf < 0 || buf >= s->n_buf || off < 0 || n < 0 || off > s->buf[buf].n - n)
 		return -EINVAL;
 	memcpy(s->buf[buf].p + off, src, (size_t)n * sizeof(float));
+	if (s->buf[buf].h)
+		for (int64_t i = 0; i < n; i++)
+			s->buf[buf].h[off + i] = pb_fp32_to_fp16(src[i]);
 	return 0;
 }
 
@@ -248,8 +257,8 @@ static int cb_init(const struct pb_host *h, const void *config, void **state)
 	cb_kernels_scalar_ext(&s->k);
 	if (s->avx2)
 		cb_kernels_avx2_ext(&s->k);
-	if (!s->cfg.portable && !s->avx2)
-		cb_kernels_neon(s->dot, s->deq);   /* aarch64: ASIMD is baseline */
+	if (!s->cfg.portable && !s->avx2 && cb_kernels_neon(s->dot, s->deq))
+		s->k.isa = "neon";   /* aarch64: ASIMD is baseline */
 #ifdef CB_HAVE_OPENBLAS
 	/* our pool runs the sgemm tiles; OpenBLAS threads would spin against it */
 	openblas_set_num_threads(1);
@@ -300,6 +309,10 @@ static const struct pb_option cb_options[] = {
 	  .def = "true", .help = "decode Q8_0/Q4_0 weights against activations quantised to 8 bits "
 		  "per block of 32, with integer dot products (llama.cpp's method; ~1e-3 relative "
 		  "difference from ref); false: float activations, slower" },
+	{ .key = "kv_cache", .type = PB_OPT_ENUM, .offset = offsetof(struct cb_config, kv_f16),
+	  .def = "f32", .choices = "f32|f16",
+	  .help = "how the KV cache is held: f32, or f16 (half the bytes attention streams per "
+		  "step, values rounded to half precision)" },
 	{ .key = "portable", .type = PB_OPT_BOOL, .offset = offsetof(struct cb_config, portable),
 	  .def = "false", .help = "use the portable C kernels even where AVX2 is available "
 		  "(to measure what the SIMD kernels buy)" },

@@ -16,6 +16,7 @@ struct cb_config {
 	int check_nan;
 	int portable;               /* force the portable C kernels (tests, bench) */
 	int int8_act;               /* decode Q8_0/Q4_0 with 8-bit activations and integer dots */
+	int kv_f16;                 /* KV caches (buffers written by kv_store) held as F16 */
 };
 
 /* A linear's CSR copy: rows × cols, nnz values with 16-bit column indices
@@ -34,6 +35,7 @@ struct cb_weight {
 
 struct cb_buf {
 	float *p;
+	uint16_t *h;               /* kv_f16: the F16 copy kv_store writes and attention reads */
 	int64_t n;
 };
 
@@ -69,6 +71,9 @@ struct cb_kernels {
 	cb_deq_fn deq[PB_DTYPE_COUNT];
 	cb_qdot_fn qdot[PB_DTYPE_COUNT];
 	cb_nm24_fn nm24;
+	/* attention over one cache row of n floats (f16: n halves) */
+	float (*kdot)(const float *q, const void *k, int64_t n, int f16);
+	void (*vaxpy)(float *acc, float corr, float e, const void *v, int64_t n, int f16);
 	const char *isa;           /* "portable", "avx2", "avx512vnni", "neon" */
 };
 

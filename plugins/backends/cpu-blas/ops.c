@@ -150,14 +150,34 @@ int cb_op_kv_store(struct cb_state *s, const struct pb_op *op)
 	float *y = cb_at(s, &d, op->n_tokens, w, "dst (cache rows pos0..)", op);
 	if (!x || !y)
 		return -EINVAL;
+	struct cb_buf *b = &s->buf[d.buf];
+	if (s->cfg.kv_f16) {
+		/* the cache's F16 copy, made at its first store (the prefill or
+		 * warm-up, never a later decode step); from then on attention
+		 * reads only it: half the bytes per step */
+		if (!b->h) {   /* starts as the F32 buffer's values (buffer_write may have filled it) */
+			if (!(b->h = malloc((size_t)(b->n ? b->n : 1) * sizeof *b->h)))
+				return -ENOMEM;
+			for (int64_t i = 0; i < b->n; i++)
+				b->h[i] = pb_fp32_to_fp16(b->p[i]);
+		}
+		uint16_t *h = b->h + (y - b->p);
+		for (int t = 0; t < op->n_tokens; t++)
+			for (int64_t i = 0; i < w; i++)
+				h[t * d.stride + i] = pb_fp32_to_fp16(x[t * op->src[0].stride + i]);
+		return 0;
+	}
 	for (int t = 0; t < op->n_tokens; t++)
 		memmove(y + t * d.stride, x + t * op->src[0].stride, (size_t)w * sizeof(float));
 	return 0;
 }
 
 struct attn_job {
+	const struct cb_kernels *kn;
 	const struct pb_op *op;
-	const float *q, *k, *v, *bias;
+	const float *q, *bias;
+	const void *k, *v;         /* float, or F16 when f16 */
+	int f16;
 	float *y;
 	int64_t nh, group, hd, n_kv;
 	float **scratch;
@@ -180,27 +200,24 @@ static void attn_task(void *ctx, int64_t task, int tid)
 	const float scale = op->p.attention.scale;
 	float *acc = j->scratch[tid];
 	float *yr = j->y + t * op->dst.stride + h * hd;
+	const size_t es = j->f16 ? 2 : 4;
 	double m = -INFINITY, l = 0;
 	for (int64_t i = 0; i < hd; i++)
 		acc[i] = 0;
 	for (int64_t p = 0; p <= last; p++) {
-		const float *kr = j->k + p * op->src[1].stride + kh * hd;
-		const float *vr = j->v + p * op->src[2].stride + kh * hd;
-		float d = 0;
-		for (int64_t i = 0; i < hd; i++)
-			d += qr[i] * kr[i];
+		const uint8_t *kr = (const uint8_t *)j->k + (size_t)(p * op->src[1].stride + kh * hd) * es;
+		const uint8_t *vr = (const uint8_t *)j->v + (size_t)(p * op->src[2].stride + kh * hd) * es;
+		const float d = j->kn->kdot(qr, kr, hd, j->f16);
 		double sc = (double)d * scale + (br ? br[p] : 0.0);
+		float corr = 1.0f;
 		if (sc > m) {
-			const float corr = (float)exp(m - sc);   /* exp(-inf) = 0 on the first key */
-			for (int64_t i = 0; i < hd; i++)
-				acc[i] *= corr;
+			corr = (float)exp(m - sc);   /* exp(-inf) = 0 on the first key */
 			l *= corr;
 			m = sc;
 		}
 		const float e = (float)exp(sc - m);
 		l += e;
-		for (int64_t i = 0; i < hd; i++)
-			acc[i] += e * vr[i];
+		j->kn->vaxpy(acc, corr, e, vr, hd, j->f16);
 	}
 	for (int64_t i = 0; i < hd; i++)
 		yr[i] = last >= 0 ? (float)(acc[i] / l) : 0.0f;
@@ -221,18 +238,31 @@ int cb_op_attention(struct cb_state *s, const struct pb_op *op)
 		       (long long)hd);
 		return -EINVAL;
 	}
+	const float *k = cb_at(s, &op->src[1], n_kv, nkv * hd, "k cache", op);
+	const float *v = cb_at(s, &op->src[2], n_kv, nkv * hd, "v cache", op);
 	struct attn_job j = {
-		.op = op, .nh = nh, .group = nh / nkv, .hd = hd, .n_kv = n_kv, .scratch = s->scratch,
+		.kn = &s->k, .op = op, .nh = nh, .group = nh / nkv, .hd = hd, .n_kv = n_kv,
+		.scratch = s->scratch, .k = k, .v = v,
 		.q = cb_at(s, &op->src[0], n, nh * hd, "q", op),
-		.k = cb_at(s, &op->src[1], n_kv, nkv * hd, "k cache", op),
-		.v = cb_at(s, &op->src[2], n_kv, nkv * hd, "v cache", op),
 		.y = cb_at(s, &op->dst, n, nh * hd, "dst", op),
 	};
 	if (op->p.attention.bias.buf >= 0 &&
 	    !(j.bias = cb_at(s, &op->p.attention.bias, nh * n, n_kv, "bias", op)))
 		return -EINVAL;
-	if (!j.q || !j.k || !j.v || !j.y)
+	if (!j.q || !k || !v || !j.y)
 		return -EINVAL;
+	/* caches kv_store wrote in F16 (kv_f16): both must be, or neither */
+	const struct cb_buf *kb = &s->buf[op->src[1].buf], *vb = &s->buf[op->src[2].buf];
+	if (!kb->h != !vb->h) {
+		CB_LOG(s, PB_LOG_ERROR, "attention: one of the K/V caches (buffers %d, %d) is F16, the other "
+		       "F32", op->src[1].buf, op->src[2].buf);
+		return -EINVAL;
+	}
+	if (kb->h) {
+		j.f16 = 1;
+		j.k = kb->h + (k - kb->p);
+		j.v = vb->h + (v - vb->p);
+	}
 	cb_pool_run(s->pool, attn_task, &j, (int64_t)n * nh);
 	return 0;
 }
