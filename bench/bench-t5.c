@@ -21,13 +21,15 @@
  * The cpu-blas plugin is dlopened from the build tree.  A benchmark, not
  * a test: it prints a Markdown table and asserts nothing.
  *
- *     build/bench/bench-t5 [PRESET|all] [RUNS] [MAX_THREADS] [F32|Q8_0|all]
+ *     build/bench/bench-t5 [PRESET|all] [RUNS] [MAX_THREADS] [F32|Q8_0|all] [KEY=VALUE...]
+ *
+ * The plugin runs with its own option defaults (read from its option
+ * table, as an experiment would get them); KEY=VALUE arguments override
+ * them, e.g. int8_act=1.
  *
  * (one preset and one format make a short run to profile: perf record.)
  */
-#include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,22 +38,16 @@
 #include <cblas.h>
 
 #include "arch/arch.h"
+#include "bench-common.h"
 #include "model/modelio.h"
 #include "model/quant.h"
-#include "pb-config.h"
+#include "plugin/registry.h"
 #include "util/util.h"
 
 #define N_SRC 128          /* source tokens */
 #define N_OUT 64           /* output tokens per request */
 #define MAX_RUNS 64
-#define BW_BYTES ((size_t)512 << 20)
-
-struct cb_config {   /* plugins/backends/cpu-blas/cpu-blas.h */
-	int64_t threads;
-	double sparse_threshold;
-	int check_nan;
-	int portable;
-};
+#define MAX_OPTS 8
 
 static void host_log(const struct pb_host *h, enum pb_log_level lvl, const char *fmt, ...)
 {
@@ -68,73 +64,33 @@ static const struct pb_host host = {
 	.abi_version = PB_ABI_VERSION, .struct_size = sizeof host, .log = host_log, .n_threads = 1,
 };
 
-static const struct pb_plugin *plugin(const char *name)
+/* The plugin's config as an experiment would get it: its own defaults
+ * (from its option table, so no copy of the struct layout here), then
+ * KEY=VALUE overrides, then `threads`.  NULL on a bad option. */
+static void *make_config(const struct pb_plugin *p, char **kv, int n_kv, int threads)
 {
-	char path[1024];
-	snprintf(path, sizeof path, "%s/backends/%s/backend-%s.so", PB_BUILD_PLUGIN_DIR, name, name);
-	void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);   /* kept open to the end */
-	const struct pb_plugin *p = dl ? dlsym(dl, "pb_plugin") : NULL;
-	if (!p)
-		fprintf(stderr, "bench-t5: %s: %s\n", path, dlerror());
-	return p;
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* Median of v[0..n) (sorted in place). */
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_dbl);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* ---- streaming-read bandwidth (as bench/bench-common.c) ------------------------ */
-
-struct bw_arg {
-	const uint64_t *p;
-	size_t n;
-	uint64_t sum;
-};
-
-static void *bw_sum(void *arg)
-{
-	struct bw_arg *a = arg;
-	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-	for (size_t i = 0; i + 4 <= a->n; i += 4) {
-		s0 += a->p[i];
-		s1 += a->p[i + 1];
-		s2 += a->p[i + 2];
-		s3 += a->p[i + 3];
-	}
-	a->sum = s0 + s1 + s2 + s3;
-	return NULL;
-}
-
-/* GB/s of a read-only sum over buf (BW_BYTES, far beyond the caches) on
- * n threads, median of 5 passes. */
-static double bandwidth(const uint64_t *buf, int n)
-{
-	const size_t words = BW_BYTES / 8;
-	double gbs[5];
-	for (int r = 0; r < 5; r++) {
-		pthread_t th[64];
-		struct bw_arg a[64];
-		double t0 = pb_now_ms();
-		for (int i = 0; i < n; i++) {
-			a[i] = (struct bw_arg){ .p = buf + words / n * i, .n = words / n };
-			pthread_create(&th[i], NULL, bw_sum, &a[i]);
+	char err[256], th[16];
+	void *cfg = calloc(1, p->config_size ? p->config_size : 1);
+	if (!cfg || pb_options_defaults(p->options, cfg, p->config_size) < 0)
+		goto fail;
+	for (int i = 0; i < n_kv; i++) {
+		char key[64];
+		const char *eq = strchr(kv[i], '=');
+		snprintf(key, sizeof key, "%.*s", (int)(eq - kv[i]), kv[i]);
+		const struct pb_option *o = pb_option_find(p->options, key);
+		if (!o || pb_option_parse(o, cfg, eq + 1, err, sizeof err) < 0) {
+			fprintf(stderr, "bench-t5: option %s: %s\n", kv[i], o ? err : "unknown");
+			goto fail;
 		}
-		for (int i = 0; i < n; i++)
-			pthread_join(th[i], NULL);
-		gbs[r] = BW_BYTES / ((pb_now_ms() - t0) * 1e6);
-		if (a[0].sum == 42)   /* keep the sums alive */
-			putchar(' ');
 	}
-	return median(gbs, 5);
+	snprintf(th, sizeof th, "%d", threads);
+	const struct pb_option *o = pb_option_find(p->options, "threads");
+	if (!o || pb_option_parse(o, cfg, th, err, sizeof err) < 0)
+		goto fail;
+	return cfg;
+fail:
+	free(cfg);
+	return NULL;
 }
 
 /* ---- what the model costs ------------------------------------------- */
@@ -248,7 +204,7 @@ static double raw_sgemm(const struct pb_model *m, int n_tok, int n, int runs)
 	openblas_set_num_threads(1);   /* as cpu-blas leaves it */
 	free(x);
 	free(y);
-	return lin / (median(ms, runs) * 1e6);
+	return lin / (bench_median(ms, runs) * 1e6);
 }
 
 /* ---- requests -------------------------------------------------------- */
@@ -313,7 +269,7 @@ static int check_step(struct pb_session *s, const struct pb_model *m, int *n_lin
 
 /* Median encode ms, TTFT and ms/token of `runs` requests after one
  * warm-up (which also pages the weights in); -1 on failure. */
-static int measure(const struct pb_plugin *p, const struct cb_config *cfg, struct pb_model *m,
+static int measure(const struct pb_plugin *p, const void *cfg, int threads, struct pb_model *m,
 		   int runs, struct meas *med, char *kernel, size_t klen)
 {
 	const struct pb_backend_ops *ops = p->ops;
@@ -339,7 +295,7 @@ static int measure(const struct pb_plugin *p, const struct cb_config *cfg, struc
 	int n_lin, n_cq, n_ckv;
 	if (request(s, m, src, logits, &r) < 0 || check_step(s, m, &n_lin, &n_cq, &n_ckv) < 0)
 		goto out;
-	if (cfg->threads == 1)
+	if (threads == 1)
 		fprintf(stderr, "bench-t5: %s: a decode step runs %d linears: cross-attention Q %d, "
 			"cross-attention K/V %d%s\n", m->name, n_lin, n_cq, n_ckv,
 			n_ckv ? " (recomputed every step!)" : " (cached at encode)");
@@ -350,7 +306,7 @@ static int measure(const struct pb_plugin *p, const struct cb_config *cfg, struc
 		t[i] = r.ttft_ms;
 		d[i] = r.tok_ms;
 	}
-	*med = (struct meas){ median(e, runs), median(t, runs), median(d, runs) };
+	*med = (struct meas){ bench_median(e, runs), bench_median(t, runs), bench_median(d, runs) };
 	rc = 0;
 out:
 	pb_session_close(s);
@@ -360,17 +316,24 @@ out:
 	return rc;
 }
 
-static int bench_preset(const struct pb_plugin *cb, const char *preset, int runs, int max_th,
-			const char *fmt, const uint64_t *bwbuf)
+struct args {
+	int runs, max_th;
+	const char *fmt;
+	char *kv[MAX_OPTS];   /* KEY=VALUE cpu-blas options */
+	int n_kv;
+};
+
+static int bench_preset(const struct pb_plugin *cb, const char *preset, const struct args *a)
 {
+	const int runs = a->runs;
 	static const enum pb_dtype fmts[] = { PB_F32, PB_Q8_0 };
 	double raw[65] = { 0 };
 	char err[512];
-	for (size_t k = 0; k < sizeof fmts / sizeof *fmts; k++) {
+	for (size_t k = 0; k < PB_ARRAY_LEN(fmts); k++) {
 		struct pb_model *m = NULL;
 		/* the Q8_0 encoder is compared with the F32 sgemm figure, so
 		 * a Q8_0-only run still measures it on an F32 model first */
-		const int skip = strcmp(fmt, "all") && strcmp(fmt, pb_dtype_name(fmts[k]));
+		const int skip = strcmp(a->fmt, "all") && strcmp(a->fmt, pb_dtype_name(fmts[k]));
 		if (skip && fmts[k] != PB_F32)
 			continue;
 		if (pb_model_synth(preset, 1, &m, err, sizeof err) < 0 ||
@@ -384,16 +347,18 @@ static int bench_preset(const struct pb_plugin *cb, const char *preset, int runs
 		for (int pos = 1; pos < N_OUT; pos++)
 			bytes += dec_bytes(m, N_SRC, pos, &w) / (N_OUT - 1);
 		const double flops = encode_flops(m, N_SRC, &lin);
-		for (int n = 1; n <= max_th; n++) {
-			struct cb_config cfg = { .threads = n, .sparse_threshold = 0.35 };
+		for (int n = 1; n <= a->max_th; n++) {
 			struct meas med;
 			char kern[64] = "";
 			if (skip) {
 				raw[n] = raw_sgemm(m, N_SRC, n, runs);
 				continue;
 			}
-			const double bw = bandwidth(bwbuf, n);
-			if (measure(cb, &cfg, m, runs, &med, kern, sizeof kern) < 0) {
+			void *cfg = make_config(cb, (char **)a->kv, a->n_kv, n);
+			const double bw = bench_bandwidth(n);
+			const int mrc = cfg ? measure(cb, cfg, n, m, runs, &med, kern, sizeof kern) : -1;
+			free(cfg);
+			if (mrc < 0) {
 				printf("| %s | %s | %d | failed |\n", preset, pb_dtype_name(fmts[k]), n);
 				continue;
 			}
@@ -421,35 +386,45 @@ static int bench_preset(const struct pb_plugin *cb, const char *preset, int runs
 int main(int argc, char **argv)
 {
 	static const char *const all[] = { "t5-small", "t5-base" };
-	const char *preset = argc > 1 ? argv[1] : "all";
-	const int runs = argc > 2 ? atoi(argv[2]) : 5, max_th = argc > 3 ? atoi(argv[3]) : 2;
-	const char *fmt = argc > 4 ? argv[4] : "all";
-	const struct pb_plugin *cb = plugin("cpu-blas");
-	if (!cb || runs < 1 || runs > MAX_RUNS || max_th < 1 || max_th > 64 ||
-	    (strcmp(fmt, "all") && strcmp(fmt, "F32") && strcmp(fmt, "Q8_0"))) {
+	const char *pos[4] = { "all", "5", "2", "all" };
+	struct args a = { 0 };
+	int n_pos = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strchr(argv[i], '=') && a.n_kv < MAX_OPTS)
+			a.kv[a.n_kv++] = argv[i];
+		else if (!strchr(argv[i], '=') && n_pos < 4)
+			pos[n_pos++] = argv[i];
+		else
+			n_pos = 99;
+	}
+	const char *preset = pos[0];
+	a.runs = atoi(pos[1]);
+	a.max_th = atoi(pos[2]);
+	a.fmt = pos[3];
+	const struct pb_plugin *cb = bench_plugin("cpu-blas");
+	void *probe = cb ? make_config(cb, a.kv, a.n_kv, 1) : NULL;
+	free(probe);
+	if (!probe || n_pos > 4 || a.runs < 1 || a.runs > MAX_RUNS || a.max_th < 1 || a.max_th > 64 ||
+	    (strcmp(a.fmt, "all") && strcmp(a.fmt, "F32") && strcmp(a.fmt, "Q8_0"))) {
 		fprintf(stderr, "usage: bench-t5 [PRESET|all] [RUNS (1..%d)] [MAX_THREADS (1..64)] "
-			"[F32|Q8_0|all]\n", MAX_RUNS);
+			"[F32|Q8_0|all] [KEY=VALUE cpu-blas option ...]\n", MAX_RUNS);
 		return 1;
 	}
-	uint64_t *bwbuf = malloc(BW_BYTES);
-	if (!bwbuf)
-		return 1;
-	for (size_t i = 0; i < BW_BYTES / 8; i++)
-		bwbuf[i] = i;
 	printf("%d source tokens, %d output tokens (TTFT: encode + first decoder step; ms/token: "
 	       "the %d steps after it), median of %d requests; bound = decoder bytes per token / "
-	       "streaming-read GB/s measured just before on the same threads\n\n",
-	       N_SRC, N_OUT, N_OUT - 1, runs);
-	printf("| model | format (kernel) | threads | encode ms | TTFT ms | ms/token | tok/s | "
+	       "streaming-read GB/s measured just before on the same threads",
+	       N_SRC, N_OUT, N_OUT - 1, a.runs);
+	for (int i = 0; i < a.n_kv; i++)
+		printf("%s %s", i ? "," : "; cpu-blas", a.kv[i]);
+	printf("\n\n| model | format (kernel) | threads | encode ms | TTFT ms | ms/token | tok/s | "
 	       "MB/token | read GB/s | bound ms | ms/token ÷ bound (≤ 1.5) | encode GFLOP | "
 	       "encode GFLOP/s | raw sgemm GFLOP/s | of sgemm (≥ 75 %%) |\n");
 	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	int rc = 0;
 	for (size_t i = 0; i < PB_ARRAY_LEN(all) && rc == 0; i++)
 		if (!strcmp(preset, "all") || !strcmp(preset, all[i]))
-			rc = bench_preset(cb, all[i], runs, max_th, fmt, bwbuf);
+			rc = bench_preset(cb, all[i], &a);
 	if (strcmp(preset, "all") && strcmp(preset, all[0]) && strcmp(preset, all[1]))
-		rc = bench_preset(cb, preset, runs, max_th, fmt, bwbuf);
-	free(bwbuf);
+		rc = bench_preset(cb, preset, &a);
 	return rc < 0 ? 1 : 0;
 }

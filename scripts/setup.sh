@@ -15,9 +15,11 @@ packages=(
 )
 # What the test suites need beyond the build (scripts/test.sh sets
 # PB_TEST_DEPS=1): lavapipe (a CPU Vulkan device), a local Slurm
-# (munge, slurmctld, slurmd) and Chromium for the report's browser test.
+# (munge, slurmctld, slurmd), Chromium for the report's browser test, and
+# an aarch64 cross compiler + qemu-user for the cpu-blas NEON test.
 if [ "${PB_TEST_DEPS:-0}" = 1 ]; then
 	packages+=(mesa-vulkan-drivers slurm-wlm munge chromium)
+	packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 fi
 
 missing=()

@@ -38,6 +38,10 @@ int pb_session_forward(struct pb_session *s, const int32_t *tokens, int n, int p
 int pb_session_encode(struct pb_session *s, const int32_t *tokens, int n);
 int pb_session_is_seq2seq(const struct pb_session *s);
 
+/* The backend's device-side time of every step so far, in ms (its
+ * device_ms hook: GPU timestamps); -ENOTSUP when it cannot time. */
+int pb_session_device_ms(const struct pb_session *s, double *total_ms);
+
 /* Like pb_session_forward, but the logits of every row: n × hp.vocab
  * floats (teacher-forced scoring: perplexity, agreement, KL). */
 int pb_session_forward_all(struct pb_session *s, const int32_t *tokens, int n, int pos0,

@@ -339,6 +339,13 @@ int pb_session_is_seq2seq(const struct pb_session *s)
 	return s && s->seq2seq;
 }
 
+int pb_session_device_ms(const struct pb_session *s, double *total_ms)
+{
+	if (!s || !s->ops->device_ms)
+		return -ENOTSUP;
+	return s->ops->device_ms(s->bs, total_ms);
+}
+
 int pb_session_encode(struct pb_session *s, const int32_t *tokens, int n)
 {
 	if (!s)

@@ -20,5 +20,12 @@ int pb_cmd_generate(int argc, char **argv);
 int pb_cmd_convert(int argc, char **argv);
 int pb_cmd_prune(int argc, char **argv);
 int pb_cmd_probe(int argc, char **argv);
+int pb_cmd_report(int argc, char **argv);
+/* The report of one results folder, as `report` and `run --report` make
+ * it; prints where it went.  Exit status. */
+struct pb_report_opts;
+int pb_report_run(const struct pb_report_opts *o);
+int pb_cmd_slurm(int argc, char **argv);
+int pb_cmd_status(int argc, char **argv);
 
 #endif

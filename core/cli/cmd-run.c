@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "experiment/experiment.h"
 #include "plugin/host.h"
+#include "report/report.h"
 #include "results/results.h"
 #include "run/chain.h"
 #include "run/run.h"
@@ -21,6 +22,8 @@ struct exp_args {
 	const char *sets[64];
 	int n_sets;
 	const char *output;
+	const char *cells_file;  /* --cells FILE */
+	int report;              /* --report */
 	struct pb_run_opts run;
 };
 
@@ -31,13 +34,17 @@ static void usage(FILE *f, const char *cmd)
 		   "  -o, --output DIR   results folder (default: the experiment's `output`)\n");
 	if (!strcmp(cmd, "run"))
 		fprintf(f, "  --cell ID          run only this cell\n"
-			   "  --shard I/N        run cells whose index %% N == I (0-based; Slurm arrays)\n"
+			   "  --cells FILE       run only the cells listed in FILE (one id per line)\n"
+			   "  --shard I/N        run the k-th selected cell when k %% N == I (0-based;\n"
+			   "                     one shard per Slurm array task; a shard leaves\n"
+			   "                     summary.csv to 'prunebench merge')\n"
 			   "  --force            rerun cells that are already done\n"
 			   "  --dry-run          list the cells that would run\n"
 			   "  --progress MODE    auto (live line on a TTY), live, plain\n"
+			   "  --report           write DIR/report/ (prunebench report) at the end\n"
 			   "  -q, -v             quieter, more verbose\n");
 	if (!strcmp(cmd, "cells"))
-		fprintf(f, "  --shard I/N, --cell ID   only these cells\n");
+		fprintf(f, "  --shard I/N, --cell ID, --cells FILE   only these cells\n");
 }
 
 /* 0 ok, 2 usage error, -1 --help given */
@@ -47,10 +54,12 @@ static int parse_args(int argc, char **argv, struct exp_args *a)
 		{ "set", required_argument, 0, 's' },
 		{ "output", required_argument, 0, 'o' },
 		{ "cell", required_argument, 0, 'c' },
+		{ "cells", required_argument, 0, 'C' },
 		{ "shard", required_argument, 0, 'S' },
 		{ "force", no_argument, 0, 'f' },
 		{ "dry-run", no_argument, 0, 'n' },
 		{ "progress", required_argument, 0, 'p' },
+		{ "report", no_argument, 0, 'R' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -70,6 +79,7 @@ static int parse_args(int argc, char **argv, struct exp_args *a)
 			break;
 		case 'o': a->output = optarg; break;
 		case 'c': a->run.cell_id = optarg; break;
+		case 'C': a->cells_file = optarg; break;
 		case 'f': a->run.force = 1; break;
 		case 'n': a->run.dry_run = 1; break;
 		case 'q': pb_log_level_set(PB_LOG_WARN); break;
@@ -85,6 +95,7 @@ static int parse_args(int argc, char **argv, struct exp_args *a)
 			a->run.shard_n = (int)n;
 			break;
 		}
+		case 'R': a->report = 1; break;
 		case 'p':
 			if (!strcmp(optarg, "auto"))
 				a->run.progress = -1;
@@ -127,7 +138,21 @@ static struct pb_experiment *load(struct exp_args *a)
 	}
 	if (a->output)
 		snprintf(e->output, sizeof e->output, "%s", a->output);
+	if (a->cells_file && pb_cell_list_read(e, a->cells_file, &a->run.cell_list,
+					       &a->run.n_cell_list, err, sizeof err) < 0) {
+		fprintf(stderr, "prunebench: %s\n", err);
+		pb_experiment_free(e);
+		return NULL;
+	}
 	return e;
+}
+
+static void unload(struct exp_args *a, struct pb_experiment *e)
+{
+	pb_cell_list_free(a->run.cell_list, a->run.n_cell_list);
+	a->run.cell_list = NULL;
+	a->run.n_cell_list = 0;
+	pb_experiment_free(e);
 }
 
 /* Backends must be usable here; probes that are not are only a warning
@@ -182,7 +207,7 @@ int pb_cmd_validate(int argc, char **argv)
 		for (int s = 0; s < c->chain->n_steps; s++)
 			printf("      %d. %s\n", s + 1, c->chain->steps[s].label);
 	}
-	pb_experiment_free(e);
+	unload(&a, e);
 	return rc;
 }
 
@@ -209,7 +234,7 @@ int pb_cmd_cells(int argc, char **argv)
 	}
 	printf("%d done, %d failed, %d pending\n", counts[PB_CELL_DONE], counts[PB_CELL_FAILED],
 	       counts[PB_CELL_PENDING]);
-	pb_experiment_free(e);
+	unload(&a, e);
 	return 0;
 }
 
@@ -274,19 +299,25 @@ int pb_cmd_run(int argc, char **argv)
 		return 1;
 	/* a chain that cannot run fails here, not in every one of its cells */
 	if (check_available(e) < 0 || pb_chains_check(e, stderr) > 0) {
-		pb_experiment_free(e);
+		unload(&a, e);
 		return 1;
 	}
 	if (a.run.cell_id && !pb_experiment_cell(e, a.run.cell_id)) {
 		fprintf(stderr, "prunebench: %s: no cell '%s' (see 'prunebench cells %s')\n",
 			e->file, a.run.cell_id, e->file);
-		pb_experiment_free(e);
+		unload(&a, e);
 		return 1;
 	}
 	rc = pb_run_experiment(e, &a.run, &st);
 	if (rc >= 0 && !a.run.dry_run && pb_log_level_get() >= PB_LOG_INFO)
 		print_summary(e, &a.run);
-	pb_experiment_free(e);
+	/* --report: the page of the whole folder, whatever this run's share */
+	if (rc >= 0 && a.report && !a.run.dry_run && !st.interrupted) {
+		struct pb_report_opts ro = { .results_dir = e->output };
+		if (pb_report_run(&ro) != 0 && rc == 0)
+			rc = 1;
+	}
+	unload(&a, e);
 	if (rc < 0)
 		return 1;
 	if (st.interrupted)

@@ -28,6 +28,8 @@ static const struct {
 	{ "validate", pb_cmd_validate, "EXP.yaml            check an experiment and list its cells" },
 	{ "run",      pb_cmd_run,      "EXP.yaml            run every pending cell (resumes)" },
 	{ "cells",    pb_cmd_cells,    "EXP.yaml            cell ids and status" },
+	{ "status",   pb_cmd_status,   "EXP.yaml            done/failed/pending cells, and Slurm tasks in the queue" },
+	{ "slurm",    pb_cmd_slurm,    "EXP.yaml [--submit] a Slurm job array (one shard per task) + merge job" },
 	{ "merge",    pb_cmd_merge,    "DIR                 rebuild DIR/summary.csv from the cell folders" },
 	{ "plugins",  pb_cmd_plugins,  "[NAME]              plugins found, their versions and options" },
 	{ "synth",    pb_cmd_synth,    "--preset P -o F     write a synthetic model (GGUF)" },
@@ -35,6 +37,7 @@ static const struct {
 	{ "convert",  pb_cmd_convert,  "IN OUT.gguf [--type T] any model as GGUF (f32 f16 bf16 q8_0 q4_0)" },
 	{ "prune",    pb_cmd_prune,    "MODEL -p STEP -o F  compress one model with a chain of pruners (GGUF)" },
 	{ "probe",    pb_cmd_probe,    "[NAMES...]          can each probe work here? sample and show its channels" },
+	{ "report",   pb_cmd_report,   "RESULTS_DIR [-o D]  tables and charts as report/index.html and tables.md" },
 };
 
 static void usage(FILE *f)

@@ -74,6 +74,7 @@ void pb_experiment_free(struct pb_experiment *e)
 	for (int i = 0; i < e->n_backends; i++)
 		xp_step_clear(&e->backends[i].step);
 	free_steps(e->probes, e->n_probes);
+	xp_slurm_clear(&e->slurm);
 	for (int i = 0; i < e->n_cells; i++)
 		free(e->cells[i].config_text);
 	free(e->cells);
@@ -110,7 +111,8 @@ static int interpret(struct xctx *c)
 	    (ret = xp_parse_datasets(c)) < 0 ||
 	    (ret = xp_parse_pruners(c)) < 0 ||
 	    (ret = xp_parse_backends(c)) < 0 ||
-	    (ret = xp_parse_probes(c)) < 0)
+	    (ret = xp_parse_probes(c)) < 0 ||
+	    (ret = xp_parse_slurm(c)) < 0)
 		return ret;
 	return xp_build_cells(c);
 }

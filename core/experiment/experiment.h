@@ -73,6 +73,22 @@ struct pb_cell {
 	char *config_text;            /* canonical resolved configuration (YAML), hashed into id */
 };
 
+/* The `slurm:` block: defaults for `prunebench slurm` (batch settings,
+ * never part of a cell's configuration or id).  Empty strings and zeros
+ * mean "not given": Slurm's own defaults apply. */
+struct pb_slurm_spec {
+	char partition[128], account[128], qos[128];
+	char time[32];                /* a Slurm time: "30", "1:30:00", "2-00:00:00" */
+	char mem[32];                 /* per node: "4G", "500M" */
+	int cpus_per_task;
+	int max_parallel;             /* the array's %K; 0: no limit */
+	int tasks;                    /* array size; 0: one task per cell */
+	char **sbatch_args;           /* extra "#SBATCH" options, e.g. "--gres=gpu:1" */
+	int n_sbatch_args;
+	char **setup;                 /* shell lines run before each task ("module load ...") */
+	int n_setup;
+};
+
 struct pb_experiment {
 	char file[PATH_MAX];          /* as given */
 	char dir[PATH_MAX];           /* its folder, for relative paths */
@@ -101,6 +117,8 @@ struct pb_experiment {
 	struct pb_backend_spec *backends;  int n_backends;
 	struct pb_step *probes;            int n_probes;
 
+	struct pb_slurm_spec slurm;   /* experiment/slurm.c */
+
 	struct pb_cell *cells;        /* after include/exclude, in matrix order */
 	int n_cells;
 
@@ -117,6 +135,11 @@ int pb_experiment_load(const char *path, const struct pb_registry *reg,
 		       const char *const *sets, int n_sets,
 		       struct pb_experiment **out, char *err, size_t len);
 void pb_experiment_free(struct pb_experiment *e);
+
+/* Does sbatch accept this --time ("30", "1:30:00", "2-00:00:00",
+ * "UNLIMITED") / --mem ("4G", "500M", "8000")?  1 yes, 0 no. */
+int pb_slurm_time_ok(const char *s);
+int pb_slurm_mem_ok(const char *s);
 
 /* The cell with this id, or NULL. */
 const struct pb_cell *pb_experiment_cell(const struct pb_experiment *e, const char *id);

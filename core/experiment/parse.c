@@ -19,7 +19,7 @@
 static const char *const top_keys[] = {
 	"name", "seed", "output", "repeat", "warmup", "max_new_tokens", "max_samples",
 	"score_tokens", "timeout", "defaults", "models", "datasets", "pruners", "backends", "probes",
-	"exclude", "include", "idle_baseline", "cooldown", "throttle_pct",
+	"exclude", "include", "idle_baseline", "cooldown", "throttle_pct", "slurm",
 };
 
 int xp_scalar(struct xctx *c, const struct xnode *n, const char *what)

@@ -77,6 +77,10 @@ int xp_parse_datasets(struct xctx *c);
 int xp_scalar(struct xctx *c, const struct xnode *n, const char *what);
 int xp_check_name(struct xctx *c, const struct xnode *at, const char *name, const char *what);
 
+/* slurm.c: the `slurm:` block into e->slurm; freed by pb_experiment_free */
+int xp_parse_slurm(struct xctx *c);
+void xp_slurm_clear(struct pb_slurm_spec *s);
+
 /* steps.c: plugin uses, chains, backends, probes */
 int xp_parse_defaults(struct xctx *c);
 int xp_parse_pruners(struct xctx *c);

@@ -25,16 +25,15 @@ int pb_plugin_available(const struct pb_plugin *p, const struct pb_host *h,
 	}
 	rc = p->available(h, why, sizeof why);
 	why[sizeof why - 1] = '\0';   /* the plugin may have filled it all */
-	if (rc >= 0) {
-		snprintf(out, len, "ok");
-		return 0;
-	}
-	snprintf(out, len, "unavailable: %s", why[0] ? why : strerror(-rc));
+	if (rc >= 0)
+		snprintf(out, len, "ok%s%s", why[0] ? ": " : "", why);   /* and what it found */
+	else
+		snprintf(out, len, "unavailable: %s", why[0] ? why : strerror(-rc));
 	/* one line, whatever the plugin wrote */
 	for (char *c = out; *c; c++)
 		if (*c == '\n' || *c == '\r')
 			*c = ' ';
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 static const char *type_name(enum pb_opt_type t)

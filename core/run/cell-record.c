@@ -176,6 +176,8 @@ void pb_cell_record_request(struct pb_cell_record *r, int repeat, int sample,
 	q->itl_mean_ms = NAN;
 	q->itl_max_ms = NAN;
 	q->encode_ms = r->hp.n_enc_layers > 0 ? g->encode_ms : NAN;
+	q->gpu_prefill_ms = g->gpu_prefill_ms;
+	q->gpu_decode_ms = g->gpu_decode_ms;
 	q->exact_match = q->token_f1 = q->rouge_l = NAN;
 	q->throttled = -1;
 	double sum = 0, mx = 0;
@@ -222,15 +224,15 @@ static int write_requests(const struct pb_cell_record *r, const char *path)
 	static const char *const hdr[] = {
 		"repeat", "sample", "prompt_tokens", "output_tokens", "truncated",
 		"ttft_ms", "tpot_ms", "e2e_ms", "prefill_tok_s", "decode_tok_s",
-		"itl_ms_mean", "itl_ms_max", "encode_ms", "exact_match", "token_f1", "rouge_l",
-		"throttled", "output_text",
+		"itl_ms_mean", "itl_ms_max", "encode_ms", "gpu_prefill_ms", "gpu_decode_ms",
+		"exact_match", "token_f1", "rouge_l", "throttled", "output_text",
 	};
 	struct pb_csv *w = pb_csv_create(path, hdr, (int)PB_ARRAY_LEN(hdr));
 	if (!w)
 		return -errno;
 	for (int i = 0; i < r->n_reqs; i++) {
 		const struct pb_req_stat *q = &r->reqs[i];
-		char f[17][32];
+		char f[19][32];
 		snprintf(f[0], 32, "%d", q->repeat);
 		snprintf(f[1], 32, "%d", q->sample);
 		snprintf(f[2], 32, "%d", q->n_prompt);
@@ -244,15 +246,17 @@ static int write_requests(const struct pb_cell_record *r, const char *path)
 		fmtd(f[10], 32, q->itl_mean_ms);
 		fmtd(f[11], 32, q->itl_max_ms);
 		fmtd(f[12], 32, q->encode_ms);
-		fmtd(f[13], 32, q->exact_match);
-		fmtd(f[14], 32, q->token_f1);
-		fmtd(f[15], 32, q->rouge_l);
+		fmtd(f[13], 32, q->gpu_prefill_ms);
+		fmtd(f[14], 32, q->gpu_decode_ms);
+		fmtd(f[15], 32, q->exact_match);
+		fmtd(f[16], 32, q->token_f1);
+		fmtd(f[17], 32, q->rouge_l);
 		/* empty, not 0, when nothing could tell */
-		fmtd(f[16], 32, q->throttled < 0 ? NAN : q->throttled);
-		const char *row[18];
-		for (int k = 0; k < 17; k++)
+		fmtd(f[18], 32, q->throttled < 0 ? NAN : q->throttled);
+		const char *row[20];
+		for (int k = 0; k < 19; k++)
 			row[k] = f[k];
-		row[17] = q->text;
+		row[19] = q->text;
 		int err = pb_csv_row(w, row);
 		if (err < 0) {
 			pb_csv_close(w);
@@ -402,6 +406,8 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 		row_stats(row, "itl_ms", r->itl, r->n_itl);
 		STATS(e2e_ms, "e2e_ms");
 		STATS(encode_ms, "encode_ms");
+		STATS(gpu_prefill_ms, "gpu_prefill_ms");
+		STATS(gpu_decode_ms, "gpu_decode_ms");
 #undef STATS
 	}
 	free(x);

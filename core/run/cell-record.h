@@ -29,6 +29,7 @@ struct pb_req_stat {
 	int repeat, sample, n_prompt, n_out, truncated;
 	double ttft_ms, tpot_ms, e2e_ms, prefill_tok_s, decode_tok_s, itl_mean_ms, itl_max_ms;
 	double encode_ms;          /* encoder-decoder only, else NAN */
+	double gpu_prefill_ms, gpu_decode_ms;   /* device clock (generate.h); NAN without one */
 	double exact_match, token_f1, rouge_l;   /* against the reference; NAN without one */
 	int throttled;             /* 1, 0, or -1: nothing to check it against */
 	char *text;

@@ -3,6 +3,7 @@
  * every output token on CLOCK_MONOTONIC (definitions in DESIGN.md,
  * "Metrics"). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,10 +150,17 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 	if (!seq2seq && max_new > ctx - n + 1)
 		max_new = ctx - n + 1;
 
+	/* device clock, where the backend has one (read after each step's
+	 * logits, so it adds no wait) */
+	double dev0 = 0, dev1 = 0, dev2 = 0;
+	const int timed = pb_session_device_ms(s, &dev0) == 0;
+	out->gpu_prefill_ms = out->gpu_decode_ms = NAN;
 	const double t0 = pb_now_ms();
 	phase(req, PB_PHASE_PREFILL);
 	if ((rc = first_token(s, m, seq2seq, p, n, logits, t0, out, err, len)) < 0)
 		goto fail;
+	if (timed && pb_session_device_ms(s, &dev1) == 0)
+		out->gpu_prefill_ms = dev1 - dev0;
 	int32_t tokv = argmax(logits, vocab);
 	double now = pb_now_ms();
 	out->ttft_ms = now - t0;
@@ -175,6 +183,8 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 		out->n_out++;
 	}
 	out->e2e_ms = out->token_ms[out->n_out - 1];
+	if (timed && out->n_out > 1 && pb_session_device_ms(s, &dev2) == 0)
+		out->gpu_decode_ms = (dev2 - dev1) / (out->n_out - 1);
 	for (int i = 0; i < out->n_out; i++)
 		if ((rc = append_text(tok, out->tokens[i], &out->text, &cap)) < 0) {
 			snprintf(err, len, "generate: cannot detokenize: %s", strerror(-rc));

@@ -36,6 +36,10 @@ struct pb_gen_result {
 	double *token_ms;     /* n_out stamps, ms since request start */
 	double ttft_ms, e2e_ms, prefill_ms;
 	double encode_ms;     /* encoder-decoder: the encoder pass (part of TTFT); else 0 */
+	/* device-side time (the backend's GPU timestamps), NAN when it
+	 * cannot time: the steps up to the first token, and the mean of one
+	 * decode step (the device's share of TTFT and TPOT) */
+	double gpu_prefill_ms, gpu_decode_ms;
 	char *text;           /* detokenized output, malloc'd */
 };
 

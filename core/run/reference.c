@@ -1,15 +1,16 @@
-/* core/run/reference.c — the dense reference: its cache folder (flock,
- * temporary folder, rename), its file format, and computing it on the
+/* core/run/reference.c — the dense reference: its cache folder (a lock
+ * file that works on shared filesystems, temporary folder, rename), its file format, and computing it on the
  * `ref` backend for a cell (definitions in reference.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pb-config.h"
@@ -18,6 +19,7 @@
 #include "plugin/host.h"
 #include "results/results.h"
 #include "run/reference.h"
+#include "run/shared-lock.h"
 #include "util/util.h"
 
 #define REF_MAGIC "PBREF01\n"
@@ -217,27 +219,53 @@ static int write_manifest(const struct pb_reference *r, const char *key, const c
 	return pb_yaml_close(y);
 }
 
-/* Leftovers of a writer that died holding the lock: <name>.tmp.* */
+/* How long a lock may go untouched before its holder counts as dead on
+ * another node.  The holder touches it every quarter of this. */
+#define REF_LOCK_STALE_S 60.0
+/* A temporary folder this old is a dead writer's: writing one takes
+ * seconds, and it is created only after the reference is computed. */
+#define REF_TMP_STALE_S 3600
+
+/* Leftovers of writers that died: <name>.tmp.<host>.<pid>, of a dead
+ * process on this host or older than REF_TMP_STALE_S.  Another node's
+ * live writer's folder is never touched. */
 static void remove_stale(const char *dir, const char *name)
 {
-	char prefix[512], path[4096];
+	char prefix[512], path[4096], my[300];
+	struct stat st;
+	time_t now = time(NULL);
+	pb_shared_lock_owner(my, sizeof my);
+	*strrchr(my, '.') = '\0';
 	snprintf(prefix, sizeof prefix, "%s.tmp.", name);
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	while (d && (de = readdir(d)))
-		if (!strncmp(de->d_name, prefix, strlen(prefix)) &&
-		    pb_path_join(path, sizeof path, dir, de->d_name) == 0)
+	while (d && (de = readdir(d))) {
+		const char *owner = de->d_name + strlen(prefix), *dot;
+		if (strncmp(de->d_name, prefix, strlen(prefix)) ||
+		    pb_path_join(path, sizeof path, dir, de->d_name) < 0 || lstat(path, &st) < 0)
+			continue;
+		int dead = 0;
+		if ((dot = strrchr(owner, '.')) && (size_t)(dot - owner) == strlen(my) &&
+		    !strncmp(owner, my, strlen(my)))
+			dead = kill((pid_t)strtol(dot + 1, NULL, 10), 0) < 0 && errno == ESRCH;
+		if (dead || now - st.st_mtime > REF_TMP_STALE_S)
 			pb_rm_rf(path);
+	}
 	if (d)
 		closedir(d);
 }
 
+/* Write into <name>.tmp.<host>.<pid>/ and rename it to final.  When final
+ * already exists (another writer got there first after a lock was broken)
+ * ours is dropped: *lost is set and the caller reads theirs. */
 static int store(const struct pb_reference *r, const char *dir, const char *name,
-		 const char *key, const char *final, double ms, char *err, size_t len)
+		 const char *key, const char *final, double ms, int *lost, char *err, size_t len)
 {
-	char tmp[4096], path[4096], base[600];
+	char tmp[4096], path[4096], base[900], owner[300];
 	int rc;
-	snprintf(base, sizeof base, "%s.tmp.%ld", name, (long)getpid());
+	*lost = 0;
+	pb_shared_lock_owner(owner, sizeof owner);
+	snprintf(base, sizeof base, "%s.tmp.%s", name, owner);
 	if ((rc = pb_path_join(tmp, sizeof tmp, dir, base)) < 0)
 		return pb_errf(err, len, rc, "reference: path too long");
 	pb_rm_rf(tmp);
@@ -249,8 +277,14 @@ static int store(const struct pb_reference *r, const char *dir, const char *name
 	pb_path_join(path, sizeof path, tmp, "manifest.yaml");
 	if ((rc = write_manifest(r, key, path, ms)) < 0)
 		goto fail;
+	/* rename never replaces a non-empty folder: the first one stays */
 	if (rename(tmp, final) < 0) {
 		rc = -errno;
+		if (rc == -EEXIST || rc == -ENOTEMPTY) {
+			pb_rm_rf(tmp);
+			*lost = 1;
+			return 0;
+		}
 		goto fail;
 	}
 	return 0;
@@ -259,14 +293,21 @@ fail:
 	return pb_errf(err, len, rc, "reference: writing %s: %s", path, strerror(-rc));
 }
 
+static int bin_exists(void *arg)
+{
+	struct stat st;
+	return stat(arg, &st) == 0;
+}
+
 int pb_reference_cached(const char *dir, const char *name, const char *key,
 			pb_reference_fn fn, void *arg, struct pb_reference **out,
 			char *err, size_t len)
 {
 	char final[4096], bin[4096], lock[4096], lname[600];
+	struct pb_shared_lock lk;
 	struct stat st;
 	double t0 = pb_now_ms();
-	int rc, fd = -1;
+	int rc, lost = 0;
 
 	*out = NULL;
 	snprintf(lname, sizeof lname, "%s.lock", name);
@@ -279,25 +320,26 @@ int pb_reference_cached(const char *dir, const char *name, const char *key,
 	/* the folder appears whole (rename), so a present file is complete */
 	if (stat(bin, &st) == 0)
 		goto read;
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return pb_errf(err, len, -errno, "reference: cannot open %s: %s", lock, strerror(errno));
-	while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
-		;
-	if (rc < 0) {
-		rc = pb_errf(err, len, -errno, "reference: cannot lock %s: %s", lock, strerror(errno));
-		goto out;
-	}
-	if (stat(bin, &st) == 0)
+	rc = pb_shared_lock_acquire(&lk, lock, REF_LOCK_STALE_S, bin_exists, bin, err, len);
+	if (rc < 0)
+		return rc;    /* err names the lock */
+	if (rc == 1)
 		goto read;    /* another process computed it while we waited */
+	if (stat(bin, &st) == 0) {
+		pb_shared_lock_release(&lk);
+		goto read;
+	}
 	remove_stale(dir, name);
 	struct pb_reference *r = NULL;
 	if ((rc = fn(arg, &r, err, len)) < 0)
 		goto out;
 	r->ms = pb_now_ms() - t0;
-	if ((rc = store(r, dir, name, key, final, r->ms, err, len)) < 0) {
+	if ((rc = store(r, dir, name, key, final, r->ms, &lost, err, len)) < 0 || lost) {
 		pb_reference_free(r);
-		goto out;
+		if (rc < 0)
+			goto out;
+		pb_shared_lock_release(&lk);
+		goto read;
 	}
 	snprintf(r->dir, sizeof r->dir, "%s", final);
 	*out = r;
@@ -308,9 +350,9 @@ read:
 		(*out)->ms = pb_now_ms() - t0;
 		snprintf((*out)->dir, sizeof (*out)->dir, "%s", final);
 	}
+	return rc;
 out:
-	if (fd >= 0)
-		close(fd);     /* releases the lock */
+	pb_shared_lock_release(&lk);
 	return rc;
 }
 

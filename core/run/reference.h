@@ -22,11 +22,13 @@
  * in whichever cell's child gets there first, and stored in
  *   <output>/reference/<model>.<dataset>-<hash8>/{reference.bin,manifest.yaml}
  * hash8 from the sha256 of a key naming everything it depends on.  Writers
- * hold an flock on <output>/reference/<name>.lock, write <name>.tmp.<pid>/
- * and rename it into place, so concurrent cells (shards, Slurm tasks on one
- * shared folder) compute it once and never read a partial one; the lock
- * file stays (removing it would race with a waiter).  reference.bin is in
- * the host's byte order and is checked on reading.
+ * hold <output>/reference/<name>.lock (run/shared-lock.h: made by link(2),
+ * kept fresh by a heartbeat, broken when its holder died; flock is not
+ * trusted on shared filesystems), write <name>.tmp.<host>.<pid>/ and rename
+ * it into place, never over an existing one.  So concurrent cells (shards,
+ * Slurm tasks on several nodes sharing one folder) compute it once and
+ * never read a partial one; the lock file is removed on release.
+ * reference.bin is in the host's byte order and is checked on reading.
  */
 #ifndef PB_REFERENCE_H
 #define PB_REFERENCE_H

@@ -10,7 +10,11 @@
 struct pb_run_opts {
 	int force;               /* rerun done cells */
 	const char *cell_id;     /* only this cell */
-	int shard_i, shard_n;    /* cell k runs when k % shard_n == shard_i; n = 0: all */
+	char **cell_list;        /* only these cells (--cells FILE), in this order */
+	int n_cell_list;
+	/* the k-th selected cell (of the list when given, else of the
+	 * experiment's cells) runs when k % shard_n == shard_i; n = 0: all */
+	int shard_i, shard_n;
 	int dry_run;             /* list what would run */
 	int progress;            /* -1 auto (TTY), 0 plain lines, 1 live line */
 	int color;               /* -1 auto (TTY and no NO_COLOR) */
@@ -27,7 +31,14 @@ struct pb_run_stats {
 int pb_run_experiment(const struct pb_experiment *e, const struct pb_run_opts *o,
 		      struct pb_run_stats *st);
 
-/* Is cell index k in the shard? */
+/* A cell list file: one cell id per line; blank lines and '#' comments
+ * skipped.  Every id must be a cell of e (errors name file:line).  0 or
+ * -errno; free with pb_cell_list_free. */
+int pb_cell_list_read(const struct pb_experiment *e, const char *path, char ***ids, int *n,
+		      char *err, size_t len);
+void pb_cell_list_free(char **ids, int n);
+
+/* Is the cell selected by o (cell id, cell list, shard)? */
 int pb_run_selected(const struct pb_experiment *e, const struct pb_cell *c,
 		    const struct pb_run_opts *o);
 

@@ -7,6 +7,9 @@
  * it to cells/<id>/, after the child exited 0 (done) or after writing the
  * failure record (failed).  A stale .tmp (a killed batch) is removed before
  * the cell runs again, so nothing half-written is ever taken for done.
+ * Many batches may share one results folder (the tasks of a Slurm array,
+ * on several nodes): each touches only the folders of its own cells, and
+ * a shard never writes the merged summary.csv.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,12 +39,86 @@ static void on_stop(int sig)
 int pb_run_selected(const struct pb_experiment *e, const struct pb_cell *c,
 		    const struct pb_run_opts *o)
 {
-	(void)e;
+	/* By position among the cells that exist (after include/exclude),
+	 * not by matrix index: excluded cells must not leave shards empty. */
+	long k = c - e->cells;
 	if (o->cell_id && strcmp(o->cell_id, c->id))
 		return 0;
-	if (o->shard_n > 0 && c->index % o->shard_n != o->shard_i)
+	if (o->cell_list) {
+		for (k = 0; k < o->n_cell_list; k++)
+			if (!strcmp(o->cell_list[k], c->id))
+				break;
+		if (k == o->n_cell_list)
+			return 0;
+	}
+	if (o->shard_n > 0 && k % o->shard_n != o->shard_i)
 		return 0;
 	return 1;
+}
+
+void pb_cell_list_free(char **ids, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+int pb_cell_list_read(const struct pb_experiment *e, const char *path, char ***ids, int *n,
+		      char *err, size_t len)
+{
+	char *buf = NULL, *save = NULL;
+	char **v = NULL;
+	int cap = 0, rc, line = 0;
+
+	*ids = NULL;
+	*n = 0;
+	if ((rc = pb_read_file(path, &buf, NULL)) < 0)
+		return pb_errf(err, len, rc, "%s: cannot read: %s", path, strerror(-rc));
+	/* strtok_r would skip empty lines and lose the line numbers */
+	for (char *s = buf, *nl; s && *s; s = nl) {
+		nl = strchr(s, '\n');
+		if (nl)
+			*nl++ = '\0';
+		line++;
+		char *hash = strchr(s, '#');
+		if (hash)
+			*hash = '\0';
+		char *id = strtok_r(s, " \t\r", &save);
+		if (!id)
+			continue;
+		if (strtok_r(NULL, " \t\r", &save)) {
+			rc = pb_errf(err, len, -EINVAL, "%s:%d: expected one cell id per line", path, line);
+			goto fail;
+		}
+		if (!pb_experiment_cell(e, id)) {
+			rc = pb_errf(err, len, -EINVAL, "%s:%d: no cell '%s' in %s", path, line, id, e->file);
+			goto fail;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **nv = realloc(v, (size_t)cap * sizeof *nv);
+			if (!nv) {
+				rc = -ENOMEM;
+				goto fail;
+			}
+			v = nv;
+		}
+		if (!(v[*n] = strdup(id))) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		(*n)++;
+	}
+	free(buf);
+	*ids = v;
+	return 0;
+fail:
+	if (rc == -ENOMEM)
+		pb_errf(err, len, rc, "%s: out of memory", path);
+	free(buf);
+	pb_cell_list_free(v, *n);
+	*n = 0;
+	return rc;
 }
 
 /* The last `lines` lines of a file, malloc'd ("" when unreadable). */
@@ -196,6 +273,16 @@ static int run_cell(const struct pb_experiment *e, const struct pb_cell *c,
 	drain_status(&ch);
 	close(ch.status_fd);
 	kill(-ch.pid, SIGKILL);   /* anything the cell left behind */
+	/* scancel, a Slurm time limit or preemption signal every process of
+	 * the job, the cell's child included, and the child may die before
+	 * our own SIGTERM is handled: that is an interrupted batch, not a
+	 * failed cell, so give our signal a moment to arrive. */
+	if (!*stopped && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) {
+		for (int i = 0; i < 100 && !stop_signal; i++)
+			usleep(10 * 1000);
+		if (stop_signal)
+			*stopped = 1;
+	}
 
 	if (*stopped) {
 		/* interrupted: leave the .tmp for the next run to remove */
@@ -244,7 +331,31 @@ static int copy_experiment(const struct pb_experiment *e)
 		if (same)
 			return 0;
 	}
-	return pb_write_file(path, e->yaml, e->yaml_len);
+	/* Shards of one array start together on one shared folder: each
+	 * writes its own temporary (pb_write_file's fixed "<path>.tmp" would
+	 * be truncated and renamed away under another writer), then renames. */
+	char tmp[4096];
+	if (pb_path_join(tmp, sizeof tmp, e->output, ".experiment.yaml.XXXXXX") < 0)
+		return -ENAMETOOLONG;
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return -errno;
+	fchmod(fd, 0644);
+	int rc = 0;
+	for (size_t off = 0; off < e->yaml_len && !rc;) {
+		ssize_t w = write(fd, e->yaml + off, e->yaml_len - off);
+		if (w < 0 && errno != EINTR)
+			rc = -errno;
+		else if (w > 0)
+			off += (size_t)w;
+	}
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
 }
 
 int pb_run_experiment(const struct pb_experiment *e, const struct pb_run_opts *o,
@@ -324,7 +435,9 @@ int pb_run_experiment(const struct pb_experiment *e, const struct pb_run_opts *o
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 
-	/* a shard leaves the merge to whoever merges all shards (Slurm issue) */
+	/* A shard (a Slurm array task) writes only its own cell folders: the
+	 * shared summary.csv is left to the merge job that runs after every
+	 * shard (`prunebench slurm`), so tasks never race on it. */
 	if (st->ran > 0 && o->shard_n == 0 && pb_results_merge(e->output, err, sizeof err) < 0)
 		pb_log(PB_LOG_ERROR, "merge: %s", err);
 	free(todo);

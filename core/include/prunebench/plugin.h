@@ -188,6 +188,13 @@ struct pb_backend_ops {
 	/* optional: the format and kernel that tensor `idx` executes with,
 	 * e.g. "F32 ref-gemv"; recorded per linear in the cell's results. */
 	int (*weight_kernel)(void *state, int idx, char *out, size_t len);
+	/* Appended (vulkan issue).  optional: the device-side time of every
+	 * graph_compute so far, in ms, by the device's own clock (GPU
+	 * timestamps); it may wait for submitted work to finish.  The core
+	 * reads it around each step of a request (gpu_prefill_ms,
+	 * gpu_decode_ms beside the host's TTFT and TPOT).  0, or -ENOTSUP
+	 * when this device cannot time. */
+	int (*device_ms)(void *state, double *total_ms);
 };
 
 /* ---- probes ----------------------------------------------------------- */
@@ -235,7 +242,8 @@ struct pb_plugin {
 	const struct pb_option *options;   /* optional */
 	size_t config_size;                /* bytes of the config struct */
 	/* optional: can this plugin work here?  0, or -errno and a reason a
-	 * user can act on. */
+	 * user can act on.  On success it may write what it found (e.g. a
+	 * backend's devices), which `prunebench plugins` shows after "ok". */
 	int (*available)(const struct pb_host *h, char *why, size_t len);
 	int (*init)(const struct pb_host *h, const void *config, void **state);
 	void (*fini)(void *state);

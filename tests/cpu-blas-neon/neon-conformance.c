@@ -1,0 +1,212 @@
+/* tests/cpu-blas-neon/neon-conformance.c — the cpu-blas NEON kernels
+ * (kernels-neon.c) against the portable ones (kernels-scalar.c) and a
+ * double-precision reference, for every weight format, odd row lengths,
+ * 1–4 tokens and odd token strides.  Built by cpu-blas-neon.sh with the
+ * aarch64 cross compiler straight from the plugin sources and run under
+ * qemu-aarch64, so x86 CI proves the arm64 path.  Each weight row ends on
+ * a page followed by an inaccessible one (likewise the activations), so a
+ * kernel that reads one byte past its row faults.  Not a Check suite:
+ * that would need libcheck for arm64; prints each failure, exits 1. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cpu-blas.h"
+
+static int failures, checks;
+
+#define FAIL(...)                                    \
+	do {                                         \
+		fprintf(stderr, "FAIL: " __VA_ARGS__); \
+		fputc('\n', stderr);                 \
+		failures++;                          \
+	} while (0)
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(void)   /* xorshift64*: reproducible, no libc state */
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return (uint32_t)((rng * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+static float uniform(void)   /* [-1, 1) */
+{
+	return (float)rnd() / 2147483648.0f - 1.0f;
+}
+
+/* A buffer of `bytes` whose last byte is the last of a page followed by a
+ * PROT_NONE page; *base / *len are what to munmap. */
+static uint8_t *guarded(size_t bytes, void **base, size_t *len)
+{
+	const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	const size_t data = (bytes + pg - 1) / pg * pg;
+	*len = data + pg;
+	uint8_t *p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(2);
+	}
+	if (mprotect(p + data, pg, PROT_NONE) < 0) {
+		perror("mprotect");
+		exit(2);
+	}
+	*base = p;
+	return p + data - bytes;
+}
+
+static size_t row_bytes(int fmt, int64_t n)
+{
+	switch (fmt) {
+	case PB_F32: return (size_t)n * 4;
+	case PB_F16:
+	case PB_BF16: return (size_t)n * 2;
+	case PB_Q8_0: return (size_t)n / 32 * 34;
+	default: return (size_t)n / 32 * 18;
+	}
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+
+/* A random row in `fmt`, with the extremes each format has (−128 quants,
+ * nibbles 0 and 15, subnormal and large halves) showing up often. */
+static void fill_row(int fmt, uint8_t *w, int64_t n)
+{
+	switch (fmt) {
+	case PB_F32:
+		for (int64_t i = 0; i < n; i++) {
+			const float v = uniform() * 4.0f;
+			memcpy(w + 4 * i, &v, 4);
+		}
+		break;
+	case PB_F16:
+		for (int64_t i = 0; i < n; i++) {
+			float v = uniform() * 8.0f;
+			if (rnd() % 16 == 0)
+				v *= 1e-5f;   /* subnormal halves */
+			put16(w + 2 * i, pb_fp32_to_fp16(v));
+		}
+		break;
+	case PB_BF16:
+		for (int64_t i = 0; i < n; i++) {
+			const float v = uniform() * 100.0f;
+			uint32_t b;
+			memcpy(&b, &v, 4);
+			put16(w + 2 * i, (uint16_t)(b >> 16));
+		}
+		break;
+	case PB_Q8_0:
+	case PB_Q4_0: {
+		const size_t bb = fmt == PB_Q8_0 ? 34 : 18;
+		for (int64_t b = 0; b < n / 32; b++, w += bb) {
+			put16(w, pb_fp32_to_fp16(0.01f + 0.1f * (uniform() + 1.0f)));
+			for (size_t j = 2; j < bb; j++)
+				w[j] = (uint8_t)rnd();
+		}
+		break;
+	}
+	}
+}
+
+static const char *const fmt_name[] = { "F32", "F16", "BF16", "Q8_0", "Q4_0" };
+
+static void check_format(const cb_dot_fn *neon, const cb_deq_fn *ndeq, const cb_dot_fn *scal,
+			 const cb_deq_fn *sdeq, int fmt, const int64_t *sizes, int n_sizes)
+{
+	for (int si = 0; si < n_sizes; si++) {
+		const int64_t n = sizes[si];
+		const size_t wb = row_bytes(fmt, n);
+		void *wbase, *xbase;
+		size_t wlen, xlen;
+		uint8_t *w = guarded(wb, &wbase, &wlen);
+		fill_row(fmt, w, n);
+
+		/* dequantisation: bit-identical (exact conversions, one rounding) */
+		float *yn = malloc((size_t)n * sizeof(float)), *ys = malloc((size_t)n * sizeof(float));
+		if (!yn || !ys)
+			exit(2);
+		ndeq[fmt](w, n, yn);
+		sdeq[fmt](w, n, ys);
+		checks++;
+		if (memcmp(yn, ys, (size_t)n * sizeof(float)) != 0) {
+			for (int64_t i = 0; i < n; i++)
+				if (memcmp(&yn[i], &ys[i], 4) != 0) {
+					FAIL("%s deq n=%lld: element %lld is %a, scalar %a", fmt_name[fmt],
+					     (long long)n, (long long)i, (double)yn[i], (double)ys[i]);
+					break;
+				}
+		}
+
+		for (int nt = 1; nt <= CB_GEMV_MAX; nt++) {
+			const int64_t xs = n + (nt & 1 ? 3 : 0);   /* odd strides too */
+			const size_t xn = (size_t)(xs * (nt - 1) + n);
+			float *x = (float *)(void *)guarded(xn * sizeof(float), &xbase, &xlen);
+			for (size_t i = 0; i < xn; i++)
+				x[i] = uniform();
+			float on[CB_GEMV_MAX + 1], os[CB_GEMV_MAX];
+			on[nt] = 12345.0f;   /* must stay untouched */
+			neon[fmt](w, n, x, xs, nt, on);
+			scal[fmt](w, n, x, xs, nt, os);
+			checks++;
+			if (on[nt] != 12345.0f)
+				FAIL("%s dot n=%lld nt=%d: wrote out[%d]", fmt_name[fmt], (long long)n,
+				     nt, nt);
+			for (int t = 0; t < nt; t++) {
+				/* float summation in another order: error grows
+				 * like n·eps·Σ|w·x| at worst, √n·eps typically */
+				double exact = 0, mag = 0;
+				for (int64_t i = 0; i < n; i++) {
+					exact += (double)ys[i] * x[t * xs + i];
+					mag += fabs((double)ys[i] * x[t * xs + i]);
+				}
+				const double tol = 4e-6 * mag * (1.0 + sqrt((double)n) / 8.0) + 1e-30;
+				if (!(fabs(on[t] - exact) <= tol) || !(fabs(on[t] - os[t]) <= 2 * tol))
+					FAIL("%s dot n=%lld nt=%d t=%d: neon %.9g scalar %.9g exact %.9g "
+					     "(tol %.3g)", fmt_name[fmt], (long long)n, nt, t,
+					     (double)on[t], (double)os[t], exact, tol);
+			}
+			munmap(xbase, xlen);
+		}
+		free(yn);
+		free(ys);
+		munmap(wbase, wlen);
+	}
+}
+
+int main(void)
+{
+	cb_dot_fn neon[PB_DTYPE_COUNT] = { 0 }, scal[PB_DTYPE_COUNT] = { 0 };
+	cb_deq_fn ndeq[PB_DTYPE_COUNT] = { 0 }, sdeq[PB_DTYPE_COUNT] = { 0 };
+	cb_kernels_scalar(scal, sdeq);
+	cb_kernels_scalar(neon, ndeq);
+	if (cb_kernels_neon(neon, ndeq) != 1) {
+		fprintf(stderr, "FAIL: cb_kernels_neon declined on aarch64\n");
+		return 1;
+	}
+	for (int f = PB_F32; f <= PB_Q4_0; f++)
+		if (neon[f] == scal[f])
+			FAIL("%s: no NEON dot kernel installed", fmt_name[f]);
+	for (int f = PB_F16; f <= PB_Q4_0; f++)
+		if (ndeq[f] == sdeq[f])
+			FAIL("%s: no NEON dequantiser installed", fmt_name[f]);
+
+	static const int64_t dense[] = { 1, 3, 4, 7, 8, 15, 16, 17, 31, 33, 63, 64, 100, 1023, 4097 };
+	static const int64_t block[] = { 32, 64, 96, 224, 1056, 4128 };
+	const int nd = (int)(sizeof dense / sizeof *dense), nb = (int)(sizeof block / sizeof *block);
+	for (int f = PB_F32; f <= PB_BF16; f++)
+		check_format(neon, ndeq, scal, sdeq, f, dense, nd);
+	/* F32 "dequantisation" is memcpy in both; the call above covers it */
+	for (int f = PB_Q8_0; f <= PB_Q4_0; f++)
+		check_format(neon, ndeq, scal, sdeq, f, block, nb);
+
+	printf("neon-conformance: %d checks, %d failures\n", checks, failures);
+	return failures ? 1 : 0;
+}
