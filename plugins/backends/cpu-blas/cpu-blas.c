@@ -91,7 +91,7 @@ static void free_weights(struct cb_state *s)
 	s->scratch = NULL;
 	free(s->xq.q);
 	free(s->xq.d);
-	free(s->xq.sum);
+	free(s->xq.dsum);
 	memset(&s->xq, 0, sizeof s->xq);
 	s->m = NULL;
 }
@@ -142,8 +142,8 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 		const size_t nq = (size_t)(widest_q * CB_GEMV_MAX), nb = nq / 32;
 		s->xq.q = malloc(nq);
 		s->xq.d = malloc(nb * sizeof *s->xq.d);
-		s->xq.sum = malloc(nb * sizeof *s->xq.sum);
-		if (!s->xq.q || !s->xq.d || !s->xq.sum)
+		s->xq.dsum = malloc(nb * sizeof *s->xq.dsum);
+		if (!s->xq.q || !s->xq.d || !s->xq.dsum)
 			goto nomem;
 		s->xq.cap = widest_q;
 	}

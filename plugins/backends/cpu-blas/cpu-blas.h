@@ -48,12 +48,13 @@ typedef void (*cb_deq_fn)(const uint8_t *w, int64_t n, float *y);
 
 /* A step's activations quantised for the integer kernels, llama.cpp's way:
  * per token, n/32 blocks of 32 int8 q with scale d (x ≈ d·q) and the
- * block's Σq (Q4_0's −8 offset folds into it).  Token t's blocks start at
- * q + t·n, d + t·n/32, sum + t·n/32. */
+ * block's d·Σq as a float (Q4_0's −8 offset folds into it; a float so the
+ * kernel converts nothing per block).  Token t's blocks start at q + t·n,
+ * d + t·n/32, dsum + t·n/32. */
 struct cb_xq {
 	int8_t *q;
 	float *d;
-	int32_t *sum;
+	float *dsum;
 	int64_t n, cap;            /* elements per token; capacity per token */
 };
 
@@ -116,7 +117,7 @@ int cb_kernels_neon(cb_dot_fn *dot, cb_deq_fn *deq);   /* kernels-neon.c: 0 off 
  * ones the CPU runs (kernels-avx2.c: AVX2, AVX-512 VNNI) */
 void cb_kernels_scalar_ext(struct cb_kernels *k);
 int cb_kernels_avx2_ext(struct cb_kernels *k);
-void cb_quantize_x(const float *x, int64_t n, int8_t *q, float *d, int32_t *sum);
+void cb_quantize_x(const float *x, int64_t n, int8_t *q, float *d, float *dsum);
 
 /* ops.c */
 float *cb_at(struct cb_state *s, const struct pb_act *a, int64_t rows, int64_t width,

@@ -6,7 +6,7 @@
  *    Q8_0's signed weights go through the sign trick |w|·(x·sign w);
  *  - AVX-512 VNNI (with VL, on 256-bit vectors): one vpdpbusd does both.
  * Q4_0 nibbles are unsigned 0..15, so they feed the u8 operand as they
- * are and the −8 offset is subtracted once per block from Σx_q.  The 2:4
+ * are and the −8 offset is subtracted once per block from d_x·Σx_q.  The 2:4
  * kernel picks each group's two columns of x with in-lane permutes driven
  * by the index byte (no gathers), four groups per step. */
 #include "cpu-blas.h"
@@ -91,9 +91,9 @@ INLINE __attribute__((target(T_VNNI))) __m256 dot_us_vnni(__m256i u, __m256i s)
 			for (int t = 0; t < nt; t++) {                                          \
 				const __m256i xq = _mm256_loadu_si256(                          \
 					(const __m256i *)(const void *)(x->q + t * xn + 32 * b));   \
-				const float s = dw * x->d[t * xb + b];                          \
-				a[t] = _mm256_fmadd_ps(_mm256_set1_ps(s), DOT(u, xq), a[t]);    \
-				c[t] += s * (float)x->sum[t * xb + b];                          \
+				a[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x->d[t * xb + b]),   \
+						       DOT(u, xq), a[t]);                       \
+				c[t] += dw * x->dsum[t * xb + b];                               \
 			}                                                                       \
 		}                                                                               \
 		for (int t = 0; t < nt; t++)                                                    \

@@ -21,7 +21,7 @@ static inline float half_at(const uint8_t *p)
 	return pb_fp16_to_fp32(h);
 }
 
-void cb_quantize_x(const float *x, int64_t n, int8_t *q, float *d, int32_t *sum)
+void cb_quantize_x(const float *x, int64_t n, int8_t *q, float *d, float *dsum)
 {
 	for (int64_t b = 0; b < n / 32; b++, x += 32, q += 32) {
 		float amax = 0;
@@ -34,7 +34,7 @@ void cb_quantize_x(const float *x, int64_t n, int8_t *q, float *d, int32_t *sum)
 			s += q[i];
 		}
 		d[b] = db;
-		sum[b] = s;
+		dsum[b] = db * (float)s;
 	}
 }
 
@@ -58,14 +58,14 @@ static void qdot_q8_0(const uint8_t *w, int64_t n, const struct cb_xq *x, int nt
 }
 
 /* Q4_0 element j of a block is the low nibble of byte j, j + 16 the high
- * one, value q − 8: Σ(q − 8)·x_q = Σ q·x_q − 8·Σx_q. */
+ * one, value q − 8: d_x·Σ(q − 8)·x_q = d_x·Σ q·x_q − 8·d_x·Σx_q. */
 static void qdot_q4_0(const uint8_t *w, int64_t n, const struct cb_xq *x, int nt, float *out)
 {
 	const int64_t nb = n / 32;
 	for (int t = 0; t < nt; t++) {
 		const int8_t *xq = x->q + t * x->n;
 		const float *xd = x->d + t * (x->n / 32);
-		const int32_t *xs = x->sum + t * (x->n / 32);
+		const float *xs = x->dsum + t * (x->n / 32);
 		const uint8_t *wb = w;
 		float acc = 0;
 		for (int64_t b = 0; b < nb; b++, wb += 18) {
@@ -73,7 +73,7 @@ static void qdot_q4_0(const uint8_t *w, int64_t n, const struct cb_xq *x, int nt
 			int32_t s = 0;
 			for (int i = 0; i < 16; i++)
 				s += (wb[2 + i] & 15) * xb[i] + (wb[2 + i] >> 4) * xb[i + 16];
-			acc += half_at(wb) * xd[b] * (float)(s - 8 * xs[b]);
+			acc += half_at(wb) * (xd[b] * (float)s - 8.0f * xs[b]);
 		}
 		out[t] = acc;
 	}

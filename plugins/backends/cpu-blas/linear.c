@@ -105,7 +105,7 @@ static int use_int8(struct cb_state *s, const struct pb_tensor *w, const float *
 	s->xq.n = n_in;
 	for (int t = 0; t < nt; t++)
 		cb_quantize_x(x + t * xs, n_in, s->xq.q + t * n_in, s->xq.d + t * (n_in / 32),
-			      s->xq.sum + t * (n_in / 32));
+			      s->xq.dsum + t * (n_in / 32));
 	return 1;
 }
 
