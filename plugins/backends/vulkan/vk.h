@@ -1,7 +1,7 @@
 /* plugins/backends/vulkan/vk.h — what the files of the vulkan backend
  * share: the Vulkan entry points it loads at run time (loader.c), its
- * state, and the device (device.c), pipeline (pipelines.c) and recording
- * (record.c) functions.
+ * state, and the device (device.c), weight (weights.c), pipeline
+ * (pipelines.c) and recording (record.c) functions.
  *
  * Memory model: every activation buffer of the session lives in ONE
  * device-local arena (binding 0, float offsets in push constants); the
@@ -180,6 +180,7 @@ int vk_wait_all(struct vk_state *s);
 int vk_flush_uploads(struct vk_state *s, VkCommandBuffer cmd);
 void vk_uploads_done(struct vk_state *s);
 int vk_sets_update(struct vk_state *s);
+/* weights.c */
 int vk_weights_upload(struct vk_state *s, const struct pb_model *m);
 int vk_acts_alloc(struct vk_state *s, const int64_t *sizes, int n);
 int vk_table_reserve(struct vk_state *s, int64_t floats);

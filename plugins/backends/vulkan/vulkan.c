@@ -3,9 +3,9 @@
  * with a compute queue; tested on Mesa's lavapipe, a CPU device, against
  * the ref backend.  This file: the descriptor, options, availability,
  * init/fini and the buffer hooks.  loader.c finds the devices, device.c
- * owns memory, pipelines.c the shaders, record.c turns a step into one
- * command buffer.  docs/architecture.md, "The vulkan backend", has the
- * design. */
+ * owns memory, weights.c the weights, pipelines.c the shaders, record.c
+ * turns a step into one command buffer.  docs/architecture.md, "The
+ * vulkan backend", has the design. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
