@@ -28,8 +28,8 @@ static void host_log(const struct pb_host *h, enum pb_log_level lvl, const char 
 	va_end(ap);
 }
 
-static const struct pb_host host = {
-	.abi_version = PB_ABI_VERSION, .struct_size = sizeof host, .log = host_log, .n_threads = 1,
+const struct pb_host bench_host = {
+	.abi_version = PB_ABI_VERSION, .struct_size = sizeof bench_host, .log = host_log, .n_threads = 1,
 };
 
 const struct pb_plugin *bench_plugin(const char *name)
@@ -67,7 +67,7 @@ int bench_run(const struct pb_plugin *p, const void *cfg, struct pb_model *m, in
 	int rc = -1;
 	int32_t *tok = malloc((size_t)n_prefill * sizeof *tok);
 	float *logits = malloc((size_t)m->hp.vocab * sizeof *logits);
-	if (p->init(&host, cfg, &st) < 0 || ops->weights_load(st, m) < 0 ||
+	if (p->init(&bench_host, cfg, &st) < 0 || ops->weights_load(st, m) < 0 ||
 	    pb_session_open(m, ops, st, &s, err, sizeof err) < 0)
 		goto out;
 	for (int i = 0; i < m->n_tensors && ops->weight_kernel; i++)

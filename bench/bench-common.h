@@ -20,6 +20,10 @@ struct cb_config {   /* plugins/backends/cpu-blas/cpu-blas.h */
 	int kv_f16;
 };
 
+/* A host for plugins a benchmark initialises itself: warnings and errors
+ * to stderr, one thread (backends take `threads` from their config). */
+extern const struct pb_host bench_host;
+
 const struct pb_plugin *bench_plugin(const char *name);
 
 /* One session on m: a warm-up prefill, then n_prefill tokens timed and

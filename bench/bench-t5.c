@@ -30,7 +30,6 @@
  * (one preset and one format make a short run to profile: perf record.)
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,21 +47,6 @@
 #define N_OUT 64           /* output tokens per request */
 #define MAX_RUNS 64
 #define MAX_OPTS 8
-
-static void host_log(const struct pb_host *h, enum pb_log_level lvl, const char *fmt, ...)
-{
-	va_list ap;
-	(void)h;
-	if (lvl > PB_LOG_WARN)
-		return;
-	va_start(ap, fmt);
-	pb_logv(lvl, "bench", fmt, ap);
-	va_end(ap);
-}
-
-static const struct pb_host host = {
-	.abi_version = PB_ABI_VERSION, .struct_size = sizeof host, .log = host_log, .n_threads = 1,
-};
 
 /* The plugin's config as an experiment would get it: its own defaults
  * (from its option table, so no copy of the struct layout here), then
@@ -280,7 +264,7 @@ static int measure(const struct pb_plugin *p, const void *cfg, int threads, stru
 	int32_t src[N_SRC];
 	int rc = -1;
 	float *logits = malloc((size_t)m->hp.vocab * sizeof *logits);
-	if (!logits || p->init(&host, cfg, &st) < 0 || ops->weights_load(st, m) < 0 ||
+	if (!logits || p->init(&bench_host, cfg, &st) < 0 || ops->weights_load(st, m) < 0 ||
 	    pb_session_open(m, ops, st, &s, err, sizeof err) < 0) {
 		fprintf(stderr, "bench-t5: %s: %s\n", m->name, err[0] ? err : "cannot start cpu-blas");
 		goto out;
