@@ -6,6 +6,8 @@
 
 #include <prunebench/plugin.h>
 
+#include "pair.h"   /* struct be */
+
 /* cpu-blas's config struct, as plugins/backends/cpu-blas/cpu-blas.h has
  * it (checked against config_size) */
 struct cb_config {
@@ -15,13 +17,6 @@ struct cb_config {
 	int portable;
 	int int8_act;
 	int kv_f16;
-};
-
-struct be {
-	void *dl;
-	const struct pb_plugin *p;
-	const struct pb_backend_ops *ops;
-	void *st;
 };
 
 extern char be_last_log[1024];

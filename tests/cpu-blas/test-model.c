@@ -25,26 +25,6 @@ static char shared[1024];
 #define N_PROMPT 12
 #define N_GEN 12
 
-static double max_rel(const float *ref, const float *got, int64_t n)
-{
-	double mx = 0, d = 0;
-	for (int64_t i = 0; i < n; i++) {
-		mx = fmax(mx, fabs(ref[i]));
-		d = fmax(d, isnan(got[i]) ? INFINITY : fabs((double)ref[i] - got[i]));
-	}
-	return d / (mx > 0 ? mx : 1);
-}
-
-static int argmax(const float *v, int n)
-{
-	int b = 0;
-	for (int i = 1; i < n; i++)
-		if (v[i] > v[b])
-			b = i;
-	return b;
-}
-
-
 /* Prefill N_PROMPT tokens then N_GEN greedy steps on both backends. */
 static void compare(struct pb_model *m, double tol, const struct cb_config *cfg, const char *kernel)
 {
@@ -73,15 +53,15 @@ static void compare(struct pb_model *m, double tol, const struct cb_config *cfg,
 		tok[i] = (int32_t)((i * 37 + 5) % vocab);
 	ck_assert_int_eq(pb_session_forward(sr, tok, N_PROMPT, 0, lr), 0);
 	ck_assert_int_eq(pb_session_forward(sc, tok, N_PROMPT, 0, lc), 0);
-	double e = max_rel(lr, lc, vocab), worst = e;
+	double e = pair_max_rel(lr, lc, vocab), worst = e;
 	ck_assert_msg(e <= tol, "%s prefill: relative error %g > %g", m->name, e, tol);
 	for (int step = 0; step < N_GEN; step++) {
-		int32_t a = argmax(lr, vocab), b = argmax(lc, vocab);
+		int32_t a = pair_argmax(lr, vocab), b = pair_argmax(lc, vocab);
 		ck_assert_msg(a == b, "%s step %d: greedy token %d on ref, %d on cpu-blas", m->name,
 			      step, a, b);
 		ck_assert_int_eq(pb_session_forward(sr, &a, 1, N_PROMPT + step, lr), 0);
 		ck_assert_int_eq(pb_session_forward(sc, &b, 1, N_PROMPT + step, lc), 0);
-		e = max_rel(lr, lc, vocab);
+		e = pair_max_rel(lr, lc, vocab);
 		worst = e > worst ? e : worst;
 		ck_assert_msg(e <= tol, "%s decode step %d: relative error %g > %g", m->name, step, e,
 			      tol);
@@ -190,10 +170,10 @@ static void compare_int8(struct pb_model *m, const char *kernel, int min_agree)
 	double worst = 0;
 	int agree = 0;
 	for (int step = 0; step <= N_GEN; step++) {
-		int32_t a = argmax(lr, vocab);
-		double e = max_rel(lr, lc, vocab);
+		int32_t a = pair_argmax(lr, vocab);
+		double e = pair_max_rel(lr, lc, vocab);
 		worst = e > worst ? e : worst;
-		agree += a == argmax(lc, vocab);
+		agree += a == pair_argmax(lc, vocab);
 		ck_assert_msg(e <= 0.1, "%s step %d: relative logit error %g > 0.1", m->name, step, e);
 		if (step == N_GEN)
 			break;

@@ -28,25 +28,6 @@ static char shared[1024];
 #define N_PROMPT 12
 #define N_GEN 12
 
-static double max_rel(const float *ref, const float *got, int64_t n)
-{
-	double mx = 0, d = 0;
-	for (int64_t i = 0; i < n; i++) {
-		mx = fmax(mx, fabs(ref[i]));
-		d = fmax(d, isnan(got[i]) ? INFINITY : fabs((double)ref[i] - got[i]));
-	}
-	return d / (mx > 0 ? mx : 1);
-}
-
-static int argmax(const float *v, int n)
-{
-	int b = 0;
-	for (int i = 1; i < n; i++)
-		if (v[i] > v[b])
-			b = i;
-	return b;
-}
-
 /* Prefill N_PROMPT tokens (T5: encode them) then N_GEN greedy steps on
  * both backends; the vulkan backend's GPU clock must have advanced. */
 static void compare(struct pb_model *m, double tol, int subgroups)
@@ -82,15 +63,15 @@ static void compare(struct pb_model *m, double tol, int subgroups)
 		ck_assert_int_eq(pb_session_forward(sv, tok, N_PROMPT, 0, lv), 0);
 		pos = N_PROMPT;
 	}
-	double e = max_rel(lr, lv, vocab), worst = e;
+	double e = pair_max_rel(lr, lv, vocab), worst = e;
 	ck_assert_msg(e <= tol, "%s prefill: relative error %g > %g", m->name, e, tol);
 	for (int step = 0; step < N_GEN; step++) {
-		int32_t a = argmax(lr, vocab), b = argmax(lv, vocab);
+		int32_t a = pair_argmax(lr, vocab), b = pair_argmax(lv, vocab);
 		ck_assert_msg(a == b, "%s step %d: greedy token %d on ref, %d on vulkan", m->name,
 			      step, a, b);
 		ck_assert_int_eq(pb_session_forward(sr, &a, 1, pos + step, lr), 0);
 		ck_assert_int_eq(pb_session_forward(sv, &b, 1, pos + step, lv), 0);
-		e = max_rel(lr, lv, vocab);
+		e = pair_max_rel(lr, lv, vocab);
 		worst = e > worst ? e : worst;
 		ck_assert_msg(e <= tol, "%s decode step %d: relative error %g > %g", m->name, step, e,
 			      tol);

@@ -18,17 +18,8 @@
 #include <check.h>
 
 #include "model/quant.h"
+#include "pair.h"
 #include "vkbe.h"
-
-static uint64_t rng = 88172645463325252ull;
-
-static float frand(void)   /* uniform in [-1, 1) */
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
 
 #define MAX_T 4
 
@@ -60,26 +51,9 @@ static void fix_close(struct fix *f)
 /* Tensor i: [ne0 × ne1] random weights in format d. */
 static void weight(struct fix *f, int i, enum pb_dtype d, int64_t ne0, int64_t ne1, enum pb_role role)
 {
-	struct pb_tensor *t = &f->t[i];
-	free(t->data);
-	memset(t, 0, sizeof *t);
-	snprintf(t->name, sizeof t->name, "w%d", i);
-	t->dtype = d;
-	t->n_dims = 2;
-	t->ne[0] = ne0;
-	t->ne[1] = ne1;
-	t->ne[2] = t->ne[3] = 1;
-	t->role = role;
-	t->nbytes = pb_row_bytes(t) * (size_t)ne1;
-	ck_assert_uint_gt(t->nbytes, 0);
-	t->data = malloc(t->nbytes);
-	float *row = malloc((size_t)ne0 * sizeof *row);
-	for (int64_t r = 0; r < ne1; r++) {
-		for (int64_t c = 0; c < ne0; c++)
-			row[c] = frand();
-		ck_assert_int_eq(pb_quantize_row(d, row, (uint8_t *)t->data + r * pb_row_bytes(t), ne0), 0);
-	}
-	free(row);
+	char name[16];
+	snprintf(name, sizeof name, "w%d", i);
+	pair_weight(&f->t[i], name, d, ne0, ne1, role, 0);
 	if (f->m.n_tensors <= i)
 		f->m.n_tensors = i + 1;
 }
@@ -89,47 +63,12 @@ static void weight(struct fix *f, int i, enum pb_dtype d, int64_t ne0, int64_t n
 static void run_graph(struct fix *f, const struct pb_op *ops, int n_ops, const int32_t *tokens,
 		      const int64_t *sizes, int n_buf, double tol)
 {
-	struct be *bs[2] = { &f->ref, &f->vk };
-	float *out[2][6] = { { 0 } };
-	ck_assert_int_le(n_buf, 6);
-	for (int k = 0; k < 2; k++) {
-		ck_assert_msg(bs[k]->ops->weights_load(bs[k]->st, &f->m) == 0, "%s", be_last_log);
-		ck_assert_int_eq(bs[k]->ops->buffers_alloc(bs[k]->st, sizes, n_buf), 0);
-	}
-	for (int i = 0; i < n_buf; i++) {
-		float *v = malloc((size_t)sizes[i] * sizeof *v);
-		for (int64_t j = 0; j < sizes[i]; j++)
-			v[j] = frand();
-		for (int k = 0; k < 2; k++)
-			ck_assert_int_eq(bs[k]->ops->buffer_write(bs[k]->st, i, 0, sizes[i], v), 0);
-		free(v);
-	}
+	float *out[2][8] = { { 0 } };
 	struct pb_graph g = { .ops = ops, .n_ops = n_ops, .tokens = tokens, .n_tokens = ops[0].n_tokens };
-	for (int k = 0; k < 2; k++) {
-		int rc = bs[k]->ops->graph_compute(bs[k]->st, &g);
-		ck_assert_msg(rc == 0, "op %d on %s: %d: %s", ops[0].type, bs[k]->p->name, rc, be_last_log);
-		for (int i = 0; i < n_buf; i++) {
-			out[k][i] = malloc((size_t)sizes[i] * sizeof(float));
-			ck_assert_int_eq(bs[k]->ops->buffer_read(bs[k]->st, i, 0, sizes[i], out[k][i]), 0);
-		}
-	}
-	for (int i = 0; i < n_buf; i++) {
-		double mx = 0, diff = 0;
-		int64_t at = 0;
-		for (int64_t j = 0; j < sizes[i]; j++) {
-			double d = fabs((double)out[0][i][j] - out[1][i][j]);
-			mx = fmax(mx, fabs(out[0][i][j]));
-			if (d > diff || isnan(out[1][i][j])) {
-				diff = isnan(out[1][i][j]) ? INFINITY : d;
-				at = j;
-			}
-		}
-		ck_assert_msg(diff <= tol * mx, "op %d (n_tokens %d) buffer %d float %lld: ref %g vulkan %g "
-			      "(max diff %g > %g × max %g)", ops[0].type, ops[0].n_tokens, i, (long long)at,
-			      out[0][i][at], out[1][i][at], diff, tol, mx);
-		free(out[0][i]);
-		free(out[1][i]);
-	}
+	pair_run(&f->ref, &f->m, &f->vk, &f->m, &g, sizes, n_buf, out);
+	for (int i = 0; i < n_buf; i++)
+		pair_assert_close(out[0][i], out[1][i], sizes[i], tol, &ops[0], i, "vulkan");
+	pair_free(out, n_buf);
 }
 
 static void run(struct fix *f, const struct pb_op *op, const int32_t *tokens, const int64_t *sizes,

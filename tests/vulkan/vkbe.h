@@ -7,6 +7,8 @@
 
 #include <prunebench/plugin.h>
 
+#include "pair.h"   /* struct be */
+
 /* the vulkan backend's config, as plugins/backends/vulkan/vk.h has it
  * (checked against config_size) */
 struct vk_config {
@@ -14,13 +16,6 @@ struct vk_config {
 	int subgroups;            /* 0 auto, 1 on, 2 off */
 	int pipeline_cache;
 	int64_t workgroup;
-};
-
-struct be {
-	void *dl;
-	const struct pb_plugin *p;
-	const struct pb_backend_ops *ops;
-	void *st;
 };
 
 extern char be_last_log[1024];
