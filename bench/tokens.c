@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <prunebench/plugin.h>
+
 #include "bench-common.h"
 #include "model/quant.h"
 
@@ -148,6 +150,11 @@ int main(int argc, char **argv)
 	if (!cb || (with_ref && !ref) || runs < 1 || runs > MAX_RUNS || n_decode < 1 || n_prefill < 1) {
 		fprintf(stderr, "usage: tokens [PRESET] [RUNS 1..%d] [DECODE] [PREFILL] [--no-ref] "
 			"[--break-even]\n", MAX_RUNS);
+		return 1;
+	}
+	if (cb->config_size != sizeof(struct cb_config)) {   /* bench-common.h's copy is stale */
+		fprintf(stderr, "tokens: cpu-blas's config is %zu bytes, bench-common.h's copy %zu\n",
+			cb->config_size, sizeof(struct cb_config));
 		return 1;
 	}
 	if (be)

@@ -234,7 +234,9 @@ static int cb_weight_kernel(void *state, int idx, char *out, size_t len)
 	struct cb_state *s = state;
 	if (!s->m || idx < 0 || idx >= s->m->n_tensors)
 		return -EINVAL;
-	snprintf(out, len, "%s %s", pb_dtype_name(s->m->tensors[idx].dtype), cb_linear_kernel(s, idx));
+	char k[48];
+	cb_linear_kernel(s, idx, k, sizeof k);
+	snprintf(out, len, "%s %s", pb_dtype_name(s->m->tensors[idx].dtype), k);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #ifndef CPUBLAS_H
 #define CPUBLAS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <prunebench/plugin.h>
@@ -135,6 +136,6 @@ int cb_op_elementwise(struct cb_state *s, const struct pb_op *op);
 int cb_op_linear(struct cb_state *s, const struct pb_op *op);
 int cb_csr_build(const struct pb_tensor *t, double threshold, struct cb_csr **out);
 void cb_csr_free(struct cb_csr *c);
-const char *cb_linear_kernel(const struct cb_state *s, int idx);
+void cb_linear_kernel(const struct cb_state *s, int idx, char *out, size_t len);
 
 #endif

@@ -14,6 +14,7 @@
  *    dot product (kernels-int.c, kernels-avx2-int.c). */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #ifdef CB_HAVE_OPENBLAS
@@ -300,28 +301,24 @@ int cb_csr_build(const struct pb_tensor *t, double threshold, struct cb_csr **ou
 	return 0;
 }
 
-const char *cb_linear_kernel(const struct cb_state *s, int idx)
+/* What runs tensor idx: "<isa>-<decode kernel>+<prefill path>", the isa
+ * being the one whose kernel the decode step calls (none: portable C). */
+void cb_linear_kernel(const struct cb_state *s, int idx, char *out, size_t len)
 {
 	const struct pb_tensor *t = &s->m->tensors[idx];
-	if (s->w[idx].csr)
-		return s->w[idx].csr->col16 ? "csr16" : "csr32";
-	if (!pb_role_is_linear(t->role))
-		return "cpu";
-	if (t->dtype == PB_NM_2_4)
-		return s->avx2 ? "avx2-nm24gemv+sgemm" : "nm24gemv+sgemm";
+	const char *fdot = s->avx2 ? "avx2-" : !strcmp(s->k.isa, "neon") ? "neon-" : "";
+	const char *qdot = !strcmp(s->k.isa, "avx512vnni") ? "vnni-" : s->avx2 ? "avx2-" : "";
 	const int int8 = s->cfg.int8_act && t->ne[0] % 32 == 0 && s->k.qdot[t->dtype];
-	switch (t->dtype) {
-	case PB_F32: case PB_F16: case PB_BF16:
-		return s->avx2 ? "avx2-gemv+sgemm" : "gemv+sgemm";
-	case PB_Q8_0:
-		if (int8)
-			return !s->avx2 ? "q8xq8-gemv+dequant-sgemm" : !strcmp(s->k.isa, "avx512vnni")
-				? "vnni-q8xq8-gemv+dequant-sgemm" : "avx2-q8xq8-gemv+dequant-sgemm";
-		return s->avx2 ? "avx2-q8gemv+dequant-sgemm" : "q8gemv+dequant-sgemm";
-	default:
-		if (int8)
-			return !s->avx2 ? "q4xq8-gemv+dequant-sgemm" : !strcmp(s->k.isa, "avx512vnni")
-				? "vnni-q4xq8-gemv+dequant-sgemm" : "avx2-q4xq8-gemv+dequant-sgemm";
-		return s->avx2 ? "avx2-q4gemv+dequant-sgemm" : "q4gemv+dequant-sgemm";
-	}
+	if (s->w[idx].csr)
+		snprintf(out, len, "%s", s->w[idx].csr->col16 ? "csr16" : "csr32");
+	else if (!pb_role_is_linear(t->role))
+		snprintf(out, len, "cpu");
+	else if (t->dtype == PB_NM_2_4)
+		snprintf(out, len, "%snm24gemv+sgemm", s->avx2 ? "avx2-" : "");
+	else if (t->dtype == PB_Q8_0 || t->dtype == PB_Q4_0)
+		snprintf(out, len, "%s%s+dequant-sgemm", int8 ? qdot : fdot,
+			 int8 ? (t->dtype == PB_Q8_0 ? "q8xq8-gemv" : "q4xq8-gemv")
+			      : (t->dtype == PB_Q8_0 ? "q8gemv" : "q4gemv"));
+	else
+		snprintf(out, len, "%sgemv+sgemm", fdot);
 }
