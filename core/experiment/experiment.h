@@ -56,6 +56,10 @@ struct pb_chain {
 	char name[PB_NAME_MAX];       /* "dense", "mag-sparsity0.3" */
 	struct pb_step *steps;        /* in order; n_steps == 0 is the dense baseline */
 	int n_steps;
+	/* `aa_control: true`: this chain is the A/A twin of the baseline
+	 * chain named here (same steps, measured again in every round as a
+	 * noise control); "" for every other chain. */
+	char aa_of[PB_NAME_MAX];
 };
 
 struct pb_backend_spec {
@@ -104,6 +108,12 @@ struct pb_experiment {
 	int max_samples;              /* 0 = all */
 	int score_tokens;             /* teacher-forced positions scored per cell, default 4096; 0: none */
 	double timeout_s;             /* per cell, default 600 */
+	/* experimental design (run/schedule.c): every cell is measured in
+	 * `rounds` separate runs; each round runs the cells in an order
+	 * shuffled from the seed, blocked by model × dataset × backend.
+	 * Neither changes a cell's id. */
+	int rounds;                   /* default 1 */
+	int aa_control;               /* the baseline chain gets an A/A twin */
 	/* probes issue: measurement conditions (cell.c) */
 	double idle_baseline_s;       /* idle probe sampling before measuring, default 0 */
 	int cooldown;                 /* `cooldown:` given */

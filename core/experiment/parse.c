@@ -20,7 +20,10 @@ static const char *const top_keys[] = {
 	"name", "seed", "output", "repeat", "warmup", "max_new_tokens", "max_samples",
 	"score_tokens", "timeout", "defaults", "models", "datasets", "pruners", "backends", "probes",
 	"exclude", "include", "idle_baseline", "cooldown", "throttle_pct", "slurm",
+	"rounds", "aa_control",
 };
+
+static int parse_bool(struct xctx *c, const struct xnode *n, const char *key, int *out);
 
 int xp_scalar(struct xctx *c, const struct xnode *n, const char *what)
 {
@@ -217,6 +220,7 @@ int xp_parse_settings(struct xctx *c)
 		{ "max_new_tokens", 1, 65536, 32, &e->max_new_tokens },
 		{ "max_samples", 0, 1000000000, 0, &e->max_samples },
 		{ "score_tokens", 0, 100000000, 4096, &e->score_tokens },
+		{ "rounds", 1, 1000, 1, &e->rounds },
 	};
 	for (size_t i = 0; i < PB_ARRAY_LEN(ints); i++) {
 		v = ints[i].def;
@@ -229,6 +233,10 @@ int xp_parse_settings(struct xctx *c)
 	e->timeout_s = 600;
 	if ((n = xn_get(r, "timeout")) && (ret = parse_duration(c, n, &e->timeout_s)) < 0)
 		return ret;
+	e->aa_control = 0;
+	if ((n = xn_get(r, "aa_control")) && (ret = parse_bool(c, n, "aa_control", &e->aa_control)) < 0)
+		return ret;
+	c->aa_node = n;
 	return parse_probe_settings(c);
 }
 

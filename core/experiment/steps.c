@@ -277,6 +277,51 @@ static int chain_entry(struct xctx *c, const struct xnode *key, struct xnode *va
 	return 0;
 }
 
+/* `aa_control: true`: the first chain without steps (the baseline) gets a
+ * twin "<name>-aa", inserted right after it, so every block measures the
+ * baseline twice per round; the report's A/A comparison of the two is the
+ * empirical noise floor.  The twin matches the include/exclude rules that
+ * name the baseline. */
+static int add_aa_twin(struct xctx *c)
+{
+	struct pb_experiment *e = c->e;
+	int b = -1;
+	if (!e->aa_control)
+		return 0;
+	for (int i = 0; i < e->n_chains && b < 0; i++)
+		if (e->chains[i].n_steps == 0)
+			b = i;
+	if (b < 0)
+		return xerr(c, c->aa_node ? c->aa_node : c->root,
+			    "'aa_control': needs a baseline chain without steps (e.g. 'dense: []') "
+			    "in 'pruners'");
+	char name[PB_NAME_MAX];
+	if (snprintf(name, sizeof name, "%s-aa", e->chains[b].name) >= (int)sizeof name)
+		return xerr(c, c->aa_node, "'aa_control': baseline name '%s' too long",
+			    e->chains[b].name);
+	for (int i = 0; i < e->n_chains; i++)
+		if (!strcmp(e->chains[i].name, name))
+			return xerr(c, c->aa_node, "'aa_control': a chain named '%s' already exists; "
+				    "the A/A twin of '%s' takes that name", name, e->chains[b].name);
+	struct pb_chain *ch = realloc(e->chains, (e->n_chains + 1) * sizeof *ch);
+	if (!ch)
+		return -ENOMEM;
+	e->chains = ch;
+	char (*o)[PB_NAME_MAX] = realloc(c->orig[XA_PRUNER], (e->n_chains + 1) * sizeof *o);
+	if (!o)
+		return -ENOMEM;
+	c->orig[XA_PRUNER] = o;
+	memmove(&ch[b + 2], &ch[b + 1], (size_t)(e->n_chains - b - 1) * sizeof *ch);
+	memmove(&o[b + 2], &o[b + 1], (size_t)(e->n_chains - b - 1) * sizeof *o);
+	memset(&ch[b + 1], 0, sizeof *ch);
+	memcpy(o[b + 1], o[b], sizeof *o);
+	e->n_chains++;
+	snprintf(ch[b + 1].name, sizeof ch[b + 1].name, "%s", name);
+	snprintf(ch[b + 1].aa_of, sizeof ch[b + 1].aa_of, "%s", ch[b].name);
+	ch[b + 1].steps = calloc(1, sizeof *ch[b + 1].steps);
+	return ch[b + 1].steps ? 0 : -ENOMEM;
+}
+
 int xp_parse_pruners(struct xctx *c)
 {
 	struct xnode *n = xn_get(c->root, "pruners");
@@ -290,7 +335,7 @@ int xp_parse_pruners(struct xctx *c)
 		snprintf(e->chains[0].name, PB_NAME_MAX, "dense");
 		snprintf(c->orig[XA_PRUNER][0], PB_NAME_MAX, "dense");
 		e->n_chains = 1;
-		return 0;
+		return add_aa_twin(c);
 	}
 	if (n->kind != XN_MAP && !xn_is_null(n))
 		return xerr(c, n, "'pruners': expected a mapping of name: [steps], got %s",
@@ -302,7 +347,7 @@ int xp_parse_pruners(struct xctx *c)
 		if (ret < 0)
 			return ret;
 	}
-	return 0;
+	return add_aa_twin(c);
 }
 
 /* Backends and probes share two forms: a mapping name -> {options} (the

@@ -43,6 +43,7 @@ struct xctx {
 	/* The entry each expanded axis entry came from (before sweeps), so
 	 * include/exclude rules may name either; indexed like e->models etc. */
 	char (*orig[4])[PB_NAME_MAX];
+	const struct xnode *aa_node;    /* `aa_control:`, for its errors */
 };
 
 enum xp_axis { XA_MODEL = 0, XA_DATASET, XA_PRUNER, XA_BACKEND };

@@ -30,6 +30,7 @@ void pb_cell_record_init(struct pb_cell_record *r, const struct pb_experiment *e
 	memset(r, 0, sizeof *r);
 	r->e = e;
 	r->c = c;
+	r->round = r->n_rounds = 1;
 	r->perplexity_dense = NAN;
 	r->throttle.freq_ref_mhz = r->throttle.freq_limit_mhz = NAN;
 	pb_iso8601_now(r->start_time, sizeof r->start_time);
@@ -222,7 +223,7 @@ static void fmtd(char *buf, size_t len, double v)
 static int write_requests(const struct pb_cell_record *r, const char *path)
 {
 	static const char *const hdr[] = {
-		"repeat", "sample", "prompt_tokens", "output_tokens", "truncated",
+		"round", "repeat", "sample", "prompt_tokens", "output_tokens", "truncated",
 		"ttft_ms", "tpot_ms", "e2e_ms", "prefill_tok_s", "decode_tok_s",
 		"itl_ms_mean", "itl_ms_max", "encode_ms", "gpu_prefill_ms", "gpu_decode_ms",
 		"exact_match", "token_f1", "rouge_l", "throttled", "output_text",
@@ -232,7 +233,8 @@ static int write_requests(const struct pb_cell_record *r, const char *path)
 		return -errno;
 	for (int i = 0; i < r->n_reqs; i++) {
 		const struct pb_req_stat *q = &r->reqs[i];
-		char f[19][32];
+		char f[20][32];
+		snprintf(f[19], 32, "%d", r->round);
 		snprintf(f[0], 32, "%d", q->repeat);
 		snprintf(f[1], 32, "%d", q->sample);
 		snprintf(f[2], 32, "%d", q->n_prompt);
@@ -253,10 +255,32 @@ static int write_requests(const struct pb_cell_record *r, const char *path)
 		fmtd(f[17], 32, q->rouge_l);
 		/* empty, not 0, when nothing could tell */
 		fmtd(f[18], 32, q->throttled < 0 ? NAN : q->throttled);
-		const char *row[20];
+		const char *row[21] = { f[19] };
 		for (int k = 0; k < 19; k++)
-			row[k] = f[k];
-		row[19] = q->text;
+			row[k + 1] = f[k];
+		row[20] = q->text;
+		int err = pb_csv_row(w, row);
+		if (err < 0) {
+			pb_csv_close(w);
+			return err;
+		}
+	}
+	return pb_csv_close(w);
+}
+
+/* Every inter-token gap of the measured requests, so that the rounds of a
+ * cell can be pooled (rounds.c) into percentiles over all of them. */
+static int write_itl(const struct pb_cell_record *r, const char *path)
+{
+	static const char *const hdr[] = { "round", "itl_ms" };
+	struct pb_csv *w = pb_csv_create(path, hdr, 2);
+	if (!w)
+		return -errno;
+	for (int i = 0; i < r->n_itl; i++) {
+		char a[16], b[32];
+		snprintf(a, sizeof a, "%d", r->round);
+		fmtd(b, sizeof b, r->itl[i]);
+		const char *row[2] = { a, b };
 		int err = pb_csv_row(w, row);
 		if (err < 0) {
 			pb_csv_close(w);
@@ -349,6 +373,7 @@ static void row_identity(struct pb_row *row, const struct pb_experiment *e, cons
 	pb_row_set(row, "dataset", "%s", c->dataset->name);
 	pb_row_set(row, "pruner", "%s", c->chain->name);
 	pb_row_set(row, "backend", "%s", c->backend->name);
+	pb_row_set(row, "aa_of", "%s", c->chain->aa_of);
 }
 
 /* Accuracy columns, always present (empty where they do not apply) so
@@ -505,9 +530,25 @@ int pb_cell_record_write(struct pb_cell_record *r, const struct pb_sampler *s, c
 	r->energy = ne > 0 ? calloc((size_t)ne, sizeof *r->energy) : NULL;
 	r->n_energy = r->energy ? pb_sampler_energy_sources(s, r->energy, ne) : 0;
 	r->baseline_ms = pb_sampler_baseline_ms(s);
+	if ((err = write_itl(r, PATH("itl.csv"))) < 0)
+		goto fail;
 	pb_row_init(&row);
 	build_summary(r, s, &row);
+	pb_row_set(&row, "rounds", "%d", r->n_rounds);
 	err = pb_row_write_csv(&row, PATH("summary.csv"));
+	if (err == 0) {
+		/* this round's row of rounds.csv: the summary behind its place in time */
+		struct pb_row rr;
+		pb_row_init(&rr);
+		pb_row_set(&rr, "round", "%d", r->round);
+		pb_row_set(&rr, "round_position", "%d", r->round_position);
+		pb_row_set(&rr, "round_started", "%s", r->start_time);
+		for (int i = 0; i < row.n; i++)
+			if (strcmp(row.keys[i], "rounds"))
+				pb_row_set(&rr, row.keys[i], "%s", row.values[i]);
+		err = pb_row_write_csv(&rr, PATH("rounds.csv"));
+		pb_row_free(&rr);
+	}
 	pb_row_free(&row);
 	if (err < 0)
 		goto fail;

@@ -43,6 +43,8 @@ struct pb_probe_status {
 struct pb_cell_record {
 	const struct pb_experiment *e;
 	const struct pb_cell *c;
+	int round, n_rounds;       /* this run is round `round` (1-based) of n_rounds */
+	int round_position;        /* the cell's 0-based place in the round's order */
 	char start_time[32];
 	char model_sha256[65], dataset_sha256[65];
 	char model_name[PB_MODEL_NAME_MAX];

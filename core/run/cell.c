@@ -294,15 +294,99 @@ static int score(struct cell_ctx *x, struct pb_session *sess, const struct pb_mo
 	return 0;
 }
 
+/* COMPRESS job: keep the chain's result for the rounds — the model as
+ * GGUF and, beside it (<path>.targets), the time compression took and
+ * each touched tensor's target sparsity.  Written as temporaries and
+ * renamed, the GGUF last (its presence means both are complete). */
+static int keep_compressed(const struct pb_model *m, const struct pb_cell_record *rec,
+			   const char *path)
+{
+	char tmp[4500], targets[4500], ttmp[4600], err[1024];
+	int rc;
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	snprintf(targets, sizeof targets, "%s.targets", path);
+	snprintf(ttmp, sizeof ttmp, "%s.tmp", targets);
+	FILE *f = fopen(ttmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "compress_ms\t%.17g\n", rec->compress_ms);
+	for (int i = 0; i < rec->n_tensors; i++)
+		if (rec->tensors[i].target >= 0)
+			fprintf(f, "%s\t%.17g\n", rec->tensors[i].name, rec->tensors[i].target);
+	if (fclose(f) != 0 || rename(ttmp, targets) < 0)
+		return -errno;
+	if ((rc = pb_gguf_write(m, tmp, err, sizeof err)) < 0) {
+		pb_log(PB_LOG_ERROR, "keeping the compressed model: %s", err);
+		return rc;
+	}
+	return rename(tmp, path) < 0 ? -errno : 0;
+}
+
+/* MEASURE job of a multi-round cell: instead of compressing, take the
+ * tensors of the model a COMPRESS job kept.  m (the dense model, already
+ * recorded as "before") gets the kept tensor table and shapes; the kept
+ * model owns their memory and must outlive m (*kept).  Tokenizer and
+ * metadata stay m's own. */
+static int take_compressed(struct pb_model *m, const char *path, struct pb_cell_record *rec,
+			   struct pb_model **kept)
+{
+	char err[1024], targets[4500], line[512];
+	struct pb_model *k = NULL;
+	int rc;
+	if ((rc = pb_model_load(path, &k, err, sizeof err)) < 0) {
+		pb_log(PB_LOG_ERROR, "the compressed model kept for the rounds: %s", err);
+		return rc;
+	}
+	struct pb_tensor *t = m->tensors;
+	int n = m->n_tensors;
+	m->tensors = k->tensors;
+	m->n_tensors = k->n_tensors;
+	k->tensors = t;
+	k->n_tensors = n;
+	struct pb_hparams hp = m->hp;
+	m->hp = k->hp;
+	k->hp = hp;
+	*kept = k;
+
+	snprintf(targets, sizeof targets, "%s.targets", path);
+	FILE *f = fopen(targets, "r");
+	if (!f) {
+		rc = -errno;
+		pb_log(PB_LOG_ERROR, "%s: %s", targets, strerror(errno));
+		return rc;
+	}
+	char (*names)[PB_TENSOR_NAME_MAX] = calloc(1, sizeof *names);
+	struct pb_prune_target *tg = calloc(1, sizeof *tg);
+	while (names && tg && fgets(line, sizeof line, f)) {
+		char *tab = strchr(line, '\t');
+		if (!tab)
+			continue;
+		*tab++ = '\0';
+		double v = strtod(tab, NULL);
+		if (!strcmp(line, "compress_ms")) {
+			rec->compress_ms = v;
+			continue;
+		}
+		snprintf(names[0], PB_TENSOR_NAME_MAX, "%.*s", PB_TENSOR_NAME_MAX - 1, line);
+		tg[0].sparsity = v;
+		pb_cell_record_targets(rec, (const char (*)[PB_TENSOR_NAME_MAX])names, 1, tg);
+	}
+	fclose(f);
+	rc = names && tg ? 0 : -ENOMEM;
+	free(names);
+	free(tg);
+	return rc;
+}
+
 int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
-		    const char *dir, int status_fd)
+		    const struct pb_cell_job *job, const char *dir, int status_fd)
 {
 	struct cell_ctx x = { .e = e, .c = c, .dir = dir, .status_fd = status_fd };
 	struct pb_cell_record rec;
 	struct pb_host_ctx probe_hosts[e->n_probes + 1];
 	struct pb_probe_inst probe_inst[e->n_probes + 1];
 	void *probe_states[e->n_probes + 1];
-	struct pb_model *m = NULL;
+	struct pb_model *m = NULL, *kept = NULL;
 	struct pb_dataset *ds = NULL;
 	struct pb_reference *ref = NULL;
 	struct pb_session *sess = NULL;
@@ -313,8 +397,15 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 
 	memset(probe_states, 0, sizeof probe_states);
 	pb_cell_record_init(&rec, e, c);
-	pb_log(PB_LOG_INFO, "cell %s: %s × %s × %s × %s", c->id, c->model->name,
+	rec.round = job->round;
+	rec.n_rounds = job->n_rounds;
+	rec.round_position = job->position;
+	static const char *const what[] = { "cell", "dense reference of", "compression of" };
+	pb_log(PB_LOG_INFO, "%s %s: %s × %s × %s × %s", what[job->kind], c->id, c->model->name,
 	       c->dataset->name, c->chain->name, c->backend->name);
+	if (job->n_rounds > 1 && job->kind == PB_JOB_MEASURE)
+		pb_log(PB_LOG_INFO, "round %d of %d, position %d in the round", job->round,
+		       job->n_rounds, job->position);
 
 	n_probes = pb_cell_start_probes(e, &rec, probe_hosts, probe_inst, probe_states);
 	if (pb_sampler_start(&x.sampler, probe_inst, n_probes, PB_PHASE_LOAD) < 0) {
@@ -343,7 +434,8 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 	pb_cell_record_dataset(&rec, ds);
 
 	/* (an encoder-decoder on raw text is not scored: no reference either) */
-	if (e->score_tokens > 0 && !(ds->kind == PB_DATASET_TEXT && m->hp.n_enc_layers > 0)) {
+	if (job->kind != PB_JOB_COMPRESS && e->score_tokens > 0 &&
+	    !(ds->kind == PB_DATASET_TEXT && m->hp.n_enc_layers > 0)) {
 		set_phase(&x, PB_PHASE_SCORE);
 		int rerr = pb_reference_get(e, c, ds, m, rec.model_sha256, &ref, err, sizeof err);
 		if (rerr == -ENOENT) {
@@ -362,11 +454,28 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		}
 	}
 
-	set_phase(&x, PB_PHASE_COMPRESS);
-	t0 = pb_now_ms();
-	if (compress(&x, m, ds, &rec) < 0)
+	if (job->kind == PB_JOB_REFERENCE) {
+		rc = 0;
 		goto out;
-	rec.compress_ms = pb_now_ms() - t0;
+	}
+	set_phase(&x, PB_PHASE_COMPRESS);
+	if (job->kind == PB_JOB_MEASURE && job->compressed[0]) {
+		if (take_compressed(m, job->compressed, &rec, &kept) < 0)
+			goto out;
+		pb_log(PB_LOG_INFO, "compressed model taken from %s (compressed once, in %.1f ms)",
+		       job->compressed, rec.compress_ms);
+	} else {
+		t0 = pb_now_ms();
+		if (compress(&x, m, ds, &rec) < 0)
+			goto out;
+		rec.compress_ms = pb_now_ms() - t0;
+	}
+	if (job->kind == PB_JOB_COMPRESS) {
+		if (keep_compressed(m, &rec, job->compressed) < 0)
+			goto out;
+		rc = 0;
+		goto out;
+	}
 
 	/* backend */
 	struct pb_host_ctx bhost;
@@ -473,6 +582,7 @@ out:
 	pb_reference_free(ref);
 	pb_dataset_free(ds);
 	pb_model_free(m);
+	pb_model_free(kept);   /* after m: m's tensors live in its memory */
 	pb_cell_record_free(&rec);
 	return rc;
 }

@@ -42,10 +42,37 @@ void pb_cell_list_free(char **ids, int n);
 int pb_run_selected(const struct pb_experiment *e, const struct pb_cell *c,
 		    const struct pb_run_opts *o);
 
-/* In the child: run one cell, writing into dir (the .tmp folder).  Phase
- * names are written as "phase NAME\n" lines to status_fd (-1 for none).
- * Returns 0 when the cell completed. */
+/* What a child process does for a cell (the parent forks one per job). */
+enum pb_job_kind {
+	PB_JOB_MEASURE = 0,   /* one round of the cell: the whole pipeline, recorded */
+	PB_JOB_REFERENCE,     /* compute (or find) the dense reference of the cell's
+			       * model × dataset, before any cell of the pair is measured */
+	PB_JOB_COMPRESS,      /* run the chain once and keep its result for every round */
+};
+
+struct pb_cell_job {
+	enum pb_job_kind kind;
+	int round;            /* 1-based */
+	int n_rounds;
+	int position;         /* 0-based place of the cell in this round's order */
+	/* MEASURE: the chain's result kept by a COMPRESS job (GGUF + targets
+	 * file), loaded instead of compressing; "" compresses in the child.
+	 * COMPRESS: where to write it. */
+	char compressed[4400];
+};
+
+/* In the child: run one job of a cell, writing into dir (the .tmp folder).
+ * Phase names are written as "phase NAME\n" lines to status_fd (-1 for
+ * none).  Returns 0 when the job completed. */
 int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
-		    const char *dir, int status_fd);
+		    const struct pb_cell_job *job, const char *dir, int status_fd);
+
+/* The order of cells[0..n) in a round: blocks of cells that share model ×
+ * dataset × backend stay together (so compared chains sit next to each
+ * other in time); the blocks' order and each block's order are shuffled
+ * from the experiment seed and the round.  A cell's place depends only on
+ * the seed, the round and the set of cells given. */
+int pb_schedule_round(const struct pb_experiment *e, const struct pb_cell *const *cells, int n,
+		      int round, const struct pb_cell **out);
 
 #endif

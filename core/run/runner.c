@@ -26,6 +26,7 @@
 #include "results/results.h"
 #include "run/cell-record.h"
 #include "run/progress.h"
+#include "run/rounds.h"
 #include "run/run.h"
 #include "util/util.h"
 
@@ -141,7 +142,7 @@ static char *log_tail(const char *path, int lines)
 }
 
 static void child_main(const struct pb_experiment *e, const struct pb_cell *c,
-		       const char *tmp, int status_fd, pid_t parent)
+		       const struct pb_cell_job *job, const char *tmp, int status_fd, pid_t parent)
 {
 	char path[4096];
 	/* die with the batch: an orphan must never race a rerun of its cell */
@@ -162,7 +163,7 @@ static void child_main(const struct pb_experiment *e, const struct pb_cell *c,
 	dup2(fd, STDERR_FILENO);
 	close(fd);
 	setvbuf(stderr, NULL, _IOLBF, 0);
-	int rc = pb_cell_execute(e, c, tmp, status_fd);
+	int rc = pb_cell_execute(e, c, job, tmp, status_fd);
 	fflush(stdout);
 	fflush(stderr);
 	_exit(rc == 0 ? 0 : 1);
@@ -207,26 +208,25 @@ static void describe_status(int status, const char *phase, char *out, size_t len
 		snprintf(out, len, "ended abnormally in phase %s", phase);
 }
 
-/* Run one cell; returns PB_CELL_DONE or PB_CELL_FAILED, or -errno when it
- * could not even start.  *stopped is set when a stop signal arrived. */
-static int run_cell(const struct pb_experiment *e, const struct pb_cell *c,
-		    const char *cells_dir, struct pb_progress *pg, int *stopped)
+enum { JOB_OK = 0, JOB_FAILED = 1, JOB_STOPPED = 2 };
+
+/* Fork a child for one job of cell c, writing into tmp (created afresh),
+ * and wait for it under the cell's time limit.  JOB_OK when it exited 0,
+ * JOB_FAILED with reason filled, JOB_STOPPED when a stop signal arrived
+ * (*stopped set), or -errno when it could not start. */
+static int run_child(const struct pb_experiment *e, const struct pb_cell *c,
+		     const struct pb_cell_job *job, const char *tmp, struct pb_progress *pg,
+		     const char *label, int *stopped, char *reason, size_t rlen)
 {
-	char tmp[4096], final[4096], reason[1024] = "", start[32];
 	int pipefd[2];
 	struct child ch = { .status_fd = -1 };
 	int status = 0, timed_out = 0;
 
-	if (snprintf(tmp, sizeof tmp, "%s/%s.tmp", cells_dir, c->id) >= (int)sizeof tmp ||
-	    snprintf(final, sizeof final, "%s/%s", cells_dir, c->id) >= (int)sizeof final)
-		return -ENAMETOOLONG;
 	pb_rm_rf(tmp);
-	pb_rm_rf(final);   /* a failed cell being retried, or --force */
 	if (pb_mkdir_p(tmp) < 0)
 		return -errno;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
-	pb_iso8601_now(start, sizeof start);
 	snprintf(ch.phase, sizeof ch.phase, "start");
 
 	fflush(stdout);
@@ -241,7 +241,7 @@ static int run_cell(const struct pb_experiment *e, const struct pb_cell *c,
 	}
 	if (ch.pid == 0) {
 		close(pipefd[0]);
-		child_main(e, c, tmp, pipefd[1], parent);
+		child_main(e, c, job, tmp, pipefd[1], parent);
 	}
 	setpgid(ch.pid, ch.pid);
 	close(pipefd[1]);
@@ -268,7 +268,7 @@ static int run_cell(const struct pb_experiment *e, const struct pb_cell *c,
 			waitpid(ch.pid, &status, 0);
 			break;
 		}
-		pb_progress_cell(pg, c->id, ch.phase);
+		pb_progress_cell(pg, label, ch.phase);
 	}
 	drain_status(&ch);
 	close(ch.status_fd);
@@ -283,27 +283,23 @@ static int run_cell(const struct pb_experiment *e, const struct pb_cell *c,
 		if (stop_signal)
 			*stopped = 1;
 	}
+	if (*stopped)
+		return JOB_STOPPED;   /* leave the .tmp for the next run to remove */
+	if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return JOB_OK;
+	if (timed_out)
+		snprintf(reason, rlen, "timeout after %g s in phase %s", e->timeout_s, ch.phase);
+	else
+		describe_status(status, ch.phase, reason, rlen);
+	return JOB_FAILED;
+}
 
-	if (*stopped) {
-		/* interrupted: leave the .tmp for the next run to remove */
-		return PB_CELL_PENDING;
-	}
-	if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		char manifest[4096];
-		struct stat st;
-		if (pb_path_join(manifest, sizeof manifest, tmp, "manifest.yaml") == 0 &&
-		    stat(manifest, &st) == 0) {
-			if (rename(tmp, final) < 0)
-				return -errno;
-			return PB_CELL_DONE;
-		}
-		snprintf(reason, sizeof reason, "exited 0 without writing its manifest");
-	} else if (timed_out) {
-		snprintf(reason, sizeof reason, "timeout after %g s in phase %s", e->timeout_s, ch.phase);
-	} else {
-		describe_status(status, ch.phase, reason, sizeof reason);
-	}
-
+/* Turn tmp (a failed job's folder, run.log inside) into the failed cell
+ * folder `final`. */
+static int record_failed(const struct pb_experiment *e, const struct pb_cell *c, const char *tmp,
+			 const char *final, const char *reason, const char *start,
+			 struct pb_progress *pg)
+{
 	char logpath[4096];
 	pb_path_join(logpath, sizeof logpath, tmp, "run.log");
 	char *tail = log_tail(logpath, 20);
@@ -312,9 +308,153 @@ static int run_cell(const struct pb_experiment *e, const struct pb_cell *c,
 	free(tail);
 	if (err < 0)
 		return err;
+	pb_rm_rf(final);
 	if (rename(tmp, final) < 0)
 		return -errno;
 	return PB_CELL_FAILED;
+}
+
+/* Where a cell's rounds live while it is measured (rounds.c). */
+static int rounds_dir(char *out, size_t len, const char *cells_dir, const struct pb_cell *c)
+{
+	if (pb_path_join(out, len, cells_dir, c->id) < 0 || strlen(out) + 8 > len)
+		return -ENAMETOOLONG;
+	strcat(out, ".rounds");
+	return 0;
+}
+
+static int has_manifest(const char *dir)
+{
+	char p[4096];
+	struct stat st;
+	return pb_path_join(p, sizeof p, dir, "manifest.yaml") == 0 && stat(p, &st) == 0;
+}
+
+/* The dense reference of c's model × dataset in a process of its own,
+ * before any cell of the pair is measured, so that no measured cell's
+ * memory or time includes it.  When it fails the cells compute it
+ * themselves (and say why they could not). */
+static int run_reference(const struct pb_experiment *e, const struct pb_cell *c,
+			 const char *cells_dir, struct pb_progress *pg, int *stopped)
+{
+	char tmp[4400], reason[1024] = "";
+	struct pb_cell_job job = { .kind = PB_JOB_REFERENCE, .round = 1, .n_rounds = 1 };
+	if (e->score_tokens <= 0)
+		return JOB_OK;
+	if (snprintf(tmp, sizeof tmp, "%s/%s.reference.tmp", cells_dir, c->id) >= (int)sizeof tmp)
+		return -ENAMETOOLONG;
+	int r = run_child(e, c, &job, tmp, pg, c->id, stopped, reason, sizeof reason);
+	if (r == JOB_FAILED) {
+		char logpath[4096];
+		pb_path_join(logpath, sizeof logpath, tmp, "run.log");
+		char *tail = log_tail(logpath, 5);
+		pb_log(PB_LOG_WARN, "dense reference of %s × %s: %s; the cells will try again\n%s",
+		       c->model->name, c->dataset->name, reason, tail ? tail : "");
+		free(tail);
+	}
+	if (r != JOB_STOPPED)
+		pb_rm_rf(tmp);
+	return r < 0 ? r : (r == JOB_STOPPED ? JOB_STOPPED : JOB_OK);
+}
+
+/* One round of a cell.  With one round the cell folder is the round's;
+ * with several, round k goes to <id>.rounds/r<k> and the last one pools
+ * them into the cell folder.  Returns PB_CELL_DONE (cell complete),
+ * PB_CELL_FAILED, PB_CELL_PENDING (more rounds to come, or stopped), or
+ * -errno. */
+static int run_round(const struct pb_experiment *e, const struct pb_cell *c, int round,
+		     int position, const char *cells_dir, struct pb_progress *pg, int *stopped)
+{
+	char tmp[4400], final[4096], rdir[4096], reason[1024] = "", start[32], label[4200];
+	struct pb_cell_job job = { .kind = PB_JOB_MEASURE, .round = round,
+				   .n_rounds = e->rounds, .position = position };
+	const int multi = e->rounds > 1;
+	int r;
+
+	pb_iso8601_now(start, sizeof start);
+	if (snprintf(final, sizeof final, "%s/%s", cells_dir, c->id) >= (int)sizeof final ||
+	    rounds_dir(rdir, sizeof rdir, cells_dir, c) < 0)
+		return -ENAMETOOLONG;
+	snprintf(label, sizeof label, multi ? "%s (round %d/%d)" : "%s", c->id, round, e->rounds);
+	if (strlen(final) + 32 > sizeof tmp - 64)
+		return -ENAMETOOLONG;
+	if (!multi) {
+		snprintf(tmp, sizeof tmp, "%s.tmp", final);
+		pb_rm_rf(final);   /* a failed cell being retried, or --force */
+	} else {
+		if (pb_mkdir_p(rdir) < 0)
+			return -errno;
+		/* compression once for every round, in its own process */
+		if (c->chain->n_steps > 0) {
+			struct stat st;
+			snprintf(job.compressed, sizeof job.compressed, "%s/compressed.gguf", rdir);
+			if (stat(job.compressed, &st) < 0) {
+				struct pb_cell_job cj = job;
+				cj.kind = PB_JOB_COMPRESS;
+				snprintf(tmp, sizeof tmp, "%s/compress.tmp", rdir);
+				r = run_child(e, c, &cj, tmp, pg, label, stopped, reason, sizeof reason);
+				if (r < 0 || r == JOB_STOPPED)
+					return r < 0 ? r : PB_CELL_PENDING;
+				if (r == JOB_FAILED) {
+					char why[1200];
+					snprintf(why, sizeof why, "compression (run once for all rounds): %s", reason);
+					return record_failed(e, c, tmp, final, why, start, pg);
+				}
+				pb_rm_rf(tmp);
+			}
+		}
+		if (snprintf(tmp, sizeof tmp, "%s/r%d.tmp", rdir, round) >= (int)sizeof tmp)
+			return -ENAMETOOLONG;
+	}
+
+	r = run_child(e, c, &job, tmp, pg, label, stopped, reason, sizeof reason);
+	if (r < 0)
+		return r;
+	if (r == JOB_STOPPED)
+		return PB_CELL_PENDING;
+	if (r == JOB_OK && !has_manifest(tmp)) {
+		snprintf(reason, sizeof reason, "exited 0 without writing its manifest");
+		r = JOB_FAILED;
+	}
+	if (r == JOB_FAILED) {
+		if (multi) {
+			char why[1200];
+			snprintf(why, sizeof why, "round %d of %d: %s", round, e->rounds, reason);
+			return record_failed(e, c, tmp, final, why, start, pg);
+		}
+		return record_failed(e, c, tmp, final, reason, start, pg);
+	}
+	if (!multi)
+		return rename(tmp, final) < 0 ? -errno : PB_CELL_DONE;
+
+	char rk[4400];
+	snprintf(rk, sizeof rk, "%s/r%d", rdir, round);
+	pb_rm_rf(rk);
+	if (rename(tmp, rk) < 0)
+		return -errno;
+	for (int k = 1; k <= e->rounds; k++) {
+		snprintf(rk, sizeof rk, "%s/r%d", rdir, k);
+		if (!has_manifest(rk))
+			return PB_CELL_PENDING;
+	}
+	/* every round is there: pool them into the cell folder */
+	char err[900], inner[4500];
+	snprintf(tmp, sizeof tmp, "%s.tmp", final);
+	pb_rm_rf(tmp);
+	if (pb_rounds_pool(rdir, e->rounds, tmp, err, sizeof err) < 0) {
+		pb_log(PB_LOG_ERROR, "cell %s: pooling its rounds: %s", c->id, err);
+		snprintf(reason, sizeof reason, "pooling the rounds: %s", err);
+		return record_failed(e, c, tmp, final, reason, start, pg);
+	}
+	/* the rounds' folders go with it; the kept model is no longer needed */
+	snprintf(rk, sizeof rk, "%s/compressed.gguf", rdir);
+	unlink(rk);
+	snprintf(rk, sizeof rk, "%s/compressed.gguf.targets", rdir);
+	unlink(rk);
+	snprintf(inner, sizeof inner, "%s/rounds", tmp);
+	if (rename(rdir, inner) < 0 || rename(tmp, final) < 0)
+		return -errno;
+	return PB_CELL_DONE;
 }
 
 static int copy_experiment(const struct pb_experiment *e)
@@ -403,32 +543,90 @@ int pb_run_experiment(const struct pb_experiment *e, const struct pb_run_opts *o
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
 
-	pb_progress_begin(&pg, o->progress, o->color, n_todo, st->skipped_done);
+	pb_progress_begin(&pg, o->progress, o->color, n_todo * e->rounds, st->skipped_done);
 	rc = 0;
-	for (int i = 0; i < n_todo && !stopped; i++) {
-		if (stop_signal) {
-			stopped = 1;
-			break;
-		}
-		pb_progress_start(&pg, todo[i]->id);
-		double t0 = pb_now_ms();
-		int r = run_cell(e, todo[i], cells_dir, &pg, &stopped);
-		double dt = pb_now_ms() - t0;
-		if (r == PB_CELL_DONE) {
-			st->ran++;
-			st->done++;
-			pb_progress_end(&pg, todo[i]->id, 1, dt);
-		} else if (r == PB_CELL_FAILED) {
-			st->ran++;
-			st->failed++;
-			pb_progress_end(&pg, todo[i]->id, 0, dt);
-		} else if (r < 0) {
-			pb_log(PB_LOG_ERROR, "cell %s could not run: %s", todo[i]->id, strerror(-r));
-			st->failed++;
-			rc = r;
-			break;
+	const struct pb_cell **order = calloc((size_t)n_todo + 1, sizeof *order);
+	char *ended = calloc((size_t)n_todo + 1, 1);           /* cell done or failed this batch */
+	char *ref_done = calloc((size_t)(e->n_models * e->n_datasets) + 1, 1);
+	if (!order || !ended || !ref_done) {
+		rc = -ENOMEM;
+		goto loop_out;
+	}
+	/* a failed or forced multi-round cell starts again from its first round */
+	for (int i = 0; i < n_todo && e->rounds > 1; i++) {
+		char rdir[4096], final[4096];
+		enum pb_cell_status s = pb_cell_status_read(cells_dir, todo[i]->id, NULL, 0);
+		rounds_dir(rdir, sizeof rdir, cells_dir, todo[i]);
+		pb_path_join(final, sizeof final, cells_dir, todo[i]->id);
+		if (o->force || s == PB_CELL_FAILED) {
+			pb_rm_rf(rdir);
+			pb_rm_rf(final);
 		}
 	}
+	for (int round = 1; round <= e->rounds && !stopped && rc == 0; round++) {
+		if ((rc = pb_schedule_round(e, todo, n_todo, round, order)) < 0)
+			break;
+		for (int i = 0; i < n_todo && !stopped; i++) {
+			const struct pb_cell *c = order[i];
+			int ti = 0;
+			while (todo[ti] != c)
+				ti++;
+			if (stop_signal) {
+				stopped = 1;
+				break;
+			}
+			if (ended[ti])
+				continue;
+			if (e->rounds > 1) {
+				char rk[4400], rdir[4096];
+				rounds_dir(rdir, sizeof rdir, cells_dir, c);
+				snprintf(rk, sizeof rk, "%s/r%d", rdir, round);
+				if (has_manifest(rk))
+					continue;   /* done by an earlier, interrupted batch */
+			}
+			int pair = (int)(c->model - e->models) * e->n_datasets +
+				   (int)(c->dataset - e->datasets);
+			if (!ref_done[pair]) {
+				int r = run_reference(e, c, cells_dir, &pg, &stopped);
+				if (r < 0) {
+					rc = r;
+					break;
+				}
+				if (r == JOB_STOPPED)
+					break;
+				ref_done[pair] = 1;
+			}
+			char label[4200];
+			snprintf(label, sizeof label, e->rounds > 1 ? "%s (round %d/%d)" : "%s", c->id,
+				 round, e->rounds);
+			pb_progress_start(&pg, label);
+			double t0 = pb_now_ms();
+			int r = run_round(e, c, round, i, cells_dir, &pg, &stopped);
+			double dt = pb_now_ms() - t0;
+			if (r == PB_CELL_DONE) {
+				st->ran++;
+				st->done++;
+				ended[ti] = 1;
+				pb_progress_end(&pg, label, 1, dt);
+			} else if (r == PB_CELL_FAILED) {
+				st->ran++;
+				st->failed++;
+				ended[ti] = 1;
+				pb_progress_end(&pg, label, 0, dt);
+			} else if (r == PB_CELL_PENDING && !stopped) {
+				pb_progress_end(&pg, label, 1, dt);
+			} else if (r < 0) {
+				pb_log(PB_LOG_ERROR, "cell %s could not run: %s", c->id, strerror(-r));
+				st->failed++;
+				rc = r;
+				break;
+			}
+		}
+	}
+loop_out:
+	free(order);
+	free(ended);
+	free(ref_done);
 	st->interrupted = stopped;
 	pb_progress_finish(&pg, stopped ? "interrupted" : NULL);
 
