@@ -86,7 +86,9 @@ static int list_cells(const char *cells, char ***out, int *n, char *err, size_t 
 	while ((e = readdir(d))) {
 		char path[4096];
 		struct stat st;
-		if (e->d_name[0] == '.' || ends_with(e->d_name, ".tmp"))
+		/* <id>.rounds: a multi-round cell still being measured */
+		if (e->d_name[0] == '.' || ends_with(e->d_name, ".tmp") ||
+		    ends_with(e->d_name, ".rounds"))
 			continue;
 		if (pb_path_join(path, sizeof path, cells, e->d_name) < 0 ||
 		    stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -122,7 +124,7 @@ static int list_cells(const char *cells, char ***out, int *n, char *err, size_t 
 
 /* Writes the merged table to a unique temporary beside the summary, then
  * renames it: readers see the old file or the new one, never a half. */
-static int write_merged(const char *dir, const struct columns *cols,
+static int write_merged(const char *dir, const char *file, const struct columns *cols,
 			const struct merged_row *rows, int nrows, char *err, size_t len)
 {
 	char path[4096], tmp[4096];
@@ -131,8 +133,10 @@ static int write_merged(const char *dir, const struct columns *cols,
 
 	if (!fields)
 		return -ENOMEM;
-	if (pb_path_join(path, sizeof path, dir, "summary.csv") < 0 ||
-	    pb_path_join(tmp, sizeof tmp, dir, ".summary.csv.XXXXXX") < 0) {
+	char tmpl[256];
+	snprintf(tmpl, sizeof tmpl, ".%s.XXXXXX", file);
+	if (pb_path_join(path, sizeof path, dir, file) < 0 ||
+	    pb_path_join(tmp, sizeof tmp, dir, tmpl) < 0) {
 		free(fields);
 		snprintf(err, len, "%s: path too long", dir);
 		return -ENAMETOOLONG;
@@ -177,7 +181,9 @@ out:
 	return rc;
 }
 
-int pb_results_merge(const char *dir, char *err, size_t len)
+/* <dir>/<file> from every complete cell's <file>; cells without one are
+ * left out, and when none has one (and optional) nothing is written. */
+static int merge_file(const char *dir, const char *file, int optional, char *err, size_t len)
 {
 	char cells[4096], path[4096], msg[1024];
 	char **names = NULL;
@@ -206,7 +212,7 @@ int pb_results_merge(const char *dir, char *err, size_t len)
 		struct cell_table *c = &ct[ncells];
 		char sub[4096];
 		if (pb_path_join(sub, sizeof sub, cells, names[i]) < 0 ||
-		    pb_path_join(path, sizeof path, sub, "summary.csv") < 0) {
+		    pb_path_join(path, sizeof path, sub, file) < 0) {
 			snprintf(err, len, "%s/%s: path too long", cells, names[i]);
 			rc = -ENAMETOOLONG;
 			goto out;
@@ -234,6 +240,10 @@ int pb_results_merge(const char *dir, char *err, size_t len)
 				goto oom;
 		nrows += c->t->nrows;
 	}
+	if (optional && ncells == 0) {
+		rc = 0;
+		goto out;
+	}
 	if (!cols.n && col_add(&cols, "cell_id") < 0)
 		goto oom;
 
@@ -247,7 +257,7 @@ int pb_results_merge(const char *dir, char *err, size_t len)
 			rows[nrows++] = (struct merged_row){ id[0] ? id : ct[i].name, &ct[i], r };
 		}
 	qsort(rows, nrows, sizeof *rows, by_id);
-	rc = write_merged(dir, &cols, rows, nrows, err, len);
+	rc = write_merged(dir, file, &cols, rows, nrows, err, len);
 	if (!rc)
 		rc = nrows;
 	goto out;
@@ -272,4 +282,19 @@ out:
 		free(cols.names[i]);
 	free(cols.names);
 	return rc;
+}
+
+int pb_results_merge(const char *dir, char *err, size_t len)
+{
+	char msg[1024];
+	if (!err || !len) {
+		err = msg;
+		len = sizeof msg;
+	}
+	int rc = merge_file(dir, "summary.csv", 0, err, len);
+	if (rc < 0)
+		return rc;
+	/* one row per cell × round: what the report's paired test reads */
+	int r = merge_file(dir, "rounds.csv", 1, err, len);
+	return r < 0 ? r : rc;
 }

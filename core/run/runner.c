@@ -400,6 +400,11 @@ static int run_round(const struct pb_experiment *e, const struct pb_cell *c, int
 					snprintf(why, sizeof why, "compression (run once for all rounds): %s", reason);
 					return record_failed(e, c, tmp, final, why, start, pg);
 				}
+				/* its log stays with the rounds (rounds/compress.log) */
+				char from[4500], to[4500];
+				snprintf(from, sizeof from, "%s/run.log", tmp);
+				snprintf(to, sizeof to, "%s/compress.log", rdir);
+				rename(from, to);
 				pb_rm_rf(tmp);
 			}
 		}
