@@ -493,6 +493,8 @@ int pb_cmd_slurm(int argc, char **argv)
 	} else {
 		n = e->n_cells;
 	}
+	/* with rounds a task measures whole blocks (pb_run_selected) */
+	int units = p.cells_file ? n : pb_run_shard_units(e);
 
 	snprintf(job_name, sizeof job_name, "pb-%s", e->name);
 	p.exe = exe;
@@ -504,7 +506,7 @@ int pb_cmd_slurm(int argc, char **argv)
 	p.job_name = job_name;
 	p.tag = tag;
 	p.n_cells = n;
-	p.n_tasks = p.opt.tasks > 0 && p.opt.tasks < n ? p.opt.tasks : n;
+	p.n_tasks = p.opt.tasks > 0 && p.opt.tasks < units ? p.opt.tasks : units;
 	p.plugin_path = getenv("PRUNEBENCH_PLUGIN_PATH");
 	p.extra = a.extra;
 	p.n_extra = a.n_extra;

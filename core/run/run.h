@@ -38,6 +38,11 @@ int pb_cell_list_read(const struct pb_experiment *e, const char *path, char ***i
 		      char *err, size_t len);
 void pb_cell_list_free(char **ids, int n);
 
+/* How many units `--shard I/N` deals out: cells with one round, blocks
+ * (model × dataset × backend) with several, so that one task measures
+ * every chain of a block in every round. */
+int pb_run_shard_units(const struct pb_experiment *e);
+
 /* Is the cell selected by o (cell id, cell list, shard)? */
 int pb_run_selected(const struct pb_experiment *e, const struct pb_cell *c,
 		    const struct pb_run_opts *o);

@@ -37,6 +37,52 @@ static void on_stop(int sig)
 	stop_signal = sig;
 }
 
+static int same_block(const struct pb_cell *a, const struct pb_cell *b)
+{
+	return a->model == b->model && a->dataset == b->dataset && a->backend == b->backend;
+}
+
+/* The shard unit of the k-th of cells[0..n): the cell itself with one
+ * round; with several, its block (model × dataset × backend, numbered by
+ * first appearance), so that the chains a round pairs are measured by one
+ * task, on one node, next to each other in time. */
+static long shard_unit(const struct pb_experiment *e, const struct pb_cell *const *cells, long n,
+		       long k)
+{
+	long blocks = 0;
+	if (e->rounds <= 1)
+		return k;
+	for (long i = 0; i < n; i++) {
+		long j;
+		for (j = 0; j < i; j++)
+			if (same_block(cells[j], cells[i]))
+				break;
+		if (j < i)
+			continue;   /* not the first of its block */
+		if (same_block(cells[i], cells[k]))
+			return blocks;
+		blocks++;
+	}
+	return blocks;
+}
+
+int pb_run_shard_units(const struct pb_experiment *e)
+{
+	const struct pb_cell **v = calloc((size_t)e->n_cells + 1, sizeof *v);
+	long units = 0;
+	if (!v)
+		return e->n_cells;
+	for (int i = 0; i < e->n_cells; i++)
+		v[i] = &e->cells[i];
+	for (int i = 0; i < e->n_cells; i++) {
+		long u = shard_unit(e, v, e->n_cells, i);
+		if (u + 1 > units)
+			units = u + 1;
+	}
+	free(v);
+	return (int)units;
+}
+
 int pb_run_selected(const struct pb_experiment *e, const struct pb_cell *c,
 		    const struct pb_run_opts *o)
 {
@@ -52,8 +98,21 @@ int pb_run_selected(const struct pb_experiment *e, const struct pb_cell *c,
 		if (k == o->n_cell_list)
 			return 0;
 	}
-	if (o->shard_n > 0 && k % o->shard_n != o->shard_i)
-		return 0;
+	if (o->shard_n > 0) {
+		long unit = k;
+		if (e->rounds > 1) {
+			long n = o->cell_list ? o->n_cell_list : e->n_cells;
+			const struct pb_cell **v = calloc((size_t)n + 1, sizeof *v);
+			if (!v)
+				return 0;
+			for (long i = 0; i < n; i++)
+				v[i] = o->cell_list ? pb_experiment_cell(e, o->cell_list[i]) : &e->cells[i];
+			unit = shard_unit(e, v, n, k);
+			free(v);
+		}
+		if (unit % o->shard_n != o->shard_i)
+			return 0;
+	}
 	return 1;
 }
 
