@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -230,6 +231,18 @@ int pb_cmd_cells(int argc, char **argv)
 		reason[0] = '\0';
 		enum pb_cell_status s = pb_cell_status_read(cells_dir, c->id, reason, sizeof reason);
 		counts[s]++;
+		if (s == PB_CELL_PENDING && e->rounds > 1) {
+			/* a multi-round cell being measured: which rounds are in */
+			int have = 0;
+			for (int k = 1; k <= e->rounds; k++) {
+				char p[4800];
+				struct stat st;
+				snprintf(p, sizeof p, "%s/%s.rounds/r%d/manifest.yaml", cells_dir, c->id, k);
+				have += stat(p, &st) == 0;
+			}
+			if (have)
+				snprintf(reason, sizeof reason, "%d of %d rounds done", have, e->rounds);
+		}
 		printf("%-8s %s%s%s\n", pb_cell_status_name(s), c->id, reason[0] ? "  " : "", reason);
 	}
 	printf("%d done, %d failed, %d pending\n", counts[PB_CELL_DONE], counts[PB_CELL_FAILED],
