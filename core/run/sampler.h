@@ -60,8 +60,9 @@ void pb_sampler_summary(const struct pb_sampler *s, struct pb_row *row);
  * next one), maxima over the readings.  A boundary reading belongs to the
  * phase that starts there.  A phase's COUNTER delta is NAN when the channel
  * never had a value in it.  phases.csv has one row per occurred phase and
- * channel; with no probes at all, one row per occurred phase with only
- * phase and duration_ms, so that durations are always recorded. */
+ * channel (the host channels, end of this file, included); with no
+ * channels at all, one row per occurred phase with only phase and
+ * duration_ms, so that durations are always recorded. */
 
 /* Summed duration of phase p over its occurrences, ms (0 if it never ran). */
 double pb_sampler_phase_ms(const struct pb_sampler *s, enum pb_phase p);
