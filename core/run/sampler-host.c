@@ -16,12 +16,15 @@
  * is taken over consecutive stretches of PB_HOST_WINDOW_MS of the phase's
  * own time, accumulated across occurrences for the same reason.
  *
- * Peak RSS: at each boundary the high-water mark is read (VmHWM of
- * /proc/self/status, kept open) for the phase that ends, then reset by
- * writing "5" to /proc/self/clear_refs, so each phase's peak is its own.
- * Where the kernel refuses that write, the sampler falls back to the
- * highest VmRSS it saw in the phase (at boundaries and every interval),
- * which can miss a peak shorter than the interval.
+ * Peak RSS: when the phase *group* changes (load | compress, calibrate |
+ * warmup, prefill, decode, idle | score) the high-water mark is read
+ * (VmHWM of /proc/self/status, kept open) for the phases since the last
+ * reset, then reset by writing "5" to /proc/self/clear_refs, so each
+ * group's peak is its own.  Not at every boundary: reading status costs
+ * ~50 us, and the prefill boundary lies inside TTFT — a request's phases
+ * share one peak instead.  Where the kernel refuses the write, the sampler
+ * falls back to the highest VmRSS it saw in the phase (at group changes
+ * and every interval), which can miss a peak shorter than the interval.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +62,7 @@ struct pb_host_rt {
 	double acc[PB_PHASE_COUNT];    /* each phase's time since the last reading */
 	double cacc[PB_PHASE_COUNT];   /* ... since prev: a failed CPU read carries over */
 	int rss_method;           /* PB_RSS_* */
+	unsigned rss_seen;        /* phases since the last reset (clear_refs) */
 	int clear_fd, status_fd;
 	long page;
 	char buf[8192];
@@ -243,6 +247,17 @@ void pb_host_rt_tick(struct pb_host_rt *h, enum pb_phase cur, double t)
 		h->next_ms = t + h->interval_ms;
 }
 
+/* Memory is read and reset only when this changes (see the top). */
+static int mem_group(enum pb_phase p)
+{
+	switch (p) {
+	case PB_PHASE_LOAD: return 0;
+	case PB_PHASE_COMPRESS: case PB_PHASE_CALIBRATE: return 1;
+	case PB_PHASE_SCORE: return 3;
+	default: return 2;   /* warmup, prefill, decode, idle */
+	}
+}
+
 void pb_host_rt_boundary(struct pb_host_rt *h, enum pb_phase old, enum pb_phase next,
 			 double t, int final)
 {
@@ -250,9 +265,15 @@ void pb_host_rt_boundary(struct pb_host_rt *h, enum pb_phase old, enum pb_phase 
 
 	if (!h)
 		return;
-	if (h->rss_method == PB_RSS_CLEAR_REFS) {
+	h->rss_seen |= 1u << old;
+	if (!final && mem_group(old) == mem_group(next)) {
+		;   /* same group: no /proc read on the measured path */
+	} else if (h->rss_method == PB_RSS_CLEAR_REFS) {
 		if (mem_field(h, "VmHWM:", &v) == 0)
-			rss_max(&h->ph[old], v);
+			for (int p = 0; p < PB_PHASE_COUNT; p++)
+				if (h->rss_seen & 1u << p)
+					rss_max(&h->ph[p], v);
+		h->rss_seen = 0;
 		if (!final && pwrite(h->clear_fd, "5", 1, 0) != 1) {
 			pb_log(PB_LOG_WARN, "sampler: /proc/self/clear_refs stopped working (%s); "
 			       "peak RSS from here on is sampled", strerror(errno));

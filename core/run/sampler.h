@@ -176,9 +176,11 @@ double pb_sampler_baseline_ms(const struct pb_sampler *s);
  *                   it never had that much); below 0 (tick noise) is 0
  *   loadavg_1m      /proc/loadavg's first field (counts our own threads)
  *   cpu_freq_mhz    mean over CPUs (cpufreq, else /proc/cpuinfo)
- *   rss_peak_bytes  the phase's own peak RSS (PB_RSS_CLEAR_REFS: VmHWM
- *                   reset at every boundary; PB_RSS_SAMPLED: highest
- *                   VmRSS seen at its boundaries and every interval)
+ *   rss_peak_bytes  the phase's own peak RSS (PB_RSS_CLEAR_REFS: VmHWM,
+ *                   reset when the phase group changes — load | compress,
+ *                   calibrate | warmup, prefill, decode, idle | score —
+ *                   so phases of one group share their peak; PB_RSS_SAMPLED:
+ *                   highest VmRSS seen at group changes and every interval)
  * phases.csv gets them as probe "host", kind gauge, mean and max (peak
  * RSS: max only).  CPU, load and frequency are read by the thread every
  * interval, never at a boundary; see sampler-host.c for why. */
