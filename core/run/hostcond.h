@@ -68,7 +68,7 @@ struct pb_quiet_result {
 struct pb_quiet_opts {
 	const char *root;                      /* NULL: "/" */
 	double window_ms;                      /* default PB_QUIET_WINDOW_MS */
-	void (*sleep_ms)(void *ctx, double ms);   /* default nanosleep (tests: none needed) */
+	void (*sleep_ms)(void *ctx, double ms);   /* default nanosleep; tests move fixtures in it */
 	void *ctx;
 };
 
