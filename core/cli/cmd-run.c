@@ -43,6 +43,9 @@ static void usage(FILE *f, const char *cmd)
 			   "  --dry-run          list the cells that would run\n"
 			   "  --progress MODE    auto (live line on a TTY), live, plain\n"
 			   "  --report           write DIR/report/ (prunebench report) at the end\n"
+			   "  --wait-quiet[=S]   before each cell's measured requests, wait at most S\n"
+			   "                     seconds (default 60) until other processes use less\n"
+			   "                     CPU than `contention_threshold` over 1 s\n"
 			   "  -q, -v             quieter, more verbose\n");
 	if (!strcmp(cmd, "cells"))
 		fprintf(f, "  --shard I/N, --cell ID, --cells FILE   only these cells\n");
@@ -61,6 +64,7 @@ static int parse_args(int argc, char **argv, struct exp_args *a)
 		{ "dry-run", no_argument, 0, 'n' },
 		{ "progress", required_argument, 0, 'p' },
 		{ "report", no_argument, 0, 'R' },
+		{ "wait-quiet", optional_argument, 0, 'W' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -97,6 +101,17 @@ static int parse_args(int argc, char **argv, struct exp_args *a)
 			break;
 		}
 		case 'R': a->report = 1; break;
+		case 'W': {
+			char *end;
+			double v = optarg ? strtod(optarg, &end) : 60.0;
+			if (optarg && (end == optarg || *end || !(v > 0) || v > 86400)) {
+				fprintf(stderr, "prunebench: --wait-quiet=%s: expected seconds, "
+					"0 < S <= 86400\n", optarg);
+				return 2;
+			}
+			a->run.wait_quiet_s = v;
+			break;
+		}
 		case 'p':
 			if (!strcmp(optarg, "auto"))
 				a->run.progress = -1;
@@ -262,7 +277,7 @@ static void print_summary(const struct pb_experiment *e, const struct pb_run_opt
 		{ "e2e_ms_p50", "e2e_p50_ms", 1 },
 		{ "e2e_ms_p99", "e2e_p99_ms", 1 },
 		{ "decode_tok_s_mean", "decode_tok/s", 1 },
-		{ "rss_peak_bytes_max", "rss_peak_MiB", 1.0 / (1024 * 1024) },
+		{ "rss_peak_bytes_measure", "rss_peak_MiB", 1.0 / (1024 * 1024) },
 	};
 	char cells_dir[4096], path[4096], err[512];
 	pb_path_join(cells_dir, sizeof cells_dir, e->output, "cells");

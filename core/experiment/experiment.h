@@ -120,6 +120,10 @@ struct pb_experiment {
 	double cooldown_max_temp_c;   /* wait until every °C channel is at or below */
 	double cooldown_timeout_s;    /* ... or this long, default 300 */
 	double throttle_pct;          /* % of the warm-up's highest min CPU frequency; 0 off, default 90 */
+	/* contention: a cell whose measured phases saw others use more than
+	 * this much CPU (% of one core) is flagged `contended`; default 10.
+	 * Not part of the cell id: it judges the measurement, not changes it. */
+	double contention_threshold_pct;
 
 	struct pb_model_spec *models;      int n_models;
 	struct pb_dataset_spec *datasets;  int n_datasets;

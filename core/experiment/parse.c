@@ -21,6 +21,7 @@ static const char *const top_keys[] = {
 	"score_tokens", "timeout", "defaults", "models", "datasets", "pruners", "backends", "probes",
 	"exclude", "include", "idle_baseline", "cooldown", "throttle_pct", "slurm",
 	"rounds", "aa_control",
+	"contention_threshold",
 };
 
 static int parse_bool(struct xctx *c, const struct xnode *n, const char *key, int *out);
@@ -133,7 +134,8 @@ static int parse_number(struct xctx *c, const struct xnode *n, const char *key, 
 }
 
 /* Probe settings of the measurement: idle_baseline, cooldown {max_temp_c,
- * timeout_s}, throttle_pct (sampler.h, cell.c). */
+ * timeout_s}, throttle_pct (sampler.h, cell.c), contention_threshold
+ * (% of one core; sampler-host.c). */
 static int parse_probe_settings(struct xctx *c)
 {
 	struct pb_experiment *e = c->e;
@@ -148,6 +150,11 @@ static int parse_probe_settings(struct xctx *c)
 	e->throttle_pct = 90;
 	if ((n = xn_get(r, "throttle_pct")) &&
 	    (ret = parse_number(c, n, "throttle_pct", 0, 100, 0, &e->throttle_pct)) < 0)
+		return ret;
+	e->contention_threshold_pct = 10;
+	if ((n = xn_get(r, "contention_threshold")) &&
+	    (ret = parse_number(c, n, "contention_threshold", 0, 100000, 0,
+				&e->contention_threshold_pct)) < 0)
 		return ret;
 	e->cooldown = 0;
 	e->cooldown_timeout_s = 300;

@@ -153,6 +153,7 @@ static void measurement(struct pb_yaml_out *y, const struct pb_cell_record *r)
 		}
 		pb_yaml_map_end(y);
 	}
+	pb_host_manifest(y, r);
 	pb_yaml_map_begin(y, "throttle");
 	pb_yaml_kv(y, "throttle_pct", "%g", e->throttle_pct);
 	if (r->throttle_set && !isnan(r->throttle.freq_limit_mhz)) {

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "run/cell-probes.h"
+#include "results/results.h"
 #include "run/cell-record.h"
 #include "util/util.h"
 
@@ -110,6 +111,50 @@ int pb_idle_baseline(struct pb_sampler *s, double seconds, const struct pb_wait_
 	do_sleep(o, seconds * 1e3);
 	*t1 = pb_sampler_poll(s);
 	return pb_sampler_set_baseline(s, *t0, *t1);
+}
+
+void pb_cell_wait_quiet(const struct pb_experiment *e, const struct pb_sampler *s,
+			struct pb_quiet_result *r)
+{
+	double max_s = pb_wait_quiet_get();
+	double left_s = e->timeout_s - pb_sampler_now(s) / 1e3;
+
+	if (max_s > left_s / 2) {
+		max_s = left_s > 0 ? left_s / 2 : 0;
+		pb_log(PB_LOG_WARN, "wait-quiet: at most %.1f s, half of what is left of the "
+		       "cell's timeout (%g s)", max_s, e->timeout_s);
+	}
+	pb_wait_quiet(e->contention_threshold_pct, max_s, NULL, r);
+	if (isnan(r->other_cpu_pct))
+		pb_log(PB_LOG_WARN, "wait-quiet: others' CPU cannot be read here; not waiting");
+	else
+		pb_log(r->timed_out ? PB_LOG_WARN : PB_LOG_INFO,
+		       "wait-quiet: %.1f s, others' CPU %.1f %% of a core over the last second "
+		       "(threshold %g %%)%s", r->waited_s, r->other_cpu_pct,
+		       e->contention_threshold_pct, r->timed_out ? "; timed out, measuring anyway" : "");
+}
+
+void pb_host_manifest(struct pb_yaml_out *y, const struct pb_cell_record *r)
+{
+	const struct pb_quiet_result *q = &r->quiet;
+
+	pb_yaml_map_begin(y, "host");
+	pb_yaml_kv(y, "contention_threshold_pct", "%g", r->e->contention_threshold_pct);
+	pb_yaml_kv(y, "contended", "%s", r->contended < 0 ? "unknown" : r->contended ? "true" : "false");
+	pb_yaml_kv(y, "other_cpu", "%s", "system busy CPU (/proc/stat) minus this process's "
+		   "(/proc/self/stat), % of one core");
+	pb_yaml_kv(y, "cpu_freq_source", "%s", r->freq_source ? r->freq_source : "unavailable");
+	pb_yaml_kv(y, "rss_peak_method", "%s", pb_rss_method_name(r->rss_method));
+	if (q->ran) {
+		pb_yaml_map_begin(y, "wait_quiet");
+		pb_yaml_kv(y, "max_s", "%g", q->max_s);
+		pb_yaml_kv(y, "waited_s", "%.3f", q->waited_s);
+		pb_yaml_kv_bool(y, "timed_out", q->timed_out);
+		if (!isnan(q->other_cpu_pct))
+			pb_yaml_kv(y, "other_cpu_pct_last_s", "%.3g", q->other_cpu_pct);
+		pb_yaml_map_end(y);
+	}
+	pb_yaml_map_end(y);
 }
 
 /* "key: value" at the start of a (left-trimmed) line: the value without

@@ -8,6 +8,7 @@
 
 #include "experiment/experiment.h"
 #include "plugin/host.h"
+#include "run/hostcond.h"
 #include "run/sampler.h"
 
 /* Sampling interval of a probe with no `interval_ms` of its own (or 0). */
@@ -46,6 +47,15 @@ int pb_cooldown_wait(struct pb_sampler *s, double max_c, double timeout_s,
  * baseline from that window.  Returns the channels that got one. */
 int pb_idle_baseline(struct pb_sampler *s, double seconds, const struct pb_wait_opts *o,
 		     double *t0, double *t1);
+
+/* --wait-quiet in the cell, right before its measured requests (after
+ * warm-up): wait for others' CPU below e->contention_threshold_pct over
+ * a 1 s window, at most pb_wait_quiet_get() seconds — and never more than
+ * half of what is left of the cell's `timeout` (sampler time since the
+ * cell started), so that waiting cannot make the cell time out.  Logs the
+ * outcome (WARN when it timed out). */
+void pb_cell_wait_quiet(const struct pb_experiment *e, const struct pb_sampler *s,
+			struct pb_quiet_result *r);
 
 #define PB_TRIPS_MAX 64
 

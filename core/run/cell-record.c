@@ -510,6 +510,26 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 	pb_row_setd(row, "throttled_requests", known ? thr : NAN);
 }
 
+/* Measurement conditions: others' CPU, contention, --wait-quiet, peak
+ * RSS per phase (sampler.h "host channels"). */
+static void host_conditions(struct pb_cell_record *r, const struct pb_sampler *s,
+			    struct pb_row *row)
+{
+	const struct pb_quiet_result *q = &r->quiet;
+
+	r->contended = pb_sampler_host_summary(s, r->e->contention_threshold_pct, row);
+	r->rss_method = pb_sampler_rss_method(s);
+	r->freq_source = pb_sampler_freq_source(s);
+	pb_row_setd(row, "quiet_wait_s", q->ran ? q->waited_s : NAN);
+	pb_row_set(row, "quiet_timed_out", "%s", q->ran ? (q->timed_out ? "1" : "0") : "");
+	if (r->contended == 1)
+		pb_log(PB_LOG_WARN, "contended: other processes used %s %% of a core on average "
+		       "during the measured requests (at most %s %%), above contention_threshold "
+		       "%g %%; timings of this cell are not trustworthy",
+		       pb_row_get(row, "other_cpu_pct_mean"), pb_row_get(row, "other_cpu_pct_max"),
+		       r->e->contention_threshold_pct);
+}
+
 int pb_cell_record_write(struct pb_cell_record *r, const struct pb_sampler *s, const char *dir)
 {
 	char path[4096];
@@ -534,6 +554,7 @@ int pb_cell_record_write(struct pb_cell_record *r, const struct pb_sampler *s, c
 		goto fail;
 	pb_row_init(&row);
 	build_summary(r, s, &row);
+	host_conditions(r, s, &row);
 	pb_row_set(&row, "rounds", "%d", r->n_rounds);
 	err = pb_row_write_csv(&row, PATH("summary.csv"));
 	if (err == 0) {

@@ -79,6 +79,9 @@ struct pb_cell_record {
 	struct pb_energy_source *energy;   /* taken from the sampler when written */
 	int n_energy;
 	double baseline_ms;        /* the baseline window as measured */
+	struct pb_quiet_result quiet;   /* --wait-quiet (hostcond.h); ran 0: not asked */
+	int rss_method, contended;      /* PB_RSS_*; 1, 0, -1 unknown (sampler-host.c) */
+	const char *freq_source;        /* pb_sampler_freq_source */
 };
 
 void pb_cell_record_init(struct pb_cell_record *r, const struct pb_experiment *e,
@@ -113,6 +116,11 @@ int pb_cell_write_failed(const struct pb_experiment *e, const struct pb_cell *c,
 
 /* manifest.yaml of a done cell (cell-manifest.c).  0 or -errno. */
 int pb_cell_record_manifest(const struct pb_cell_record *r, const char *path);
+
+/* The manifest's `host` section: contention, --wait-quiet, the peak RSS
+ * method (cell-probes.c). */
+struct pb_yaml_out;
+void pb_host_manifest(struct pb_yaml_out *y, const struct pb_cell_record *r);
 
 /* Manifest sections shared by done and failed cells. */
 struct pb_yaml_out;

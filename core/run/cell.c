@@ -70,8 +70,9 @@ static int load_model(const struct pb_model_spec *ms, struct pb_model **m, char 
 
 /* Before the measured requests: the throttle check's reference (warm-up
  * window [tw0, tw1], trip points from the probes' describe()), the
- * cooldown wait and the idle baseline — in that order, so the baseline
- * is taken on a cooled machine. */
+ * cooldown wait, the wait for a quiet machine (--wait-quiet) and the idle
+ * baseline — in that order, so the baseline is taken on a cooled, quiet
+ * machine. */
 static void measure_conditions(struct cell_ctx *x, struct pb_cell_record *rec, void **states,
 			       double tw0, double tw1)
 {
@@ -97,6 +98,8 @@ static void measure_conditions(struct cell_ctx *x, struct pb_cell_record *rec, v
 			       "cooldown: %.1f s, hottest %.1f → %.1f C%s", c->waited_ms / 1e3,
 			       c->start_c, c->end_c, c->timed_out ? " (timed out)" : "");
 	}
+	if (pb_wait_quiet_get() > 0)
+		pb_cell_wait_quiet(e, x->sampler, &rec->quiet);
 	if (e->idle_baseline_s > 0) {
 		double t0, t1;
 		rec->baseline_s = e->idle_baseline_s;

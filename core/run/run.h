@@ -18,6 +18,8 @@ struct pb_run_opts {
 	int dry_run;             /* list what would run */
 	int progress;            /* -1 auto (TTY), 0 plain lines, 1 live line */
 	int color;               /* -1 auto (TTY and no NO_COLOR) */
+	double wait_quiet_s;     /* --wait-quiet: before each cell's measured requests, wait
+				  * at most this long for others' CPU below the threshold; 0 off */
 };
 
 struct pb_run_stats {

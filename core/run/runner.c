@@ -571,6 +571,7 @@ int pb_run_experiment(const struct pb_experiment *e, const struct pb_run_opts *o
 	int rc, stopped = 0;
 
 	memset(st, 0, sizeof *st);
+	pb_wait_quiet_set(o->wait_quiet_s);   /* read by the forked cells (hostcond.h) */
 	pb_path_join(cells_dir, sizeof cells_dir, e->output, "cells");
 
 	const struct pb_cell **todo = calloc((size_t)e->n_cells + 1, sizeof *todo);

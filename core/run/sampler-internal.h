@@ -63,6 +63,7 @@ struct pb_sampler {
 	size_t max_values, n_values;
 	int cap_logged;
 	double baseline_ms;     /* length of the idle baseline; 0 none */
+	struct pb_host_rt *host;   /* host channels (sampler-host.c); NULL none */
 };
 
 /* GAUGE/COUNTER aggregate of channel c in phase ph */
@@ -78,5 +79,19 @@ void pb_sampler_stat_over(const struct pb_sampler *s, const struct probe_rt *p, 
 
 void pb_sampler_lock(const struct pb_sampler *s);
 void pb_sampler_unlock(const struct pb_sampler *s);
+
+/* host channels (sampler-host.c); called with the lock held */
+struct pb_host_rt;
+int pb_host_rt_start(struct pb_host_rt **out, const struct pb_sampler_opts *o,
+		     enum pb_phase first, double t);
+void pb_host_rt_free(struct pb_host_rt *h);
+double pb_host_rt_due(const struct pb_host_rt *h);   /* INFINITY for NULL */
+void pb_host_rt_tick(struct pb_host_rt *h, enum pb_phase cur, double t);
+void pb_host_rt_boundary(struct pb_host_rt *h, enum pb_phase old, enum pb_phase next,
+			 double t, int final);
+/* phases.csv rows of phase ph */
+struct pb_csv;
+int pb_sampler_host_rows(const struct pb_sampler *s, struct pb_csv *w, enum pb_phase ph,
+			 const char *dur);
 
 #endif

@@ -203,6 +203,10 @@ static int write_phases(const struct pb_sampler *s, const char *path)
 				rows++;
 			}
 		}
+		if (!rc && s->host) {
+			rc = pb_sampler_host_rows(s, w, (enum pb_phase)ph, dur);
+			rows++;
+		}
 		if (!rows && !rc) {
 			const char *f[] = { pb_phase_name((enum pb_phase)ph), dur, NULL, NULL, NULL, NULL,
 					    NULL, NULL, NULL, NULL, NULL };

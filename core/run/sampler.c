@@ -260,6 +260,7 @@ static void boundary(struct pb_sampler *s, enum pb_phase next, int final)
 			p->next_ms = t + p->interval_ms;   /* just read: not due again yet */
 		}
 	}
+	pb_host_rt_boundary(s->host, old, final ? old : next, t, final);
 	s->dur_ms[old] += t - s->phase_start;
 	s->phase_start = t;
 }
@@ -272,7 +273,7 @@ static void *sampler_main(void *arg)
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
-		double now = now_rel(s), due = INFINITY;
+		double now = now_rel(s), due = pb_host_rt_due(s->host);
 		for (int i = 0; i < s->n; i++)
 			if (s->p[i].next_ms < due)
 				due = s->p[i].next_ms;
@@ -291,6 +292,8 @@ static void *sampler_main(void *arg)
 			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 			continue;
 		}
+		if (pb_host_rt_due(s->host) <= now)
+			pb_host_rt_tick(s->host, s->phase, now_rel(s));
 		for (int i = 0; i < s->n; i++) {
 			struct probe_rt *p = &s->p[i];
 			if (p->next_ms > now)
@@ -407,6 +410,10 @@ int pb_sampler_start_opts(struct pb_sampler **out, const struct pb_probe_inst *p
 		}
 		p->next_ms = p->interval_ms;
 	}
+	if ((rc = pb_host_rt_start(&s->host, opts, first, 0.0)) < 0) {
+		pthread_mutex_unlock(&s->mu);
+		goto fail;
+	}
 	pthread_mutex_unlock(&s->mu);
 
 	rc = -pthread_create(&s->th, NULL, sampler_main, s);
@@ -498,6 +505,7 @@ void pb_sampler_free(struct pb_sampler *s)
 		free(s->p[i].sv);
 	}
 	free(s->p);
+	pb_host_rt_free(s->host);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);

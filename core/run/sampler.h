@@ -60,8 +60,9 @@ void pb_sampler_summary(const struct pb_sampler *s, struct pb_row *row);
  * next one), maxima over the readings.  A boundary reading belongs to the
  * phase that starts there.  A phase's COUNTER delta is NAN when the channel
  * never had a value in it.  phases.csv has one row per occurred phase and
- * channel; with no probes at all, one row per occurred phase with only
- * phase and duration_ms, so that durations are always recorded. */
+ * channel (the host channels, end of this file, included); with no
+ * channels at all, one row per occurred phase with only phase and
+ * duration_ms, so that durations are always recorded. */
 
 /* Summed duration of phase p over its occurrences, ms (0 if it never ran). */
 double pb_sampler_phase_ms(const struct pb_sampler *s, enum pb_phase p);
@@ -93,6 +94,10 @@ struct pb_sampler_opts {
 	double (*clock_ms)(void *ctx);   /* default pb_now_ms; must not go back */
 	void *clock_ctx;
 	size_t max_values;               /* stored raw values, all probes; default 4e6 */
+	/* host channels (end of this file) */
+	const char *host_root;           /* /proc and /sys under it; default "/" (tests: fixtures) */
+	double host_interval_ms;         /* default PB_HOST_INTERVAL_MS */
+	int rss_sampled;                 /* 1: sampled peak RSS even where clear_refs works */
 };
 int pb_sampler_start_opts(struct pb_sampler **out, const struct pb_probe_inst *probes, int n,
 			  enum pb_phase first, const struct pb_sampler_opts *opts);
@@ -158,5 +163,54 @@ struct pb_energy_source {
 int pb_sampler_energy_sources(const struct pb_sampler *s, struct pb_energy_source *out,
 			      int n_out);
 double pb_sampler_baseline_ms(const struct pb_sampler *s);
+
+
+/* ---- host channels (contention issue; sampler-host.c) ---- */
+
+/* Besides its probes, every sampler measures, without any probe, the
+ * machine around the cell (hostcond.h) and this process's memory:
+ *   other_cpu_pct   others' CPU, % of one core: per phase the attributed
+ *                   ticks over the attributed time, summed over all the
+ *                   phase's occurrences; max over stretches of
+ *                   PB_HOST_WINDOW_MS of the phase's time (the mean when
+ *                   it never had that much); below 0 (tick noise) is 0
+ *   loadavg_1m      /proc/loadavg's first field (counts our own threads)
+ *   cpu_freq_mhz    mean over CPUs (cpufreq, else /proc/cpuinfo)
+ *   rss_peak_bytes  the phase's own peak RSS (PB_RSS_CLEAR_REFS: VmHWM,
+ *                   reset when the phase group changes — load | compress,
+ *                   calibrate | warmup, prefill, decode, idle | score —
+ *                   so phases of one group share their peak; PB_RSS_SAMPLED:
+ *                   highest VmRSS seen at group changes and every interval)
+ * phases.csv gets them as probe "host", kind gauge, mean and max (peak
+ * RSS: max only).  CPU, load and frequency are read by the thread every
+ * interval, never at a boundary; see sampler-host.c for why. */
+#define PB_HOST_INTERVAL_MS 100.0
+#define PB_HOST_WINDOW_MS 500.0
+enum { PB_RSS_NONE = 0, PB_RSS_CLEAR_REFS, PB_RSS_SAMPLED };
+
+struct pb_host_stat {
+	double duration_ms;
+	double other_cpu_pct_mean, other_cpu_pct_max;
+	double loadavg_1m_mean, loadavg_1m_max;
+	double cpu_freq_mhz_mean, cpu_freq_mhz_max;
+	double rss_peak_bytes;
+};
+/* Over the phases whose bit (1u << phase) is set; NAN where unknown.
+ * 0, or -ENOENT without host channels. */
+int pb_sampler_host_stat(const struct pb_sampler *s, unsigned phase_mask,
+			 struct pb_host_stat *out);
+int pb_sampler_rss_method(const struct pb_sampler *s);   /* PB_RSS_* */
+const char *pb_rss_method_name(int method);  /* "clear_refs", "sampled", "unavailable" */
+const char *pb_sampler_freq_source(const struct pb_sampler *s);
+
+/* Summary columns of the measured phases (prefill + decode):
+ * other_cpu_pct_mean, other_cpu_pct_max, loadavg_1m_max,
+ * cpu_freq_mhz_mean, contended (1 when others' mean in prefill or in
+ * decode exceeded threshold_pct, else 0; empty when unknown),
+ * contention_threshold_pct; and rss_peak_bytes_{load, compress (with
+ * calibrate), measure (warmup + prefill + decode), score},
+ * rss_peak_method.  Returns contended (1, 0, -1 unknown). */
+int pb_sampler_host_summary(const struct pb_sampler *s, double threshold_pct,
+			    struct pb_row *row);
 
 #endif

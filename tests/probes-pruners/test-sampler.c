@@ -206,6 +206,14 @@ START_TEST(phases_exact)
 }
 END_TEST
 
+static int count_rows(const struct pb_table *t, const char *col, const char *val)
+{
+	int j = pb_table_col(t, col), n = 0;
+	for (int i = 0; j >= 0 && i < t->nrows; i++)
+		n += !strcmp(t->rows[i][j], val);
+	return n;
+}
+
 START_TEST(csv_files)
 {
 	struct fake f = { 0 };
@@ -241,7 +249,9 @@ START_TEST(csv_files)
 	ck_assert_int_eq(t->ncols, 11);
 	for (int i = 0; i < 11; i++)
 		ck_assert_str_eq(t->header[i], hh[i]);
-	ck_assert_int_eq(t->nrows, 6);   /* load, prefill, decode × 2 channels */
+	/* load, prefill, decode × (2 channels + the 4 host channels) */
+	ck_assert_int_eq(t->nrows, 18);
+	ck_assert_int_eq(count_rows(t, "probe", "host"), 12);
 	r = find_row(t, "phase", "prefill", "channel", "energy_j", "kind", "counter");
 	ck_assert_double_eq(cell_d(t, r, "duration_ms"), 60);
 	ck_assert_double_eq(cell_d(t, r, "delta"), 67);
@@ -437,12 +447,13 @@ START_TEST(no_probes_records_durations)
 	snprintf(phases, sizeof phases, "%s/phases.csv", dir);
 	ck_assert_int_eq(pb_sampler_write(s, NULL, phases), 0);
 	struct pb_table *t = read_csv("phases.csv");
-	ck_assert_int_eq(t->nrows, 2);
+	/* without probes only the host channels: 2 phases × 4 */
+	ck_assert_int_eq(t->nrows, 8);
+	ck_assert_int_eq(count_rows(t, "probe", "host"), 8);
 	ck_assert_str_eq(t->rows[0][0], "load");
 	ck_assert_str_eq(t->rows[0][1], "12.500");
-	ck_assert_str_eq(t->rows[1][0], "prefill");
-	ck_assert_str_eq(t->rows[1][1], "7.500");
-	ck_assert_str_eq(t->rows[1][2], "");
+	ck_assert_str_eq(t->rows[4][0], "prefill");
+	ck_assert_str_eq(t->rows[4][1], "7.500");
 	pb_table_free(t);
 	struct pb_row row;
 	pb_row_init(&row);

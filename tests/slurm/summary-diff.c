@@ -7,7 +7,8 @@
  * Rows are matched by cell_id; both must hold the same cells and columns.
  * Skipped: timings (*_ms*, *tok_s*, requests_s), process and host
  * readings (CPU, memory, faults, context switches, I/O, threads, CPU
- * frequency, throttling, energy, power, temperature) and which cell
+ * frequency, throttling, energy, power, temperature, load average,
+ * contention, --wait-quiet) and which cell
  * happened to compute the shared dense reference (reference_cached).
  * Every other column must be equal byte for byte.  Prints the number of
  * compared columns; exit 1 with each difference listed. */
@@ -21,6 +22,7 @@ static int measured(const char *col)
 	static const char *const infix[] = {
 		"_ms", "tok_s", "requests_s", "_pct", "_bytes", "_faults", "ctx_switches",
 		"threads", "cpu_freq", "throttled", "energy", "power", "temp", "_cpu_",
+		"loadavg", "contended", "quiet_",
 		"reference_cached",
 	};
 	for (size_t i = 0; i < sizeof infix / sizeof *infix; i++)
