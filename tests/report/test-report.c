@@ -50,58 +50,112 @@ static int report(const char *dir, const char *out, const char *baseline, char *
 
 /* ---- statistics */
 
-START_TEST(bootstrap_same_and_shifted)
+START_TEST(t_distribution_known_values)
 {
-	double a[60], b[60], c[60], lo, hi, lo2, hi2;
-	struct pb_rng r;
-	pb_rng_seed(&r, 3);
-	for (int i = 0; i < 60; i++) {
-		a[i] = 100 + pb_rng_normal(&r);
-		b[i] = 100 + pb_rng_normal(&r);
-		c[i] = a[i] + 5;
-	}
-	/* two draws from one distribution: the CI straddles 0 */
-	ck_assert_int_eq(pb_bootstrap_mean_diff(a, 60, b, 60, 2000, 1, 0.95, &lo, &hi), 0);
-	ck_assert(lo < 0 && hi > 0);
-	ck_assert_int_eq(pb_noise_judge(a, 60, b, 60), PB_NOISE_WITHIN);
-	/* +5 with sd 1: far beyond noise, and the CI holds the true shift */
-	ck_assert_int_eq(pb_bootstrap_mean_diff(a, 60, c, 60, 2000, 1, 0.95, &lo, &hi), 0);
-	ck_assert(lo > 4.5 && hi < 5.5 && lo < 5 && hi > 5);
-	ck_assert_int_eq(pb_noise_judge(a, 60, c, 60), PB_NOISE_BEYOND);
-	/* deterministic for a seed */
-	ck_assert_int_eq(pb_bootstrap_mean_diff(a, 60, c, 60, 2000, 1, 0.95, &lo2, &hi2), 0);
-	ck_assert(lo == lo2 && hi == hi2);
+	/* textbook critical values: t(0.975; 4) = 2.776445, t(0.975; 1) = 12.7062 */
+	ck_assert_double_eq_tol(pb_t_p_two_sided(2.776445, 4), 0.05, 1e-6);
+	ck_assert_double_eq_tol(pb_t_p_two_sided(12.7062, 1), 0.05, 1e-5);
+	ck_assert_double_eq_tol(pb_t_p_two_sided(-2.776445, 4), 0.05, 1e-6);
+	/* df = 1 is Cauchy: p = 1 - (2/pi) atan(|t|), exactly */
+	for (double t = 0.1; t < 50; t *= 1.7)
+		ck_assert_double_eq_tol(pb_t_p_two_sided(t, 1), 1 - 2 / M_PI * atan(t), 1e-12);
+	/* df = 2 in closed form: p = 1 - t / sqrt(2 + t^2) */
+	for (double t = 0.1; t < 50; t *= 1.7)
+		ck_assert_double_eq_tol(pb_t_p_two_sided(t, 2), 1 - t / sqrt(2 + t * t), 1e-12);
+	/* large df: the normal distribution */
+	ck_assert_double_eq_tol(pb_t_p_two_sided(1.959964, 1e7), 0.05, 1e-6);
+	ck_assert_double_eq_tol(pb_t_cdf(1.0, 1e7), 0.5 * erfc(-1.0 / sqrt(2.0)), 1e-6);
+	ck_assert_double_eq_tol(pb_t_quantile(0.975, 1e7), 1.959964, 1e-5);
+	/* the quantile inverts the CDF */
+	ck_assert_double_eq_tol(pb_t_quantile(0.975, 4), 2.776445, 1e-5);
+	ck_assert_double_eq_tol(pb_t_quantile(0.975, 1), 12.7062, 1e-3);
+	ck_assert_double_eq_tol(pb_t_quantile(0.025, 9), -2.262157, 1e-5);
+	ck_assert_double_eq_tol(pb_t_cdf(0, 5), 0.5, 1e-15);
+	ck_assert(pb_t_p_two_sided(0, 3) == 1);
+	ck_assert(isnan(pb_t_quantile(1.5, 3)) && isnan(pb_t_p_two_sided(1, 0)));
+	/* I_x(a, b) against closed forms: I_x(1, 1) = x, I_x(2, 1) = x^2 */
+	ck_assert_double_eq_tol(pb_betainc_reg(1, 1, 0.3), 0.3, 1e-14);
+	ck_assert_double_eq_tol(pb_betainc_reg(2, 1, 0.3), 0.09, 1e-14);
+	ck_assert_double_eq_tol(pb_betainc_reg(0.5, 0.5, 0.5), 0.5, 1e-12);
 }
 END_TEST
 
-START_TEST(bootstrap_edges)
+START_TEST(paired_log_ratio)
 {
-	double a[] = { 1, NAN, 2, 3 }, one[] = { 5 }, lo, hi;
-	ck_assert_int_eq(pb_bootstrap_mean_diff(a, 4, one, 1, 100, 1, 0.95, &lo, &hi), -EINVAL);
-	ck_assert(isnan(lo) && isnan(hi));
-	ck_assert_int_eq(pb_noise_judge(a, 4, one, 1), PB_NOISE_UNKNOWN);
-	/* NANs are skipped, not taken as values */
-	double b[] = { NAN, 11, 12, 13 };
-	ck_assert_int_eq(pb_bootstrap_mean_diff(a, 4, b, 4, 500, 1, 0.95, &lo, &hi), 0);
-	ck_assert(lo >= 8 && hi <= 12);
+	/* chain = base × 1.2 × (1 ± 0.5 %), base drifting by 30 % between
+	 * rounds: the pairing removes the drift */
+	double base[6] = { 100, 130, 90, 110, 95, 120 }, chain[6], e_ratio[6] = {
+		1.005, 0.995, 1.002, 0.998, 1.004, 0.996 };
+	for (int r = 0; r < 6; r++)
+		chain[r] = base[r] * 1.2 * e_ratio[r];
+	struct pb_effect e;
+	ck_assert_int_eq(pb_paired_log_ratio(base, chain, 6, 0.95, &e), 0);
+	ck_assert_int_eq(e.n, 6);
+	/* by hand: d_r = ln 1.2 + ln e_r */
+	double s = 0, ss = 0;
+	for (int r = 0; r < 6; r++)
+		s += log(1.2 * e_ratio[r]);
+	double mean = s / 6;
+	for (int r = 0; r < 6; r++)
+		ss += (log(1.2 * e_ratio[r]) - mean) * (log(1.2 * e_ratio[r]) - mean);
+	double se = sqrt(ss / 5) / sqrt(6);
+	ck_assert_double_eq_tol(e.pct, 100 * (exp(mean) - 1), 1e-9);
+	ck_assert_double_eq_tol(e.t, mean / se, 1e-9);
+	ck_assert_double_eq_tol(e.lo_pct, 100 * (exp(mean - 2.570582 * se) - 1), 1e-4);
+	ck_assert_double_eq_tol(e.hi_pct, 100 * (exp(mean + 2.570582 * se) - 1), 1e-4);
+	ck_assert(e.lo_pct > 19 && e.hi_pct < 21 && e.p < 1e-6);
+	/* one round: an effect, no test */
+	ck_assert_int_eq(pb_paired_log_ratio(base, chain, 1, 0.95, &e), 0);
+	ck_assert_int_eq(e.n, 1);
+	ck_assert(!isnan(e.pct) && isnan(e.p) && isnan(e.lo_pct));
+	/* rounds without a value (or <= 0) are not paired */
+	double b2[3] = { 100, NAN, 0 }, c2[3] = { 110, 120, 130 };
+	ck_assert_int_eq(pb_paired_log_ratio(b2, c2, 3, 0.95, &e), 0);
+	ck_assert_int_eq(e.n, 1);
+	double none[2] = { NAN, NAN };
+	ck_assert_int_eq(pb_paired_log_ratio(none, none, 2, 0.95, &e), -EINVAL);
+	/* the same ratio in every round: no spread, p = 0 (or 1 at no change) */
+	double same[3] = { 10, 20, 30 }, twice[3] = { 20, 40, 60 };
+	ck_assert_int_eq(pb_paired_log_ratio(same, twice, 3, 0.95, &e), 0);
+	ck_assert(e.p == 0 && fabs(e.pct - 100) < 1e-9);
+	ck_assert_int_eq(pb_paired_log_ratio(same, same, 3, 0.95, &e), 0);
+	ck_assert(e.p == 1 && e.pct == 0);
 }
 END_TEST
 
-START_TEST(mann_whitney_values)
+START_TEST(benjamini_hochberg)
 {
-	double a[] = { 1, 2, 3, 4, 5 }, b[] = { 6, 7, 8, 9, 10 };
-	/* scipy.stats.mannwhitneyu(a, b, method='asymptotic') → 0.012185 */
-	ck_assert_double_eq_tol(pb_mann_whitney_p(a, 5, b, 5), 0.012185, 1e-5);
-	ck_assert_double_eq_tol(pb_mann_whitney_p(b, 5, a, 5), 0.012185, 1e-5);
-	double c[] = { 1, 2, 3, 4, 5 };
-	ck_assert_double_eq_tol(pb_mann_whitney_p(a, 5, c, 5), 1.0, 1e-12);
-	double t1[] = { 1, 1, 1 }, t2[] = { 1, 1, 1, 1 };
-	ck_assert_double_eq(pb_mann_whitney_p(t1, 3, t2, 4), 1.0);
-	/* with ties (worked by hand): average ranks give U = 1.5, the tie
-	 * term 78 gives var = 3 × (13 − 78/132), z = 16/sqrt(var) */
-	double d[] = { 1, 2, 2, 3, 3, 3 }, e[] = { 3, 4, 4, 5, 5, 6 };
-	ck_assert_double_eq_tol(pb_mann_whitney_p(d, 6, e, 6), 0.0087328, 1e-6);
-	ck_assert(isnan(pb_mann_whitney_p(a, 0, b, 5)));
+	/* worked by hand, m = 5, q = 0.05: thresholds k/5 × 0.05 = 0.01, 0.02,
+	 * 0.03, 0.04, 0.05.  Sorted 0.020 0.021 0.022 0.023 0.9: rank 4 passes
+	 * (0.023 ≤ 0.04), so the step-up rejects ranks 1-4 although 0.020 alone
+	 * misses its own threshold 0.01; adjusted p of ranks 1-4 =
+	 * min(0.023 × 5/4, ...) = 0.02875, rank 5: 0.9 */
+	double p[6] = { 0.022, 0.9, 0.020, NAN, 0.023, 0.021 }, adj[6];
+	int rej[6];
+	ck_assert_int_eq(pb_bh(p, 6, 0.05, rej, adj), 4);
+	int want[6] = { 1, 0, 1, 0, 1, 1 };
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(rej[i], want[i]);
+	ck_assert_double_eq_tol(adj[0], 0.02875, 1e-12);
+	ck_assert_double_eq_tol(adj[2], 0.02875, 1e-12);
+	ck_assert_double_eq_tol(adj[1], 0.9, 1e-12);
+	ck_assert(isnan(adj[3]));
+	/* second hand case: 0.005 0.01 0.03 0.04 0.20 → ranks 1-4 rejected;
+	 * adjusted 0.025 0.025 0.05 0.05 0.2 */
+	double p2[5] = { 0.01, 0.04, 0.03, 0.005, 0.20 }, adj2[5];
+	int rej2[5];
+	ck_assert_int_eq(pb_bh(p2, 5, 0.05, rej2, adj2), 4);
+	ck_assert(rej2[0] && rej2[1] && rej2[2] && rej2[3] && !rej2[4]);
+	ck_assert_double_eq_tol(adj2[0], 0.025, 1e-12);
+	ck_assert_double_eq_tol(adj2[1], 0.05, 1e-12);
+	ck_assert_double_eq_tol(adj2[2], 0.05, 1e-12);
+	ck_assert_double_eq_tol(adj2[3], 0.025, 1e-12);
+	ck_assert_double_eq_tol(adj2[4], 0.2, 1e-12);
+	/* nothing small: nothing rejected */
+	double p3[3] = { 0.3, 0.5, 0.04 }, adj3[3];
+	int rej3[3];
+	ck_assert_int_eq(pb_bh(p3, 3, 0.05, rej3, adj3), 0);
+	ck_assert_double_eq_tol(adj3[2], 0.12, 1e-12);
 }
 END_TEST
 
@@ -419,9 +473,9 @@ int main(void)
 {
 	Suite *s = suite_create("report");
 	TCase *t = tcase_create("stats");
-	tcase_add_test(t, bootstrap_same_and_shifted);
-	tcase_add_test(t, bootstrap_edges);
-	tcase_add_test(t, mann_whitney_values);
+	tcase_add_test(t, t_distribution_known_values);
+	tcase_add_test(t, paired_log_ratio);
+	tcase_add_test(t, benjamini_hochberg);
 	tcase_add_test(t, box_tukey);
 	tcase_add_test(t, escaping);
 	suite_add_tcase(s, t);
