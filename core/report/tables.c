@@ -411,10 +411,12 @@ static void aa_banner(const struct out *o, const struct pb_rep_view *v)
 static void verdict_line(const struct out *o, const struct pb_rep_view *v)
 {
 	char buf[512];
+	if (!v->n_cmps)
+		return;     /* no group has a baseline and another chain */
 	if (!v->n_tested) {
 		para_begin(o, "info");
-		put(o, "No change was tested: every cell has a single round (rounds: 1, or results from "
-		    "before rounds). Changes are shown without a verdict (1 round: no test); set "
+		put(o, "No change was tested: no chain shares two rounds or more with its baseline "
+		    "(rounds: 1, or results from before rounds). Changes are shown without a verdict (1 round: no test); set "
 		    "rounds: 2 or more (5 or more for useful intervals) to test them.");
 		para_end(o);
 		return;
