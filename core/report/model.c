@@ -441,7 +441,9 @@ static int build_tables(struct pb_rep *r, struct pb_rep_group *g)
 	if (g->synthetic) {
 		/* random weights: agreement of argmaxes means nothing, the KL
 		 * (how far the distributions moved) goes first */
-		struct pb_rep_table *acc = &g->tables[1 + 5];
+		struct pb_rep_table *acc = &g->tables[1];
+		while (acc < g->tables + g->n_tables - 1 && strcmp(acc->title, "Accuracy"))
+			acc++;
 		for (int k = 0; k < acc->n; k++)
 			if (!strcmp(acc->m[k].col, "kl_mean")) {
 				struct pb_rep_metric kl = acc->m[k];
@@ -452,18 +454,11 @@ static int build_tables(struct pb_rep *r, struct pb_rep_group *g)
 			if (!strcmp(acc->m[k].col, "agreement_top1"))
 				acc->m[k].head = "top-1 agreement with dense (random weights: not meaningful)";
 	}
-	for (size_t a = 0; a < PB_ARRAY_LEN(chart_acc); a++) {
+	/* synthetic weights: KL (the last entry) first, agreement never */
+	size_t n_acc = PB_ARRAY_LEN(chart_acc);
+	for (size_t i = 0; i < n_acc; i++) {
+		size_t a = g->synthetic ? (i + n_acc - 1) % n_acc : i;
 		struct pb_rep_metric m = { .col = chart_acc[a].col, .fmt = PB_F_NUM };
-		if (g->synthetic && a == 0) {
-			m.col = "kl_mean";
-			if (pb_rep_metric_present(r, g, &m)) {
-				g->acc_col = "kl_mean";
-				g->acc_title = chart_acc[PB_ARRAY_LEN(chart_acc) - 1].title;
-				g->acc_better = -1;
-				break;
-			}
-			m.col = chart_acc[a].col;
-		}
 		if (g->synthetic && !strcmp(m.col, "agreement_top1"))
 			continue;
 		if (pb_rep_metric_present(r, g, &m)) {
