@@ -817,7 +817,6 @@ int main(void)
 	tcase_add_test(t, baseline_option);
 	suite_add_tcase(s, t);
 	t = tcase_create("rounds");
-	tcase_set_timeout(t, 60);
 	tcase_add_test(t, round_verdicts);
 	tcase_add_test(t, aa_called_real_is_loud);
 	tcase_add_test(t, bh_across_report);
