@@ -458,8 +458,9 @@ static void synthetic_note(const struct out *o, const struct pb_rep_group *g)
 void pb_rep_group_tables(FILE *f, int html, const struct pb_rep_view *v, const struct pb_rep_group *g)
 {
 	struct out o = { f, html };
-	synthetic_note(&o, g);
 	for (int t = 0; t < g->n_tables; t++) {
+		if (!strcmp(g->tables[t].title, "Accuracy"))
+			synthetic_note(&o, g);    /* beside the accuracy it qualifies */
 		metric_table(&o, v, g, &g->tables[t]);
 		if (t == 0)
 			effects_table(&o, v, g);
