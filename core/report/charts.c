@@ -1,5 +1,6 @@
 /* core/report/charts.c — the per-group charts: latency box plots, TTFT
- * against TPOT, accuracy against sparsity (a line per method) and against
+ * against TPOT, accuracy against sparsity, parameters removed or bits per
+ * weight (the column that fits the chain; a line per method) and against
  * speed-up (Pareto front marked), and energy per token by phase.  A chart
  * whose data the results do not have becomes a one-line note that says
  * what is missing; nothing is drawn from invented values. */
@@ -211,8 +212,88 @@ static int cmp_pt(const void *a, const void *b)
 	return (p->x > q->x) - (p->x < q->x);
 }
 
-void pb_chart_acc_sparsity(FILE *f, const struct pb_rep_view *v, const struct pb_rep_group *g)
+/* Which x a chain is plotted against: zeros among the linear weights
+ * (unstructured and N:M pruning; 2:4 packed zeros count), the share of
+ * parameters removed (structured pruning: heads, FFN rows, layers), or
+ * bits per weight (quantization).  A chain is never put at a sparsity
+ * its column does not say. */
+enum xkind { XK_SPARSITY, XK_REMOVED, XK_BITS };
+
+static double sparsity_of(const struct pb_rep_cell *c)
 {
+	double x = pb_rep_num(c, "sparsity_linears");
+	/* folders from before sparsity_linears: the touched tensors' sparsity */
+	return isnan(x) ? pb_rep_num(c, "sparsity_achieved") : x;
+}
+
+static int structured(const struct pb_rep_cell *c)
+{
+	return pb_rep_num(c, "params_removed_pct") > 0;
+}
+
+/* The bits per weight a chain is compared with: the baseline's, else the
+ * widest of the group. */
+static double ref_bits(const struct pb_rep *r, const struct pb_rep_group *g)
+{
+	double hi = NAN;
+	if (g->baseline >= 0 && !isnan(pb_rep_num(&r->cells[g->baseline], "bits_per_weight")))
+		return pb_rep_num(&r->cells[g->baseline], "bits_per_weight");
+	for (int i = 0; i < g->n; i++) {
+		double b = pb_rep_num(&r->cells[g->cells[i]], "bits_per_weight");
+		if (!isnan(b) && (isnan(hi) || b > hi))
+			hi = b;
+	}
+	return hi;
+}
+
+static int quantized(const struct pb_rep *r, const struct pb_rep_group *g, const struct pb_rep_cell *c)
+{
+	double b = pb_rep_num(c, "bits_per_weight"), rb = ref_bits(r, g);
+	return !isnan(b) && !isnan(rb) && b < rb - 1e-6;
+}
+
+/* x of c on this chart, or NAN when c is not on it (the baseline is on
+ * every chart, as the anchor of the lines). */
+static double chart_x(const struct pb_rep *r, const struct pb_rep_group *g, int cell, enum xkind k)
+{
+	const struct pb_rep_cell *c = &r->cells[cell];
+	int base = cell == g->baseline;
+	switch (k) {
+	case XK_SPARSITY:
+		if (!base && (structured(c) || (quantized(r, g, c) && !(sparsity_of(c) >= 0.05))))
+			return NAN;
+		return sparsity_of(c) * 100;
+	case XK_REMOVED:
+		if (!base && !structured(c))
+			return NAN;
+		return pb_rep_num(c, "params_removed_pct");
+	case XK_BITS:
+		if (!base && !quantized(r, g, c))
+			return NAN;
+		return pb_rep_num(c, "bits_per_weight");
+	}
+	return NAN;
+}
+
+static void acc_vs(FILE *f, const struct pb_rep_view *v, const struct pb_rep_group *g, enum xkind kind)
+{
+	static const struct { const char *what, *xlabel, *col, *caption; } K[] = {
+		[XK_SPARSITY] = { "Accuracy vs sparsity",
+			"sparsity of the linear weights (% zero, N:M packed zeros included)",
+			"sparsity_linears",
+			"One line per compression method (the chain's steps), through its sparsities; every "
+			"line starts at the baseline.  x is sparsity_linears: zeros among all linear weights, "
+			"2:4 packed zeros included.  Structured chains (parameters removed) and chains that only "
+			"quantize have charts of their own." },
+		[XK_REMOVED] = { "Accuracy vs parameters removed",
+			"parameters removed by structured pruning (%)", "params_removed_pct",
+			"Structured pruning (heads, FFN rows, layers), one line per method: x is "
+			"params_removed_pct, the share of parameters the chain removed." },
+		[XK_BITS] = { "Accuracy vs bits per weight", "bits per weight (block linears)",
+			"bits_per_weight",
+			"Quantized chains, one line per method from the baseline's width: x is "
+			"bits_per_weight over the block linears (scales included)." },
+	};
 	const struct pb_rep *r = v->r;
 	struct pt *pts = calloc((size_t)g->n + 1, sizeof *pts);
 	const char **methods = calloc((size_t)g->n, sizeof *methods);
@@ -225,15 +306,16 @@ void pb_chart_acc_sparsity(FILE *f, const struct pb_rep_view *v, const struct pb
 	if (!pts || !methods || !leg)
 		goto out;
 	if (!g->acc_col) {
-		note(f, "Accuracy vs sparsity", "no accuracy metric in this group's results");
+		if (kind == XK_SPARSITY)
+			note(f, K[kind].what, "no accuracy metric in this group's results");
 		goto out;
 	}
 	for (int i = 0; i < g->n; i++) {
 		const struct pb_rep_cell *c = &r->cells[g->cells[i]];
-		double x = pb_rep_num(c, "sparsity_achieved"), y = pb_rep_num(c, g->acc_col);
-		if (isnan(x) || isnan(y))
+		double x = chart_x(r, g, g->cells[i], kind), y = pb_rep_num(c, g->acc_col);
+		if (isnan(x) || isnan(y) || c->aa_of[0])
 			continue;
-		x0 = fmin(x0, x * 100), x1 = fmax(x1, x * 100), y0 = fmin(y0, y), y1 = fmax(y1, y);
+		x0 = fmin(x0, x), x1 = fmax(x1, x), y0 = fmin(y0, y), y1 = fmax(y1, y);
 		if (g->cells[i] == g->baseline)
 			continue;
 		drawable++;
@@ -244,27 +326,29 @@ void pb_chart_acc_sparsity(FILE *f, const struct pb_rep_view *v, const struct pb
 			methods[n_methods++] = c->method;
 	}
 	if (!drawable) {
-		note(f, "Accuracy vs sparsity", "no compressed cell has both a sparsity and an accuracy");
+		if (kind == XK_SPARSITY)
+			note(f, K[kind].what, "no compressed cell has both a sparsity and an accuracy");
 		goto out;
 	}
 	init_plot(&p, f, 48);
 	p.x0 = x0, p.x1 = x1, p.y0 = y0, p.y1 = y1;
 	pb_plot_range(&p.x0, &p.x1, 0.04, 1);
 	acc_range(&p, y0, y1);
-	group_title(title, sizeof title, "Accuracy vs sparsity", g);
+	group_title(title, sizeof title, K[kind].what, g);
 	pb_svg_begin(f, p.w, p.h, title);
-	pb_plot_axes(&p, "sparsity achieved (% of weights zero or removed)", g->acc_title, NULL, 0);
+	pb_plot_axes(&p, K[kind].xlabel, g->acc_title, NULL, 0);
 	const struct pb_rep_cell *b = g->baseline >= 0 ? &r->cells[g->baseline] : NULL;
-	double bx = b ? pb_rep_num(b, "sparsity_achieved") : NAN, by = b ? pb_rep_num(b, g->acc_col) : NAN;
+	double bx = b ? chart_x(r, g, g->baseline, kind) : NAN, by = b ? pb_rep_num(b, g->acc_col) : NAN;
 	for (int m = 0; m < n_methods; m++) {
 		int n = 0;
 		if (!isnan(bx) && !isnan(by))
-			pts[n++] = (struct pt){ bx * 100, by, g->baseline };
+			pts[n++] = (struct pt){ bx, by, g->baseline };
 		for (int i = 0; i < g->n; i++) {
 			const struct pb_rep_cell *c = &r->cells[g->cells[i]];
-			double x = pb_rep_num(c, "sparsity_achieved"), y = pb_rep_num(c, g->acc_col);
-			if (g->cells[i] != g->baseline && !strcmp(c->method, methods[m]) && !isnan(x) && !isnan(y))
-				pts[n++] = (struct pt){ x * 100, y, g->cells[i] };
+			double x = chart_x(r, g, g->cells[i], kind), y = pb_rep_num(c, g->acc_col);
+			if (g->cells[i] != g->baseline && !c->aa_of[0] && !strcmp(c->method, methods[m]) &&
+			    !isnan(x) && !isnan(y))
+				pts[n++] = (struct pt){ x, y, g->cells[i] };
 		}
 		qsort(pts, (size_t)n, sizeof *pts, cmp_pt);
 		fputs("<g class=\"series\"><title>", f);
@@ -274,27 +358,48 @@ void pb_chart_acc_sparsity(FILE *f, const struct pb_rep_view *v, const struct pb
 		for (int k = 0; k < n; k++)
 			fprintf(f, "%c%.1f %.1f", k ? 'L' : 'M', pb_px(&p, pts[k].x), pb_py(&p, pts[k].y));
 		fputs("\"/>\n", f);
-		for (int k = 0; k < n; k++)
-			if (pts[k].cell != g->baseline)
-				pb_plot_marker(f, m, pb_px(&p, pts[k].x), pb_py(&p, pts[k].y), 4, color_of(m), 0);
+		for (int k = 0; k < n; k++) {
+			if (pts[k].cell == g->baseline)
+				continue;
+			fputs("<g class=\"pt\"><title>", f);
+			pb_html_puts(f, r->cells[pts[k].cell].pruner);
+			fprintf(f, ": %s %.4g, ", K[kind].col, kind == XK_SPARSITY ? pts[k].x / 100 : pts[k].x);
+			pb_html_puts(f, g->acc_col);
+			fprintf(f, " %.4g</title>", pts[k].y);
+			pb_plot_marker(f, m, pb_px(&p, pts[k].x), pb_py(&p, pts[k].y), 4, color_of(m), 0);
+			fputs("</g>\n", f);
+		}
 		fputs("</g>\n", f);
 		leg[n_leg++] = (struct pb_legend_item){ methods[m][0] ? methods[m] : "(no steps)",
 							color_of(m), m, 0 };
 	}
 	if (!isnan(bx) && !isnan(by)) {
-		pb_plot_marker(f, 1, pb_px(&p, bx * 100), pb_py(&p, by), 5, "#000000", 1);
+		pb_plot_marker(f, 1, pb_px(&p, bx), pb_py(&p, by), 5, "#000000", 1);
 		snprintf(ylab, sizeof ylab, "%s (baseline)", b->pruner);
 		leg[n_leg++] = (struct pb_legend_item){ ylab, "#000000", 1, 0 };
 	}
 	pb_plot_legend(&p, leg, n_leg);
 	pb_svg_end(f);
-	caption(f, "One line per compression method (the chain's steps), through its sparsities; "
-		"every line starts at the baseline.  Quantization alone barely changes sparsity, so it "
-		"sits near the left edge.");
+	caption(f, K[kind].caption);
 out:
 	free(pts);
 	free(methods);
 	free(leg);
+}
+
+void pb_chart_acc_sparsity(FILE *f, const struct pb_rep_view *v, const struct pb_rep_group *g)
+{
+	acc_vs(f, v, g, XK_SPARSITY);
+}
+
+void pb_chart_acc_removed(FILE *f, const struct pb_rep_view *v, const struct pb_rep_group *g)
+{
+	acc_vs(f, v, g, XK_REMOVED);
+}
+
+void pb_chart_acc_bits(FILE *f, const struct pb_rep_view *v, const struct pb_rep_group *g)
+{
+	acc_vs(f, v, g, XK_BITS);
 }
 
 /* ---- accuracy against speed-up, Pareto front */

@@ -2,7 +2,9 @@
  * room's libcsv reader and checked: every number the report uses must
  * parse, or the error names the file, its line and the column.  A file a
  * done cell lacks (an older prunebench, a trimmed folder) leaves its
- * columns empty; it is never invented. */
+ * columns empty; it is never invented.  rounds.csv (one row per round)
+ * is absent from folders written before rounds: such a cell is one
+ * round, the summary's. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -64,7 +66,7 @@ int pb_rep_read_summary(struct pb_rep_cell *c, const char *path, char *err, size
 	for (int j = 0; j < c->summary->ncols; j++) {
 		const char *col = c->summary->header[j], *v = c->summary->rows[0][j];
 		double x;
-		if (pb_rep_col_used(col) && pb_rep_parse_num(v, &x) < 0)
+		if ((pb_rep_col_used(col) || !strcmp(col, "contended")) && pb_rep_parse_num(v, &x) < 0)
 			return bad_number(err, len, path, 1, col, v);
 	}
 	return 0;
@@ -368,4 +370,96 @@ fail:
 	*phase_names = NULL;
 	*n_phases = 0;
 	return rc;
+}
+
+/* ---- rounds.csv: one row per round (a separate process) */
+
+static int sort_rounds_col;   /* qsort has no context argument */
+
+static int cmp_round_row(const void *a, const void *b)
+{
+	double x = strtod((*(char **const *)a)[sort_rounds_col], NULL);
+	double y = strtod((*(char **const *)b)[sort_rounds_col], NULL);
+	return (x > y) - (x < y);
+}
+
+int pb_rep_read_rounds(struct pb_rep_cell *c, char *err, size_t len)
+{
+	char path[4096];
+	int rc;
+
+	c->n_rounds = 1;
+	pb_path_join(path, sizeof path, c->dir, "rounds.csv");
+	rc = read_table(path, &c->rounds, err, len);
+	if (rc == -ENOENT) {
+		c->rounds = NULL;
+		return 0;     /* a folder from before rounds: one round, the summary */
+	}
+	if (rc < 0)
+		return rc;
+	struct pb_table *t = c->rounds;
+	int rcol = pb_table_col(t, "round");
+	if (rcol < 0)
+		return pb_errf(err, len, -EINVAL, "%s:1: expected a column 'round'", path);
+	if (t->nrows < 1)
+		return pb_errf(err, len, -EINVAL, "%s: no rounds (a done cell has at least one)", path);
+	for (int i = 0; i < t->nrows; i++) {
+		for (int j = 0; j < t->ncols; j++) {
+			const char *col = t->header[j], *v = t->rows[i][j];
+			double x;
+			int used = j == rcol || !strcmp(col, "round_position") || !strcmp(col, "contended") ||
+				   pb_rep_col_used(col);
+			if (used && pb_rep_parse_num(v, &x) < 0)
+				return bad_number(err, len, path, i + 1, col, v);
+		}
+		double r;
+		pb_rep_parse_num(t->rows[i][rcol], &r);
+		if (!(r >= 1 && r <= 1e6 && r == floor(r))) {
+			int line = pb_csv_record_line(path, i + 1);
+			return pb_errf(err, len, -EINVAL, "%s:%d: column 'round': expected a round number "
+				       "(1, 2, ...), got '%s'", path, line, t->rows[i][rcol]);
+		}
+	}
+	sort_rounds_col = rcol;
+	qsort(t->rows, (size_t)t->nrows, sizeof *t->rows, cmp_round_row);
+	if (!(c->round_no = malloc((size_t)t->nrows * sizeof *c->round_no)))
+		return pb_errf(err, len, -ENOMEM, "out of memory");
+	for (int i = 0; i < t->nrows; i++) {
+		c->round_no[i] = atoi(t->rows[i][rcol]);
+		if (i && c->round_no[i] == c->round_no[i - 1])
+			return pb_errf(err, len, -EINVAL, "%s: round %d appears twice", path, c->round_no[i]);
+	}
+	c->n_rounds = t->nrows;
+	return 0;
+}
+
+int pb_rep_round_no(const struct pb_rep_cell *c, int k)
+{
+	return c->rounds && k >= 0 && k < c->n_rounds ? c->round_no[k] : 1;
+}
+
+double pb_rep_round_num(const struct pb_rep_cell *c, int k, const char *col)
+{
+	double v;
+	if (!c->rounds)
+		return k == 0 ? pb_rep_num(c, col) : NAN;
+	int j = pb_table_col(c->rounds, col);
+	if (j < 0 || k < 0 || k >= c->n_rounds)
+		return NAN;
+	return pb_rep_parse_num(c->rounds->rows[k][j], &v) == 0 ? v : NAN;
+}
+
+int pb_rep_round_contended(const struct pb_rep_cell *c, int k)
+{
+	return c->rounds && pb_rep_round_num(c, k, "contended") == 1;
+}
+
+int pb_rep_contended(const struct pb_rep_cell *c)
+{
+	if (pb_rep_num(c, "contended") == 1)
+		return 1;
+	for (int k = 0; c->rounds && k < c->n_rounds; k++)
+		if (pb_rep_round_contended(c, k))
+			return 1;
+	return 0;
 }

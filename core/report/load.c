@@ -198,6 +198,9 @@ static void cell_free(struct pb_rep_cell *c)
 	free(c->reason);
 	free(c->log_tail);
 	free(c->method);
+	free(c->aa_of);
+	free(c->round_no);
+	pb_table_free(c->rounds);
 	if (c->have_doc)
 		yaml_document_delete(&c->doc);
 	pb_table_free(c->summary);
@@ -253,14 +256,17 @@ static int load_cell(struct pb_rep_cell *c, const char *cells_dir, const char *i
 		*dst[k] = dup_or_empty(v ? v : pb_rep_str(c, axes[k]));
 	}
 	c->method = chain_method(c);
-	if (!c->reason || !c->log_tail || !c->model || !c->dataset || !c->pruner || !c->backend ||
+	c->aa_of = dup_or_empty(pb_rep_str(c, "aa_of"));
+	c->n_rounds = 1;
+	if (!c->aa_of || !c->reason || !c->log_tail || !c->model || !c->dataset || !c->pruner || !c->backend ||
 	    !c->method)
 		return pb_errf(err, len, -ENOMEM, "out of memory");
 	if (c->failed)
 		return 0;
 	if ((rc = pb_rep_read_requests(c, err, len)) < 0 ||
 	    (rc = pb_rep_read_tensors(c, err, len)) < 0 ||
-	    (rc = pb_rep_read_phases(c, err, len)) < 0)
+	    (rc = pb_rep_read_phases(c, err, len)) < 0 ||
+	    (rc = pb_rep_read_rounds(c, err, len)) < 0)
 		return rc;
 	return 0;
 }

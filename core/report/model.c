@@ -56,56 +56,64 @@ static const char *text_formats(const struct pb_rep_cell *c)
 	return c->formats[0] ? c->formats : pb_rep_str(c, "linear_formats");
 }
 
-#define LAT(stem, s) \
-	{ stem "_mean", "mean (ms)", PB_F_NUM, s, 1, -1, NULL, NULL }, \
-	{ stem "_std", "std (ms)", PB_F_NUM, -1, 1, -1, NULL, NULL }, \
-	{ stem "_cv", "CV", PB_F_NUM, -1, 1, -1, NULL, NULL }, \
-	{ stem "_p50", "p50 (ms)", PB_F_NUM, -1, 1, -1, NULL, NULL }, \
-	{ stem "_p99", "p99 (ms)", PB_F_NUM, -1, 1, -1, NULL, NULL }
+#define T PB_K_TESTED
+#define X PB_K_EXACT
+#define P PB_K_PLAIN
+#define LAT(stem, k) \
+	{ stem "_mean", "mean (ms)", PB_F_NUM, k, 1, -1, NULL, NULL }, \
+	{ stem "_std", "std (ms)", PB_F_NUM, P, 1, -1, NULL, NULL }, \
+	{ stem "_cv", "CV", PB_F_NUM, P, 1, -1, NULL, NULL }, \
+	{ stem "_p50", "p50 (ms)", PB_F_NUM, P, 1, -1, NULL, NULL }, \
+	{ stem "_p90", "p90 (ms)", PB_F_NUM, P, 1, -1, NULL, NULL }, \
+	{ stem "_p99", "p99 (ms)", PB_F_NUM, P, 1, -1, NULL, NULL }
 
 static const struct pb_rep_table table_templates[] = {
-	{ "End-to-end latency per request", { LAT("e2e_ms", PB_S_E2E) }, 5 },
-	{ "Time to first token (TTFT)", { LAT("ttft_ms", PB_S_TTFT) }, 5 },
-	{ "Time per output token (TPOT)", { LAT("tpot_ms", PB_S_TPOT) }, 5 },
+	{ "End-to-end latency per request", { LAT("e2e_ms", T) }, 6 },
+	{ "Time to first token (TTFT)", { LAT("ttft_ms", T) }, 6 },
+	{ "Time per output token (TPOT)", { LAT("tpot_ms", T) }, 6 },
 	{ "GPU time per request (device timestamps)", {
-		{ "gpu_prefill_ms_mean", "prefill mean (ms)", PB_F_NUM, -1, 1, -1, NULL, NULL },
-		{ "gpu_prefill_ms_p99", "prefill p99 (ms)", PB_F_NUM, -1, 1, -1, NULL, NULL },
-		{ "gpu_decode_ms_mean", "decode mean (ms)", PB_F_NUM, -1, 1, -1, NULL, NULL },
-		{ "gpu_decode_ms_p99", "decode p99 (ms)", PB_F_NUM, -1, 1, -1, NULL, NULL },
+		{ "gpu_prefill_ms_mean", "prefill mean (ms)", PB_F_NUM, P, 1, -1, NULL, NULL },
+		{ "gpu_prefill_ms_p99", "prefill p99 (ms)", PB_F_NUM, P, 1, -1, NULL, NULL },
+		{ "gpu_decode_ms_mean", "decode mean (ms)", PB_F_NUM, P, 1, -1, NULL, NULL },
+		{ "gpu_decode_ms_p99", "decode p99 (ms)", PB_F_NUM, P, 1, -1, NULL, NULL },
 	}, 4 },
 	{ "Throughput", {
-		{ "prefill_tok_s_mean", "prefill (tok/s)", PB_F_NUM, PB_S_PREFILL_TOK_S, 1, 1, NULL, NULL },
-		{ "decode_tok_s_mean", "decode (tok/s)", PB_F_NUM, PB_S_DECODE_TOK_S, 1, 1, NULL, NULL },
-		{ "requests_s", "requests/s", PB_F_NUM, -1, 1, 1, NULL, NULL },
-		{ "e2e_ms_mean", "speed-up (×, e2e)", PB_F_NUM, -1, 0, 0, get_speedup, NULL },
+		{ "prefill_tok_s_mean", "prefill (tok/s)", PB_F_NUM, T, 1, 1, NULL, NULL },
+		{ "decode_tok_s_mean", "decode (tok/s)", PB_F_NUM, T, 1, 1, NULL, NULL },
+		{ "requests_s", "requests/s", PB_F_NUM, P, 1, 1, NULL, NULL },
+		{ "e2e_ms_mean", "speed-up (×, e2e)", PB_F_NUM, P, 0, 0, get_speedup, NULL },
 	}, 4 },
 	{ "Accuracy", {
-		{ "perplexity", "perplexity", PB_F_NUM, -1, 1, -1, NULL, NULL },
-		{ "agreement_top1", "top-1 agreement with dense", PB_F_NUM, -1, 0, 0, NULL, NULL },
-		{ "kl_mean", "KL vs dense (nats)", PB_F_NUM, -1, 0, 0, NULL, NULL },
-		{ "exact_match", "exact match", PB_F_NUM, PB_S_EXACT_MATCH, 1, 1, NULL, NULL },
-		{ "token_f1", "token F1", PB_F_NUM, PB_S_TOKEN_F1, 1, 1, NULL, NULL },
-		{ "rouge_l", "ROUGE-L", PB_F_NUM, PB_S_ROUGE_L, 1, 1, NULL, NULL },
+		{ "perplexity", "perplexity", PB_F_NUM, X, 1, -1, NULL, NULL },
+		{ "agreement_top1", "top-1 agreement with dense", PB_F_NUM, X, 0, 0, NULL, NULL },
+		{ "kl_mean", "KL vs dense (nats)", PB_F_NUM, X, 0, 0, NULL, NULL },
+		{ "exact_match", "exact match", PB_F_NUM, X, 1, 1, NULL, NULL },
+		{ "token_f1", "token F1", PB_F_NUM, X, 1, 1, NULL, NULL },
+		{ "rouge_l", "ROUGE-L", PB_F_NUM, X, 1, 1, NULL, NULL },
 	}, 6 },
 	{ "Model size and formats", {
-		{ "sparsity_achieved", "sparsity", PB_F_PCT, -1, 0, 0, NULL, NULL },
-		{ "params_total", "parameters", PB_F_SI, -1, 1, -1, NULL, NULL },
-		{ "params_nonzero", "non-zero parameters", PB_F_SI, -1, 1, -1, NULL, NULL },
-		{ "weight_bytes", "weights (MiB)", PB_F_MIB, -1, 1, -1, NULL, NULL },
-		{ "bits_per_weight", "bits/weight", PB_F_NUM, -1, 1, -1, NULL, NULL },
-		{ "linear_formats", "executed formats (block linears)", PB_F_TEXT, -1, 0, 0, NULL,
+		{ "sparsity_achieved", "sparsity", PB_F_PCT, X, 0, 0, NULL, NULL },
+		{ "params_removed_pct", "params removed (%)", PB_F_NUM, X, 0, 0, NULL, NULL },
+		{ "params_total", "parameters", PB_F_SI, X, 1, -1, NULL, NULL },
+		{ "params_nonzero", "non-zero parameters", PB_F_SI, X, 1, -1, NULL, NULL },
+		{ "weight_bytes", "weights (MiB)", PB_F_MIB, X, 1, -1, NULL, NULL },
+		{ "bits_per_weight", "bits/weight", PB_F_NUM, X, 1, -1, NULL, NULL },
+		{ "linear_formats", "executed formats (block linears)", PB_F_TEXT, P, 0, 0, NULL,
 		  text_formats },
-	}, 6 },
+	}, 7 },
 	{ "Resources and energy", {
-		{ "proc_cpu_pct_mean", "CPU (%)", PB_F_NUM, -1, 1, 0, NULL, NULL },
-		{ "rss_peak_bytes_max", "peak RSS (MiB)", PB_F_MIB, -1, 1, -1, NULL, NULL },
+		{ "proc_cpu_pct_mean", "CPU (%)", PB_F_NUM, T, 1, 0, NULL, NULL },
+		{ "rss_peak_bytes_max", "peak RSS (MiB)", PB_F_MIB, T, 1, -1, NULL, NULL },
+		{ "other_cpu_pct_mean", "others' CPU (% of a core)", PB_F_NUM, P, 0, 0, NULL, NULL },
+		{ "loadavg_1m_max", "load average max", PB_F_NUM, P, 0, 0, NULL, NULL },
+		{ "cpu_freq_mhz_mean", "CPU clock (MHz)", PB_F_NUM, P, 0, 0, NULL, NULL },
 		/* energy columns are added per group; temperature last */
-	}, 2 },
+	}, 5 },
 };
 
 static const struct pb_rep_metric temp_metrics[] = {
-	{ "", "temperature mean (°C, hottest sensor)", PB_F_NUM, -1, 1, -1, get_temp_mean, NULL },
-	{ "", "temperature max (°C, hottest sensor)", PB_F_NUM, -1, 1, -1, get_temp_max, NULL },
+	{ "", "temperature mean (°C, hottest sensor)", PB_F_NUM, P, 1, -1, get_temp_mean, NULL },
+	{ "", "temperature max (°C, hottest sensor)", PB_F_NUM, P, 1, -1, get_temp_max, NULL },
 };
 
 /* Accuracy for the charts: the first one the group has. */
@@ -121,7 +129,14 @@ static const struct { const char *col, *title; int better; } chart_acc[] = {
 int pb_rep_col_used(const char *col)
 {
 	static const char *const suffixes[] = { "_mean", "_max", "_per_token" };
+	static const char *const more[] = {
+		"rss_peak_bytes_measure", "sparsity_linears", "synthetic_weights", "rounds",
+		"contended", "contention_threshold_pct",
+	};
 	size_t l = strlen(col);
+	for (size_t k = 0; k < PB_ARRAY_LEN(more); k++)
+		if (!strcmp(col, more[k]))
+			return 1;
 	for (size_t t = 0; t < PB_ARRAY_LEN(table_templates); t++)
 		for (int k = 0; k < table_templates[t].n; k++)
 			if (table_templates[t].m[k].fmt != PB_F_TEXT && !strcmp(col, table_templates[t].m[k].col))
@@ -201,10 +216,41 @@ void pb_rep_fmt_num(char *buf, size_t len, double v, enum pb_rep_fmt f)
 		snprintf(buf, len, "%.4g", v);
 }
 
-void pb_rep_format(const struct pb_rep *r, const struct pb_rep_group *g, const struct pb_rep_cell *c,
+const char *pb_rep_verdict_mark(enum pb_rep_verdict vd)
+{
+	switch (vd) {
+	case PB_V_EXACT: return "exact";
+	case PB_V_VARIES: return "not exact: varies by round";
+	case PB_V_NO_TEST: return "1 round: no test";
+	case PB_V_NOT_REAL: return "n.s.";
+	case PB_V_REAL: return "real";
+	default: return "";
+	}
+}
+
+/* A deterministic column whose rounds disagree is not deterministic. */
+static int rounds_vary(const struct pb_rep_cell *c, const char *col)
+{
+	double first = NAN;
+	for (int k = 0; c->rounds && k < c->n_rounds; k++) {
+		double x = pb_rep_round_num(c, k, col);
+		if (isnan(x))
+			continue;
+		if (isnan(first))
+			first = x;
+		else if (fabs(x - first) > 1e-12 * fmax(fabs(x), fabs(first)))
+			return 1;
+	}
+	return 0;
+}
+
+void pb_rep_format(const struct pb_rep_view *vw, const struct pb_rep_group *g, int cell,
 		   const struct pb_rep_metric *m, struct pb_rep_cellfmt *out)
 {
+	const struct pb_rep *r = vw->r;
+	const struct pb_rep_cell *c = &r->cells[cell];
 	memset(out, 0, sizeof *out);
+	out->contended = pb_rep_contended(c);
 	if (m->fmt == PB_F_TEXT) {
 		const char *t = m->text(c);
 		snprintf(out->value, sizeof out->value, "%s", t[0] ? t : "—");
@@ -212,9 +258,12 @@ void pb_rep_format(const struct pb_rep *r, const struct pb_rep_group *g, const s
 	}
 	double v = pb_rep_metric_value(r, g, c, m);
 	pb_rep_fmt_num(out->value, sizeof out->value, v, m->fmt);
-	if (!m->delta || g->baseline < 0 || &r->cells[g->baseline] == c || isnan(v))
+	int ref = pb_rep_ref_of(vw, g, cell);
+	if (m->kind == PB_K_EXACT && !isnan(v) && rounds_vary(c, m->col))
+		out->verdict = PB_V_VARIES;
+	if (!m->delta || ref < 0 || isnan(v))
 		return;
-	const struct pb_rep_cell *b = &r->cells[g->baseline];
+	const struct pb_rep_cell *b = &r->cells[ref];
 	double bv = pb_rep_metric_value(r, g, b, m);
 	if (isnan(bv) || bv == 0 || isinf(bv) || isinf(v))
 		return;
@@ -225,10 +274,40 @@ void pb_rep_format(const struct pb_rep *r, const struct pb_rep_group *g, const s
 		snprintf(out->change, sizeof out->change, "×%.3g", v / bv);
 	else
 		snprintf(out->change, sizeof out->change, "%+.1f %%", pct);
-	if (m->sample >= 0 && b->samples[m->sample] && c->samples[m->sample])
-		out->noise = pb_noise_judge(b->samples[m->sample], b->n_req, c->samples[m->sample], c->n_req);
 	if (m->better && pct != 0)
 		out->sign = (pct > 0) == (m->better > 0) ? 1 : -1;
+	if (m->kind == PB_K_EXACT) {
+		if (out->verdict != PB_V_VARIES && !rounds_vary(b, m->col))
+			out->verdict = PB_V_EXACT;
+		else
+			out->verdict = PB_V_VARIES;
+		return;
+	}
+	if (m->kind != PB_K_TESTED) {
+		out->sign = 0;     /* a plain difference: not coloured as a finding */
+		return;
+	}
+	const struct pb_rep_cmp *k = pb_rep_cmp_find(vw, cell, m->col);
+	if (!k)
+		return;
+	out->contended = out->contended || k->contended;
+	if (k->e.n < 2 || isnan(k->e.p)) {
+		out->verdict = PB_V_NO_TEST;
+		out->sign = 0;
+	} else {
+		pb_rep_fmt_effect(out->change, sizeof out->change, &k->e);
+		out->verdict = k->real ? PB_V_REAL : PB_V_NOT_REAL;
+		if (!k->real || k->e.pct == 0)
+			out->sign = 0;
+		else
+			out->sign = (k->e.pct > 0) == (m->better > 0) ? 1 : -1;
+		if (!m->better)
+			out->sign = 0;
+	}
+	const struct pb_rep_cmp *aa = k->aa ? NULL : pb_rep_cmp_aa(vw, g, m->col);
+	if (aa && aa->e.n >= 2 && !isnan(aa->e.lo_pct))
+		snprintf(out->aa, sizeof out->aa, "A/A %+.1f ± %.1f %%", aa->e.pct,
+			 (aa->e.hi_pct - aa->e.lo_pct) / 2);
 }
 
 /* ---- groups */
@@ -251,6 +330,8 @@ static int cmp_member(const void *a, const void *b)
 
 static int is_baseline(const struct pb_rep_cell *c, const char *name)
 {
+	if (c->aa_of[0])
+		return 0;      /* an A/A twin repeats the baseline; it is not one */
 	return name ? !strcmp(c->pruner, name) : c->method[0] == '\0';
 }
 
@@ -298,22 +379,22 @@ static void add_energy(struct pb_rep_group *g, const struct pb_rep_cell *c)
 static void build_summary(struct pb_rep_table *t, const struct pb_rep_group *g)
 {
 	static const struct pb_rep_metric head[] = {
-		{ "e2e_ms_mean", "e2e latency mean (ms)", PB_F_NUM, PB_S_E2E, 1, -1, NULL, NULL },
-		{ "ttft_ms_mean", "TTFT mean (ms)", PB_F_NUM, PB_S_TTFT, 1, -1, NULL, NULL },
-		{ "tpot_ms_mean", "TPOT mean (ms)", PB_F_NUM, PB_S_TPOT, 1, -1, NULL, NULL },
-		{ "decode_tok_s_mean", "decode (tok/s)", PB_F_NUM, PB_S_DECODE_TOK_S, 1, 1, NULL, NULL },
-		{ "sparsity_achieved", "sparsity", PB_F_PCT, -1, 0, 0, NULL, NULL },
-		{ "weight_bytes", "weights (MiB)", PB_F_MIB, -1, 1, -1, NULL, NULL },
+		{ "e2e_ms_mean", "e2e latency mean (ms)", PB_F_NUM, T, 1, -1, NULL, NULL },
+		{ "ttft_ms_mean", "TTFT mean (ms)", PB_F_NUM, T, 1, -1, NULL, NULL },
+		{ "tpot_ms_mean", "TPOT mean (ms)", PB_F_NUM, T, 1, -1, NULL, NULL },
+		{ "decode_tok_s_mean", "decode (tok/s)", PB_F_NUM, T, 1, 1, NULL, NULL },
+		{ "sparsity_achieved", "sparsity", PB_F_PCT, X, 0, 0, NULL, NULL },
+		{ "weight_bytes", "weights (MiB)", PB_F_MIB, X, 1, -1, NULL, NULL },
 	};
 	*t = (struct pb_rep_table){ .title = "Summary" };
 	for (size_t k = 0; k < PB_ARRAY_LEN(head); k++)
 		t->m[t->n++] = head[k];
 	if (g->acc_col)
-		t->m[t->n++] = (struct pb_rep_metric){ g->acc_col, g->acc_title, PB_F_NUM, -1,
+		t->m[t->n++] = (struct pb_rep_metric){ g->acc_col, g->acc_title, PB_F_NUM, X,
 			!strcmp(g->acc_col, "perplexity") || g->acc_better == 1, g->acc_better, NULL, NULL };
 	if (g->n_energy)
 		t->m[t->n++] = (struct pb_rep_metric){ g->energy_col[0][0], g->energy_head[0][0], PB_F_NUM,
-			-1, 1, -1, NULL, NULL };
+			T, 1, -1, NULL, NULL };
 }
 
 static int build_tables(struct pb_rep *r, struct pb_rep_group *g)
@@ -326,14 +407,60 @@ static int build_tables(struct pb_rep *r, struct pb_rep_group *g)
 	struct pb_rep_table *res = &g->tables[g->n_tables - 1];
 	for (int k = 0; k < g->n_energy; k++) {
 		res->m[res->n++] = (struct pb_rep_metric){ g->energy_col[k][0], g->energy_head[k][0],
-			PB_F_NUM, -1, 1, -1, NULL, NULL };
+			PB_F_NUM, T, 1, -1, NULL, NULL };
 		res->m[res->n++] = (struct pb_rep_metric){ g->energy_col[k][1], g->energy_head[k][1],
-			PB_F_NUM, -1, 1, 0, NULL, NULL };
+			PB_F_NUM, T, 1, 0, NULL, NULL };
 	}
 	res->m[res->n++] = temp_metrics[0];
 	res->m[res->n++] = temp_metrics[1];
-	for (size_t a = 0; a < PB_ARRAY_LEN(chart_acc); a++) {
+	/* the columns the cells have: sparsity over the linears (2:4 packed
+	 * zeros included) and the measure phase's RSS peak, when written */
+	struct pb_rep_metric probe = { .col = "sparsity_linears", .fmt = PB_F_NUM };
+	int linears = pb_rep_metric_present(r, g, &probe);
+	probe.col = "rss_peak_bytes_measure";
+	g->rss_col = pb_rep_metric_present(r, g, &probe) ? "rss_peak_bytes_measure" : "rss_peak_bytes_max";
+	for (int t = 1; t < g->n_tables; t++)
+		for (int k = 0; k < g->tables[t].n; k++) {
+			struct pb_rep_metric *m = &g->tables[t].m[k];
+			if (linears && !strcmp(m->col, "sparsity_achieved")) {
+				m->col = "sparsity_linears";
+				m->head = "sparsity (linears)";
+			}
+			if (!strcmp(m->col, "rss_peak_bytes_max") && !strcmp(g->rss_col, "rss_peak_bytes_measure")) {
+				m->col = g->rss_col;
+				m->head = "peak RSS, measure phase (MiB)";
+			}
+		}
+	for (int i = 0; i < g->n; i++) {
+		const struct pb_rep_cell *c = &r->cells[g->cells[i]];
+		g->synthetic |= pb_rep_num(c, "synthetic_weights") == 1;
+		g->has_aa |= c->aa_of[0] != '\0';
+		if (c->n_rounds > g->max_rounds)
+			g->max_rounds = c->n_rounds;
+	}
+	if (g->synthetic) {
+		/* random weights: agreement of argmaxes means nothing, the KL
+		 * (how far the distributions moved) goes first */
+		struct pb_rep_table *acc = &g->tables[1];
+		while (acc < g->tables + g->n_tables - 1 && strcmp(acc->title, "Accuracy"))
+			acc++;
+		for (int k = 0; k < acc->n; k++)
+			if (!strcmp(acc->m[k].col, "kl_mean")) {
+				struct pb_rep_metric kl = acc->m[k];
+				memmove(&acc->m[1], &acc->m[0], (size_t)k * sizeof acc->m[0]);
+				acc->m[0] = kl;
+			}
+		for (int k = 0; k < acc->n; k++)
+			if (!strcmp(acc->m[k].col, "agreement_top1"))
+				acc->m[k].head = "top-1 agreement with dense (random weights: not meaningful)";
+	}
+	/* synthetic weights: KL (the last entry) first, agreement never */
+	size_t n_acc = PB_ARRAY_LEN(chart_acc);
+	for (size_t i = 0; i < n_acc; i++) {
+		size_t a = g->synthetic ? (i + n_acc - 1) % n_acc : i;
 		struct pb_rep_metric m = { .col = chart_acc[a].col, .fmt = PB_F_NUM };
+		if (g->synthetic && !strcmp(m.col, "agreement_top1"))
+			continue;
 		if (pb_rep_metric_present(r, g, &m)) {
 			g->acc_col = chart_acc[a].col;
 			g->acc_title = chart_acc[a].title;
@@ -342,6 +469,11 @@ static int build_tables(struct pb_rep *r, struct pb_rep_group *g)
 		}
 	}
 	build_summary(&g->tables[0], g);
+	for (int k = 0; linears && k < g->tables[0].n; k++)
+		if (!strcmp(g->tables[0].m[k].col, "sparsity_achieved")) {
+			g->tables[0].m[k].col = "sparsity_linears";
+			g->tables[0].m[k].head = "sparsity (linears)";
+		}
 	return 0;
 }
 
@@ -352,6 +484,7 @@ void pb_rep_view_free(struct pb_rep_view *v)
 		free(v->groups[i].tables);
 	}
 	free(v->groups);
+	free(v->cmps);
 	memset(v, 0, sizeof *v);
 }
 
@@ -430,6 +563,10 @@ int pb_rep_view_build(struct pb_rep *r, const char *baseline, const char *cell,
 					v->series_cell = idx;
 			}
 	}
+	for (int i = 0; i < r->n_cells; i++)
+		v->n_contended += !r->cells[i].failed && pb_rep_contended(&r->cells[i]);
+	if (pb_rep_compare(v) < 0)
+		goto oom;
 	return 0;
 oom:
 	pb_rep_view_free(v);

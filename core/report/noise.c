@@ -1,9 +1,13 @@
-/* core/report/noise.c — is a change real or run-to-run noise?  A
- * percentile bootstrap of the difference of means over per-request
- * samples (deterministic: a fixed seed, so reports and their golden tests
- * are reproducible), the Mann-Whitney U test as a rank-based second
- * opinion, and Tukey box statistics for the latency box plots. */
+/* core/report/noise.c — is a change real or run-to-run noise?  The
+ * report's verdict is a paired test whose unit of replication is the
+ * round (one process per cell and round): the log-ratios of the rounds'
+ * means, a Student-t confidence interval and p-value, and the
+ * Benjamini–Hochberg step-up rule across every comparison of a report.
+ * The t distribution is computed here (regularized incomplete beta by
+ * Lentz's continued fraction), not taken from a library.  Tukey box
+ * statistics for the latency box plots are here too. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,128 +22,211 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The non-NAN values of x, sorted when asked; NULL (and *m = 0) if none. */
-static double *finite_copy(const double *x, int n, int *m, int sort)
-{
-	double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
-	*m = 0;
-	if (!v)
-		return NULL;
-	for (int i = 0; i < n; i++)
-		if (!isnan(x[i]))
-			v[(*m)++] = x[i];
-	if (sort)
-		qsort(v, (size_t)*m, sizeof *v, cmp_double);
-	return v;
-}
+/* ---- Student's t */
 
-static double resample_mean(struct pb_rng *rng, const double *v, int n)
+/* The continued fraction of I_x(a, b) (modified Lentz), valid and fast
+ * for x < (a + 1) / (a + b + 2); the caller uses the symmetry otherwise. */
+static double beta_cf(double a, double b, double x)
 {
-	double s = 0;
-	for (int i = 0; i < n; i++) {
-		int k = (int)(pb_rng_uniform(rng) * n);
-		s += v[k < n ? k : n - 1];
+	const double tiny = 1e-300;
+	double qab = a + b, qap = a + 1, qam = a - 1, c = 1, d = 1 - qab * x / qap;
+	if (fabs(d) < tiny)
+		d = tiny;
+	d = 1 / d;
+	double h = d;
+	/* iterations grow like sqrt(max(a, b)): df = 1e7 needs a few thousand */
+	for (int m = 1; m <= 100000; m++) {
+		double m2 = 2.0 * m, aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+		d = 1 + aa * d;
+		if (fabs(d) < tiny)
+			d = tiny;
+		c = 1 + aa / c;
+		if (fabs(c) < tiny)
+			c = tiny;
+		d = 1 / d;
+		h *= d * c;
+		aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+		d = 1 + aa * d;
+		if (fabs(d) < tiny)
+			d = tiny;
+		c = 1 + aa / c;
+		if (fabs(c) < tiny)
+			c = tiny;
+		d = 1 / d;
+		double del = d * c;
+		h *= del;
+		if (fabs(del - 1) < 1e-15)
+			break;
 	}
-	return s / n;
+	return h;
 }
 
-int pb_bootstrap_mean_diff(const double *a, int na, const double *b, int nb, int iters,
-			   uint64_t seed, double level, double *lo, double *hi)
+double pb_betainc_reg(double a, double b, double x)
 {
-	int ma, mb, rc = -EINVAL;
-	double *va = finite_copy(a, na, &ma, 0), *vb = finite_copy(b, nb, &mb, 0);
-	double *d = iters > 0 ? malloc((size_t)iters * sizeof *d) : NULL;
-
-	*lo = *hi = NAN;
-	if (!va || !vb || !d) {
-		rc = iters > 0 ? -ENOMEM : -EINVAL;
-		goto out;
-	}
-	if (ma < 2 || mb < 2 || !(level > 0 && level < 1))
-		goto out;
-	struct pb_rng rng;
-	pb_rng_seed(&rng, seed);
-	for (int i = 0; i < iters; i++)
-		d[i] = resample_mean(&rng, vb, mb) - resample_mean(&rng, va, ma);
-	qsort(d, (size_t)iters, sizeof *d, cmp_double);
-	*lo = pb_percentile(d, iters, 100.0 * (1 - level) / 2);
-	*hi = pb_percentile(d, iters, 100.0 * (1 + level) / 2);
-	rc = 0;
-out:
-	free(va);
-	free(vb);
-	free(d);
-	return rc;
+	if (!(a > 0 && b > 0) || isnan(x))
+		return NAN;
+	if (x <= 0)
+		return 0;
+	if (x >= 1)
+		return 1;
+	double lbt = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x);
+	if (x < (a + 1) / (a + b + 2))
+		return exp(lbt) * beta_cf(a, b, x) / a;
+	return 1 - exp(lbt) * beta_cf(b, a, 1 - x) / b;
 }
 
-struct ranked {
-	double v;
-	int from_a;
+double pb_t_p_two_sided(double t, double df)
+{
+	if (isnan(t) || !(df > 0))
+		return NAN;
+	if (isinf(t))
+		return 0;
+	/* P(|T| ≥ |t|) = I_{df/(df+t²)}(df/2, 1/2) */
+	return pb_betainc_reg(df / 2, 0.5, df / (df + t * t));
+}
+
+double pb_t_cdf(double t, double df)
+{
+	double p = pb_t_p_two_sided(t, df);
+	if (isnan(p))
+		return NAN;
+	return t >= 0 ? 1 - p / 2 : p / 2;
+}
+
+double pb_t_quantile(double p, double df)
+{
+	if (!(p > 0 && p < 1) || !(df > 0))
+		return NAN;
+	if (p < 0.5)
+		return -pb_t_quantile(1 - p, df);
+	if (p == 0.5)
+		return 0;
+	double lo = 0, hi = 1;
+	while (pb_t_cdf(hi, df) < p && hi < 1e300)
+		hi *= 2;
+	/* bisection: the CDF is monotone, and 200 halvings reach the
+	 * resolution of a double from any bracket */
+	for (int i = 0; i < 200 && hi - lo > 4 * DBL_EPSILON * hi; i++) {
+		double mid = (lo + hi) / 2;
+		if (pb_t_cdf(mid, df) < p)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return (lo + hi) / 2;
+}
+
+/* ---- the paired log-ratio test */
+
+int pb_paired_log_ratio(const double *base, const double *chain, int n, double level,
+			struct pb_effect *e)
+{
+	double s = 0, ss = 0;
+	int m = 0;
+
+	*e = (struct pb_effect){ 0, NAN, NAN, NAN, NAN, NAN, NAN, NAN };
+	if (!(level > 0 && level < 1))
+		return -EINVAL;
+	for (int r = 0; r < n; r++)
+		if (base[r] > 0 && chain[r] > 0 && isfinite(base[r]) && isfinite(chain[r])) {
+			s += log(chain[r] / base[r]);
+			m++;
+		}
+	e->n = m;
+	if (!m)
+		return -EINVAL;
+	double mean = s / m;
+	for (int r = 0; r < n; r++)
+		if (base[r] > 0 && chain[r] > 0 && isfinite(base[r]) && isfinite(chain[r])) {
+			double d = log(chain[r] / base[r]) - mean;
+			ss += d * d;
+		}
+	e->mean_log = mean;
+	e->pct = 100 * expm1(mean);
+	if (m < 2)
+		return 0;    /* an effect, but nothing to test it against */
+	e->sd_log = sqrt(ss / (m - 1));
+	double se = e->sd_log / sqrt(m);
+	double half;
+	if (!(se > 1e-15 * fabs(mean)) || se == 0) {
+		/* every round gave the same ratio */
+		e->t = mean == 0 ? 0 : copysign(INFINITY, mean);
+		e->p = mean == 0 ? 1 : 0;
+		half = 0;
+	} else {
+		e->t = mean / se;
+		e->p = pb_t_p_two_sided(e->t, m - 1);
+		half = pb_t_quantile(1 - (1 - level) / 2, m - 1) * se;
+	}
+	e->lo_pct = 100 * expm1(mean - half);
+	e->hi_pct = 100 * expm1(mean + half);
+	return 0;
+}
+
+/* ---- Benjamini–Hochberg */
+
+struct ranked_p {
+	double p;
+	int i;
 };
 
-static int cmp_ranked(const void *a, const void *b)
+static int cmp_ranked_p(const void *a, const void *b)
 {
-	return cmp_double(&((const struct ranked *)a)->v, &((const struct ranked *)b)->v);
+	const struct ranked_p *x = a, *y = b;
+	if (x->p != y->p)
+		return (x->p > y->p) - (x->p < y->p);
+	return x->i - y->i;
 }
 
-double pb_mann_whitney_p(const double *a, int na, const double *b, int nb)
+int pb_bh(const double *p, int n, double q, int *reject, double *p_adj)
 {
-	int ma, mb;
-	double *va = finite_copy(a, na, &ma, 0), *vb = finite_copy(b, nb, &mb, 0);
-	struct ranked *r = NULL;
-	double p = NAN;
+	struct ranked_p *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+	int m = 0, n_rej = 0;
 
-	if (!va || !vb || !ma || !mb)
-		goto out;
-	int n = ma + mb;
-	r = malloc((size_t)n * sizeof *r);
-	if (!r)
-		goto out;
-	for (int i = 0; i < ma; i++)
-		r[i] = (struct ranked){ va[i], 1 };
-	for (int i = 0; i < mb; i++)
-		r[ma + i] = (struct ranked){ vb[i], 0 };
-	qsort(r, (size_t)n, sizeof *r, cmp_ranked);
-	/* average ranks over ties; tie term for the variance */
-	double rank_a = 0, ties = 0;
-	for (int i = 0; i < n;) {
-		int j = i;
-		while (j + 1 < n && r[j + 1].v == r[i].v)
-			j++;
-		double avg = (i + j) / 2.0 + 1, t = j - i + 1;
-		for (int k = i; k <= j; k++)
-			if (r[k].from_a)
-				rank_a += avg;
-		ties += t * t * t - t;
-		i = j + 1;
+	if (!v)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		reject[i] = 0;
+		p_adj[i] = NAN;
+		if (!isnan(p[i]))
+			v[m++] = (struct ranked_p){ p[i], i };
 	}
-	double u = rank_a - ma * (ma + 1) / 2.0, mu = ma * (double)mb / 2;
-	double var = ma * (double)mb / 12.0 * ((n + 1) - ties / ((double)n * (n - 1)));
-	if (!(var > 0)) {
-		p = 1.0;     /* every value equal: no evidence of a difference */
-		goto out;
+	qsort(v, (size_t)m, sizeof *v, cmp_ranked_p);
+	/* adjusted p of rank k: min over j ≥ k of m/j · p_(j), at most 1;
+	 * rejecting adjusted p ≤ q is the step-up rule */
+	double run = 1;
+	for (int k = m; k >= 1; k--) {
+		double a = v[k - 1].p * m / k;
+		if (a < run)
+			run = a;
+		p_adj[v[k - 1].i] = run;
+		if (run <= q) {
+			reject[v[k - 1].i] = 1;
+			n_rej++;
+		}
 	}
-	double z = (fabs(u - mu) - 0.5) / sqrt(var);
-	p = z <= 0 ? 1.0 : erfc(z / sqrt(2.0));
-	if (p > 1)
-		p = 1;
-out:
-	free(va);
-	free(vb);
-	free(r);
-	return p;
+	free(v);
+	return n_rej;
 }
+
+/* ---- box statistics */
 
 int pb_box_compute(const double *x, int n, struct pb_box *out)
 {
-	int m;
-	double *v = finite_copy(x, n, &m, 1);
+	double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+	int m = 0;
 
 	memset(out, 0, sizeof *out);
-	if (!v || !m) {
+	if (!v)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		if (!isnan(x[i]))
+			v[m++] = x[i];
+	if (!m) {
 		free(v);
-		return v ? -EINVAL : -ENOMEM;
+		return -EINVAL;
 	}
+	qsort(v, (size_t)m, sizeof *v, cmp_double);
 	double s = 0;
 	for (int i = 0; i < m; i++)
 		s += v[i];
@@ -165,13 +252,4 @@ int pb_box_compute(const double *x, int n, struct pb_box *out)
 		}
 	free(v);
 	return 0;
-}
-
-enum pb_noise pb_noise_judge(const double *a, int na, const double *b, int nb)
-{
-	double lo, hi;
-	if (!a || !b || pb_bootstrap_mean_diff(a, na, b, nb, PB_REP_ITERS, PB_REP_SEED, 0.95,
-					       &lo, &hi) < 0)
-		return PB_NOISE_UNKNOWN;
-	return lo <= 0 && hi >= 0 ? PB_NOISE_WITHIN : PB_NOISE_BEYOND;
 }

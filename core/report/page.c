@@ -36,7 +36,11 @@ static const char css[] =
 	"svg .ref{stroke:#888;stroke-dasharray:2 3}svg .phase{fill-opacity:.16}"
 	"svg .phase-legend rect{fill-opacity:.4}"
 	".note{color:#555;font-style:italic}.fail{color:#D55E00}"
-	"nav ul{columns:2}";
+	"nav ul{columns:2}"
+	".banner{border-left:6px solid #0072B2;background:#f0f4f8;padding:6px 12px;margin:1em 0}"
+	".banner p{margin:.3em 0}.banner.warn{border-color:#E69F00;background:#fff6e5}"
+	".banner.alarm{border-color:#D55E00;background:#fdebe3;font-weight:600;font-size:1.1em}"
+	"tr.contended th{color:#D55E00}tr.aa{background:#f7f3fa}tr.real th{font-weight:700}";
 
 static void h(FILE *f, const char *s)
 {
@@ -299,16 +303,13 @@ static int write_html(FILE *f, const struct pb_rep_view *v, char *err, size_t le
 	fprintf(f, "</code>: %d cells, %d done, <span class=\"%s\">%d failed</span>.  Made by prunebench "
 		"%s (%s).</p>\n", r->n_cells, r->n_cells - r->n_failed, r->n_failed ? "fail" : "",
 		r->n_failed, PB_VERSION, PB_GIT_REV);
-	fputs("<p>Cells are grouped by model × dataset × backend.  In each group every compression "
-	      "chain is compared with the baseline chain (", f);
-	h(f, v->baseline_name ? v->baseline_name : "the one without compression steps");
-	fputs("): below each value is its change in %; <span class=\"better\">blue</span> is better, "
-	      "<span class=\"worse\">vermillion</span> worse, and <span class=\"noise\">grey with ≈</span> "
-	      "within run-to-run noise: the 95 % bootstrap confidence interval (", f);
-	fprintf(f, "%d resamples, fixed seed) of the difference of the per-request means includes 0.  "
-		"Only means with per-request samples (latencies, tokens/s, per-request accuracy) can be "
-		"judged; other changes are shown without a verdict.  A dash means the results do not "
-		"have that value.</p>\n", PB_REP_ITERS);
+	pb_rep_banners(f, 1, v);
+	pb_rep_legend(f, 1, v);
+	fputs("<p>Below each value is its change against the baseline: <span class=\"better\">blue"
+	      "</span> is better, <span class=\"worse\">vermillion</span> worse (a change called real, "
+	      "or an exact one), <span class=\"noise\">grey</span> not shown to differ, "
+	      "<span class=\"neutral\">dark grey</span> a plain difference.  A dash means the results do "
+	      "not have that value.</p>\n", f);
 	fputs("<nav><ul>\n", f);
 	for (int k = 0; k < v->n_groups; k++) {
 		fprintf(f, "<li><a href=\"#g%d\">", k + 1);
@@ -340,15 +341,18 @@ static int write_html(FILE *f, const struct pb_rep_view *v, char *err, size_t le
 			h(f, b->pruner);
 			fputs("</b> (<code>", f);
 			h(f, b->id);
-			fprintf(f, "</code>, %d requests).", b->n_req);
+			fprintf(f, "</code>, %d requests, %d round%s).", b->n_req, b->n_rounds,
+				b->n_rounds == 1 ? "" : "s");
 		} else {
 			fputs("No baseline chain in this group: values only, no changes.", f);
 		}
 		fputs("</p>\n", f);
-		pb_rep_tables_html(f, v, g);
+		pb_rep_group_tables(f, 1, v, g);
 		pb_chart_latency_box(f, v, g);
 		pb_chart_ttft_tpot(f, v, g);
 		pb_chart_acc_sparsity(f, v, g);
+		pb_chart_acc_removed(f, v, g);
+		pb_chart_acc_bits(f, v, g);
 		pb_chart_acc_speedup(f, v, g);
 		pb_chart_energy(f, v, g);
 		fputs("</section>\n", f);

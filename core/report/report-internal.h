@@ -13,6 +13,7 @@ int pb_rep_read_summary(struct pb_rep_cell *c, const char *path, char *err, size
 int pb_rep_read_requests(struct pb_rep_cell *c, char *err, size_t len);
 int pb_rep_read_tensors(struct pb_rep_cell *c, char *err, size_t len);
 int pb_rep_read_phases(struct pb_rep_cell *c, char *err, size_t len);
+int pb_rep_read_rounds(struct pb_rep_cell *c, char *err, size_t len);
 
 /* ---- model.c: metrics */
 enum pb_rep_fmt {
@@ -23,12 +24,19 @@ enum pb_rep_fmt {
 	PB_F_TEXT,      /* a string column */
 };
 
+/* How a change against the baseline is judged. */
+enum pb_rep_kind {
+	PB_K_PLAIN = 0,   /* a plain difference of pooled values, not tested */
+	PB_K_TESTED,      /* timed: the paired round test on the column's per-round values */
+	PB_K_EXACT,       /* deterministic (identical in every round): an exact difference */
+};
+
 struct pb_rep_group;
 struct pb_rep_metric {
-	const char *col;        /* summary.csv column */
+	const char *col;        /* summary.csv (and rounds.csv) column */
 	const char *head;       /* table header (unit included) */
 	enum pb_rep_fmt fmt;
-	int sample;             /* PB_S_* whose samples judge noise, or -1 */
+	enum pb_rep_kind kind;
 	int delta;              /* show the change against the baseline */
 	int better;             /* -1 lower is better, +1 higher, 0 neither */
 	/* special value (derived or aggregated); NULL: the column */
@@ -57,6 +65,24 @@ struct pb_rep_group {
 	int n_tables;
 	const char *acc_col, *acc_title;   /* accuracy used in the charts; NULL: none */
 	int acc_better;
+	const char *rss_col;    /* rss_peak_bytes_measure when the cells have it */
+	int max_rounds;         /* most rounds of a cell of the group */
+	int synthetic;          /* a cell has synthetic_weights = 1 */
+	int has_aa;             /* an A/A twin is in the group */
+};
+
+/* One comparison: a chain's cell against its reference (the group's
+ * baseline; for an A/A twin, the chain it repeats) on one tested metric,
+ * paired by round. */
+struct pb_rep_cmp {
+	int group, cell, ref;       /* indices into pb_rep.cells */
+	const char *col, *head;     /* borrowed from the group's tables */
+	int better;
+	int aa;                     /* the A/A twin against its original */
+	int contended;              /* a paired round (or the cell) ran contended */
+	struct pb_effect e;
+	double p_adj;               /* BH-adjusted p; NAN when not tested */
+	int real;                   /* rejected by BH at PB_REP_FDR_Q */
 };
 
 struct pb_rep_view {          /* the whole report's structure */
@@ -65,7 +91,23 @@ struct pb_rep_view {          /* the whole report's structure */
 	int n_groups;
 	const char *baseline_name;   /* NULL: dense */
 	int series_cell;             /* cell plotted over time, or -1 */
+	struct pb_rep_cmp *cmps;     /* every comparison of the report */
+	int n_cmps, n_tested, n_real, n_aa_tested, n_aa_real;
+	int n_contended;             /* done cells measured contended */
 };
+
+/* ---- compare.c */
+int pb_rep_compare(struct pb_rep_view *v);   /* fills v->cmps; 0 or -ENOMEM */
+/* The comparison of cell (index) on column col, or NULL. */
+const struct pb_rep_cmp *pb_rep_cmp_find(const struct pb_rep_view *v, int cell, const char *col);
+/* The A/A twin's comparison on col in group g (the noise floor), or NULL. */
+const struct pb_rep_cmp *pb_rep_cmp_aa(const struct pb_rep_view *v, const struct pb_rep_group *g,
+				       const char *col);
+/* The cell a chain is compared with: its A/A original, else the baseline;
+ * -1 when none (or c is that cell). */
+int pb_rep_ref_of(const struct pb_rep_view *v, const struct pb_rep_group *g, int cell);
+/* "+20.1 % [+18.0, +22.3]" */
+void pb_rep_fmt_effect(char *buf, size_t len, const struct pb_effect *e);
 
 int pb_rep_view_build(struct pb_rep *r, const char *baseline, const char *cell,
 		      struct pb_rep_view *v, char *err, size_t len);
@@ -76,15 +118,27 @@ int pb_rep_col_used(const char *col);
 /* Value of metric m for cell c (NAN when absent). */
 double pb_rep_metric_value(const struct pb_rep *r, const struct pb_rep_group *g,
 			   const struct pb_rep_cell *c, const struct pb_rep_metric *m);
-/* A table cell: value text, change text, noise verdict and direction. */
+/* A table cell: value text, change text, verdict and direction. */
+enum pb_rep_verdict {
+	PB_V_NONE = 0,     /* no change shown, or a plain (untested) one */
+	PB_V_EXACT,        /* deterministic: exact difference */
+	PB_V_VARIES,       /* "deterministic" but the rounds disagree */
+	PB_V_NO_TEST,      /* fewer than 2 paired rounds */
+	PB_V_NOT_REAL,     /* tested, not rejected by BH */
+	PB_V_REAL,         /* tested, rejected by BH: called real */
+};
 struct pb_rep_cellfmt {
 	char value[256];
-	char change[48];            /* "" when none */
-	enum pb_noise noise;
+	char change[96];            /* "" when none */
+	char aa[64];                /* the group's A/A floor for this metric, "" when none */
+	enum pb_rep_verdict verdict;
+	int contended;
 	int sign;                   /* +1 better, -1 worse, 0 neither/unknown */
 };
-void pb_rep_format(const struct pb_rep *r, const struct pb_rep_group *g, const struct pb_rep_cell *c,
+void pb_rep_format(const struct pb_rep_view *v, const struct pb_rep_group *g, int cell,
 		   const struct pb_rep_metric *m, struct pb_rep_cellfmt *out);
+/* the verdict's short mark in tables ("real", "exact", ...; "" none) */
+const char *pb_rep_verdict_mark(enum pb_rep_verdict vd);
 void pb_rep_fmt_num(char *buf, size_t len, double v, enum pb_rep_fmt f);
 /* Any cell of g has a value for m. */
 int pb_rep_metric_present(const struct pb_rep *r, const struct pb_rep_group *g,
@@ -92,7 +146,10 @@ int pb_rep_metric_present(const struct pb_rep *r, const struct pb_rep_group *g,
 
 /* ---- tables.c */
 void pb_rep_tables_md(FILE *f, const struct pb_rep_view *v);
-void pb_rep_tables_html(FILE *f, const struct pb_rep_view *v, const struct pb_rep_group *g);
+/* html: 1 for index.html, 0 for Markdown */
+void pb_rep_group_tables(FILE *f, int html, const struct pb_rep_view *v, const struct pb_rep_group *g);
+void pb_rep_banners(FILE *f, int html, const struct pb_rep_view *v);   /* A/A alarm, contention, tally */
+void pb_rep_legend(FILE *f, int html, const struct pb_rep_view *v);    /* how changes are judged */
 
 /* ---- svg.c */
 extern const char *const pb_palette[8];
@@ -132,6 +189,8 @@ void pb_shorten(char *out, size_t len, const char *s, int max);
 void pb_chart_latency_box(FILE *f, const struct pb_rep_view *v, const struct pb_rep_group *g);
 void pb_chart_ttft_tpot(FILE *f, const struct pb_rep_view *v, const struct pb_rep_group *g);
 void pb_chart_acc_sparsity(FILE *f, const struct pb_rep_view *v, const struct pb_rep_group *g);
+void pb_chart_acc_removed(FILE *f, const struct pb_rep_view *v, const struct pb_rep_group *g);
+void pb_chart_acc_bits(FILE *f, const struct pb_rep_view *v, const struct pb_rep_group *g);
 void pb_chart_acc_speedup(FILE *f, const struct pb_rep_view *v, const struct pb_rep_group *g);
 void pb_chart_energy(FILE *f, const struct pb_rep_view *v, const struct pb_rep_group *g);
 int pb_chart_probes(FILE *f, const struct pb_rep_view *v, char *err, size_t len);

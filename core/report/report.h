@@ -6,8 +6,10 @@
  *   load.c, load-cell.c   results folder → struct pb_rep (CSV via libcsv,
  *                         manifests via libyaml), strict: a bad file is an
  *                         error naming the file and line
- *   noise.c               bootstrap CI of a difference of means, Mann-Whitney
- *                         U, box-plot statistics
+ *   noise.c               Student's t, the paired log-ratio test over rounds,
+ *                         Benjamini–Hochberg, box-plot statistics
+ *   compare.c             every comparison of the report: chain vs baseline
+ *                         per metric, paired by round, BH across them all
  *   model.c               groups (model × dataset × backend), baselines,
  *                         metric definitions, number formatting
  *   tables.c              the tables, as Markdown and as HTML
@@ -40,15 +42,36 @@ int pb_report_write(const struct pb_report_opts *o, char *err, size_t len);
 
 /* ---- statistics (noise.c) */
 
-/* The two-sided `level` (e.g. 0.95) percentile bootstrap confidence
- * interval of mean(b) - mean(a): `iters` resamples of each side with
- * replacement, drawn from pb_rng seeded with `seed` (deterministic).
- * NAN entries are skipped.  0, or -EINVAL when a side has < 2 values. */
-int pb_bootstrap_mean_diff(const double *a, int na, const double *b, int nb, int iters,
-			   uint64_t seed, double level, double *lo, double *hi);
-/* Two-sided Mann-Whitney U test (normal approximation with tie and
- * continuity correction).  p in [0, 1]; NAN when a side is empty. */
-double pb_mann_whitney_p(const double *a, int na, const double *b, int nb);
+/* The regularized incomplete beta I_x(a, b) (continued fraction). */
+double pb_betainc_reg(double a, double b, double x);
+/* Student's t with df degrees of freedom: CDF, two-sided tail
+ * P(|T| >= |t|), and the quantile (inverse CDF, p in (0, 1)). */
+double pb_t_cdf(double t, double df);
+double pb_t_p_two_sided(double t, double df);
+double pb_t_quantile(double p, double df);
+
+/* A paired comparison, the round its unit: d_r = ln(chain_r / base_r)
+ * over the rounds where both values are > 0; effect 100 (exp(mean d) - 1)
+ * %, its `level` t interval (df = n - 1) transformed the same way, and
+ * the two-sided paired t test's p.  With n < 2, pct only (lo, hi, p NAN). */
+struct pb_effect {
+	int n;                      /* rounds paired */
+	double mean_log, sd_log;
+	double t, p;
+	double pct, lo_pct, hi_pct;
+};
+int pb_paired_log_ratio(const double *base, const double *chain, int n, double level,
+			struct pb_effect *e);   /* 0, or -EINVAL when no round pairs */
+
+/* Benjamini–Hochberg at false-discovery rate q over the n p-values (NAN:
+ * not a test, outside the family): reject[i] and the BH-adjusted p
+ * (q-value; NAN for NAN).  Returns the number rejected or -ENOMEM. */
+int pb_bh(const double *p, int n, double q, int *reject, double *p_adj);
+
+/* The report's test: 95 % intervals, BH at q = 0.05 across all the
+ * comparisons of one report. */
+#define PB_REP_LEVEL 0.95
+#define PB_REP_FDR_Q 0.05
 
 /* Tukey box: quartiles by linear interpolation, whiskers at the furthest
  * values within 1.5 IQR of the box. */
@@ -57,13 +80,6 @@ struct pb_box {
 	double q1, median, q3, lo, hi, min, max, mean;
 };
 int pb_box_compute(const double *x, int n, struct pb_box *out);   /* NANs skipped; -EINVAL if none */
-
-/* Noise verdict used by the tables: the 95 % bootstrap CI (2000
- * resamples, seed PB_REP_SEED) of mean(b) - mean(a) includes 0. */
-#define PB_REP_SEED 20261121u
-#define PB_REP_ITERS 2000
-enum pb_noise { PB_NOISE_UNKNOWN = 0, PB_NOISE_WITHIN, PB_NOISE_BEYOND };
-enum pb_noise pb_noise_judge(const double *a, int na, const double *b, int nb);
 
 /* ---- escaping (escape.c) */
 void pb_html_puts(FILE *f, const char *s);    /* & < > " ' escaped */
@@ -88,12 +104,17 @@ struct pb_rep_series {        /* one channel of probes.csv */
 struct pb_rep_cell {
 	char *id, *model, *dataset, *pruner, *backend;
 	char *dir;                /* cells/<id> */
+	char *aa_of;              /* A/A twin: the chain it repeats; "" otherwise */
 	int failed;
 	char *reason, *log_tail;  /* failed cells */
 	char *method;             /* chain steps joined by '+'; "" for no step */
 	yaml_document_t doc;      /* manifest.yaml */
 	int have_doc;
-	struct pb_table *summary; /* one row */
+	struct pb_table *summary; /* one row (pooled over the rounds) */
+	struct pb_table *rounds;  /* rounds.csv, rows in round order; NULL: an older
+				   * folder, one round whose values are the summary's */
+	int n_rounds;             /* rows of rounds, or 1 */
+	int *round_no;            /* 1-based round of each row (NULL without rounds) */
 	int n_req;
 	double *samples[PB_S_COUNT];   /* n_req each; NAN when empty */
 	double out_tokens;        /* sum of output_tokens */
@@ -121,6 +142,15 @@ void pb_rep_series_free(struct pb_rep_series *s, int n, char **phase_names, int 
  * column is absent or empty. */
 double pb_rep_num(const struct pb_rep_cell *c, const char *col);
 const char *pb_rep_str(const struct pb_rep_cell *c, const char *col);   /* "" when absent */
+/* Round k (0-based row) of the cell: its number, and a number from that
+ * round's row of rounds.csv (the summary's value for a folder without
+ * rounds); NAN when absent. */
+int pb_rep_round_no(const struct pb_rep_cell *c, int k);
+double pb_rep_round_num(const struct pb_rep_cell *c, int k, const char *col);
+/* Measured while other processes used the machine: summary `contended`
+ * = 1, or any round's.  round_contended: round k's own flag. */
+int pb_rep_contended(const struct pb_rep_cell *c);
+int pb_rep_round_contended(const struct pb_rep_cell *c, int k);
 /* A scalar of the manifest by dotted path ("host.cpu_model"); NULL if absent. */
 const char *pb_rep_manifest(const struct pb_rep_cell *c, const char *path);
 yaml_node_t *pb_rep_manifest_node(const struct pb_rep_cell *c, const char *path);

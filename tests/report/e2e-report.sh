@@ -37,6 +37,49 @@ expect_contains "bad CSV: file and line" "$err" \
 	"stories260K.valid.dense.ref-d02be22a/summary.csv:2: column 'output_tokens_mean': expected a number, got 'twelve'"
 [ -e "$T/bad/report/index.html" ] && fail "a page written from bad input" || ok "no page from bad input"
 
+# the old fixture has no rounds: it loads as one round per cell, no verdict
+expect_contains "one round: no test" "$(cat "$T/r1/report/tables.md")" "No change was tested"
+
+# a results folder with rounds (written here, as run writes it): 5 rounds,
+# the baseline drifting between rounds, a chain 30 % slower in each, an
+# A/A twin, and one contended round
+calc() { awk "BEGIN { printf \"%.10g\", $1 }"; }
+mkcell() { # pruner chain aa_of factor... (one per round)
+	local p=$1 chain=$2 aa=$3 d=$T/rounds/cells/m.d.$1.ref-0
+	shift 3
+	mkdir -p "$d"
+	printf 'status: done\ncell: m.d.%s.ref-0\nexperiment: rounds\naxes: {model: m, dataset: d, pruner: %s, backend: ref}\nconfig:\n  chain: %s\n' \
+		"$p" "$p" "$chain" > "$d/manifest.yaml"
+	echo "round,round_position,round_started,ttft_ms_mean,e2e_ms_mean,contended,other_cpu_pct_mean" > "$d/rounds.csv"
+	echo "round,ttft_ms,e2e_ms,output_tokens" > "$d/requests.csv"
+	local r=0 drift sum=0 f
+	for f in "$@"; do
+		r=$((r + 1))
+		drift=$(calc "100 + 10 * ($r % 3)")
+		v=$(calc "$drift * $f")
+		c=0; [ "$p" = dense-aa ] && [ $r = 2 ] && c=1
+		echo "$r,$(( (r + ${#p}) % 3 )),2026-12-07T00:0$r:00Z,$v,$(calc "$v + 5"),$c,$([ $c = 1 ] && echo 60 || echo 2)" >> "$d/rounds.csv"
+		echo "$r,$v,$(calc "$v + 5"),8" >> "$d/requests.csv"
+		sum=$(calc "$sum + $v")
+	done
+	m=$(calc "$sum / $r")
+	printf 'cell_id,model,dataset,pruner,backend,status,rounds,aa_of,contended,ttft_ms_mean,e2e_ms_mean,ttft_ms_p50,ttft_ms_p90,ttft_ms_p99\n' > "$d/summary.csv"
+	printf 'm.d.%s.ref-0,m,d,%s,ref,done,%d,%s,%d,%s,%s,%s,%s,%s\n' "$p" "$p" "$r" "$aa" \
+		"$([ "$p" = dense-aa ] && echo 1 || echo 0)" "$m" "$(calc "$m + 5")" "$m" "$m" "$m" >> "$d/summary.csv"
+}
+mkcell dense "[]" "" 1 1 1 1 1
+mkcell dense-aa "[]" dense 1.004 0.995 1.002 0.998 1.003
+mkcell slow "[{magnitude: {sparsity: 0.5}}]" "" 1.301 1.298 1.302 1.299 1.300
+out=$("$PB" report "$T/rounds" 2> "$T/err"); rc=$?
+expect_eq "report of a rounds folder exits 0" 0 "$rc"
+md=$(cat "$T/rounds/report/tables.md" 2>/dev/null)
+expect_contains "the +30 % chain is real" "$md" "| slow | TTFT mean (ms) | 5 | +30.0 % \\[+29.8, +30.2\\] |"
+expect_contains "the tally" "$md" "4 comparisons tested, 2 called real"
+expect_contains "the A/A floor beside the effect" "$md" "| real | +0.0 ± 0.5 % |"
+expect_contains "contention banner" "$md" "m.d.dense-aa.ref-0: round 2, others' CPU 60.0 % of a core (mean)"
+expect_contains "per-round means" "$md" "### Per-round means: TTFT (ms)"
+grep -q "A/A CONTROL CALLED REAL" "$T/rounds/report/tables.md" && fail "the A/A twin called real" || ok "the A/A twin not called real"
+
 # run --report: a two-chain batch makes its own page
 write_prompts
 cat > "$T/exp.yaml" <<YAML
