@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "pb-config.h"
@@ -350,6 +351,34 @@ static int take_compressed(struct pb_model *m, const char *path, struct pb_cell_
 	m->hp = k->hp;
 	k->hp = hp;
 	*kept = k;
+	/* the dense weights (now k's table) are not used again: give their
+	 * memory back, so that a compressed cell does not hold two models
+	 * where the dense cell holds one (peak RSS would be an artifact) */
+	long page = sysconf(_SC_PAGESIZE);
+	for (int i = 0; i < k->n_tensors; i++) {   /* mapped: drop the pages */
+		struct pb_tensor *d = &k->tensors[i];
+		int owned = 0;
+		for (int j = 0; j < k->n_tensors && !owned; j++)   /* an alias of owned memory */
+			owned = (k->tensors[j].flags & PB_TENSOR_OWNED) && k->tensors[j].data == d->data;
+		if (owned || !d->data || !d->nbytes)
+			continue;
+		uintptr_t a = ((uintptr_t)d->data + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+		uintptr_t b = ((uintptr_t)d->data + d->nbytes) & ~((uintptr_t)page - 1);
+		if (b > a)
+			madvise((void *)a, b - a, MADV_DONTNEED);
+	}
+	for (int i = 0; i < k->n_tensors; i++) {   /* allocated: free, once */
+		struct pb_tensor *d = &k->tensors[i];
+		if (!(d->flags & PB_TENSOR_OWNED))
+			continue;
+		void *p = d->data;
+		free(p);
+		for (int j = 0; j < k->n_tensors; j++)
+			if (k->tensors[j].data == p) {
+				k->tensors[j].data = NULL;
+				k->tensors[j].flags &= ~PB_TENSOR_OWNED;
+			}
+	}
 
 	snprintf(targets, sizeof targets, "%s.targets", path);
 	FILE *f = fopen(targets, "r");
