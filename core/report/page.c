@@ -377,6 +377,25 @@ static int write_md(FILE *f, const struct pb_rep_view *v, char *err, size_t len)
 	return 0;
 }
 
+/* effects.csv: every comparison of the report, one row each, for scripts
+ * (the A/A study, comparing two runs of an experiment). */
+static int write_effects(FILE *f, const struct pb_rep_view *v, char *err, size_t len)
+{
+	(void)err, (void)len;
+	fputs("model,dataset,backend,chain,reference,metric,aa_control,rounds,effect_pct,"
+	      "ci_low_pct,ci_high_pct,p,p_bh,verdict,contended\n", f);
+	for (int i = 0; i < v->n_cmps; i++) {
+		const struct pb_rep_cmp *c = &v->cmps[i];
+		const struct pb_rep_cell *a = &v->r->cells[c->cell], *b = &v->r->cells[c->ref];
+		const char *verdict = isnan(c->p_adj) ? "no test" : c->real ? "real" : "n.s.";
+		/* names are experiment axis names: no commas or quotes (validate) */
+		fprintf(f, "%s,%s,%s,%s,%s,%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%d\n", a->model,
+			a->dataset, a->backend, a->pruner, b->pruner, c->col, c->aa, c->e.n,
+			c->e.pct, c->e.lo_pct, c->e.hi_pct, c->e.p, c->p_adj, verdict, c->contended);
+	}
+	return 0;
+}
+
 /* Written next to the target and renamed into place: a reader never sees
  * half a report, and of two writers the last rename wins whole. */
 static int write_via_tmp(const char *path, writer_fn fn, const struct pb_rep_view *v,
@@ -421,6 +440,9 @@ int pb_report_write(const struct pb_report_opts *o, char *err, size_t len)
 	}
 	snprintf(path, sizeof path, "%s/tables.md", dir);
 	if ((rc = write_via_tmp(path, write_md, &v, err, len)) < 0)
+		goto out;
+	snprintf(path, sizeof path, "%s/effects.csv", dir);
+	if ((rc = write_via_tmp(path, write_effects, &v, err, len)) < 0)
 		goto out;
 	snprintf(path, sizeof path, "%s/index.html", dir);
 	rc = write_via_tmp(path, write_html, &v, err, len);
