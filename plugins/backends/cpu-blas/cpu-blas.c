@@ -52,6 +52,9 @@ static int cb_graph_compute(void *state, const struct pb_graph *g)
 		CB_LOG(s, PB_LOG_ERROR, "graph_compute before weights_load");
 		return -EINVAL;
 	}
+	/* the step entry: mask_mode runtime recomputes weight = weight_orig ⊙
+	 * mask for the linears this step uses, as PyTorch's pre-hook does */
+	cb_masks_apply(s, g);
 	for (int i = 0; i < g->n_ops; i++) {
 		const struct pb_op *op = &g->ops[i];
 		int rc;
@@ -60,8 +63,6 @@ static int cb_graph_compute(void *state, const struct pb_graph *g)
 			       op->n_tokens);
 			return -EINVAL;
 		}
-		if (i == 0)   /* mask_mode runtime: weight = weight_orig ⊙ mask */
-			cb_masks_apply(s, g);
 		switch (op->type) {
 		case PB_OP_EMBED: rc = cb_op_embed(s, op, g); break;
 		case PB_OP_LINEAR: rc = cb_op_linear(s, op); break;

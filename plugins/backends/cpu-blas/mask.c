@@ -21,6 +21,8 @@
 
 #define CB_MASK_CHUNK 16384   /* elements per task */
 
+typedef float cb_v4 __attribute__((vector_size(16)));
+
 void cb_masks_free(struct cb_state *s)
 {
 	struct cb_masks *k = &s->masks;
@@ -118,8 +120,22 @@ static void mask_task(void *ctx, int64_t task, int tid)
 	const int64_t j1 = j0 + CB_MASK_CHUNK < c->n ? j0 + CB_MASK_CHUNK : c->n;
 	const float *restrict o = c->orig, *restrict mk = c->mask;
 	float *restrict y = c->exec;
+	int64_t j = j0;
 	(void)tid;
-	for (int64_t j = j0; j < j1; j++)
+	/* SIMD (GCC/Clang vector extension: SSE, NEON), as PyTorch's
+	 * elementwise mul is; the product is exact either way */
+	for (; j + 8 <= j1; j += 8) {
+		cb_v4 a0, a1, m0, m1;
+		memcpy(&a0, o + j, sizeof a0);
+		memcpy(&a1, o + j + 4, sizeof a1);
+		memcpy(&m0, mk + j, sizeof m0);
+		memcpy(&m1, mk + j + 4, sizeof m1);
+		a0 *= m0;
+		a1 *= m1;
+		memcpy(y + j, &a0, sizeof a0);
+		memcpy(y + j + 4, &a1, sizeof a1);
+	}
+	for (; j < j1; j++)
 		y[j] = o[j] * mk[j];
 }
 
