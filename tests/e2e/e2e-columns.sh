@@ -8,7 +8,9 @@
 #    sparsity_linears 0;
 #  - q8_0: bits_per_weight 8.5 on llama-15m (dense: 32);
 #  - synthetic_weights and the manifest's model.synthetic: 1/true for a
-#    synth: model, 0/false for a file.
+#    synth: model, 0/false for a file;
+#  - cpu-blas mask_mode runtime on 50 % magnitude: kernels say
+#    +runtime-mask, text and accuracy as baked.
 . "$PB_SOURCE_ROOT/tests/e2e/lib.sh"
 write_prompts
 cat > "$T/x.yaml" <<YAML
@@ -29,9 +31,13 @@ pruners:
   heads: [{heads: {ratio: 0.5}}]
   ffn: [{ffn: {ratio: 0.25}}]
   q8: [{quant: {type: q8_0}}]
+  mag: [{magnitude: {sparsity: 0.5}}]
 backends:
   cpu-blas: {threads: 1}
+  rt: {plugin: cpu-blas, threads: 1, mask_mode: runtime}
 exclude:
+  - {model: synth, pruner: "mag"}
+  - {backend: rt, pruner: "[dnhfq]*"}
   - {model: synth, pruner: "nm24"}
   - {model: synth, pruner: "heads"}
   - {model: synth, pruner: "ffn"}
@@ -40,12 +46,13 @@ YAML
 expect_eq "run exits 0" 0 "$rc"
 [ "$rc" = 0 ] || tail -20 "$T/run.err"
 S=$T/out/summary.csv
-expect_eq "seven cells" 7 "$("$CSV" "$S" rows)"
+expect_eq "nine cells" 9 "$("$CSV" "$S" rows)"
 
-row() { # model pruner -> row index
+row() { # model pruner [backend] -> row index
 	local n; n=$("$CSV" "$S" rows)
 	for ((r = 0; r < n; r++)); do
-		if [ "$("$CSV" "$S" get $r model)" = "$1" ] && [ "$("$CSV" "$S" get $r pruner)" = "$2" ]; then
+		if [ "$("$CSV" "$S" get $r model)" = "$1" ] && [ "$("$CSV" "$S" get $r pruner)" = "$2" ] &&
+		   [ "$("$CSV" "$S" get $r backend)" = "${3:-cpu-blas}" ]; then
 			echo $r; return; fi
 	done
 	echo -1
@@ -55,10 +62,11 @@ near() { # what value want tol
 	awk -v v="$2" -v w="$3" -v t="$4" 'BEGIN { d = v - w; if (d < 0) d = -d; exit !(v != "" && d <= t) }' &&
 		ok "$1 = $2" || fail "$1: '$2', want $3 ± $4"
 }
-cell() { ls -d "$T"/out/cells/"$1".p."$2".cpu-blas-*; }
+cell() { ls -d "$T"/out/cells/"$1".p."$2".${3:-cpu-blas}-*; }
 # the block linears' weights, from the dense cell's tensors.csv
 lin=$(awk -F, 'NR > 1 && $3 ~ /^(attn_[qkvo]|ffn_(gate|up|down))$/ { s += $7 } END { print s }' \
 	"$(cell s260 dense)/tensors.csv")
+
 [ "${lin:-0}" -gt 0 ] && ok "stories260K block linears: $lin weights" || fail "no block linears in tensors.csv"
 
 near "dense sparsity_linears" "$(get s260 dense sparsity_linears)" 0 1e-9
@@ -93,4 +101,17 @@ expect_eq "synth: synthetic_weights" 1 "$(get synth dense synthetic_weights)"
 expect_eq "file: synthetic_weights" 0 "$(get s260 dense synthetic_weights)"
 expect_contains "synth manifest" "$(cat "$(cell synth dense)/manifest.yaml")" "synthetic: true"
 expect_contains "file manifest" "$(cat "$(cell s260 dense)/manifest.yaml")" "synthetic: false"
+
+# mask_mode runtime through the CLI: the masked linears say so, and the
+# cell's greedy text and accuracy equal baked's
+n=$(grep -c '+runtime-mask' "$(cell s260 mag rt)/tensors.csv")
+expect_eq "runtime: the 35 pruned linears ran masked" 35 "$n"
+expect_eq "baked: none masked" 0 "$(grep -c '+runtime-mask' "$(cell s260 mag)/tensors.csv")"
+"$CSV" "$(cell s260 mag)/requests.csv" column output_text > "$T/baked.txt"
+"$CSV" "$(cell s260 mag rt)/requests.csv" column output_text > "$T/rt.txt"
+cmp -s "$T/baked.txt" "$T/rt.txt" && ok "runtime: the same greedy text as baked" ||
+	fail "runtime's text differs: $(diff "$T/baked.txt" "$T/rt.txt" | head -4)"
+for c in kl_mean agreement_top1 sparsity_linears; do
+	expect_eq "runtime: $c as baked" "$(get s260 mag $c)" "$("$CSV" "$S" get "$(row s260 mag rt)" $c)"
+done
 finish
