@@ -424,15 +424,17 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 	 * counts, and a quantized weight is a zero when it dequantizes to 0
 	 * (pb_tensor_count_zeros). */
 	double tgt_w = 0, touched = 0, touched_zero = 0, lin = 0, lin_zero = 0, lin_bytes = 0;
-	double lin_before = 0;
+	double lin_before = 0, lin_bytes_before = 0;
 	int64_t params = 0, nonzero = 0, bytes = 0, bytes_dense = 0;
 	char formats[128] = "";
 	for (int i = 0; i < r->n_tensors; i++) {
 		const struct pb_tensor_stat *t = &r->tensors[i];
 		const int block = pb_role_is_linear(t->role) && t->role != PB_ROLE_OUTPUT;
 		bytes_dense += t->bytes_before;
-		if (block)
+		if (block) {
 			lin_before += (double)t->params_before;
+			lin_bytes_before += (double)t->bytes_before;
+		}
 		if (!t->present) {
 			/* removed by a structured step (dropped block): all of
 			 * it is gone */
@@ -478,15 +480,8 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 	/* storage per block-linear weight, scales and 2:4 indices included
 	 * (F32: 32, Q8_0: 8.5, Q4_0: 4.5, NM_2_4: 18); with every block
 	 * linear removed, that of the dense model */
-	double bpw = lin > 0 ? 8.0 * lin_bytes / lin : NAN;
-	if (isnan(bpw)) {
-		double b0 = 0;
-		for (int i = 0; i < r->n_tensors; i++)
-			if (pb_role_is_linear(r->tensors[i].role) && r->tensors[i].role != PB_ROLE_OUTPUT)
-				b0 += (double)r->tensors[i].bytes_before;
-		bpw = lin_before > 0 ? 8.0 * b0 / lin_before : NAN;
-	}
-	pb_row_setd(row, "bits_per_weight", bpw);
+	pb_row_setd(row, "bits_per_weight", lin > 0 ? 8.0 * lin_bytes / lin :
+		    lin_before > 0 ? 8.0 * lin_bytes_before / lin_before : NAN);
 	pb_row_set(row, "synthetic_weights", "%d", r->c->model->source == PB_MODEL_SYNTH);
 	pb_row_setd(row, "load_ms", r->load_ms);
 	pb_row_setd(row, "compress_ms", r->compress_ms);
