@@ -18,6 +18,7 @@ struct cb_config {   /* plugins/backends/cpu-blas/cpu-blas.h */
 	int portable;
 	int int8_act;
 	int kv_f16;
+	int mask_runtime;
 };
 
 /* A host for plugins a benchmark initialises itself: warnings and errors

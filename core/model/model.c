@@ -141,6 +141,17 @@ int pb_tensor_row_f32(const struct pb_tensor *t, int64_t row, float *dst)
 int64_t pb_tensor_count_zeros(const struct pb_tensor *t)
 {
 	int64_t n = pb_tensor_nelements(t), zeros = 0;
+	if (t->dtype == PB_NM_2_4) {
+		/* 2:4 packed (tensor.h): two of every four weights are not
+		 * stored, so they are zeros; the stored values may be zero too */
+		if (t->ne[0] <= 0 || t->ne[0] % 4 || !t->data ||
+		    t->nbytes < pb_nm24_bytes(t->ne[0], n / t->ne[0]))
+			return 0;
+		const float *v = t->data;
+		for (int64_t i = 0; i < n / 2; i++)
+			zeros += v[i] == 0.0f;
+		return n / 2 + zeros;
+	}
 	if (!pb_row_bytes(t) || t->ne[0] == 0)
 		return 0;
 	if (t->dtype == PB_F32) {

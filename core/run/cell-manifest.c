@@ -187,6 +187,9 @@ int pb_cell_record_manifest(const struct pb_cell_record *r, const char *path)
 	pb_manifest_common(y, e, c);
 	pb_yaml_map_begin(y, "model");
 	pb_yaml_kv(y, "name", "%s", c->model->name);
+	/* random weights from a seed (synth:): accuracy against the dense
+	 * model means little on them, and a reader must be told */
+	pb_yaml_kv_bool(y, "synthetic", c->model->source == PB_MODEL_SYNTH);
 	if (c->model->source == PB_MODEL_SYNTH) {
 		pb_yaml_kv(y, "synth", "%s", c->model->preset);
 		pb_yaml_kv(y, "seed", "%llu", (unsigned long long)c->model->seed);

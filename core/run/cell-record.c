@@ -441,14 +441,25 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 	pb_row_setd(row, "requests_s", r->measure_ms > 0 ? n / (r->measure_ms / 1e3) : NAN);
 	build_accuracy(r, row);
 
-	/* sparsity: what the chain aimed at and achieved on the tensors it
-	 * touched, and the share of zeros over all block linears */
+	/* Sparsity and size (README "Metrics" defines each column).  The
+	 * block linears are the attention, cross-attention and FFN
+	 * projections; the output projection (lm_head) and the embeddings
+	 * are not among them, as in the pruning literature.  Zeros are those
+	 * of the weights as executed: the 2:4-packed format's unstored half
+	 * counts, and a quantized weight is a zero when it dequantizes to 0
+	 * (pb_tensor_count_zeros). */
 	double tgt_w = 0, touched = 0, touched_zero = 0, lin = 0, lin_zero = 0, lin_bytes = 0;
+	double lin_before = 0, lin_bytes_before = 0;
 	int64_t params = 0, nonzero = 0, bytes = 0, bytes_dense = 0;
 	char formats[128] = "";
 	for (int i = 0; i < r->n_tensors; i++) {
 		const struct pb_tensor_stat *t = &r->tensors[i];
+		const int block = pb_role_is_linear(t->role) && t->role != PB_ROLE_OUTPUT;
 		bytes_dense += t->bytes_before;
+		if (block) {
+			lin_before += (double)t->params_before;
+			lin_bytes_before += (double)t->bytes_before;
+		}
 		if (!t->present) {
 			/* removed by a structured step (dropped block): all of
 			 * it is gone */
@@ -467,7 +478,7 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 			touched += (double)t->params_before;
 			touched_zero += (double)(t->params_before - t->nonzero);
 		}
-		if (pb_role_is_linear(t->role) && t->role != PB_ROLE_OUTPUT) {
+		if (block) {
 			lin += (double)t->params;
 			lin_zero += (double)(t->params - t->nonzero);
 			lin_bytes += (double)t->bytes;
@@ -481,14 +492,22 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 	pb_row_setd(row, "sparsity_target", touched > 0 ? tgt_w / touched : 0.0);
 	pb_row_setd(row, "sparsity_achieved", touched > 0 ? touched_zero / touched :
 		    (lin > 0 ? lin_zero / lin : NAN));
-	pb_row_setd(row, "sparsity_linears", lin > 0 ? lin_zero / lin : NAN);
+	/* zeros among the block linears that remain: unstructured and 2:4
+	 * sparsity, not removed rows or blocks (params_removed_pct) */
+	pb_row_setd(row, "sparsity_linears", lin > 0 ? lin_zero / lin : 0.0);
+	pb_row_setd(row, "params_removed_pct",
+		    lin_before > 0 ? 100.0 * (lin_before - lin) / lin_before : 0.0);
 	pb_row_set(row, "params_total", "%lld", (long long)params);
 	pb_row_set(row, "params_nonzero", "%lld", (long long)nonzero);
 	pb_row_set(row, "weight_bytes", "%lld", (long long)bytes);
 	pb_row_set(row, "weight_bytes_dense", "%lld", (long long)bytes_dense);
 	pb_row_set(row, "linear_formats", "%s", formats);
-	/* storage per block-linear weight, scales included (Q8_0: 8.5, Q4_0: 4.5) */
-	pb_row_setd(row, "bits_per_weight", lin > 0 ? 8.0 * lin_bytes / lin : NAN);
+	/* storage per block-linear weight, scales and 2:4 indices included
+	 * (F32: 32, Q8_0: 8.5, Q4_0: 4.5, NM_2_4: 18); with every block
+	 * linear removed, that of the dense model */
+	pb_row_setd(row, "bits_per_weight", lin > 0 ? 8.0 * lin_bytes / lin :
+		    lin_before > 0 ? 8.0 * lin_bytes_before / lin_before : NAN);
+	pb_row_set(row, "synthetic_weights", "%d", r->c->model->source == PB_MODEL_SYNTH);
 	pb_row_setd(row, "load_ms", r->load_ms);
 	pb_row_setd(row, "compress_ms", r->compress_ms);
 	pb_row_setd(row, "weights_load_ms", r->weights_load_ms);

@@ -17,6 +17,7 @@ struct cb_config {
 	int portable;
 	int int8_act;
 	int kv_f16;
+	int mask_runtime;
 };
 
 extern char be_last_log[1024];

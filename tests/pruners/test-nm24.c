@@ -1,6 +1,7 @@
 /* tests/pruners/test-nm24.c — the core's NM_2_4 packing (core/model/nm24.c):
  * the layout documented at PB_NM_2_4 in tensor.h on a hand example, pack
- * then unpack as the identity on 2:4 tensors of every dense format, and the
+ * then unpack as the identity on 2:4 tensors of every dense format, zeros
+ * counted the same packed and dense (pb_tensor_count_zeros), and the
  * refusals (not 2:4, a width that is not whole groups, bad index bytes). */
 #include <check.h>
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/modelio.h"
 #include "model/quant.h"
 
 static void tensor_f32(struct pb_tensor *t, const float *v, int64_t cols, int64_t rows)
@@ -54,7 +56,11 @@ START_TEST(hand_example_layout)
 		ck_assert_float_eq(vals[i], want_vals[i]);
 	for (int i = 0; i < 4; i++)
 		ck_assert_uint_eq(meta[i], want_meta[i]);
+	/* packed, its zeros still count: the unstored half (8) and the
+	 * stored zeros (3), as many as the dense tensor has (11) */
+	ck_assert_int_eq(pb_tensor_count_zeros(&t), 11);
 	ck_assert_int_eq(pb_tensor_unpack_nm24(&t, err, sizeof err), 0);
+	ck_assert_int_eq(pb_tensor_count_zeros(&t), 11);
 	ck_assert_int_eq(t.dtype, PB_F32);
 	ck_assert_int_eq(memcmp(t.data, w, sizeof w), 0);
 	free(t.data);

@@ -61,11 +61,16 @@ wait_gone() {
 
 # The quickstart with small settings (3 cells: dense, magnitude 30 %, 60 %).
 mkdir -p "$T/exp/data"
-cp "$SRC/experiments/data/prompts.txt" "$T/exp/data/"
+cp "$SRC/experiments/data/prompts.txt" "$SRC/experiments/data/stories.txt" "$T/exp/data/"
+# (its llama-15m cells only: `include`; the shipped model's path made
+# absolute, since validate checks every model named)
 sed -e "s#^output:.*#output: $T/out#" -e 's#^repeat:.*#repeat: 1#' -e 's#^warmup:.*#warmup: 0#' \
     -e 's#^max_new_tokens:.*#max_new_tokens: 4\nmax_samples: 2\nscore_tokens: 64#' \
+    -e "s#\.\./models/#$SRC/models/#" \
     "$SRC/experiments/quickstart.yaml" > "$T/exp/q.yaml"
 cat >> "$T/exp/q.yaml" <<'YAML'
+include:
+  - {model: llama-15m}
 slurm:
   time: '10'
   cpus_per_task: 1

@@ -29,10 +29,12 @@ expect_contains "validate names the loader" "$out" "no Vulkan loader"
 out=$(PB_VULKAN_LOADER=$T/libvulkan.so.1 "$PB" plugins 2>&1)
 expect_contains "plugins lists it unavailable" "$out" "unavailable: no Vulkan loader"
 
-# the quickstart on both backends; the pipeline cache in a scratch home
+# the quickstart's llama-15m cells on both backends; the pipeline cache
+# in a scratch home
 cd "$SRC" || exit 1
 XDG_CACHE_HOME=$T/cache "$PB" run experiments/quickstart.yaml -o "$T/out" --progress plain \
-	--set 'backends={ref: {}, vulkan: {}}' --set repeat=1 --set warmup=0 \
+	--set 'backends={ref: {}, vulkan: {}}' --set 'include=[{model: llama-15m}]' \
+	--set repeat=1 --set warmup=0 \
 	--set max_new_tokens=8 --set max_samples=2 --set score_tokens=64 \
 	> "$T/run.out" 2> "$T/run.err"; rc=$?
 expect_eq "quickstart on ref and vulkan exits 0" 0 "$rc"

@@ -52,6 +52,9 @@ static int cb_graph_compute(void *state, const struct pb_graph *g)
 		CB_LOG(s, PB_LOG_ERROR, "graph_compute before weights_load");
 		return -EINVAL;
 	}
+	/* the step entry: mask_mode runtime recomputes weight = weight_orig ⊙
+	 * mask for the linears this step uses, as PyTorch's pre-hook does */
+	cb_masks_apply(s, g);
 	for (int i = 0; i < g->n_ops; i++) {
 		const struct pb_op *op = &g->ops[i];
 		int rc;
@@ -84,6 +87,7 @@ static void free_weights(struct cb_state *s)
 			cb_csr_free(s->w[i].csr);
 	free(s->w);
 	s->w = NULL;
+	cb_masks_free(s);
 	if (s->scratch)
 		for (int i = 0; i < s->n_threads; i++)
 			free(s->scratch[i]);
@@ -147,9 +151,11 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 			goto nomem;
 		s->xq.cap = widest_q;
 	}
+	if ((rc = cb_masks_build(s, m)) < 0)
+		goto fail;
 	for (int i = 0; i < m->n_tensors; i++) {
 		const struct pb_tensor *t = &m->tensors[i];
-		if (!pb_role_is_linear(t->role))
+		if (!pb_role_is_linear(t->role) || s->w[i].mask >= 0)
 			continue;
 		if ((rc = cb_csr_build(t, s->cfg.sparse_threshold, &s->w[i].csr)) < 0)
 			goto fail;
@@ -236,7 +242,8 @@ static int cb_weight_kernel(void *state, int idx, char *out, size_t len)
 		return -EINVAL;
 	char k[48];
 	cb_linear_kernel(s, idx, k, sizeof k);
-	snprintf(out, len, "%s %s", pb_dtype_name(s->m->tensors[idx].dtype), k);
+	snprintf(out, len, "%s %s%s", pb_dtype_name(s->m->tensors[idx].dtype), k,
+		 s->w[idx].mask >= 0 ? "+runtime-mask" : "");
 	return 0;
 }
 
@@ -318,6 +325,14 @@ static const struct pb_option cb_options[] = {
 	{ .key = "portable", .type = PB_OPT_BOOL, .offset = offsetof(struct cb_config, portable),
 	  .def = "false", .help = "use the portable C kernels even where AVX2 is available "
 		  "(to measure what the SIMD kernels buy)" },
+	{ .key = "mask_mode", .type = PB_OPT_ENUM, .offset = offsetof(struct cb_config, mask_runtime),
+	  .def = "baked", .choices = "baked|runtime",
+	  .help = "baked: pruned weights run as stored; runtime: PyTorch's torch.nn.utils.prune "
+		  "execution: every F32 linear with zeros (a pruned one; dense weights have none) "
+		  "keeps weight_orig and a float mask and recomputes weight = weight_orig * mask "
+		  "before every forward (prefill, decode step, scoring), threaded, then runs the "
+		  "dense kernels (never CSR) on it; outputs equal baked's.  2:4-packed and "
+		  "quantized linears are not masked" },
 	PB_OPTIONS_END,
 };
 

@@ -18,6 +18,7 @@ struct cb_config {
 	int portable;               /* force the portable C kernels (tests, bench) */
 	int int8_act;               /* decode Q8_0/Q4_0 with 8-bit activations and integer dots */
 	int kv_f16;                 /* KV caches (buffers written by kv_store) held as F16 */
+	int mask_runtime;           /* mask_mode: 0 baked, 1 runtime (mask.c) */
 };
 
 /* A linear's CSR copy: rows × cols, nnz values with 16-bit column indices
@@ -32,6 +33,29 @@ struct cb_csr {
 
 struct cb_weight {
 	struct cb_csr *csr;        /* non-NULL: this tensor runs sparse */
+	int mask;                  /* mask_mode runtime: index in cb_masks.m, else -1 */
+};
+
+/* mask_mode runtime (mask.c): per pruned F32 linear, weight_orig (the
+ * model's tensor data), a float mask and the executed weight that every
+ * step recomputes as weight_orig ⊙ mask before its ops run; the kernels
+ * read the executed weights through `view`, a copy of the model whose
+ * masked tensors point at them. */
+struct cb_mask {
+	int tensor;
+	int64_t n;                 /* elements */
+	const float *orig;
+	float *mask, *exec;
+	int used;                  /* by the graph being run */
+};
+
+struct cb_masks {
+	struct cb_mask *m;
+	int n;
+	struct pb_model view;
+	struct pb_tensor *tensors; /* view.tensors */
+	int64_t *todo;             /* chunks to run this step: mask << 32 | chunk */
+	int64_t n_chunks;          /* of all masks: the capacity of todo */
 };
 
 struct cb_buf {
@@ -95,6 +119,7 @@ struct cb_state {
 	cb_deq_fn deq[PB_DTYPE_COUNT];
 	struct cb_kernels k;
 	struct cb_xq xq;           /* quantised activations of the current linear */
+	struct cb_masks masks;     /* mask_mode runtime */
 };
 
 /* Bytes of a PB_NM_2_4 tensor (layout in tensor.h): R·C/2 F32 values,
@@ -131,6 +156,11 @@ int cb_op_rope(struct cb_state *s, const struct pb_op *op);
 int cb_op_kv_store(struct cb_state *s, const struct pb_op *op);
 int cb_op_attention(struct cb_state *s, const struct pb_op *op);
 int cb_op_elementwise(struct cb_state *s, const struct pb_op *op);
+
+/* mask.c */
+int cb_masks_build(struct cb_state *s, const struct pb_model *m);
+void cb_masks_free(struct cb_state *s);
+void cb_masks_apply(struct cb_state *s, const struct pb_graph *g);
 
 /* linear.c */
 int cb_op_linear(struct cb_state *s, const struct pb_op *op);
