@@ -41,6 +41,8 @@ static void usage(FILE *f, const char *cmd)
 			   "                     summary.csv to 'prunebench merge')\n"
 			   "  --force            rerun cells that are already done\n"
 			   "  --dry-run          list the cells that would run\n"
+			   "  --reverse-order    run every round's shuffled order backwards (a check\n"
+			   "                     that conclusions do not depend on the order)\n"
 			   "  --progress MODE    auto (live line on a TTY), live, plain\n"
 			   "  --report           write DIR/report/ (prunebench report) at the end\n"
 			   "  --wait-quiet[=S]   before each cell's measured requests, wait at most S\n"
@@ -62,6 +64,7 @@ static int parse_args(int argc, char **argv, struct exp_args *a)
 		{ "shard", required_argument, 0, 'S' },
 		{ "force", no_argument, 0, 'f' },
 		{ "dry-run", no_argument, 0, 'n' },
+		{ "reverse-order", no_argument, 0, 'r' },
 		{ "progress", required_argument, 0, 'p' },
 		{ "report", no_argument, 0, 'R' },
 		{ "wait-quiet", optional_argument, 0, 'W' },
@@ -87,6 +90,7 @@ static int parse_args(int argc, char **argv, struct exp_args *a)
 		case 'C': a->cells_file = optarg; break;
 		case 'f': a->run.force = 1; break;
 		case 'n': a->run.dry_run = 1; break;
+		case 'r': a->run.reverse_order = 1; break;
 		case 'q': pb_log_level_set(PB_LOG_WARN); break;
 		case 'v': pb_log_level_set(PB_LOG_DEBUG); break;
 		case 'S': {

@@ -16,6 +16,7 @@ struct pb_run_opts {
 	 * experiment's cells) runs when k % shard_n == shard_i; n = 0: all */
 	int shard_i, shard_n;
 	int dry_run;             /* list what would run */
+	int reverse_order;       /* each round's schedule backwards */
 	int progress;            /* -1 auto (TTY), 0 plain lines, 1 live line */
 	int color;               /* -1 auto (TTY and no NO_COLOR) */
 	double wait_quiet_s;     /* --wait-quiet: before each cell's measured requests, wait

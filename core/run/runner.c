@@ -631,6 +631,11 @@ int pb_run_experiment(const struct pb_experiment *e, const struct pb_run_opts *o
 	for (int round = 1; round <= e->rounds && !stopped && rc == 0; round++) {
 		if ((rc = pb_schedule_round(e, todo, n_todo, round, order)) < 0)
 			break;
+		for (int i = 0; o->reverse_order && i < n_todo / 2; i++) {
+			const struct pb_cell *t = order[i];
+			order[i] = order[n_todo - 1 - i];
+			order[n_todo - 1 - i] = t;
+		}
 		for (int i = 0; i < n_todo && !stopped; i++) {
 			const struct pb_cell *c = order[i];
 			int ti = 0;

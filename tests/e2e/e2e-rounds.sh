@@ -119,6 +119,37 @@ for d in "$T"/out/cells/*/; do
 		"$("$CSV" "$d/rounds.csv" column round | tr '\n' ' ' | sed 's/ $//')"
 done
 
+# shards deal out whole blocks: each of 2 shards measures one model's three
+# chains in every round; merged, the same cells as one batch
+rm -rf "$T/out"
+for i in 0 1; do
+	"$PB" run --shard $i/2 --progress plain "$T/exp.yaml" > /dev/null 2>&1
+	expect_eq "shard $i ran one whole block (3 cells)" $((3 * (i + 1))) "$(ls -d "$T"/out/cells/*/ | grep -vc '\.tmp/$')"
+done
+expect_eq "shard 0 took model a's block, shard 1 model b's" "3 3" \
+	"$(ls "$T"/out/cells | grep -c '^a\.') $(ls "$T"/out/cells | grep -c '^b\.')"
+"$PB" merge "$T/out" > /dev/null 2>&1
+expect_eq "merged shards: 18 cell × round rows" 18 "$("$CSV" "$T/out/rounds.csv" rows)"
+for col in kl_mean agreement_top1 perplexity; do
+	a=$("$CSV" "$T/out/summary.csv" column "$col" | tr '\n' ' ')
+	b=$("$CSV" "$T/one/summary.csv" column "$col" | tr '\n' ' ')
+	expect_eq "$col: sharded rounds and one round agree" "$b" "$a"
+done
+
+# --reverse-order runs each round's schedule backwards
+"$PB" run --force --reverse-order --progress plain "$T/exp.yaml" > /dev/null 2>&1
+python3 - "$T/rounds-1.csv" "$T/out/rounds.csv" <<'PY' > "$T/rev.txt"
+import csv, sys
+def order(f):
+    o = {}
+    for r in csv.DictReader(open(f)):
+        o.setdefault(r["round"], []).append((int(r["round_position"]), r["cell_id"]))
+    return {k: [c for _, c in sorted(v)] for k, v in o.items()}
+a, b = order(sys.argv[1]), order(sys.argv[2])
+print(all(a[k] == b[k][::-1] for k in a))
+PY
+expect_eq "--reverse-order: every round backwards" True "$(cat "$T/rev.txt")"
+
 # aa_control needs a baseline
 sed -e 's/^  dense: \[\]$//' "$T/exp.yaml" > "$T/bad.yaml"
 out=$("$PB" validate "$T/bad.yaml" 2>&1); rc=$?
