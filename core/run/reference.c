@@ -528,11 +528,15 @@ int pb_reference_get(const struct pb_experiment *e, const struct pb_cell *c,
 	if (!key)
 		return -ENOMEM;
 	/* everything the stored rows depend on */
-	snprintf(key, klen, "prunebench dense reference v1\n%s  content_sha256: %s\n%s"
-		 "  content_sha256: %s\nseed: %llu\nmax_samples: %d\nscore_tokens: %d\n"
-		 "max_new_tokens: %d\ntop_k: %d\n", model, model_sha256, dataset, ds->sha256,
-		 (unsigned long long)e->seed, e->max_samples, e->score_tokens, e->max_new_tokens,
-		 pb_reference_topk(m->hp.vocab));
+	/* v2: text tokenized as one stream; the protocol and its options
+	 * (ctx, stride, bos, separator) also appear in the dataset block */
+	const struct pb_dataset_spec *d = c->dataset;
+	snprintf(key, klen, "prunebench dense reference v2\n%s  content_sha256: %s\n%s"
+		 "  content_sha256: %s\nprotocol: %s\nctx: %d\nstride: %d\nseparator_len: %zu\n"
+		 "seed: %llu\nmax_samples: %d\nscore_tokens: %d\nmax_new_tokens: %d\ntop_k: %d\n",
+		 model, model_sha256, dataset, ds->sha256, pb_ppl_protocol_name(d, ds->kind),
+		 d->ctx, d->stride, strlen(d->separator), (unsigned long long)e->seed,
+		 e->max_samples, e->score_tokens, e->max_new_tokens, pb_reference_topk(m->hp.vocab));
 	pb_sha256_buf(key, strlen(key), hex);
 	snprintf(name, sizeof name, "%s.%s-%.8s", c->model->name, c->dataset->name, hex);
 	pb_path_join(dir, sizeof dir, e->output, "reference");
