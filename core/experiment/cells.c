@@ -257,8 +257,6 @@ static char *config_text(const struct pb_experiment *e, const struct pb_cell *ce
 	}
 	if (d->format == PB_DATASET_TEXT)
 		sb_printf(&b, "  ctx: %d\n  stride: %d\n", d->ctx, d->stride);
-	else if (d->ctx)
-		sb_printf(&b, "  ctx: %d\n", d->ctx);
 	/* only when given, so that the ids of existing cells stay */
 	if (d->protocol)
 		sb_printf(&b, "  protocol: %s\n", d->protocol == PB_PPL_HF ? "hf" :

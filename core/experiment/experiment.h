@@ -57,7 +57,7 @@ struct pb_dataset_spec {
 	int max_samples;              /* 0: the experiment's max_samples */
 	int shuffle;                  /* by the experiment's seed */
 	int calib_count, calib_seqlen;/* `calibration: {count, seqlen}`; 0: none */
-	int ctx;                      /* text: window in tokens; records: their cut; 0: the model's context */
+	int ctx;                      /* text: window, chunk or record cut in tokens; 0: the model's context */
 	int stride;                   /* text: 0: the window (no overlap) */
 	enum pb_ppl_protocol protocol;/* `protocol:`; 0: the kind's default (pb_ppl_protocol_of) */
 	enum pb_bos_mode bos;         /* `bos:` (protocol hf); 0: once */

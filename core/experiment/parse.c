@@ -401,6 +401,7 @@ static int dataset_key_applies(struct xctx *c, const struct xnode *val, const ch
 		{ "field", 1u << PB_DATASET_JSONL | 1u << PB_DATASET_CSV, "jsonl and csv" },
 		{ "reference", 1u << PB_DATASET_JSONL | 1u << PB_DATASET_CSV, "jsonl and csv" },
 		{ "prefix", ~(1u << PB_DATASET_TEXT), "prompts, jsonl and csv" },
+		{ "ctx", 1u << PB_DATASET_TEXT, "text" },
 		{ "stride", 1u << PB_DATASET_TEXT, "text" },
 		{ "bos", 1u << PB_DATASET_TEXT, "text" },
 		{ "separator", 1u << PB_DATASET_TEXT, "text" },

@@ -13,7 +13,7 @@
  *                     first replaced by BOS, rows ctx/2 .. ctx-2 scored;
  *   text, records     (separator) each record BOS + its tokens, cut to ctx;
  *   prompts datasets  BOS + the prompt tokens (+ the reference's, when the
- *                     dataset has references), cut to ctx, all rows;
+ *                     dataset has references), cut to the model's context, all rows;
  *   encoder-decoder   the encoder gets the input; the decoder is fed
  *                     decoder_start + the reference tokens, or, without
  *                     references, + the dense model's greedy output.  Text

@@ -240,8 +240,7 @@ int pb_tf_build(const struct pb_dataset *ds, const struct pb_dataset_spec *spec,
 		char *err, size_t len)
 {
 	const struct pb_tokenizer *tok = pb_model_tokenizer(m);
-	const int seq2seq = m->hp.n_enc_layers > 0;
-	const int ctx = spec->ctx > 0 && spec->ctx < m->hp.ctx ? spec->ctx : m->hp.ctx;
+	const int seq2seq = m->hp.n_enc_layers > 0, ctx = m->hp.ctx;
 	int cap = 0, rc = 0, left = budget;
 
 	memset(out, 0, sizeof *out);

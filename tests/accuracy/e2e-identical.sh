@@ -68,7 +68,9 @@ d=$("$DIFF" "$S" "$T/shard/summary.csv"); rc=$?
 expect_eq "3 shards + merge equal one run ($d)" 0 "$rc"
 
 "$PB" cells "$T/exp.yaml" > "$T/ids" 2>/dev/null || fail "cells"
-for id in $(tac "$T/ids"); do
+ids=$(awk 'NF == 2 { print $2 }' "$T/ids" | tac)
+expect_eq "6 cell ids listed" 6 "$(printf '%s\n' $ids | wc -l)"
+for id in $ids; do
 	"$PB" -q run --cell "$id" "$T/exp.yaml" -o "$T/rev" > /dev/null 2>&1 || fail "--cell $id"
 done
 "$PB" merge "$T/rev" > /dev/null 2>&1 || fail "merge (reverse --cell)"
