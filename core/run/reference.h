@@ -87,7 +87,8 @@ struct pb_reference {
 	int32_t *ids;          /* n_rows × k, by log-prob descending */
 	float *logp;           /* n_rows × k */
 	float *tail_logp;      /* n_rows; -INFINITY when k == vocab */
-	float *target_logp;    /* n_rows: dense log-prob of the next token */
+	double *target_logp;   /* n_rows: dense log-prob of the next token (double: the
+				 * dense perplexity sums what a dense cell on `ref` sums) */
 	char dir[PATH_MAX];    /* the stored folder */
 	int cached;            /* read, not computed, by this process */
 	double ms;             /* time to compute or read it */

@@ -387,7 +387,7 @@ static int tf_run(struct pb_session *s, int vocab, const struct pb_tf_set *set,
 						     &ref->tail_logp[row], mark);
 					if (rc < 0)
 						goto out;
-					ref->target_logp[row] = (float)(x[target] - lse);
+					ref->target_logp[row] = x[target] - lse;
 					continue;
 				}
 				sums->nll += lse - x[target];

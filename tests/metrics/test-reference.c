@@ -209,7 +209,7 @@ static struct pb_reference *fake_ref(void)
 	r->ids = malloc(6 * 4);
 	r->logp = malloc(6 * 4);
 	r->tail_logp = malloc(3 * 4);
-	r->target_logp = malloc(3 * 4);
+	r->target_logp = malloc(3 * sizeof *r->target_logp);
 	for (int i = 0; i < 6; i++) {
 		r->ids[i] = i % 5;
 		r->logp[i] = -0.5f * (float)i;
