@@ -4,9 +4,9 @@
 # array of 3 tasks plus the merge job, and check: every cell done exactly
 # once, by its own array task, and the merged summary equals a local run's
 # in every column but timings and host readings (accuracy byte for byte in
-# one environment, within the stated bound across OpenBLAS core types).  Then cancel one array
-# task mid-run (scancel), resubmit with --only-failed, and check that just
-# the cancelled cell ran again.  The cluster always comes down (trap).
+# one environment, within the stated bound across OpenBLAS core types).
+# Then cancel one array task mid-run (scancel), resubmit with
+# --only-failed, and check that just the cancelled cell ran again.  The cluster always comes down (trap).
 # Skips (77) when not root or when slurm-wlm/munge are not installed.
 set -u
 PB=${PB_BUILD_ROOT:?}/prunebench
