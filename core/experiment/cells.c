@@ -257,6 +257,17 @@ static char *config_text(const struct pb_experiment *e, const struct pb_cell *ce
 	}
 	if (d->format == PB_DATASET_TEXT)
 		sb_printf(&b, "  ctx: %d\n  stride: %d\n", d->ctx, d->stride);
+	/* only when given, so that the ids of existing cells stay */
+	if (d->protocol)
+		sb_printf(&b, "  protocol: %s\n", d->protocol == PB_PPL_HF ? "hf" :
+			  d->protocol == PB_PPL_LLAMACPP ? "llama.cpp" : "records");
+	if (d->bos)
+		sb_printf(&b, "  bos: %s\n", d->bos == PB_BOS_WINDOW ? "window" : "once");
+	if (d->separator[0]) {
+		sb_printf(&b, "  separator: ");
+		sb_quoted(&b, d->separator);
+		sb_printf(&b, "\n");
+	}
 	if (d->max_samples)
 		sb_printf(&b, "  max_samples: %d\n", d->max_samples);
 	if (d->shuffle)

@@ -38,6 +38,15 @@ struct pb_model_spec {
 };
 
 /* A `datasets:` entry (the keys: core/experiment/parse.c). */
+/* How perplexity is computed (README "Perplexity protocols"). */
+enum pb_ppl_protocol {
+	PB_PPL_DEFAULT = 0,   /* text without separator: hf; else records */
+	PB_PPL_HF,            /* Hugging Face strided windows over the token stream */
+	PB_PPL_LLAMACPP,      /* llama-perplexity: chunks of ctx, second half scored */
+	PB_PPL_RECORDS,       /* each record BOS + its tokens, cut to ctx */
+};
+enum pb_bos_mode { PB_BOS_DEFAULT = 0, PB_BOS_ONCE, PB_BOS_WINDOW };
+
 struct pb_dataset_spec {
 	char name[PB_NAME_MAX];
 	char path[PATH_MAX];          /* resolved against the experiment's folder */
@@ -48,8 +57,11 @@ struct pb_dataset_spec {
 	int max_samples;              /* 0: the experiment's max_samples */
 	int shuffle;                  /* by the experiment's seed */
 	int calib_count, calib_seqlen;/* `calibration: {count, seqlen}`; 0: none */
-	int ctx;                      /* text: window in tokens; 0: the model's context */
+	int ctx;                      /* text: window, chunk or record cut in tokens; 0: the model's context */
 	int stride;                   /* text: 0: the window (no overlap) */
+	enum pb_ppl_protocol protocol;/* `protocol:`; 0: the kind's default (pb_ppl_protocol_of) */
+	enum pb_bos_mode bos;         /* `bos:` (protocol hf); 0: once */
+	char separator[64];           /* text: split into records at this string; "" none */
 };
 
 struct pb_chain {

@@ -418,6 +418,8 @@ static int dataset_key_applies(struct xctx *c, const struct xnode *val, const ch
 		{ "prefix", ~(1u << PB_DATASET_TEXT), "prompts, jsonl and csv" },
 		{ "ctx", 1u << PB_DATASET_TEXT, "text" },
 		{ "stride", 1u << PB_DATASET_TEXT, "text" },
+		{ "bos", 1u << PB_DATASET_TEXT, "text" },
+		{ "separator", 1u << PB_DATASET_TEXT, "text" },
 	};
 	for (size_t i = 0; i < PB_ARRAY_LEN(only); i++)
 		if (xn_get(val, only[i].key) && !(only[i].kinds & (1u << f)))
@@ -451,12 +453,70 @@ static int dataset_calibration(struct xctx *c, const struct xnode *n, const char
 	return 0;
 }
 
+/* `protocol`, `bos` and `separator`, and which combinations make sense
+ * (README "Perplexity protocols"). */
+static int dataset_protocol(struct xctx *c, const struct xnode *val, const char *what,
+			    struct pb_dataset_spec *d)
+{
+	static const char *const protocols[] = { "hf", "llama.cpp", "records" };
+	static const char *const bos_modes[] = { "once", "window" };
+	const struct xnode *p = xn_get(val, "protocol"), *b = xn_get(val, "bos");
+	const struct xnode *sep = xn_get(val, "separator");
+	const int text = d->format == PB_DATASET_TEXT;
+	char dym[160];
+	int ret;
+	if ((ret = dataset_str(c, val, "separator", what, d->separator, sizeof d->separator)) < 0)
+		return ret;
+	if (sep && !d->separator[0])
+		return xerr(c, sep, "%s: 'separator' must not be empty", what);
+	if (p) {
+		if ((ret = xp_scalar(c, p, "protocol")) < 0)
+			return ret;
+		for (int i = 0; i < 3; i++)
+			if (!strcmp(p->text, protocols[i]))
+				d->protocol = (enum pb_ppl_protocol)(PB_PPL_HF + i);
+		if (!d->protocol)
+			return xerr(c, p, "%s: 'protocol' is hf, llama.cpp or records, got '%s'%s", what,
+				    p->text, xp_dym(dym, sizeof dym, p->text, protocols, 3));
+		if (!text && d->protocol != PB_PPL_RECORDS)
+			return xerr(c, p, "%s: 'protocol: %s' applies only to text datasets; %s datasets "
+				    "are scored per record (protocol: records)", what, p->text,
+				    pb_dataset_kind_name(d->format));
+		if (text && d->protocol == PB_PPL_RECORDS && !sep)
+			return xerr(c, p, "%s: 'protocol: records' on a text dataset needs 'separator' "
+				    "(the string between records, e.g. \"<|endoftext|>\")", what);
+		if (sep && d->protocol != PB_PPL_RECORDS)
+			return xerr(c, sep, "%s: 'separator' splits the text into records, which only "
+				    "'protocol: records' scores (this dataset has 'protocol: %s')", what,
+				    p->text);
+	}
+	if (b) {
+		if ((ret = xp_scalar(c, b, "bos")) < 0)
+			return ret;
+		for (int i = 0; i < 2; i++)
+			if (!strcmp(b->text, bos_modes[i]))
+				d->bos = (enum pb_bos_mode)(PB_BOS_ONCE + i);
+		if (!d->bos)
+			return xerr(c, b, "%s: 'bos' is once or window, got '%s'%s", what, b->text,
+				    xp_dym(dym, sizeof dym, b->text, bos_modes, 2));
+	}
+	const enum pb_ppl_protocol eff = d->protocol ? d->protocol :
+		text && !sep ? PB_PPL_HF : PB_PPL_RECORDS;
+	if (b && eff != PB_PPL_HF)
+		return xerr(c, xn_key(val, "bos"), "%s: 'bos' applies only to protocol hf (this "
+			    "dataset's protocol is %s)", what, eff == PB_PPL_LLAMACPP ? "llama.cpp" : "records");
+	if (xn_get(val, "stride") && eff != PB_PPL_HF)
+		return xerr(c, xn_key(val, "stride"), "%s: 'stride' applies only to protocol hf (this "
+			    "dataset's protocol is %s)", what, eff == PB_PPL_LLAMACPP ? "llama.cpp" : "records");
+	return 0;
+}
+
 static int dataset_entry(struct xctx *c, const struct xnode *key, struct xnode *val,
 			 const char *name, void *arg)
 {
 	static const char *const known[] = {
 		"path", "format", "input", "field", "reference", "prefix", "max_samples",
-		"shuffle", "calibration", "ctx", "stride",
+		"shuffle", "calibration", "ctx", "stride", "protocol", "bos", "separator",
 	};
 	static const char *const formats[] = { "text", "prompts", "jsonl", "csv" };
 	struct pb_experiment *e = c->e;
@@ -527,6 +587,8 @@ static int dataset_entry(struct xctx *c, const struct xnode *key, struct xnode *
 				    "would skip tokens", what, v, d->ctx);
 		d->stride = (int)v;
 	}
+	if ((ret = dataset_protocol(c, val, what, d)) < 0)
+		return ret;
 	e->n_datasets++;
 	return 0;
 }

@@ -45,8 +45,11 @@ void pb_row_free(struct pb_row *r);
 /* Set (or replace) key to a printf-formatted value. */
 void pb_row_set(struct pb_row *r, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* A double with %.6g, or empty when NAN. */
+/* A double in the shortest text that reads back to it exactly
+ * (pb_fmt_double), "inf"/"-inf", or empty when NAN. */
 void pb_row_setd(struct pb_row *r, const char *key, double v);
+/* The shortest of %.15g, %.16g and %.17g that strtod reads back to v. */
+void pb_fmt_double(char *buf, size_t len, double v);
 const char *pb_row_get(const struct pb_row *r, const char *key);
 /* One-row CSV with the row's keys as header. */
 int pb_row_write_csv(const struct pb_row *r, const char *path);

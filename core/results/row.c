@@ -3,6 +3,7 @@
  * a cell's one-row summary.csv.  Insertion order is column order. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,8 +86,22 @@ void pb_row_setd(struct pb_row *r, const char *key, double v)
 		pb_row_set(r, key, "%s", "");
 	else if (isinf(v))
 		pb_row_set(r, key, "%s", v > 0 ? "inf" : "-inf");
-	else
-		pb_row_set(r, key, "%.6g", v);
+	else {
+		char buf[32];
+		pb_fmt_double(buf, sizeof buf, v);
+		pb_row_set(r, key, "%s", buf);
+	}
+}
+
+/* The shortest of %.15g, %.16g, %.17g that strtod reads back to v
+ * exactly, so two CSVs compare bit for bit. */
+void pb_fmt_double(char *buf, size_t len, double v)
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			return;
+	}
 }
 
 const char *pb_row_get(const struct pb_row *r, const char *key)

@@ -11,6 +11,7 @@
 #include "model/modelio.h"
 #include "results/results.h"
 #include "run/cell-record.h"
+#include "run/reference.h"
 #include "util/util.h"
 
 static const char *const role_names[PB_ROLE_COUNT] = {
@@ -217,7 +218,7 @@ static void fmtd(char *buf, size_t len, double v)
 	if (isnan(v))
 		buf[0] = '\0';
 	else
-		snprintf(buf, len, "%.6g", v);
+		pb_fmt_double(buf, len, v);
 }
 
 static int write_requests(const struct pb_cell_record *r, const char *path)
@@ -380,12 +381,15 @@ static void row_identity(struct pb_row *row, const struct pb_experiment *e, cons
  * that merged summaries keep one shape. */
 static void build_accuracy(const struct pb_cell_record *r, struct pb_row *row)
 {
-	const int text = r->dataset_kind == PB_DATASET_TEXT;
-	pb_row_setd(row, "perplexity", text && r->scored ? pb_perplexity(&r->acc) : NAN);
-	pb_row_setd(row, "perplexity_dense", text ? r->perplexity_dense : NAN);
+	/* perplexity for every dataset kind, over scored_tokens positions,
+	 * by the dataset's protocol (README "Perplexity protocols") */
+	pb_row_setd(row, "perplexity", r->scored ? pb_perplexity(&r->acc) : NAN);
+	pb_row_setd(row, "perplexity_dense", r->perplexity_dense);
 	pb_row_setd(row, "agreement_top1", r->vs_dense ? pb_agreement(&r->acc) : NAN);
 	pb_row_setd(row, "kl_mean", r->vs_dense ? pb_kl_mean(&r->acc) : NAN);
 	pb_row_set(row, "scored_tokens", "%ld", r->scored ? r->acc.n_nll : 0L);
+	pb_row_set(row, "perplexity_protocol", "%s",
+		   r->scored ? pb_ppl_protocol_name(r->c->dataset, r->dataset_kind) : "");
 	double em = 0, f1 = 0, rl = 0;
 	int n = 0;
 	for (int i = 0; i < r->n_reqs; i++) {

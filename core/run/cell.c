@@ -458,6 +458,7 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		.reference = dsp->reference, .prefix = dsp->prefix,
 		.max_samples = dsp->max_samples ? dsp->max_samples : e->max_samples,
 		.shuffle = dsp->shuffle, .seed = e->seed, .calib_count = dsp->calib_count,
+		.separator = dsp->separator,
 	};
 	if (pb_dataset_load(&dopts, &ds, err, sizeof err) < 0) {
 		pb_log(PB_LOG_ERROR, "dataset '%s': %s", dsp->name, err);

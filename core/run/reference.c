@@ -22,7 +22,7 @@
 #include "run/shared-lock.h"
 #include "util/util.h"
 
-#define REF_MAGIC "PBREF01\n"
+#define REF_MAGIC "PBREF02\n"   /* 02: target_logp in double */
 
 struct ref_header {
 	char magic[8];
@@ -74,7 +74,7 @@ int pb_reference_write(const struct pb_reference *r, const char *key, const char
 	}
 	if (rc == 0)
 		rc = put(f, r->ids, rk * 4) ?: put(f, r->logp, rk * 4) ?:
-		     put(f, r->tail_logp, rows * 4) ?: put(f, r->target_logp, rows * 4);
+		     put(f, r->tail_logp, rows * 4) ?: put(f, r->target_logp, rows * 8);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
 		rc = rc ?: -errno;
 	if (fclose(f) != 0)
@@ -168,12 +168,12 @@ int pb_reference_read(const char *path, const char *key, struct pb_reference **o
 		goto fail;
 	r->set.n_rows = rows;
 	size_t nr = (size_t)rows, rk = nr * h.k;
-	if (c.left != rk * 8 + nr * 8)
+	if (c.left != rk * 8 + nr * 4 + nr * 8)
 		goto fail;
 	r->ids = malloc((rk ? rk : 1) * 4);
 	r->logp = malloc((rk ? rk : 1) * 4);
 	r->tail_logp = malloc((nr ? nr : 1) * 4);
-	r->target_logp = malloc((nr ? nr : 1) * 4);
+	r->target_logp = malloc((nr ? nr : 1) * 8);
 	if (!r->ids || !r->logp || !r->tail_logp || !r->target_logp) {
 		rc = -ENOMEM;
 		goto fail;
@@ -181,7 +181,7 @@ int pb_reference_read(const char *path, const char *key, struct pb_reference **o
 	take(&c, r->ids, rk * 4);
 	take(&c, r->logp, rk * 4);
 	take(&c, r->tail_logp, nr * 4);
-	take(&c, r->target_logp, nr * 4);
+	take(&c, r->target_logp, nr * 8);
 	for (size_t i = 0; i < rk; i++)
 		if (r->ids[i] < 0 || (uint32_t)r->ids[i] >= h.vocab)
 			goto fail;
@@ -528,11 +528,15 @@ int pb_reference_get(const struct pb_experiment *e, const struct pb_cell *c,
 	if (!key)
 		return -ENOMEM;
 	/* everything the stored rows depend on */
-	snprintf(key, klen, "prunebench dense reference v1\n%s  content_sha256: %s\n%s"
-		 "  content_sha256: %s\nseed: %llu\nmax_samples: %d\nscore_tokens: %d\n"
-		 "max_new_tokens: %d\ntop_k: %d\n", model, model_sha256, dataset, ds->sha256,
-		 (unsigned long long)e->seed, e->max_samples, e->score_tokens, e->max_new_tokens,
-		 pb_reference_topk(m->hp.vocab));
+	/* v2: text tokenized as one stream; the protocol and its options
+	 * (ctx, stride, bos, separator) also appear in the dataset block */
+	const struct pb_dataset_spec *d = c->dataset;
+	snprintf(key, klen, "prunebench dense reference v2\n%s  content_sha256: %s\n%s"
+		 "  content_sha256: %s\nprotocol: %s\nctx: %d\nstride: %d\nseparator_len: %zu\n"
+		 "seed: %llu\nmax_samples: %d\nscore_tokens: %d\nmax_new_tokens: %d\ntop_k: %d\n",
+		 model, model_sha256, dataset, ds->sha256, pb_ppl_protocol_name(d, ds->kind),
+		 d->ctx, d->stride, strlen(d->separator), (unsigned long long)e->seed,
+		 e->max_samples, e->score_tokens, e->max_new_tokens, pb_reference_topk(m->hp.vocab));
 	pb_sha256_buf(key, strlen(key), hex);
 	snprintf(name, sizeof name, "%s.%s-%.8s", c->model->name, c->dataset->name, hex);
 	pb_path_join(dir, sizeof dir, e->output, "reference");

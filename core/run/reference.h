@@ -1,12 +1,19 @@
 /* core/run/reference.h — teacher-forced scoring and the dense reference.
  *
  * Teacher forcing feeds known token sequences and reads the logits of every
- * row (pb_session_forward_all).  The sequences of a cell (pb_tf_build):
- *   text datasets     windows of `ctx` tokens over the evaluated segments'
- *                     token stream, `stride` apart; only the tokens new to a
- *                     window are scored (Hugging Face's perplexity recipe);
- *   prompts datasets  the prompt tokens (+ the reference's, when the dataset
- *                     has references);
+ * row (pb_session_forward_all).  The sequences of a cell (pb_tf_build), by
+ * the dataset's perplexity protocol (README "Perplexity protocols"):
+ *   text, hf          the evaluated text tokenized once as one stream, BOS
+ *                     once at its start; windows of `ctx` tokens starting
+ *                     at 0, S, 2S, ... (S = `stride`); each scores only the
+ *                     tokens new to it, never its own first token
+ *                     (Hugging Face's strided recipe); `bos: window`: BOS
+ *                     in front of every window of ctx - 1 stream tokens;
+ *   text, llama.cpp   non-overlapping chunks of ctx stream tokens, the
+ *                     first replaced by BOS, rows ctx/2 .. ctx-2 scored;
+ *   text, records     (separator) each record BOS + its tokens, cut to ctx;
+ *   prompts datasets  BOS + the prompt tokens (+ the reference's, when the
+ *                     dataset has references), cut to the model's context, all rows;
  *   encoder-decoder   the encoder gets the input; the decoder is fed
  *                     decoder_start + the reference tokens, or, without
  *                     references, + the dense model's greedy output.  Text
@@ -67,6 +74,12 @@ int pb_tf_build(const struct pb_dataset *ds, const struct pb_dataset_spec *spec,
 		const struct pb_model *m, int budget, int max_new, struct pb_tf_set *out,
 		char *err, size_t len);
 void pb_tf_set_free(struct pb_tf_set *s);
+/* The protocol a dataset is scored with (its `protocol:`, else hf for text
+ * without a separator, records otherwise) and its summary.csv name:
+ * "hf-strided", "hf-strided-bos-window", "llama.cpp" or "records". */
+enum pb_ppl_protocol pb_ppl_protocol_of(const struct pb_dataset_spec *spec,
+				       enum pb_dataset_kind kind);
+const char *pb_ppl_protocol_name(const struct pb_dataset_spec *spec, enum pb_dataset_kind kind);
 
 struct pb_reference {
 	int k, vocab;
@@ -74,7 +87,8 @@ struct pb_reference {
 	int32_t *ids;          /* n_rows × k, by log-prob descending */
 	float *logp;           /* n_rows × k */
 	float *tail_logp;      /* n_rows; -INFINITY when k == vocab */
-	float *target_logp;    /* n_rows: dense log-prob of the next token */
+	double *target_logp;   /* n_rows: dense log-prob of the next token (double: the
+				 * dense perplexity sums what a dense cell on `ref` sums) */
 	char dir[PATH_MAX];    /* the stored folder */
 	int cached;            /* read, not computed, by this process */
 	double ms;             /* time to compute or read it */

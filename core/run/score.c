@@ -57,70 +57,182 @@ static int tokenize(const struct pb_tokenizer *t, const char *text, int bos,
 	return 0;
 }
 
-/* Text: windows over the evaluated segments' tokens (reference.h). */
+enum pb_ppl_protocol pb_ppl_protocol_of(const struct pb_dataset_spec *spec,
+				       enum pb_dataset_kind kind)
+{
+	if (spec->protocol)
+		return spec->protocol;
+	return kind == PB_DATASET_TEXT && !spec->separator[0] ? PB_PPL_HF : PB_PPL_RECORDS;
+}
+
+const char *pb_ppl_protocol_name(const struct pb_dataset_spec *spec, enum pb_dataset_kind kind)
+{
+	switch (pb_ppl_protocol_of(spec, kind)) {
+	case PB_PPL_HF:       return spec->bos == PB_BOS_WINDOW ? "hf-strided-bos-window" : "hf-strided";
+	case PB_PPL_LLAMACPP: return "llama.cpp";
+	default:              return "records";
+	}
+}
+
+/* The evaluated text, tokenized once as one stream (BOS first when bos). */
+static int text_stream(const struct pb_dataset *ds, const struct pb_tokenizer *tok, int bos,
+		       int32_t **out, int *n)
+{
+	size_t total = 1;
+	for (int i = 0; i < ds->n; i++)
+		total += strlen(ds->samples[i].input);
+	char *text = malloc(total), *p = text;
+	if (!text)
+		return -ENOMEM;
+	for (int i = 0; i < ds->n; i++) {
+		size_t l = strlen(ds->samples[i].input);
+		memcpy(p, ds->samples[i].input, l);
+		p += l;
+	}
+	*p = '\0';
+	int rc = tokenize(tok, text, bos, out, n);
+	free(text);
+	return rc;
+}
+
+/* One sequence: stream[begin, end), BOS in front when bos_first (replacing
+ * nothing) or in place of the first token when bos_replace; rows from
+ * score_from scored. */
+static int push_window(struct pb_tf_set *out, int *cap, const int32_t *stream, int begin,
+		       int end, int32_t bos_first, int32_t bos_replace, int score_from)
+{
+	const int pre = bos_first >= 0;
+	struct pb_tf_seq q = { .sample = -1, .n = end - begin + pre, .score_from = score_from };
+	q.tok = malloc((size_t)q.n * sizeof *q.tok);
+	if (!q.tok)
+		return -ENOMEM;
+	if (pre)
+		q.tok[0] = bos_first;
+	memcpy(q.tok + pre, stream + begin, (size_t)(end - begin) * sizeof *q.tok);
+	if (bos_replace >= 0)
+		q.tok[0] = bos_replace;
+	int rc = tf_push(out, cap, &q);
+	if (rc < 0)
+		free(q.tok);
+	return rc;
+}
+
+/* Text datasets, protocols hf (bos once or window) and llama.cpp over the
+ * evaluated text's token stream (README "Perplexity protocols"). */
 static int build_text(const struct pb_dataset *ds, const struct pb_dataset_spec *spec,
 		      const struct pb_model *m, int budget, struct pb_tf_set *out)
 {
 	const struct pb_tokenizer *tok = pb_model_tokenizer(m);
-	int bos = pb_tokenizer_bos(tok) >= 0 ? 1 : 0;
-	int W = spec->ctx > 0 && spec->ctx < m->hp.ctx ? spec->ctx : m->hp.ctx;
-	int L = W - bos;                  /* stream tokens per window */
-	int S = spec->stride > 0 && spec->stride < L ? spec->stride : L;
+	const enum pb_ppl_protocol proto = pb_ppl_protocol_of(spec, ds->kind);
+	const int window_bos = proto == PB_PPL_HF && spec->bos == PB_BOS_WINDOW;
+	/* BOS once at the stream's start: as the tokenizer adds it (Hugging
+	 * Face's tokenizer(text), llama.cpp's common_tokenize(.., true));
+	 * bos window: whenever the tokenizer has one, as before */
+	const int32_t bos_id = pb_tokenizer_bos(tok);
+	const int bos = window_bos ? bos_id >= 0 : pb_tokenizer_add_bos(tok) && bos_id >= 0;
+	const int W = spec->ctx > 0 && spec->ctx < m->hp.ctx ? spec->ctx : m->hp.ctx;
 	int32_t *stream = NULL;
-	int N = 0, cap = 0, cap_seq = 0, rc = 0;
-	if (L < 2)
-		return -EINVAL;
-	/* tokenize segment by segment, only as far as the budget reaches */
-	for (int i = 0; i < ds->n && N < budget + W + 1; i++) {
-		int32_t *t;
-		int k;
-		if ((rc = tokenize(tok, ds->samples[i].input, 0, &t, &k)) < 0)
-			goto out;
-		if (N + k > cap) {
-			int nc = (N + k) * 2;
-			int32_t *p = realloc(stream, (size_t)nc * sizeof *p);
-			if (!p) {
-				free(t);
-				rc = -ENOMEM;
-				goto out;
-			}
-			stream = p;
-			cap = nc;
+	int N = 0, cap = 0, rc, left = budget;
+
+	if ((rc = text_stream(ds, tok, bos && !window_bos, &stream, &N)) < 0)
+		return rc;
+	if (proto == PB_PPL_LLAMACPP) {
+		/* non-overlapping chunks of W; rows W/2 .. W-2 predict tokens
+		 * W/2+1 .. W-1; a partial last chunk is dropped */
+		const int first = W / 2;
+		for (int c = 0; (long)(c + 1) * W <= N && left > 0 && rc == 0; c++) {
+			int end = (c + 1) * W;
+			if (W - 1 - first <= 0)
+				break;
+			if (W - 1 - first > left)
+				end = c * W + first + 1 + left;
+			rc = push_window(out, &cap, stream, c * W, end, -1, bos ? bos_id : -1, first);
+			left -= end - c * W - 1 - first;
 		}
-		memcpy(stream + N, t, (size_t)k * sizeof *t);
-		N += k;
-		free(t);
+		goto done;
 	}
-	int prev_end = 0, left = budget;
+	if (window_bos) {
+		/* the old recipe: windows of W - 1 stream tokens, BOS put in
+		 * front of each; the stream's first token is never scored */
+		const int L = W - bos;
+		const int S = spec->stride > 0 && spec->stride < L ? spec->stride : L;
+		int prev_end = 0;
+		if (L < 2) {
+			rc = -EINVAL;
+			goto done;
+		}
+		for (int begin = 0; begin < N && left > 0; begin += S) {
+			int end = begin + L < N ? begin + L : N;
+			int first = prev_end > begin + !bos ? prev_end : begin + !bos;   /* first target */
+			if (first >= end)
+				break;
+			if (end - first > left)
+				end = first + left;
+			if ((rc = push_window(out, &cap, stream, begin, end, bos ? bos_id : -1, -1,
+					      first - begin + bos - 1)) < 0)
+				goto done;
+			left -= end - first;
+			prev_end = end;
+			if (end == N)
+				break;
+		}
+		goto done;
+	}
+	/* Hugging Face: windows [begin, begin + W) for begin = 0, S, 2S, ...;
+	 * trg_len = end - prev_end, the window's first token never a target;
+	 * stop once a window reaches the end */
+	const int S = spec->stride > 0 && spec->stride < W ? spec->stride : W;
+	int prev_end = 0;
+	if (W < 2) {
+		rc = -EINVAL;
+		goto done;
+	}
 	for (int begin = 0; begin < N && left > 0; begin += S) {
-		int end = begin + L < N ? begin + L : N;
-		int first = prev_end > begin + !bos ? prev_end : begin + !bos;   /* first target */
-		if (first >= end)
-			break;
-		if (end - first > left)
-			end = first + left;
-		struct pb_tf_seq q = { .sample = -1, .n = end - begin + bos };
-		q.tok = malloc((size_t)q.n * sizeof *q.tok);
-		if (!q.tok) {
-			rc = -ENOMEM;
-			goto out;
+		int end = begin + W < N ? begin + W : N;
+		const int full_end = end;
+		int first = prev_end > begin + 1 ? prev_end : begin + 1;
+		if (first < end) {
+			if (end - first > left)
+				end = first + left;
+			if ((rc = push_window(out, &cap, stream, begin, end, -1, -1, first - begin - 1)) < 0)
+				goto done;
+			left -= end - first;
 		}
-		if (bos)
-			q.tok[0] = pb_tokenizer_bos(tok);
-		memcpy(q.tok + bos, stream + begin, (size_t)(end - begin) * sizeof *q.tok);
-		q.score_from = first - begin + bos - 1;
-		if ((rc = tf_push(out, &cap_seq, &q)) < 0) {
-			free(q.tok);
-			goto out;
-		}
-		left -= end - first;
-		prev_end = end;
-		if (end == N)
+		prev_end = full_end;
+		if (full_end == N)
 			break;
 	}
-out:
+done:
 	free(stream);
 	return rc;
+}
+
+/* Text split at a separator: each record BOS + its tokens, cut to W. */
+static int build_text_records(const struct pb_dataset *ds, const struct pb_dataset_spec *spec,
+			      const struct pb_model *m, int budget, struct pb_tf_set *out)
+{
+	const struct pb_tokenizer *tok = pb_model_tokenizer(m);
+	const int W = spec->ctx > 0 && spec->ctx < m->hp.ctx ? spec->ctx : m->hp.ctx;
+	int cap = 0, rc = 0, left = budget;
+	for (int i = 0; i < ds->n && left > 0; i++) {
+		struct pb_tf_seq q = { .sample = i };
+		if ((rc = tokenize(tok, ds->samples[i].input, 1, &q.tok, &q.n)) < 0)
+			return rc;
+		if (q.n > W)
+			q.n = W;
+		if (q.n > left + 1)
+			q.n = left + 1;
+		if (q.n < 2) {
+			free(q.tok);
+			continue;
+		}
+		left -= q.n - 1;
+		if ((rc = tf_push(out, &cap, &q)) < 0) {
+			free(q.tok);
+			return rc;
+		}
+	}
+	return 0;
 }
 
 int pb_tf_build(const struct pb_dataset *ds, const struct pb_dataset_spec *spec,
@@ -137,7 +249,10 @@ int pb_tf_build(const struct pb_dataset *ds, const struct pb_dataset_spec *spec,
 	if (ds->kind == PB_DATASET_TEXT) {
 		if (seq2seq)
 			return 0;     /* no perplexity of an encoder-decoder on raw text */
-		rc = build_text(ds, spec, m, budget, out);
+		if (pb_ppl_protocol_of(spec, ds->kind) == PB_PPL_RECORDS)
+			rc = build_text_records(ds, spec, m, budget, out);
+		else
+			rc = build_text(ds, spec, m, budget, out);
 		goto out;
 	}
 	for (int i = 0; i < ds->n && left > 0; i++) {
@@ -272,7 +387,7 @@ static int tf_run(struct pb_session *s, int vocab, const struct pb_tf_set *set,
 						     &ref->tail_logp[row], mark);
 					if (rc < 0)
 						goto out;
-					ref->target_logp[row] = (float)(x[target] - lse);
+					ref->target_logp[row] = x[target] - lse;
 					continue;
 				}
 				sums->nll += lse - x[target];

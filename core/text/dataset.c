@@ -108,6 +108,46 @@ static int load_text(const char *path, const char *buf, size_t size, struct reco
 	return 0;
 }
 
+/* ---- text split at a separator: the pieces between its occurrences,
+ * leading and trailing whitespace (space, tab, CR, LF) removed, empty
+ * pieces dropped; a record's line is that of its first byte kept. */
+static int is_ws(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+static int load_text_records(const char *sep, const char *buf, size_t size, struct records *r)
+{
+	const size_t sl = strlen(sep);
+	int line = 1;           /* line of buf[pos] */
+	size_t pos = 0;
+	while (pos <= size) {
+		const char *hit = sl <= size - pos ? memmem(buf + pos, size - pos, sep, sl) : NULL;
+		size_t end = hit ? (size_t)(hit - buf) : size;
+		size_t a = pos, b = end;
+		while (a < b && is_ws(buf[a]))
+			a++;
+		while (b > a && is_ws(buf[b - 1]))
+			b--;
+		int rline = line;
+		for (size_t i = pos; i < a; i++)
+			rline += buf[i] == '\n';
+		if (b > a) {
+			char *s = strndup(buf + a, b - a);
+			if (!s || push(r, s, NULL, rline) < 0) {
+				free(s);
+				return -ENOMEM;
+			}
+		}
+		if (!hit)
+			break;
+		for (size_t i = pos; i < end + sl; i++)
+			line += buf[i] == '\n';
+		pos = end + sl;
+	}
+	return 0;
+}
+
 /* ---- prompts: one per non-empty line, trailing \r stripped */
 static int load_prompts(const struct pb_dataset_opts *o, const char *buf, size_t size,
 			struct records *r, char *err, size_t len)
@@ -398,7 +438,14 @@ int pb_dataset_load(const struct pb_dataset_opts *o, struct pb_dataset **out,
 			   o->reference && o->reference[0];
 	pb_sha256_buf(buf, size, d->sha256);
 	switch (o->kind) {
-	case PB_DATASET_TEXT:    rc = load_text(o->path, buf, size, &r, err, len); break;
+	case PB_DATASET_TEXT:
+		rc = load_text(o->path, buf, size, &r, err, len);
+		if (rc == 0 && o->separator && o->separator[0]) {
+			free_samples(r.v, r.n);
+			memset(&r, 0, sizeof r);
+			rc = load_text_records(o->separator, buf, size, &r);
+		}
+		break;
 	case PB_DATASET_PROMPTS: rc = load_prompts(o, buf, size, &r, err, len); break;
 	case PB_DATASET_JSONL:   rc = load_jsonl(o, buf, size, &r, err, len); break;
 	case PB_DATASET_CSV:     rc = load_csv(o, buf, size, &r, err, len); break;

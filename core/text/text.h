@@ -122,13 +122,16 @@ int pb_detokenize(const struct pb_tokenizer *t, int32_t id, char *buf, size_t le
  * from the start, so the two never share a record. */
 
 enum pb_dataset_kind {
-	PB_DATASET_TEXT = 1,   /* raw text for perplexity; records are segments of whole lines */
+	PB_DATASET_TEXT = 1,   /* raw text for perplexity; records are segments of whole lines
+				* (or the pieces between separators) */
 	PB_DATASET_PROMPTS,    /* one prompt per non-empty line */
 	PB_DATASET_JSONL,      /* one JSON object per line */
 	PB_DATASET_CSV,        /* CSV with a header row (RFC 4180, libcsv) */
 };
 
-/* A text record holds at most this many bytes (whole lines where they fit). */
+/* A text record holds at most this many bytes (whole lines where they fit);
+ * the evaluated segments, concatenated, give back the evaluated text
+ * exactly (scoring tokenizes it as one stream). */
 #define PB_TEXT_SEGMENT_BYTES 4096
 
 struct pb_dataset_opts {
@@ -141,6 +144,9 @@ struct pb_dataset_opts {
 	int shuffle;
 	uint64_t seed;              /* the shuffle's seed */
 	int calib_count;            /* records held out for calibration; 0: none */
+	const char *separator;      /* text: records are the pieces between occurrences of
+				     * this string, whitespace-trimmed, empty ones dropped;
+				     * NULL or "": segments of whole lines */
 };
 
 struct pb_sample {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end: accuracy columns.  The synthetic llama-15m on a JSON-lines
 # dataset with references and on raw text: perplexity, agreement and KL
-# columns exist; the dense cell agrees with its own reference (agreement 1,
+# columns exist (perplexity for every dataset kind, with its protocol);
+# the dense cell agrees with its own reference (agreement 1,
 # KL 0); a 60 % magnitude cell does not; the dense reference is computed
 # once per (model, dataset) and left with no temporary folder.
 . "$(dirname "$0")/lib.sh"
@@ -63,9 +64,11 @@ for r in 0 1 2 3; do
 	case $ds in
 	story)
 		[ -n "$ppl" ] && ok "story/$pr: perplexity $ppl" || fail "story/$pr: perplexity empty"
+		expect_eq "story/$pr: protocol hf-strided" hf-strided "$("$CSV" "$S" get $r perplexity_protocol)"
 		expect_eq "story/$pr: no references, no exact match" "" "$("$CSV" "$S" get $r exact_match)" ;;
 	qa)
-		expect_eq "qa/$pr: no perplexity for a prompts dataset" "" "$ppl"
+		[ -n "$ppl" ] && ok "qa/$pr: per-record perplexity $ppl" || fail "qa/$pr: perplexity empty"
+		expect_eq "qa/$pr: protocol records" records "$("$CSV" "$S" get $r perplexity_protocol)"
 		expect_eq "qa/$pr: scored positions within score_tokens" 64 "$n"
 		[ -n "$("$CSV" "$S" get $r rouge_l)" ] && ok "qa/$pr: rouge_l filled" || fail "qa/$pr: rouge_l empty" ;;
 	esac
@@ -117,7 +120,7 @@ for r in 0 1; do
 	expect_eq "t5/$ds: dense agreement 1" 1 "$("$CSV" "$S" get $r agreement_top1)"
 	n=$("$CSV" "$S" get $r scored_tokens)
 	[ "${n:-0}" -gt 0 ] && ok "t5/$ds: $n decoder positions scored" || fail "t5/$ds: nothing scored"
-	expect_eq "t5/$ds: no perplexity" "" "$("$CSV" "$S" get $r perplexity)"
+	[ -n "$("$CSV" "$S" get $r perplexity)" ] && ok "t5/$ds: decoder perplexity" || fail "t5/$ds: perplexity empty"
 done
 cell=$(ls "$T/t5out/cells" | grep '^t5\.qa\.')
 [ -n "$("$CSV" "$T/t5out/cells/$cell/requests.csv" get 0 encode_ms)" ] && ok "t5 requests.csv has encode_ms" || fail "t5 requests.csv encode_ms empty"

@@ -227,8 +227,19 @@ START_TEST(row_behaviour)
 	pb_row_set(&r, "note", "%s", "a, \"quoted\" note");
 	ck_assert_str_eq(pb_row_get(&r, "cell_id"), "c-7");
 	ck_assert_str_eq(pb_row_get(&r, "ttft_ms"), "1.5");
-	ck_assert_str_eq(pb_row_get(&r, "big"), "1.23457e+06");
-	ck_assert_str_eq(pb_row_get(&r, "tiny"), "0.000123457");
+	/* the shortest text that reads back to the same double */
+	ck_assert_str_eq(pb_row_get(&r, "big"), "1234567");
+	ck_assert_str_eq(pb_row_get(&r, "tiny"), "0.000123456789");
+	{
+		struct pb_row r2;
+		pb_row_init(&r2);
+		pb_row_setd(&r2, "third", 1.0 / 3);
+		ck_assert_str_eq(pb_row_get(&r2, "third"), "0.3333333333333333");
+		ck_assert(strtod(pb_row_get(&r2, "third"), NULL) == 1.0 / 3);
+		pb_row_setd(&r2, "kl", 1.49727e-10 + 1e-20);
+		ck_assert(strtod(pb_row_get(&r2, "kl"), NULL) == 1.49727e-10 + 1e-20);
+		pb_row_free(&r2);
+	}
 	ck_assert_str_eq(pb_row_get(&r, "missing"), "");
 	ck_assert_str_eq(pb_row_get(&r, "pinf"), "inf");
 	ck_assert_str_eq(pb_row_get(&r, "ninf"), "-inf");

@@ -2,7 +2,7 @@
  * Slurm run of one experiment) agree in everything but what a run measures
  * about its machine and moment?
  *
- *   summary-diff A.csv B.csv
+ *   summary-diff [--cross-env] A.csv B.csv
  *
  * Rows are matched by cell_id; both must hold the same cells and columns.
  * Skipped: timings (*_ms*, *tok_s*, requests_s), process and host
@@ -11,8 +11,19 @@
  * contention, --wait-quiet) and which cell
  * happened to compute the shared dense reference (reference_cached).
  * Every other column must be equal byte for byte.  Prints the number of
- * compared columns; exit 1 with each difference listed. */
+ * compared columns; exit 1 with each difference listed.
+ *
+ * --cross-env: A and B come from different environments (CPU kinds,
+ * OpenBLAS core types): the accuracy columns are held to the bound the
+ * README states ("Bit-identical accuracy") instead of byte equality:
+ *   perplexity, perplexity_dense   relative difference <= 1e-5
+ *   kl_mean                        |a - b| <= 1e-4 * max(|a|, |b|) + 1e-9 nats
+ *   agreement_top1                 |a - b| <= 0.01
+ * Within one environment (same machine, same OPENBLAS_CORETYPE, any
+ * thread count or shard split) they are compared byte for byte. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "results/results.h"
@@ -31,14 +42,39 @@ static int measured(const char *col)
 	return 0;
 }
 
+/* Within the cross-environment bound?  1 yes, 0 no, -1 not an accuracy column. */
+static int within_bound(const char *col, const char *a, const char *b)
+{
+	char *ea, *eb;
+	if (strcmp(col, "perplexity") && strcmp(col, "perplexity_dense") &&
+	    strcmp(col, "kl_mean") && strcmp(col, "agreement_top1"))
+		return -1;
+	if (!*a || !*b)
+		return !*a && !*b;
+	double x = strtod(a, &ea), y = strtod(b, &eb);
+	if (*ea || *eb)
+		return 0;
+	double d = fabs(x - y), mx = fmax(fabs(x), fabs(y));
+	if (!strcmp(col, "kl_mean"))
+		return d <= 1e-4 * mx + 1e-9;
+	if (!strcmp(col, "agreement_top1"))
+		return d <= 0.01;
+	return d <= 1e-5 * mx;
+}
+
 int main(int argc, char **argv)
 {
+	int cross = argc > 1 && !strcmp(argv[1], "--cross-env");
+	if (cross) {
+		argv++;
+		argc--;
+	}
 	struct pb_table *a = NULL, *b = NULL;
 	char err[512];
 	int bad = 0, compared = 0;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: summary-diff A.csv B.csv\n");
+		fprintf(stderr, "usage: summary-diff [--cross-env] A.csv B.csv\n");
 		return 2;
 	}
 	if (pb_csv_read(argv[1], &a, err, sizeof err) < 0 || pb_csv_read(argv[2], &b, err, sizeof err) < 0) {
@@ -75,7 +111,10 @@ int main(int argc, char **argv)
 		for (int r = 0; r < a->nrows; r++) {
 			if (match[r] == b->nrows)
 				continue;
-			if (strcmp(a->rows[r][c], b->rows[match[r]][cb])) {
+			const char *va = a->rows[r][c], *vb = b->rows[match[r]][cb];
+			if (cross && within_bound(name, va, vb) == 1)
+				continue;
+			if (strcmp(va, vb)) {
 				printf("%s: %s: '%s' vs '%s'\n", a->rows[r][ida], name, a->rows[r][c],
 				       b->rows[match[r]][cb]);
 				bad++;

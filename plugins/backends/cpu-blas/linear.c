@@ -4,7 +4,10 @@
  *  - prefill: OpenBLAS sgemm per tile of output rows, run by our pool
  *    (OpenBLAS itself is set to one thread at init, so the two never
  *    spin against each other); non-F32 tiles are dequantised to F32 in
- *    per-thread scratch first;
+ *    per-thread scratch first.  The tiles' shapes depend on the tensor's
+ *    size only, never on the thread count (prefill_rows), so the same
+ *    sgemm calls with the same shapes compute every output value whichever
+ *    thread runs them: logits are bit-identical for any `threads`;
  *  - CSR: F32 linears whose density is below `sparse_threshold` run from
  *    a compressed copy built at weights_load;
  *  - NM_2_4: 2:4-packed weights (tensor.h) read two values and one index
@@ -177,6 +180,28 @@ static void gemm_task(void *ctx, int64_t task, int tid)
 #endif
 }
 
+/* Prefill tiles: about PREFILL_TILES of them, rows a multiple of 8 within
+ * [PREFILL_ROWS_MIN, PREFILL_ROWS_MAX] (CB_TILE at most when dequantised
+ * into the scratch).  A function of n_out and the format only: a tiling
+ * that followed the thread count would change the sgemm shapes, and with
+ * them OpenBLAS's blocking and the rounding of the results. */
+#define PREFILL_TILES 12
+#define PREFILL_ROWS_MIN 32
+#define PREFILL_ROWS_MAX 512
+
+static int64_t prefill_rows(int64_t n_out, enum pb_dtype dt)
+{
+	int64_t r = (n_out + PREFILL_TILES - 1) / PREFILL_TILES;
+	r = (r + 7) / 8 * 8;
+	if (r < PREFILL_ROWS_MIN)
+		r = PREFILL_ROWS_MIN;
+	if (r > PREFILL_ROWS_MAX)
+		r = PREFILL_ROWS_MAX;
+	if (dt != PB_F32 && r > CB_TILE)
+		r = CB_TILE;
+	return r;
+}
+
 int cb_op_linear(struct cb_state *s, const struct pb_op *op)
 {
 	const int64_t n_in = op->p.linear.n_in, n_out = op->p.linear.n_out;
@@ -230,12 +255,7 @@ int cb_op_linear(struct cb_state *s, const struct pb_op *op)
 		}
 		return 0;
 	}
-	/* prefill: F32 tiles split evenly over the threads (OpenBLAS blocks
-	 * inside a tile); dequantised tiles are bounded by the scratch */
-	int64_t rpt = (n_out + nth - 1) / nth;
-	if (w->dtype != PB_F32 && rpt > CB_TILE)
-		rpt = CB_TILE;
-	j.rows_per_task = rpt < 1 ? 1 : rpt;
+	j.rows_per_task = prefill_rows(n_out, w->dtype);
 	cb_pool_run(s->pool, gemm_task, &j, (n_out + j.rows_per_task - 1) / j.rows_per_task);
 	return 0;
 }
