@@ -183,7 +183,7 @@ static void fmt_double(char *buf, size_t len, double v)
 	if (isnan(v))
 		buf[0] = '\0';
 	else
-		snprintf(buf, len, "%.17g", v);
+		pb_fmt_double(buf, len, v);   /* shortest text that reads back exactly */
 }
 
 /* summary.csv of the pooled cell (see the top of the file). */
