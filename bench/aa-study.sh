@@ -23,11 +23,16 @@ run() { # name burn
 	local pid=$!
 	if [ "$2" = 1 ]; then
 		# half the rounds: R/2 round folders of both cells
+		# (no subprocess per check: the polling itself must not show up
+		# as other load in the cells it watches)
+		shopt -s nullglob
 		while kill -0 $pid 2>/dev/null; do
-			n=$(ls -d "$out"/cells/*.rounds/r[0-9]* 2>/dev/null | grep -vc '\.tmp$')
+			f=("$out"/cells/*.rounds/r[0-9] "$out"/cells/*.rounds/r[0-9][0-9])
+			n=${#f[@]}
 			[ "$n" -ge "$R" ] && break
-			sleep 0.2
+			sleep 1
 		done
+		shopt -u nullglob
 		for i in 1 2; do
 			timeout 900 sh -c 'while :; do :; done' &
 			burners+=($!)

@@ -59,6 +59,15 @@ void pb_model_free(struct pb_model *m)
 	free(m);
 }
 
+void pb_model_drop_tokenizer(struct pb_model *m)
+{
+	struct pb_model_core *c = m ? m->core : NULL;
+	if (c) {
+		pb_tokenizer_free(c->tok);
+		c->tok = NULL;
+	}
+}
+
 const struct pb_tokenizer *pb_model_tokenizer(const struct pb_model *m)
 {
 	const struct pb_model_core *c = m ? m->core : NULL;

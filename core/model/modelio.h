@@ -70,6 +70,9 @@ int pb_tensor_row_f32(const struct pb_tensor *t, int64_t row, float *dst);
 /* The model's tokenizer (always present: synth models carry a byte-level
  * one), owned by the model. */
 const struct pb_tokenizer *pb_model_tokenizer(const struct pb_model *m);
+/* Free the model's tokenizer (pb_model_tokenizer then returns NULL): for
+ * a model kept only for its tensors, whose text side is another's. */
+void pb_model_drop_tokenizer(struct pb_model *m);
 
 /* Total parameters, nonzero parameters and weight bytes of the tensors
  * (all when linears_only is 0). */

@@ -351,6 +351,7 @@ static int take_compressed(struct pb_model *m, const char *path, struct pb_cell_
 	m->hp = k->hp;
 	k->hp = hp;
 	*kept = k;
+	pb_model_drop_tokenizer(k);   /* m's tokenizer is the one used */
 	/* the dense weights (now k's table) are not used again: give their
 	 * memory back, so that a compressed cell does not hold two models
 	 * where the dense cell holds one (peak RSS would be an artifact) */
