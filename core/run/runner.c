@@ -443,8 +443,11 @@ static int run_round(const struct pb_experiment *e, const struct pb_cell *c, int
 	} else {
 		if (pb_mkdir_p(rdir) < 0)
 			return -errno;
-		/* compression once for every round, in its own process */
-		if (c->chain->n_steps > 0) {
+		/* compression once for every round, in its own process; the
+		 * dense chain too ("compressed" by no step), so that every chain
+		 * of a block is measured from a model loaded the same way (a
+		 * kept GGUF) and differs only in its weights */
+		{
 			struct stat st;
 			snprintf(job.compressed, sizeof job.compressed, "%s/compressed.gguf", rdir);
 			if (stat(job.compressed, &st) < 0) {
