@@ -24,6 +24,21 @@ static int cmp_double(const void *a, const void *b)
 
 /* ---- Student's t */
 
+/* One step of the modified Lentz algorithm with partial numerator aa:
+ * updates c and d and returns the factor the fraction is multiplied by. */
+static double lentz_step(double *c, double *d, double aa)
+{
+	const double tiny = 1e-300;
+	*d = 1 + aa * *d;
+	if (fabs(*d) < tiny)
+		*d = tiny;
+	*c = 1 + aa / *c;
+	if (fabs(*c) < tiny)
+		*c = tiny;
+	*d = 1 / *d;
+	return *d * *c;
+}
+
 /* The continued fraction of I_x(a, b) (modified Lentz), valid and fast
  * for x < (a + 1) / (a + b + 2); the caller uses the symmetry otherwise. */
 static double beta_cf(double a, double b, double x)
@@ -36,24 +51,10 @@ static double beta_cf(double a, double b, double x)
 	double h = d;
 	/* iterations grow like sqrt(max(a, b)): df = 1e7 needs a few thousand */
 	for (int m = 1; m <= 100000; m++) {
-		double m2 = 2.0 * m, aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-		d = 1 + aa * d;
-		if (fabs(d) < tiny)
-			d = tiny;
-		c = 1 + aa / c;
-		if (fabs(c) < tiny)
-			c = tiny;
-		d = 1 / d;
-		h *= d * c;
-		aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-		d = 1 + aa * d;
-		if (fabs(d) < tiny)
-			d = tiny;
-		c = 1 + aa / c;
-		if (fabs(c) < tiny)
-			c = tiny;
-		d = 1 / d;
-		double del = d * c;
+		double m2 = 2.0 * m;
+		/* the even and the odd term of the fraction: one modified-Lentz step each */
+		h *= lentz_step(&c, &d, m * (b - m) * x / ((qam + m2) * (a + m2)));
+		double del = lentz_step(&c, &d, -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)));
 		h *= del;
 		if (fabs(del - 1) < 1e-15)
 			break;
