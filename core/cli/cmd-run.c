@@ -216,6 +216,8 @@ int pb_cmd_validate(int argc, char **argv)
 	rc = check_available(e) < 0 ? 1 : 0;
 	if (pb_chains_check(e, stderr) > 0)
 		rc = 1;
+	if (pb_inputs_check(e, stderr) > 0)
+		rc = 1;
 	printf("%s: experiment '%s', %d cells (%d models × %d datasets × %d pruner chains × %d backends",
 	       e->file, e->name, e->n_cells, e->n_models, e->n_datasets, e->n_chains, e->n_backends);
 	if (e->n_cells != e->n_models * e->n_datasets * e->n_chains * e->n_backends)

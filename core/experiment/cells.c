@@ -135,7 +135,8 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 		return;
 	for (;;) {
 		va_start(ap, fmt);
-		int n = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+		/* b->p is NULL until the first growth: NULL + 0 is undefined. */
+		int n = vsnprintf(b->p ? b->p + b->n : NULL, b->cap - b->n, fmt, ap);
 		va_end(ap);
 		if (n < 0) {
 			b->oom = 1;

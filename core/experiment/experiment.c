@@ -21,9 +21,16 @@ int xerr(struct xctx *c, const struct xnode *at, const char *fmt, ...)
 	}
 	c->failed = 1;
 	int n;
-	if (at && at->origin >= 0 && at->origin < c->n_sets)
-		n = snprintf(c->err, c->len, "--set %s: ", c->sets[at->origin]);
-	else if (at)
+	if (at && at->origin >= 0 && at->origin < c->n_sets) {
+		/* a long value is cut: the position says where the problem is */
+		const char *set = c->sets[at->origin];
+		size_t sl = strlen(set);
+		if (sl > 80)
+			n = snprintf(c->err, c->len, "--set %.60s…(%zu bytes), column %d: ", set, sl,
+				     at->col);
+		else
+			n = snprintf(c->err, c->len, "--set %s: ", set);
+	} else if (at)
 		n = snprintf(c->err, c->len, "%s:%d:%d: ", c->file, at->line, at->col);
 	else
 		n = snprintf(c->err, c->len, "%s: ", c->file);
@@ -143,7 +150,7 @@ int pb_experiment_load(const char *path, const struct pb_registry *reg,
 	ret = pb_read_file(path, &e->yaml, &e->yaml_len);
 	if (ret < 0) {
 		if (err && len)
-			snprintf(err, len, "%s: cannot read: %s", path, strerror(-ret));
+			snprintf(err, len, "%s: cannot read: %s", path, pb_strerror(ret));
 		goto fail;
 	}
 	ret = xn_load(&c, e->yaml, e->yaml_len, -1, &c.root);

@@ -13,6 +13,7 @@
 
 #include <yaml.h>
 
+#include "util/util.h"
 #include "xp.h"
 
 struct xn_conv {
@@ -317,6 +318,14 @@ int xn_load(struct xctx *c, const char *text, size_t len, int origin, struct xno
 	int ret = 0;
 
 	*out = NULL;
+	size_t dl, dc;
+	int deep = pb_yaml_depth_check(text, len, XP_MAX_DEPTH + 1, &dl, &dc);
+	if (deep == -E2BIG) {
+		struct xnode pos = { .line = (int)dl, .col = (int)dc, .origin = origin };
+		return xerr(c, &pos, "nesting deeper than %d levels", XP_MAX_DEPTH);
+	}
+	if (deep < 0)
+		return deep;
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);

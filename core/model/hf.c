@@ -99,18 +99,22 @@ int hf_fail_tensor(struct hf *h, const struct hf_src *s, const char *fmt, ...)
 
 /* ---- weights: one file or shards ---- */
 
+/* Present, as anything: a folder or FIFO named model.safetensors is then
+ * opened and refused with the reason, not reported missing. */
 static int exists(const char *path)
 {
 	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	return stat(path, &st) == 0;
 }
 
 static int open_shards(struct hf *h, const char *index)
 {
 	json_error_t jerr;
-	json_t *root = json_load_file(index, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *root = pb_json_load_file(index, JSON_REJECT_DUPLICATES, &jerr);
 	char path[4096];
 	int rc = 0;
+	if (!root && jerr.line < 1)
+		return pb_errf(h->err, h->len, -EINVAL, "%s: %s", index, jerr.text);
 	if (!root)
 		return pb_errf(h->err, h->len, -EINVAL, "%s:%d:%d: %s", index, jerr.line, jerr.column, jerr.text);
 	json_t *map = json_object_get(root, "weight_map");
@@ -374,7 +378,9 @@ int pb_hf_load(const char *dir, const char *tok_path, struct pb_model **out, cha
 		return pb_errf(err, len, -ENAMETOOLONG, "%s: path too long", dir);
 	if (!exists(h.cfg_path))
 		return pb_errf(err, len, -EISDIR, "%s: a folder, but not a model folder (no config.json)", dir);
-	h.cfg = json_load_file(h.cfg_path, JSON_REJECT_DUPLICATES, &jerr);
+	h.cfg = pb_json_load_file(h.cfg_path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!h.cfg && jerr.line < 1)
+		return pb_errf(err, len, -EINVAL, "%s: %s", h.cfg_path, jerr.text);
 	if (!h.cfg)
 		return pb_errf(err, len, -EINVAL, "%s:%d:%d: %s", h.cfg_path, jerr.line, jerr.column, jerr.text);
 	const struct hf_arch *a = NULL;

@@ -282,11 +282,11 @@ int pb_tensor_shape_check(const struct pb_tensor *t, const struct pb_hparams *hp
 int pb_map_file(const char *path, void **p, size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
-	int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc, fd = pb_open_regular(path, O_RDONLY);
 	*p = NULL;
 	*len = 0;
 	if (fd < 0)
-		return pb_errf(err, errlen, -errno, "%s: cannot open: %s", path, strerror(errno));
+		return pb_errf(err, errlen, fd, "%s: cannot open: %s", path, pb_strerror(fd));
 	if (fstat(fd, &st) < 0) {
 		rc = pb_errf(err, errlen, -errno, "%s: cannot stat: %s", path, strerror(errno));
 		goto out;

@@ -56,23 +56,38 @@ const struct pb_rep_cmp *pb_rep_cmp_aa(const struct pb_rep_view *v, const struct
 }
 
 /* Chain and reference values of the rounds both have (matched by round
- * number); contended when either ran contended in one of them. */
+ * number).  A round in which either cell ran contended measured the other
+ * load as much as the chain: it is left out (*excluded counts it) when at
+ * least PB_REP_MIN_CLEAN clean rounds remain; else every round is used and
+ * *contended says the test includes contended ones. */
 static int pair_rounds(const struct pb_rep_cell *c, const struct pb_rep_cell *b, const char *col,
-		       double *xc, double *xb, int *contended)
+		       double *xc, double *xb, int *contended, int *excluded)
 {
-	int n = 0;
-	for (int k = 0; k < c->n_rounds; k++) {
-		int rn = pb_rep_round_no(c, k);
-		for (int j = 0; j < b->n_rounds; j++) {
-			if (pb_rep_round_no(b, j) != rn)
-				continue;
-			xc[n] = pb_rep_round_num(c, k, col);
-			xb[n] = pb_rep_round_num(b, j, col);
-			if (pb_rep_round_contended(c, k) || pb_rep_round_contended(b, j))
-				*contended = 1;
-			n++;
-			break;
+	int n = 0, clean = 0;
+	*excluded = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int k = 0; k < c->n_rounds; k++) {
+			int rn = pb_rep_round_no(c, k);
+			for (int j = 0; j < b->n_rounds; j++) {
+				if (pb_rep_round_no(b, j) != rn)
+					continue;
+				int cont = pb_rep_round_contended(c, k) || pb_rep_round_contended(b, j);
+				if (pass == 0) {
+					clean += !cont;
+					n++;
+				} else if (!cont || clean < PB_REP_MIN_CLEAN) {
+					xc[n] = pb_rep_round_num(c, k, col);
+					xb[n] = pb_rep_round_num(b, j, col);
+					*contended |= cont;
+					n++;
+				} else {
+					++*excluded;
+				}
+				break;
+			}
 		}
+		if (pass == 0)
+			n = 0;
 	}
 	return n;
 }
@@ -99,8 +114,10 @@ static int add_group(struct pb_rep_view *v, int gi, int *cap)
 				const struct pb_rep_metric *m = &g->tables[t].m[k];
 				if (m->kind != PB_K_TESTED || m->get || pb_rep_cmp_find(v, cell, m->col))
 					continue;
-				int contended = pb_rep_contended(c) || pb_rep_contended(b);
-				int n = pair_rounds(c, b, m->col, xc, xb, &contended);
+				/* with rounds, a contended round is judged on its own */
+				int contended = (!c->rounds && pb_rep_contended(c)) ||
+						(!b->rounds && pb_rep_contended(b)), excluded;
+				int n = pair_rounds(c, b, m->col, xc, xb, &contended, &excluded);
 				struct pb_effect e;
 				if (pb_paired_log_ratio(xb, xc, n, PB_REP_LEVEL, &e) < 0)
 					continue;    /* neither has the metric */
@@ -118,6 +135,7 @@ static int add_group(struct pb_rep_view *v, int gi, int *cap)
 				v->cmps[v->n_cmps++] = (struct pb_rep_cmp){
 					.group = gi, .cell = cell, .ref = ref, .col = m->col, .head = m->head,
 					.better = m->better, .aa = c->aa_of[0] != '\0', .contended = contended,
+					.excluded = excluded,
 					.e = e, .p_adj = NAN, .real = 0,
 				};
 			}

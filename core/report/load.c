@@ -49,17 +49,26 @@ int pb_csv_record_line(const char *path, int rec)
 
 static int load_manifest(struct pb_rep_cell *c, const char *path, char *err, size_t len)
 {
-	FILE *f = fopen(path, "rb");
 	yaml_parser_t p;
-	int rc = 0;
+	char *text = NULL;
+	size_t n = 0, dl, dc;
+	int rc = pb_read_file(path, &text, &n);
 
-	if (!f)
-		return pb_errf(err, len, -errno, "%s: %s", path, strerror(errno));
+	if (rc < 0)
+		return pb_errf(err, len, rc, "%s: %s", path, pb_strerror(rc));
+	rc = pb_yaml_depth_check(text, n, PB_REP_MAX_DEPTH, &dl, &dc);
+	if (rc < 0) {
+		free(text);
+		if (rc == -E2BIG)
+			return pb_errf(err, len, rc, "%s:%zu:%zu: nesting deeper than %d levels",
+				       path, dl, dc, PB_REP_MAX_DEPTH);
+		return pb_errf(err, len, rc, "%s: out of memory", path);
+	}
 	if (!yaml_parser_initialize(&p)) {
-		fclose(f);
+		free(text);
 		return pb_errf(err, len, -ENOMEM, "%s: out of memory", path);
 	}
-	yaml_parser_set_input_file(&p, f);
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, n);
 	if (!yaml_parser_load(&p, &c->doc)) {
 		if (p.context)
 			rc = pb_errf(err, len, -EINVAL, "%s:%zu:%zu: %s %s (which started at %zu:%zu)",
@@ -81,7 +90,7 @@ static int load_manifest(struct pb_rep_cell *c, const char *path, char *err, siz
 	}
 out:
 	yaml_parser_delete(&p);
-	fclose(f);
+	free(text);
 	return rc;
 }
 

@@ -383,15 +383,16 @@ static int write_effects(FILE *f, const struct pb_rep_view *v, char *err, size_t
 {
 	(void)err, (void)len;
 	fputs("model,dataset,backend,chain,reference,metric,aa_control,rounds,effect_pct,"
-	      "ci_low_pct,ci_high_pct,p,p_bh,verdict,contended\n", f);
+	      "ci_low_pct,ci_high_pct,p,p_bh,verdict,contended,rounds_excluded\n", f);
 	for (int i = 0; i < v->n_cmps; i++) {
 		const struct pb_rep_cmp *c = &v->cmps[i];
 		const struct pb_rep_cell *a = &v->r->cells[c->cell], *b = &v->r->cells[c->ref];
 		const char *verdict = isnan(c->p_adj) ? "no test" : c->real ? "real" : "n.s.";
 		/* names are experiment axis names: no commas or quotes (validate) */
-		fprintf(f, "%s,%s,%s,%s,%s,%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%d\n", a->model,
+		fprintf(f, "%s,%s,%s,%s,%s,%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%d,%d\n", a->model,
 			a->dataset, a->backend, a->pruner, b->pruner, c->col, c->aa, c->e.n,
-			c->e.pct, c->e.lo_pct, c->e.hi_pct, c->e.p, c->p_adj, verdict, c->contended);
+			c->e.pct, c->e.lo_pct, c->e.hi_pct, c->e.p, c->p_adj, verdict, c->contended,
+			c->excluded);
 	}
 	return 0;
 }
@@ -407,9 +408,13 @@ static int write_via_tmp(const char *path, writer_fn fn, const struct pb_rep_vie
 	FILE *f = fopen(tmp, "w");
 	if (!f)
 		return pb_errf(err, len, -errno, "%s: %s", tmp, strerror(errno));
+	errno = 0;
 	int rc = fn(f, v, err, len);
-	if (ferror(f) && !rc)
-		rc = pb_errf(err, len, -EIO, "%s: write error", tmp);
+	/* the flush surfaces a buffered ENOSPC with its errno */
+	if (!rc && (fflush(f) != 0 || ferror(f))) {
+		rc = pb_io_errno();
+		rc = pb_errf(err, len, rc, "%s: cannot write: %s", tmp, strerror(-rc));
+	}
 	if (fclose(f) != 0 && !rc)
 		rc = pb_errf(err, len, -errno, "%s: %s", tmp, strerror(errno));
 	if (!rc && rename(tmp, path) < 0)

@@ -46,6 +46,8 @@ struct pb_rep_metric {
 };
 
 #define PB_REP_MAX_ENERGY 4
+/* A manifest nests 4 levels; anything past this is not one of ours. */
+#define PB_REP_MAX_DEPTH 64
 struct pb_rep_table {
 	const char *title;
 	struct pb_rep_metric m[16];
@@ -79,7 +81,9 @@ struct pb_rep_cmp {
 	const char *col, *head;     /* borrowed from the group's tables */
 	int better;
 	int aa;                     /* the A/A twin against its original */
-	int contended;              /* a paired round (or the cell) ran contended */
+	int contended;              /* the test includes contended rounds (too few clean
+				     * ones to leave them out), or the cell ran contended */
+	int excluded;               /* contended rounds left out of the test */
 	struct pb_effect e;
 	double p_adj;               /* BH-adjusted p; NAN when not tested */
 	int real;                   /* rejected by BH at PB_REP_FDR_Q */

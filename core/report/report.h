@@ -72,6 +72,9 @@ int pb_bh(const double *p, int n, double q, int *reject, double *p_adj);
  * comparisons of one report. */
 #define PB_REP_LEVEL 0.95
 #define PB_REP_FDR_Q 0.05
+/* Rounds in which either cell of a comparison ran contended are left out
+ * of its test when at least this many clean rounds remain. */
+#define PB_REP_MIN_CLEAN 3
 
 /* Tukey box: quartiles by linear interpolation, whiskers at the furthest
  * values within 1.5 IQR of the box. */

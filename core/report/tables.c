@@ -219,7 +219,10 @@ static void effects_table(const struct out *o, const struct pb_rep_view *v, cons
 		int tested = k->e.n >= 2 && !isnan(k->e.p);
 		row_begin(o, label, c->id, k->aa ? "aa" : k->real ? "real" : NULL);
 		cell(o, k->head, "txt");
-		snprintf(buf, sizeof buf, "%d", k->e.n);
+		if (k->excluded)
+			snprintf(buf, sizeof buf, "%d of %d", k->e.n, k->e.n + k->excluded);
+		else
+			snprintf(buf, sizeof buf, "%d", k->e.n);
 		cell(o, buf, NULL);
 		pb_rep_fmt_effect(buf, sizeof buf, &k->e);
 		cell(o, buf, NULL);
@@ -240,7 +243,10 @@ static void effects_table(const struct out *o, const struct pb_rep_view *v, cons
 		if (k->aa)
 			at += (size_t)snprintf(note + at, sizeof note - at, "A/A: %s against %s", c->pruner,
 					       b->pruner);
-		if (k->contended)
+		if (k->excluded)
+			at += (size_t)snprintf(note + at, sizeof note - at, "%s%d contended round%s left out",
+					       at ? "; " : "", k->excluded, k->excluded == 1 ? "" : "s");
+		if (k->contended && at < sizeof note)
 			snprintf(note + at, sizeof note - at, "%s⚠ contended (%s%s%s)", at ? "; " : "",
 				 pb_rep_contended(c) ? c->pruner : "", pb_rep_contended(c) &&
 				 pb_rep_contended(b) ? ", " : "", pb_rep_contended(b) ? b->pruner : "");

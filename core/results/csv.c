@@ -35,20 +35,20 @@ static int put_field(struct pb_csv *w, const char *s, int only_field)
 	/* A line holding one empty field would be a blank line, which every
 	 * reader (libcsv included) skips: write it as "". */
 	if (needs_quotes(s, n) || (!n && only_field))
-		return csv_fwrite(w->f, s, n) == 0 ? 0 : -EIO;
-	return fwrite(s, 1, n, w->f) == n ? 0 : -EIO;
+		return csv_fwrite(w->f, s, n) == 0 ? 0 : pb_io_errno();
+	return fwrite(s, 1, n, w->f) == n ? 0 : pb_io_errno();
 }
 
 static int put_row(struct pb_csv *w, const char *const *fields)
 {
 	for (int i = 0; i < w->ncols; i++) {
 		if (i && fputc(',', w->f) == EOF)
-			return -EIO;
+			return pb_io_errno();
 		int err = put_field(w, fields[i], w->ncols == 1);
 		if (err)
 			return err;
 	}
-	return fputc('\n', w->f) == EOF ? -EIO : 0;
+	return fputc('\n', w->f) == EOF ? pb_io_errno() : 0;
 }
 
 struct pb_csv *pb_csv_create(const char *path, const char *const *header, int ncols)
@@ -68,10 +68,12 @@ struct pb_csv *pb_csv_create(const char *path, const char *const *header, int nc
 		errno = e;
 		return NULL;
 	}
-	if (put_row(w, header) < 0) {
+	errno = 0;
+	int err = put_row(w, header);
+	if (err < 0) {
 		fclose(w->f);
 		free(w);
-		errno = EIO;
+		errno = -err;
 		return NULL;
 	}
 	return w;
@@ -81,9 +83,10 @@ int pb_csv_row(struct pb_csv *w, const char *const *fields)
 {
 	if (w->err)
 		return w->err;
+	errno = 0;
 	int err = put_row(w, fields);
 	if (err)
-		w->err = ferror(w->f) && errno ? -errno : err;
+		w->err = err;
 	return err ? w->err : 0;
 }
 
@@ -92,10 +95,11 @@ int pb_csv_close(struct pb_csv *w)
 	if (!w)
 		return -EINVAL;
 	int err = w->err;
+	errno = 0;
 	if (fflush(w->f) != 0 && !err)
-		err = -errno;
+		err = pb_io_errno();
 	if (ferror(w->f) && !err)
-		err = -EIO;
+		err = pb_io_errno();
 	if (fclose(w->f) != 0 && !err)
 		err = -errno;
 	free(w);
@@ -193,9 +197,13 @@ static void on_row(int c, void *data)
 		r->nf = r->capf = 0;
 		return;
 	}
-	if (r->nf > t->ncols) {
-		fail(r, -EINVAL, "line %d: row %d has %d fields, the header has %d",
-		     r->row_line, t->nrows + 1, r->nf, t->ncols);
+	/* A short row is a row cut mid-way (an interrupted writer, a
+	 * truncated copy): padding it would feed a made-up sample to the
+	 * statistics. */
+	if (r->nf != t->ncols) {
+		fail(r, -EINVAL, "line %d: row %d has %d fields, the header has %d%s",
+		     r->row_line, t->nrows + 1, r->nf, t->ncols,
+		     r->nf < t->ncols ? " (a row cut short?)" : "");
 		drop_fields(r);
 		return;
 	}
@@ -210,15 +218,7 @@ static void on_row(int c, void *data)
 	char **row = malloc(t->ncols * sizeof *row);
 	if (!row)
 		goto oom;
-	for (int i = 0; i < t->ncols; i++) {
-		row[i] = i < r->nf ? r->fields[i] : strdup("");
-		if (!row[i]) {
-			for (int j = r->nf; j < i; j++)
-				free(row[j]);
-			free(row);
-			goto oom;
-		}
-	}
+	memcpy(row, r->fields, t->ncols * sizeof *row);
 	r->nf = 0;     /* the strings now belong to row */
 	t->rows[t->nrows++] = row;
 	return;
@@ -291,6 +291,16 @@ static int parse(struct reader *r, struct csv_parser *p, const char *buf, size_t
 		     r->base + n, line, r->base + at);
 		return r->code;
 	}
+	/* Every row prunebench writes ends in a line end; a last row without
+	 * one was cut, possibly mid-field, where the field count cannot tell. */
+	if (n && buf[n - 1] != '\n' && buf[n - 1] != '\r') {
+		size_t at = n;
+		while (at > 0 && buf[at - 1] != '\n')
+			at--;
+		fail(r, -EINVAL, "line %d, byte offset %zu: the last row has no line end (the "
+		     "file was cut short?)", r->line, r->base + at);
+		return r->code;
+	}
 	return r->code;
 }
 
@@ -307,7 +317,7 @@ int pb_csv_read(const char *path, struct pb_table **out, char *err, size_t len)
 		err[0] = '\0';
 	rc = pb_read_file(path, &buf, &n);
 	if (rc < 0) {
-		fail(&r, rc, "%s", strerror(-rc));
+		fail(&r, rc, "%s", pb_strerror(rc));
 		return rc;
 	}
 	r.t = calloc(1, sizeof *r.t);

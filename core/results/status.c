@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "results.h"
@@ -24,6 +25,8 @@ const char *pb_cell_status_name(enum pb_cell_status s)
 	return "pending";
 }
 
+#define MANIFEST_MAX_DEPTH 64   /* ours nest 4 levels */
+
 struct manifest_head {
 	char status[32];
 	char *reason;    /* malloc'd */
@@ -37,20 +40,21 @@ static int scan_manifest(const char *path, struct manifest_head *h, char *why, s
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
-	FILE *f = fopen(path, "rb");
-	int depth = 0, err = 0, done = 0;
+	char *text = NULL;
+	size_t n = 0;
+	int depth = 0, err, done = 0;
 	int expect_key = 1;          /* at depth 1: the next scalar is a key */
 	char key[32] = "";
 
-	if (!f) {
-		pb_sayf(why, len, "%s: %s", path, strerror(errno));
-		return -errno;
+	if ((err = pb_read_file(path, &text, &n)) < 0) {
+		pb_sayf(why, len, "%s: %s", path, pb_strerror(err));
+		return err;
 	}
 	if (!yaml_parser_initialize(&p)) {
-		fclose(f);
+		free(text);
 		return -ENOMEM;
 	}
-	yaml_parser_set_input_file(&p, f);
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, n);
 	while (!done) {
 		if (!yaml_parser_parse(&p, &ev)) {
 			pb_sayf(why, len, "%s:%zu:%zu: %s", path, p.problem_mark.line + 1,
@@ -71,7 +75,13 @@ static int scan_manifest(const char *path, struct manifest_head *h, char *why, s
 				expect_key = 1;   /* a nested value: skipped below */
 			else if (at_top)
 				expect_key = 0;   /* a complex key (legal YAML, never ours) */
-			depth++;
+			/* stop here: libyaml's cost per token grows with depth */
+			if (++depth > MANIFEST_MAX_DEPTH) {
+				pb_sayf(why, len, "%s:%zu:%zu: nesting deeper than %d levels", path,
+					ev.start_mark.line + 1, ev.start_mark.column + 1, MANIFEST_MAX_DEPTH);
+				err = -E2BIG;
+				done = 1;
+			}
 			break;
 		case YAML_MAPPING_END_EVENT:
 		case YAML_SEQUENCE_END_EVENT:
@@ -107,7 +117,7 @@ static int scan_manifest(const char *path, struct manifest_head *h, char *why, s
 		yaml_event_delete(&ev);
 	}
 	yaml_parser_delete(&p);
-	fclose(f);
+	free(text);
 	return err;
 }
 
@@ -123,10 +133,9 @@ enum pb_cell_status pb_cell_status_read(const char *cells_dir, const char *id,
 	if (pb_path_join(dir, sizeof dir, cells_dir, id) < 0 ||
 	    pb_path_join(path, sizeof path, dir, "manifest.yaml") < 0)
 		return PB_CELL_PENDING;
-	FILE *probe = fopen(path, "rb");
-	if (!probe)
+	struct stat sb;
+	if (stat(path, &sb) < 0)
 		return PB_CELL_PENDING;   /* absent, or only <id>.tmp so far */
-	fclose(probe);
 
 	/* A complete folder whose manifest cannot be read is reported as a
 	 * failure, with the problem as its reason, rather than run again over

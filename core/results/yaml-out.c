@@ -403,11 +403,19 @@ int pb_yaml_kv_yaml(struct pb_yaml_out *y, const char *key, const char *yaml_tex
 	long budget = PB_YAML_MAX_NODES;
 	int err = 0;
 
+	size_t dl, dc, tl = strlen(yaml_text);
 	if (y->err)
 		return y->err;
+	/* root is depth 1 in count_nodes as in the check */
+	if ((err = pb_yaml_depth_check(yaml_text, tl, PB_YAML_DEPTH, &dl, &dc)) < 0) {
+		if (err == -E2BIG)
+			pb_log(PB_LOG_ERROR, "%s: '%s': YAML block nests too deep (line %zu, column %zu)",
+			       y->path, key ? key : "-", dl, dc);
+		return err == -E2BIG ? -ELOOP : err;
+	}
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml_text, strlen(yaml_text));
+	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml_text, tl);
 	if (!yaml_parser_load(&parser, &doc)) {
 		pb_log(PB_LOG_ERROR, "%s: '%s': YAML block does not parse: line %zu, column %zu: %s",
 		       y->path, key ? key : "-", parser.problem_mark.line + 1,

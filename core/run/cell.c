@@ -62,13 +62,6 @@ static void on_gen_phase(void *ctx, int phase)
 	set_phase(ctx, (enum pb_phase)phase);
 }
 
-static int load_model(const struct pb_model_spec *ms, struct pb_model **m, char *err, size_t len)
-{
-	if (ms->source == PB_MODEL_SYNTH)
-		return pb_model_synth(ms->preset, ms->seed, m, err, len);
-	return pb_model_load_with(ms->path, ms->tokenizer, m, err, len);
-}
-
 /* Before the measured requests: the throttle check's reference (warm-up
  * window [tw0, tw1], trip points from the probes' describe()), the
  * cooldown wait, the wait for a quiet machine (--wait-quiet) and the idle
@@ -448,19 +441,14 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 	set_phase(&x, PB_PHASE_LOAD);
 
 	double t0 = pb_now_ms();
-	if (load_model(c->model, &m, err, sizeof err) < 0) {
+	if (pb_input_model_load(c->model, &m, err, sizeof err) < 0) {
 		pb_log(PB_LOG_ERROR, "model '%s': %s", c->model->name, err);
 		goto out;
 	}
 	pb_cell_record_model(&rec, m, pb_now_ms() - t0);
 	const struct pb_dataset_spec *dsp = c->dataset;
-	struct pb_dataset_opts dopts = {
-		.path = dsp->path, .kind = dsp->format, .input = dsp->input,
-		.reference = dsp->reference, .prefix = dsp->prefix,
-		.max_samples = dsp->max_samples ? dsp->max_samples : e->max_samples,
-		.shuffle = dsp->shuffle, .seed = e->seed, .calib_count = dsp->calib_count,
-		.separator = dsp->separator,
-	};
+	struct pb_dataset_opts dopts;
+	pb_input_dataset_opts(e, dsp, &dopts);
 	if (pb_dataset_load(&dopts, &ds, err, sizeof err) < 0) {
 		pb_log(PB_LOG_ERROR, "dataset '%s': %s", dsp->name, err);
 		goto out;

@@ -51,7 +51,8 @@ void pb_reference_free(struct pb_reference *r)
 
 static int put(FILE *f, const void *p, size_t n)
 {
-	return n == 0 || fwrite(p, 1, n, f) == n ? 0 : -EIO;
+	errno = 0;
+	return n == 0 || fwrite(p, 1, n, f) == n ? 0 : pb_io_errno();
 }
 
 int pb_reference_write(const struct pb_reference *r, const char *key, const char *path)

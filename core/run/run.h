@@ -75,6 +75,19 @@ struct pb_cell_job {
 int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		    const struct pb_cell_job *job, const char *dir, int status_fd);
 
+/* inputs.c: a cell's model (a synth preset or a file/folder with its
+ * tokenizer) and its dataset's options, as every job opens them. */
+struct pb_model;
+struct pb_dataset_opts;
+int pb_input_model_load(const struct pb_model_spec *ms, struct pb_model **m, char *err, size_t len);
+void pb_input_dataset_opts(const struct pb_experiment *e, const struct pb_dataset_spec *d,
+			   struct pb_dataset_opts *o);
+/* validate: open every model file (header, metadata, tensor table,
+ * tokenizer; weights mapped, not read; synth presets skipped) and parse
+ * every dataset, printing one line per failure to out.  The number of
+ * failures. */
+int pb_inputs_check(const struct pb_experiment *e, FILE *out);
+
 /* The order of cells[0..n) in a round: blocks of cells that share model ×
  * dataset × backend stay together (so compared chains sit next to each
  * other in time); the blocks' order and each block's order are shuffled

@@ -427,7 +427,7 @@ int pb_dataset_load(const struct pb_dataset_opts *o, struct pb_dataset **out,
 		return pb_errf(err, len, -EINVAL, "dataset: invalid options");
 	rc = pb_read_file(o->path, &buf, &size);
 	if (rc < 0)
-		return pb_errf(err, len, rc, "%s: cannot read: %s", o->path, strerror(-rc));
+		return pb_errf(err, len, rc, "%s: cannot read: %s", o->path, pb_strerror(rc));
 	d = calloc(1, sizeof *d);
 	if (!d) {
 		rc = -ENOMEM;

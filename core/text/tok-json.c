@@ -220,7 +220,7 @@ static void read_config(struct pb_tokenizer *t, const char *path)
 	if (pb_path_join(cpath, sizeof cpath, dir, "tokenizer_config.json") < 0)
 		return;
 	/* JSON_DECODE_INT_AS_REAL: model_max_length is often 1e30 */
-	json_t *cfg = json_load_file(cpath, JSON_DECODE_INT_AS_REAL, NULL);
+	json_t *cfg = pb_json_load_file(cpath, JSON_DECODE_INT_AS_REAL, NULL);
 	if (!json_is_object(cfg)) {
 		json_decref(cfg);
 		return;
@@ -406,9 +406,11 @@ int pb_tokenizer_load_json(const char *path, struct pb_tokenizer **out, char *er
 {
 	struct jctx c = { path, err, len };
 	json_error_t je;
-	json_t *root = json_load_file(path, 0, &je);
+	json_t *root = pb_json_load_file(path, 0, &je);
 	struct pb_tokenizer *t = NULL;
 	int rc;
+	if (!root && je.line < 1)
+		return JFAIL(&c, -EINVAL, "%s: %s", path, je.text);
 	if (!root)
 		return JFAIL(&c, -EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
 	json_t *model = json_object_get(root, "model");

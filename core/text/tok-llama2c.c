@@ -51,7 +51,7 @@ int pb_tokenizer_load_llama2c(const char *path, int n_vocab, struct pb_tokenizer
 	int n = 0, cap = n_vocab > 0 ? n_vocab : 1024;
 	int rc = pb_read_file(path, &buf, &size);
 	if (rc < 0)
-		return pb_errf(err, len, rc, "%s: cannot read the tokenizer: %s", path, strerror(-rc));
+		return pb_errf(err, len, rc, "%s: cannot read the tokenizer: %s", path, pb_strerror(rc));
 	if (size < 4) {
 		rc = pb_errf(err, len, -EINVAL, "%s: offset 0: expected an int32 max_token_length, the file has %zu bytes",
 			     path, size);

@@ -46,41 +46,80 @@ int pb_rm_rf(const char *path)
 	return 0;
 }
 
+const char *pb_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	if (err == PB_ENOTREG)
+		return "not a regular file (a FIFO, socket or device)";
+	return strerror(err);
+}
+
+int pb_open_regular(const char *path, int flags)
+{
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
+	int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -PB_ENOTREG;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	return fd;
+}
+
 int pb_read_file(const char *path, char **out, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
 	size_t cap = 0, n = 0;
-	if (!f)
-		return -errno;
+	int fd = pb_open_regular(path, O_RDONLY);
+	if (fd < 0)
+		return fd;
 	for (;;) {
 		if (cap - n < 65536) {
 			size_t ncap = cap ? cap * 2 : 65536;
 			char *nb = realloc(buf, ncap + 1);
 			if (!nb) {
 				free(buf);
-				fclose(f);
+				close(fd);
 				return -ENOMEM;
 			}
 			buf = nb;
 			cap = ncap;
 		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		n += r;
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = -errno;
+			free(buf);
+			close(fd);
+			return e;
+		}
 		if (r == 0)
 			break;
+		n += (size_t)r;
 	}
-	int err = ferror(f) ? -EIO : 0;
-	fclose(f);
-	if (err) {
-		free(buf);
-		return err;
-	}
+	close(fd);
 	buf[n] = '\0';
 	*out = buf;
 	if (len)
 		*len = n;
 	return 0;
+}
+
+int pb_io_errno(void)
+{
+	return errno ? -errno : -EIO;
 }
 
 int pb_write_file(const char *path, const void *p, size_t n)
@@ -91,7 +130,8 @@ int pb_write_file(const char *path, const void *p, size_t n)
 	FILE *f = fopen(tmp, "wb");
 	if (!f)
 		return -errno;
-	int err = fwrite(p, 1, n, f) == n ? 0 : -EIO;
+	errno = 0;
+	int err = fwrite(p, 1, n, f) == n ? 0 : pb_io_errno();
 	if (fclose(f) != 0 && !err)
 		err = -errno;
 	if (!err && rename(tmp, path) < 0)

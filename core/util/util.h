@@ -32,11 +32,39 @@ void pb_sha256_buf(const void *p, size_t n, char hex[65]);
 int pb_sha256_file(const char *path, char hex[65]);       /* 0 or -errno */
 uint64_t pb_fnv1a64(const void *p, size_t n);
 
+/* ---- YAML: 0 when no collection of text nests deeper than max_depth;
+ * -E2BIG with the 1-based line and column of the first that does (found
+ * while parsing, so a deep document costs no more than a shallow one);
+ * -ENOMEM.  A syntax error returns 0: the caller's loader reports it. */
+int pb_yaml_depth_check(const void *text, size_t len, int max_depth, size_t *line, size_t *col);
+
+/* ---- JSON: json_load_file() that refuses a folder or FIFO with the
+ * reason (e->line 0 then, e->text "cannot read: ...") instead of waiting
+ * on it; otherwise jansson's own positions and messages. */
+struct json_t;
+struct json_error_t;
+struct json_t *pb_json_load_file(const char *path, size_t flags, struct json_error_t *e);
+
 /* ---- files */
 int pb_mkdir_p(const char *path);                  /* 0 or -errno */
 int pb_rm_rf(const char *path);                    /* 0 or -errno; ENOENT is 0 */
-/* Whole file into a NUL-terminated malloc'd buffer; 0 or -errno. */
+/* An error code of ours beside errno's: the path names a FIFO, socket or
+ * device where a regular file was expected (reading one would block or
+ * never end).  pb_strerror() knows it; use it where such a path can come
+ * from the user. */
+#define PB_ENOTREG 4096
+const char *pb_strerror(int err);                 /* err: errno or -errno */
+/* open(2) that refuses anything but a regular file (-EISDIR for a folder,
+ * -PB_ENOTREG for a FIFO, socket or device) without blocking on a FIFO;
+ * flags as open(2), O_CLOEXEC added.  The fd, or -errno. */
+int pb_open_regular(const char *path, int flags);
+/* Whole regular file into a NUL-terminated malloc'd buffer; 0 or -errno
+ * (the read's own errno, never a generic EIO). */
 int pb_read_file(const char *path, char **out, size_t *len);
+/* After a failed stdio write: -errno as the failing write(2) left it
+ * (ENOSPC, EFBIG, EDQUOT...), -EIO only when stdio left none.  Set errno
+ * to 0 before the writes whose failure this reports. */
+int pb_io_errno(void);
 int pb_write_file(const char *path, const void *p, size_t n);  /* via .tmp + rename */
 int pb_path_join(char *out, size_t len, const char *a, const char *b);
 /* Directory part of path into out ("." when none). */

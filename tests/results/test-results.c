@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "results/results.h"
 #include "util/util.h"
@@ -190,8 +192,8 @@ START_TEST(csv_reader_lenient_shapes)
 {
 	struct pb_table *t;
 	char err[256];
-	/* BOM, CRLF, blank lines, short rows padded */
-	ck_assert_int_eq(read_text("s.csv", "\xef\xbb\xbf" "a,b,c\r\n1\r\n\r\n2,\"x\"\r\n3,4,5",
+	/* BOM, CRLF, blank lines */
+	ck_assert_int_eq(read_text("s.csv", "\xef\xbb\xbf" "a,b,c\r\n1,,\r\n\r\n2,\"x\",\r\n3,4,5\r\n",
 				   &t, err, sizeof err), 0);
 	ck_assert_str_eq(t->header[0], "a");
 	ck_assert_int_eq(t->nrows, 3);
@@ -206,6 +208,94 @@ START_TEST(csv_reader_lenient_shapes)
 	ck_assert_int_eq(t->ncols, 2);
 	ck_assert_int_eq(t->nrows, 0);
 	pb_table_free(t);
+}
+END_TEST
+
+/* Issue 14 item 8: a row cut mid-row (an interrupted writer, a truncated
+ * copy) is refused with file and line, never padded into a sample. */
+START_TEST(csv_reader_cut_rows)
+{
+	struct pb_table *t = (void *)1;
+	char err[256];
+	/* fewer fields than the header, in the middle of the file */
+	ck_assert_int_eq(read_text("c1.csv", "a,b,c\n1,2,3\n4,5\n6,7,8\n", &t, err, sizeof err), -EINVAL);
+	ck_assert_ptr_null(t);
+	ck_assert_msg(strstr(err, "c1.csv: line 3: row 2 has 2 fields, the header has 3 (a row cut short?)"),
+		      "%s", err);
+	/* the last row cut inside its last field: the count is right, the
+	 * line end is missing */
+	ck_assert_int_eq(read_text("c2.csv", "a,b\n1,2.5\n3,4.2", &t, err, sizeof err), -EINVAL);
+	ck_assert_msg(strstr(err, "c2.csv: line 3, byte offset 10: the last row has no line end"), "%s", err);
+	/* ... and cut after its first field */
+	ck_assert_int_eq(read_text("c3.csv", "a,b\n1,2\n3", &t, err, sizeof err), -EINVAL);
+	ck_assert_msg(strstr(err, "c3.csv: line 3: row 2 has 1 fields, the header has 2"), "%s", err);
+}
+END_TEST
+
+/* Issue 14 item 9: a full disk is reported as one (ENOSPC), not as EIO. */
+START_TEST(write_errors_keep_errno)
+{
+	char p[4096], tmp[4200];
+	struct stat st;
+	if (stat("/dev/full", &st) < 0) {
+		printf("skip: no /dev/full\n");
+		return;
+	}
+	tpath(p, sizeof p, "full.txt");
+	snprintf(tmp, sizeof tmp, "%s.tmp", p);
+	unlink(tmp);
+	ck_assert_int_eq(symlink("/dev/full", tmp), 0);
+	ck_assert_int_eq(pb_write_file(p, "abc", 3), -ENOSPC);
+	unlink(tmp);
+}
+END_TEST
+
+/* Issue 14 items 7 and 9: reading refuses a folder or a FIFO with the
+ * reason, without blocking on the FIFO. */
+START_TEST(read_refuses_non_regular)
+{
+	char p[4096], *buf = NULL;
+	size_t n;
+	tpath(p, sizeof p, "a-folder");
+	mkdir(p, 0700);
+	ck_assert_int_eq(pb_read_file(p, &buf, &n), -EISDIR);
+	tpath(p, sizeof p, "a-fifo");
+	unlink(p);
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	int rc = pb_read_file(p, &buf, &n);
+	ck_assert_int_eq(rc, -PB_ENOTREG);
+	ck_assert_str_eq(pb_strerror(rc), "not a regular file (a FIFO, socket or device)");
+	ck_assert_str_eq(pb_strerror(-ENOSPC), strerror(ENOSPC));
+	ck_assert_ptr_null(buf);
+}
+END_TEST
+
+/* Issue 14 item 1: depth is refused while parsing, at the first level too
+ * deep, in time independent of how deep the document goes on. */
+START_TEST(yaml_depth_while_parsing)
+{
+	const int n = 100000;
+	char *doc = malloc(2 * n + 16);
+	ck_assert_ptr_nonnull(doc);
+	int k = sprintf(doc, "x: ");
+	memset(doc + k, '[', n);
+	memset(doc + k + n, ']', n);
+	doc[k + 2 * n] = '\0';
+	size_t line = 0, col = 0;
+	double t0 = pb_now_ms();
+	ck_assert_int_eq(pb_yaml_depth_check(doc, strlen(doc), 128, &line, &col), -E2BIG);
+	double dt = pb_now_ms() - t0;
+	printf("depth-%d flow YAML refused in %.2f ms\n", n, dt);
+	ck_assert_int_eq(line, 1);
+	ck_assert_int_eq(col, 4 + 127);    /* the 128th '[' is the 129th level */
+	/* at the limit it is accepted */
+	sprintf(doc, "x: [[1]]");
+	ck_assert_int_eq(pb_yaml_depth_check(doc, strlen(doc), 3, &line, &col), 0);
+	ck_assert_int_eq(pb_yaml_depth_check(doc, strlen(doc), 2, &line, &col), -E2BIG);
+	/* a syntax error is left to the loader */
+	sprintf(doc, "x: [1, 2");
+	ck_assert_int_eq(pb_yaml_depth_check(doc, strlen(doc), 3, &line, &col), 0);
+	free(doc);
 }
 END_TEST
 
@@ -436,6 +526,10 @@ static Suite *results_suite(void)
 	tcase_add_test(tc, csv_write_errors);
 	tcase_add_test(tc, csv_reader_errors);
 	tcase_add_test(tc, csv_reader_lenient_shapes);
+	tcase_add_test(tc, csv_reader_cut_rows);
+	tcase_add_test(tc, write_errors_keep_errno);
+	tcase_add_test(tc, read_refuses_non_regular);
+	tcase_add_test(tc, yaml_depth_while_parsing);
 	tcase_add_test(tc, row_behaviour);
 	suite_add_tcase(s, tc);
 
