@@ -54,8 +54,14 @@ static void list(const struct pb_registry *r)
 		struct pb_host_ctx host;
 		char avail[320];
 
+		char why[512];
 		pb_host_init(&host, p->name, 0, 0);
-		pb_plugin_available(p, &host.host, avail, sizeof avail);
+		/* available() is plugin code: load it here (the scan only
+		 * copied its descriptor) */
+		if (pb_plugin_load(&r->entries[i], why, sizeof why) < 0)
+			pb_sayf(avail, sizeof avail, "failed to load: %s", why);
+		else
+			pb_plugin_available(p, &host.host, avail, sizeof avail);
 		printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", wk, pb_plugin_kind_name(p->kind),
 		       wn, p->name, wv, p->version, ws, p->summary ? p->summary : "",
 		       wp, r->entries[i].path, avail);

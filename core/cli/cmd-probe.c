@@ -103,6 +103,11 @@ static void prepare(struct probe_run *r, const char *root, const char *interval)
 
 	pb_host_init(&r->host.ctx, p->name, 0, 0);
 	r->host.ctx.host.log = cap_log;
+	/* the scan only copied its descriptor: load it here to run it */
+	if (pb_plugin_load(r->e, why, sizeof why) < 0) {
+		snprintf(r->status, sizeof r->status, "unavailable: failed to load: %s", why);
+		return;
+	}
 	r->config = calloc(1, p->config_size ? p->config_size : 1);
 	if (!r->config) {
 		snprintf(r->status, sizeof r->status, "unavailable: out of memory");

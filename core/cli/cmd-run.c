@@ -15,6 +15,7 @@
 #include "report/report.h"
 #include "results/results.h"
 #include "run/chain.h"
+#include "run/memlimit.h"
 #include "run/run.h"
 #include "util/util.h"
 
@@ -223,6 +224,11 @@ int pb_cmd_validate(int argc, char **argv)
 	if (e->n_cells != e->n_models * e->n_datasets * e->n_chains * e->n_backends)
 		printf(", after include/exclude");
 	printf("), %d probes, output %s\n", e->n_probes, e->output);
+	if (e->memory_limit_bytes) {
+		char size[32];
+		pb_size_format(e->memory_limit_bytes, size, sizeof size);
+		printf("memory_limit %s per cell, enforced by %s\n", size, pb_memlimit_how_here());
+	}
 	for (int i = 0; i < e->n_cells; i++) {
 		const struct pb_cell *c = &e->cells[i];
 		printf("  %s\n", c->id);

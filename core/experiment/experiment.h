@@ -120,6 +120,10 @@ struct pb_experiment {
 	int max_samples;              /* 0 = all */
 	int score_tokens;             /* teacher-forced positions scored per cell, default 4096; 0: none */
 	double timeout_s;             /* per cell, default 600 */
+	/* per cell process (run/memlimit.c: a cgroup v2 memory.max where one
+	 * can be made, else RLIMIT_AS); 0 = none (the default).  Not part of
+	 * the cell id, like timeout. */
+	uint64_t memory_limit_bytes;
 	/* experimental design (run/schedule.c): every cell is measured in
 	 * `rounds` separate runs; each round runs the cells in an order
 	 * shuffled from the seed, blocked by model × dataset × backend.

@@ -18,7 +18,7 @@
 
 static const char *const top_keys[] = {
 	"name", "seed", "output", "repeat", "warmup", "max_new_tokens", "max_samples",
-	"score_tokens", "timeout", "defaults", "models", "datasets", "pruners", "backends", "probes",
+	"score_tokens", "timeout", "memory_limit", "defaults", "models", "datasets", "pruners", "backends", "probes",
 	"exclude", "include", "idle_baseline", "cooldown", "throttle_pct", "slurm",
 	"rounds", "aa_control",
 	"contention_threshold",
@@ -106,6 +106,22 @@ static int parse_duration(struct xctx *c, const struct xnode *n, double *out)
 		return xerr(c, n, "'timeout': expected seconds > 0, or a duration like '90s', '5m', '1h', got '%s'",
 			    n->text);
 	*out = v * mul;
+	return 0;
+}
+
+/* `memory_limit: 2GiB` per cell (run/memlimit.c enforces it). */
+static int parse_memory_limit(struct xctx *c, const struct xnode *n, uint64_t *out)
+{
+	int ret = xp_scalar(c, n, "memory_limit");
+	if (ret < 0)
+		return ret;
+	uint64_t v = 0;
+	/* below 16 MiB not even the process starts; it is surely a typo */
+	if (pb_size_parse(n->text, &v) < 0 || v < (16u << 20))
+		return xerr(c, n, "'memory_limit': expected a size of at least 16 MiB like '2GiB', "
+			    "'512MiB' or '1.5G' (K M G T and KiB MiB GiB TiB are powers of 1024, "
+			    "kB MB GB TB of 1000), got '%s'", n->text);
+	*out = v;
 	return 0;
 }
 
@@ -239,6 +255,9 @@ int xp_parse_settings(struct xctx *c)
 
 	e->timeout_s = 600;
 	if ((n = xn_get(r, "timeout")) && (ret = parse_duration(c, n, &e->timeout_s)) < 0)
+		return ret;
+	e->memory_limit_bytes = 0;
+	if ((n = xn_get(r, "memory_limit")) && (ret = parse_memory_limit(c, n, &e->memory_limit_bytes)) < 0)
 		return ret;
 	e->aa_control = 0;
 	if ((n = xn_get(r, "aa_control")) && (ret = parse_bool(c, n, "aa_control", &e->aa_control)) < 0)

@@ -45,6 +45,10 @@ static int find_plugin(struct xctx *c, enum pb_plugin_kind kind, const struct xn
 		if (!d || (kind && d->kind != kind))
 			continue;
 		if (!strcmp(d->name, name)) {
+			char why[512];
+			/* used: load it here (the scan only copied its descriptor) */
+			if (pb_plugin_load(&r->entries[i], why, sizeof why) < 0)
+				return xerr(c, at, "%s '%s' failed to load: %s", kw, name, why);
 			*out = &r->entries[i];
 			return 0;
 		}

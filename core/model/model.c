@@ -74,6 +74,12 @@ const struct pb_tokenizer *pb_model_tokenizer(const struct pb_model *m)
 	return c ? c->tok : NULL;
 }
 
+int pb_model_live_vocab(const struct pb_model *m, const struct pb_tokenizer *tok)
+{
+	int n = tok ? pb_tokenizer_vocab(tok) : pb_tokenizer_vocab(pb_model_tokenizer(m));
+	return n > 0 && n < m->hp.vocab ? n : m->hp.vocab;
+}
+
 void pb_model_hash(const struct pb_model *m, char hex[65])
 {
 	struct pb_sha256 *h = pb_sha256_new();

@@ -73,6 +73,12 @@ const struct pb_tokenizer *pb_model_tokenizer(const struct pb_model *m);
 /* Free the model's tokenizer (pb_model_tokenizer then returns NULL): for
  * a model kept only for its tensors, whose text side is another's. */
 void pb_model_drop_tokenizer(struct pb_model *m);
+/* The ids a model may generate: hp.vocab, cut to the tokenizer's size
+ * (tok, else the model's own) when that is smaller.  Hugging Face
+ * checkpoints pad vocab_size past the tokenizer (t5-small: 32128 rows for
+ * 32100 tokens); a padding id is no token, so its logit is never chosen
+ * by a greedy step or an accuracy argmax. */
+int pb_model_live_vocab(const struct pb_model *m, const struct pb_tokenizer *tok);
 
 /* Total parameters, nonzero parameters and weight bytes of the tensors
  * (all when linears_only is 0). */

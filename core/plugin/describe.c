@@ -7,6 +7,7 @@
 
 #include "plugin/host.h"
 #include "plugin/registry.h"
+#include "util/util.h"
 
 int pb_plugin_available(const struct pb_plugin *p, const struct pb_host *h,
 			char *out, size_t len)
@@ -78,7 +79,11 @@ void pb_plugin_describe(FILE *f, const struct pb_plugin_entry *e, const struct p
 		pb_host_init(&local, p->name, 0, 0);
 		h = &local.host;
 	}
-	pb_plugin_available(p, h, avail, sizeof avail);
+	char why[512];
+	if (pb_plugin_load(e, why, sizeof why) < 0)
+		pb_sayf(avail, sizeof avail, "failed to load: %s", why);
+	else
+		pb_plugin_available(p, h, avail, sizeof avail);
 	fprintf(f, "name:      %s\n", p->name);
 	fprintf(f, "kind:      %s\n", pb_plugin_kind_name(p->kind));
 	fprintf(f, "version:   %s\n", p->version);

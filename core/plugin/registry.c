@@ -1,5 +1,6 @@
-/* core/plugin/registry.c — finds plugin files, dlopen()s them and checks
- * each descriptor at the door, before any hook of the plugin runs.
+/* core/plugin/registry.c — finds plugin files, has each one's descriptor
+ * checked at the door by a scanning child (plugin/scan.c), and dlopen()s a
+ * plugin in this process only when it is used (pb_plugin_load).
  *
  * A bad plugin never makes the scan fail: it becomes one failure entry
  * whose `why` names the file and the cause, so `prunebench plugins` and
@@ -22,6 +23,7 @@
 
 #include "pb-config.h"
 #include "plugin/registry.h"
+#include "plugin/scan.h"
 #include "util/util.h"
 
 /* The build tree holds plugins/<kind>s/<name>/<kind>-<name>.so. */
@@ -170,9 +172,24 @@ int pb_plugin_check(const struct pb_plugin *p, const char *path, char *why, size
 
 /* ---- the registry ---------------------------------------------------- */
 
-static int known(const struct pb_registry *r, enum pb_plugin_kind kind, const char *name)
+/* A file found on the search path, not yet scanned. */
+struct cand {
+	char path[PATH_MAX];
+	enum pb_plugin_kind kind;
+	char name[64];
+};
+
+struct cands {
+	struct cand *v;
+	int n;
+};
+
+static int cand_known(const struct cands *cs, enum pb_plugin_kind kind, const char *name)
 {
-	return pb_registry_find(r, kind, name) || pb_registry_failure(r, kind, name);
+	for (int i = 0; i < cs->n; i++)
+		if (cs->v[i].kind == kind && !strcmp(cs->v[i].name, name))
+			return 1;
+	return 0;
 }
 
 static int add_failure(struct pb_registry *r, const char *path, enum pb_plugin_kind kind,
@@ -189,82 +206,163 @@ static int add_failure(struct pb_registry *r, const char *path, enum pb_plugin_k
 	f->kind = kind;
 	snprintf(f->name, sizeof f->name, "%s", name);
 	snprintf(f->why, sizeof f->why, "%s", why);
-	pb_log(PB_LOG_DEBUG, "plugin not loaded: %s", why);
+	/* one line per broken file; the command goes on without it */
+	pb_log(PB_LOG_WARN, "plugin not loaded: %s", why);
 	return 0;
 }
 
-/* dlerror() usually starts with the path already; keep one copy of it. */
-static const char *strip_path(const char *msg, const char *path)
+/* A scanned file that passed every check becomes an entry. */
+static int add_entry(struct pb_registry *r, struct pb_scan_item *it)
 {
-	size_t n = strlen(path);
-	if (!strncmp(msg, path, n) && msg[n] == ':')
-		return msg + n + (msg[n + 1] == ' ' ? 2 : 1);
-	return msg;
-}
-
-/* Load and check one file; a problem becomes a failure entry. */
-static int load_one(struct pb_registry *r, const char *path, enum pb_plugin_kind kind,
-		    const char *name)
-{
-	char why[512];
-	void *h;
-	const struct pb_plugin *p;
 	struct pb_plugin_entry *e;
+	char why[512];
 	int rc;
 
-	dlerror();
-	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		const char *err = dlerror();
-		fail(why, sizeof why, "%s: cannot load: %s", path,
-			 err ? strip_path(err, path) : "unknown dlopen error");
-		return add_failure(r, path, kind, name, why);
-	}
-	dlerror();
-	p = dlsym(h, "pb_plugin");
-	if (!p) {
-		fail(why, sizeof why, "%s: no symbol 'pb_plugin' (a plugin exports "
-			 "`const struct pb_plugin pb_plugin` with PB_EXPORT)", path);
-		goto fail;
-	}
-	if (pb_plugin_check(p, path, why, sizeof why) < 0)
-		goto fail;
-	if (p->kind != kind) {
-		fail(why, sizeof why, "%s: file name says %s but the descriptor says %s; "
-			 "rename the file %s-%s.so", path, pb_plugin_kind_name(kind),
-			 pb_plugin_kind_name(p->kind), pb_plugin_kind_name(p->kind), p->name);
-		goto fail;
-	}
-	if (strcmp(p->name, name)) {
-		fail(why, sizeof why, "%s: file name says '%s' but the descriptor's name "
-			 "is '%s'; rename the file %s-%s.so", path, name, p->name,
-			 pb_plugin_kind_name(kind), p->name);
-		goto fail;
-	}
-
 	e = realloc(r->entries, (size_t)(r->n_entries + 1) * sizeof *e);
-	if (!e) {
-		dlclose(h);
+	if (!e)
 		return -ENOMEM;
-	}
 	r->entries = e;
 	e += r->n_entries;
 	memset(e, 0, sizeof *e);
-	rc = pb_sha256_file(path, e->sha256);
+	rc = pb_sha256_file(it->path, e->sha256);
 	if (rc < 0) {
-		fail(why, sizeof why, "%s: cannot hash the file: %s", path, strerror(-rc));
+		snprintf(why, sizeof why, "%s: cannot hash the file: %s", it->path, strerror(-rc));
+		pb_plugin_copy_free(it->copy);
+		it->copy = NULL;
+		return add_failure(r, it->path, it->kind, it->name, why);
+	}
+	snprintf(e->path, sizeof e->path, "%s", it->path);
+	e->copy = it->copy;
+	e->desc = &it->copy->desc;
+	it->copy = NULL;
+	r->n_entries++;
+	pb_log(PB_LOG_DEBUG, "plugin %s '%s' %s from %s (scanned)",
+	       pb_plugin_kind_name(e->desc->kind), e->desc->name, e->desc->version, e->path);
+	return 0;
+}
+
+static double scan_timeout_s(void)
+{
+	const char *env = getenv("PRUNEBENCH_PLUGIN_TIMEOUT");
+	char *end;
+	double v;
+	if (!env || !env[0])
+		return 10;
+	v = strtod(env, &end);
+	if (end == env || *end || !(v > 0) || v > 86400) {
+		pb_log(PB_LOG_WARN, "PRUNEBENCH_PLUGIN_TIMEOUT='%s' is not a number of seconds "
+		       "> 0; using 10", env);
+		return 10;
+	}
+	return v;
+}
+
+/* Scan every candidate (truncated files are refused without loading
+ * them) and turn each into an entry or a failure, in search order. */
+static int scan_cands(struct pb_registry *r, const struct cands *cs)
+{
+	struct pb_scan_item *items = calloc(cs->n ? (size_t)cs->n : 1, sizeof *items);
+	int *slot = calloc(cs->n ? (size_t)cs->n : 1, sizeof *slot);
+	int n = 0, rc = 0;
+
+	if (!items || !slot) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < cs->n; i++) {
+		items[i].path = cs->v[i].path;
+		items[i].kind = cs->v[i].kind;
+		items[i].name = cs->v[i].name;
+		if (!pb_elf_truncated(cs->v[i].path, items[i].why, sizeof items[i].why))
+			slot[n++] = i;
+	}
+	if (n) {
+		/* the scan wants consecutive items: gather the loadable ones */
+		struct pb_scan_item *todo = calloc((size_t)n, sizeof *todo);
+		if (!todo) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (int k = 0; k < n; k++)
+			todo[k] = items[slot[k]];
+		rc = pb_plugin_scan(todo, n, scan_timeout_s());
+		for (int k = 0; k < n; k++)
+			items[slot[k]] = todo[k];
+		free(todo);
+		if (rc < 0)
+			goto out;
+	}
+	for (int i = 0; i < cs->n && rc == 0; i++) {
+		if (items[i].copy)
+			rc = add_entry(r, &items[i]);
+		else
+			rc = add_failure(r, items[i].path, items[i].kind, items[i].name,
+					 items[i].why[0] ? items[i].why : "refused (no reason given)");
+	}
+out:
+	for (int i = 0; items && i < cs->n; i++)
+		pb_plugin_copy_free(items[i].copy);
+	free(items);
+	free(slot);
+	return rc;
+}
+
+int pb_plugin_loaded(const struct pb_plugin_entry *e)
+{
+	return !e->copy || e->copy->state == PB_COPY_LOADED;
+}
+
+int pb_plugin_load(const struct pb_plugin_entry *e, char *why, size_t len)
+{
+	struct pb_plugin_copy *c = e->copy;
+	const struct pb_plugin *p, *d;
+	char msg[512];
+	void *h;
+
+	if (!c || c->state == PB_COPY_LOADED)
+		return 0;
+	if (c->state == PB_COPY_FAILED)
+		return pb_errf(why, len, -EINVAL, "%s", c->failure.why);
+	d = &c->desc;
+	dlerror();
+	h = dlopen(e->path, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		const char *err = dlerror();
+		pb_sayf(msg, sizeof msg, "%s: cannot load: %s", e->path,
+			 err ? err : "unknown dlopen error");
 		goto fail;
 	}
-	snprintf(e->path, sizeof e->path, "%s", path);
-	e->handle = h;
-	e->desc = p;
-	r->n_entries++;
-	pb_log(PB_LOG_DEBUG, "plugin %s '%s' %s from %s", pb_plugin_kind_name(kind), name,
-	       p->version, path);
+	p = dlsym(h, "pb_plugin");
+	if (!p) {
+		pb_sayf(msg, sizeof msg, "%s: no symbol 'pb_plugin' any more", e->path);
+		goto fail_close;
+	}
+	if (pb_plugin_check(p, e->path, msg, sizeof msg) < 0)
+		goto fail_close;
+	/* the file may have been replaced since the scan */
+	if (p->kind != d->kind || strcmp(p->name, d->name) || strcmp(p->version, d->version) ||
+	    p->config_size != d->config_size) {
+		pb_sayf(msg, sizeof msg, "%s: the file changed after it was scanned (now %s '%s' "
+			 "%s); run the command again", e->path, pb_plugin_kind_name(p->kind),
+			 p->name, p->version);
+		goto fail_close;
+	}
+	pb_plugin_copy_adopt(c, p);
+	c->handle = h;
+	c->state = PB_COPY_LOADED;
+	pb_log(PB_LOG_DEBUG, "plugin %s '%s' %s loaded from %s", pb_plugin_kind_name(d->kind),
+	       d->name, d->version, e->path);
 	return 0;
-fail:
+fail_close:
 	dlclose(h);
-	return add_failure(r, path, kind, name, why);
+fail:
+	c->state = PB_COPY_FAILED;
+	snprintf(c->failure.path, sizeof c->failure.path, "%s", e->path);
+	c->failure.kind = d->kind;
+	snprintf(c->failure.name, sizeof c->failure.name, "%s", d->name);
+	snprintf(c->failure.why, sizeof c->failure.why, "%s", msg);
+	pb_log(PB_LOG_WARN, "plugin not loaded: %s", msg);
+	return pb_errf(why, len, -EINVAL, "%s", msg);
 }
 
 /* Byte order, not the locale's, so that every machine scans alike. */
@@ -278,9 +376,12 @@ static int skip_dot(const struct dirent *d)
 	return d->d_name[0] != '.';
 }
 
-/* Scan one folder in sorted order; depth > 0 also descends into
- * subfolders (not through symlinks, so a link loop cannot trap us). */
-static int scan_dir(struct pb_registry *r, const char *dir, int depth, int loud)
+/* List one folder in sorted order; depth > 0 also descends into
+ * subfolders (not through symlinks, so a link loop cannot trap us).  The
+ * first file naming a (kind, name) wins, even one that will fail to load:
+ * a researcher who points PRUNEBENCH_PLUGIN_PATH at a modified plugin must
+ * not silently measure the installed one instead. */
+static int scan_dir(struct cands *cs, const char *dir, int depth, int loud)
 {
 	struct dirent **list = NULL;
 	char abs[PATH_MAX], cwd[PATH_MAX];
@@ -312,18 +413,27 @@ static int scan_dir(struct pb_registry *r, const char *dir, int depth, int loud)
 			goto next;
 		if (S_ISDIR(st.st_mode)) {
 			if (depth > 0)
-				rc = scan_dir(r, path, depth - 1, 0);
+				rc = scan_dir(cs, path, depth - 1, 0);
 			goto next;
 		}
 		kind = parse_file_name(list[i]->d_name, name, sizeof name);
 		if (!kind || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 			goto next;
-		if (known(r, kind, name)) {
+		if (cand_known(cs, kind, name)) {
 			pb_log(PB_LOG_DEBUG, "plugin %s: %s '%s' already found earlier in the "
 			       "search path; ignored", path, pb_plugin_kind_name(kind), name);
 			goto next;
 		}
-		rc = load_one(r, path, kind, name);
+		struct cand *v = realloc(cs->v, (size_t)(cs->n + 1) * sizeof *v);
+		if (!v) {
+			rc = -ENOMEM;
+			goto next;
+		}
+		cs->v = v;
+		v += cs->n++;
+		snprintf(v->path, sizeof v->path, "%s", path);
+		v->kind = kind;
+		snprintf(v->name, sizeof v->name, "%s", name);
 next:
 		free(list[i]);
 	}
@@ -350,6 +460,7 @@ int pb_registry_open(struct pb_registry **out, const char *const *extra_dirs)
 {
 	struct pb_registry *r = calloc(1, sizeof *r);
 	const char *env = getenv("PRUNEBENCH_PLUGIN_PATH");
+	struct cands cs = { 0 };
 	char *copy = NULL;
 	int rc = 0;
 
@@ -358,7 +469,7 @@ int pb_registry_open(struct pb_registry **out, const char *const *extra_dirs)
 		return -ENOMEM;
 	for (int i = 0; extra_dirs && extra_dirs[i] && rc == 0; i++)
 		if (extra_dirs[i][0])
-			rc = scan_dir(r, extra_dirs[i], 0, 1);
+			rc = scan_dir(&cs, extra_dirs[i], 0, 1);
 	if (rc == 0 && env && env[0]) {
 		copy = strdup(env);
 		if (!copy) {
@@ -368,14 +479,17 @@ int pb_registry_open(struct pb_registry **out, const char *const *extra_dirs)
 		char *save = NULL;
 		for (char *d = strtok_r(copy, ":", &save); d && rc == 0;
 		     d = strtok_r(NULL, ":", &save))
-			rc = scan_dir(r, d, 0, 1);
+			rc = scan_dir(&cs, d, 0, 1);
 	}
 	if (rc == 0 && running_from_build_tree())
-		rc = scan_dir(r, PB_BUILD_PLUGIN_DIR, PB_BUILD_TREE_DEPTH, 0);
+		rc = scan_dir(&cs, PB_BUILD_PLUGIN_DIR, PB_BUILD_TREE_DEPTH, 0);
 	if (rc == 0)
-		rc = scan_dir(r, PB_PLUGIN_DIR, 0, 0);
+		rc = scan_dir(&cs, PB_PLUGIN_DIR, 0, 0);
+	if (rc == 0)
+		rc = scan_cands(r, &cs);
 out:
 	free(copy);
+	free(cs.v);
 	if (rc < 0) {
 		pb_registry_close(r);
 		return rc;
@@ -389,7 +503,7 @@ void pb_registry_close(struct pb_registry *r)
 	if (!r)
 		return;
 	for (int i = 0; i < r->n_entries; i++)
-		dlclose(r->entries[i].handle);
+		pb_plugin_copy_free(r->entries[i].copy);
 	free(r->entries);
 	free(r->failures);
 	free(r);
@@ -400,8 +514,12 @@ const struct pb_plugin_entry *pb_registry_find(const struct pb_registry *r,
 {
 	for (int i = 0; r && name && i < r->n_entries; i++) {
 		const struct pb_plugin *p = r->entries[i].desc;
-		if ((!kind || p->kind == kind) && !strcmp(p->name, name))
+		if ((!kind || p->kind == kind) && !strcmp(p->name, name)) {
+			char why[512];
+			if (pb_plugin_load(&r->entries[i], why, sizeof why) < 0)
+				return NULL;
 			return &r->entries[i];
+		}
 	}
 	return NULL;
 }
@@ -413,6 +531,13 @@ const struct pb_plugin_failure *pb_registry_failure(const struct pb_registry *r,
 		const struct pb_plugin_failure *f = &r->failures[i];
 		if ((!kind || f->kind == kind) && !strcmp(f->name, name))
 			return f;
+	}
+	/* scanned fine, but would not load in this process */
+	for (int i = 0; r && name && i < r->n_entries; i++) {
+		const struct pb_plugin_copy *c = r->entries[i].copy;
+		if (c && c->state == PB_COPY_FAILED && (!kind || c->failure.kind == kind) &&
+		    !strcmp(c->failure.name, name))
+			return &c->failure;
 	}
 	return NULL;
 }

@@ -7,9 +7,13 @@
  *      running executable lives inside the build tree),
  *   3. the install dir PB_PLUGIN_DIR.
  * A plugin file is named <kind>-<name>.so (kind: pruner, backend, probe),
- * e.g. backend-ref.so; other files are ignored.  Each is dlopen()ed and its
- * `pb_plugin` symbol checked (ABI version, struct size, kind, name matching
- * the file name, required hooks, option table) before any of its hooks run.
+ * e.g. backend-ref.so; other files are ignored.  Each is dlopen()ed in a
+ * short-lived child process (plugin/scan.c) and its `pb_plugin` symbol
+ * checked there (ABI version, struct size, kind, name matching the file
+ * name, required hooks, option table); the registry keeps a copy of the
+ * descriptor.  So no plugin code, not even an ELF constructor, runs in
+ * this process until a plugin is used: pb_plugin_load() (which
+ * pb_registry_find does) dlopen()s it here.
  */
 #ifndef PB_PLUGIN_REGISTRY_H
 #define PB_PLUGIN_REGISTRY_H
@@ -19,11 +23,17 @@
 
 #include <prunebench/plugin.h>
 
+struct pb_plugin_copy;
+
 struct pb_plugin_entry {
 	char path[PATH_MAX];
-	void *handle;                       /* dlopen handle */
-	const struct pb_plugin *desc;       /* checked descriptor */
+	/* Checked descriptor.  For a scanned file it is the registry's copy:
+	 * every data field is the plugin's, but its hooks may only be called
+	 * once pb_plugin_load() succeeded (it puts the plugin's own hooks into
+	 * this same struct; before that they abort). */
+	const struct pb_plugin *desc;
 	char sha256[65];                    /* of the .so file, hex */
+	struct pb_plugin_copy *copy;        /* registry-owned; NULL in an in-memory registry */
 };
 
 /* A file that looked like a plugin but failed to load or check. */
@@ -46,7 +56,16 @@ struct pb_registry {
 int pb_registry_open(struct pb_registry **out, const char *const *extra_dirs);
 void pb_registry_close(struct pb_registry *r);
 
-/* kind 0 matches any kind. */
+/* dlopen() a scanned plugin in this process, once, so that its hooks may
+ * be called.  0 (also for an entry of an in-memory registry), or -EINVAL
+ * with why ("FILE: ...") when it no longer loads or no longer matches what
+ * the scan saw; pb_registry_failure() then reports it too. */
+int pb_plugin_load(const struct pb_plugin_entry *e, char *why, size_t len);
+/* Has this process dlopen()ed it (or is it in-memory)? */
+int pb_plugin_loaded(const struct pb_plugin_entry *e);
+
+/* kind 0 matches any kind.  The entry found is loaded (pb_plugin_load);
+ * NULL when none matches or it fails to load. */
 const struct pb_plugin_entry *pb_registry_find(const struct pb_registry *r,
 					       enum pb_plugin_kind kind, const char *name);
 const struct pb_plugin_failure *pb_registry_failure(const struct pb_registry *r,

@@ -271,7 +271,8 @@ static int score(struct cell_ctx *x, struct pb_session *sess, const struct pb_mo
 		pb_log(PB_LOG_ERROR, "score: %s", err);
 		return rc;
 	}
-	rc = pb_tf_score(sess, m->hp.vocab, ref ? &ref->set : &own, ref, &rec->acc, err, sizeof err);
+	rc = pb_tf_score(sess, m->hp.vocab, pb_model_live_vocab(m, NULL), ref ? &ref->set : &own, ref,
+			 &rec->acc, err, sizeof err);
 	pb_tf_set_free(&own);
 	if (rc < 0) {
 		pb_log(PB_LOG_ERROR, "score: %s", err);

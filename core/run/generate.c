@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/modelio.h"
 #include "run/generate.h"
 #include "run/sampler.h"
 #include "util/util.h"
@@ -28,9 +29,13 @@ static void phase(const struct pb_gen_request *req, int p)
 		req->on_phase(req->ctx, p);
 }
 
-/* Append a token's text to the growing result text. */
-static int append_text(const struct pb_tokenizer *tok, int32_t id, char **text, size_t *cap)
+/* Append a token's text to the growing result text.  A padding id (past
+ * the tokenizer, inside the model's vocab) is no token: nothing. */
+static int append_text(const struct pb_model *m, const struct pb_tokenizer *tok, int32_t id,
+		       char **text, size_t *cap)
 {
+	if (id >= pb_tokenizer_vocab(tok) && id < m->hp.vocab)
+		return 0;
 	for (;;) {
 		int rc = pb_detokenize(tok, id, *text, *cap);
 		if (rc != -ENOSPC)
@@ -103,6 +108,8 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 		struct pb_gen_result *out, char *err, size_t len)
 {
 	const int ctx = m->hp.ctx, vocab = m->hp.vocab;
+	/* greedy over real tokens only: padding logits are never chosen */
+	const int live = pb_model_live_vocab(m, tok);
 	const int seq2seq = pb_session_is_seq2seq(s);
 	/* T5 has no BOS; its tokenizer appends EOS to every source */
 	const int add_bos = seq2seq ? 0 : req->add_bos;
@@ -161,7 +168,7 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 		goto fail;
 	if (timed && pb_session_device_ms(s, &dev1) == 0)
 		out->gpu_prefill_ms = dev1 - dev0;
-	int32_t tokv = argmax(logits, vocab);
+	int32_t tokv = argmax(logits, live);
 	double now = pb_now_ms();
 	out->ttft_ms = now - t0;
 	if (!seq2seq)
@@ -177,7 +184,7 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 			snprintf(err, len, "generate: decode step %d failed: %s", out->n_out, strerror(-rc));
 			goto fail;
 		}
-		tokv = argmax(logits, vocab);
+		tokv = argmax(logits, live);
 		out->tokens[out->n_out] = tokv;
 		out->token_ms[out->n_out] = pb_now_ms() - t0;
 		out->n_out++;
@@ -186,8 +193,11 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 	if (timed && out->n_out > 1 && pb_session_device_ms(s, &dev2) == 0)
 		out->gpu_decode_ms = (dev2 - dev1) / (out->n_out - 1);
 	for (int i = 0; i < out->n_out; i++)
-		if ((rc = append_text(tok, out->tokens[i], &out->text, &cap)) < 0) {
-			snprintf(err, len, "generate: cannot detokenize: %s", strerror(-rc));
+		if ((rc = append_text(m, tok, out->tokens[i], &out->text, &cap)) < 0) {
+			snprintf(err, len, "generate: model '%s': cannot detokenize output token %d, "
+				 "id %d (the tokenizer has %d tokens, the model's vocab %d): %s",
+				 m->name, i, out->tokens[i], pb_tokenizer_vocab(tok), vocab,
+				 strerror(-rc));
 			goto fail;
 		}
 	free(prompt);

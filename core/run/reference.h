@@ -98,8 +98,10 @@ int pb_reference_topk(int vocab);
 
 /* Score rows of set on session s: the cell's own NLL of the next token
  * always, and agreement and KL when ref is given (its set must be set).
+ * vocab: the logits' width; live: the ids that are real tokens
+ * (pb_model_live_vocab), so top-1 agreement never counts a padding id.
  * 0 or -errno. */
-int pb_tf_score(struct pb_session *s, int vocab, const struct pb_tf_set *set,
+int pb_tf_score(struct pb_session *s, int vocab, int live, const struct pb_tf_set *set,
 		const struct pb_reference *ref, struct pb_acc_sums *sums,
 		char *err, size_t len);
 

@@ -25,6 +25,7 @@
 
 #include "results/results.h"
 #include "run/cell-record.h"
+#include "run/memlimit.h"
 #include "run/progress.h"
 #include "run/rounds.h"
 #include "run/run.h"
@@ -201,7 +202,8 @@ static char *log_tail(const char *path, int lines)
 }
 
 static void child_main(const struct pb_experiment *e, const struct pb_cell *c,
-		       const struct pb_cell_job *job, const char *tmp, int status_fd, pid_t parent)
+		       const struct pb_cell_job *job, const char *tmp, int status_fd, pid_t parent,
+		       struct pb_memlimit *ml)
 {
 	char path[4096];
 	/* die with the batch: an orphan must never race a rerun of its cell */
@@ -222,7 +224,10 @@ static void child_main(const struct pb_experiment *e, const struct pb_cell *c,
 	dup2(fd, STDERR_FILENO);
 	close(fd);
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	pb_memlimit_enter(ml, status_fd);
 	int rc = pb_cell_execute(e, c, job, tmp, status_fd);
+	if (rc != 0 && ml->bytes)
+		pb_memlimit_report(status_fd);   /* was it the limit? the parent decides */
 	fflush(stdout);
 	fflush(stderr);
 	_exit(rc == 0 ? 0 : 1);
@@ -234,6 +239,8 @@ struct child {
 	char phase[32];
 	char partial[128];
 	size_t partial_len;
+	struct pb_memlimit *ml;
+	long long vmpeak_kb;          /* reported by a failing child under RLIMIT_AS */
 };
 
 /* Read "phase NAME" lines the child writes. */
@@ -251,6 +258,8 @@ static void drain_status(struct child *ch)
 			ch->partial[ch->partial_len] = '\0';
 			if (!strncmp(ch->partial, "phase ", 6))
 				snprintf(ch->phase, sizeof ch->phase, "%s", ch->partial + 6);
+			else if (ch->ml)
+				pb_memlimit_status_line(ch->ml, ch->partial, &ch->vmpeak_kb);
 			ch->partial_len = 0;
 		}
 	}
@@ -278,7 +287,8 @@ static int run_child(const struct pb_experiment *e, const struct pb_cell *c,
 		     const char *label, int *stopped, char *reason, size_t rlen)
 {
 	int pipefd[2];
-	struct child ch = { .status_fd = -1 };
+	struct pb_memlimit ml;
+	struct child ch = { .status_fd = -1, .ml = &ml };
 	int status = 0, timed_out = 0;
 
 	pb_rm_rf(tmp);
@@ -288,6 +298,7 @@ static int run_child(const struct pb_experiment *e, const struct pb_cell *c,
 		return -errno;
 	snprintf(ch.phase, sizeof ch.phase, "start");
 
+	pb_memlimit_prepare(&ml, e->memory_limit_bytes);
 	fflush(stdout);
 	fflush(stderr);
 	pid_t parent = getpid();
@@ -296,11 +307,12 @@ static int run_child(const struct pb_experiment *e, const struct pb_cell *c,
 		int err = -errno;
 		close(pipefd[0]);
 		close(pipefd[1]);
+		pb_memlimit_finish(&ml, 0, 0);
 		return err;
 	}
 	if (ch.pid == 0) {
 		close(pipefd[0]);
-		child_main(e, c, job, tmp, pipefd[1], parent);
+		child_main(e, c, job, tmp, pipefd[1], parent, &ml);
 	}
 	setpgid(ch.pid, ch.pid);
 	close(pipefd[1]);
@@ -342,14 +354,27 @@ static int run_child(const struct pb_experiment *e, const struct pb_cell *c,
 		if (stop_signal)
 			*stopped = 1;
 	}
+	int exited_ok = !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	int over = pb_memlimit_finish(&ml, !exited_ok && !timed_out && !*stopped, ch.vmpeak_kb);
 	if (*stopped)
 		return JOB_STOPPED;   /* leave the .tmp for the next run to remove */
-	if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (exited_ok)
 		return JOB_OK;
-	if (timed_out)
+	if (timed_out) {
 		snprintf(reason, rlen, "timeout after %g s in phase %s", e->timeout_s, ch.phase);
-	else
+	} else if (over) {
+		char size[32], how[96];
+		pb_size_format(ml.bytes, size, sizeof size);
+		if (WIFSIGNALED(status))
+			snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(status));
+		else
+			snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(status));
+		snprintf(reason, rlen, "exceeded memory_limit %s in phase %s (%s, %s)", size,
+			 ch.phase, ml.how == PB_MEMLIMIT_CGROUP ? "cgroup memory.max" : "RLIMIT_AS",
+			 how);
+	} else {
 		describe_status(status, ch.phase, reason, rlen);
+	}
 	return JOB_FAILED;
 }
 

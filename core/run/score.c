@@ -336,9 +336,20 @@ out:
 
 enum tf_mode { TF_SCORE, TF_DENSE };
 
+/* The dense top-1 among real tokens: the first of its top-k ids (by
+ * log-probability, descending) below live. */
+static int32_t ref_top1(const int32_t *ids, int k, int live)
+{
+	for (int j = 0; j < k; j++)
+		if (ids[j] < live)
+			return ids[j];
+	return ids[0];
+}
+
 /* Feed each sequence and visit its scored rows: score them against ref
- * (TF_SCORE) or fill ref's rows from them (TF_DENSE). */
-static int tf_run(struct pb_session *s, int vocab, const struct pb_tf_set *set,
+ * (TF_SCORE) or fill ref's rows from them (TF_DENSE); live: the ids that
+ * are real tokens, for the agreement's argmax. */
+static int tf_run(struct pb_session *s, int vocab, int live, const struct pb_tf_set *set,
 		  enum tf_mode mode, struct pb_reference *ref, struct pb_acc_sums *sums,
 		  char *err, size_t len)
 {
@@ -395,7 +406,8 @@ static int tf_run(struct pb_session *s, int vocab, const struct pb_tf_set *set,
 				if (!ref)
 					continue;
 				size_t o = (size_t)row * (size_t)k;
-				sums->agree += pb_argmax(x, vocab) == ref->ids[o];
+				/* top-1 agreement over real tokens (padding ids masked) */
+				sums->agree += pb_argmax(x, live) == ref_top1(ref->ids + o, k, live);
 				sums->kl += pb_kl_topk(ref->ids + o, ref->logp + o, k, ref->tail_logp[row],
 						       x, vocab, lse, mark);
 				sums->n_cmp++;
@@ -410,15 +422,17 @@ out:
 	return rc;
 }
 
-int pb_tf_score(struct pb_session *s, int vocab, const struct pb_tf_set *set,
+int pb_tf_score(struct pb_session *s, int vocab, int live, const struct pb_tf_set *set,
 		const struct pb_reference *ref, struct pb_acc_sums *sums,
 		char *err, size_t len)
 {
+	if (live < 1 || live > vocab)
+		live = vocab;
 	if (ref && (ref->vocab != vocab || ref->set.n_rows != set->n_rows))
 		return pb_errf(err, len, -EINVAL, "scoring: the reference does not match the cell "
 			       "(vocab %d vs %d, rows %ld vs %ld)", ref->vocab, vocab,
 			       ref->set.n_rows, set->n_rows);
-	return tf_run(s, vocab, set, TF_SCORE, (struct pb_reference *)ref, sums, err, len);
+	return tf_run(s, vocab, live, set, TF_SCORE, (struct pb_reference *)ref, sums, err, len);
 }
 
 /* Encoder-decoder without references: decoder_start + the dense greedy
@@ -426,7 +440,8 @@ int pb_tf_score(struct pb_session *s, int vocab, const struct pb_tf_set *set,
 static int greedy_fill(struct pb_session *s, const struct pb_model *m, struct pb_tf_seq *q,
 		       int max_new, float *logits)
 {
-	const int vocab = m->hp.vocab, ctx = m->hp.ctx;
+	/* greedy over real tokens only (padding ids masked) */
+	const int vocab = pb_model_live_vocab(m, NULL), ctx = m->hp.ctx;
 	if (max_new > ctx - 1)
 		max_new = ctx - 1;
 	q->tok = malloc((size_t)(max_new + 1) * sizeof *q->tok);
@@ -483,7 +498,7 @@ int pb_reference_compute(struct pb_session *dense, const struct pb_model *m,
 		rc = pb_errf(err, len, -ENOMEM, "reference: out of memory for %ld rows", r->set.n_rows);
 		goto fail;
 	}
-	if ((rc = tf_run(dense, vocab, &r->set, TF_DENSE, r, NULL, err, len)) < 0)
+	if ((rc = tf_run(dense, vocab, vocab, &r->set, TF_DENSE, r, NULL, err, len)) < 0)
 		goto fail;
 	free(logits);
 	*out = r;

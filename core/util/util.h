@@ -70,6 +70,14 @@ int pb_path_join(char *out, size_t len, const char *a, const char *b);
 /* Directory part of path into out ("." when none). */
 void pb_dirname(const char *path, char *out, size_t len);
 
+/* ---- sizes */
+/* "2GiB", "512 MiB", "1.5G", "64M", "4000000000": a number, then an
+ * optional unit: K M G T and KiB MiB GiB TiB are powers of 1024, kB KB MB
+ * GB TB powers of 1000.  0, or -EINVAL / -ERANGE. */
+int pb_size_parse(const char *text, uint64_t *out);
+/* "2 GiB", "1.5 GiB", "512 MiB", "100 bytes". */
+void pb_size_format(uint64_t bytes, char *out, size_t len);
+
 /* ---- time */
 double pb_now_ms(void);          /* CLOCK_MONOTONIC, milliseconds */
 void pb_iso8601_now(char *out, size_t len);  /* UTC, e.g. 2026-11-21T10:00:00Z */

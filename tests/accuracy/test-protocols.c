@@ -222,7 +222,7 @@ static void pb_side(struct rig *r, const struct proto_case *pc, int ctx, int str
 	*rows = set.n_rows;
 	memset(sums, 0, sizeof *sums);
 	if (sums && r->s)
-		ck_assert_msg(pb_tf_score(r->s, r->m->hp.vocab, &set, NULL, sums, err, sizeof err) == 0,
+		ck_assert_msg(pb_tf_score(r->s, r->m->hp.vocab, r->m->hp.vocab, &set, NULL, sums, err, sizeof err) == 0,
 			      "%s", err);
 	pb_tf_set_free(&set);
 	pb_dataset_free(ds);

@@ -167,6 +167,57 @@ START_TEST(test_defaults_and_settings)
 }
 END_TEST
 
+/* memory_limit (issue 14, item 13): sizes with units, none by default,
+ * refused with its position when it is no size; not part of the id. */
+START_TEST(test_memory_limit)
+{
+	static const struct { const char *text; uint64_t bytes; } ok[] = {
+		{ "2GiB", 2ull << 30 }, { "1.5G", 3ull << 29 }, { "100 MB", 100000000ull },
+		{ "4000000000", 4000000000ull },
+	};
+	struct pb_experiment *e = load_ok(BASE "backends: [ref]\n", NULL, 0);
+	ck_assert_uint_eq(e->memory_limit_bytes, 0);
+	char id[1024];
+	snprintf(id, sizeof id, "%s", e->cells[0].id);
+	pb_experiment_free(e);
+	for (size_t i = 0; i < PB_ARRAY_LEN(ok); i++) {
+		char y[512];
+		snprintf(y, sizeof y, BASE "memory_limit: %s\nbackends: [ref]\n", ok[i].text);
+		e = load_ok(y, NULL, 0);
+		ck_assert_uint_eq(e->memory_limit_bytes, ok[i].bytes);
+		ck_assert_str_eq(e->cells[0].id, id);
+		pb_experiment_free(e);
+	}
+	static const char *const bad[] = { "2 lots", "1M", "GiB" };
+	for (size_t i = 0; i < PB_ARRAY_LEN(bad); i++) {
+		char y[512];
+		snprintf(y, sizeof y, BASE "memory_limit: %s\nbackends: [ref]\n", bad[i]);
+		const char *err = load_bad(y, NULL, 0);
+		assert_has(err, ":6:15: 'memory_limit': expected a size");
+	}
+	/* the parser alone, for the cases a whole experiment need not load for */
+	uint64_t v;
+	ck_assert_int_eq(pb_size_parse("512MiB", &v), 0);
+	ck_assert_uint_eq(v, 512ull << 20);
+	ck_assert_int_eq(pb_size_parse("64M", &v), 0);
+	ck_assert_uint_eq(v, 64ull << 20);
+	ck_assert_int_eq(pb_size_parse("1TiB", &v), 0);
+	ck_assert_uint_eq(v, 1ull << 40);
+	ck_assert_int_eq(pb_size_parse("-1G", &v), -EINVAL);
+	ck_assert_int_eq(pb_size_parse("1e400", &v), -EINVAL);
+	ck_assert_int_eq(pb_size_parse("1e30T", &v), -ERANGE);
+	char out[32];
+	pb_size_format(2ull << 30, out, sizeof out);
+	ck_assert_str_eq(out, "2 GiB");
+	pb_size_format(3ull << 29, out, sizeof out);
+	ck_assert_str_eq(out, "1.5 GiB");
+	pb_size_format(512ull << 20, out, sizeof out);
+	ck_assert_str_eq(out, "512 MiB");
+	pb_size_format(100, out, sizeof out);
+	ck_assert_str_eq(out, "100 bytes");
+}
+END_TEST
+
 START_TEST(test_plugin_defaults_section)
 {
 	struct pb_experiment *e = load_ok(BASE
@@ -635,6 +686,7 @@ int main(void)
 	TCase *tc = tcase_create("load");
 	tcase_add_test(tc, test_full_example);
 	tcase_add_test(tc, test_defaults_and_settings);
+	tcase_add_test(tc, test_memory_limit);
 	tcase_add_test(tc, test_plugin_defaults_section);
 	tcase_add_test(tc, test_sweeps);
 	tcase_add_test(tc, test_include_exclude);

@@ -145,7 +145,7 @@ static void dense_vs(int vocab)
 	ck_assert_int_eq(ref->k, pb_reference_topk(vocab));
 	ck_assert_int_eq(ref->k, vocab > 4096 ? 64 : vocab);
 	ck_assert_int_eq(ref->set.n_rows, n0 - 1 + n1 - 1);
-	ck_assert_int_eq(pb_tf_score(dense.s, vocab, &ref->set, ref, &same, err, sizeof err), 0);
+	ck_assert_int_eq(pb_tf_score(dense.s, vocab, vocab, &ref->set, ref, &same, err, sizeof err), 0);
 	ck_assert_int_eq(same.n_cmp, ref->set.n_rows);
 	ck_assert_double_eq(pb_agreement(&same), 1);
 	ck_assert_double_eq_tol(pb_kl_mean(&same), 0, 1e-6);
@@ -155,11 +155,11 @@ static void dense_vs(int vocab)
 		s -= ref->target_logp[i];
 	ck_assert_double_eq_tol(pb_perplexity(&same) / exp(s / ref->set.n_rows), 1, 1e-4);
 
-	ck_assert_int_eq(pb_tf_score(other.s, vocab, &ref->set, ref, &diff, err, sizeof err), 0);
+	ck_assert_int_eq(pb_tf_score(other.s, vocab, vocab, &ref->set, ref, &diff, err, sizeof err), 0);
 	ck_assert_double_lt(pb_agreement(&diff), 1);
 	ck_assert_double_gt(pb_kl_mean(&diff), 1e-3);
 	/* a wrong vocabulary is refused */
-	ck_assert_int_eq(pb_tf_score(other.s, vocab + 1, &ref->set, ref, &diff, err, sizeof err), -EINVAL);
+	ck_assert_int_eq(pb_tf_score(other.s, vocab + 1, vocab + 1, &ref->set, ref, &diff, err, sizeof err), -EINVAL);
 
 	/* round trip through the file */
 	char path[600];
@@ -168,7 +168,7 @@ static void dense_vs(int vocab)
 	ck_assert_int_eq(pb_reference_write(ref, "key", path), 0);
 	ck_assert_msg(pb_reference_read(path, "key", &back, err, sizeof err) == 0, "%s", err);
 	struct pb_acc_sums again = { 0 };
-	ck_assert_int_eq(pb_tf_score(other.s, vocab, &back->set, back, &again, err, sizeof err), 0);
+	ck_assert_int_eq(pb_tf_score(other.s, vocab, vocab, &back->set, back, &again, err, sizeof err), 0);
 	ck_assert_double_eq(pb_kl_mean(&again), pb_kl_mean(&diff));
 	ck_assert_int_eq(again.agree, diff.agree);
 	pb_reference_free(back);

@@ -6,6 +6,7 @@
  * for one reason).  Check forks per test, so setenv() stays in its test.
  */
 #include <check.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
@@ -119,7 +120,7 @@ START_TEST(good_folder_loads)
 			 good[i].name);
 		ck_assert_int_eq(pb_path_join(path, sizeof path, FAKE_GOOD_DIR, file), 0);
 		ck_assert_str_eq(e->path, path);
-		ck_assert_ptr_nonnull(e->handle);
+		ck_assert(pb_plugin_loaded(e));
 		ck_assert_str_eq(e->desc->name, good[i].name);
 		ck_assert_int_eq(pb_sha256_file(path, hex), 0);
 		ck_assert_str_eq(e->sha256, hex);
@@ -345,6 +346,136 @@ static void expect_refused(const struct pb_plugin *p, const char *cause)
 	ck_assert_msg(strstr(why, "dir/pruner-hand.so") != NULL, "'%s' does not name the file", why);
 	ck_assert_msg(strstr(why, cause) != NULL, "'%s' does not say '%s'", why, cause);
 }
+
+/* ---- scanning without running plugin code (issue 14, items 2 and 3) -- */
+
+/* Does the file hold a line that is this process's id? */
+static int marked_by(const char *path, long pid)
+{
+	char line[64];
+	int found = 0;
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof line, f))
+		found |= strtol(line, NULL, 10) == pid;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* A truncated .so (SIGBUS inside dlopen), a constructor that crashes and
+ * one that hangs each cost one failure naming the file and the cause; the
+ * scan survives them and still finds the good plugins; and no constructor
+ * runs in the scanning process until a plugin is used. */
+START_TEST(broken_files_cost_one_line)
+{
+	char trunc_dir[PATH_MAX], src[PATH_MAX], path[PATH_MAX], mark[PATH_MAX], *data;
+	const struct pb_plugin_failure *f;
+	size_t n;
+
+	unsetenv("PRUNEBENCH_PLUGIN_PATH");
+	setenv("PRUNEBENCH_PLUGIN_TIMEOUT", "1", 1);
+	snprintf(tmp_root, sizeof tmp_root, "/tmp/pb-test-plugin-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmp_root));
+	/* half of a good plugin, as an interrupted copy leaves it */
+	ck_assert_int_eq(pb_path_join(src, sizeof src, FAKE_GOOD_DIR, "pruner-good.so"), 0);
+	ck_assert_int_eq(pb_read_file(src, &data, &n), 0);
+	make_dir_with("t", "pruner-trunc.so", data, n / 2);
+	free(data);
+	ck_assert_int_eq(pb_path_join(trunc_dir, sizeof trunc_dir, tmp_root, "t"), 0);
+	ck_assert_int_eq(pb_path_join(mark, sizeof mark, tmp_root, "mark"), 0);
+	setenv("PB_CTOR_MARK", mark, 1);
+
+	const char *const dirs[] = { trunc_dir, FAKE_CTOR_DIR, FAKE_GOOD_DIR, NULL };
+	double t0 = pb_now_ms();
+	struct pb_registry *r = open_with(dirs);
+	double took = pb_now_ms() - t0;
+
+	ck_assert_int_eq(pb_path_join(path, sizeof path, trunc_dir, "pruner-trunc.so"), 0);
+	ck_assert_int_eq(failures_for(r, path, &f), 1);
+	ck_assert_msg(strstr(f->why, path) && strstr(f->why, "truncated ELF"), "%s", f->why);
+
+	ck_assert_int_eq(pb_path_join(path, sizeof path, FAKE_CTOR_DIR, "pruner-ctorcrash.so"), 0);
+	ck_assert_int_eq(failures_for(r, path, &f), 1);
+	ck_assert_msg(strstr(f->why, path) &&
+		      (strstr(f->why, "killed by SIGSEGV") || strstr(f->why, "exit status")),
+		      "%s", f->why);
+
+	ck_assert_int_eq(pb_path_join(path, sizeof path, FAKE_CTOR_DIR, "pruner-ctorhang.so"), 0);
+	ck_assert_int_eq(failures_for(r, path, &f), 1);
+	ck_assert_msg(strstr(f->why, path) && strstr(f->why, "did not finish within 1 s"),
+		      "%s", f->why);
+	ck_assert_msg(took < 8000, "the scan took %.0f ms", took);
+	for (int i = 0; i < r->n_failures; i++)
+		ck_assert_ptr_null(strchr(r->failures[i].why, '\n'));
+
+	/* the scan went on past them */
+	ck_assert_ptr_nonnull(pb_registry_failure(r, PB_PRUNER, "ctorhang"));
+	const struct pb_plugin_entry *e = NULL;
+	for (int i = 0; i < r->n_entries; i++)
+		if (!strcmp(r->entries[i].desc->name, "ctormark"))
+			e = &r->entries[i];
+	ck_assert_ptr_nonnull(e);
+	ck_assert(!pb_plugin_loaded(e));
+	ck_assert_str_eq(e->desc->summary, "fake pruner whose constructor leaves a mark (tests)");
+	/* its constructor ran, but in the scanning child, not here */
+	ck_assert_msg(!marked_by(mark, (long)getpid()), "a constructor ran in the scanning process");
+	ck_assert_ptr_nonnull(pb_registry_find(r, PB_PRUNER, "good"));
+	ck_assert_ptr_eq(pb_registry_find(r, PB_PRUNER, "ctormark"), e);
+	ck_assert(pb_plugin_loaded(e));
+	ck_assert(marked_by(mark, (long)getpid()));
+	pb_registry_close(r);
+	pb_rm_rf(tmp_root);
+}
+END_TEST
+
+/* The copy the scan keeps says what the plugin has: its option table and
+ * which optional hooks exist, exactly as the plugin's own descriptor. */
+START_TEST(scanned_copy_matches)
+{
+	unsetenv("PRUNEBENCH_PLUGIN_PATH");
+	struct pb_registry *r = open_with(good_dirs);
+	for (int i = 0; i < r->n_entries; i++) {
+		const struct pb_plugin_entry *e = &r->entries[i];
+		const struct pb_plugin *c = e->desc;
+		/* what the scan saw, before loading */
+		int had_avail = c->available != NULL, n_opt = 0;
+		const void *ops_before = c->ops;
+		for (const struct pb_option *o = c->options; o && o->key; o++)
+			n_opt++;
+		char why[512];
+		ck_assert_int_eq(pb_plugin_load(e, why, sizeof why), 0);
+		void *h = dlopen(e->path, RTLD_NOW | RTLD_NOLOAD);
+		ck_assert_ptr_nonnull(h);
+		const struct pb_plugin *p = dlsym(h, "pb_plugin");
+		ck_assert_ptr_nonnull(p);
+		ck_assert_int_eq(had_avail, p->available != NULL);
+		ck_assert_ptr_eq(c->available, p->available);
+		ck_assert_ptr_eq(c->init, p->init);
+		ck_assert_ptr_eq(c->ops, ops_before);   /* the same struct, now with real hooks */
+		ck_assert_str_eq(c->name, p->name);
+		ck_assert_str_eq(c->version, p->version);
+		ck_assert_uint_eq(c->config_size, p->config_size);
+		int n_real = 0;
+		for (const struct pb_option *o = p->options; o && o->key; o++, n_real++) {
+			const struct pb_option *k = &c->options[n_real];
+			ck_assert_str_eq(k->key, o->key);
+			ck_assert_int_eq(k->type, o->type);
+			ck_assert_uint_eq(k->offset, o->offset);
+			ck_assert(!k->def == !o->def && (!o->def || !strcmp(k->def, o->def)));
+			ck_assert(!k->help == !o->help && (!o->help || !strcmp(k->help, o->help)));
+		}
+		ck_assert_int_eq(n_opt, n_real);
+		if (c->kind == PB_PRUNER)
+			ck_assert_ptr_eq(((const struct pb_pruner_ops *)c->ops)->apply,
+					 ((const struct pb_pruner_ops *)p->ops)->apply);
+		if (c->kind == PB_PROBE)
+			ck_assert_ptr_eq(((const struct pb_probe_ops *)c->ops)->read,
+					 ((const struct pb_probe_ops *)p->ops)->read);
+		dlclose(h);
+	}
+	pb_registry_close(r);
+}
+END_TEST
 
 START_TEST(check_each_rule)
 {
@@ -600,6 +731,8 @@ static Suite *plugin_suite(void)
 	tcase_add_test(tc, misbehaving_fakes);
 	tcase_add_test(tc, env_path_order);
 	tcase_add_test(tc, broken_first_file_shadows);
+	tcase_add_test(tc, broken_files_cost_one_line);
+	tcase_add_test(tc, scanned_copy_matches);
 	tcase_add_test(tc, check_each_rule);
 	tcase_add_test(tc, kind_names);
 	suite_add_tcase(s, tc);
