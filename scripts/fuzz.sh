@@ -34,6 +34,10 @@ t1=$(date +%s)
 echo "fuzz: build $build: $((t1 - t0)) s"
 
 dir=$build/tests/fuzz
+# the harnesses write their input as files each execution: memory, not disk
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	export TMPDIR=/dev/shm
+fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/fuzz/ubsan.supp
 failed=()
