@@ -16,10 +16,12 @@ packages=(
 # What the test suites need beyond the build (scripts/test.sh sets
 # PB_TEST_DEPS=1): lavapipe (a CPU Vulkan device), a local Slurm
 # (munge, slurmctld, slurmd), Chromium for the report's browser test, and
-# an aarch64 cross compiler + qemu-user for the cpu-blas NEON test.
+# an aarch64 cross compiler + qemu-user for the cpu-blas NEON test, and
+# clang with its runtimes (libFuzzer, sanitizers) for scripts/fuzz.sh.
 if [ "${PB_TEST_DEPS:-0}" = 1 ]; then
 	packages+=(mesa-vulkan-drivers slurm-wlm munge chromium)
 	packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+	packages+=(clang libclang-rt-dev)
 fi
 
 missing=()

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # scripts/test.sh — README command 2: install what is missing, build, and
 # run every test suite twice: a normal build (build/) and one under
-# AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
+# AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/); then run
+# every fuzz harness of tests/fuzz for a short fixed budget under clang's
+# libFuzzer + ASan + UBSan (scripts/fuzz.sh, build-fuzz/), so a parser
+# regression is caught at once.
 #   scripts/test.sh [meson test args...]     e.g. --suite core
+#   PB_FUZZ_SECONDS=N: seconds per harness (default 10; 0 skips fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PB_TEST_DEPS=1 scripts/setup.sh
@@ -14,3 +18,8 @@ fi
 ninja -C build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	meson test -C build-asan --print-errorlogs "$@"
+
+fuzz_secs=${PB_FUZZ_SECONDS:-10}
+if [ "$fuzz_secs" != 0 ]; then
+	scripts/fuzz.sh "$fuzz_secs"
+fi

@@ -165,9 +165,16 @@ static int run_child(const struct pb_plugin *p, int call_apply)
 	return st;
 }
 
-#ifdef __SANITIZE_ADDRESS__
-/* ASan catches SIGSEGV itself, reports, and exits 1. */
-#define DIED_OF_SEGV(st) ((WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV) || \
+/* gcc says __SANITIZE_ADDRESS__, clang __has_feature(address_sanitizer) */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PB_TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(PB_TEST_ASAN)
+/* ASan catches SIGSEGV itself, reports, and exits 1 (or aborts, with
+ * abort_on_error=1). */
+#define DIED_OF_SEGV(st) ((WIFSIGNALED(st) && (WTERMSIG(st) == SIGSEGV || WTERMSIG(st) == SIGABRT)) || \
 			  (WIFEXITED(st) && WEXITSTATUS(st) == 1))
 #else
 #define DIED_OF_SEGV(st) (WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV)
