@@ -114,7 +114,16 @@ int pb_fuzz_model_use(const struct pb_model *m)
 			n = (int)PB_ARRAY_LEN(ids);
 		pb_tokenizer_decode(t, ids, n, buf, sizeof buf);
 	}
-	int vocab = m->hp.vocab > 4096 ? 4096 : m->hp.vocab;
+	/* ids past the tokenizer (a padded vocab_size) are never generated
+	 * and decode to nothing in generation (core/run/generate.c): the live
+	 * vocab is what must decode */
+	int live = pb_model_live_vocab(m, t);
+	if (pb_fuzz_strict && live > pb_tokenizer_vocab(t) && !rc) {
+		fprintf(stderr, "pb-fuzz: live vocab %d exceeds the tokenizer's %d\n", live,
+			pb_tokenizer_vocab(t));
+		rc = PB_FUZZ_CHECK_FAILED;
+	}
+	int vocab = live > 4096 ? 4096 : live;
 	for (int id = 0; id < vocab; id++) {
 		buf[0] = '\0';
 		int r = pb_detokenize(t, id, buf, sizeof buf);
