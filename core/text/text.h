@@ -83,6 +83,8 @@ int pb_tokenizer_set_special(struct pb_tokenizer *t, int bos_id, int eos_id);
 /* The pre-tokenizer names a GGUF "gpt2" vocabulary may carry in
  * tokenizer.ggml.pre (llama.cpp's), for messages and --help. */
 const char *pb_tokenizer_pre_names(void);
+/* Whether name is one of them. */
+int pb_tokenizer_pre_known(const char *name);
 
 /* Kinds and their text pipelines:
  *  - byte-level (pb_tokenizer_new, and a "llama" vocabulary with no normal

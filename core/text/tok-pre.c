@@ -165,3 +165,11 @@ const char *pb_tokenizer_pre_names(void)
 {
 	return tok_pre_gguf_names();
 }
+
+int pb_tokenizer_pre_known(const char *name)
+{
+	for (size_t i = 0; name && i < PB_ARRAY_LEN(kinds); i++)
+		if (name_in(kinds[i].names, name))
+			return 1;
+	return 0;
+}

@@ -142,6 +142,30 @@ START_TEST(unknown_pre_named)
 	ck_assert_msg(strstr(err, "'no-such-pre'") && strstr(err, "ggml-vocab-gpt-2.gguf"), "%s", err);
 	ck_assert_msg(pb_gguf_tokenizer_load(gguf, "llama-bpe", &t, err, sizeof err) == 0, "%s", err);
 	pb_tokenizer_free(t);
+	/* the same file saying tokenizer.ggml.pre "gpt-9": refused, naming the
+	 * key, its value and the file; forcing gpt-2 loads it */
+	size_t n;
+	char *bytes = slurp(gguf, &n), tmp[] = "/tmp/pb-test-vocab-XXXXXX";
+	char *key = memmem(bytes, n, "tokenizer.ggml.pre", 18);
+	ck_assert_ptr_nonnull(key);
+	char *val = memmem(key, n - (size_t)(key - bytes), "gpt-2", 5);
+	ck_assert_ptr_nonnull(val);
+	val[4] = '9';
+	int fd = mkstemp(tmp);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, bytes, n), (ssize_t)n);
+	close(fd);
+	ck_assert_int_eq(pb_gguf_tokenizer_load(tmp, NULL, &t, err, sizeof err), -ENOTSUP);
+	ck_assert_msg(strstr(err, tmp) && strstr(err, "tokenizer.ggml.pre: pre-tokenizer 'gpt-9' is not known"), "%s",
+		      err);
+	ck_assert_msg(pb_gguf_tokenizer_load(tmp, "gpt-2", &t, err, sizeof err) == 0, "%s", err);
+	int32_t ids[8];
+	ck_assert_int_eq(pb_tokenize(t, " Hello world", 0, ids, 8), 2);
+	ck_assert_int_eq(ids[0], 18435);
+	ck_assert_int_eq(ids[1], 995);
+	pb_tokenizer_free(t);
+	unlink(tmp);
+	free(bytes);
 }
 END_TEST
 
