@@ -113,6 +113,7 @@ struct pb_tokenizer {
 	int n_pre;
 	struct tok_added *added;
 	int n_added;
+	uint8_t added_first[2][256];  /* [normalized][byte]: some added token starts with it */
 	/* decoding */
 	int dec_bytelevel;            /* pieces are GPT-2 byte-to-unicode text */
 	int dec_space;                /* U+2581 → ' ' */

@@ -479,6 +479,7 @@ static int added_list(struct jctx *c, struct pb_tokenizer *t, const json_t *adde
 			free(d->content);
 			continue;
 		}
+		t->added_first[!!d->normalized][(unsigned char)d->content[0]] = 1;
 		t->n_added++;
 	}
 	return 0;

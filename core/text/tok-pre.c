@@ -32,19 +32,25 @@ struct pre_kind {
 	const char *names;          /* the tokenizer.ggml.pre values, '|'-separated */
 	const char *regex[6];
 	int ignore_merges;          /* a word that is a piece is not merged (Llama 3, Tekken) */
+	int add_bos;                /* BOS by default when the file does not say (llama.cpp) */
 };
 
 static const struct pre_kind kinds[] = {
-	{ "default", "default", { "[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2_NOWS, "\\p{N}+", "[0-9][0-9][0-9]" }, 0 },
-	{ "llama-bpe", "llama-bpe|llama3|llama-v3|falcon3", { LLAMA3 }, 1 },
-	{ "dbrx", "dbrx|smaug-bpe|chatglm-bpe", { LLAMA3 }, 0 },
-	{ "qwen2", "qwen2|stablelm2|megrez", { QWEN2 }, 0 },
-	{ "gpt-2", "gpt-2|gpt2|mpt|olmo|jais|phi-2|roberta-bpe|gigachat|jina-es|jina-de|jina-v1-en|jina-v2-es|jina-v2-de|jina-v2-code",
-	  { GPT2_NOWS }, 0 },
-	{ "starcoder", "starcoder|refact|smollm|command-r|codeshell|exaone|minerva-7b", { "\\p{N}", GPT2_NOWS }, 0 },
-	{ "falcon", "falcon", { "[\\p{P}\\$\\+<=>\\^~\\|`]+", GPT2_NOWS, "[0-9][0-9][0-9]" }, 0 },
-	{ "deepseek-llm", "deepseek-llm",
-	  { "[\r\n]",
+	{ .name = "default", .names = "default",
+	  .regex = { "[\\p{P}\\$\\+<=>\\^~\\|]+", GPT2_NOWS, "\\p{N}+", "[0-9][0-9][0-9]" } },
+	{ .name = "llama-bpe", .names = "llama-bpe|llama3|llama-v3|falcon3",
+	  .regex = { LLAMA3 },
+	  .ignore_merges = 1, .add_bos = 1 },
+	{ .name = "dbrx", .names = "dbrx|smaug-bpe|chatglm-bpe", .regex = { LLAMA3 } },
+	{ .name = "qwen2", .names = "qwen2|stablelm2|megrez", .regex = { QWEN2 } },
+	{ .name = "gpt-2", .names = "gpt-2|gpt2|mpt|olmo|jais|phi-2|roberta-bpe|gigachat|jina-es|jina-de|jina-v1-en|jina-v2-es|jina-v2-de|jina-v2-code",
+	  .regex = { GPT2_NOWS } },
+	{ .name = "starcoder", .names = "starcoder|refact|smollm|command-r|codeshell|exaone|minerva-7b",
+	  .regex = { "\\p{N}", GPT2_NOWS } },
+	{ .name = "falcon", .names = "falcon",
+	  .regex = { "[\\p{P}\\$\\+<=>\\^~\\|`]+", GPT2_NOWS, "[0-9][0-9][0-9]" } },
+	{ .name = "deepseek-llm", .names = "deepseek-llm",
+	  .regex = { "[\r\n]",
 	    "\\s?[A-Za-z\\x{b5}\\x{c0}-\\x{d6}\\x{d8}-\\x{f6}\\x{f8}-\\x{1ba}\\x{1bc}-\\x{1bf}"
 	    "\\x{1c4}-\\x{293}\\x{295}-\\x{2af}\\x{370}-\\x{373}\\x{376}\\x{377}\\x{37b}-\\x{37d}"
 	    "\\x{37f}\\x{386}\\x{388}-\\x{38a}\\x{38c}\\x{38e}-\\x{3a1}\\x{3a3}-\\x{3f5}\\x{3f7}-"
@@ -65,19 +71,19 @@ static const struct pre_kind kinds[] = {
 	    "\\s?[!-/:-~\\x{ff01}-\\x{ff0f}\\x{ff1a}-\\x{ff5e}\\x{2018}-\\x{201f}\\x{3000}-\\x{3002}]+",
 	    "\\s+$",
 	    "[\\x{4e00}-\\x{9fa5}\\x{800}-\\x{4e00}\\x{ac00}-\\x{d7ff}]+",
-	    "\\p{N}+" }, 0 },
-	{ "deepseek-coder", "deepseek-coder",
-	  { "[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[\\x{4e00}-\\x{9fa5}\\x{800}-\\x{4e00}\\x{ac00}-\\x{d7ff}]+", "\\p{N}" }, 0 },
-	{ "deepseek-v3", "deepseek-v3",
-	  { "\\p{N}{1,3}", "[\\x{4e00}-\\x{9fa5}\\x{3040}-\\x{309f}\\x{30a0}-\\x{30ff}]+",
-	    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+" },
-	  0 },
-	{ "poro-chat", "poro-chat|bloom|gpt3-finnish", { PORO }, 0 },
-	{ "viking", "viking", { PORO, "\\p{N}" }, 0 },
-	{ "tekken", "tekken",
-	  { "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|"
+	    "\\p{N}+" } },
+	{ .name = "deepseek-coder", .names = "deepseek-coder",
+	  .regex = { "[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[\\x{4e00}-\\x{9fa5}\\x{800}-\\x{4e00}\\x{ac00}-\\x{d7ff}]+", "\\p{N}" } },
+	{ .name = "deepseek-v3", .names = "deepseek-v3",
+	  .regex = { "\\p{N}{1,3}", "[\\x{4e00}-\\x{9fa5}\\x{3040}-\\x{309f}\\x{30a0}-\\x{30ff}]+",
+	    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+" } },
+	{ .name = "poro-chat", .names = "poro-chat|bloom|gpt3-finnish", .regex = { PORO } },
+	{ .name = "viking", .names = "viking", .regex = { PORO, "\\p{N}" } },
+	{ .name = "tekken", .names = "tekken",
+	  .regex = { "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|"
 	    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|"
-	    "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" }, 1 },
+	    "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" },
+	  .ignore_merges = 1, .add_bos = 1 },
 };
 
 static int name_in(const char *names, const char *name)
@@ -158,6 +164,7 @@ int tok_pre_gguf(struct pb_tokenizer *t, const char *pre, char *err, size_t len)
 	}
 	t->pre[t->n_pre++] = (struct tok_pre){ .op = PRE_BYTELEVEL };
 	t->ignore_merges = k->ignore_merges;
+	t->add_bos |= k->add_bos;   /* the file's add_bos_token key decides after this */
 	return 0;
 }
 

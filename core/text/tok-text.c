@@ -150,6 +150,8 @@ static int find_added(const struct pb_tokenizer *t, int normalized, const char *
 		      size_t n, size_t *at, size_t *end)
 {
 	for (size_t i = from; i < n; i++) {
+		if (!t->added_first[normalized][(unsigned char)s[i]])
+			continue;
 		int best = -1;
 		size_t blen = 0;
 		for (int k = 0; k < t->n_added; k++) {
@@ -318,7 +320,8 @@ static int run_raw(const struct pb_tokenizer *t, const char *s, size_t n, int fi
 	int rc = 0;
 	for (size_t pos = 0; rc == 0 && pos < len;) {
 		size_t at = len, end = len;
-		int k = find_added(t, 1, norm, pos, len, &at, &end);
+		/* a GGUF's special pieces were all cut out of the raw text */
+		int k = t->st_partition ? -1 : find_added(t, 1, norm, pos, len, &at, &end);
 		if (at > pos)
 			rc = pre_apply(t, 0, norm + pos, at - pos, first && pos == 0, o);
 		if (rc == 0 && k >= 0)

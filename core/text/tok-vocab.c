@@ -366,6 +366,8 @@ int pb_tokenizer_from_vocab(const struct pb_vocab_spec *v, struct pb_tokenizer *
 			pb_tokenizer_free(t);
 			return rc;
 		}
+		if (v->add_bos >= 0)
+			t->add_bos = !!v->add_bos;
 	} else if (kind == PB_TOK_UNIGRAM) {
 		t->norm[t->n_norm++].op = NORM_SPM_WS;
 		t->add_eos = 1;
