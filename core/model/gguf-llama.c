@@ -210,8 +210,15 @@ int gguf_vocab_read(struct gguf_reader *r, struct pb_tokenizer **out, int ids[4]
 		pre[n] = '\0';
 		v.pre = pre;
 	}
-	if (r->tok_pre)
+	if (r->tok_pre) {   /* forced: known by name, and only BPE vocabularies have one */
+		if (!pb_tokenizer_pre_known(r->tok_pre))
+			return pb_errf(r->err, r->errlen, -ENOTSUP, "%s: forced pre-tokenizer '%s' is not known (known: %s)",
+				       r->path, r->tok_pre, pb_tokenizer_pre_names());
+		if (strcmp(model, "gpt2"))
+			pb_log(PB_LOG_WARN, "%s: a '%s' vocabulary has no pre-tokenizer: '%s' is ignored", r->path,
+			       model, r->tok_pre);
 		v.pre = r->tok_pre;
+	}
 	/* llama.cpp lets the whitespace after Phi-3's special pieces go */
 	const char *name = gguf_key_str(r, "general.name", &n);
 	for (uint64_t i = 0; name && i + 4 <= n && !v.rstrip_special; i++)

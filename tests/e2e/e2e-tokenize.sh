@@ -19,6 +19,12 @@ expect_eq "--file: the same ids" "[403, 407, 261, 378]" "$out"
 out=$("$PB" tokenize "$T/m.gguf" --text "Hi" --bos 2>&1)
 expect_eq "synthetic GGUF: BOS and byte pieces" "$(printf "     1 -> '<s>'\n    75 -> 'H'\n   108 -> 'i'")" "$out"
 
+out=$("$PB" generate "$T/m.gguf" --tokenizer-pre gpt-3 -n 1 2>&1); rc=$?
+expect_eq "generate --tokenizer-pre unknown: exit 1" 1 "$rc"
+expect_contains "generate --tokenizer-pre unknown: named" "$out" "forced pre-tokenizer 'gpt-3' is not known"
+out=$("$PB" convert "$T/m.gguf" "$T/m2.gguf" --tokenizer-pre gpt-3 2>&1); rc=$?
+expect_eq "convert --tokenizer-pre unknown: exit 1" 1 "$rc"
+
 out=$("$PB" tokenize "$L2C" 2>&1); rc=$?
 expect_eq "no text: usage error" 2 "$rc"
 out=$("$PB" tokenize "$L2C" --text a --file "$T/text.txt" 2>&1); rc=$?
