@@ -201,6 +201,41 @@ START_TEST(json_pre_exports_by_name)
 }
 END_TEST
 
+/* A GGUF SentencePiece vocabulary cuts its user-defined pieces out first
+ * and gives each stretch after one its own U+2581 prefix, as llama.cpp
+ * does; without add_space_prefix (Gemma's files) there is none.  Control
+ * pieces written in the text stay text. */
+START_TEST(gguf_spm_special_pieces)
+{
+	const char *tok[] = { "<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "\xe2\x96\x81" "b", "a", "b", "<u>", "<",
+			      "s", ">" };
+	const int32_t types[] = { 2, 3, 3, 1, 1, 1, 1, 4, 1, 1, 1 };
+	const float scores[] = { 0, 0, 0, -1, -1, -2, -2, 0, -3, -3, -3 };
+	struct pb_vocab_spec v = {
+		.model = "llama", .tokens = tok, .n_tokens = 11, .scores = scores, .types = types,
+		.bos_id = 1, .eos_id = 2, .unk_id = 0, .pad_id = -1, .add_bos = -1, .add_space_prefix = -1,
+	};
+	struct pb_tokenizer *t = NULL;
+	char err[512];
+	ck_assert_msg(pb_tokenizer_from_vocab(&v, &t, err, sizeof err) == 0, "%s", err);
+	/* [▁a] <u> [▁b]; the control piece "<s>" in the text is the pieces
+	 * < s > */
+	expect_ids(t, "a<u>b", (int[]){ 3, 7, 4 }, 3);
+	expect_ids(t, "a<s>", (int[]){ 3, 8, 9, 10 }, 4);
+	pb_tokenizer_free(t);
+	v.add_space_prefix = 0;
+	ck_assert_msg(pb_tokenizer_from_vocab(&v, &t, err, sizeof err) == 0, "%s", err);
+	expect_ids(t, "a<u>b", (int[]){ 5, 7, 6 }, 3);
+	pb_tokenizer_free(t);
+	/* Phi-3: the whitespace after a user-defined piece goes */
+	v.add_space_prefix = -1;
+	v.rstrip_special = 1;
+	ck_assert_msg(pb_tokenizer_from_vocab(&v, &t, err, sizeof err) == 0, "%s", err);
+	expect_ids(t, "a<u>  b", (int[]){ 3, 7, 4 }, 3);
+	pb_tokenizer_free(t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tokenizers-split");
@@ -211,6 +246,7 @@ int main(void)
 	tcase_add_test(tc, normalizers);
 	tcase_add_test(tc, gguf_pre_names);
 	tcase_add_test(tc, json_pre_exports_by_name);
+	tcase_add_test(tc, gguf_spm_special_pieces);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
