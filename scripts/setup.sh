@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(
 	gcc libc6-dev pkg-config meson ninja-build git
 	libyaml-dev libcsv-dev libjansson-dev libssl-dev libopenblas-dev
+	libpcre2-dev libutf8proc-dev
 	check libsubunit-dev
 	libvulkan-dev glslc
 )

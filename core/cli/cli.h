@@ -17,6 +17,7 @@ int pb_cmd_merge(int argc, char **argv);
 int pb_cmd_plugins(int argc, char **argv);
 int pb_cmd_synth(int argc, char **argv);
 int pb_cmd_generate(int argc, char **argv);
+int pb_cmd_tokenize(int argc, char **argv);
 int pb_cmd_convert(int argc, char **argv);
 int pb_cmd_prune(int argc, char **argv);
 int pb_cmd_probe(int argc, char **argv);

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "model/modelio.h"
 #include "model/quant.h"
+#include "text/text.h"
 #include "util/util.h"
 
 static const struct {
@@ -26,7 +27,9 @@ static void convert_usage(FILE *f)
 	fprintf(f, "usage: prunebench convert IN OUT.gguf [--type f32|f16|bf16|q8_0|q4_0] [--tokenizer FILE] [--seed N]\n\n"
 		   "IN: a GGUF file, a Hugging Face folder, a llama2.c .bin or synth:PRESET.\n"
 		   "--type: storage of the 2-D weights (default: as loaded); norms stay F32,\n"
-		   "        q4_0 keeps an untied output at Q8_0.\n");
+		   "        q4_0 keeps an untied output at Q8_0.\n"
+		   "--tokenizer-pre NAME: force a GGUF vocabulary's pre-tokenizer (written to OUT's\n"
+		   "        tokenizer.ggml.pre): %s\n", pb_tokenizer_pre_names());
 }
 
 int pb_cmd_convert(int argc, char **argv)
@@ -34,11 +37,12 @@ int pb_cmd_convert(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "type", required_argument, NULL, 't' },
 		{ "tokenizer", required_argument, NULL, 'k' },
+		{ "tokenizer-pre", required_argument, NULL, 'P' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *tok = NULL;
+	const char *tok = NULL, *pre = NULL;
 	int type = -1, c;
 	unsigned long long seed = 0;
 	char err[1024], *end;
@@ -56,6 +60,7 @@ int pb_cmd_convert(int argc, char **argv)
 			}
 			break;
 		case 'k': tok = optarg; break;
+		case 'P': pre = optarg; break;
 		case 's':
 			errno = 0;
 			seed = strtoull(optarg, &end, 0);
@@ -81,7 +86,7 @@ int pb_cmd_convert(int argc, char **argv)
 	if (!strncmp(in, "synth:", 6))
 		rc = pb_model_synth(in + 6, (uint64_t)seed, &m, err, sizeof err);
 	else
-		rc = pb_model_load_with(in, tok, &m, err, sizeof err);
+		rc = pb_model_load_pre(in, tok, pre, &m, err, sizeof err);
 	if (rc == 0 && type >= 0)
 		rc = pb_model_convert(m, (enum pb_dtype)type, err, sizeof err);
 	if (rc == 0)

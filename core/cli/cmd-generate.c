@@ -24,7 +24,8 @@ static void generate_usage(FILE *f)
 		"  --backend NAME  backend plugin (default ref)\n"
 		"  --prompt TEXT   prompt (default \"Once upon a time\")\n"
 		"  -n N            tokens to generate (default 32)\n"
-		"  --seed N        seed for synthetic weights and the backend (default 0)\n");
+		"  --seed N        seed for synthetic weights and the backend (default 0)\n"
+		"  --tokenizer-pre NAME  force a GGUF vocabulary's pre-tokenizer: %s\n", pb_tokenizer_pre_names());
 }
 
 static int parse_int(const char *s, long long lo, long long hi, long long *v)
@@ -120,10 +121,11 @@ int pb_cmd_generate(int argc, char **argv)
 		{ "backend", required_argument, NULL, 'b' },
 		{ "prompt", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 's' },
+		{ "tokenizer-pre", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *backend = "ref", *prompt = "Once upon a time";
+	const char *backend = "ref", *prompt = "Once upon a time", *pre = NULL;
 	long long n_new = 32, seed = 0;
 	char err[512];
 	int c;
@@ -132,6 +134,7 @@ int pb_cmd_generate(int argc, char **argv)
 		switch (c) {
 		case 'b': backend = optarg; break;
 		case 'p': prompt = optarg; break;
+		case 'P': pre = optarg; break;
 		case 'n':
 			if (parse_int(optarg, 1, 1 << 20, &n_new) < 0) {
 				fprintf(stderr, "prunebench generate: -n: expected a positive integer, got '%s'\n", optarg);
@@ -160,7 +163,7 @@ int pb_cmd_generate(int argc, char **argv)
 	if (!strncmp(model, "synth:", 6))
 		rc = pb_model_synth(model + 6, (uint64_t)seed, &m, err, sizeof err);
 	else
-		rc = pb_model_load(model, &m, err, sizeof err);
+		rc = pb_model_load_pre(model, NULL, pre, &m, err, sizeof err);
 	if (rc < 0) {
 		fprintf(stderr, "prunebench generate: %s\n", err);
 		return 1;

@@ -237,6 +237,11 @@ static char *config_text(const struct pb_experiment *e, const struct pb_cell *ce
 			sb_quoted(&b, base_name(m->tokenizer));
 			sb_printf(&b, "\n");
 		}
+		if (m->tokenizer_pre[0]) {
+			sb_printf(&b, "  tokenizer_pre: ");
+			sb_quoted(&b, m->tokenizer_pre);
+			sb_printf(&b, "\n");
+		}
 	}
 	sb_printf(&b, "dataset:\n  file: ");
 	sb_quoted(&b, base_name(d->path));

@@ -35,6 +35,7 @@ struct pb_model_spec {
 	uint64_t seed;                /* synth: weights seed */
 	char path[PATH_MAX];          /* file: resolved against the experiment's folder */
 	char tokenizer[PATH_MAX];     /* file: `tokenizer:` (tokenizer.json or llama2.c .bin), "" none */
+	char tokenizer_pre[64];       /* file: `tokenizer_pre:` forces a GGUF's tokenizer.ggml.pre, "" none */
 };
 
 /* A `datasets:` entry (the keys: core/experiment/parse.c). */

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "model/modelio.h"
+#include "text/text.h"
 #include "util/util.h"
 #include "xp.h"
 
@@ -325,7 +326,7 @@ static int resolve_path(struct xctx *c, const struct xnode *n, const char *what,
 static int model_entry(struct xctx *c, const struct xnode *key, struct xnode *val,
 		       const char *name, void *arg)
 {
-	static const char *const known[] = { "synth", "path", "seed", "tokenizer" };
+	static const char *const known[] = { "synth", "path", "seed", "tokenizer", "tokenizer_pre" };
 	struct pb_experiment *e = c->e;
 	char what[PB_NAME_MAX + 16], dym[160];
 	int ret;
@@ -336,7 +337,7 @@ static int model_entry(struct xctx *c, const struct xnode *key, struct xnode *va
 		return xerr(c, xn_is_null(val) ? key : val,
 			    "%s: expected a mapping with 'synth' or 'path', got %s", what,
 			    xn_kind_name(val));
-	if ((ret = check_keys(c, val, what, known, 4)) < 0)
+	if ((ret = check_keys(c, val, what, known, 5)) < 0)
 		return ret;
 
 	struct pb_model_spec *m = realloc(e->models, (e->n_models + 1) * sizeof *m);
@@ -349,6 +350,7 @@ static int model_entry(struct xctx *c, const struct xnode *key, struct xnode *va
 
 	const struct xnode *synth = xn_get(val, "synth"), *path = xn_get(val, "path");
 	const struct xnode *seed = xn_get(val, "seed"), *tok = xn_get(val, "tokenizer");
+	const struct xnode *pre = xn_get(val, "tokenizer_pre");
 	if (synth && path)
 		return xerr(c, xn_key(val, "path"), "%s: give either 'synth' or 'path', not both", what);
 	if (!synth && !path)
@@ -383,6 +385,16 @@ static int model_entry(struct xctx *c, const struct xnode *key, struct xnode *va
 	}
 	if (synth && tok)
 		return xerr(c, xn_key(val, "tokenizer"), "%s: 'tokenizer' applies only to model files", what);
+	if (synth && pre)
+		return xerr(c, xn_key(val, "tokenizer_pre"), "%s: 'tokenizer_pre' applies only to model files", what);
+	if (pre) {   /* a GGUF vocabulary's pre-tokenizer, by llama.cpp's name */
+		if ((ret = xp_scalar(c, pre, "tokenizer_pre")) < 0)
+			return ret;
+		if (!pb_tokenizer_pre_known(pre->text))
+			return xerr(c, pre, "%s: tokenizer_pre: unknown pre-tokenizer '%s' (known: %s)", what, pre->text,
+				    pb_tokenizer_pre_names());
+		snprintf(m->tokenizer_pre, sizeof m->tokenizer_pre, "%s", pre->text);
+	}
 	e->n_models++;
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "model/gguf-reader.h"
 #include "model/gguf.h"
@@ -167,11 +168,10 @@ static void free_strings(char **s, uint64_t n)
 	free(s);
 }
 
-static int load_vocab(struct gguf_reader *r, struct pb_model *m)
+int gguf_vocab_read(struct gguf_reader *r, struct pb_tokenizer **out, int ids[4])
 {
 	struct pb_vocab_spec v = { .bos_id = -1, .eos_id = -1, .unk_id = -1, .pad_id = -1 };
-	struct pb_model_core *core = m->core;
-	char model[32] = "llama", pre[64] = "", msg[384];
+	char model[32] = "llama", pre[64] = "", msg[512];
 	const struct gguf_kv *tk = gguf_find_kv(r, "tokenizer.ggml.tokens");
 	char **tokens = NULL, **merges = NULL;
 	float *scores = NULL;
@@ -210,6 +210,19 @@ static int load_vocab(struct gguf_reader *r, struct pb_model *m)
 		pre[n] = '\0';
 		v.pre = pre;
 	}
+	if (r->tok_pre) {   /* forced: known by name, and only BPE vocabularies have one */
+		if (!pb_tokenizer_pre_known(r->tok_pre))
+			return pb_errf(r->err, r->errlen, -ENOTSUP, "%s: forced pre-tokenizer '%s' is not known (known: %s)",
+				       r->path, r->tok_pre, pb_tokenizer_pre_names());
+		if (strcmp(model, "gpt2"))
+			pb_log(PB_LOG_WARN, "%s: a '%s' vocabulary has no pre-tokenizer: '%s' is ignored", r->path,
+			       model, r->tok_pre);
+		v.pre = r->tok_pre;
+	}
+	/* llama.cpp lets the whitespace after Phi-3's special pieces go */
+	const char *name = gguf_key_str(r, "general.name", &n);
+	for (uint64_t i = 0; name && i + 4 <= n && !v.rstrip_special; i++)
+		v.rstrip_special = !strncasecmp(name + i, "phi3", 4) || (i + 5 <= n && !strncasecmp(name + i, "phi-3", 5));
 	v.model = model;
 	v.n_tokens = nt;
 	v.byte_level = !strcmp(model, "gpt2");
@@ -243,23 +256,41 @@ static int load_vocab(struct gguf_reader *r, struct pb_model *m)
 	v.merges = (const char *const *)merges;
 	v.n_merges = mg ? (int)mg->arr_n : 0;
 	msg[0] = '\0';
-	rc = pb_tokenizer_from_vocab(&v, &core->tok, msg, sizeof msg);
+	rc = pb_tokenizer_from_vocab(&v, out, msg, sizeof msg);
 	if (rc < 0) {
-		pb_sayf(r->err, r->errlen, "%s: offset %zu: vocabulary: %s", r->path, tk->at,
-			msg[0] ? msg : strerror(-rc));
+		size_t pre_at = kv_at(r, "tokenizer.ggml.pre");
+		if (rc == -ENOTSUP && !r->tok_pre && pre_at)   /* point at the key that named it */
+			pb_sayf(r->err, r->errlen, "%s: offset %zu: tokenizer.ggml.pre: %s", r->path, pre_at, msg);
+		else
+			pb_sayf(r->err, r->errlen, "%s: offset %zu: vocabulary: %s", r->path, tk->at,
+				msg[0] ? msg : strerror(-rc));
 		goto out;
 	}
-	m->hp.vocab = nt;
-	m->hp.bos_id = v.bos_id;
-	m->hp.eos_id = v.eos_id;
-	m->hp.unk_id = v.unk_id;
-	m->hp.pad_id = v.pad_id;
+	ids[0] = v.bos_id;
+	ids[1] = v.eos_id;
+	ids[2] = v.unk_id;
+	ids[3] = v.pad_id;
 out:
 	free_strings(tokens, tk->arr_n);
 	free_strings(merges, mg ? mg->arr_n : 0);
 	free(scores);
 	free(types);
 	return rc;
+}
+
+static int load_vocab(struct gguf_reader *r, struct pb_model *m)
+{
+	struct pb_model_core *core = m->core;
+	int ids[4];
+	int rc = gguf_vocab_read(r, &core->tok, ids);
+	if (rc < 0)
+		return rc;
+	m->hp.vocab = pb_tokenizer_vocab(core->tok);
+	m->hp.bos_id = ids[0];
+	m->hp.eos_id = ids[1];
+	m->hp.unk_id = ids[2];
+	m->hp.pad_id = ids[3];
+	return 0;
 }
 
 /* Roles, block numbers and the shapes the rest of the core relies on. */

@@ -513,10 +513,32 @@ static int place_tensors(struct gguf_reader *r, struct pb_model *m, const struct
 	return 0;
 }
 
-int pb_gguf_load(const char *path, const char *tok_path, struct pb_model **out,
-		 char *err, size_t len)
+int pb_gguf_tokenizer_load(const char *path, const char *pre, struct pb_tokenizer **out,
+			   char *err, size_t len)
 {
-	struct gguf_reader r = { .path = path, .err = err, .errlen = len };
+	struct gguf_reader r = { .path = path, .err = err, .errlen = len, .tok_pre = pre && *pre ? pre : NULL };
+	void *map = NULL;
+	uint64_t n_tensors = 0;
+	int ids[4], rc;
+	if (err && len)
+		err[0] = '\0';
+	if ((rc = pb_map_file(path, &map, &r.len, err, len)) < 0)
+		return rc;
+	r.p = map;
+	if ((rc = parse_header_and_kv(&r, &n_tensors)) == 0)
+		rc = gguf_vocab_read(&r, out, ids);
+	if (map)
+		munmap(map, r.len);
+	for (uint64_t i = 0; r.kv && i < r.n_kv; i++)
+		free(r.kv[i].key);
+	free(r.kv);
+	return rc;
+}
+
+int pb_gguf_load(const char *path, const char *tok_path, const char *tok_pre,
+		 struct pb_model **out, char *err, size_t len)
+{
+	struct gguf_reader r = { .path = path, .err = err, .errlen = len, .tok_pre = tok_pre };
 	struct pb_model *m = NULL;
 	struct gguf_tinfo *ti = NULL;
 	void *map = NULL;

@@ -9,6 +9,8 @@
 
 #include <prunebench/model.h>
 
+struct pb_tokenizer;
+
 /* One metadata pair; offsets into the mapped file, checked in bounds. */
 struct gguf_kv {
 	char *key;
@@ -32,6 +34,7 @@ struct gguf_reader {
 	uint64_t n_kv;
 	uint32_t align;
 	char arch[16];        /* general.architecture: "llama" or "t5" */
+	const char *tok_pre;  /* forces tokenizer.ggml.pre (NULL: the file's) */
 };
 
 /* Where each tensor's fields were, for messages after the infos are read. */
@@ -66,5 +69,8 @@ const char *gguf_str_at(const struct gguf_reader *r, size_t *off, uint64_t *n);
  * replaces the file's own vocabulary (NULL: the file's). */
 int gguf_arch_load(struct gguf_reader *r, struct pb_model *m, const struct gguf_tinfo *ti,
 		   const char *tok_path);
+/* The tokenizer the tokenizer.ggml.* keys describe (r->tok_pre forcing
+ * the pre-tokenizer); ids[] gets bos, eos, unk, pad (-1 when absent). */
+int gguf_vocab_read(struct gguf_reader *r, struct pb_tokenizer **out, int ids[4]);
 
 #endif

@@ -40,8 +40,8 @@ int pb_map_file(const char *path, void **p, size_t *len, char *err, size_t errle
 
 /* The format readers behind pb_model_load_with; tok_path NULL: the
  * model's own tokenizer. */
-int pb_gguf_load(const char *path, const char *tok_path, struct pb_model **out,
-		 char *err, size_t len);
+int pb_gguf_load(const char *path, const char *tok_path, const char *tok_pre,
+		 struct pb_model **out, char *err, size_t len);
 int pb_llama2c_load(const char *path, const char *tok_path, struct pb_model **out,
 		    char *err, size_t len);
 int pb_hf_load(const char *dir, const char *tok_path, struct pb_model **out,

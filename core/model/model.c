@@ -333,11 +333,19 @@ int pb_tokenizer_file_load(const char *path, int n_vocab, struct pb_tokenizer **
 int pb_model_load_with(const char *path, const char *tokenizer_path, struct pb_model **out,
 		       char *err, size_t len)
 {
+	return pb_model_load_pre(path, tokenizer_path, NULL, out, err, len);
+}
+
+int pb_model_load_pre(const char *path, const char *tokenizer_path, const char *tokenizer_pre,
+		      struct pb_model **out, char *err, size_t len)
+{
 	struct stat st;
 	char dir[4096];
 	uint32_t magic = 0;
 	if (tokenizer_path && !tokenizer_path[0])
 		tokenizer_path = NULL;
+	if (tokenizer_pre && !tokenizer_pre[0])
+		tokenizer_pre = NULL;
 	if (stat(path, &st) < 0)
 		return pb_errf(err, len, -errno, "%s: cannot open: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode))
@@ -350,7 +358,7 @@ int pb_model_load_with(const char *path, const char *tokenizer_path, struct pb_m
 	size_t got = fread(&magic, 1, 4, f);
 	fclose(f);
 	if (got == 4 && magic == GGUF_MAGIC)
-		return pb_gguf_load(path, tokenizer_path, out, err, len);
+		return pb_gguf_load(path, tokenizer_path, tokenizer_pre, out, err, len);
 	/* a file of a Hugging Face folder stands for the folder */
 	if (ends_with(path, ".safetensors") || ends_with(path, "config.json") ||
 	    ends_with(path, ".safetensors.index.json")) {
@@ -360,7 +368,7 @@ int pb_model_load_with(const char *path, const char *tokenizer_path, struct pb_m
 	if (ends_with(path, ".bin"))
 		return pb_llama2c_load(path, tokenizer_path, out, err, len);
 	if (ends_with(path, ".gguf"))
-		return pb_gguf_load(path, tokenizer_path, out, err, len);   /* says what is wrong */
+		return pb_gguf_load(path, tokenizer_path, tokenizer_pre, out, err, len);   /* says what is wrong */
 	return pb_errf(err, len, -EINVAL,
 		       "%s: unrecognised model format (expected a GGUF file, a llama2.c .bin checkpoint or a Hugging Face folder)",
 		       path);

@@ -45,6 +45,15 @@ int pb_model_load(const char *path, struct pb_model **out, char *err, size_t len
  * model's own. */
 int pb_model_load_with(const char *path, const char *tokenizer_path, struct pb_model **out,
 		       char *err, size_t len);
+/* The same, forcing a GGUF vocabulary's pre-tokenizer (tokenizer.ggml.pre)
+ * to tokenizer_pre (NULL or "": the file's own; other formats ignore it). */
+int pb_model_load_pre(const char *path, const char *tokenizer_path, const char *tokenizer_pre,
+		      struct pb_model **out, char *err, size_t len);
+/* Only the tokenizer of a GGUF file (tokenizer.ggml.* keys; any
+ * architecture, vocabulary-only files included), its pre-tokenizer forced
+ * to pre when not NULL or "". */
+int pb_gguf_tokenizer_load(const char *path, const char *pre, struct pb_tokenizer **out,
+			   char *err, size_t len);
 /* GGUF v3 as llama.cpp reads it: llama or t5 names and keys, tokenizer
  * metadata from pb_tokenizer_export; a tied output is left out. */
 int pb_gguf_write(const struct pb_model *m, const char *path, char *err, size_t len);

@@ -96,8 +96,8 @@ static void start_of(const struct pb_experiment *e, const struct pb_model_spec *
 		st->ok = 1;
 		return;
 	}
-	if (pb_model_load_with(ms->path, ms->tokenizer[0] ? ms->tokenizer : NULL, &st->m, err,
-			       sizeof err) < 0) {
+	if (pb_model_load_pre(ms->path, ms->tokenizer[0] ? ms->tokenizer : NULL, ms->tokenizer_pre, &st->m,
+			      err, sizeof err) < 0) {
 		say(out, "%s: warning: model '%s': chains not checked against it: %s\n", e->file,
 			ms->name, err);
 		return;

@@ -14,7 +14,8 @@ int pb_input_model_load(const struct pb_model_spec *ms, struct pb_model **m, cha
 {
 	if (ms->source == PB_MODEL_SYNTH)
 		return pb_model_synth(ms->preset, ms->seed, m, err, len);
-	return pb_model_load_with(ms->path, ms->tokenizer[0] ? ms->tokenizer : NULL, m, err, len);
+	return pb_model_load_pre(ms->path, ms->tokenizer[0] ? ms->tokenizer : NULL, ms->tokenizer_pre, m, err,
+				 len);
 }
 
 void pb_input_dataset_opts(const struct pb_experiment *e, const struct pb_dataset_spec *d,

@@ -57,6 +57,7 @@ struct pb_vocab_spec {
 	int add_bos;                  /* -1: the kind's default */
 	int add_space_prefix;         /* -1: the kind's default */
 	int byte_level;               /* BPE: GPT-2 byte-to-unicode pre-tokenizer (1) or Metaspace (0) */
+	int rstrip_special;           /* user-defined pieces eat the whitespace after them (llama.cpp's Phi-3) */
 };
 
 int pb_tokenizer_from_vocab(const struct pb_vocab_spec *v, struct pb_tokenizer **out,
@@ -79,16 +80,26 @@ int pb_tokenizer_kind(const struct pb_tokenizer *t);
 /* Override BOS/EOS (-1: none), e.g. from a model's config.json. */
 int pb_tokenizer_set_special(struct pb_tokenizer *t, int bos_id, int eos_id);
 
+/* The pre-tokenizer names a GGUF "gpt2" vocabulary may carry in
+ * tokenizer.ggml.pre (llama.cpp's), for messages and --help. */
+const char *pb_tokenizer_pre_names(void);
+/* Whether name is one of them. */
+int pb_tokenizer_pre_known(const char *name);
+
 /* Kinds and their text pipelines:
  *  - byte-level (pb_tokenizer_new, and a "llama" vocabulary with no normal
  *    pieces, as synthetic models carry): one <0xNN> piece per byte.
  *  - PB_TOK_SPM ("llama", llama2.c .bin): llama.cpp's llm_tokenizer_spm.
  *    ' ' becomes U+2581, one more in front when add_space_prefix; merges
- *    by score; unknowns as <0xNN> pieces, else <unk>.  Special and control
- *    pieces written in the text are NOT recognised (encoded as text).
- *  - PB_TOK_BPE: Hugging Face BPE.  GGUF "gpt2" (byte_level = 1): GPT-2
- *    byte-to-unicode and split regex (a Unicode block approximation of
- *    \p{L}/\p{N}, see tok-bytelevel.c).  A "llama" vocabulary that carries
+ *    by score; unknowns as <0xNN> pieces, else <unk>.  From GGUF,
+ *    user-defined pieces are cut out first (each stretch of text after one
+ *    gets its own U+2581 prefix, as llama.cpp does); control pieces written
+ *    in the text are NOT recognised (encoded as text).
+ *  - PB_TOK_BPE: Hugging Face BPE.  GGUF "gpt2" (byte_level = 1): the
+ *    split regexes llama.cpp uses for tokenizer.ggml.pre (tok-pre.c; an
+ *    unknown name is an error), then GPT-2 byte-to-unicode.  User-defined
+ *    pieces of a GGUF vocabulary are cut out of the text first, longest
+ *    first, as llama.cpp does; control pieces stay text.  A "llama" vocabulary that carries
  *    merges, or byte_level = 0, uses the SentencePiece-style text pipeline
  *    with ranked merges, byte fallback and fused <unk>.  tokenizer.json
  *    added tokens are matched in the text first, as Hugging Face does.

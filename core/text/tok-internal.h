@@ -12,7 +12,7 @@
 
 #define TOK_BYTE 0   /* the synthetic byte-level kind: each byte its <0xNN> piece */
 #define TOK_MAX_NORM 8
-#define TOK_MAX_PRE 4
+#define TOK_MAX_PRE 8
 
 #define SPM_SPACE "\xe2\x96\x81"   /* U+2581, SentencePiece's visible space */
 
@@ -23,17 +23,33 @@ enum norm_op {
 	NORM_SPM_WS,        /* sentencepiece remove_extra_whitespaces: trim, collapse */
 	NORM_STRIP,         /* strip whitespace left (a != NULL) / right (b != NULL) */
 	NORM_LOWER,
+	NORM_REPLACE_RE,    /* every match of the regex re by b (HF Replace with a Regex) */
+	NORM_NFC,           /* Unicode normalization forms (utf8proc) */
+	NORM_NFKC,
+	NORM_NFD,
+	NORM_NFKD,
 };
 
 struct tok_norm {
 	enum norm_op op;
 	char *a, *b;
+	void *re;           /* NORM_REPLACE_RE: a compiled tok_regex */
 };
 
 enum pre_op {
 	PRE_BYTELEVEL = 1,  /* GPT-2 split regex (optional) then byte-to-unicode */
 	PRE_METASPACE,      /* ' ' → replacement, prepend, optionally split before it */
 	PRE_WSSPLIT,        /* split on whitespace, dropping it */
+	PRE_SPLIT,          /* HF Split: a regex and what happens to its matches */
+};
+
+/* HF SplitDelimiterBehavior: what a Split does with the matched pieces. */
+enum split_behavior {
+	SPLIT_ISOLATED = 0,     /* matches and the text between them, each a piece */
+	SPLIT_REMOVED,          /* matches dropped */
+	SPLIT_MERGED_PREV,      /* a match ends the piece before it */
+	SPLIT_MERGED_NEXT,      /* a match starts the piece after it */
+	SPLIT_CONTIGUOUS,       /* consecutive matches one piece */
 };
 
 enum prepend_scheme { PREPEND_NEVER = 0, PREPEND_FIRST, PREPEND_ALWAYS };
@@ -45,6 +61,10 @@ struct tok_pre {
 	int scheme;             /* METASPACE: enum prepend_scheme */
 	int split;              /* METASPACE */
 	char *replacement;      /* METASPACE */
+	void *re;               /* SPLIT, BYTELEVEL with use_regex: a compiled tok_regex */
+	char *pattern;          /* SPLIT: re's source, to name the pre-tokenizer on export */
+	int behavior;           /* SPLIT: enum split_behavior */
+	int invert;             /* SPLIT: the text between matches is what is split off */
 };
 
 /* An added token (tokenizer.json): matched verbatim in the text before the
@@ -93,12 +113,18 @@ struct pb_tokenizer {
 	int n_pre;
 	struct tok_added *added;
 	int n_added;
+	uint8_t added_first[2][256];  /* [normalized][byte]: some added token starts with it */
 	/* decoding */
 	int dec_bytelevel;            /* pieces are GPT-2 byte-to-unicode text */
 	int dec_space;                /* U+2581 → ' ' */
 	int dec_bytes;                /* <0xNN> → that byte */
 	int dec_strip;                /* leading spaces removed at the start of a text */
 	char *model_name, *pre_name;  /* for export */
+	/* GGUF vocabularies: special pieces are cut out of the text first, the
+	 * longest first over the whole text, as llama.cpp's
+	 * tokenizer_st_partition does (tokenizer.json added tokens are matched
+	 * leftmost-longest instead, as Hugging Face does) */
+	int st_partition;
 };
 
 /* ---- tok-vocab.c */
@@ -146,10 +172,36 @@ int tok_unigram_word(const struct pb_tokenizer *t, const char *s, size_t n, stru
 /* GPT-2 byte → code point, and back (-1 when none). */
 uint32_t tok_byte_to_cp(unsigned char b);
 int tok_cp_to_byte(uint32_t cp);
-/* Split s[0..n) at GPT-2 pre-tokenizer boundaries: calls fn per piece. */
-int tok_gpt2_split(const char *s, size_t n,
-		   int (*fn)(void *ctx, const char *s, size_t n), void *ctx);
 /* Bytes → byte-level text, a malloc'd string. */
 char *tok_bytes_to_unicode(const char *s, size_t n, size_t *outn);
+
+
+/* ---- tok-split.c: regexes (PCRE2, UTF-8 with Unicode properties) */
+#define TOK_GPT2_REGEX \
+	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+/* Compile pattern; the error names the pattern and the column. */
+int tok_regex_compile(const char *pattern, void **re, char *err, size_t len);
+void tok_regex_free(void *re);
+/* Split s[0..n) at the matches of re with a behavior (enum
+ * split_behavior); calls fn per non-empty piece, in order. */
+int tok_regex_split(void *re, int behavior, int invert, const char *s, size_t n,
+		    int (*fn)(void *ctx, const char *s, size_t n), void *ctx);
+/* Replace every match of re in s[0..n) by b: a malloc'd string. */
+char *tok_regex_replace(void *re, const char *b, const char *s, size_t n, size_t *outn);
+/* Unicode normalization (NORM_NFC...) of s[0..n): a malloc'd string; text
+ * that is not valid UTF-8 comes back unchanged. */
+char *tok_unicode_normalize(int op, const char *s, size_t n, size_t *outn);
+
+/* ---- tok-pre.c: llama.cpp's pre-tokenizers by tokenizer.ggml.pre */
+/* Set up t's pipeline for a GGUF "gpt2" vocabulary with pre-tokenizer pre
+ * (NULL or "": llama.cpp's "default", with a warning): the split regexes,
+ * then the byte-level mapping.  -ENOTSUP with the name when unknown. */
+int tok_pre_gguf(struct pb_tokenizer *t, const char *pre, char *err, size_t len);
+/* The tokenizer.ggml.pre name for a tokenizer.json pipeline of Splits
+ * (Isolated) and a final ByteLevel, when it is one of llama.cpp's; else
+ * NULL. */
+const char *tok_pre_gguf_name_of(const struct pb_tokenizer *t);
+/* Names tok_pre_gguf knows, for messages: "llama-bpe, qwen2, ...". */
+const char *tok_pre_gguf_names(void);
 
 #endif

@@ -5,10 +5,12 @@
  * GPT-2 and T5 style files use, and added tokens.  A tokenizer_config.json
  * beside the file names BOS/EOS and whether to add them.
  *
- * Supported: normalizers Sequence, Prepend, Replace (String patterns, and
- * the Regex " {2,}"), Strip, Lowercase (ASCII), NFC/NFKC/Precompiled taken
- * as the identity (exact for text already in that form); pre-tokenizers
- * Sequence, ByteLevel, Metaspace, WhitespaceSplit; decoders ByteLevel,
+ * Supported: normalizers Sequence, Prepend, Replace (String or Regex
+ * patterns), Strip, Lowercase (ASCII), NFC/NFKC/NFD/NFKD (utf8proc),
+ * Precompiled taken as the identity (exact for text already in that form);
+ * pre-tokenizers Sequence, ByteLevel (its regex through PCRE2), Split
+ * (String or Regex, every behavior, invert), Digits, Metaspace,
+ * WhitespaceSplit, Whitespace; decoders ByteLevel,
  * Metaspace, Replace("▁", " "), ByteFallback, Fuse, Strip.  Anything else
  * is refused by name, so a tokenizer is exact or not loaded.  Added tokens
  * honour lstrip/rstrip; single_word is not checked. */
@@ -79,7 +81,14 @@ static int parse_norm(struct jctx *c, struct pb_tokenizer *t, const json_t *n)
 			return add_norm(c, t, NORM_REPLACE, s, to);
 		if (re && !strcmp(re, " {2,}") && to && !strcmp(to, " "))
 			return add_norm(c, t, NORM_COLLAPSE, NULL, NULL);
-		return JFAIL(c, -ENOTSUP, "%s: normalizer Replace: only String patterns and the Regex \" {2,}\" are supported",
+		if (re && to) {
+			char why[256];
+			int rc = add_norm(c, t, NORM_REPLACE_RE, NULL, to);
+			if (rc == 0 && (rc = tok_regex_compile(re, &t->norm[t->n_norm - 1].re, why, sizeof why)) < 0)
+				return JFAIL(c, rc, "%s: normalizer Replace: %s", c->path, why);
+			return rc;
+		}
+		return JFAIL(c, -EINVAL, "%s: normalizer Replace: expected a String or Regex pattern and a content",
 			     c->path);
 	}
 	if (!strcmp(type, "Strip"))
@@ -87,11 +96,73 @@ static int parse_norm(struct jctx *c, struct pb_tokenizer *t, const json_t *n)
 				jbool(n, "strip_right", 1) ? "r" : NULL);
 	if (!strcmp(type, "Lowercase"))
 		return add_norm(c, t, NORM_LOWER, NULL, NULL);
-	if (!strcmp(type, "NFC") || !strcmp(type, "NFKC") || !strcmp(type, "Precompiled")) {
+	static const struct { const char *name; enum norm_op op; } forms[] = {
+		{ "NFC", NORM_NFC }, { "NFKC", NORM_NFKC }, { "NFD", NORM_NFD }, { "NFKD", NORM_NFKD },
+	};
+	for (size_t i = 0; i < PB_ARRAY_LEN(forms); i++)
+		if (!strcmp(type, forms[i].name))
+			return add_norm(c, t, forms[i].op, NULL, NULL);
+	if (!strcmp(type, "Precompiled")) {
+		/* sentencepiece's own normalization table (T5's nmt_nfkc) */
 		pb_log(PB_LOG_DEBUG, "%s: normalizer %s is taken as the identity", c->path, type);
 		return 0;
 	}
 	return JFAIL(c, -ENOTSUP, "%s: normalizer \"%s\" is not supported", c->path, type);
+}
+
+/* A regex that matches the string s literally. */
+static char *quote_regex(const char *s)
+{
+	char *o = malloc(strlen(s) * 2 + 1), *w = o;
+	for (; o && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch < 0x80 && !(ch >= '0' && ch <= '9') && !(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z'))
+			*w++ = '\\';
+		*w++ = *s;
+	}
+	if (o)
+		*w = '\0';
+	return o;
+}
+
+/* Split {pattern: {String|Regex}, behavior, invert}, and Digits as the
+ * Split it is (\p{N}, each digit apart when individual_digits). */
+static int parse_split(struct jctx *c, struct tok_pre *q, const json_t *p, const char *type)
+{
+	static const char *const behaviors[] = {
+		[SPLIT_ISOLATED] = "Isolated", [SPLIT_REMOVED] = "Removed",
+		[SPLIT_MERGED_PREV] = "MergedWithPrevious", [SPLIT_MERGED_NEXT] = "MergedWithNext",
+		[SPLIT_CONTIGUOUS] = "Contiguous",
+	};
+	char *pattern;
+	*q = (struct tok_pre){ .op = PRE_SPLIT };
+	if (!strcmp(type, "Digits")) {
+		q->behavior = jbool(p, "individual_digits", 0) ? SPLIT_ISOLATED : SPLIT_CONTIGUOUS;
+		pattern = strdup("\\p{N}");
+	} else {
+		json_t *pat = json_object_get(p, "pattern");
+		const char *str = jstr(pat, "String"), *re = jstr(pat, "Regex"), *b = jstr(p, "behavior");
+		if (!str && !re)
+			return JFAIL(c, -EINVAL, "%s: pre_tokenizer Split: expected a pattern {\"String\"} or {\"Regex\"}",
+				     c->path);
+		q->behavior = -1;
+		for (size_t i = 0; b && i < PB_ARRAY_LEN(behaviors); i++)
+			if (!strcmp(b, behaviors[i]))
+				q->behavior = (int)i;
+		if (q->behavior < 0)
+			return JFAIL(c, -EINVAL, "%s: pre_tokenizer Split: behavior \"%s\" is not one of Isolated, Removed, "
+				     "MergedWithPrevious, MergedWithNext, Contiguous", c->path, b ? b : "(none)");
+		q->invert = jbool(p, "invert", 0);
+		pattern = re ? strdup(re) : quote_regex(str);
+	}
+	if (!pattern)
+		return JFAIL(c, -ENOMEM, "%s: out of memory", c->path);
+	char why[256];
+	int rc = tok_regex_compile(pattern, &q->re, why, sizeof why);
+	q->pattern = pattern;   /* freed with the tokenizer */
+	if (rc < 0)
+		return JFAIL(c, rc, "%s: pre_tokenizer %s: %s", c->path, type, why);
+	return 0;
 }
 
 static int parse_pre(struct jctx *c, struct pb_tokenizer *t, const json_t *p)
@@ -118,6 +189,12 @@ static int parse_pre(struct jctx *c, struct pb_tokenizer *t, const json_t *p)
 		*q = (struct tok_pre){ .op = PRE_BYTELEVEL, .add_prefix_space = jbool(p, "add_prefix_space", 1),
 				       .use_regex = jbool(p, "use_regex", 1) };
 		t->byte_level = 1;
+		if (q->use_regex && tok_regex_compile(TOK_GPT2_REGEX, &q->re, c->err, c->len) < 0)
+			return JFAIL(c, -ENOMEM, "%s: out of memory", c->path);
+	} else if (!strcmp(type, "Split") || !strcmp(type, "Digits")) {
+		int rc = parse_split(c, q, p, type);
+		if (rc < 0)
+			return rc;
 	} else if (!strcmp(type, "Metaspace")) {
 		const char *r = jstr(p, "replacement"), *scheme = jstr(p, "prepend_scheme");
 		*q = (struct tok_pre){ .op = PRE_METASPACE, .split = jbool(p, "split", 1),
@@ -134,6 +211,11 @@ static int parse_pre(struct jctx *c, struct pb_tokenizer *t, const json_t *p)
 		t->add_space_prefix = q->scheme != PREPEND_NEVER;
 	} else if (!strcmp(type, "WhitespaceSplit")) {
 		*q = (struct tok_pre){ .op = PRE_WSSPLIT };
+	} else if (!strcmp(type, "Whitespace")) {
+		/* \w+|[^\w\s]+ pieces; the whitespace between them dropped */
+		*q = (struct tok_pre){ .op = PRE_SPLIT, .behavior = SPLIT_REMOVED, .invert = 1 };
+		if (tok_regex_compile("\\w+|[^\\w\\s]+", &q->re, c->err, c->len) < 0)
+			return JFAIL(c, -ENOMEM, "%s: out of memory", c->path);
 	} else {
 		return JFAIL(c, -ENOTSUP, "%s: pre_tokenizer \"%s\" is not supported", c->path, type);
 	}
@@ -397,6 +479,7 @@ static int added_list(struct jctx *c, struct pb_tokenizer *t, const json_t *adde
 			free(d->content);
 			continue;
 		}
+		t->added_first[!!d->normalized][(unsigned char)d->content[0]] = 1;
 		t->n_added++;
 	}
 	return 0;
@@ -469,6 +552,10 @@ int pb_tokenizer_load_json(const char *path, struct pb_tokenizer **out, char *er
 	}
 	t->kind = unigram ? PB_TOK_UNIGRAM : PB_TOK_BPE;
 	t->model_name = strdup(unigram ? "t5" : t->byte_level ? "gpt2" : "llama");
+	/* exported to GGUF, the pipeline goes by llama.cpp's name for it */
+	const char *pre_name = t->byte_level ? tok_pre_gguf_name_of(t) : NULL;
+	if (pre_name && !(t->pre_name = strdup(pre_name)))
+		t->model_name = (free(t->model_name), NULL);
 	if (!t->model_name || tok_index(t) < 0) {   /* types changed: refresh */
 		rc = JFAIL(&c, -ENOMEM, "%s: out of memory", path);
 		goto fail;

@@ -52,6 +52,17 @@ static int is_ws(char c)
 /* One normalizer over s[0..n): a new malloc'd string. */
 static char *norm_one(const struct tok_norm *m, const char *s, size_t n, size_t *outn)
 {
+	switch (m->op) {
+	case NORM_REPLACE_RE:
+		return tok_regex_replace(m->re, m->b, s, n, outn);
+	case NORM_NFC:
+	case NORM_NFKC:
+	case NORM_NFD:
+	case NORM_NFKD:
+		return tok_unicode_normalize(m->op, s, n, outn);
+	default:
+		break;
+	}
 	size_t na = m->a ? strlen(m->a) : 0, nb = m->b ? strlen(m->b) : 0;
 	size_t cap = n + 1 + na;
 	if (m->op == NORM_REPLACE && nb > na)
@@ -112,6 +123,8 @@ static char *norm_one(const struct tok_norm *m, const char *s, size_t n, size_t 
 		for (size_t i = 0; i < n; i++)
 			*w++ = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
 		break;
+	default:   /* handled above */
+		break;
 	}
 	*w = '\0';
 	*outn = (size_t)(w - o);
@@ -137,6 +150,8 @@ static int find_added(const struct pb_tokenizer *t, int normalized, const char *
 		      size_t n, size_t *at, size_t *end)
 {
 	for (size_t i = from; i < n; i++) {
+		if (!t->added_first[normalized][(unsigned char)s[i]])
+			continue;
 		int best = -1;
 		size_t blen = 0;
 		for (int k = 0; k < t->n_added; k++) {
@@ -215,9 +230,16 @@ static int pre_bytelevel(const struct pb_tokenizer *t, int k, const char *s, siz
 		n++;
 	}
 	struct pre_ctx c = { t, k, o };
-	int rc = p->use_regex ? tok_gpt2_split(s, n, gpt2_piece, &c) : gpt2_piece(&c, s, n);
+	int rc = p->re ? tok_regex_split(p->re, SPLIT_ISOLATED, 0, s, n, gpt2_piece, &c)
+		       : gpt2_piece(&c, s, n);
 	free(buf);
 	return rc;
+}
+
+static int split_piece(void *ctx, const char *s, size_t n)
+{
+	struct pre_ctx *c = ctx;
+	return pre_apply(c->t, c->k + 1, s, n, 0, c->o);
 }
 
 static int pre_metaspace(const struct pb_tokenizer *t, int k, const char *s, size_t n, int first,
@@ -266,6 +288,11 @@ static int pre_apply(const struct pb_tokenizer *t, int k, const char *s, size_t 
 		return pre_bytelevel(t, k, s, n, o);
 	case PRE_METASPACE:
 		return pre_metaspace(t, k, s, n, first, o);
+	case PRE_SPLIT: {
+		struct pre_ctx c = { t, k, o };
+		return tok_regex_split(t->pre[k].re, t->pre[k].behavior, t->pre[k].invert, s, n,
+				       split_piece, &c);
+	}
 	case PRE_WSSPLIT:
 		for (size_t i = 0; i < n;) {
 			while (i < n && is_ws(s[i]))
@@ -293,7 +320,8 @@ static int run_raw(const struct pb_tokenizer *t, const char *s, size_t n, int fi
 	int rc = 0;
 	for (size_t pos = 0; rc == 0 && pos < len;) {
 		size_t at = len, end = len;
-		int k = find_added(t, 1, norm, pos, len, &at, &end);
+		/* a GGUF's special pieces were all cut out of the raw text */
+		int k = t->st_partition ? -1 : find_added(t, 1, norm, pos, len, &at, &end);
 		if (at > pos)
 			rc = pre_apply(t, 0, norm + pos, at - pos, first && pos == 0, o);
 		if (rc == 0 && k >= 0)
@@ -304,10 +332,90 @@ static int run_raw(const struct pb_tokenizer *t, const char *s, size_t n, int fi
 	return rc;
 }
 
+/* llama.cpp's tokenizer_st_partition: each special piece, the longest
+ * first (t->added is kept in that order), is cut out of every stretch of
+ * text still raw; lstrip/rstrip take the ASCII whitespace beside it. */
+struct frag {
+	size_t at, n;
+	int id;   /* -1: raw text */
+};
+
+struct frags {
+	struct frag *v;
+	size_t n, cap;
+};
+
+static int frag_add(struct frags *g, size_t at, size_t n, int id)
+{
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 16;
+		struct frag *v = realloc(g->v, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		g->v = v;
+		g->cap = cap;
+	}
+	g->v[g->n++] = (struct frag){ at, n, id };
+	return 0;
+}
+
+static int st_partition(const struct pb_tokenizer *t, const char *text, size_t n, struct frags *f)
+{
+	int rc = frag_add(f, 0, n, -1);
+	for (int k = 0; rc == 0 && k < t->n_added; k++) {
+		const struct tok_added *a = &t->added[k];
+		size_t la = strlen(a->content);
+		struct frags g = { 0 };
+		for (size_t i = 0; rc == 0 && i < f->n; i++) {
+			size_t at = f->v[i].at, len = f->v[i].n;
+			if (f->v[i].id >= 0) {
+				rc = frag_add(&g, at, len, f->v[i].id);
+				continue;
+			}
+			while (rc == 0 && len) {
+				const char *m = memmem(text + at, len, a->content, la);
+				if (!m) {
+					rc = frag_add(&g, at, len, -1);
+					break;
+				}
+				size_t left = (size_t)(m - (text + at)), r_at = (size_t)(m - text) + la;
+				size_t r_n = at + len - r_at;
+				if (a->lstrip)
+					while (left && is_ws(text[at + left - 1]))
+						left--;
+				if (a->rstrip)
+					while (r_n && is_ws(text[r_at])) {
+						r_at++;
+						r_n--;
+					}
+				if (left)
+					rc = frag_add(&g, at, left, -1);
+				if (rc == 0)
+					rc = frag_add(&g, 0, 0, a->id);
+				at = r_at;
+				len = r_n;
+			}
+		}
+		free(f->v);
+		*f = g;
+	}
+	return rc;
+}
+
 int tok_run(const struct pb_tokenizer *t, const char *text, struct tok_out *o)
 {
 	size_t n = strlen(text);
 	int rc = 0;
+	if (t->st_partition) {
+		struct frags f = { 0 };
+		if (n)
+			rc = st_partition(t, text, n, &f);
+		for (size_t i = 0; rc == 0 && i < f.n; i++)
+			rc = f.v[i].id >= 0 ? tok_emit(o, f.v[i].id)
+					    : run_raw(t, text + f.v[i].at, f.v[i].n, i == 0, o);
+		free(f.v);
+		return rc;
+	}
 	for (size_t pos = 0; rc == 0 && pos < n;) {
 		size_t at = n, end = n;
 		int k = find_added(t, 0, text, pos, n, &at, &end);

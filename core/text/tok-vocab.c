@@ -271,6 +271,43 @@ static int id_or_none(int id, int n)
 	return id >= 0 && id < n ? id : -1;
 }
 
+static int longer_first(const void *a, const void *b)
+{
+	const struct tok_added *x = a, *y = b;
+	size_t nx = strlen(x->content), ny = strlen(y->content);
+	return nx != ny ? (nx < ny ? 1 : -1) : (x->id > y->id) - (x->id < y->id);
+}
+
+/* The pieces llama.cpp cuts out of the text before the model sees it
+ * (tokenize with parse_special off): user-defined ones, the longest
+ * first.  Control and unknown pieces written in the text stay text.
+ * Phi-3 files (rstrip_special) eat the whitespace after them, as
+ * llama.cpp does for a model named phi3. */
+static int gguf_specials(struct pb_tokenizer *t, const struct pb_vocab_spec *v)
+{
+	int n = 0;
+	for (int i = 0; i < t->n; i++)
+		n += t->types[i] == PB_TOKEN_USER_DEFINED && t->pieces[i][0];
+	t->st_partition = 1;
+	if (!n)
+		return 0;
+	if (!(t->added = calloc((size_t)n, sizeof *t->added)))
+		return -ENOMEM;
+	for (int i = 0; i < t->n; i++) {
+		if (t->types[i] != PB_TOKEN_USER_DEFINED || !t->pieces[i][0])
+			continue;
+		struct tok_added *a = &t->added[t->n_added];
+		a->id = i;
+		a->rstrip = v->rstrip_special && strcmp(t->pieces[i], "<unk>") && strcmp(t->pieces[i], "<s>") &&
+			    strcmp(t->pieces[i], "<|endoftext|>");
+		if (!(a->content = strdup(t->pieces[i])))
+			return -ENOMEM;
+		t->n_added++;
+	}
+	qsort(t->added, (size_t)t->n_added, sizeof *t->added, longer_first);
+	return 0;
+}
+
 int pb_tokenizer_from_vocab(const struct pb_vocab_spec *v, struct pb_tokenizer **out,
 			    char *err, size_t len)
 {
@@ -321,15 +358,16 @@ int pb_tokenizer_from_vocab(const struct pb_vocab_spec *v, struct pb_tokenizer *
 		/* only byte and control pieces: the synthetic byte vocabulary */
 		t->kind = TOK_BYTE;
 	} else if (kind == PB_TOK_BPE && v->byte_level) {
-		/* llama.cpp's other pre-tokenizers (llama-bpe, qwen2, ...) split
-		 * digits and contractions differently: say so, ids may differ */
-		if (v->pre && strcmp(v->pre, "default") && strcmp(v->pre, "gpt2") && strcmp(v->pre, "gpt-2"))
-			pb_log(PB_LOG_WARN, "vocabulary: pre-tokenizer '%s' is approximated by GPT-2's", v->pre);
+		/* llama.cpp's split regexes by tokenizer.ggml.pre, then bytes */
 		t->byte_level = 1;
-		t->pre[0] = (struct tok_pre){ .op = PRE_BYTELEVEL, .use_regex = 1,
-					      .add_prefix_space = t->add_space_prefix };
-		t->n_pre = 1;
 		t->dec_bytelevel = 1;
+		rc = tok_pre_gguf(t, v->pre, err, len);
+		if (rc < 0) {
+			pb_tokenizer_free(t);
+			return rc;
+		}
+		if (v->add_bos >= 0)
+			t->add_bos = !!v->add_bos;
 	} else if (kind == PB_TOK_UNIGRAM) {
 		t->norm[t->n_norm++].op = NORM_SPM_WS;
 		t->add_eos = 1;
@@ -353,6 +391,8 @@ int pb_tokenizer_from_vocab(const struct pb_vocab_spec *v, struct pb_tokenizer *
 			return -EINVAL;
 		}
 	}
+	if (t->kind != TOK_BYTE && gguf_specials(t, v) < 0)
+		goto nomem;
 	*out = t;
 	return 0;
 nomem:

@@ -57,9 +57,15 @@ void pb_tokenizer_free(struct pb_tokenizer *t)
 	for (int i = 0; i < t->n_norm; i++) {
 		free(t->norm[i].a);
 		free(t->norm[i].b);
+		if (t->norm[i].re)
+			tok_regex_free(t->norm[i].re);
 	}
-	for (int i = 0; i < t->n_pre; i++)
+	for (int i = 0; i < t->n_pre; i++) {
 		free(t->pre[i].replacement);
+		free(t->pre[i].pattern);
+		if (t->pre[i].re)
+			tok_regex_free(t->pre[i].re);
+	}
 	for (int i = 0; i < t->n_added; i++)
 		free(t->added[i].content);
 	free(t->added);

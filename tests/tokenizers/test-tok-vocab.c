@@ -303,7 +303,17 @@ START_TEST(malformed_json)
 	const char *pre = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
 			  " \"pre_tokenizer\": {\"type\": \"Split\"}}";
 	write_bytes(path, sizeof path, "pre.json", pre, strlen(pre));
-	expect_fail(pb_tokenizer_load_json(path, &t, err, sizeof err), err, path, "\"Split\" is not supported");
+	expect_fail(pb_tokenizer_load_json(path, &t, err, sizeof err), err, path, "Split: expected a pattern");
+	const char *bert = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
+			   " \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}";
+	write_bytes(path, sizeof path, "bert.json", bert, strlen(bert));
+	expect_fail(pb_tokenizer_load_json(path, &t, err, sizeof err), err, path,
+		    "\"BertPreTokenizer\" is not supported");
+	const char *badre = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
+			    " \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"[a\"},"
+			    " \"behavior\": \"Isolated\"}}";
+	write_bytes(path, sizeof path, "badre.json", badre, strlen(badre));
+	expect_fail(pb_tokenizer_load_json(path, &t, err, sizeof err), err, path, "missing terminating ]");
 	const char *uni = "{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", -1.0], [\"b\"]]}}";
 	write_bytes(path, sizeof path, "uni.json", uni, strlen(uni));
 	expect_fail(pb_tokenizer_load_json(path, &t, err, sizeof err), err, path, "model.vocab[1]");
