@@ -11,7 +11,9 @@ static void usage(FILE *f)
 	fprintf(f, "usage: prunebench merge DIR\n\n"
 		"Rebuild DIR/summary.csv from DIR/cells/*/summary.csv: one row per\n"
 		"complete cell (done or failed), sorted by cell id, columns the union\n"
-		"of the cells' columns.  Cells still being written (*.tmp) are skipped.\n");
+		"of the cells' columns.  Cells still being written (*.tmp) are skipped;\n"
+		"a complete cell (manifest.yaml) without its summary.csv row is an error,\n"
+		"never a row left out.\n");
 }
 
 int pb_cmd_merge(int argc, char **argv)

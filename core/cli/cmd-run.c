@@ -279,7 +279,8 @@ int pb_cmd_cells(int argc, char **argv)
 }
 
 /* The summary table printed after a run: one row per selected cell. */
-static void print_summary(const struct pb_experiment *e, const struct pb_run_opts *o)
+static void print_summary(const struct pb_experiment *e, const struct pb_run_opts *o,
+			  const struct pb_run_stats *st)
 {
 	static const struct { const char *col, *title; double scale; } cols[] = {
 		{ "sparsity_achieved", "sparsity", 1 },
@@ -323,7 +324,9 @@ static void print_summary(const struct pb_experiment *e, const struct pb_run_opt
 	}
 	char merged[4096];
 	pb_path_join(merged, sizeof merged, e->output, "summary.csv");
-	if (access(merged, R_OK) == 0)
+	if (st->merge_failed)
+		printf("\n%s was not updated (see the merge error above)\n", merged);
+	else if (access(merged, R_OK) == 0)
 		printf("\nall columns: %s\n", merged);
 }
 
@@ -350,7 +353,7 @@ int pb_cmd_run(int argc, char **argv)
 	}
 	rc = pb_run_experiment(e, &a.run, &st);
 	if (rc >= 0 && !a.run.dry_run && pb_log_level_get() >= PB_LOG_INFO)
-		print_summary(e, &a.run);
+		print_summary(e, &a.run, &st);
 	/* --report: the page of the whole folder, whatever this run's share */
 	if (rc >= 0 && a.report && !a.run.dry_run && !st.interrupted) {
 		struct pb_report_opts ro = { .results_dir = e->output };

@@ -2,7 +2,10 @@
  * files: columns are the union in first-seen order (cells visited in id
  * order, so the result does not depend on readdir), rows sorted by cell
  * id.  Anything malformed stops the merge before the old summary is
- * touched; the new one is written to a temporary file and renamed. */
+ * touched; the new one is written to a temporary file and renamed.
+ * A complete cell (one with a manifest.yaml) must give summary.csv its
+ * row: one whose summary.csv is missing or empty stops the merge with its
+ * name, rather than leaving a row out unnoticed. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -181,8 +184,10 @@ out:
 	return rc;
 }
 
-/* <dir>/<file> from every complete cell's <file>; cells without one are
- * left out, and when none has one (and optional) nothing is written. */
+/* <dir>/<file> from every cell folder's <file>.  Optional files (rounds.csv):
+ * cells without one are left out, and when none has one nothing is
+ * written.  Otherwise a complete cell without rows is an error; a folder
+ * with neither the file nor a manifest.yaml is no cell and is skipped. */
 static int merge_file(const char *dir, const char *file, int optional, char *err, size_t len)
 {
 	char cells[4096], path[4096], msg[1024];
@@ -217,11 +222,27 @@ static int merge_file(const char *dir, const char *file, int optional, char *err
 			rc = -ENAMETOOLONG;
 			goto out;
 		}
-		if (access(path, F_OK) < 0 && errno == ENOENT)
-			continue;   /* a cell without a summary (an older layout) */
+		if (access(path, F_OK) < 0 && errno == ENOENT) {
+			char man[4200];
+			snprintf(man, sizeof man, "%s/manifest.yaml", sub);
+			if (optional || access(man, F_OK) < 0)
+				continue;   /* not a cell (no manifest.yaml), or nothing to add */
+			snprintf(err, len, "%s: the cell is complete (manifest.yaml) but has no %s, so "
+				 "its row would be lost: run the cell again (prunebench run EXP --cell "
+				 "%s --force) or remove its folder", sub, file, names[i]);
+			rc = -ENOENT;
+			goto out;
+		}
 		rc = pb_csv_read(path, &c->t, err, len);
 		if (rc)
 			goto out;
+		if (!optional && c->t->nrows == 0) {
+			snprintf(err, len, "%s: no rows (a cell's %s has its row), so the cell would be "
+				 "lost: run the cell again (prunebench run EXP --cell %s --force) or "
+				 "remove its folder", path, file, names[i]);
+			rc = -EINVAL;
+			goto out;
+		}
 		c->name = names[i];
 		c->id_col = pb_table_col(c->t, "cell_id");
 		/* One slot more for the implied cell_id of a table without one. */

@@ -439,6 +439,9 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		pb_log(PB_LOG_ERROR, "cannot start the probe sampler");
 		goto out;
 	}
+	/* a probe that could not start is left out, not why a cell fails:
+	 * the error that explains a failure comes after this */
+	pb_log_first_error_rearm();
 	set_phase(&x, PB_PHASE_LOAD);
 
 	double t0 = pb_now_ms();

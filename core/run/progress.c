@@ -139,12 +139,15 @@ void pb_progress_end(struct pb_progress *p, const char *cell, int ok, double ms)
 
 void pb_progress_finish(struct pb_progress *p, const char *why)
 {
-	char el[32], msg[256];
+	char el[32], msg[256], left[48] = "";
 	clear_line(p);
 	p->live = 0;
 	hms(pb_now_ms() - p->t_begin, el, sizeof el);
-	snprintf(msg, sizeof msg, "%d done, %d failed, %d skipped (already done) in %s",
-		 p->done, p->failed, p->skipped, el);
+	/* a batch that stopped early accounts for every cell it was given */
+	if (why && p->done + p->failed < p->total)
+		snprintf(left, sizeof left, ", %d not run", p->total - p->done - p->failed);
+	snprintf(msg, sizeof msg, "%d done, %d failed, %d skipped (already done)%s in %s",
+		 p->done, p->failed, p->skipped, left, el);
 	if (pb_log_level_get() >= PB_LOG_WARN || p->failed)
 		line(p, why ? "%s (%s)" : "%s%s", msg, why ? why : "");
 }

@@ -256,6 +256,29 @@ static void remove_stale(const char *dir, const char *name)
 		closedir(d);
 }
 
+int pb_reference_clean(const char *output)
+{
+	char dir[4096], path[4096];
+	size_t stem;
+	if (pb_path_join(dir, sizeof dir, output, "reference") < 0)
+		return -ENAMETOOLONG;
+	int removed = pb_shared_lock_clean(dir, ".lock");
+	if (removed < 0)
+		return removed;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		/* <name>.tmp.<host>.<pid>/ of a writer that died */
+		if (pb_owned_by_dead(de->d_name, &stem) && stem > 4 &&
+		    !strncmp(de->d_name + stem - 4, ".tmp", 4) &&
+		    pb_path_join(path, sizeof path, dir, de->d_name) == 0 && pb_rm_rf(path) == 0)
+			removed++;
+	}
+	if (d)
+		closedir(d);
+	return removed;
+}
+
 /* Write into <name>.tmp.<host>.<pid>/ and rename it to final.  When final
  * already exists (another writer got there first after a lock was broken)
  * ours is dropped: *lost is set and the caller reads theirs. */

@@ -118,6 +118,11 @@ typedef int (*pb_reference_fn)(void *arg, struct pb_reference **out, char *err, 
 int pb_reference_cached(const char *dir, const char *name, const char *key,
 			pb_reference_fn fn, void *arg, struct pb_reference **out,
 			char *err, size_t len);
+/* Leftovers in <output>/reference/ of processes on this host that were
+ * killed: lock files (shared-lock.h) and <name>.tmp.<host>.<pid>/
+ * folders.  Nothing of a live process or of another host is touched.
+ * The number removed, or -errno. */
+int pb_reference_clean(const char *output);
 /* Serialisation, for the cache and its tests. */
 int pb_reference_write(const struct pb_reference *r, const char *key, const char *path);
 int pb_reference_read(const char *path, const char *key, struct pb_reference **out,

@@ -26,11 +26,14 @@ struct pb_run_opts {
 struct pb_run_stats {
 	int selected, skipped_done, ran, done, failed;
 	int interrupted;         /* SIGINT/SIGTERM stopped the batch */
+	int unrecorded;          /* failed cells whose failure record could not be written */
+	char unrecorded_why[256];   /* the first one's cause */
+	int merge_failed;        /* summary.csv could not be rebuilt at the end */
 };
 
 /* Run the selected cells of e into e->output.  0 when every cell that ran
- * is done, 1 when any failed (or the batch was interrupted), -errno when
- * the batch could not start. */
+ * is done, 1 when any failed, the batch was interrupted or the final merge
+ * failed, -errno when the batch could not start or a cell could not. */
 int pb_run_experiment(const struct pb_experiment *e, const struct pb_run_opts *o,
 		      struct pb_run_stats *st);
 

@@ -6,7 +6,11 @@
  * Folder protocol: a child writes cells/<id>.tmp/; only the parent renames
  * it to cells/<id>/, after the child exited 0 (done) or after writing the
  * failure record (failed).  A stale .tmp (a killed batch) is removed before
- * the cell runs again, so nothing half-written is ever taken for done.
+ * the cell runs again, so nothing half-written is ever taken for done; the
+ * stale .tmp of a cell that is complete, and the reference locks of killed
+ * processes on this host, are removed when a batch starts.
+ * A failed cell's reason names how the child ended, its phase and the
+ * first error it logged (sent over the status pipe: "error MESSAGE").
  * Many batches may share one results folder (the tasks of a Slurm array,
  * on several nodes): each touches only the folders of its own cells, and
  * a shard never writes the merged summary.csv.
@@ -27,6 +31,7 @@
 #include "run/cell-record.h"
 #include "run/memlimit.h"
 #include "run/progress.h"
+#include "run/reference.h"
 #include "run/rounds.h"
 #include "run/run.h"
 #include "util/util.h"
@@ -201,6 +206,26 @@ static char *log_tail(const char *path, int lines)
 	return out ? out : strdup("");
 }
 
+/* The cell's first error, to the parent: one line on the status pipe
+ * (again after each pb_log_first_error_rearm). */
+static void send_first_error(const char *msg, void *ctx)
+{
+	char line[1100];
+	int fd = *(const int *)ctx;
+	int n = snprintf(line, sizeof line - 1, "error %s", msg);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof line - 2)
+		n = (int)sizeof line - 2;
+	for (int i = 0; i < n; i++)
+		if (line[i] == '\n' || line[i] == '\r')
+			line[i] = ' ';
+	line[n++] = '\n';
+	/* under PIPE_BUF: one atomic write; a parent that is gone is no matter */
+	if (write(fd, line, (size_t)n) < 0)
+		return;
+}
+
 static void child_main(const struct pb_experiment *e, const struct pb_cell *c,
 		       const struct pb_cell_job *job, const char *tmp, int status_fd, pid_t parent,
 		       struct pb_memlimit *ml)
@@ -225,6 +250,9 @@ static void child_main(const struct pb_experiment *e, const struct pb_cell *c,
 	close(fd);
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	pb_memlimit_enter(ml, status_fd);
+	static int fd_for_errors;
+	fd_for_errors = status_fd;
+	pb_log_on_first_error(send_first_error, &fd_for_errors);
 	int rc = pb_cell_execute(e, c, job, tmp, status_fd);
 	if (rc != 0 && ml->bytes)
 		pb_memlimit_report(status_fd);   /* was it the limit? the parent decides */
@@ -237,13 +265,14 @@ struct child {
 	pid_t pid;
 	int status_fd;
 	char phase[32];
-	char partial[128];
+	char first_error[1024];   /* the child's first (fatal) error message, or "" */
+	char partial[1100];
 	size_t partial_len;
 	struct pb_memlimit *ml;
 	long long vmpeak_kb;          /* reported by a failing child under RLIMIT_AS */
 };
 
-/* Read "phase NAME" lines the child writes. */
+/* Read "phase NAME" and "error MESSAGE" lines the child writes. */
 static void drain_status(struct child *ch)
 {
 	char buf[256];
@@ -258,6 +287,10 @@ static void drain_status(struct child *ch)
 			ch->partial[ch->partial_len] = '\0';
 			if (!strncmp(ch->partial, "phase ", 6))
 				snprintf(ch->phase, sizeof ch->phase, "%s", ch->partial + 6);
+			else if (!strncmp(ch->partial, "error ", 6))
+				/* a later one replaces it only after the child said the
+				 * earlier ones were not fatal (pb_log_first_error_rearm) */
+				pb_sayf(ch->first_error, sizeof ch->first_error, "%s", ch->partial + 6);
 			else if (ch->ml)
 				pb_memlimit_status_line(ch->ml, ch->partial, &ch->vmpeak_kb);
 			ch->partial_len = 0;
@@ -375,14 +408,21 @@ static int run_child(const struct pb_experiment *e, const struct pb_cell *c,
 	} else {
 		describe_status(status, ch.phase, reason, rlen);
 	}
+	/* what went wrong in the child's own words: file, line, offset */
+	size_t used = strlen(reason);
+	if (ch.first_error[0] && used + 3 < rlen)
+		pb_sayf(reason + used, rlen - used, ": %s", ch.first_error);
 	return JOB_FAILED;
 }
 
 /* Turn tmp (a failed job's folder, run.log inside) into the failed cell
- * folder `final`. */
+ * folder `final`.  PB_CELL_FAILED, also when the failure record could not
+ * be written (a full disk): the cell failed all the same, so it is counted
+ * (st->unrecorded, with the cause in st->unrecorded_why) and said; its
+ * folder stays <id>.tmp, pending, and runs again next time. */
 static int record_failed(const struct pb_experiment *e, const struct pb_cell *c, const char *tmp,
 			 const char *final, const char *reason, const char *start,
-			 struct pb_progress *pg)
+			 struct pb_progress *pg, struct pb_run_stats *st)
 {
 	char logpath[4096];
 	pb_path_join(logpath, sizeof logpath, tmp, "run.log");
@@ -390,11 +430,17 @@ static int record_failed(const struct pb_experiment *e, const struct pb_cell *c,
 	pb_progress_failed(pg, c->id, reason, tail);
 	int err = pb_cell_write_failed(e, c, tmp, reason, tail, start);
 	free(tail);
-	if (err < 0)
-		return err;
-	pb_rm_rf(final);
-	if (rename(tmp, final) < 0)
-		return -errno;
+	if (err == 0) {
+		pb_rm_rf(final);
+		if (rename(tmp, final) < 0)
+			err = -errno;
+	}
+	if (err < 0) {
+		pb_log(PB_LOG_ERROR, "cell %s: its failure record could not be written in %s: %s; "
+		       "it stays pending and runs again next time", c->id, tmp, strerror(-err));
+		if (!st->unrecorded++)
+			pb_sayf(st->unrecorded_why, sizeof st->unrecorded_why, "%s", strerror(-err));
+	}
 	return PB_CELL_FAILED;
 }
 
@@ -447,7 +493,8 @@ static int run_reference(const struct pb_experiment *e, const struct pb_cell *c,
  * PB_CELL_FAILED, PB_CELL_PENDING (more rounds to come, or stopped), or
  * -errno. */
 static int run_round(const struct pb_experiment *e, const struct pb_cell *c, int round,
-		     int position, const char *cells_dir, struct pb_progress *pg, int *stopped)
+		     int position, const char *cells_dir, struct pb_progress *pg, int *stopped,
+		     struct pb_run_stats *stats)
 {
 	char tmp[4400], final[4096], rdir[4096], reason[1024] = "", start[32], label[4200];
 	struct pb_cell_job job = { .kind = PB_JOB_MEASURE, .round = round,
@@ -485,7 +532,7 @@ static int run_round(const struct pb_experiment *e, const struct pb_cell *c, int
 				if (r == JOB_FAILED) {
 					char why[1200];
 					snprintf(why, sizeof why, "compression (run once for all rounds): %s", reason);
-					return record_failed(e, c, tmp, final, why, start, pg);
+					return record_failed(e, c, tmp, final, why, start, pg, stats);
 				}
 				/* its log stays with the rounds (rounds/compress.log) */
 				char from[4500], to[4500];
@@ -512,9 +559,9 @@ static int run_round(const struct pb_experiment *e, const struct pb_cell *c, int
 		if (multi) {
 			char why[1200];
 			snprintf(why, sizeof why, "round %d of %d: %s", round, e->rounds, reason);
-			return record_failed(e, c, tmp, final, why, start, pg);
+			return record_failed(e, c, tmp, final, why, start, pg, stats);
 		}
-		return record_failed(e, c, tmp, final, reason, start, pg);
+		return record_failed(e, c, tmp, final, reason, start, pg, stats);
 	}
 	if (!multi)
 		return rename(tmp, final) < 0 ? -errno : PB_CELL_DONE;
@@ -536,7 +583,7 @@ static int run_round(const struct pb_experiment *e, const struct pb_cell *c, int
 	if (pb_rounds_pool(rdir, e->rounds, tmp, err, sizeof err) < 0) {
 		pb_log(PB_LOG_ERROR, "cell %s: pooling its rounds: %s", c->id, err);
 		snprintf(reason, sizeof reason, "pooling the rounds: %s", err);
-		return record_failed(e, c, tmp, final, reason, start, pg);
+		return record_failed(e, c, tmp, final, reason, start, pg, stats);
 	}
 	/* the rounds' folders go with it; the kept model is no longer needed */
 	snprintf(rk, sizeof rk, "%s/compressed.gguf", rdir);
@@ -590,12 +637,48 @@ static int copy_experiment(const struct pb_experiment *e)
 	return rc;
 }
 
+/* What killed batches leave behind, before any job of this batch starts,
+ * in what this batch owns: the <id>.reference.tmp/ of its selected cells,
+ * the <id>.tmp/ of those that are complete (a cell being written is never
+ * complete: its folder appears only at the end; a pending cell's .tmp is
+ * removed when the cell runs), and in reference/ the lock files and
+ * temporary folders of processes on this host that no longer exist. */
+static void remove_leftovers(const struct pb_experiment *e, const struct pb_run_opts *o,
+			     const char *cells_dir)
+{
+	static const char *const suffix[] = { ".tmp", ".reference.tmp" };
+	char path[4800];
+	struct stat sb;
+	int n = 0;
+	for (int i = 0; i < e->n_cells; i++) {
+		const struct pb_cell *c = &e->cells[i];
+		if (!pb_run_selected(e, c, o))
+			continue;
+		for (size_t k = 0; k < PB_ARRAY_LEN(suffix); k++) {
+			snprintf(path, sizeof path, "%s/%s%s", cells_dir, c->id, suffix[k]);
+			if (lstat(path, &sb) < 0 ||
+			    (k == 0 && pb_cell_status_read(cells_dir, c->id, NULL, 0) == PB_CELL_PENDING))
+				continue;
+			if (pb_rm_rf(path) == 0)
+				n++;
+		}
+	}
+	int r = pb_reference_clean(e->output);
+	if (r > 0)
+		n += r;
+	else if (r < 0)
+		pb_log(PB_LOG_WARN, "%s/reference: %s", e->output, strerror(-r));
+	if (n)
+		pb_log(PB_LOG_INFO, "removed %d leftover%s of killed batches", n, n == 1 ? "" : "s");
+}
+
 int pb_run_experiment(const struct pb_experiment *e, const struct pb_run_opts *o,
 		      struct pb_run_stats *st)
 {
-	char cells_dir[4096], err[512];
+	char cells_dir[4096], err[2048];
 	struct pb_progress pg;
 	struct sigaction sa = { .sa_handler = on_stop }, old_int, old_term;
+	char stop_why[1200] = "", finish_why[1600] = "";
 	int rc, stopped = 0;
 
 	memset(st, 0, sizeof *st);
@@ -630,6 +713,7 @@ int pb_run_experiment(const struct pb_experiment *e, const struct pb_run_opts *o
 		free(todo);
 		return rc;
 	}
+	remove_leftovers(e, o, cells_dir);
 
 	stop_signal = 0;
 	sigemptyset(&sa.sa_mask);
@@ -699,7 +783,7 @@ int pb_run_experiment(const struct pb_experiment *e, const struct pb_run_opts *o
 				 round, e->rounds);
 			pb_progress_start(&pg, label);
 			double t0 = pb_now_ms();
-			int r = run_round(e, c, round, i, cells_dir, &pg, &stopped);
+			int r = run_round(e, c, round, i, cells_dir, &pg, &stopped, st);
 			double dt = pb_now_ms() - t0;
 			if (r == PB_CELL_DONE) {
 				st->ran++;
@@ -714,8 +798,14 @@ int pb_run_experiment(const struct pb_experiment *e, const struct pb_run_opts *o
 			} else if (r == PB_CELL_PENDING && !stopped) {
 				pb_progress_end(&pg, label, 1, dt);
 			} else if (r < 0) {
+				/* the batch cannot go on (no fork, no folder); this
+				 * cell still counts, and the end says why we stopped */
 				pb_log(PB_LOG_ERROR, "cell %s could not run: %s", c->id, strerror(-r));
+				st->ran++;
 				st->failed++;
+				pb_progress_end(&pg, label, 0, dt);
+				snprintf(stop_why, sizeof stop_why, "stopped: cell %s could not run: %s",
+					 c->id, strerror(-r));
 				rc = r;
 				break;
 			}
@@ -726,7 +816,15 @@ loop_out:
 	free(ended);
 	free(ref_done);
 	st->interrupted = stopped;
-	pb_progress_finish(&pg, stopped ? "interrupted" : NULL);
+	if (stopped)
+		snprintf(stop_why, sizeof stop_why, "interrupted");
+	if (st->unrecorded)
+		snprintf(finish_why, sizeof finish_why, "%s%s%d failure%s could not be recorded: %s",
+			 stop_why, stop_why[0] ? "; " : "", st->unrecorded,
+			 st->unrecorded == 1 ? "" : "s", st->unrecorded_why);
+	else
+		snprintf(finish_why, sizeof finish_why, "%s", stop_why);
+	pb_progress_finish(&pg, finish_why[0] ? finish_why : NULL);
 
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
@@ -734,10 +832,13 @@ loop_out:
 	/* A shard (a Slurm array task) writes only its own cell folders: the
 	 * shared summary.csv is left to the merge job that runs after every
 	 * shard (`prunebench slurm`), so tasks never race on it. */
-	if (st->ran > 0 && o->shard_n == 0 && pb_results_merge(e->output, err, sizeof err) < 0)
-		pb_log(PB_LOG_ERROR, "merge: %s", err);
+	if (st->ran > 0 && o->shard_n == 0 && pb_results_merge(e->output, err, sizeof err) < 0) {
+		/* the summary is stale: the batch did not do its job */
+		pb_log(PB_LOG_ERROR, "merge: %s (%s/summary.csv was not updated)", err, e->output);
+		st->merge_failed = 1;
+	}
 	free(todo);
 	if (rc < 0)
 		return rc;
-	return st->failed || stopped ? 1 : 0;
+	return st->failed || stopped || st->merge_failed ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 /* core/run/shared-lock.c — a link(2)-based lock file with a heartbeat, for
  * folders on shared filesystems (see shared-lock.h for the protocol). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -94,6 +95,60 @@ static int write_unique(const char *path)
 	return rc;
 }
 
+/* The host part of our owner name ("<host>" of "<host>.<pid>"). */
+static void own_host(char *out, size_t len)
+{
+	pb_shared_lock_owner(out, len);
+	*strrchr(out, '.') = '\0';
+}
+
+/* Gone, or a zombie: killed, but not yet reaped (by an init that may
+ * never reap, in some containers); either way it holds nothing. */
+static int pid_dead(long pid)
+{
+	char path[64], *stat = NULL;
+	if (pid <= 0 || pid > 0x7fffffff)
+		return 0;
+	if (kill((pid_t)pid, 0) < 0)
+		return errno == ESRCH;
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	if (pb_read_file(path, &stat, NULL) < 0)
+		return 0;
+	const char *p = strrchr(stat, ')');   /* the name may hold anything */
+	int zombie = p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+	free(stat);
+	return zombie;
+}
+
+/* Moves the lock at path away and deletes it, with the unique file of its
+ * holder when that was a dead process on this host.  rename: of several
+ * breakers exactly one moves it.  only_dead: what was moved must be a dead
+ * local holder's lock, else it is put back (another process broke and
+ * took the lock between our look and our rename).  The number of files
+ * removed. */
+static int break_lock(const char *path, const char *owner, int only_dead)
+{
+	char broken[4200], holder[4400], *text = NULL, host[256], my[300];
+	long pid = 0;
+	int removed = 1;
+	snprintf(broken, sizeof broken, "%s.stale.%s", path, owner);
+	if (rename(path, broken) < 0)
+		return 0;
+	own_host(my, sizeof my);
+	int dead = pb_read_file(broken, &text, NULL) == 0 &&
+		   sscanf(text, "%255s %ld", host, &pid) == 2 && !strcmp(host, my) && pid_dead(pid);
+	free(text);
+	if (dead) {
+		/* the holder's <path>.<host>.<pid>: nobody else will ever remove it */
+		snprintf(holder, sizeof holder, "%s.%s.%ld", path, host, pid);
+		removed += unlink(holder) == 0;
+	} else if (only_dead) {
+		removed = link(broken, path) == 0 ? 0 : 1;   /* fails only if taken again meanwhile */
+	}
+	unlink(broken);
+	return removed;
+}
+
 /* One attempt: 1 taken, 0 held by another, -errno. */
 static int try_take(struct pb_shared_lock *l)
 {
@@ -153,12 +208,8 @@ int pb_shared_lock_acquire(struct pb_shared_lock *l, const char *path, double st
 		if (rc == 1)
 			break;
 		if (is_stale(l, stale_s)) {
-			char broken[4200];
 			pb_log(PB_LOG_WARN, "%s: breaking a stale lock (its holder died)", path);
-			snprintf(broken, sizeof broken, "%s.stale.%s", path, owner);
-			/* rename: of several breakers exactly one moves it */
-			if (rename(path, broken) == 0)
-				unlink(broken);
+			break_lock(path, owner, 0);
 			continue;
 		}
 		/* jittered back-off, so waiters on many nodes do not poll in step */
@@ -194,4 +245,70 @@ void pb_shared_lock_release(struct pb_shared_lock *l)
 	free(mine);
 	free(now);
 	unlink(l->unique);
+}
+
+int pb_owned_by_dead(const char *name, size_t *stem)
+{
+	char my[300];
+	const char *dot = strrchr(name, '.');
+	if (!dot || !dot[1] || strspn(dot + 1, "0123456789") != strlen(dot + 1) ||
+	    strlen(dot + 1) > 10)
+		return 0;
+	own_host(my, sizeof my);
+	size_t hl = strlen(my), base = (size_t)(dot - name);
+	if (base < hl + 1 || name[base - hl - 1] != '.' || strncmp(name + base - hl, my, hl))
+		return 0;
+	if (!pid_dead(strtol(dot + 1, NULL, 10)))
+		return 0;
+	if (stem)
+		*stem = base - hl - 1;
+	return 1;
+}
+
+static int ends_with_n(const char *s, size_t n, const char *suffix)
+{
+	size_t m = strlen(suffix);
+	return n >= m && !strncmp(s + n - m, suffix, m);
+}
+
+int pb_shared_lock_clean(const char *dir, const char *suffix)
+{
+	char path[4096], owner[300], my[300], host[256], *text;
+	size_t sl = strlen(suffix), stem;
+	long pid;
+	int removed = 0;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	pb_shared_lock_owner(owner, sizeof owner);
+	own_host(my, sizeof my);
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		size_t len = strlen(n);
+		if (n[0] == '.' || pb_path_join(path, sizeof path, dir, n) < 0)
+			continue;
+		if (pb_owned_by_dead(n, &stem)) {
+			/* <lock>.<host>.<pid> or <lock>.stale.<host>.<pid> */
+			if (ends_with_n(n, stem, ".stale"))
+				stem -= 6;
+			if (stem > sl && ends_with_n(n, stem, suffix) && unlink(path) == 0)
+				removed++;
+			continue;
+		}
+		if (len <= sl || strcmp(n + len - sl, suffix))
+			continue;
+		/* a lock whose holder named in it is a dead process on this host */
+		text = NULL;
+		pid = 0;
+		if (pb_read_file(path, &text, NULL) == 0 &&
+		    sscanf(text, "%255s %ld", host, &pid) == 2 && !strcmp(host, my) && pid_dead(pid)) {
+			pb_log(PB_LOG_INFO, "%s: removing the lock of a process that died", path);
+			removed += break_lock(path, owner, 1);
+		}
+		free(text);
+	}
+	closedir(d);
+	return removed;
 }

@@ -42,4 +42,17 @@ void pb_shared_lock_release(struct pb_shared_lock *l);
 /* "<host>.<pid>" of this process, for unique temporary names. */
 void pb_shared_lock_owner(char *out, size_t len);
 
+/* Is name "<stem>.<host>.<pid>" with <host> this host and <pid> a process
+ * that no longer exists?  Then *stem (when non-NULL) is the length of
+ * <stem>.  Another host's names are never "dead": their pids mean nothing
+ * here. */
+int pb_owned_by_dead(const char *name, size_t *stem);
+
+/* Leftovers of lock holders that were killed, in dir: unique files
+ * <x><suffix>.<host>.<pid> and <x><suffix>.stale.<host>.<pid> of dead
+ * processes on this host, and locks <x><suffix> whose holder is one.
+ * Another host's files are left alone, whatever their age.  The number
+ * removed, or -errno when dir cannot be read (a missing dir is 0). */
+int pb_shared_lock_clean(const char *dir, const char *suffix);
+
 #endif

@@ -15,6 +15,12 @@ void pb_log_level_set(enum pb_log_level max);
 enum pb_log_level pb_log_level_get(void);
 void pb_log(enum pb_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pb_logv(enum pb_log_level lvl, const char *prefix, const char *fmt, va_list ap);
+/* fn gets the first error-level message logged after this call (without
+ * the "prunebench: " and "error: " tags; a plugin's name stays in front),
+ * once: how a forked cell tells its parent why it failed.  NULL: none. */
+void pb_log_on_first_error(void (*fn)(const char *msg, void *ctx), void *ctx);
+/* The errors logged so far were not fatal: the next one is "first" again. */
+void pb_log_first_error_rearm(void);
 
 /* Format into err (when non-NULL) and return rc: `return pb_errf(err, len,
  * -EINVAL, "...")` reports and fails in one line. */

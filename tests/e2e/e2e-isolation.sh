@@ -43,6 +43,10 @@ expect_contains "abort in apply" "$(reason crashrun)" "signal 6"
 expect_contains "abort phase named" "$(reason crashrun)" "compress"
 expect_contains "hang times out" "$(reason hang)" "timeout after 3 s"
 expect_contains "error exit" "$(reason fail)" "exited with status 1"
+# the child's first error line, not only the phase (issue 14, item 12)
+expect_contains "the plugin's first error in the reason" "$(reason fail)" \
+	"in phase compress: fail: fake failure: cannot prune (tests)"
+expect_contains "... and in the FAILED line" "$(grep FAILED "$T/err.txt")" "fake failure: cannot prune"
 expect_contains "log tail kept" "$(cat "$T"/out/cells/m.p.fail.ref-*/manifest.yaml)" "log_tail"
 expect_contains "the plugin's own message is in the log tail" "$(cat "$T"/out/cells/m.p.fail.ref-*/manifest.yaml)" "fail"
 expect_contains "failure printed with the log tail" "$err" "last lines of its run.log"

@@ -501,6 +501,42 @@ START_TEST(merge_malformed_keeps_old_summary)
 }
 END_TEST
 
+/* A complete cell (manifest.yaml) must bring its row: one whose
+ * summary.csv is missing or empty stops the merge with the cell's name,
+ * and the old summary stays (issue 14, item 4: it used to be dropped). */
+START_TEST(merge_complete_cell_needs_its_row)
+{
+	char dir[4096], err[1024];
+	merge_fixture();
+	tpath(dir, sizeof dir, "r");
+	ck_assert_int_eq(pb_results_merge(dir, err, sizeof err), 4);
+	char *before = get_file("r/summary.csv");
+
+	put_file("r/cells/g/manifest.yaml", "status: done\n");
+	put_file("r/cells/g/requests.csv", "x\n1\n");
+	ck_assert_int_eq(pb_results_merge(dir, err, sizeof err), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "cells/g: "));
+	ck_assert_ptr_nonnull(strstr(err, "no summary.csv"));
+	ck_assert_ptr_nonnull(strstr(err, "--cell g --force"));
+	char *after = get_file("r/summary.csv");
+	ck_assert_str_eq(before, after);
+	free(after);
+
+	put_file("r/cells/g/summary.csv", "cell_id,status\n");
+	ck_assert_int_eq(pb_results_merge(dir, err, sizeof err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "cells/g/summary.csv: no rows"));
+	after = get_file("r/summary.csv");
+	ck_assert_str_eq(before, after);
+	free(after);
+	ck_assert_int_eq(tmp_leftovers("r"), 0);
+
+	/* with its row it merges; rounds.csv stays optional for every cell */
+	put_file("r/cells/g/summary.csv", "cell_id,status\ng,done\n");
+	ck_assert_int_eq(pb_results_merge(dir, err, sizeof err), 5);
+	free(before);
+}
+END_TEST
+
 START_TEST(merge_edges)
 {
 	char dir[4096], err[512];
@@ -539,6 +575,7 @@ static Suite *results_suite(void)
 	tcase_add_test(tc, cell_status);
 	tcase_add_test(tc, merge_cells);
 	tcase_add_test(tc, merge_malformed_keeps_old_summary);
+	tcase_add_test(tc, merge_complete_cell_needs_its_row);
 	tcase_add_test(tc, merge_edges);
 	suite_add_tcase(s, tc);
 

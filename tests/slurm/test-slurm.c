@@ -467,6 +467,106 @@ START_TEST(lock_exclusive_and_stale)
 }
 END_TEST
 
+static int exists(const char *dir, const char *name)
+{
+	char p[1024];
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
+/* A holder of dir/name that takes it and exits without releasing it (a
+ * killed one); its pid, reaped. */
+static pid_t dead_holder(const char *dir, const char *name)
+{
+	char lock[512], err[256];
+	int st;
+	snprintf(lock, sizeof lock, "%s/%s", dir, name);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct pb_shared_lock m;
+		_exit(pb_shared_lock_acquire(&m, lock, 30, NULL, NULL, err, sizeof err) == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return pid;
+}
+
+/* Killed holders leave <lock> and <lock>.<host>.<pid> behind (issue 14,
+ * item 10).  Breaking such a lock removes both; pb_shared_lock_clean
+ * removes those of dead processes on this host even when nobody wants
+ * the lock again, and never another host's files or a live holder's. */
+START_TEST(lock_leftovers_of_dead_holders)
+{
+	char host[300], name[600], lock[512], err[512];
+	const char *dir = tmp_dir();
+	struct pb_shared_lock l;
+	pb_shared_lock_owner(host, sizeof host);
+	*strrchr(host, '.') = '\0';
+
+	/* taken again: the dead holder's unique file goes with its lock */
+	pid_t dead = dead_holder(dir, "a.lock");
+	snprintf(name, sizeof name, "a.lock.%s.%ld", host, (long)dead);
+	ck_assert(exists(dir, name));
+	snprintf(lock, sizeof lock, "%s/a.lock", dir);
+	ck_assert_int_eq(pb_shared_lock_acquire(&l, lock, 30, NULL, NULL, err, sizeof err), 0);
+	ck_assert_msg(!exists(dir, name), "%s left behind", name);
+	pb_shared_lock_release(&l);
+	ck_assert(!exists(dir, "a.lock"));
+
+	/* never taken again: the folder is cleaned */
+	dead = dead_holder(dir, "a.lock");
+	char stale[600];   /* a breaker killed between its rename and unlink */
+	snprintf(stale, sizeof stale, "%s/a.lock.stale.%s.%ld", dir, host, (long)dead);
+	ck_assert_int_eq(pb_write_file(stale, "x", 1), 0);
+	/* another node's lock, however old, and a live holder's stay */
+	const char *foreign = "some-other-node 1 2026-01-01T00:00:00Z\n";
+	snprintf(lock, sizeof lock, "%s/b.lock", dir);
+	ck_assert_int_eq(pb_write_file(lock, foreign, strlen(foreign)), 0);
+	snprintf(lock, sizeof lock, "%s/b.lock.some-other-node.1", dir);
+	ck_assert_int_eq(pb_write_file(lock, foreign, strlen(foreign)), 0);
+	int pfd[2];
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid_t live = fork();
+	ck_assert_int_ge(live, 0);
+	if (live == 0) {
+		struct pb_shared_lock m;
+		snprintf(lock, sizeof lock, "%s/c.lock", dir);
+		if (pb_shared_lock_acquire(&m, lock, 30, NULL, NULL, err, sizeof err) != 0)
+			_exit(1);
+		if (write(pfd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	char x;
+	ck_assert_int_eq(read(pfd[0], &x, 1), 1);
+	close(pfd[0]);
+	close(pfd[1]);
+
+	ck_assert_int_eq(pb_shared_lock_clean(dir, ".lock"), 3);
+	ck_assert(!exists(dir, "a.lock"));
+	snprintf(name, sizeof name, "a.lock.%s.%ld", host, (long)dead);
+	ck_assert(!exists(dir, name));
+	ck_assert_int_ne(access(stale, F_OK), 0);
+	ck_assert(exists(dir, "b.lock"));
+	ck_assert(exists(dir, "b.lock.some-other-node.1"));
+	ck_assert(exists(dir, "c.lock"));
+	snprintf(name, sizeof name, "c.lock.%s.%ld", host, (long)live);
+	ck_assert(exists(dir, name));
+
+	/* once the holder is gone, its files go too */
+	kill(live, SIGKILL);
+	waitpid(live, NULL, 0);
+	ck_assert_int_eq(pb_shared_lock_clean(dir, ".lock"), 2);
+	ck_assert(!exists(dir, "c.lock"));
+	ck_assert(!exists(dir, name));
+	ck_assert_int_eq(pb_shared_lock_clean(dir, ".lock"), 0);
+	snprintf(lock, sizeof lock, "%s/none", dir);
+	ck_assert_int_eq(pb_shared_lock_clean(lock, ".lock"), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("slurm");
@@ -482,6 +582,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, jobs_record);
 	tcase_add_test(tc, cell_lists_and_shards);
 	tcase_add_test(tc, lock_exclusive_and_stale);
+	tcase_add_test(tc, lock_leftovers_of_dead_holders);
 	suite_add_tcase(s, tc);
 	return s;
 }
