@@ -159,9 +159,12 @@ static int parse_split(struct jctx *c, struct tok_pre *q, const json_t *p, const
 		return JFAIL(c, -ENOMEM, "%s: out of memory", c->path);
 	char why[256];
 	int rc = tok_regex_compile(pattern, &q->re, why, sizeof why);
-	q->pattern = pattern;   /* freed with the tokenizer */
-	if (rc < 0)
+	if (rc < 0) {
+		/* the step is not counted, so the tokenizer would not free it */
+		free(pattern);
 		return JFAIL(c, rc, "%s: pre_tokenizer %s: %s", c->path, type, why);
+	}
+	q->pattern = pattern;   /* freed with the tokenizer */
 	return 0;
 }
 
