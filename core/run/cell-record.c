@@ -387,7 +387,10 @@ static void build_accuracy(const struct pb_cell_record *r, struct pb_row *row)
 	pb_row_setd(row, "perplexity_dense", r->perplexity_dense);
 	pb_row_setd(row, "agreement_top1", r->vs_dense ? pb_agreement(&r->acc) : NAN);
 	pb_row_setd(row, "kl_mean", r->vs_dense ? pb_kl_mean(&r->acc) : NAN);
-	pb_row_set(row, "scored_tokens", "%ld", r->scored ? r->acc.n_nll : 0L);
+	if (r->accuracy_from_round1)   /* empty: pooling takes round 1's */
+		pb_row_set(row, "scored_tokens", "%s", "");
+	else
+		pb_row_set(row, "scored_tokens", "%ld", r->scored ? r->acc.n_nll : 0L);
 	pb_row_set(row, "perplexity_protocol", "%s",
 		   r->scored ? pb_ppl_protocol_name(r->c->dataset, r->dataset_kind) : "");
 	double em = 0, f1 = 0, rl = 0;

@@ -63,6 +63,7 @@ struct pb_cell_record {
 	/* accuracy (score phase) */
 	struct pb_acc_sums acc;
 	int scored;                /* teacher-forced scoring ran */
+	int accuracy_from_round1;  /* a later round: scoring is round 1's */
 	int vs_dense;              /* agreement and KL against a dense reference */
 	double perplexity_dense;   /* the reference's own perplexity; NAN when none */
 	int top_k;                 /* K of the reference's top-K */

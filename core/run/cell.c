@@ -459,8 +459,14 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 	}
 	pb_cell_record_dataset(&rec, ds);
 
+	/* Teacher-forced scoring gives bit-identical results in every process
+	 * (README "Bit-identical accuracy"), so a multi-round cell scores in
+	 * round 1 only; later rounds cost measurement time only and leave the
+	 * accuracy columns empty (rounds.c pools round 1's). */
+	const int score_here = !(job->kind == PB_JOB_MEASURE && job->n_rounds > 1 && job->round > 1);
+	rec.accuracy_from_round1 = !score_here;
 	/* (an encoder-decoder on raw text is not scored: no reference either) */
-	if (job->kind != PB_JOB_COMPRESS && e->score_tokens > 0 &&
+	if (job->kind != PB_JOB_COMPRESS && e->score_tokens > 0 && score_here &&
 	    !(ds->kind == PB_DATASET_TEXT && m->hp.n_enc_layers > 0)) {
 		set_phase(&x, PB_PHASE_SCORE);
 		int rerr = pb_reference_get(e, c, ds, m, rec.model_sha256, &ref, err, sizeof err);
@@ -585,11 +591,13 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		}
 	rec.measure_ms = pb_now_ms() - t_measure;
 
-	set_phase(&x, PB_PHASE_SCORE);
-	t0 = pb_now_ms();
-	if (score(&x, sess, m, ds, ref, &rec) < 0)
-		goto out;
-	rec.score_ms = pb_now_ms() - t0;
+	if (score_here) {
+		set_phase(&x, PB_PHASE_SCORE);
+		t0 = pb_now_ms();
+		if (score(&x, sess, m, ds, ref, &rec) < 0)
+			goto out;
+		rec.score_ms = pb_now_ms() - t0;
+	}
 	pb_sampler_stop(x.sampler);
 	if (pb_cell_record_write(&rec, x.sampler, dir) < 0)
 		goto out;

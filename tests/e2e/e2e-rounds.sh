@@ -58,6 +58,13 @@ for d in "$T"/out/cells/*/; do
 	expect_eq "$id: the round folders are kept" 3 "$(ls -d "$d"/rounds/r[0-9]* | wc -l)"
 	# the reference was computed before, in its own process: every round read it
 	expect_eq "$id: no round computed the dense reference" 0 "$(grep -c 'dense reference computed' "$d/run.log")"
+	# accuracy is bit-identical in every process: scored in round 1 only
+	expect_eq "$id: scored in round 1 only" 1 "$(grep -c '^prunebench: info: score:' "$d/run.log")"
+	n1=$("$CSV" "$d/rounds.csv" column scored_tokens | head -1)
+	expect_eq "$id: round 1 scored positions" 1 "$([ "${n1:-0}" -gt 0 ] && echo 1 || echo 0)"
+	expect_eq "$id: rounds.csv scored_tokens: round 1's, then empty" "$n1  " \
+		"$("$CSV" "$d/rounds.csv" column scored_tokens | tr '\n' ' ' | sed 's/ $//')"
+	expect_eq "$id: pooled scored_tokens is round 1's" "$n1" "$("$CSV" "$d/summary.csv" column scored_tokens)"
 	case $id in
 	*.mag.*)
 		expect_eq "$id: compressed once" 1 "$(ls "$d"/rounds/compress.log | wc -l)"
