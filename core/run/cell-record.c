@@ -18,6 +18,9 @@ static const char *const role_names[PB_ROLE_COUNT] = {
 	"other", "tok_embd", "attn_norm", "attn_q", "attn_k", "attn_v", "attn_o",
 	"ffn_norm", "ffn_gate", "ffn_up", "ffn_down", "out_norm", "output",
 	"attn_rel_bias", "cross_norm", "cross_q", "cross_k", "cross_v", "cross_o",
+	"attn_q_bias", "attn_k_bias", "attn_v_bias", "attn_q_norm", "attn_k_norm",
+	"attn_post_norm", "ffn_post_norm", "rope_freqs", "rope_factors_short",
+	"rope_factors_long", "attn_qkv", "ffn_gate_up",
 };
 
 static const char *role_name(enum pb_role r)

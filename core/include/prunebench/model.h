@@ -22,6 +22,14 @@ extern "C" {
 enum pb_arch {
 	PB_ARCH_LLAMA = 0,   /* decoder-only: RMSNorm, RoPE, GQA, SwiGLU */
 	PB_ARCH_T5 = 1,      /* encoder-decoder (engine issue) */
+	/* Llama-family decoders with their own twists (core/arch/); Llama 3.x,
+	 * Mistral and SmolLM2 are PB_ARCH_LLAMA (llama3 RoPE scaling is a
+	 * PB_ROLE_ROPE_FREQS tensor) */
+	PB_ARCH_QWEN2 = 2,   /* q/k/v biases */
+	PB_ARCH_QWEN3 = 3,   /* per-head RMSNorm of q and k, no biases */
+	PB_ARCH_GEMMA2 = 4,  /* √d embedding scale, GeGLU, post-norms, soft-capping, SWA */
+	PB_ARCH_GEMMA3 = 5,  /* Gemma 2 without soft-capping, q/k norms, local/global RoPE */
+	PB_ARCH_PHI3 = 6,    /* fused QKV and gate/up, longrope */
 };
 
 enum pb_rope_layout {

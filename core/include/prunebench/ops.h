@@ -34,6 +34,7 @@ enum pb_op_type {
 	PB_OP_ACT,        /* dst = act(src0) */
 	PB_OP_ADD,        /* dst = src0 + src1 */
 	PB_OP_COPY,       /* dst = src0 */
+	PB_OP_ADD_BIAS,   /* dst[t,:] += W[:]                     (weight: [width], F32) */
 	PB_OP_COUNT
 };
 
@@ -41,6 +42,7 @@ enum pb_act_fn {
 	PB_ACT_SILU = 0,
 	PB_ACT_GELU = 1,  /* tanh approximation, as T5/GPT use */
 	PB_ACT_RELU = 2,
+	PB_ACT_SOFTCAP = 3,  /* cap·tanh(x / cap), cap = p.act.cap (Gemma 2's logits) */
 };
 
 struct pb_act {
@@ -57,7 +59,10 @@ struct pb_op {
 	struct pb_act dst;
 	struct pb_act src[3];  /* attention: q, k cache, v cache */
 	union {
-		struct { int32_t dim; } embed;
+		struct {
+			int32_t dim;
+			float scale;               /* multiplies the row; 0 means 1 (Gemma: √dim) */
+		} embed;
 		struct { int32_t n_in, n_out; } linear;
 		struct {
 			int32_t dim;
@@ -68,6 +73,14 @@ struct pb_op {
 			int32_t n_heads, head_dim, pos0;
 			int32_t layout;            /* enum pb_rope_layout */
 			float theta;
+			/* pb_op.weight ≥ 0: an F32 [head_dim/2] tensor of
+			 * frequency divisors (llama3 scaling's rope_freqs,
+			 * Phi-3's longrope factors): pair i rotates by
+			 * pos · theta^(−2i/head_dim) / factor[i]. */
+			float mscale;              /* multiplies cos and sin; 0 means 1 (longrope) */
+			/* The rotation dims: the first n_rot of each head
+			 * rotate, the rest pass through; 0 means head_dim. */
+			int32_t n_rot;
 		} rope;
 		struct {
 			int32_t n_heads, n_kv_heads, head_dim;
@@ -82,10 +95,21 @@ struct pb_op {
 			 * j < n_kv.  T5 writes its relative-position bias here
 			 * with stride n_kv, once per step, shared by the layers. */
 			struct pb_act bias;
+			/* Gemma 2: scores become softcap·tanh(score / softcap)
+			 * after scaling and bias, before the mask; 0: none. */
+			float softcap;
+			/* Sliding window: query at position p sees key j only
+			 * when p − j < window (and j ≤ p when causal); 0: all. */
+			int32_t window;
 		} attention;
 		struct { int32_t width, pos0; } kv_store;
 		struct { int32_t width; int32_t fn; } glu;   /* fn: enum pb_act_fn */
-		struct { int32_t width; int32_t fn; } act;
+		struct {
+			int32_t width;
+			int32_t fn;
+			float cap;                 /* PB_ACT_SOFTCAP */
+		} act;
+		struct { int32_t width; } add_bias;
 		struct { int32_t width; } add;
 		struct { int32_t width; } copy;
 	} p;

@@ -46,6 +46,25 @@ enum pb_dtype {
 	 * & 3)] = values[r·C/2 + 2g + k] for k = 0, 1, b = indices[r·C/4 + g],
 	 * and every other element of the group is 0. */
 	PB_NM_2_4 = 6,
+	/* llama.cpp's k-quants (ggml-common.h), super-blocks of QK_K = 256
+	 * elements; f16 values little-endian.  x ≈ d·scale·q − dmin·min.
+	 *   Q2_K  84 B: scales[16] (sub-block of 16: low nibble scale, high
+	 *         nibble min), qs[64] (2 bits), f16 d, f16 dmin.
+	 *   Q3_K 110 B: hmask[32] (high bit), qs[64] (low 2 bits),
+	 *         scales[12] (16 six-bit scales, offset 32), f16 d.
+	 *   Q4_K 144 B: f16 d, f16 dmin, scales[12] (8 six-bit scales and 8
+	 *         six-bit mins of 32-element sub-blocks), qs[128] (nibbles).
+	 *   Q5_K 176 B: f16 d, f16 dmin, scales[12], qh[32] (5th bit),
+	 *         qs[128].
+	 *   Q6_K 210 B: ql[128] (low 4 bits), qh[64] (high 2 bits),
+	 *         int8 scales[16], f16 d; x = d·scale·(q − 32).
+	 * The element order inside a super-block is ggml's (see
+	 * core/model/kquant.c, dequantize_row_q*_K). */
+	PB_Q2_K = 7,
+	PB_Q3_K = 8,
+	PB_Q4_K = 9,
+	PB_Q5_K = 10,
+	PB_Q6_K = 11,
 	PB_DTYPE_COUNT
 };
 
@@ -82,6 +101,19 @@ enum pb_role {
 	PB_ROLE_CROSS_K,
 	PB_ROLE_CROSS_V,
 	PB_ROLE_CROSS_O,
+	/* the edge model families (Qwen2/3, Llama 3, Gemma 2/3, Phi-3) */
+	PB_ROLE_ATTN_Q_BIAS,     /* [q width]   Qwen2: added after the q projection */
+	PB_ROLE_ATTN_K_BIAS,     /* [kv width] */
+	PB_ROLE_ATTN_V_BIAS,     /* [kv width] */
+	PB_ROLE_ATTN_Q_NORM,     /* [head_dim]  Qwen3, Gemma 3: RMSNorm of each q head */
+	PB_ROLE_ATTN_K_NORM,     /* [head_dim] */
+	PB_ROLE_ATTN_POST_NORM,  /* [dim]       Gemma 2/3: RMSNorm of the attention output */
+	PB_ROLE_FFN_POST_NORM,   /* [dim]       Gemma 2/3: RMSNorm of the FFN output */
+	PB_ROLE_ROPE_FREQS,      /* [head_dim/2] global: RoPE frequency divisors (llama3 scaling) */
+	PB_ROLE_ROPE_FACTORS_SHORT, /* [head_dim/2] Phi-3 longrope, ctx ≤ original */
+	PB_ROLE_ROPE_FACTORS_LONG,  /* [head_dim/2] Phi-3 longrope, longer contexts */
+	PB_ROLE_ATTN_QKV,        /* [dim × (q + 2·kv)] Phi-3 fused q, k, v rows (in that order) */
+	PB_ROLE_FFN_GATE_UP,     /* [dim × 2·ffn] Phi-3 fused gate rows then up rows */
 	PB_ROLE_COUNT
 };
 
@@ -112,18 +144,23 @@ static inline int pb_role_is_linear(enum pb_role r)
 	return (r >= PB_ROLE_ATTN_Q && r <= PB_ROLE_ATTN_O) ||
 	       (r >= PB_ROLE_FFN_GATE && r <= PB_ROLE_FFN_DOWN) ||
 	       (r >= PB_ROLE_CROSS_Q && r <= PB_ROLE_CROSS_O) ||
-	       r == PB_ROLE_OUTPUT;
+	       r == PB_ROLE_OUTPUT || r == PB_ROLE_ATTN_QKV || r == PB_ROLE_FFN_GATE_UP;
 }
 
 static inline int pb_role_is_attention(enum pb_role r)
 {
 	return (r >= PB_ROLE_ATTN_Q && r <= PB_ROLE_ATTN_O) ||
-	       (r >= PB_ROLE_CROSS_Q && r <= PB_ROLE_CROSS_O);
+	       (r >= PB_ROLE_CROSS_Q && r <= PB_ROLE_CROSS_O) || r == PB_ROLE_ATTN_QKV;
 }
 
 static inline int pb_role_is_ffn(enum pb_role r)
 {
-	return r >= PB_ROLE_FFN_GATE && r <= PB_ROLE_FFN_DOWN;
+	return (r >= PB_ROLE_FFN_GATE && r <= PB_ROLE_FFN_DOWN) || r == PB_ROLE_FFN_GATE_UP;
+}
+
+static inline int pb_dtype_is_kquant(enum pb_dtype d)
+{
+	return d >= PB_Q2_K && d <= PB_Q6_K;
 }
 
 static inline int64_t pb_tensor_nelements(const struct pb_tensor *t)
@@ -135,7 +172,9 @@ static inline int64_t pb_tensor_nelements(const struct pb_tensor *t)
  * backend-private sparse formats. */
 static inline int pb_dtype_block(enum pb_dtype d)
 {
-	return (d == PB_Q8_0 || d == PB_Q4_0) ? 32 : 1;
+	if (d == PB_Q8_0 || d == PB_Q4_0)
+		return 32;
+	return (d >= PB_Q2_K && d <= PB_Q6_K) ? 256 : 1;
 }
 
 static inline size_t pb_dtype_block_bytes(enum pb_dtype d)
@@ -145,6 +184,11 @@ static inline size_t pb_dtype_block_bytes(enum pb_dtype d)
 	case PB_F16: case PB_BF16: return 2;
 	case PB_Q8_0: return 34;
 	case PB_Q4_0: return 18;
+	case PB_Q2_K: return 84;
+	case PB_Q3_K: return 110;
+	case PB_Q4_K: return 144;
+	case PB_Q5_K: return 176;
+	case PB_Q6_K: return 210;
 	default: return 0;
 	}
 }
@@ -163,6 +207,7 @@ static inline const char *pb_dtype_name(enum pb_dtype d)
 {
 	static const char *const names[PB_DTYPE_COUNT] = {
 		"F32", "F16", "BF16", "Q8_0", "Q4_0", "CSR", "NM_2_4",
+		"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K",
 	};
 	return (unsigned)d < PB_DTYPE_COUNT ? names[d] : "?";
 }
