@@ -3,6 +3,7 @@
  * (core/report). */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -17,7 +18,10 @@ static void usage(FILE *f)
 		   "  -o, --output DIR   write DIR/report/ (default: RESULTS_DIR)\n"
 		   "  --baseline NAME    chain (pruner axis name) to compare against\n"
 		   "                     (default: the chain without compression steps)\n"
-		   "  --cell ID          cell whose probe readings are plotted over time\n");
+		   "  --cell ID          cell whose probe readings are plotted over time\n"
+		   "  --min-effect PCT   smallest effect of interest, %%: a change is called real\n"
+		   "                     only when the test rejects |effect| <= PCT (default:\n"
+		   "                     the experiment's `min_effect`, else 0)\n");
 }
 
 int pb_report_run(const struct pb_report_opts *o)
@@ -41,10 +45,12 @@ int pb_cmd_report(int argc, char **argv)
 		{ "output", required_argument, 0, 'o' },
 		{ "baseline", required_argument, 0, 'b' },
 		{ "cell", required_argument, 0, 'c' },
+		{ "min-effect", required_argument, 0, 'm' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	struct pb_report_opts o = { 0 };
+	char *end;
 	int opt;
 
 	optind = 1;
@@ -53,6 +59,15 @@ int pb_cmd_report(int argc, char **argv)
 		case 'o': o.out_dir = optarg; break;
 		case 'b': o.baseline = optarg; break;
 		case 'c': o.cell = optarg; break;
+		case 'm':
+			o.min_effect_given = 1;
+			o.min_effect_pct = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.min_effect_pct >= 0 && o.min_effect_pct < 1000)) {
+				fprintf(stderr, "prunebench: report: --min-effect: expected a percentage "
+					"0 to 1000, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -141,6 +141,10 @@ struct pb_experiment {
 	 * this much CPU (% of one core) is flagged `contended`; default 10.
 	 * Not part of the cell id: it judges the measurement, not changes it. */
 	double contention_threshold_pct;
+	/* the smallest effect of interest, % (key `min_effect`, default 0):
+	 * the report calls a change real only when its test rejects
+	 * |effect| ≤ this.  Not part of the cell id (it judges results). */
+	double min_effect_pct;
 
 	struct pb_model_spec *models;      int n_models;
 	struct pb_dataset_spec *datasets;  int n_datasets;

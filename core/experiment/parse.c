@@ -22,7 +22,7 @@ static const char *const top_keys[] = {
 	"score_tokens", "timeout", "memory_limit", "defaults", "models", "datasets", "pruners", "backends", "probes",
 	"exclude", "include", "idle_baseline", "cooldown", "throttle_pct", "slurm",
 	"rounds", "aa_control",
-	"contention_threshold",
+	"contention_threshold", "min_effect",
 };
 
 static int parse_bool(struct xctx *c, const struct xnode *n, const char *key, int *out);
@@ -152,7 +152,8 @@ static int parse_number(struct xctx *c, const struct xnode *n, const char *key, 
 
 /* Probe settings of the measurement: idle_baseline, cooldown {max_temp_c,
  * timeout_s}, throttle_pct (sampler.h, cell.c), contention_threshold
- * (% of one core; sampler-host.c). */
+ * (% of one core; sampler-host.c), min_effect (%, the report's smallest
+ * effect of interest; written to summary.csv). */
 static int parse_probe_settings(struct xctx *c)
 {
 	struct pb_experiment *e = c->e;
@@ -172,6 +173,10 @@ static int parse_probe_settings(struct xctx *c)
 	if ((n = xn_get(r, "contention_threshold")) &&
 	    (ret = parse_number(c, n, "contention_threshold", 0, 100000, 0,
 				&e->contention_threshold_pct)) < 0)
+		return ret;
+	e->min_effect_pct = 0;
+	if ((n = xn_get(r, "min_effect")) &&
+	    (ret = parse_number(c, n, "min_effect", 0, 1000, 0, &e->min_effect_pct)) < 0)
 		return ret;
 	e->cooldown = 0;
 	e->cooldown_timeout_s = 300;

@@ -1,7 +1,8 @@
 /* core/report/compare.c — every comparison of a report, made once: for
  * each group, each chain against its reference (the baseline; an A/A
  * twin against the chain it repeats) on each tested metric, paired by
- * round (noise.c's log-ratio t test on the rounds' own means), and the
+ * round (noise.c's log-ratio t test on the rounds' own means, against the
+ * band of the smallest effect of interest when the experiment sets one), and the
  * Benjamini–Hochberg rule across all of them together, so a report with
  * many chains and metrics does not find effects by chance.  Tables and
  * pages only look the results up. */
@@ -163,8 +164,10 @@ int pb_rep_compare(struct pb_rep_view *v)
 		rc = -ENOMEM;
 		goto out;
 	}
+	/* against the band of the smallest effect of interest (0: none, the
+	 * plain two-sided test): an effect inside it is never "real" */
 	for (int i = 0; i < v->n_cmps; i++)
-		p[i] = v->cmps[i].e.n >= 2 ? v->cmps[i].e.p : NAN;
+		p[i] = v->cmps[i].e.n >= 2 ? pb_min_effect_p(&v->cmps[i].e, v->r->min_effect_pct) : NAN;
 	/* one family: every tested comparison of the report, A/A included */
 	if ((rc = pb_bh(p, v->n_cmps, PB_REP_FDR_Q, rej, adj)) < 0)
 		goto out;

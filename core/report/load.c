@@ -333,6 +333,11 @@ int pb_rep_load(const char *dir, struct pb_rep **out, char *err, size_t len)
 		goto fail;
 	}
 	qsort(r->cells, (size_t)r->n_cells, sizeof *r->cells, cmp_cell);
+	for (int i = 0; i < r->n_cells; i++) {
+		double me = pb_rep_num(&r->cells[i], "min_effect_pct");
+		if (me > r->min_effect_pct)
+			r->min_effect_pct = me;
+	}
 	closedir(d);
 	*out = r;
 	return 0;

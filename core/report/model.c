@@ -131,7 +131,7 @@ int pb_rep_col_used(const char *col)
 	static const char *const suffixes[] = { "_mean", "_max", "_per_token" };
 	static const char *const more[] = {
 		"rss_peak_bytes_measure", "sparsity_linears", "synthetic_weights", "rounds",
-		"contended", "contention_threshold_pct",
+		"contended", "contention_threshold_pct", "min_effect_pct",
 	};
 	size_t l = strlen(col);
 	for (size_t k = 0; k < PB_ARRAY_LEN(more); k++)

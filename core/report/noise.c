@@ -164,6 +164,24 @@ int pb_paired_log_ratio(const double *base, const double *chain, int n, double l
 	return 0;
 }
 
+double pb_min_effect_p(const struct pb_effect *e, double min_pct)
+{
+	if (e->n < 2 || isnan(e->p))
+		return NAN;
+	if (!(min_pct > 0))
+		return e->p;
+	const double band = log1p(min_pct / 100), se = e->sd_log / sqrt(e->n);
+	const double m = e->mean_log;
+	if (!(se > 1e-15 * fabs(m)) || se == 0)   /* every round gave the same ratio */
+		return fabs(m) > band ? 0 : 1;
+	/* P(T ≥ (m − band)/se) for an effect above the band, P(T ≤ (m +
+	 * band)/se) below it; the two-sided p is twice the smaller */
+	double up = 1 - pb_t_cdf((m - band) / se, e->n - 1);
+	double down = pb_t_cdf((m + band) / se, e->n - 1);
+	double p = 2 * (up < down ? up : down);
+	return p < 1 ? p : 1;
+}
+
 /* ---- Benjamini–Hochberg */
 
 struct ranked_p {

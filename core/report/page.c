@@ -383,16 +383,16 @@ static int write_effects(FILE *f, const struct pb_rep_view *v, char *err, size_t
 {
 	(void)err, (void)len;
 	fputs("model,dataset,backend,chain,reference,metric,aa_control,rounds,effect_pct,"
-	      "ci_low_pct,ci_high_pct,p,p_bh,verdict,contended,rounds_excluded\n", f);
+	      "ci_low_pct,ci_high_pct,p,p_bh,verdict,contended,rounds_excluded,min_effect_pct\n", f);
 	for (int i = 0; i < v->n_cmps; i++) {
 		const struct pb_rep_cmp *c = &v->cmps[i];
 		const struct pb_rep_cell *a = &v->r->cells[c->cell], *b = &v->r->cells[c->ref];
 		const char *verdict = isnan(c->p_adj) ? "no test" : c->real ? "real" : "n.s.";
 		/* names are experiment axis names: no commas or quotes (validate) */
-		fprintf(f, "%s,%s,%s,%s,%s,%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%d,%d\n", a->model,
+		fprintf(f, "%s,%s,%s,%s,%s,%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%d,%d,%g\n", a->model,
 			a->dataset, a->backend, a->pruner, b->pruner, c->col, c->aa, c->e.n,
-			c->e.pct, c->e.lo_pct, c->e.hi_pct, c->e.p, c->p_adj, verdict, c->contended,
-			c->excluded);
+			c->e.pct, c->e.lo_pct, c->e.hi_pct, pb_min_effect_p(&c->e, v->r->min_effect_pct),
+			c->p_adj, verdict, c->contended, c->excluded, v->r->min_effect_pct);
 	}
 	return 0;
 }
@@ -433,6 +433,8 @@ int pb_report_write(const struct pb_report_opts *o, char *err, size_t len)
 
 	if ((rc = pb_rep_load(o->results_dir, &r, err, len)) < 0)
 		return rc;
+	if (o->min_effect_given)
+		r->min_effect_pct = o->min_effect_pct;
 	if ((rc = pb_rep_view_build(r, o->baseline, o->cell, &v, err, len)) < 0)
 		goto out_r;
 	if (pb_path_join(dir, sizeof dir, o->out_dir ? o->out_dir : o->results_dir, "report") < 0) {

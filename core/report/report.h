@@ -31,6 +31,11 @@ struct pb_table;
 
 struct pb_report_opts {
 	const char *results_dir;   /* RESULTS_DIR */
+	/* smallest effect of interest, % (`--min-effect`), used when
+	 * min_effect_given; else the results' `min_effect_pct` column
+	 * (experiment key `min_effect`), 0 when absent */
+	int min_effect_given;
+	double min_effect_pct;
 	const char *out_dir;       /* writes <out_dir>/report/; NULL: results_dir */
 	const char *baseline;      /* chain (pruner axis) name; NULL: the dense chain */
 	const char *cell;          /* cell whose probe series is plotted; NULL: chosen */
@@ -62,6 +67,12 @@ struct pb_effect {
 };
 int pb_paired_log_ratio(const double *base, const double *chain, int n, double level,
 			struct pb_effect *e);   /* 0, or -EINVAL when no round pairs */
+/* The minimum-effect test of a paired comparison: p of H0 "|mean log
+ * ratio| ≤ ln(1 + min_pct/100)" (the effect lies within the band
+ * [1/(1+δ), 1+δ] of ratios, δ = min_pct/100) against "it lies outside",
+ * i.e. 2 × the smaller one-sided t tail beyond the band's edges, capped at
+ * 1.  min_pct 0 gives e->p (the two-sided t test).  NAN with n < 2. */
+double pb_min_effect_p(const struct pb_effect *e, double min_pct);
 
 /* Benjamini–Hochberg at false-discovery rate q over the n p-values (NAN:
  * not a test, outside the family): reject[i] and the BH-adjusted p
@@ -131,6 +142,10 @@ struct pb_rep {
 	char *dir;
 	struct pb_rep_cell *cells;
 	int n_cells, n_failed;
+	/* the smallest effect of interest, %: the largest `min_effect_pct`
+	 * of the cells (experiment key `min_effect`; 0 when absent), or the
+	 * report's --min-effect; effects within it are never called real */
+	double min_effect_pct;
 };
 
 int pb_rep_load(const char *dir, struct pb_rep **out, char *err, size_t len);

@@ -549,6 +549,7 @@ static void host_conditions(struct pb_cell_record *r, const struct pb_sampler *s
 	r->contended = pb_sampler_host_summary(s, r->e->contention_threshold_pct, row);
 	r->rss_method = pb_sampler_rss_method(s);
 	r->freq_source = pb_sampler_freq_source(s);
+	pb_row_setd(row, "min_effect_pct", r->e->min_effect_pct);   /* the report's test */
 	pb_row_setd(row, "quiet_wait_s", q->ran ? q->waited_s : NAN);
 	pb_row_set(row, "quiet_timed_out", "%s", q->ran ? (q->timed_out ? "1" : "0") : "");
 	if (r->contended == 1)

@@ -544,6 +544,50 @@ START_TEST(round_verdicts)
 }
 END_TEST
 
+/* A smallest effect of interest: the fast chain's +20 % (every round
+ * within [19, 21]) is real against a 15 % band, not against a 25 % one;
+ * the minimum-effect p equals the plain test's at 0 and mirrors for
+ * decreases. */
+START_TEST(min_effect_band)
+{
+	char dir[64], err[2048];
+	struct pb_rep *r;
+	struct pb_rep_view v;
+	const double base[] = { 100, 102, 98, 101, 99, 100, 103, 97 };
+	double up[8], down[8];
+	for (int i = 0; i < 8; i++) {
+		up[i] = base[i] * 1.05 * (1 + 0.003 * ((i % 3) - 1));
+		down[i] = base[i] / (1.05 * (1 + 0.003 * ((i % 3) - 1)));
+	}
+	struct pb_effect eu, ed;
+	ck_assert_int_eq(pb_paired_log_ratio(base, up, 8, 0.95, &eu), 0);
+	ck_assert_int_eq(pb_paired_log_ratio(base, down, 8, 0.95, &ed), 0);
+	ck_assert(pb_min_effect_p(&eu, 0) == eu.p && eu.p < 1e-6);
+	ck_assert_msg(pb_min_effect_p(&eu, 2) < 1e-4, "+5 %% beyond a 2 %% band: p %g",
+		      pb_min_effect_p(&eu, 2));
+	ck_assert(pb_min_effect_p(&eu, 5) > 0.3);   /* on the edge: no evidence beyond it */
+	ck_assert(pb_min_effect_p(&eu, 10) == 1 || pb_min_effect_p(&eu, 10) > 0.999);
+	ck_assert(fabs(pb_min_effect_p(&ed, 2) - pb_min_effect_p(&eu, 2)) < 1e-9);   /* mirrored */
+	struct pb_effect one = { .n = 1, .p = NAN };
+	ck_assert(isnan(pb_min_effect_p(&one, 5)));
+
+	syn_folder(dir, sizeof dir, verdict_cells, (int)PB_ARRAY_LEN(verdict_cells));
+	ck_assert_msg(pb_rep_load(dir, &r, err, sizeof err) == 0, "%s", err);
+	ck_assert(r->min_effect_pct == 0);   /* no min_effect_pct column: 0 */
+	r->min_effect_pct = 15;
+	ck_assert_msg(pb_rep_view_build(r, NULL, NULL, &v, err, sizeof err) == 0, "%s", err);
+	ck_assert(find_cmp(&v, "fast", "ttft_ms_mean")->real);
+	pb_rep_view_free(&v);
+	r->min_effect_pct = 25;
+	ck_assert_msg(pb_rep_view_build(r, NULL, NULL, &v, err, sizeof err) == 0, "%s", err);
+	ck_assert(!find_cmp(&v, "fast", "ttft_ms_mean")->real);
+	ck_assert_int_eq(v.n_real, 0);
+	pb_rep_view_free(&v);
+	pb_rep_free(r);
+	pb_rm_rf(dir);
+}
+END_TEST
+
 /* With fewer than PB_REP_MIN_CLEAN clean rounds, nothing is left out: the
  * test uses every round and says it includes contended ones. */
 START_TEST(too_few_clean_rounds)
@@ -872,6 +916,7 @@ int main(void)
 	suite_add_tcase(s, t);
 	t = tcase_create("rounds");
 	tcase_add_test(t, round_verdicts);
+	tcase_add_test(t, min_effect_band);
 	tcase_add_test(t, aa_called_real_is_loud);
 	tcase_add_test(t, bh_across_report);
 	tcase_add_test(t, charts_use_the_right_column);
