@@ -84,7 +84,7 @@ expect_contains "effects.csv: the +30 % chain, real" "$eff" ",slow,dense,ttft_ms
 expect_eq "effects.csv: one row per comparison" 4 "$(tail -n +2 "$T/rounds/report/effects.csv" | wc -l)"
 expect_eq "effects.csv: the A/A twin not real" 0 "$(grep -c ',1,4,.*,real,' "$T/rounds/report/effects.csv")"
 expect_eq "effects.csv: the twin's test used 4 rounds, 1 left out, none contended" 2 \
-	"$(grep -c ',dense-aa,dense,.*,1,4,.*,0,1$' "$T/rounds/report/effects.csv")"
+	"$(grep -c ',dense-aa,dense,.*,1,4,.*,0,1,0$' "$T/rounds/report/effects.csv")"
 expect_contains "contention banner" "$md" "m.d.dense-aa.ref-0: round 2, others' CPU 60.0 % of a core (mean)"
 expect_contains "per-round means" "$md" "### Per-round means: TTFT (ms)"
 grep -q "A/A CONTROL CALLED REAL" "$T/rounds/report/tables.md" && fail "the A/A twin called real" || ok "the A/A twin not called real"
