@@ -10,19 +10,24 @@
  *    quantizing is deterministic and block by block;
  *  - llama-quantize's per-tensor choices (q4_k_m, q5_k_m, fallbacks,
  *    output, tied embedding, T5), general.file_type, and GGUF write → read
- *    of every k-quant type bit for bit. */
+ *    of every k-quant type bit for bit;
+ *  - a backend without k-quant formats (vulkan's set) gets the tensors
+ *    dequantized to F32, exactly, and the log says so. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fmt.h"
 #include "model/gguf.h"
 #include "model/modelio.h"
 #include "model/quant.h"
 #include "ref-kquant.h"
+#include "run/reference.h"
 #include "util/util.h"
 
 static const enum pb_dtype kq[] = { PB_Q2_K, PB_Q3_K, PB_Q4_K, PB_Q5_K, PB_Q6_K };
@@ -665,6 +670,70 @@ START_TEST(gguf_write_read)
 }
 END_TEST
 
+/* pb_convert_for_backend with the formats vulkan declares: the k-quant
+ * tensors become F32 holding their dequantized values, everything else is
+ * left as it is, and one log line per format says what happened. */
+START_TEST(backend_without_kquants)
+{
+	const uint32_t vk = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16) | PB_FMT(PB_Q8_0) | PB_FMT(PB_Q4_0);
+	struct pb_model *q = llama256(2, 512, 1), *ref = llama256(2, 512, 1);
+	char err[256], log[4096] = "";
+	ck_assert_msg(pb_model_quantize(q, PB_Q4_K, PB_MIX_Q4_K_M, err, sizeof err) == 0, "%s", err);
+	ck_assert_msg(pb_model_quantize(ref, PB_Q4_K, PB_MIX_Q4_K_M, err, sizeof err) == 0, "%s", err);
+	int n4 = 0, n6 = 0;
+	for (int i = 0; i < q->n_tensors; i++) {
+		n4 += q->tensors[i].dtype == PB_Q4_K;
+		n6 += q->tensors[i].dtype == PB_Q6_K;
+	}
+	ck_assert(n4 > 0 && n6 > 0);
+	/* the log goes to stderr: catch it in a file */
+	const char *lp = spath("convert.log");
+	enum pb_log_level was = pb_log_level_get();
+	fflush(stderr);
+	int saved = dup(2), fd = open(lp, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	ck_assert(saved >= 0 && fd >= 0);
+	dup2(fd, 2);
+	pb_log_level_set(PB_LOG_INFO);
+	int rc = pb_convert_for_backend(q, vk);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	pb_log_level_set(was);
+	ck_assert_int_eq(rc, 0);
+	FILE *f = fopen(lp, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(log, 1, sizeof log - 1, f);
+	fclose(f);
+	log[n] = '\0';
+	char want[160];
+	snprintf(want, sizeof want, "%d tensors in Q4_K dequantized to F32: the backend runs only F32, F16, BF16, Q8_0, Q4_0", n4);
+	ck_assert_msg(strstr(log, want), "expected '%s' in the log: %s", want, log);
+	snprintf(want, sizeof want, "%d tensor%s in Q6_K dequantized to F32", n6, n6 == 1 ? "" : "s");
+	ck_assert_msg(strstr(log, want), "expected '%s' in the log: %s", want, log);
+	float *row = malloc(512 * sizeof *row);
+	for (int i = 0; i < q->n_tensors; i++) {
+		const struct pb_tensor *t = &q->tensors[i], *r = &ref->tensors[i];
+		ck_assert_msg(vk & PB_FMT(t->dtype), "%s left in %s", t->name, pb_dtype_name(t->dtype));
+		if (!pb_dtype_is_kquant(r->dtype)) {
+			ck_assert_int_eq(t->dtype, r->dtype);
+			continue;
+		}
+		ck_assert_int_eq(t->dtype, PB_F32);
+		for (int64_t k = 0; k < r->ne[1]; k++) {
+			ck_assert_int_eq(pb_tensor_row_f32(r, k, row), 0);
+			ck_assert_msg(!memcmp(row, (const float *)t->data + k * t->ne[0], (size_t)t->ne[0] * 4),
+				      "%s row %lld: not the dequantized values", t->name, (long long)k);
+		}
+	}
+	free(row);
+	/* a backend without F32 cannot take them */
+	ck_assert_int_eq(pb_convert_for_backend(ref, PB_FMT(PB_Q8_0)), -ENOTSUP);
+	pb_model_free(q);
+	pb_model_free(ref);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kquant");
@@ -679,6 +748,7 @@ int main(void)
 	tcase_add_test(tc, fallbacks);
 	tcase_add_test(tc, t5_choices);
 	tcase_add_test(tc, gguf_write_read);
+	tcase_add_test(tc, backend_without_kquants);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
