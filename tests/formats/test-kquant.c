@@ -317,15 +317,16 @@ START_TEST(golden_blocks_by_hand)
 END_TEST
 
 /* RMSE / RMS(x) bounds per type (Q2_K … Q6_K) and input (gaussian,
- * outliers, positive+tiny): about 1.25 × what this code measures (it
- * prints the measurements), and each below the step size of the format's
- * levels alone would give (uniform rounding: step / √12). */
+ * outliers, positive+tiny): 1.25 × what this code measured (it prints the
+ * measurements on stderr).  For scale: a 32-value Gaussian sub-block
+ * spans about 4.1σ, so Q4_K's 15 steps of 0.27σ would round with RMSE
+ * 0.079σ; the weighted fit does a little better (0.072). */
 static const double rmse_max[5][3] = {
-	{ 0.40, 0.60, 0.40 },
-	{ 0.20, 0.40, 0.20 },
-	{ 0.10, 0.20, 0.10 },
-	{ 0.05, 0.10, 0.05 },
-	{ 0.03, 0.06, 0.03 },
+	{ 0.37, 0.30, 0.24 },
+	{ 0.19, 0.20, 0.18 },
+	{ 0.09, 0.125, 0.055 },
+	{ 0.045, 0.062, 0.027 },
+	{ 0.023, 0.039, 0.022 },
 };
 
 /* The grid of the sub-block that holds element e of block b, from the
@@ -362,6 +363,20 @@ static void grid(enum pb_dtype t, const uint8_t *b, int e, double *step, double 
 	*step = v[1] - v[0];
 	*off = -v[0];     /* Q3_K: level 0 is −4·step, Q6_K −32·step: the same */
 	*hi = t == PB_Q2_K ? 3 : t == PB_Q3_K ? 7 : t == PB_Q4_K ? 15 : t == PB_Q5_K ? 31 : 63;
+}
+
+static double rmse_of(enum pb_dtype t, const float *x, int n)
+{
+	uint8_t *q = malloc(pb_dtype_row_bytes(t, n));
+	float *y = malloc((size_t)n * sizeof *y);
+	double se = 0;
+	ck_assert_int_eq(pb_quantize_row(t, x, q, n), 0);
+	ck_assert_int_eq(pb_dequantize_row(t, q, y, n), 0);
+	for (int i = 0; i < n; i++)
+		se += ((double)y[i] - x[i]) * ((double)y[i] - x[i]);
+	free(q);
+	free(y);
+	return sqrt(se / n);
 }
 
 static void check_round_trip(enum pb_dtype t, const float *x, int n, double bound, const char *what)
@@ -401,6 +416,10 @@ START_TEST(round_trip_error)
 		for (int i = 0; i < N; i++)
 			x[i] = (float)gauss();
 		check_round_trip(kq[k], x, N, rmse_max[k][0], "gaussian");
+		if (kq[k] == PB_Q4_K) {   /* at the same 4.5 bits a weight, nearer than Q4_0 (0.0716 vs 0.0864) */
+			double k4 = rmse_of(PB_Q4_K, x, N), q40 = rmse_of(PB_Q4_0, x, N);
+			ck_assert_msg(k4 < 0.9 * q40, "Q4_K RMSE %g, Q4_0 %g", k4, q40);
+		}
 		/* small values with one outlier per block, as weight rows often have */
 		for (int i = 0; i < N; i++)
 			x[i] = (float)(0.02 * gauss()) + (i % 256 == 17 ? 0.5f : 0.0f);
@@ -472,8 +491,8 @@ START_TEST(q4_k_m_choices)
 	 * ((i − 1) % 3 == 2) and 7 (i >= 7) */
 	static const int more[8] = { 1, 0, 0, 1, 0, 0, 1, 1 };
 	struct pb_model *m = llama256(8, 512, 1);
-	enum pb_dtype plan[64];
-	ck_assert_int_le(m->n_tensors, 64);
+	enum pb_dtype plan[128];
+	ck_assert_int_le(m->n_tensors, 128);
 	for (int mix = PB_MIX_Q4_K_M; mix <= PB_MIX_Q5_K_M; mix++) {
 		const enum pb_dtype base = mix == PB_MIX_Q4_K_M ? PB_Q4_K : PB_Q5_K;
 		ck_assert_int_eq(pb_quant_plan(m, base, (enum pb_quant_mix)mix, plan), 0);
