@@ -229,6 +229,140 @@ def q6_k(x):
     return ql + qh + [v & 0xff for v in sc] + f16_bytes(d)
 
 
+def make_q3_quants(n, nmax, x):
+    mx = amax = 0.0
+    for v in x:
+        if abs(v) > amax:
+            amax = abs(v)
+            mx = v
+    if amax < 1e-15:
+        return 0.0, [0] * n
+    iscale = F(-nmax / mx)
+    L = [0] * n
+    sumlx = suml2 = 0.0
+    for i in range(n):
+        L[i] = max(-nmax, min(nmax - 1, nearest_int(F(iscale * x[i]))))
+        w = F(x[i] * x[i])
+        sumlx = F(sumlx + F(F(w * x[i]) * L[i]))
+        suml2 = F(suml2 + F(F(w * L[i]) * L[i]))
+    for _ in range(5):
+        changed = 0
+        for i in range(n):
+            w = F(x[i] * x[i])
+            slx = F(sumlx - F(F(w * x[i]) * L[i]))
+            if slx > 0:
+                sl2 = F(suml2 - F(F(w * L[i]) * L[i]))
+                new_l = max(-nmax, min(nmax - 1, nearest_int(F(F(x[i] * sl2) / slx))))
+                if new_l != L[i]:
+                    slx = F(slx + F(F(w * x[i]) * new_l))
+                    sl2 = F(sl2 + F(F(w * new_l) * new_l))
+                    if sl2 > 0 and F(F(slx * slx) * suml2) > F(F(sumlx * sumlx) * sl2):
+                        L[i], sumlx, suml2 = new_l, slx, sl2
+                        changed += 1
+        if not changed:
+            break
+    return (F(sumlx / suml2) if suml2 > 0 else 0.0), [l + nmax for l in L]
+
+
+def pack_2bit(L):
+    qs = []
+    for j in range(0, 256, 128):
+        qs += [L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6) for l in range(32)]
+    return qs
+
+
+def q2_k(x):
+    scales, mins, L = [0.0] * 16, [0.0] * 16, [0] * 256
+    max_scale = max_min = 0.0
+    for j in range(16):
+        sub = x[16 * j:16 * j + 16]
+        scales[j], L[16 * j:16 * j + 16], mins[j] = make_qkx2_quants(16, 3, sub, [abs(v) for v in sub],
+                                                                      -0.5, 0.1, 15, True)
+        if scales[j] > max_scale:
+            max_scale = scales[j]
+        if mins[j] > max_min:
+            max_min = mins[j]
+    sc = [0] * 16
+    d = dmin = 0.0
+    if max_scale > 0:
+        iscale = F(15.0 / max_scale)
+        sc = [nearest_int(F(iscale * v)) & 0xff for v in scales]
+        d = f16(F(max_scale / 15.0))
+    if max_min > 0:
+        iscale = F(15.0 / max_min)
+        sc = [(sc[j] | (nearest_int(F(iscale * mins[j])) << 4)) & 0xff for j in range(16)]
+        dmin = f16(F(max_min / 15.0))
+    for j in range(16):
+        dd = F(d * (sc[j] & 0xF))
+        if not dd:
+            continue
+        dm = F(dmin * (sc[j] >> 4))
+        for ii in range(16):
+            L[16 * j + ii] = max(0, min(3, nearest_int(F(F(x[16 * j + ii] + dm) / dd))))
+    return sc + pack_2bit(L) + f16_bytes(d) + f16_bytes(dmin)
+
+
+def q3_k(x):
+    scales, L = [0.0] * 16, [0] * 256
+    max_scale = amax = 0.0
+    for j in range(16):
+        scales[j], L[16 * j:16 * j + 16] = make_q3_quants(16, 4, x[16 * j:16 * j + 16])
+        if abs(scales[j]) > amax:
+            amax = abs(scales[j])
+            max_scale = scales[j]
+    sc = [0] * 12
+    d = 0.0
+    if max_scale:
+        iscale = F(-32.0 / max_scale)
+        for j in range(16):
+            l = ((nearest_int(F(iscale * scales[j])) + 128) & 0xff) - 128   # int8_t
+            l = max(-32, min(31, l)) + 32
+            if j < 8:
+                sc[j] = l & 0xF
+            else:
+                sc[j - 8] |= (l & 0xF) << 4
+            sc[j % 4 + 8] |= (l >> 4) << (2 * (j // 4))
+        d = f16(F(1.0 / iscale))
+    for j in range(16):
+        lo = sc[j] & 0xF if j < 8 else sc[j - 8] >> 4
+        six = (lo | (((sc[8 + j % 4] >> (2 * (j // 4))) & 3) << 4)) - 32
+        dd = F(d * six)
+        if not dd:
+            continue
+        for ii in range(16):
+            L[16 * j + ii] = max(-4, min(3, nearest_int(F(x[16 * j + ii] / dd)))) + 4
+    hmask = [0] * 32
+    for j in range(256):
+        if L[j] > 3:
+            hmask[j % 32] |= 1 << (j // 32)
+            L[j] -= 4
+    return hmask + pack_2bit(L) + sc + f16_bytes(d)
+
+
+def many_blocks(n):
+    """n blocks of exact float32 values from a 64-bit LCG: integers / 256,
+    sub-blocks scaled by powers of two, an outlier now and then.  The
+    same generator is in test-kquant.c."""
+    s = 1
+    out = []
+    for b in range(n):
+        for e in range(256):
+            s = (s * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
+            r = s >> 33
+            v = float(r % 2001) - 1000.0
+            if r % 61 == 0:
+                v *= 8
+            out.append(F(v / 256.0 * 2.0 ** ((e // 32 + b) % 5 - 2)))
+    return out
+
+
+def fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for byte in data:
+        h = ((h ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
 def golden_input():
     """The block test-kquant.c quantizes: exact float32 values, uneven
     sub-blocks (one all positive, one with an outlier)."""
@@ -248,8 +382,19 @@ def c_array(name, b):
     return 'static const uint8_t %s[%d] = {\n\t%s,\n};' % (name, len(b), ',\n\t'.join(rows))
 
 
+N_MANY = 24
+
 if __name__ == '__main__':
     x = golden_input()
     print(c_array('golden_q4_k', q4_k(x)))
     print(c_array('golden_q5_k', q5_k(x)))
     print(c_array('golden_q6_k', q6_k(x)))
+    xs = many_blocks(N_MANY)
+    hashes = []
+    for f in (q2_k, q3_k, q4_k, q5_k, q6_k):
+        data = []
+        for b in range(N_MANY):
+            data += f(xs[256 * b:256 * b + 256])
+        hashes.append('0x%016xull' % fnv1a64(data))
+    print('/* FNV-1a 64 of %d blocks of many_blocks(), Q2_K … Q6_K */' % N_MANY)
+    print('static const uint64_t golden_many[5] = { %s };' % ', '.join(hashes))

@@ -321,9 +321,10 @@ END_TEST
 /* A block whose scale searches matter (make_qkx2_quants' and
  * make_qx_quants' trials change 21 of Q4_K's bytes and 17 lines of Q6_K's
  * here): x = ((37e + 11) mod 97 − 48) / 16, the third 32-element
- * sub-block made positive (+ 0.5), x[200] = 9.75.  The expected bytes come
- * from tests/formats/kquant-golden.py, a second transcription of ggml's
- * reference quantizers in Python with float32 rounding after every
+ * sub-block made positive (+ 0.5), x[200] = 9.75; then 24 blocks of
+ * every type from a generator, compared by hash.  The expected values
+ * come from tests/formats/kquant-golden.py, a second transcription of
+ * ggml's reference quantizers in Python with float32 rounding after every
  * operation, written apart from kquant.c (run it to regenerate these). */
 static const uint8_t golden_q4_k[144] = {
 	0xd4, 0x22, 0x12, 0x2a, 0x5d, 0x5d, 0xd1, 0x5d, 0xfc, 0xfe, 0xc0, 0xfc,
@@ -376,6 +377,32 @@ static const uint8_t golden_q6_k[210] = {
 	0x26, 0xda, 0xd9, 0x26, 0xd5, 0xd4, 0x25, 0xda, 0xd9, 0x26, 0xdd, 0x26,
 	0x80, 0xda, 0xd9, 0x26, 0x09, 0x19,
 };
+/* FNV-1a 64 of 24 blocks of many_blocks(), Q2_K … Q6_K */
+static const uint64_t golden_many[5] = { 0x2c0d6e2ac598045dull, 0xf6f041a70eff11a1ull, 0xd3a1ee51b2f9b710ull, 0x4c6c91185977d6aeull, 0x9709753ff9e7de12ull };
+
+/* kquant-golden.py's many_blocks(): 64-bit LCG, integers / 256, each
+ * 32-element sub-block scaled by a power of two, an outlier now and then */
+static void many_blocks(float *x, int n_blocks)
+{
+	uint64_t st = 1;
+	for (int b = 0; b < n_blocks; b++)
+		for (int e = 0; e < 256; e++) {
+			st = st * 6364136223846793005ull + 1442695040888963407ull;
+			uint64_t r = st >> 33;
+			float v = (float)(r % 2001) - 1000.0f;
+			if (r % 61 == 0)
+				v *= 8;
+			x[b * 256 + e] = v / 256.0f * ldexpf(1.0f, (e / 32 + b) % 5 - 2);
+		}
+}
+
+static uint64_t fnv1a64(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
 
 START_TEST(golden_blocks_independent)
 {
@@ -395,6 +422,17 @@ START_TEST(golden_blocks_independent)
 		for (size_t i = 0; i < pb_dtype_block_bytes(c[k].t); i++)
 			ck_assert_msg(got[i] == c[k].want[i], "%s byte %zu: 0x%02x, the Python derivation 0x%02x",
 				      pb_dtype_name(c[k].t), i, got[i], c[k].want[i]);
+	}
+	/* 24 more blocks of every type, by hash */
+	enum { NB = 24 };
+	static float xs[NB * 256];
+	static uint8_t q[NB * 210];
+	many_blocks(xs, NB);
+	for (size_t k = 0; k < PB_ARRAY_LEN(kq); k++) {
+		ck_assert_int_eq(pb_quantize_row(kq[k], xs, q, NB * 256), 0);
+		uint64_t h = fnv1a64(q, pb_dtype_row_bytes(kq[k], NB * 256));
+		ck_assert_msg(h == golden_many[k], "%s: %d blocks hash to 0x%016llx, the Python derivation to 0x%016llx",
+			      pb_dtype_name(kq[k]), NB, (unsigned long long)h, (unsigned long long)golden_many[k]);
 	}
 }
 END_TEST
