@@ -183,11 +183,12 @@ int pb_model_quantize(struct pb_model *m, enum pb_dtype type, enum pb_quant_mix 
 		struct pb_tensor *t = &m->tensors[i];
 		if (tied && t == o)
 			continue;
-		int rc = pb_tensor_convert(t, plan[i]);
+		const enum pb_dtype to = plan[i];
+		int rc = pb_tensor_convert(t, to);
 		if (rc < 0) {
 			free(plan);
 			return pb_errf(err, len, rc, "tensor '%s': cannot convert %s to %s: %s", t->name,
-				       pb_dtype_name(t->dtype), pb_dtype_name(plan[i]), strerror(-rc));
+				       pb_dtype_name(t->dtype), pb_dtype_name(to), strerror(-rc));
 		}
 	}
 	free(plan);

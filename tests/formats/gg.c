@@ -243,7 +243,7 @@ void gg_tiny_llama(struct gg *g, int version, uint32_t lin_type)
 
 void gg_tiny_llama_256(struct gg *g, uint32_t lin_type)
 {
-	tiny_llama(g, 3, lin_type, 256, 2, 1, 512);
+	tiny_llama(g, 3, lin_type, 256, 2, 1, 256);
 }
 
 void gg_tiny_t5(struct gg *g, int gated, int tied)

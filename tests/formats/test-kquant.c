@@ -12,7 +12,9 @@
  *    quantizing is deterministic and block by block;
  *  - llama-quantize's per-tensor choices (q4_k_m, q5_k_m, fallbacks,
  *    output, tied embedding, T5), general.file_type, and GGUF write → read
- *    of every k-quant type bit for bit;
+ *    of every k-quant type bit for bit; files built by the independent
+ *    test writer (gg.c) in every k-quant type read, and one whose data is
+ *    cut short is refused naming the tensor;
  *  - a backend without k-quant formats (vulkan's set) gets the tensors
  *    dequantized to F32, exactly, and the log says so. */
 #include <check.h>
@@ -33,6 +35,10 @@
 #include "util/util.h"
 
 static const enum pb_dtype kq[] = { PB_Q2_K, PB_Q3_K, PB_Q4_K, PB_Q5_K, PB_Q6_K };
+
+/* For loops over every element: Check's assertions cost a write to the
+ * runner's pipe even when they hold. */
+#define CHECK(cond, ...) do { if (!(cond)) ck_abort_msg(__VA_ARGS__); } while (0)
 
 static uint64_t rng_state;
 
@@ -171,10 +177,10 @@ START_TEST(decoders_agree_on_random_blocks)
 			double mag;
 			const double want = naive_mag(t, blocks + (i / 256) * bb, i % 256, &mag);
 			/* float rounding of each term (≤ 2 ulps each) */
-			ck_assert_msg(fabs(core[i] - want) <= 3e-7 * mag + 1e-30,
+			CHECK(fabs(core[i] - want) <= 3e-7 * mag + 1e-30,
 				      "%s element %d: core %.9g, layout says %.9g", pb_dtype_name(t), i, core[i], want);
 			/* ref's own decoder: the same floats, bit for bit */
-			ck_assert_msg(!memcmp(&core[i], &ref[i], 4), "%s element %d: core %.9g, ref %.9g",
+			CHECK(!memcmp(&core[i], &ref[i], 4), "%s element %d: core %.9g, ref %.9g",
 				      pb_dtype_name(t), i, core[i], ref[i]);
 		}
 	}
@@ -294,14 +300,14 @@ START_TEST(golden_blocks_by_hand)
 		ck_assert_int_eq(pb_quantize_row(t, x, got, 256), 0);
 		golden_bytes(t, want);
 		for (size_t i = 0; i < bb; i++)
-			ck_assert_msg(got[i] == want[i], "%s byte %zu: 0x%02x, derived 0x%02x", pb_dtype_name(t), i,
+			CHECK(got[i] == want[i], "%s byte %zu: 0x%02x, derived 0x%02x", pb_dtype_name(t), i,
 				      got[i], want[i]);
 		ck_assert_int_eq(pb_dequantize_row(t, got, y, 256), 0);
 		for (int e = 0; e < 256; e++) {
 			/* Q6_K and Q3_K come back exactly; the others at the 6-bit
 			 * (Q2_K 4-bit) scale: d·scale·level */
 			double want_y = t == PB_Q6_K || t == PB_Q3_K ? x[e] : naive(t, want, e);
-			ck_assert_msg(y[e] == (float)want_y, "%s element %d: %g, expected %g", pb_dtype_name(t), e,
+			CHECK(y[e] == (float)want_y, "%s element %d: %g, expected %g", pb_dtype_name(t), e,
 				      y[e], want_y);
 		}
 		ck_assert_float_eq(y[31], t == PB_Q4_K ? 15 * 1.015625f : y[31]);
@@ -313,7 +319,7 @@ START_TEST(golden_blocks_by_hand)
 		ck_assert_int_eq(pb_quantize_row(kq[k], x, got, 256), 0);
 		ck_assert_int_eq(pb_dequantize_row(kq[k], got, y, 256), 0);
 		for (int e = 0; e < 256; e++)
-			ck_assert_msg(y[e] == 0.0f, "%s zero block element %d: %g", pb_dtype_name(kq[k]), e, y[e]);
+			CHECK(y[e] == 0.0f, "%s zero block element %d: %g", pb_dtype_name(kq[k]), e, y[e]);
 	}
 }
 END_TEST
@@ -420,7 +426,7 @@ START_TEST(golden_blocks_independent)
 	for (size_t k = 0; k < PB_ARRAY_LEN(c); k++) {
 		ck_assert_int_eq(pb_quantize_row(c[k].t, x, got, 256), 0);
 		for (size_t i = 0; i < pb_dtype_block_bytes(c[k].t); i++)
-			ck_assert_msg(got[i] == c[k].want[i], "%s byte %zu: 0x%02x, the Python derivation 0x%02x",
+			CHECK(got[i] == c[k].want[i], "%s byte %zu: 0x%02x, the Python derivation 0x%02x",
 				      pb_dtype_name(c[k].t), i, got[i], c[k].want[i]);
 	}
 	/* 24 more blocks of every type, by hash */
@@ -515,7 +521,7 @@ static void check_round_trip(enum pb_dtype t, const float *x, int n, double boun
 		for (int L = 0; L <= hi; L++)
 			best = fmin(best, fabs(step * L - off - x[i]));
 		/* the value is its sub-block grid's nearest point to x */
-		ck_assert_msg(err <= best + 1e-5 * (fabs(step) * hi + fabs(off)) + 1e-30,
+		CHECK(err <= best + 1e-5 * (fabs(step) * hi + fabs(off)) + 1e-30,
 			      "%s %s element %d: x %.7g → %.7g, but the grid has a point %.3g away", pb_dtype_name(t),
 			      what, i, x[i], y[i], best);
 		se += err * err;
@@ -810,6 +816,81 @@ START_TEST(gguf_write_read)
 }
 END_TEST
 
+/* The k-quant types read: the same tiny llama (rows of 256) with its
+ * linears in each of Q2_K … Q6_K loads with that type, near the F32 file
+ * (uniform [-1, 1) weights; the worst element error allowed grows as
+ * the bits shrink), and writes back bit for bit.  A file whose k-quant
+ * data is cut short is refused, naming the tensor. */
+/* Every tensor of b within tol of a's, element by element (both loaded
+ * from files with the same names). */
+static void near_tensors(const struct pb_model *a, const struct pb_model *b, float tol)
+{
+	static float ra[512], rb[512];
+	ck_assert_int_eq(a->n_tensors, b->n_tensors);
+	for (int i = 0; i < a->n_tensors; i++) {
+		const struct pb_tensor *x = &a->tensors[i], *y = tensor_named(b, x->name);
+		ck_assert_msg(y && !memcmp(x->ne, y->ne, sizeof x->ne), "%s: missing or reshaped", x->name);
+		ck_assert_int_le(x->ne[0], 512);
+		for (int64_t r = 0; r < pb_tensor_nelements(x) / x->ne[0]; r++) {
+			CHECK(pb_tensor_row_f32(x, r, ra) == 0 && pb_tensor_row_f32(y, r, rb) == 0, "%s: row %lld",
+			      x->name, (long long)r);
+			for (int64_t c = 0; c < x->ne[0]; c++)
+				CHECK(fabsf(ra[c] - rb[c]) <= tol, "%s[%lld][%lld]: %g vs %g", x->name, (long long)r,
+				      (long long)c, ra[c], rb[c]);
+		}
+	}
+}
+
+START_TEST(gguf_reads_kquant_files)
+{
+	static const uint32_t types[] = { GGML_TYPE_Q2_K, GGML_TYPE_Q3_K, GGML_TYPE_Q4_K,
+					  GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
+	static const enum pb_dtype dt[] = { PB_Q2_K, PB_Q3_K, PB_Q4_K, PB_Q5_K, PB_Q6_K };
+	static const float tol[] = { 0.8f, 0.4f, 0.15f, 0.1f, 0.05f };
+	char err[512];
+	struct gg ref;
+	gg_tiny_llama_256(&ref, GGML_TYPE_F32);
+	gg_finish(&ref);
+	const char *rp = spath("ref256.gguf");
+	write_bytes(rp, ref.out.p, ref.out.n);
+	struct pb_model *r = must_load(rp, NULL);
+	for (size_t k = 0; k < PB_ARRAY_LEN(types); k++) {
+		struct gg g;
+		gg_tiny_llama_256(&g, types[k]);
+		gg_finish(&g);
+		const char *path = spath("kq-file.gguf");
+		write_bytes(path, g.out.p, g.out.n);
+		struct pb_model *m = must_load(path, NULL);
+		ck_assert_int_eq(pb_model_find(m, 0, PB_ROLE_ATTN_Q)->dtype, dt[k]);
+		ck_assert_int_eq(pb_model_find(m, 0, PB_ROLE_FFN_DOWN)->dtype, dt[k]);
+		ck_assert_int_eq(pb_model_find(m, -1, PB_ROLE_TOK_EMBD)->dtype, dt[k]);
+		ck_assert_int_eq(pb_model_find(m, 0, PB_ROLE_ATTN_NORM)->dtype, PB_F32);
+		near_tensors(r, m, tol[k]);
+		const char *p = spath("kq-back.gguf");
+		ck_assert_msg(pb_gguf_write(m, p, err, sizeof err) == 0, "%s", err);
+		struct pb_model *back = must_load(p, NULL);
+		same_tensors(m, back, 0);
+		pb_model_free(back);
+		pb_model_free(m);
+		/* the data of a k-quant tensor cut short */
+		const struct gg_tensor *t = NULL;
+		for (int i = 0; i < g.nt; i++)
+			if (!strcmp(g.t[i].name, "blk.0.ffn_down.weight"))
+				t = &g.t[i];
+		ck_assert_ptr_nonnull(t);
+		char want[96];
+		snprintf(want, sizeof want, "tensor 'blk.0.ffn_down.weight': data [%zu, +%zu) lies beyond the end",
+			 g.data_at + (size_t)t->offset, t->nbytes);
+		const char *cut = spath("kq-cut.gguf");
+		write_bytes(cut, g.out.p, g.data_at + (size_t)t->offset + t->nbytes - 1);
+		must_fail(cut, NULL, (long)t->off_at, want);
+		gg_free(&g);
+	}
+	pb_model_free(r);
+	gg_free(&ref);
+}
+END_TEST
+
 /* pb_convert_for_backend with the formats vulkan declares: the k-quant
  * tensors become F32 holding their dequantized values, everything else is
  * left as it is, and one log line per format says what happened. */
@@ -889,6 +970,7 @@ int main(void)
 	tcase_add_test(tc, fallbacks);
 	tcase_add_test(tc, t5_choices);
 	tcase_add_test(tc, gguf_write_read);
+	tcase_add_test(tc, gguf_reads_kquant_files);
 	tcase_add_test(tc, backend_without_kquants);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
