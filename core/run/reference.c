@@ -448,6 +448,17 @@ int pb_convert_for_backend(struct pb_model *m, uint32_t formats)
 				return err;
 			}
 		}
+		/* a tied output shares the embedding's data, which the
+		 * realloc below frees when the core owns it: find who shares it
+		 * first, and let them follow the new data */
+		int sharers[4], n_sh = 0, sharer_owns = 0;
+		void *old = t->data;
+		for (int j = 0; j < m->n_tensors && n_sh < 4; j++)
+			if (j != i && m->tensors[j].data == t->data && m->tensors[j].dtype == t->dtype &&
+			    !memcmp(m->tensors[j].ne, t->ne, sizeof t->ne)) {
+				sharer_owns |= (m->tensors[j].flags & PB_TENSOR_OWNED) != 0;
+				sharers[n_sh++] = j;
+			}
 		int64_t ne[PB_MAX_DIMS];
 		memcpy(ne, t->ne, sizeof ne);
 		int err = pb_tensor_realloc(t, PB_F32, ne, (size_t)pb_tensor_nelements(t) * 4);
@@ -456,6 +467,15 @@ int pb_convert_for_backend(struct pb_model *m, uint32_t formats)
 		free(buf);
 		if (err < 0)
 			return err;
+		for (int k = 0; k < n_sh; k++) {
+			struct pb_tensor *u = &m->tensors[sharers[k]];
+			u->data = t->data;
+			u->dtype = PB_F32;
+			u->nbytes = t->nbytes;
+			u->flags &= ~PB_TENSOR_OWNED;
+		}
+		if (sharer_owns)   /* t did not own it, so the realloc kept it */
+			free(old);
 	}
 	log_converted(converted, formats);
 	return 0;

@@ -952,6 +952,44 @@ START_TEST(backend_without_kquants)
 	ck_assert_int_eq(pb_convert_for_backend(ref, PB_FMT(PB_Q8_0)), -ENOTSUP);
 	pb_model_free(q);
 	pb_model_free(ref);
+
+	/* tied: the Q6_K embedding the core owns and the output sharing it
+	 * end up sharing one F32 copy (nothing freed under the other; ASan
+	 * watches), whichever of the two comes first in the table */
+	for (int swap = 0; swap < 2; swap++) {
+		q = llama256(2, 256, 0);
+		ck_assert_msg(pb_model_quantize(q, PB_Q4_K, PB_MIX_NONE, err, sizeof err) == 0, "%s", err);
+		struct pb_tensor *e = pb_model_find(q, -1, PB_ROLE_TOK_EMBD), *o = pb_model_find(q, -1, PB_ROLE_OUTPUT);
+		ck_assert_int_eq(e->dtype, PB_Q6_K);
+		ck_assert_ptr_eq(o->data, e->data);
+		ck_assert_uint_ne(e->flags & PB_TENSOR_OWNED, 0);
+		float *want = malloc(256 * 260 * sizeof *want);
+		for (int64_t r = 0; r < 260; r++)
+			ck_assert_int_eq(pb_tensor_row_f32(e, r, want + r * 256), 0);
+		if (swap) {
+			struct pb_tensor tmp = *e;
+			*e = *o;
+			*o = tmp;
+		}
+		fflush(stderr);
+		saved = dup(2);
+		fd = open(lp, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+		dup2(fd, 2);
+		rc = pb_convert_for_backend(q, vk);
+		fflush(stderr);
+		dup2(saved, 2);
+		close(saved);
+		close(fd);
+		ck_assert_int_eq(rc, 0);
+		e = pb_model_find(q, -1, PB_ROLE_TOK_EMBD);
+		o = pb_model_find(q, -1, PB_ROLE_OUTPUT);
+		ck_assert_int_eq(e->dtype, PB_F32);
+		ck_assert_int_eq(o->dtype, PB_F32);
+		ck_assert_ptr_eq(o->data, e->data);
+		ck_assert_msg(!memcmp(e->data, want, 256 * 260 * 4), "swap %d: not the dequantized embedding", swap);
+		free(want);
+		pb_model_free(q);
+	}
 }
 END_TEST
 
