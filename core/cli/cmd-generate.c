@@ -13,6 +13,7 @@
 #include "plugin/host.h"
 #include "plugin/registry.h"
 #include "run/generate.h"
+#include "run/reference.h"
 #include "text/text.h"
 #include "util/util.h"
 
@@ -75,6 +76,13 @@ static int run(const struct pb_model *m, const char *backend, uint64_t seed,
 	if (p->init(&hc.host, config, &state) < 0) {
 		fprintf(stderr, "prunebench generate: backend '%s' failed to start\n", backend);
 		state = NULL;
+		goto out;
+	}
+	/* as a cell does: formats the backend lacks (the k-quants on
+	 * cpu-blas or vulkan) go to F32, saying so */
+	if (pb_convert_for_backend(m, ops->formats) < 0) {
+		fprintf(stderr, "prunebench generate: backend '%s' runs none of the weight formats of %s\n",
+			backend, m->name);
 		goto out;
 	}
 	if (ops->weights_load(state, m) < 0) {

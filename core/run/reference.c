@@ -408,8 +408,24 @@ static int maybe_pack_nm24(struct pb_tensor *t, uint32_t formats)
 	return 0;
 }
 
+/* One line per format the backend lacks: how many tensors went to F32. */
+static void log_converted(const int *n, uint32_t formats)
+{
+	char have[160] = "";
+	size_t used = 0;
+	for (int d = 0; d < PB_DTYPE_COUNT; d++)
+		if (formats & PB_FMT(d))
+			used += (size_t)snprintf(have + used, used < sizeof have ? sizeof have - used : 0,
+						 "%s%s", used ? ", " : "", pb_dtype_name((enum pb_dtype)d));
+	for (int d = 0; d < PB_DTYPE_COUNT; d++)
+		if (n[d])
+			pb_log(PB_LOG_INFO, "%d tensor%s in %s dequantized to F32: the backend runs only %s",
+			       n[d], n[d] == 1 ? "" : "s", pb_dtype_name((enum pb_dtype)d), have);
+}
+
 int pb_convert_for_backend(struct pb_model *m, uint32_t formats)
 {
+	int converted[PB_DTYPE_COUNT] = { 0 };
 	for (int i = 0; i < m->n_tensors; i++) {
 		struct pb_tensor *t = &m->tensors[i];
 		int rc = maybe_pack_nm24(t, formats);
@@ -419,6 +435,8 @@ int pb_convert_for_backend(struct pb_model *m, uint32_t formats)
 			continue;
 		if (!(formats & PB_FMT(PB_F32)))
 			return -ENOTSUP;
+		if ((unsigned)t->dtype < PB_DTYPE_COUNT)
+			converted[t->dtype]++;
 		int64_t rows = pb_tensor_nelements(t) / t->ne[0];
 		float *buf = malloc((size_t)pb_tensor_nelements(t) * sizeof(float));
 		if (!buf)
@@ -430,6 +448,17 @@ int pb_convert_for_backend(struct pb_model *m, uint32_t formats)
 				return err;
 			}
 		}
+		/* a tied output shares the embedding's data, which the
+		 * realloc below frees when the core owns it: find who shares it
+		 * first, and let them follow the new data */
+		int sharers[4], n_sh = 0, sharer_owns = 0;
+		void *old = t->data;
+		for (int j = 0; j < m->n_tensors && n_sh < 4; j++)
+			if (j != i && m->tensors[j].data == t->data && m->tensors[j].dtype == t->dtype &&
+			    !memcmp(m->tensors[j].ne, t->ne, sizeof t->ne)) {
+				sharer_owns |= (m->tensors[j].flags & PB_TENSOR_OWNED) != 0;
+				sharers[n_sh++] = j;
+			}
 		int64_t ne[PB_MAX_DIMS];
 		memcpy(ne, t->ne, sizeof ne);
 		int err = pb_tensor_realloc(t, PB_F32, ne, (size_t)pb_tensor_nelements(t) * 4);
@@ -438,7 +467,17 @@ int pb_convert_for_backend(struct pb_model *m, uint32_t formats)
 		free(buf);
 		if (err < 0)
 			return err;
+		for (int k = 0; k < n_sh; k++) {
+			struct pb_tensor *u = &m->tensors[sharers[k]];
+			u->data = t->data;
+			u->dtype = PB_F32;
+			u->nbytes = t->nbytes;
+			u->flags &= ~PB_TENSOR_OWNED;
+		}
+		if (sharer_owns)   /* t did not own it, so the realloc kept it */
+			free(old);
 	}
+	log_converted(converted, formats);
 	return 0;
 }
 

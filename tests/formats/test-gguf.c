@@ -1,5 +1,5 @@
 /* tests/formats/test-gguf.c — the GGUF reader (versions 1, 2, 3; F32,
- * F16, BF16, Q8_0, Q4_0; llama and t5) and writer, on files built by an
+ * F16, BF16, Q8_0, Q4_0; llama and t5; k-quant files in test-kquant.c) and writer, on files built by an
  * independent test writer (gg.c); then malformed copies, each of which must
  * fail with its own message at the offset of the field that is wrong. */
 #include <check.h>
@@ -317,8 +317,14 @@ START_TEST(bad_tensor_infos)
 	put_u32_at(b.p, gt(&b, "blk.0.attn_q.weight")->nd_at, 5);
 	bad_expect(&b, (long)gt(&b, "blk.0.attn_q.weight")->nd_at, "n_dims 5 not in 1..4");
 	bad_open(&b, 3);
-	put_u32_at(b.p, gt(&b, "blk.0.attn_k.weight")->type_at, 12);
-	bad_expect(&b, (long)gt(&b, "blk.0.attn_k.weight")->type_at, "unsupported tensor type 12 (Q4_K)");
+	put_u32_at(b.p, gt(&b, "blk.0.attn_k.weight")->type_at, 15);
+	bad_expect(&b, (long)gt(&b, "blk.0.attn_k.weight")->type_at,
+		   "unsupported tensor type 15 (Q8_K); this build reads F32 (0), F16 (1), Q4_0 (2), Q8_0 (8), "
+		   "Q2_K (10), Q3_K (11), Q4_K (12), Q5_K (13), Q6_K (14) and BF16 (30)");
+	bad_open(&b, 3);                         /* k-quant rows must be whole 256-element blocks */
+	put_u32_at(b.p, gt(&b, "blk.0.attn_k.weight")->type_at, GGML_TYPE_Q4_K);
+	bad_expect(&b, (long)gt(&b, "blk.0.attn_k.weight")->dims_at,
+		   "32 columns is not a multiple of the 256-element Q4_K block");
 	bad_open(&b, 3);
 	put_u64_at(b.p, gt(&b, "blk.0.attn_k.weight")->dims_at + 8, 15);   /* [32, 15]: not whole heads */
 	bad_expect(&b, (long)gt(&b, "blk.0.attn_k.weight")->dims_at, "shape [32, 15], expected [32, heads × 8]");
