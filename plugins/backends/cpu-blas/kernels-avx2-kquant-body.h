@@ -36,9 +36,11 @@ INLINE __attribute__((target(KQ_TGT))) void KQ_FN(q2k)(const uint8_t *w, int64_t
 		const __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(w + Q2K_SCALES));
 		const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, m4));
 		const __m256i mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), m4));
-		__m256i isum[CB_GEMV_MAX];
+		/* two chains per token (even and odd runs of 32), so the
+		 * multiply-adds of a super-block do not wait on each other */
+		__m256i isum[CB_GEMV_MAX], isum2[CB_GEMV_MAX];
 		for (int t = 0; t < nt; t++)
-			isum[t] = _mm256_setzero_si256();
+			isum[t] = isum2[t] = _mm256_setzero_si256();
 		/* the scales of each half (8 each), in both 128-bit lanes */
 		const __m256i s8h[2] = { _mm256_permute2x128_si256(sc16, sc16, 0x00),
 					 _mm256_permute2x128_si256(sc16, sc16, 0x11) };
@@ -50,7 +52,10 @@ INLINE __attribute__((target(KQ_TGT))) void KQ_FN(q2k)(const uint8_t *w, int64_t
 				const __m256i sk = _mm256_shuffle_epi8(s8, KQ_LOAD(shuf_pair[j]));
 				for (int t = 0; t < nt; t++) {
 					const __m256i xq = KQ_LOAD(x->q + t * xn + KQ_N * i + 128 * h + 32 * j);
-					isum[t] = KQ_MADDS(isum[t], _mm256_maddubs_epi16(u, xq), sk);
+					if (j & 1)
+						isum2[t] = KQ_MADDS(isum2[t], _mm256_maddubs_epi16(u, xq), sk);
+					else
+						isum[t] = KQ_MADDS(isum[t], _mm256_maddubs_epi16(u, xq), sk);
 				}
 			}
 		}
@@ -58,7 +63,8 @@ INLINE __attribute__((target(KQ_TGT))) void KQ_FN(q2k)(const uint8_t *w, int64_t
 		for (int t = 0; t < nt; t++) {
 			const float xd = x->d[t * (xn / KQ_N) + i];
 			const __m256i bs = KQ_LOAD(x->bsum + t * (xn / 16) + 16 * i);
-			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * dw), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+			const __m256i sum = _mm256_add_epi32(isum[t], isum2[t]);
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * dw), _mm256_cvtepi32_ps(sum), acc[t]);
 			accm[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * dmin),
 						  _mm256_cvtepi32_ps(_mm256_madd_epi16(mn16, bs)), accm[t]);
 		}
@@ -79,13 +85,17 @@ INLINE __attribute__((target(KQ_TGT))) void KQ_FN(q3k)(const uint8_t *w, int64_t
 	for (int t = 0; t < nt; t++)
 		acc[t] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < nb; i++, w += 110) {
-		int8_t scb[16];
-		kq_scales_q3(w + Q3K_SCALES, scb);
-		const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)scb));
+		uint32_t o[4];
+		kq_scales_q3_u32(w + Q3K_SCALES, o);
+		const __m128i sc8 = _mm_sub_epi8(_mm_setr_epi32((int)o[0], (int)o[1], (int)o[2], (int)o[3]),
+						 _mm_set1_epi8(32));
+		const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
 		const __m256i hm = KQ_LOAD(w + Q3K_HMASK);
-		__m256i isum[CB_GEMV_MAX];
+		/* two chains per token (even and odd runs of 32), so the
+		 * multiply-adds of a super-block do not wait on each other */
+		__m256i isum[CB_GEMV_MAX], isum2[CB_GEMV_MAX];
 		for (int t = 0; t < nt; t++)
-			isum[t] = _mm256_setzero_si256();
+			isum[t] = isum2[t] = _mm256_setzero_si256();
 		/* the scales of each half (8 each), in both 128-bit lanes */
 		const __m256i s8h[2] = { _mm256_permute2x128_si256(sc16, sc16, 0x00),
 					 _mm256_permute2x128_si256(sc16, sc16, 0x11) };
@@ -99,7 +109,10 @@ INLINE __attribute__((target(KQ_TGT))) void KQ_FN(q3k)(const uint8_t *w, int64_t
 				const __m256i sk = _mm256_shuffle_epi8(s8, KQ_LOAD(shuf_pair[j]));
 				for (int t = 0; t < nt; t++) {
 					const __m256i xq = KQ_LOAD(x->q + t * xn + KQ_N * i + 128 * h + 32 * j);
-					isum[t] = KQ_MADDS(isum[t], _mm256_maddubs_epi16(u, xq), sk);
+					if (j & 1)
+						isum2[t] = KQ_MADDS(isum2[t], _mm256_maddubs_epi16(u, xq), sk);
+					else
+						isum[t] = KQ_MADDS(isum[t], _mm256_maddubs_epi16(u, xq), sk);
 				}
 				q2 = _mm256_srli_epi16(q2, 2);
 				hb = _mm256_srli_epi16(hb, 1);
@@ -110,8 +123,8 @@ INLINE __attribute__((target(KQ_TGT))) void KQ_FN(q3k)(const uint8_t *w, int64_t
 			const float xd = x->d[t * (xn / KQ_N) + i];
 			const __m256i bs = KQ_LOAD(x->bsum + t * (xn / 16) + 16 * i);
 			const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bs), 2);
-			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * dw),
-						 _mm256_cvtepi32_ps(_mm256_sub_epi32(isum[t], off)), acc[t]);
+			const __m256i sum = _mm256_sub_epi32(_mm256_add_epi32(isum[t], isum2[t]), off);
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * dw), _mm256_cvtepi32_ps(sum), acc[t]);
 		}
 	}
 	for (int t = 0; t < nt; t++)
@@ -134,16 +147,19 @@ INLINE __attribute__((target(KQ_TGT))) void KQ_FN(q45k)(const uint8_t *w, int64_
 		accm[t] = _mm_setzero_ps();
 	}
 	for (int64_t i = 0; i < nb; i++, w += bytes) {
-		uint8_t smb[16];
-		kq_scale_min_k4(w + Q4K_SCALES, smb);   /* same offset in Q5_K */
-		const __m256i sm16 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)smb));
+		uint32_t o[4];
+		kq_scale_min_k4_u32(w + Q4K_SCALES, o);   /* same offset in Q5_K */
+		const __m256i sm16 = _mm256_cvtepu8_epi16(
+			_mm_setr_epi32((int)o[0], (int)o[1], (int)o[2], (int)o[3]));
 		const __m256i sc = _mm256_permute2x128_si256(sm16, sm16, 0x00);   /* scales, both lanes */
 		const __m128i mins = _mm256_extracti128_si256(sm16, 1);
 		const uint8_t *qs = w + (five ? Q5K_QS : Q4K_QS);
 		__m256i hb = five ? KQ_LOAD(w + Q5K_QH) : _mm256_setzero_si256();
-		__m256i isum[CB_GEMV_MAX];
+		/* two chains per token (even and odd runs of 32), so the
+		 * multiply-adds of a super-block do not wait on each other */
+		__m256i isum[CB_GEMV_MAX], isum2[CB_GEMV_MAX];
 		for (int t = 0; t < nt; t++)
-			isum[t] = _mm256_setzero_si256();
+			isum[t] = isum2[t] = _mm256_setzero_si256();
 		for (int j = 0; j < 4; j++) {
 			const __m256i raw = KQ_LOAD(qs + 32 * j);
 			__m256i lo = _mm256_and_si256(raw, m4);
@@ -159,7 +175,7 @@ INLINE __attribute__((target(KQ_TGT))) void KQ_FN(q45k)(const uint8_t *w, int64_
 			for (int t = 0; t < nt; t++) {
 				const int8_t *xq = x->q + t * xn + KQ_N * i + 64 * j;
 				isum[t] = KQ_MADDS(isum[t], _mm256_maddubs_epi16(lo, KQ_LOAD(xq)), s0);
-				isum[t] = KQ_MADDS(isum[t], _mm256_maddubs_epi16(hi, KQ_LOAD(xq + 32)), s1);
+				isum2[t] = KQ_MADDS(isum2[t], _mm256_maddubs_epi16(hi, KQ_LOAD(xq + 32)), s1);
 			}
 		}
 		const float dw = half_at(w), dmin = half_at(w + 2);
@@ -169,7 +185,8 @@ INLINE __attribute__((target(KQ_TGT))) void KQ_FN(q45k)(const uint8_t *w, int64_
 			/* the sums of 32: pairs of the sums of 16 */
 			const __m128i b32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs),
 							   _mm256_extracti128_si256(bs, 1));
-			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * dw), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+			const __m256i sum = _mm256_add_epi32(isum[t], isum2[t]);
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * dw), _mm256_cvtepi32_ps(sum), acc[t]);
 			accm[t] = _mm_fmadd_ps(_mm_set1_ps(xd * dmin),
 					       _mm_cvtepi32_ps(_mm_madd_epi16(mins, b32)), accm[t]);
 		}
@@ -208,9 +225,11 @@ INLINE __attribute__((target(KQ_TGT))) void KQ_FN(q6k)(const uint8_t *w, int64_t
 	for (int64_t i = 0; i < nb; i++, w += 210) {
 		const __m256i sc16 = _mm256_cvtepi8_epi16(
 			_mm_loadu_si128((const __m128i *)(const void *)(w + Q6K_SCALES)));
-		__m256i isum[CB_GEMV_MAX];
+		/* two chains per token (even and odd runs of 32), so the
+		 * multiply-adds of a super-block do not wait on each other */
+		__m256i isum[CB_GEMV_MAX], isum2[CB_GEMV_MAX];
 		for (int t = 0; t < nt; t++)
-			isum[t] = _mm256_setzero_si256();
+			isum[t] = isum2[t] = _mm256_setzero_si256();
 		/* the scales of each half (8 each), in both 128-bit lanes */
 		const __m256i s8h[2] = { _mm256_permute2x128_si256(sc16, sc16, 0x00),
 					 _mm256_permute2x128_si256(sc16, sc16, 0x11) };
@@ -231,7 +250,10 @@ INLINE __attribute__((target(KQ_TGT))) void KQ_FN(q6k)(const uint8_t *w, int64_t
 				const __m256i sk = _mm256_shuffle_epi8(s8, KQ_LOAD(shuf_pair[k]));
 				for (int t = 0; t < nt; t++) {
 					const __m256i xq = KQ_LOAD(x->q + t * xn + KQ_N * i + 128 * h + 32 * k);
-					isum[t] = KQ_MADDS(isum[t], _mm256_maddubs_epi16(u[k], xq), sk);
+					if (k & 1)
+						isum2[t] = KQ_MADDS(isum2[t], _mm256_maddubs_epi16(u[k], xq), sk);
+					else
+						isum[t] = KQ_MADDS(isum[t], _mm256_maddubs_epi16(u[k], xq), sk);
 				}
 			}
 		}
@@ -240,8 +262,8 @@ INLINE __attribute__((target(KQ_TGT))) void KQ_FN(q6k)(const uint8_t *w, int64_t
 			const float xd = x->d[t * (xn / KQ_N) + i];
 			const __m256i bs = KQ_LOAD(x->bsum + t * (xn / 16) + 16 * i);
 			const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bs), 5);
-			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * dw),
-						 _mm256_cvtepi32_ps(_mm256_sub_epi32(isum[t], off)), acc[t]);
+			const __m256i sum = _mm256_sub_epi32(_mm256_add_epi32(isum[t], isum2[t]), off);
+			acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xd * dw), _mm256_cvtepi32_ps(sum), acc[t]);
 		}
 	}
 	for (int t = 0; t < nt; t++)

@@ -58,31 +58,47 @@
 /* Q4_K / Q5_K: the 12 bytes b hold 8 six-bit scales and 8 six-bit mins.
  * Sub-block k < 4: scale = b[k] & 63, min = b[k + 4] & 63; k ≥ 4: the low
  * four bits in b[k + 4] (scale: low nibble, min: high nibble) and the top
- * two in bits 6-7 of b[k − 4] (scale) and b[k] (min).  Out: sc[0..7] the
- * scales, sc[8..15] the mins, computed four bytes at a time. */
-static inline void kq_scale_min_k4(const uint8_t *b, uint8_t sc[16])
+ * two in bits 6-7 of b[k − 4] (scale) and b[k] (min).  Out, four bytes a
+ * word (little-endian, as the file): o[0..1] the scales, o[2..3] the mins
+ * (the SIMD kernels put the words in a vector without a store). */
+static inline void kq_scale_min_k4_u32(const uint8_t *b, uint32_t o[4])
 {
-	uint32_t u[3], o[4];
+	uint32_t u[3];
 	memcpy(u, b, 12);
 	o[0] = u[0] & 0x3f3f3f3fu;                                                  /* scales 0-3 */
 	o[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);         /* scales 4-7 */
 	o[2] = u[1] & 0x3f3f3f3fu;                                                  /* mins 0-3 */
 	o[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);  /* mins 4-7 */
+}
+
+/* The same as bytes: sc[0..7] the scales, sc[8..15] the mins */
+static inline void kq_scale_min_k4(const uint8_t *b, uint8_t sc[16])
+{
+	uint32_t o[4];
+	kq_scale_min_k4_u32(b, o);
 	memcpy(sc, o, 16);
 }
 
 /* Q3_K: the 12 bytes b hold 16 six-bit scales: the low four bits of scale
  * k in b[k] (k < 8, low nibble) or b[k − 8] (high nibble), the top two in
- * bits 2·(k / 4) of b[8 + k % 4].  Out: the scales minus 32 (−32..31). */
-static inline void kq_scales_q3(const uint8_t *b, int8_t sc[16])
+ * bits 2·(k / 4) of b[8 + k % 4].  Out: the stored values 0..63, four
+ * bytes a word; the scale is the value minus 32. */
+static inline void kq_scales_q3_u32(const uint8_t *b, uint32_t o[4])
 {
-	uint32_t u[3], o[4];
-	uint8_t v[16];
+	uint32_t u[3];
 	memcpy(u, b, 12);
 	o[0] = (u[0] & 0x0f0f0f0fu) | ((u[2] & 0x03030303u) << 4);
 	o[1] = (u[1] & 0x0f0f0f0fu) | (((u[2] >> 2) & 0x03030303u) << 4);
 	o[2] = ((u[0] >> 4) & 0x0f0f0f0fu) | (((u[2] >> 4) & 0x03030303u) << 4);
 	o[3] = ((u[1] >> 4) & 0x0f0f0f0fu) | (((u[2] >> 6) & 0x03030303u) << 4);
+}
+
+/* The same as the scales themselves, −32..31 */
+static inline void kq_scales_q3(const uint8_t *b, int8_t sc[16])
+{
+	uint32_t o[4];
+	uint8_t v[16];
+	kq_scales_q3_u32(b, o);
 	memcpy(v, o, 16);
 	for (int k = 0; k < 16; k++)
 		sc[k] = (int8_t)(v[k] - 32);

@@ -113,13 +113,14 @@ static int use_int8(struct cb_state *s, const struct pb_tensor *w, const float *
 	    !s->k.qdot[w->dtype])
 		return 0;
 	s->xq.n = n_in;
-	for (int t = 0; t < nt; t++)
+	for (int t = 0; t < nt; t++) {
 		if (kq)
 			s->k.quant_k(x + t * xs, n_in, s->xq.q + t * n_in, s->xq.d + t * (n_in / 256),
 				     s->xq.bsum + t * (n_in / 16));
 		else
 			cb_quantize_x(x + t * xs, n_in, s->xq.q + t * n_in, s->xq.d + t * (n_in / 32),
 				      s->xq.dsum + t * (n_in / 32));
+	}
 	return 1;
 }
 
