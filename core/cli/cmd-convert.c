@@ -1,7 +1,8 @@
 /* core/cli/cmd-convert.c — `prunebench convert IN OUT.gguf [--type T]`:
  * any model prunebench reads (GGUF, a Hugging Face folder, a llama2.c
  * checkpoint, synth:NAME) written as a GGUF v3 file llama.cpp loads, in
- * one storage type (see pb_model_convert for which tensors keep F32). */
+ * one storage type or one of llama-quantize's k-quant mixes (see
+ * pb_quant_plan in model/quant.h for which tensor takes what). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -15,21 +16,18 @@
 #include "text/text.h"
 #include "util/util.h"
 
-static const struct {
-	const char *name;
-	enum pb_dtype type;
-} types[] = {
-	{ "f32", PB_F32 }, { "f16", PB_F16 }, { "bf16", PB_BF16 }, { "q8_0", PB_Q8_0 }, { "q4_0", PB_Q4_0 },
-};
-
 static void convert_usage(FILE *f)
 {
-	fprintf(f, "usage: prunebench convert IN OUT.gguf [--type f32|f16|bf16|q8_0|q4_0] [--tokenizer FILE] [--seed N]\n\n"
+	fprintf(f, "usage: prunebench convert IN OUT.gguf [--type T] [--tokenizer FILE] [--seed N]\n\n"
 		   "IN: a GGUF file, a Hugging Face folder, a llama2.c .bin or synth:PRESET.\n"
-		   "--type: storage of the 2-D weights (default: as loaded); norms stay F32,\n"
-		   "        q4_0 keeps an untied output at Q8_0.\n"
+		   "--type: storage of the 2-D weights (default: as loaded): %s.\n"
+		   "        Norms stay F32; q4_0 keeps an untied output at Q8_0; the k-quants give\n"
+		   "        the output (or a tied embedding) Q6_K as llama-quantize does, and\n"
+		   "        q4_k_m, q5_k_m give Q6_K to llama.cpp's choice of attn_v and ffn_down\n"
+		   "        layers.  Rows that are not whole blocks fall back: q8_0, q4_0 to F16;\n"
+		   "        q2_k, q3_k to Q4_0; q4_k, q5_k, q6_k to Q8_0 (llama.cpp: Q5_0, Q5_1, Q8_0).\n"
 		   "--tokenizer-pre NAME: force a GGUF vocabulary's pre-tokenizer (written to OUT's\n"
-		   "        tokenizer.ggml.pre): %s\n", pb_tokenizer_pre_names());
+		   "        tokenizer.ggml.pre): %s\n", pb_quant_type_names(), pb_tokenizer_pre_names());
 }
 
 int pb_cmd_convert(int argc, char **argv)
@@ -43,19 +41,17 @@ int pb_cmd_convert(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *tok = NULL, *pre = NULL;
-	int type = -1, c;
+	const struct pb_quant_type *type = NULL;
+	int c;
 	unsigned long long seed = 0;
 	char err[1024], *end;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:k:s:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			for (size_t i = 0; i < PB_ARRAY_LEN(types); i++)
-				if (!strcasecmp(optarg, types[i].name))
-					type = (int)types[i].type;
-			if (type < 0) {
-				fprintf(stderr, "prunebench convert: --type: unknown type '%s' (f32, f16, bf16, q8_0, q4_0)\n",
-					optarg);
+			if (!(type = pb_quant_type_find(optarg))) {
+				fprintf(stderr, "prunebench convert: --type: unknown type '%s' (%s)\n", optarg,
+					pb_quant_type_names());
 				return 2;
 			}
 			break;
@@ -87,8 +83,8 @@ int pb_cmd_convert(int argc, char **argv)
 		rc = pb_model_synth(in + 6, (uint64_t)seed, &m, err, sizeof err);
 	else
 		rc = pb_model_load_pre(in, tok, pre, &m, err, sizeof err);
-	if (rc == 0 && type >= 0)
-		rc = pb_model_convert(m, (enum pb_dtype)type, err, sizeof err);
+	if (rc == 0 && type)
+		rc = pb_model_quantize(m, type->dtype, type->mix, err, sizeof err);
 	if (rc == 0)
 		rc = pb_gguf_write(m, out, err, sizeof err);
 	if (rc < 0) {

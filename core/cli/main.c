@@ -35,7 +35,7 @@ static const struct {
 	{ "synth",    pb_cmd_synth,    "--preset P -o F     write a synthetic model (GGUF)" },
 	{ "generate", pb_cmd_generate, "MODEL --prompt T    generate text; timings on stderr" },
 	{ "tokenize", pb_cmd_tokenize, "MODEL --text T      token ids and pieces of a text (as llama-tokenize)" },
-	{ "convert",  pb_cmd_convert,  "IN OUT.gguf [--type T] any model as GGUF (f32 f16 bf16 q8_0 q4_0)" },
+	{ "convert",  pb_cmd_convert,  "IN OUT.gguf [--type T] any model as GGUF (f32 … q4_0, k-quants, q4_k_m)" },
 	{ "prune",    pb_cmd_prune,    "MODEL -p STEP -o F  compress one model with a chain of pruners (GGUF)" },
 	{ "probe",    pb_cmd_probe,    "[NAMES...]          can each probe work here? sample and show its channels" },
 	{ "report",   pb_cmd_report,   "RESULTS_DIR [-o D]  tables and charts as report/index.html and tables.md" },

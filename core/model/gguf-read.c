@@ -369,6 +369,11 @@ static int map_type(uint32_t type, enum pb_dtype *d)
 	case GGML_TYPE_BF16: *d = PB_BF16; return 0;
 	case GGML_TYPE_Q8_0: *d = PB_Q8_0; return 0;
 	case GGML_TYPE_Q4_0: *d = PB_Q4_0; return 0;
+	case GGML_TYPE_Q2_K: *d = PB_Q2_K; return 0;
+	case GGML_TYPE_Q3_K: *d = PB_Q3_K; return 0;
+	case GGML_TYPE_Q4_K: *d = PB_Q4_K; return 0;
+	case GGML_TYPE_Q5_K: *d = PB_Q5_K; return 0;
+	case GGML_TYPE_Q6_K: *d = PB_Q6_K; return 0;
 	default: return -1;
 	}
 }
@@ -419,7 +424,7 @@ static int parse_tensor_info(struct gguf_reader *r, struct pb_tensor *t, struct 
 	if ((rc = get_u32(r, &type, "tensor type")) < 0)
 		return rc;
 	if (map_type(type, &t->dtype) < 0)
-		return gguf_fail(r, type_at, "tensor '%s': unsupported tensor type %u (%s); this build reads F32 (0), F16 (1), Q4_0 (2), Q8_0 (8) and BF16 (30)",
+		return gguf_fail(r, type_at, "tensor '%s': unsupported tensor type %u (%s); this build reads F32 (0), F16 (1), Q4_0 (2), Q8_0 (8), Q2_K (10), Q3_K (11), Q4_K (12), Q5_K (13), Q6_K (14) and BF16 (30)",
 			    t->name, type, ggml_type_name(type));
 	int blk = pb_dtype_block(t->dtype);
 	if (t->ne[0] % blk)

@@ -114,6 +114,11 @@ static int ggml_type(enum pb_dtype d)
 	case PB_BF16: return GGML_TYPE_BF16;
 	case PB_Q8_0: return GGML_TYPE_Q8_0;
 	case PB_Q4_0: return GGML_TYPE_Q4_0;
+	case PB_Q2_K: return GGML_TYPE_Q2_K;
+	case PB_Q3_K: return GGML_TYPE_Q3_K;
+	case PB_Q4_K: return GGML_TYPE_Q4_K;
+	case PB_Q5_K: return GGML_TYPE_Q5_K;
+	case PB_Q6_K: return GGML_TYPE_Q6_K;
 	default: return -1;
 	}
 }
@@ -132,17 +137,24 @@ static int is_tied(const struct pb_model *m)
 	return !o || is_tied_output(m, o);
 }
 
-/* general.file_type: what most linear weights are stored in */
+/* general.file_type: what most linear weights are stored in, labelled as
+ * llama-quantize labels its mixes: mostly Q4_K or Q5_K with some Q6_K
+ * block linears (attn_v, ffn_down) is the _M mix, without them the _S
+ * one; mostly Q3_K is _L with Q5_K block linears, _M with Q4_K, else _S.
+ * The label is informational (llama.cpp prints it); each tensor's type is
+ * in its own info. */
 static uint32_t file_type(const struct pb_model *m, int *quantized)
 {
 	int64_t count[PB_DTYPE_COUNT] = { 0 };
-	int best = PB_F32;
+	int best = PB_F32, block[PB_DTYPE_COUNT] = { 0 };
 	*quantized = 0;
 	for (int i = 0; i < m->n_tensors; i++) {
 		const struct pb_tensor *t = &m->tensors[i];
-		if ((unsigned)t->dtype < PB_DTYPE_COUNT && pb_role_is_linear(t->role))
+		if ((unsigned)t->dtype < PB_DTYPE_COUNT && pb_role_is_linear(t->role)) {
 			count[t->dtype] += pb_tensor_nelements(t);
-		*quantized |= t->dtype == PB_Q8_0 || t->dtype == PB_Q4_0;
+			block[t->dtype] |= t->layer >= 0;
+		}
+		*quantized |= t->dtype == PB_Q8_0 || t->dtype == PB_Q4_0 || pb_dtype_is_kquant(t->dtype);
 	}
 	for (int d = 0; d < PB_DTYPE_COUNT; d++)
 		if (count[d] > count[best])
@@ -152,6 +164,13 @@ static uint32_t file_type(const struct pb_model *m, int *quantized)
 	case PB_BF16: return LLAMA_FTYPE_MOSTLY_BF16;
 	case PB_Q8_0: return LLAMA_FTYPE_MOSTLY_Q8_0;
 	case PB_Q4_0: return LLAMA_FTYPE_MOSTLY_Q4_0;
+	case PB_Q2_K: return LLAMA_FTYPE_MOSTLY_Q2_K;
+	case PB_Q3_K:
+		return block[PB_Q5_K] ? LLAMA_FTYPE_MOSTLY_Q3_K_L :
+		       block[PB_Q4_K] ? LLAMA_FTYPE_MOSTLY_Q3_K_M : LLAMA_FTYPE_MOSTLY_Q3_K_S;
+	case PB_Q4_K: return block[PB_Q6_K] ? LLAMA_FTYPE_MOSTLY_Q4_K_M : LLAMA_FTYPE_MOSTLY_Q4_K_S;
+	case PB_Q5_K: return block[PB_Q6_K] ? LLAMA_FTYPE_MOSTLY_Q5_K_M : LLAMA_FTYPE_MOSTLY_Q5_K_S;
+	case PB_Q6_K: return LLAMA_FTYPE_MOSTLY_Q6_K;
 	default: return LLAMA_FTYPE_ALL_F32;
 	}
 }

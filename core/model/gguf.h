@@ -27,6 +27,11 @@ enum gguf_type {
 #define GGML_TYPE_F16 1
 #define GGML_TYPE_Q4_0 2
 #define GGML_TYPE_Q8_0 8
+#define GGML_TYPE_Q2_K 10
+#define GGML_TYPE_Q3_K 11
+#define GGML_TYPE_Q4_K 12
+#define GGML_TYPE_Q5_K 13
+#define GGML_TYPE_Q6_K 14
 #define GGML_TYPE_BF16 30
 
 /* llama.cpp's general.file_type (enum llama_ftype) of a whole file */
@@ -34,6 +39,15 @@ enum gguf_type {
 #define LLAMA_FTYPE_MOSTLY_F16 1
 #define LLAMA_FTYPE_MOSTLY_Q4_0 2
 #define LLAMA_FTYPE_MOSTLY_Q8_0 7
+#define LLAMA_FTYPE_MOSTLY_Q2_K 10
+#define LLAMA_FTYPE_MOSTLY_Q3_K_S 11
+#define LLAMA_FTYPE_MOSTLY_Q3_K_M 12
+#define LLAMA_FTYPE_MOSTLY_Q3_K_L 13
+#define LLAMA_FTYPE_MOSTLY_Q4_K_S 14
+#define LLAMA_FTYPE_MOSTLY_Q4_K_M 15
+#define LLAMA_FTYPE_MOSTLY_Q5_K_S 16
+#define LLAMA_FTYPE_MOSTLY_Q5_K_M 17
+#define LLAMA_FTYPE_MOSTLY_Q6_K 18
 #define LLAMA_FTYPE_MOSTLY_BF16 32
 
 #define GGML_QNT_VERSION 2   /* general.quantization_version */

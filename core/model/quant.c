@@ -1,7 +1,8 @@
 /* core/model/quant.c — BF16, Q8_0 and Q4_0 rows, as llama.cpp's reference
- * quantizers write them (ggml-quants.c quantize_row_*_ref), and whole
- * tensors from one dense format to another.  See quant.h for the block
- * layouts. */
+ * quantizers write them (ggml-quants.c quantize_row_*_ref), every dense
+ * format's rows through one switch (the k-quants are kquant.c's), and
+ * whole tensors from one dense format to another.  See quant.h for the
+ * block layouts. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -119,6 +120,11 @@ int pb_quantize_row(enum pb_dtype to, const float *x, void *dst, int64_t n)
 	case PB_Q4_0:
 		pb_quantize_row_q4_0(x, dst, n);
 		return 0;
+	case PB_Q2_K: pb_quantize_row_q2_k(x, dst, n); return 0;
+	case PB_Q3_K: pb_quantize_row_q3_k(x, dst, n); return 0;
+	case PB_Q4_K: pb_quantize_row_q4_k(x, dst, n); return 0;
+	case PB_Q5_K: pb_quantize_row_q5_k(x, dst, n); return 0;
+	case PB_Q6_K: pb_quantize_row_q6_k(x, dst, n); return 0;
 	default:
 		return -EINVAL;
 	}
@@ -147,6 +153,11 @@ int pb_dequantize_row(enum pb_dtype from, const void *src, float *y, int64_t n)
 	case PB_Q4_0:
 		pb_dequantize_row_q4_0(src, y, n);
 		return 0;
+	case PB_Q2_K: pb_dequantize_row_q2_k(src, y, n); return 0;
+	case PB_Q3_K: pb_dequantize_row_q3_k(src, y, n); return 0;
+	case PB_Q4_K: pb_dequantize_row_q4_k(src, y, n); return 0;
+	case PB_Q5_K: pb_dequantize_row_q5_k(src, y, n); return 0;
+	case PB_Q6_K: pb_dequantize_row_q6_k(src, y, n); return 0;
 	default:
 		return -EINVAL;
 	}
@@ -182,43 +193,5 @@ int pb_tensor_convert(struct pb_tensor *t, enum pb_dtype to)
 	t->nbytes = total;
 	t->dtype = to;
 	t->flags |= PB_TENSOR_OWNED;
-	return 0;
-}
-
-static enum pb_dtype target_type(const struct pb_tensor *t, enum pb_dtype type)
-{
-	if (t->n_dims < 2 || t->ne[1] == 1 || t->role == PB_ROLE_ATTN_REL_BIAS)
-		return PB_F32;
-	if (type == PB_Q4_0 && t->role == PB_ROLE_OUTPUT)
-		type = PB_Q8_0;
-	if (pb_dtype_block(type) > 1 && t->ne[0] % pb_dtype_block(type))
-		return PB_F16;
-	return type;
-}
-
-int pb_model_convert(struct pb_model *m, enum pb_dtype type, char *err, size_t len)
-{
-	const struct pb_tensor *e = pb_model_find(m, -1, PB_ROLE_TOK_EMBD);
-	struct pb_tensor *o = pb_model_find(m, -1, PB_ROLE_OUTPUT);
-	int tied = e && o && o->data == e->data;
-	if (!pb_dtype_block_bytes(type))
-		return pb_errf(err, len, -EINVAL, "%s is not a storage type to convert to", pb_dtype_name(type));
-	for (int i = 0; i < m->n_tensors; i++) {
-		struct pb_tensor *t = &m->tensors[i];
-		if (tied && t == o)
-			continue;
-		enum pb_dtype to = target_type(t, type);
-		int rc = pb_tensor_convert(t, to);
-		if (rc < 0)
-			return pb_errf(err, len, rc, "tensor '%s': cannot convert %s to %s: %s", t->name,
-				       pb_dtype_name(t->dtype), pb_dtype_name(to), strerror(-rc));
-	}
-	if (tied) {
-		e = pb_model_find(m, -1, PB_ROLE_TOK_EMBD);
-		o->dtype = e->dtype;
-		o->data = e->data;
-		o->nbytes = e->nbytes;
-		o->flags &= ~PB_TENSOR_OWNED;
-	}
 	return 0;
 }

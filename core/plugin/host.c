@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "model/modelio.h"
+#include "model/quant.h"
 #include "plugin/host.h"
 #include "util/util.h"
 
@@ -56,6 +57,15 @@ static int host_tensor_remove(const struct pb_host *h, struct pb_model *m, int i
 	return pb_model_tensor_remove(m, idx);
 }
 
+static int host_quantize_row(const struct pb_host *h, enum pb_dtype dtype, const float *x,
+			     void *dst, int64_t n)
+{
+	(void)h;
+	if (!x || !dst || n <= 0 || (unsigned)dtype >= PB_DTYPE_COUNT || !pb_dtype_row_bytes(dtype, n))
+		return -EINVAL;
+	return pb_quantize_row(dtype, x, dst, n);
+}
+
 void pb_host_init(struct pb_host_ctx *c, const char *plugin_name, uint64_t seed,
 		  int n_threads)
 {
@@ -68,6 +78,7 @@ void pb_host_init(struct pb_host_ctx *c, const char *plugin_name, uint64_t seed,
 	c->host.tensor_realloc = host_tensor_realloc;
 	c->host.core = c;
 	c->host.tensor_remove = host_tensor_remove;
+	c->host.quantize_row = host_quantize_row;
 	if (plugin_name)
 		snprintf(c->prefix, sizeof c->prefix, "%s", plugin_name);
 }

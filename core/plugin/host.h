@@ -1,6 +1,7 @@
 /* core/plugin/host.h — the services the core gives each plugin instance
  * (struct pb_host): a logger that prefixes lines with the plugin's name,
- * the cell's seed and thread budget, and tensor reallocation and removal.
+ * the cell's seed and thread budget, tensor reallocation and removal, and
+ * row quantization.
  *
  * Ownership: the caller owns the pb_host_ctx and keeps it alive (and at
  * the same address) for as long as the plugin may use `&ctx->host`, i.e.

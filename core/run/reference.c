@@ -408,8 +408,24 @@ static int maybe_pack_nm24(struct pb_tensor *t, uint32_t formats)
 	return 0;
 }
 
+/* One line per format the backend lacks: how many tensors went to F32. */
+static void log_converted(const int *n, uint32_t formats)
+{
+	char have[160] = "";
+	size_t used = 0;
+	for (int d = 0; d < PB_DTYPE_COUNT; d++)
+		if (formats & PB_FMT(d))
+			used += (size_t)snprintf(have + used, used < sizeof have ? sizeof have - used : 0,
+						 "%s%s", used ? ", " : "", pb_dtype_name((enum pb_dtype)d));
+	for (int d = 0; d < PB_DTYPE_COUNT; d++)
+		if (n[d])
+			pb_log(PB_LOG_INFO, "%d tensor%s in %s dequantized to F32: the backend runs only %s",
+			       n[d], n[d] == 1 ? "" : "s", pb_dtype_name((enum pb_dtype)d), have);
+}
+
 int pb_convert_for_backend(struct pb_model *m, uint32_t formats)
 {
+	int converted[PB_DTYPE_COUNT] = { 0 };
 	for (int i = 0; i < m->n_tensors; i++) {
 		struct pb_tensor *t = &m->tensors[i];
 		int rc = maybe_pack_nm24(t, formats);
@@ -419,6 +435,8 @@ int pb_convert_for_backend(struct pb_model *m, uint32_t formats)
 			continue;
 		if (!(formats & PB_FMT(PB_F32)))
 			return -ENOTSUP;
+		if ((unsigned)t->dtype < PB_DTYPE_COUNT)
+			converted[t->dtype]++;
 		int64_t rows = pb_tensor_nelements(t) / t->ne[0];
 		float *buf = malloc((size_t)pb_tensor_nelements(t) * sizeof(float));
 		if (!buf)
@@ -439,6 +457,7 @@ int pb_convert_for_backend(struct pb_model *m, uint32_t formats)
 		if (err < 0)
 			return err;
 	}
+	log_converted(converted, formats);
 	return 0;
 }
 

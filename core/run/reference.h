@@ -129,7 +129,10 @@ int pb_reference_read(const char *path, const char *key, struct pb_reference **o
 		      char *err, size_t len);
 
 /* Convert, in place, every tensor whose format the backend cannot run
- * into F32 (the one format every backend runs).  0, -ENOTSUP or -ENOMEM. */
+ * into F32 (the one format every backend runs; exact for every block
+ * format, whose values are floats), saying in the log how many tensors of
+ * which format were converted: e.g. k-quants on a backend without k-quant
+ * kernels.  0, -ENOTSUP or -ENOMEM. */
 int pb_convert_for_backend(struct pb_model *m, uint32_t formats);
 
 /* The cell's reference: key and name from the cell's model (with the dense

@@ -112,6 +112,9 @@ void gg_finish(struct gg *g);
  * 259-piece byte vocabulary + 1, tied output) with linears of ggml type
  * lin_type; the data arrays live until gg_free of... the process. */
 void gg_tiny_llama(struct gg *g, int version, uint32_t lin_type);
+/* The same, v3, with rows of whole 256-element k-quant blocks: dim 256,
+ * 2 heads of 128, 1 KV head, FFN 512. */
+void gg_tiny_llama_256(struct gg *g, uint32_t lin_type);
 /* A tiny t5 (dim 32, 4 heads of 8, FFN 64, 1+1 blocks, 8 buckets,
  * a 10-piece unigram vocabulary), gated or not, output tied or not. */
 void gg_tiny_t5(struct gg *g, int gated, int tied);

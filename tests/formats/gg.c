@@ -166,7 +166,9 @@ void gg_finish(struct gg *g)
 static const void *weights(uint32_t type, int64_t n_in, int64_t n_out, uint64_t seed, size_t *nbytes)
 {
 	enum pb_dtype d = type == GGML_TYPE_F16 ? PB_F16 : type == GGML_TYPE_BF16 ? PB_BF16 :
-			  type == GGML_TYPE_Q8_0 ? PB_Q8_0 : type == GGML_TYPE_Q4_0 ? PB_Q4_0 : PB_F32;
+			  type == GGML_TYPE_Q8_0 ? PB_Q8_0 : type == GGML_TYPE_Q4_0 ? PB_Q4_0 :
+			  type >= GGML_TYPE_Q2_K && type <= GGML_TYPE_Q6_K ?
+			  (enum pb_dtype)(PB_Q2_K + (int)(type - GGML_TYPE_Q2_K)) : PB_F32;
 	float *x = keep((size_t)n_in * 4);
 	size_t rb = pb_dtype_row_bytes(d, n_in);
 	uint8_t *out = keep(rb * (size_t)n_out);
@@ -186,7 +188,8 @@ static void lin(struct gg *g, const char *name, uint32_t type, int64_t n_in, int
 	gg_tensor(g, name, type, n_out == 1 ? 1 : 2, ne, w, nb);
 }
 
-void gg_tiny_llama(struct gg *g, int version, uint32_t lin_type)
+static void tiny_llama(struct gg *g, int version, uint32_t lin_type, int dim, int heads, int kv,
+		       int ffn)
 {
 	static char pieces[260][16];
 	static const char *tokens[260];
@@ -207,11 +210,11 @@ void gg_tiny_llama(struct gg *g, int version, uint32_t lin_type)
 	gg_kv_str(g, "general.architecture", "llama");
 	gg_kv_str(g, "general.name", "tiny");
 	gg_kv_u32(g, "llama.context_length", 64);
-	gg_kv_u32(g, "llama.embedding_length", 32);
+	gg_kv_u32(g, "llama.embedding_length", (uint32_t)dim);
 	gg_kv_u32(g, "llama.block_count", 1);
-	gg_kv_u32(g, "llama.feed_forward_length", 64);
-	gg_kv_u32(g, "llama.attention.head_count", 4);
-	gg_kv_u32(g, "llama.attention.head_count_kv", 2);
+	gg_kv_u32(g, "llama.feed_forward_length", (uint32_t)ffn);
+	gg_kv_u32(g, "llama.attention.head_count", (uint32_t)heads);
+	gg_kv_u32(g, "llama.attention.head_count_kv", (uint32_t)kv);
 	gg_kv_f32(g, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
 	gg_kv_str(g, "tokenizer.ggml.model", "llama");
 	gg_kv_strs(g, "tokenizer.ggml.tokens", tokens, 260);
@@ -219,17 +222,28 @@ void gg_tiny_llama(struct gg *g, int version, uint32_t lin_type)
 	gg_kv_i32s(g, "tokenizer.ggml.token_type", types, 260);
 	gg_kv_u32(g, "tokenizer.ggml.bos_token_id", 1);
 	gg_kv_u32(g, "tokenizer.ggml.eos_token_id", 2);
-	lin(g, "token_embd.weight", lin_type, 32, 260);
-	lin(g, "blk.0.attn_norm.weight", GGML_TYPE_F32, 32, 1);
-	lin(g, "blk.0.attn_q.weight", lin_type, 32, 32);
-	lin(g, "blk.0.attn_k.weight", lin_type, 32, 16);
-	lin(g, "blk.0.attn_v.weight", lin_type, 32, 16);
-	lin(g, "blk.0.attn_output.weight", lin_type, 32, 32);
-	lin(g, "blk.0.ffn_norm.weight", GGML_TYPE_F32, 32, 1);
-	lin(g, "blk.0.ffn_gate.weight", lin_type, 32, 64);
-	lin(g, "blk.0.ffn_up.weight", lin_type, 32, 64);
-	lin(g, "blk.0.ffn_down.weight", lin_type, 64, 32);
-	lin(g, "output_norm.weight", GGML_TYPE_F32, 32, 1);
+	const int hd = dim / heads;
+	lin(g, "token_embd.weight", lin_type, dim, 260);
+	lin(g, "blk.0.attn_norm.weight", GGML_TYPE_F32, dim, 1);
+	lin(g, "blk.0.attn_q.weight", lin_type, dim, dim);
+	lin(g, "blk.0.attn_k.weight", lin_type, dim, kv * hd);
+	lin(g, "blk.0.attn_v.weight", lin_type, dim, kv * hd);
+	lin(g, "blk.0.attn_output.weight", lin_type, dim, dim);
+	lin(g, "blk.0.ffn_norm.weight", GGML_TYPE_F32, dim, 1);
+	lin(g, "blk.0.ffn_gate.weight", lin_type, dim, ffn);
+	lin(g, "blk.0.ffn_up.weight", lin_type, dim, ffn);
+	lin(g, "blk.0.ffn_down.weight", lin_type, ffn, dim);
+	lin(g, "output_norm.weight", GGML_TYPE_F32, dim, 1);
+}
+
+void gg_tiny_llama(struct gg *g, int version, uint32_t lin_type)
+{
+	tiny_llama(g, version, lin_type, 32, 4, 2, 64);
+}
+
+void gg_tiny_llama_256(struct gg *g, uint32_t lin_type)
+{
+	tiny_llama(g, 3, lin_type, 256, 2, 1, 512);
 }
 
 void gg_tiny_t5(struct gg *g, int gated, int tied)

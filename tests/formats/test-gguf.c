@@ -1,5 +1,5 @@
 /* tests/formats/test-gguf.c — the GGUF reader (versions 1, 2, 3; F32,
- * F16, BF16, Q8_0, Q4_0; llama and t5) and writer, on files built by an
+ * F16, BF16, Q8_0, Q4_0, Q2_K … Q6_K; llama and t5) and writer, on files built by an
  * independent test writer (gg.c); then malformed copies, each of which must
  * fail with its own message at the offset of the field that is wrong. */
 #include <check.h>
@@ -317,8 +317,14 @@ START_TEST(bad_tensor_infos)
 	put_u32_at(b.p, gt(&b, "blk.0.attn_q.weight")->nd_at, 5);
 	bad_expect(&b, (long)gt(&b, "blk.0.attn_q.weight")->nd_at, "n_dims 5 not in 1..4");
 	bad_open(&b, 3);
-	put_u32_at(b.p, gt(&b, "blk.0.attn_k.weight")->type_at, 12);
-	bad_expect(&b, (long)gt(&b, "blk.0.attn_k.weight")->type_at, "unsupported tensor type 12 (Q4_K)");
+	put_u32_at(b.p, gt(&b, "blk.0.attn_k.weight")->type_at, 15);
+	bad_expect(&b, (long)gt(&b, "blk.0.attn_k.weight")->type_at,
+		   "unsupported tensor type 15 (Q8_K); this build reads F32 (0), F16 (1), Q4_0 (2), Q8_0 (8), "
+		   "Q2_K (10), Q3_K (11), Q4_K (12), Q5_K (13), Q6_K (14) and BF16 (30)");
+	bad_open(&b, 3);                         /* k-quant rows must be whole 256-element blocks */
+	put_u32_at(b.p, gt(&b, "blk.0.attn_k.weight")->type_at, GGML_TYPE_Q4_K);
+	bad_expect(&b, (long)gt(&b, "blk.0.attn_k.weight")->dims_at,
+		   "32 columns is not a multiple of the 256-element Q4_K block");
 	bad_open(&b, 3);
 	put_u64_at(b.p, gt(&b, "blk.0.attn_k.weight")->dims_at + 8, 15);   /* [32, 15]: not whole heads */
 	bad_expect(&b, (long)gt(&b, "blk.0.attn_k.weight")->dims_at, "shape [32, 15], expected [32, heads × 8]");
@@ -365,6 +371,57 @@ START_TEST(bad_data_ranges)
 }
 END_TEST
 
+/* The k-quant types read: the same tiny llama (rows of 256) with its
+ * linears in each of Q2_K … Q6_K loads with that type, near the F32 file
+ * (uniform [-1, 1) weights; the worst element error allowed grows as
+ * the bits shrink), and writes back bit for bit.  A file whose k-quant
+ * data is cut short is refused, naming the tensor. */
+START_TEST(kquant_types)
+{
+	static const uint32_t types[] = { GGML_TYPE_Q2_K, GGML_TYPE_Q3_K, GGML_TYPE_Q4_K,
+					  GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
+	static const enum pb_dtype dt[] = { PB_Q2_K, PB_Q3_K, PB_Q4_K, PB_Q5_K, PB_Q6_K };
+	static const float tol[] = { 0.8f, 0.4f, 0.15f, 0.1f, 0.05f };
+	char err[512];
+	struct gg ref;
+	gg_tiny_llama_256(&ref, GGML_TYPE_F32);
+	gg_finish(&ref);
+	struct pb_model *r = must_load(save(&ref, "ref256.gguf"), NULL);
+	for (size_t k = 0; k < PB_ARRAY_LEN(types); k++) {
+		struct gg g;
+		gg_tiny_llama_256(&g, types[k]);
+		gg_finish(&g);
+		struct pb_model *m = must_load(save(&g, "kq.gguf"), NULL);
+		ck_assert_int_eq(pb_model_find(m, 0, PB_ROLE_ATTN_Q)->dtype, dt[k]);
+		ck_assert_int_eq(pb_model_find(m, 0, PB_ROLE_FFN_DOWN)->dtype, dt[k]);
+		ck_assert_int_eq(pb_model_find(m, -1, PB_ROLE_TOK_EMBD)->dtype, dt[k]);
+		ck_assert_int_eq(pb_model_find(m, 0, PB_ROLE_ATTN_NORM)->dtype, PB_F32);
+		same_tensors(r, m, tol[k]);
+		const char *p = spath("kq-back.gguf");
+		ck_assert_msg(pb_gguf_write(m, p, err, sizeof err) == 0, "%s", err);
+		struct pb_model *back = must_load(p, NULL);
+		same_tensors(m, back, 0);
+		pb_model_free(back);
+		pb_model_free(m);
+		/* the data of a k-quant tensor cut short */
+		const struct gg_tensor *t = NULL;
+		for (int i = 0; i < g.nt; i++)
+			if (!strcmp(g.t[i].name, "blk.0.ffn_down.weight"))
+				t = &g.t[i];
+		ck_assert_ptr_nonnull(t);
+		char want[96];
+		snprintf(want, sizeof want, "tensor 'blk.0.ffn_down.weight': data [%zu, +%zu) lies beyond the end",
+			 g.data_at + (size_t)t->offset, t->nbytes);
+		const char *cut = spath("kq-cut.gguf");
+		write_bytes(cut, g.out.p, g.data_at + (size_t)t->offset + t->nbytes - 1);
+		must_fail(cut, NULL, (long)t->off_at, want);
+		gg_free(&g);
+	}
+	pb_model_free(r);
+	gg_free(&ref);
+}
+END_TEST
+
 START_TEST(bad_alignment_key)
 {
 	struct gg g;
@@ -385,6 +442,7 @@ int main(void)
 	tcase_add_test(tc, t5_reads_and_round_trips);
 	tcase_add_test(tc, writer_round_trip);
 	tcase_add_test(tc, synth_round_trip);
+	tcase_add_test(tc, kquant_types);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("malformed");
 	tcase_add_test(tc, bad_header);

@@ -7,7 +7,7 @@
  * STAMP for the build.
  *
  * Models come from the project's own code: tiny synthetic llama and t5
- * models written by pb_gguf_write (F32, Q8_0, Q4_0; v3 as written, v2 by
+ * models written by pb_gguf_write (F32, Q8_0, Q4_0, q4_k_m; v3 as written, v2 by
  * its version field, v1 re-encoded with 32-bit counts), tiny Hugging Face
  * folders and llama2.c checkpoints built here in the formats' layouts and
  * checked by loading them with pb_model_load (then written as GGUF too, so
@@ -197,6 +197,15 @@ static void synth_models(void)
 	    pb_model_convert(m, PB_Q4_0, err, sizeof err) < 0)
 		die("%s", err);
 	gguf_seed(m, "synth-llama-q4_0.gguf");
+	pb_model_free(m);
+	/* k-quants: FFN 256 gives ffn_down rows of whole 256-element blocks
+	 * (Q4_K or Q6_K under q4_k_m); the 32-wide rows fall back to Q8_0 */
+	struct pb_hparams kq = hp;
+	kq.ffn_dim = 256;
+	if (pb_model_synth_hp("tiny-llama", &kq, 3, &m, err, sizeof err) < 0 ||
+	    pb_model_quantize(m, PB_Q4_K, PB_MIX_Q4_K_M, err, sizeof err) < 0)
+		die("%s", err);
+	gguf_seed(m, "synth-llama-q4_k_m.gguf");
 	pb_model_free(m);
 
 	/* v2: the same layout as v3 */

@@ -26,6 +26,8 @@ pruners:
   late: [{quant: {type: q8_0}}, {ffn: {ratio: 0.5}}]
   qq: [{quant: {type: q8_0}}, {quant: {type: q4_0}}]
   qlayers: [{quant: {type: q4_0}}, {layers: {indices: "0"}}]
+  klayers: [{quant: {type: q4_k_m}}, {layers: {indices: "0"}}]
+  klate: [{quant: {type: q5_k}}, {magnitude: {sparsity: 0.5}}]
 YAML
 } > "$T/late.yaml"
 start=$(date +%s)
@@ -34,9 +36,10 @@ expect_eq "quantize then prune: exit 1" 1 "$rc"
 expect_contains "step named with the fix" "$out" \
 	"late.yaml: chain 'late' step 2 'ffn': cannot read Q8_0 weights (it reads F32, F16, BF16); put quantization last"
 expect_contains "a quantizer reads floats only" "$out" "chain 'qq' step 2 'quant': cannot read Q8_0 weights"
+expect_contains "k-quants followed too" "$out" "chain 'klate' step 2 'magnitude': cannot read Q5_K weights"
 n=$(printf '%s\n' "$out" | grep -c "chain 'late' step 2")
 expect_eq "said once, not once per model" 1 "$n"
-if printf '%s' "$out" | grep -q "chain 'ok'\|chain 'qlayers'"; then
+if printf '%s' "$out" | grep -q "chain 'ok'\|chain 'qlayers'\|chain 'klayers'"; then
 	fail "a valid chain was refused: $out"
 else
 	ok "float steps then quantization, and layer dropping after it, pass"

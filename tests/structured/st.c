@@ -31,6 +31,36 @@ struct pb_model *st_llama(uint64_t seed, int n_layers, int n_heads, int n_kv, in
 	return m;
 }
 
+struct pb_model *st_llama_dim(uint64_t seed, int dim, int n_layers, int n_heads, int n_kv, int ffn)
+{
+	struct pb_hparams hp = {
+		.dim = dim, .n_layers = n_layers, .n_heads = n_heads, .n_kv_heads = n_kv,
+		.head_dim = dim / n_heads, .ffn_dim = ffn, .vocab = 300, .ctx = 32, .norm_eps = 1e-5f,
+		.rope_theta = 10000.0f, .rope_layout = PB_ROPE_INTERLEAVED, .bos_id = 1, .eos_id = 2,
+		.ffn_act = PB_ACT_SILU, .ffn_gated = 1,
+	};
+	struct pb_model *m = NULL;
+	char err[256];
+	ck_assert_msg(pb_model_synth_hp("st-llama", &hp, seed, &m, err, sizeof err) == 0, "%s", err);
+	pb_synth_fill(pb_model_find(m, -1, PB_ROLE_TOK_EMBD), seed, 99, 0.5f);
+	return m;
+}
+
+struct pb_model *st_t5_dim(uint64_t seed, int dim, int ffn)
+{
+	struct pb_hparams hp = {
+		.dim = dim, .n_layers = 2, .n_enc_layers = 2, .n_heads = dim / 64, .n_kv_heads = dim / 64,
+		.head_dim = 64, .ffn_dim = ffn, .vocab = 300, .ctx = 32, .norm_eps = 1e-6f,
+		.bos_id = -1, .eos_id = 1, .pad_id = 0, .unk_id = 2, .decoder_start_id = 0,
+		.rel_buckets = 16, .rel_max_distance = 24, .ffn_act = PB_ACT_RELU, .ffn_gated = 0,
+	};
+	struct pb_model *m = NULL;
+	char err[256];
+	ck_assert_msg(pb_model_synth_hp("st-t5", &hp, seed, &m, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(m->arch, PB_ARCH_T5);
+	return m;
+}
+
 struct pb_model *st_t5(uint64_t seed, int gated, int ffn)
 {
 	struct pb_hparams hp = {

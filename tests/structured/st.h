@@ -10,6 +10,10 @@
 
 /* llama: dim 64, head_dim 8, GQA n_heads/n_kv, ffn, vocab 300, ctx 32. */
 struct pb_model *st_llama(uint64_t seed, int n_layers, int n_heads, int n_kv, int ffn);
+/* llama of any width: head_dim dim / n_heads, vocab 300, ctx 32. */
+struct pb_model *st_llama_dim(uint64_t seed, int dim, int n_layers, int n_heads, int n_kv, int ffn);
+/* T5 of any width (heads of 64), ReLU, 2 + 2 blocks, untied head. */
+struct pb_model *st_t5_dim(uint64_t seed, int dim, int ffn);
 /* T5: dim 64, 4 heads of 8, ffn, gated-GELU or ReLU, 2 + 2 blocks. */
 struct pb_model *st_t5(uint64_t seed, int gated, int ffn);
 

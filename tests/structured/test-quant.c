@@ -4,7 +4,11 @@
  * dequantize stays within each format's per-block bound, the ref
  * backend's logits on a quantized model equal, exactly, those of an F32
  * model holding the dequantized values, and a quantized model written as
- * GGUF loads back bit for bit. */
+ * GGUF loads back bit for bit.  k-quants: the plugin chooses each
+ * tensor's format as the core's pb_quant_plan does (llama-quantize's
+ * choices; llama and T5) and writes the core's bytes; without the host's
+ * quantize_row it refuses; ref runs Q4_K/Q5_K/Q6_K models exactly as their
+ * dequantized F32 twins, close to the F32 model. */
 #include <check.h>
 #include <errno.h>
 #include <math.h>
@@ -15,8 +19,11 @@
 
 #include "model/modelio.h"
 #include "model/quant.h"
+#include "plugin/host.h"
+#include "plugin/registry.h"
 #include "ref-rig.h"
 #include "st.h"
+#include "util/util.h"
 
 #define NT 10
 
@@ -216,6 +223,158 @@ START_TEST(tied_output_and_refusals)
 }
 END_TEST
 
+/* ---- k-quants */
+
+static const char *const ktypes[] = { "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "q4_k_m", "q5_k_m" };
+
+/* The pruner (embeddings and output on) and the core's plan + convert
+ * give every tensor the same format and bytes. */
+static void same_as_core(struct pb_model *(*make)(void), const char *what)
+{
+	char err[256];
+	for (size_t k = 0; k < PB_ARRAY_LEN(ktypes); k++) {
+		struct pb_model *m = make(), *c = make();
+		const struct pb_quant_type *qt = pb_quant_type_find(ktypes[k]);
+		ck_assert_ptr_nonnull(qt);
+		ck_assert_msg(quantize(m, ktypes[k], 1, 1) == 0, "%s %s: %s", what, ktypes[k], st_log);
+		ck_assert_msg(pb_model_quantize(c, qt->dtype, qt->mix, err, sizeof err) == 0, "%s", err);
+		int q6 = 0;
+		for (int i = 0; i < m->n_tensors; i++) {
+			const struct pb_tensor *t = &m->tensors[i], *u = &c->tensors[i];
+			ck_assert_msg(t->dtype == u->dtype, "%s %s: %s is %s, the core chose %s", what, ktypes[k],
+				      t->name, pb_dtype_name(t->dtype), pb_dtype_name(u->dtype));
+			ck_assert_uint_eq(t->nbytes, u->nbytes);
+			ck_assert_msg(!memcmp(t->data, u->data, t->nbytes), "%s %s: %s: bytes differ", what,
+				      ktypes[k], t->name);
+			q6 += t->layer >= 0 && t->dtype == PB_Q6_K;
+		}
+		/* the mixes gave some block linears more bits, the plain types none */
+		ck_assert_msg(qt->mix == PB_MIX_NONE ? (qt->dtype == PB_Q6_K || q6 == 0) : q6 > 0,
+			      "%s %s: %d Q6_K block linears", what, ktypes[k], q6);
+		pb_model_free(m);
+		pb_model_free(c);
+	}
+}
+
+static struct pb_model *llama4(void)
+{
+	return st_llama_dim(31, 256, 4, 4, 2, 256);
+}
+
+static struct pb_model *t5_256(void)
+{
+	return st_t5_dim(32, 256, 256);
+}
+
+START_TEST(kquant_same_as_core)
+{
+	same_as_core(llama4, "llama");
+	same_as_core(t5_256, "t5");
+	/* the declared formats: the mix's default type */
+	const struct pb_plugin *p = st_plugin(QUANT_SO);
+	const struct pb_pruner_ops *ops = p->ops;
+	static const enum pb_dtype want[] = { PB_Q2_K, PB_Q3_K, PB_Q4_K, PB_Q5_K, PB_Q6_K, PB_Q4_K, PB_Q5_K };
+	for (int k = 0; k < 7; k++) {
+		int cfg[3] = { 4 + k, 0, 0 };
+		ck_assert_int_eq(ops->out_format(cfg), want[k]);
+	}
+	/* without embeddings and output: those stay F32, the mix still counts
+	 * every attn_v and ffn_down */
+	struct pb_model *m = llama4();
+	ck_assert_msg(quantize(m, "q4_k_m", 0, 0) == 0, "%s", st_log);
+	ck_assert_int_eq(pb_model_find(m, -1, PB_ROLE_TOK_EMBD)->dtype, PB_F32);
+	ck_assert_int_eq(pb_model_find(m, 2, PB_ROLE_ATTN_V)->dtype, PB_Q6_K);   /* (2 − 0) % 3 == 2 */
+	ck_assert_int_eq(pb_model_find(m, 1, PB_ROLE_ATTN_V)->dtype, PB_Q4_K);
+	ck_assert_int_eq(pb_model_find(m, 3, PB_ROLE_FFN_DOWN)->dtype, PB_Q6_K); /* >= 7·4/8 */
+	pb_model_free(m);
+}
+END_TEST
+
+/* A host without quantize_row (an older core): k-quant types refuse in
+ * check(), with the reason; the older types still work. */
+START_TEST(kquant_needs_the_host)
+{
+	const struct pb_plugin *p = st_plugin(QUANT_SO);
+	const struct pb_pruner_ops *ops = p->ops;
+	char cfg[256], err[256], why[256] = "";
+	void *state = NULL;
+	struct pb_host_ctx hc;
+	struct pb_model *m = llama4();
+	ck_assert_int_eq(pb_options_defaults(p->options, cfg, p->config_size), 0);
+	ck_assert_int_eq(pb_option_parse(pb_option_find(p->options, "type"), cfg, "q4_k", err, sizeof err), 0);
+	pb_host_init(&hc, p->name, 1, 1);
+	hc.host.quantize_row = NULL;
+	ck_assert_int_eq(p->init(&hc.host, cfg, &state), 0);
+	ck_assert_int_eq(ops->check(state, m, why, sizeof why), -ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(why, "k-quant"));
+	p->fini(state);
+	ck_assert_int_eq(pb_option_parse(pb_option_find(p->options, "type"), cfg, "q8_0", err, sizeof err), 0);
+	ck_assert_int_eq(p->init(&hc.host, cfg, &state), 0);
+	ck_assert_int_eq(ops->check(state, m, why, sizeof why), 0);
+	p->fini(state);
+	pb_model_free(m);
+}
+END_TEST
+
+/* ref on Q4_K, Q5_K, Q6_K models (core convert, every 2-D weight: the
+ * embedding and output too): logits equal, exactly, those of the F32
+ * twin holding the dequantized weights (ref's decoder and the core's
+ * agree bit for bit), and stay near the F32 model's: max |Δ| over all
+ * logits ≤ bound × max |logit| (bounds about 1.5 × measured; each
+ * format nearer than the one with fewer bits). */
+START_TEST(kquant_logits_near_f32)
+{
+	static const enum pb_dtype ds[] = { PB_Q4_K, PB_Q5_K, PB_Q6_K };
+	static const double bound[] = { 0.10, 0.05, 0.025 };
+	struct pb_model *dense = st_llama_dim(41, 256, 2, 4, 2, 512);
+	const int V = dense->hp.vocab;
+	float *lf = malloc((size_t)NT * V * 4), *lq = malloc((size_t)NT * V * 4), *lt = malloc((size_t)NT * V * 4);
+	double prev = INFINITY, scale = 0;
+	char err[256];
+	st_logits(dense, toks, NT, lf);
+	for (int i = 0; i < NT * V; i++)
+		scale = fmax(scale, fabs(lf[i]));
+	for (int k = 0; k < 3; k++) {
+		struct pb_model *q = st_llama_dim(41, 256, 2, 4, 2, 512), *twin = st_llama_dim(41, 256, 2, 4, 2, 512);
+		ck_assert_msg(pb_model_convert(q, ds[k], err, sizeof err) == 0, "%s", err);
+		ck_assert_int_eq(pb_model_find(q, 0, PB_ROLE_FFN_DOWN)->dtype, ds[k]);
+		for (int i = 0; i < q->n_tensors; i++) {
+			const struct pb_tensor *t = &q->tensors[i];
+			struct pb_tensor *u = &twin->tensors[i];
+			if (t->dtype == PB_F32 || (t->role == PB_ROLE_OUTPUT && t->data == pb_model_find(q, -1, PB_ROLE_TOK_EMBD)->data))
+				continue;
+			ck_assert_int_eq(pb_tensor_realloc(u, PB_F32, t->ne, (size_t)pb_tensor_nelements(t) * 4), 0);
+			for (int64_t r = 0; r < t->ne[1]; r++)
+				ck_assert_int_eq(pb_tensor_row_f32(t, r, (float *)u->data + r * t->ne[0]), 0);
+		}
+		/* the twin's tied output follows its embedding */
+		struct pb_tensor *te = pb_model_find(twin, -1, PB_ROLE_TOK_EMBD), *to = pb_model_find(twin, -1, PB_ROLE_OUTPUT);
+		to->data = te->data;
+		to->dtype = te->dtype;
+		to->nbytes = te->nbytes;
+		st_logits(q, toks, NT, lq);
+		st_logits(twin, toks, NT, lt);
+		ck_assert_msg(!memcmp(lq, lt, (size_t)NT * V * 4), "%s: logits differ from the dequantized twin's",
+			      pb_dtype_name(ds[k]));
+		double worst = 0;
+		for (int i = 0; i < NT * V; i++)
+			worst = fmax(worst, fabs((double)lq[i] - lf[i]));
+		fprintf(stderr, "%s: max |logit − F32 logit| = %.4f × max |logit| (bound %.3f)\n", pb_dtype_name(ds[k]),
+			worst / scale, bound[k]);
+		ck_assert_msg(worst <= bound[k] * scale, "%s: logits off by %g, more than %g × %g",
+			      pb_dtype_name(ds[k]), worst, bound[k], scale);
+		ck_assert_msg(worst < prev, "%s is no nearer than the format with fewer bits", pb_dtype_name(ds[k]));
+		prev = worst;
+		pb_model_free(q);
+		pb_model_free(twin);
+	}
+	free(lf);
+	free(lq);
+	free(lt);
+	pb_model_free(dense);
+}
+END_TEST
+
 START_TEST(gguf_round_trip)
 {
 	char dir[] = "/tmp/pb-st-XXXXXX", path[64], err[512];
@@ -256,6 +415,11 @@ int main(void)
 	tcase_add_test(tc, ref_runs_every_format_exactly);
 	tcase_add_test(tc, tied_output_and_refusals);
 	tcase_add_test(tc, gguf_round_trip);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("kquant");
+	tcase_add_test(tc, kquant_same_as_core);
+	tcase_add_test(tc, kquant_needs_the_host);
+	tcase_add_test(tc, kquant_logits_near_f32);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

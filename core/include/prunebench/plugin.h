@@ -90,6 +90,15 @@ struct pb_host {
 	 * move down one place (indices shift).  -EBUSY when another tensor
 	 * shares its data (a tied output).  0 or -errno. */
 	int (*tensor_remove)(const struct pb_host *h, struct pb_model *m, int idx);
+	/* Appended (k-quant issue); check with PB_HOST_HAS.  Quantize n
+	 * floats into dst in `dtype`, any dense storage format (F32, F16,
+	 * BF16, Q8_0, Q4_0, Q2_K … Q6_K), bit for bit as `prunebench
+	 * convert` writes it (llama.cpp's reference quantizers); n must be a
+	 * whole number of the format's blocks, dst hold its bytes
+	 * (pb_row_bytes).  So a quantizing plugin needs no copy of the block
+	 * math.  0 or -EINVAL. */
+	int (*quantize_row)(const struct pb_host *h, enum pb_dtype dtype, const float *x,
+			    void *dst, int64_t n);
 };
 
 /* Does host h have the appended hook `field` (an older core may not)? */

@@ -3,8 +3,9 @@
  * truth every other backend is tested against, op by op, so clarity wins
  * over speed; the one concession is the loop order of `linear`, which
  * walks each weight row once for all tokens of a step (cache-friendly for
- * prefill, a plain GEMV for decode).  Weights run in F32, F16, BF16, Q8_0
- * and Q4_0, each row dequantised to F32 on the fly. */
+ * prefill, a plain GEMV for decode).  Weights run in F32, F16, BF16, Q8_0,
+ * Q4_0 and the k-quants Q2_K … Q6_K, each row dequantised to F32 on the
+ * fly; the k-quant decoders are ref-kquant.c, ref's own. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -13,6 +14,8 @@
 #include <string.h>
 
 #include <prunebench/plugin.h>
+
+#include "ref-kquant.h"
 
 struct ref_config {
 	int check_nan;
@@ -75,9 +78,12 @@ static float *at(struct ref_state *s, const struct pb_act *a, int64_t rows, int6
 
 /* The formats this backend runs, each by dequantising one row at a time
  * to F32 (`row` below); the block math is llama.cpp's reference
- * dequantization, as core/model/quant.c (plugins cannot link the core). */
+ * dequantization, written here again (plugins cannot link the core, and
+ * the ground truth must not share the code it checks). */
 #define REF_FORMATS (PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16) | PB_FMT(PB_Q8_0) | \
-		     PB_FMT(PB_Q4_0))
+		     PB_FMT(PB_Q4_0) | PB_FMT(PB_Q2_K) | PB_FMT(PB_Q3_K) | PB_FMT(PB_Q4_K) | \
+		     PB_FMT(PB_Q5_K) | PB_FMT(PB_Q6_K))
+#define REF_FORMAT_NAMES "F32, F16, BF16, Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, Q5_K or Q6_K"
 
 /* Weight tensor of an op, checked to be [ne0 × ne1] in a format we run
  * with data for every row. */
@@ -93,7 +99,7 @@ static const struct pb_tensor *weight(struct ref_state *s, const struct pb_op *o
 	if (t->ne[0] != ne0 || t->ne[1] != ne1 || !(PB_FMT(t->dtype) & REF_FORMATS) || !rb ||
 	    t->nbytes / rb < (size_t)ne1) {
 		LOG(s, PB_LOG_ERROR, "%s: tensor '%s' is %s [%lld × %lld], expected [%lld × %lld] in "
-		    "F32, F16, BF16, Q8_0 or Q4_0 (whole blocks)", op_names[op->type], t->name,
+		    REF_FORMAT_NAMES " (whole blocks)", op_names[op->type], t->name,
 		    pb_dtype_name(t->dtype), (long long)t->ne[0], (long long)t->ne[1], (long long)ne0,
 		    (long long)ne1);
 		return NULL;
@@ -132,6 +138,13 @@ static const float *wrow(struct ref_state *s, const struct pb_tensor *t, int64_t
 			for (int j = 0; j < 32; j++)
 				y[j] = d * (float)(int8_t)p[2 + j];
 		}
+		break;
+	case PB_Q2_K:
+	case PB_Q3_K:
+	case PB_Q4_K:
+	case PB_Q5_K:
+	case PB_Q6_K:
+		ref_kquant_row(t->dtype, p, n, y);
 		break;
 	default:        /* Q4_0: f16 d, 16 bytes: element j low nibble, j + 16 high; x = d·(q − 8) */
 		for (int64_t b = 0; b < n / 32; b++, p += 18, y += 32) {
@@ -432,8 +445,8 @@ static int ref_weights_load(void *state, const struct pb_model *m)
 		if (t->role == PB_ROLE_OTHER)
 			continue;
 		if (!(PB_FMT(t->dtype) & REF_FORMATS) || !pb_row_bytes(t)) {
-			LOG(s, PB_LOG_ERROR, "tensor '%s' is %s [%lld × …]; this backend runs F32, F16, "
-			    "BF16, Q8_0 and Q4_0 (rows of whole blocks)", t->name,
+			LOG(s, PB_LOG_ERROR, "tensor '%s' is %s [%lld × …]; this backend runs "
+			    REF_FORMAT_NAMES " (rows of whole blocks)", t->name,
 			    pb_dtype_name(t->dtype), (long long)t->ne[0]);
 			return -ENOTSUP;
 		}

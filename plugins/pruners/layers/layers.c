@@ -239,7 +239,8 @@ static const struct pb_pruner_ops layers_ops = {
 	.calib = PB_CALIB_COL_SQ,
 	.calib_for = calib_for,
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16) | PB_FMT(PB_Q8_0) |
-		      PB_FMT(PB_Q4_0),
+		      PB_FMT(PB_Q4_0) | PB_FMT(PB_Q2_K) | PB_FMT(PB_Q3_K) | PB_FMT(PB_Q4_K) |
+		      PB_FMT(PB_Q5_K) | PB_FMT(PB_Q6_K),
 	.archs = 1u << PB_ARCH_LLAMA,
 };
 

@@ -1,13 +1,20 @@
 /* plugins/pruners/quant/quant.c — weight quantization as a chain step:
  * the block linears (and, when asked, the embedding and the output
- * projection) change format to fp16, bf16, q8_0 or q4_0, in llama.cpp's
- * GGUF block layouts.
+ * projection) change format to fp16, bf16, q8_0, q4_0, or one of
+ * llama.cpp's k-quants q2_k … q6_k and the mixes q4_k_m, q5_k_m, in
+ * llama.cpp's GGUF block layouts.
  *
- * Plugins cannot link the core, so the block math below is a copy of
- * core/model/quant.c (itself llama.cpp's reference quantizers); the tests
- * check that both write the same bytes.  A row that is not a whole number
- * of 32-element blocks falls back to F16, as llama-quantize falls back to
- * another type. */
+ * Plugins cannot link the core.  The Q8_0/Q4_0 block math below is a copy
+ * of core/model/quant.c (itself llama.cpp's reference quantizers); the
+ * k-quants go through the host's quantize_row, the core's own quantizers
+ * (too long to copy).  Which format each tensor takes for a k-quant type
+ * is llama-quantize's choice (llama_tensor_get_type without an imatrix),
+ * a copy of the core's pb_quant_plan (core/model/quant-plan.c, whose
+ * comment in quant.h states the rules); the tests check that both write
+ * the same bytes and choose the same formats.  A row that is not a whole
+ * number of blocks falls back as llama-quantize does: q8_0, q4_0 → F16;
+ * q2_k, q3_k → Q4_0; q4_k, q5_k, q6_k → Q8_0 (llama.cpp: Q5_0, Q5_1, Q8_0;
+ * there is no Q5_0/Q5_1 here); F16 when not whole blocks of 32 either. */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -19,9 +26,13 @@
 
 #define QK 32
 
-enum { TYPE_F16 = 0, TYPE_BF16, TYPE_Q8_0, TYPE_Q4_0 };
+/* the `type` option's choices, in order (append only: configs hold the index) */
+enum { TYPE_F16 = 0, TYPE_BF16, TYPE_Q8_0, TYPE_Q4_0, TYPE_Q2_K, TYPE_Q3_K, TYPE_Q4_K, TYPE_Q5_K,
+       TYPE_Q6_K, TYPE_Q4_K_M, TYPE_Q5_K_M, TYPE_COUNT };
 
-static const enum pb_dtype type_dtype[] = { PB_F16, PB_BF16, PB_Q8_0, PB_Q4_0 };
+static const enum pb_dtype type_dtype[TYPE_COUNT] = {
+	PB_F16, PB_BF16, PB_Q8_0, PB_Q4_0, PB_Q2_K, PB_Q3_K, PB_Q4_K, PB_Q5_K, PB_Q6_K, PB_Q4_K, PB_Q5_K,
+};
 
 struct quant_config {
 	int type;
@@ -84,8 +95,11 @@ static void quantize_row_q4_0(const float *x, uint8_t *y, int64_t n)
 	}
 }
 
-static void quantize_row(enum pb_dtype to, const float *x, uint8_t *dst, int64_t n)
+static int quantize_row(const struct pb_host *h, enum pb_dtype to, const float *x, uint8_t *dst,
+			int64_t n)
 {
+	if (pb_dtype_is_kquant(to))
+		return h->quantize_row(h, to, x, dst, n);
 	switch (to) {
 	case PB_F16:
 		for (int64_t i = 0; i < n; i++) {
@@ -106,6 +120,7 @@ static void quantize_row(enum pb_dtype to, const float *x, uint8_t *dst, int64_t
 		quantize_row_q4_0(x, dst, n);
 		break;
 	}
+	return 0;
 }
 
 /* Source rows: F32, F16 or BF16 (in_formats). */
@@ -122,6 +137,117 @@ static void read_row(const struct pb_tensor *t, int64_t r, float *x)
 		memcpy(&h, p + 2 * i, 2);
 		x[i] = t->dtype == PB_F16 ? pb_fp16_to_fp32(h) : pb_bf16_to_fp32(h);
 	}
+}
+
+/* ---- which format each tensor takes: a copy of core/model/quant-plan.c */
+
+static int kquant_type(int type)
+{
+	return type >= TYPE_Q2_K && type < TYPE_COUNT;
+}
+
+static int is_mix(int type)
+{
+	return type == TYPE_Q4_K_M || type == TYPE_Q5_K_M;
+}
+
+static enum pb_dtype fallback(enum pb_dtype type, int64_t ncols)
+{
+	if (ncols % pb_dtype_block(type) == 0)
+		return type;
+	if (type == PB_Q2_K || type == PB_Q3_K)
+		type = PB_Q4_0;
+	else if (pb_dtype_is_kquant(type))
+		type = PB_Q8_0;
+	else
+		return PB_F16;
+	return ncols % pb_dtype_block(type) ? PB_F16 : type;
+}
+
+static int use_more_bits(int i, int n)
+{
+	return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
+
+static int attn_v_like(enum pb_role r)
+{
+	return r == PB_ROLE_ATTN_V || r == PB_ROLE_CROSS_V || r == PB_ROLE_ATTN_QKV;
+}
+
+/* llama-quantize visits tensors by the number after a leading "blk." of
+ * their GGUF name (-1 without one, so every T5 tensor), then by name; the
+ * attn_v and ffn_down counters follow that order.  The names of those
+ * tensors are rebuilt here from (arch, stack, layer, role) as llama.cpp
+ * spells them. */
+struct visit {
+	int idx, layer;
+	char name[64];
+};
+
+static int cmp_visit(const void *a, const void *b)
+{
+	const struct visit *x = a, *y = b;
+	if (x->layer != y->layer)
+		return x->layer < y->layer ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static void visit_name(const struct pb_model *m, const struct pb_tensor *t, struct visit *v)
+{
+	const char *suffix = t->role == PB_ROLE_FFN_DOWN ? "ffn_down" :
+			     t->role == PB_ROLE_CROSS_V ? "cross_attn_v" :
+			     t->role == PB_ROLE_ATTN_QKV ? "attn_qkv" : "attn_v";
+	if (m->arch == PB_ARCH_T5) {
+		snprintf(v->name, sizeof v->name, "%s.blk.%d.%s.weight",
+			 t->stack == PB_STACK_ENCODER ? "enc" : "dec", t->layer, suffix);
+		v->layer = -1;
+	} else {
+		snprintf(v->name, sizeof v->name, "blk.%d.%s.weight", t->layer, suffix);
+		v->layer = t->layer;
+	}
+}
+
+/* Rank of each attn_v-like and ffn_down tensor in its counter (rank[i]),
+ * the counters' n in *n_attn_v and *n_ffn_down. */
+static int rank_counted(const struct pb_model *m, int *rank, int *n_attn_v, int *n_ffn_down)
+{
+	struct visit *v = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *v);
+	int nv = 0, ia = 0, id = 0;
+	if (!v)
+		return -ENOMEM;
+	*n_attn_v = 0;
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct pb_tensor *t = &m->tensors[i];
+		rank[i] = -1;
+		if (t->layer < 0 || !(attn_v_like(t->role) || t->role == PB_ROLE_FFN_DOWN))
+			continue;
+		v[nv].idx = i;
+		visit_name(m, t, &v[nv++]);
+		*n_attn_v += attn_v_like(t->role);
+	}
+	qsort(v, (size_t)nv, sizeof *v, cmp_visit);
+	for (int k = 0; k < nv; k++)
+		rank[v[k].idx] = attn_v_like(m->tensors[v[k].idx].role) ? ia++ : id++;
+	*n_ffn_down = m->arch == PB_ARCH_T5 ? m->hp.n_enc_layers : m->hp.n_layers;
+	free(v);
+	return 0;
+}
+
+/* The format tensor t takes; rank/n from rank_counted (k-quants only). */
+static enum pb_dtype target(const struct quant_state *s, const struct pb_tensor *t, int tied,
+			    int rank, int n_attn_v, int n_ffn_down)
+{
+	const enum pb_dtype type = type_dtype[s->cfg.type];
+	enum pb_dtype to = type;
+	if (kquant_type(s->cfg.type)) {
+		if (t->role == PB_ROLE_OUTPUT || (tied && t->role == PB_ROLE_TOK_EMBD))
+			to = t->ne[0] % pb_dtype_block(type) ? PB_Q8_0 : PB_Q6_K;
+		else if (is_mix(s->cfg.type) && attn_v_like(t->role) && use_more_bits(rank, n_attn_v))
+			to = PB_Q6_K;
+		else if (is_mix(s->cfg.type) && t->role == PB_ROLE_FFN_DOWN && use_more_bits(rank, n_ffn_down))
+			to = PB_Q6_K;
+	}
+	return fallback(to, t->ne[0]);
 }
 
 /* ---- the step ---- */
@@ -144,10 +270,14 @@ static int selected(const struct quant_state *s, const struct pb_tensor *t)
 static int quant_check(void *state, const struct pb_model *m, char *why, size_t len)
 {
 	const struct quant_state *s = state;
-	const enum pb_dtype to = type_dtype[s->cfg.type];
+	if (kquant_type(s->cfg.type) && !PB_HOST_HAS(s->h, quantize_row)) {
+		snprintf(why, len, "this prunebench core has no k-quant quantizer (host quantize_row); "
+			 "k-quant types need a newer core");
+		return -ENOTSUP;
+	}
 	for (int i = 0; i < m->n_tensors; i++) {
 		const struct pb_tensor *t = &m->tensors[i];
-		if (selected(s, t) && t->dtype != to && !readable(t)) {
+		if (selected(s, t) && t->dtype != type_dtype[s->cfg.type] && !readable(t)) {
 			snprintf(why, len, "tensor '%s' is %s; quantization reads F32, F16 or BF16",
 				 t->name, pb_dtype_name(t->dtype));
 			return -ENOTSUP;
@@ -156,17 +286,20 @@ static int quant_check(void *state, const struct pb_model *m, char *why, size_t 
 	return 0;
 }
 
-static int convert(struct quant_state *s, struct pb_tensor *t)
+static int convert(struct quant_state *s, struct pb_tensor *t, enum pb_dtype to)
 {
-	enum pb_dtype to = type_dtype[s->cfg.type];
+	const enum pb_dtype want = type_dtype[s->cfg.type];
 	const int64_t n0 = t->ne[0], rows = n0 ? pb_tensor_nelements(t) / n0 : 0;
-	if (pb_dtype_block(to) > 1 && n0 % pb_dtype_block(to)) {
-		LOG(s, PB_LOG_INFO, "tensor '%s': rows of %lld are not whole blocks of %d; F16 instead of %s",
-		    t->name, (long long)n0, pb_dtype_block(to), pb_dtype_name(to));
-		to = PB_F16;
-	}
+	if (n0 % pb_dtype_block(want))
+		LOG(s, PB_LOG_INFO, "tensor '%s': rows of %lld are not whole blocks of %d; %s instead of %s",
+		    t->name, (long long)n0, pb_dtype_block(want), pb_dtype_name(to), pb_dtype_name(want));
 	if (t->dtype == to)
 		return 0;
+	if (!readable(t)) {   /* already quantized, to another format than this one's choice */
+		LOG(s, PB_LOG_ERROR, "tensor '%s' is %s; quantization reads F32, F16 or BF16", t->name,
+		    pb_dtype_name(t->dtype));
+		return -ENOTSUP;
+	}
 	const size_t rb = (size_t)(n0 / pb_dtype_block(to)) * pb_dtype_block_bytes(to);
 	const size_t nbytes = rb * (size_t)rows;
 	uint8_t *buf = malloc(nbytes ? nbytes : 1);
@@ -176,7 +309,11 @@ static int convert(struct quant_state *s, struct pb_tensor *t)
 		goto out;
 	for (int64_t r = 0; r < rows; r++) {
 		read_row(t, r, x);
-		quantize_row(to, x, buf + (size_t)r * rb, n0);
+		if ((rc = quantize_row(s->h, to, x, buf + (size_t)r * rb, n0)) < 0) {
+			LOG(s, PB_LOG_ERROR, "tensor '%s': the host cannot quantize to %s", t->name,
+			    pb_dtype_name(to));
+			goto out;
+		}
 	}
 	int64_t ne[PB_MAX_DIMS];
 	int n_dims = t->n_dims;
@@ -213,13 +350,23 @@ static int quant_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 	 * embedding when that is converted, and gets its own copy when only
 	 * the output is */
 	const int tied = e && o && o->data == e->data;
+	int n_attn_v = 0, n_ffn_down = 0;
+	int *rank = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *rank);
+	if (!rank || rank_counted(m, rank, &n_attn_v, &n_ffn_down) < 0) {
+		free(rank);
+		return -ENOMEM;
+	}
 	for (int i = 0; i < m->n_tensors; i++) {
 		struct pb_tensor *t = &m->tensors[i];
 		if (!selected(s, t) || (tied && t == o && s->cfg.embeddings))
 			continue;
-		if ((rc = convert(s, t)) < 0)
-			return rc;
+		enum pb_dtype to = target(s, t, tied, rank[i], n_attn_v, n_ffn_down);
+		if ((rc = convert(s, t, to)) < 0)
+			break;
 	}
+	free(rank);
+	if (rc < 0)
+		return rc;
 	if (tied && s->cfg.embeddings) {
 		o->dtype = e->dtype;
 		o->data = e->data;
@@ -232,7 +379,7 @@ static int quant_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 static int quant_out_format(const void *config)
 {
 	const struct quant_config *c = config;
-	if (c->type < 0 || c->type > TYPE_Q4_0)
+	if (c->type < 0 || c->type >= TYPE_COUNT)
 		return -1;
 	return (int)type_dtype[c->type];
 }
@@ -244,7 +391,7 @@ static int quant_init(const struct pb_host *h, const void *config, void **state)
 		return -ENOMEM;
 	s->h = h;
 	s->cfg = *(const struct quant_config *)config;
-	if (s->cfg.type < 0 || s->cfg.type > TYPE_Q4_0 || !h->tensor_realloc) {
+	if (s->cfg.type < 0 || s->cfg.type >= TYPE_COUNT || !h->tensor_realloc) {
 		free(s);
 		return -EINVAL;
 	}
@@ -266,9 +413,12 @@ static const struct pb_pruner_ops quant_ops = {
 
 static const struct pb_option quant_options[] = {
 	{ .key = "type", .type = PB_OPT_ENUM, .offset = offsetof(struct quant_config, type),
-	  .def = NULL, .choices = "fp16|bf16|q8_0|q4_0",
-	  .help = "format of the quantized weights (GGUF block layouts; rows that are not whole "
-		  "32-element blocks fall back to fp16)" },
+	  .def = NULL, .choices = "fp16|bf16|q8_0|q4_0|q2_k|q3_k|q4_k|q5_k|q6_k|q4_k_m|q5_k_m",
+	  .help = "format of the quantized weights (GGUF block layouts).  k-quants: the output "
+		  "projection (or a tied embedding) takes Q6_K as llama-quantize does; q4_k_m and "
+		  "q5_k_m also give Q6_K to llama.cpp's choice of attn_v and ffn_down layers.  Rows "
+		  "that are not whole blocks fall back: q8_0, q4_0 to fp16; q2_k, q3_k to q4_0; "
+		  "q4_k, q5_k, q6_k to q8_0 (llama.cpp: q5_0, q5_1, q8_0)" },
 	{ .key = "embeddings", .type = PB_OPT_BOOL, .offset = offsetof(struct quant_config, embeddings),
 	  .def = "false", .help = "quantize the token embedding too (a tied output follows it)" },
 	{ .key = "output", .type = PB_OPT_BOOL, .offset = offsetof(struct quant_config, output),
@@ -281,8 +431,9 @@ PB_EXPORT const struct pb_plugin pb_plugin = {
 	.struct_size = sizeof(struct pb_plugin),
 	.kind = PB_PRUNER,
 	.name = "quant",
-	.version = "1.0.0",
-	.summary = "quantization: block linears (optionally embedding, output) to fp16, bf16, q8_0 or q4_0",
+	.version = "1.1.0",
+	.summary = "quantization: block linears (optionally embedding, output) to fp16, bf16, q8_0, "
+		   "q4_0 or llama.cpp's k-quants (q2_k … q6_k, q4_k_m, q5_k_m)",
 	.options = quant_options,
 	.config_size = sizeof(struct quant_config),
 	.init = quant_init,
