@@ -81,14 +81,30 @@ static void kt_free(struct kt *k)
 	free(k->m);
 }
 
+/* One cpu-blas instance per configuration, opened on first use and kept
+ * to the end of the test (each test runs in its own process): weights_load
+ * and buffers_alloc start afresh every run */
+static struct be *backend(const struct cb_config *cfg)
+{
+	static struct be open[16];
+	static struct cb_config cfgs[16];
+	static int n;
+	for (int i = 0; i < n; i++)
+		if (!memcmp(&cfgs[i], cfg, sizeof *cfg))
+			return &open[i];
+	ck_assert_int_lt(n, 16);
+	cfgs[n] = *cfg;
+	be_open(&open[n], "cpu-blas", cfg);
+	return &open[n++];
+}
+
 /* y[t·n_out + r] = linear(w, x) on cpu-blas with cfg; x is nt × n_in */
 static void run_linear(const struct cb_config *cfg, const struct pb_tensor *w, int nt,
 		       const float *x, float *y, char *kernel, size_t klen)
 {
 	const int64_t n_in = w->ne[0], n_out = w->ne[1], xs = n_in + 3, ys = n_out + 1;
 	struct pb_model m = { .tensors = (struct pb_tensor *)w, .n_tensors = 1 };
-	struct be b;
-	be_open(&b, "cpu-blas", cfg);
+	struct be b = *backend(cfg);
 	ck_assert_msg(b.ops->weights_load(b.st, &m) == 0, "%s", be_last_log);
 	const int64_t sizes[2] = { 1 + nt * xs, 2 + nt * ys };
 	ck_assert_int_eq(b.ops->buffers_alloc(b.st, sizes, 2), 0);
@@ -111,7 +127,6 @@ static void run_linear(const struct cb_config *cfg, const struct pb_tensor *w, i
 		ck_assert_int_eq(b.ops->weight_kernel(b.st, 0, kernel, klen), 0);
 	free(xb);
 	free(yb);
-	be_close(&b);
 }
 
 static float *random_x(int nt, int64_t n)
