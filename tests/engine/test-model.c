@@ -384,8 +384,8 @@ START_TEST(malformed)
 	set_u64(&b, 106, 1);
 	expect_error(&b, "offset 98: ", "dimensions overflow");
 	minimal(&b);
-	set_u32(&b, 114, 12);   /* Q4_K: not (yet) read */
-	expect_error(&b, "offset 114: ", "unsupported tensor type 12");
+	set_u32(&b, 114, 20);   /* IQ4_NL: not read */
+	expect_error(&b, "offset 114: ", "unsupported tensor type 20 (IQ4_NL)");
 	minimal(&b);
 	set_u64(&b, 69, 98);
 	expect_error(&b, "offset 69: ", "tensor name of 98 bytes is longer than 95");

@@ -316,16 +316,21 @@ START_TEST(kquant_needs_the_host)
 }
 END_TEST
 
-/* ref on Q4_K, Q5_K, Q6_K models (core convert, every 2-D weight: the
- * embedding and output too): logits equal, exactly, those of the F32
- * twin holding the dequantized weights (ref's decoder and the core's
- * agree bit for bit), and stay near the F32 model's: max |Δ| over all
- * logits ≤ bound × max |logit| (bounds about 1.5 × measured; each
- * format nearer than the one with fewer bits). */
+/* ref on Q4_K, Q5_K, Q6_K models (core convert, every 2-D weight; the
+ * tied embedding/output takes Q6_K in all three): logits equal, exactly,
+ * those of the F32 twin holding the dequantized weights (ref's decoder and
+ * the core's agree bit for bit), and stay near the F32 model's: max |Δ|
+ * over all logits ≤ bound × max |logit|.  This random 2-block model
+ * amplifies weight error about 4 to 5 times (Q8_0, every weight: 0.020 by
+ * this measure; Q4_0: 0.32); measured 0.236, 0.109 and 0.056, the bounds
+ * are 1.5 × that.  Each format must be nearer than the one with fewer
+ * bits.  (Q4_K against Q4_0 at the same 4.5 bits is compared on the
+ * weights, tests/formats/test-kquant.c: one max over 3000 logits of a
+ * random model does not rank formats that close.) */
 START_TEST(kquant_logits_near_f32)
 {
 	static const enum pb_dtype ds[] = { PB_Q4_K, PB_Q5_K, PB_Q6_K };
-	static const double bound[] = { 0.10, 0.05, 0.025 };
+	static const double bound[] = { 0.35, 0.165, 0.085 };
 	struct pb_model *dense = st_llama_dim(41, 256, 2, 4, 2, 512);
 	const int V = dense->hp.vocab;
 	float *lf = malloc((size_t)NT * V * 4), *lq = malloc((size_t)NT * V * 4), *lt = malloc((size_t)NT * V * 4);

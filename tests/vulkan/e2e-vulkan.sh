@@ -4,8 +4,9 @@
 # where Vulkan has no device; and experiments/quickstart.yaml run on ref
 # and vulkan side by side (2 prompts, 8 tokens, so that it takes seconds
 # on lavapipe) chooses the same greedy tokens on both, for every pruner,
-# with the GPU timestamps filled for vulkan only.  Exit 77 without a
-# Vulkan device.
+# with the GPU timestamps filled for vulkan only; a q4_k_m chain runs on
+# vulkan through the core's dequantization to F32, as ref runs it.  Exit
+# 77 without a Vulkan device.
 . "$PB_SOURCE_ROOT/tests/e2e/lib.sh"
 
 avail=$("$PB" plugins vulkan 2>&1) || { echo "skip: the vulkan backend was not built: $avail"; exit 77; }
@@ -70,4 +71,25 @@ for r in 0 1 2 3 4 5; do
 done
 ls "$T"/cache/prunebench/vulkan-*.pipelines > /dev/null 2>&1 && ok "pipeline cache written" ||
 	fail "no pipeline cache in $T/cache/prunebench"
+
+# k-quants: vulkan runs none, so the core dequantizes those tensors to F32
+# before weights_load and says so in the cell's log; ref runs them itself.
+# The values are the same floats, so the greedy tokens are too.  (On
+# llama-15m, q4_k_m leaves ffn_down, 768 wide, in Q4_K and Q6_K; the
+# 288-wide rows fall back to Q8_0.)
+XDG_CACHE_HOME=$T/cache "$PB" run experiments/quickstart.yaml -o "$T/kq" --progress plain \
+	--set 'backends={ref: {}, vulkan: {}}' --set 'include=[{model: llama-15m, dataset: prompts}]' \
+	--set 'exclude=[]' --set 'pruners={q4km: [{quant: {type: q4_k_m}}]}' --set repeat=1 --set warmup=0 \
+	--set max_new_tokens=8 --set max_samples=2 --set score_tokens=64 \
+	> "$T/kq.out" 2> "$T/kq.err"; rc=$?
+expect_eq "q4_k_m on ref and vulkan exits 0" 0 "$rc"
+[ "$rc" -eq 0 ] || tail -20 "$T/kq.err"
+a=$(ls -d "$T"/kq/cells/*.q4km.ref-*) b=$(ls -d "$T"/kq/cells/*.q4km.vulkan-*)
+expect_contains "vulkan's log says the k-quants went to F32" "$(cat "$b/run.log")" \
+	"4 tensors in Q4_K dequantized to F32: the backend runs only F32, F16, BF16, Q8_0, Q4_0"
+grep -q "Q4_K ref-dequant" "$a/tensors.csv" && ok "ref ran Q4_K itself" || fail "no Q4_K kernel in ref's tensors.csv"
+"$CSV" "$a/requests.csv" column output_text > "$T/ref.txt"
+"$CSV" "$b/requests.csv" column output_text > "$T/vk.txt"
+[ -s "$T/ref.txt" ] && cmp -s "$T/ref.txt" "$T/vk.txt" && ok "q4_k_m: vulkan's greedy output equals ref's" ||
+	fail "q4_k_m: greedy outputs differ: $(diff "$T/ref.txt" "$T/vk.txt" | head -4)"
 finish
