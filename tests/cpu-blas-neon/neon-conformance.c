@@ -1,6 +1,7 @@
 /* tests/cpu-blas-neon/neon-conformance.c — the cpu-blas NEON kernels
- * (kernels-neon.c) against the portable ones (kernels-scalar.c) and a
- * double-precision reference, for every weight format, odd row lengths,
+ * (kernels-neon.c) against the portable ones (kernels-scalar.c,
+ * kernels-kquant.c) and a double-precision reference, for every weight
+ * format (the k-quants: the portable kernels themselves), odd row lengths,
  * 1–4 tokens and odd token strides.  Built by cpu-blas-neon.sh with the
  * aarch64 cross compiler straight from the plugin sources and run under
  * qemu-aarch64, so x86 CI proves the arm64 path.  Each weight row ends on
@@ -67,7 +68,8 @@ static size_t row_bytes(int fmt, int64_t n)
 	case PB_F16:
 	case PB_BF16: return (size_t)n * 2;
 	case PB_Q8_0: return (size_t)n / 32 * 34;
-	default: return (size_t)n / 32 * 18;
+	case PB_Q4_0: return (size_t)n / 32 * 18;
+	default: return (size_t)n / 256 * pb_dtype_block_bytes((enum pb_dtype)fmt);
 	}
 }
 
@@ -113,10 +115,20 @@ static void fill_row(int fmt, uint8_t *w, int64_t n)
 		}
 		break;
 	}
+	default: {   /* k-quants: random bits, a small f16 d (and dmin) */
+		const size_t bb = pb_dtype_block_bytes((enum pb_dtype)fmt);
+		const size_t dat = fmt == PB_Q2_K ? 80 : fmt == PB_Q3_K ? 108 : fmt == PB_Q6_K ? 208 : 0;
+		for (int64_t b = 0; b < n / 256; b++, w += bb) {
+			for (size_t j = 0; j < bb; j++)
+				w[j] = (uint8_t)rnd();
+			put16(w + dat, pb_fp32_to_fp16(0.001f + 0.002f * (uniform() + 1.0f)));
+			if (fmt != PB_Q3_K && fmt != PB_Q6_K)   /* dmin after d */
+				put16(w + dat + 2, pb_fp32_to_fp16(0.002f * (uniform() + 1.0f)));
+		}
+		break;
+	}
 	}
 }
-
-static const char *const fmt_name[] = { "F32", "F16", "BF16", "Q8_0", "Q4_0" };
 
 static void check_format(const cb_dot_fn *neon, const cb_deq_fn *ndeq, const cb_dot_fn *scal,
 			 const cb_deq_fn *sdeq, int fmt, const int64_t *sizes, int n_sizes)
@@ -139,7 +151,7 @@ static void check_format(const cb_dot_fn *neon, const cb_deq_fn *ndeq, const cb_
 		if (memcmp(yn, ys, (size_t)n * sizeof(float)) != 0) {
 			for (int64_t i = 0; i < n; i++)
 				if (memcmp(&yn[i], &ys[i], 4) != 0) {
-					FAIL("%s deq n=%lld: element %lld is %a, scalar %a", fmt_name[fmt],
+					FAIL("%s deq n=%lld: element %lld is %a, scalar %a", pb_dtype_name((enum pb_dtype)fmt),
 					     (long long)n, (long long)i, (double)yn[i], (double)ys[i]);
 					break;
 				}
@@ -157,7 +169,7 @@ static void check_format(const cb_dot_fn *neon, const cb_deq_fn *ndeq, const cb_
 			scal[fmt](w, n, x, xs, nt, os);
 			checks++;
 			if (on[nt] != 12345.0f)
-				FAIL("%s dot n=%lld nt=%d: wrote out[%d]", fmt_name[fmt], (long long)n,
+				FAIL("%s dot n=%lld nt=%d: wrote out[%d]", pb_dtype_name((enum pb_dtype)fmt), (long long)n,
 				     nt, nt);
 			for (int t = 0; t < nt; t++) {
 				/* float summation in another order: error grows
@@ -170,7 +182,7 @@ static void check_format(const cb_dot_fn *neon, const cb_deq_fn *ndeq, const cb_
 				const double tol = 4e-6 * mag * (1.0 + sqrt((double)n) / 8.0) + 1e-30;
 				if (!(fabs(on[t] - exact) <= tol) || !(fabs(on[t] - os[t]) <= 2 * tol))
 					FAIL("%s dot n=%lld nt=%d t=%d: neon %.9g scalar %.9g exact %.9g "
-					     "(tol %.3g)", fmt_name[fmt], (long long)n, nt, t,
+					     "(tol %.3g)", pb_dtype_name((enum pb_dtype)fmt), (long long)n, nt, t,
 					     (double)on[t], (double)os[t], exact, tol);
 			}
 			munmap(xbase, xlen);
@@ -193,10 +205,10 @@ int main(void)
 	}
 	for (int f = PB_F32; f <= PB_Q4_0; f++)
 		if (neon[f] == scal[f])
-			FAIL("%s: no NEON dot kernel installed", fmt_name[f]);
+			FAIL("%s: no NEON dot kernel installed", pb_dtype_name((enum pb_dtype)f));
 	for (int f = PB_F16; f <= PB_Q4_0; f++)
 		if (ndeq[f] == sdeq[f])
-			FAIL("%s: no NEON dequantiser installed", fmt_name[f]);
+			FAIL("%s: no NEON dequantiser installed", pb_dtype_name((enum pb_dtype)f));
 
 	static const int64_t dense[] = { 1, 3, 4, 7, 8, 15, 16, 17, 31, 33, 63, 64, 100, 1023, 4097 };
 	static const int64_t block[] = { 32, 64, 96, 224, 1056, 4128 };
@@ -206,6 +218,11 @@ int main(void)
 	/* F32 "dequantisation" is memcpy in both; the call above covers it */
 	for (int f = PB_Q8_0; f <= PB_Q4_0; f++)
 		check_format(neon, ndeq, scal, sdeq, f, block, nb);
+	/* the k-quants run the portable kernels (kernels-kquant.c) on arm64:
+	 * here they meet the guard pages and the double-precision check */
+	static const int64_t kblock[] = { 256, 512, 4096 };
+	for (int f = PB_Q2_K; f <= PB_Q6_K; f++)
+		check_format(neon, ndeq, scal, sdeq, f, kblock, 3);
 
 	printf("neon-conformance: %d checks, %d failures\n", checks, failures);
 	return failures ? 1 : 0;

@@ -3,7 +3,8 @@
  * pb_session_forward (graph build in the core, graph_compute on cpu-blas
  * and its thread pool, logits read-back) must not call malloc, calloc,
  * realloc, posix_memalign, aligned_alloc or memalign, on dense F32, Q8_0,
- * CSR (70 % magnitude-pruned) and packed NM_2_4 weights.
+ * CSR (70 % magnitude-pruned), packed NM_2_4 weights, and the integer
+ * decode path (int8_act) of Q8_0 and of every k-quant.
  *
  * The allocator is interposed in this binary: the definitions below win
  * over libc's for every caller in the process (the dlopened plugin and
@@ -29,6 +30,7 @@
 
 #include "arch/arch.h"
 #include "backends.h"
+#include "kquant-ref.h"
 #include "model/modelio.h"
 #include "model/quant.h"
 
@@ -148,11 +150,29 @@ static void nm24(struct pb_model *m)
 	}
 }
 
-/* Allocations during N_STEPS warm decode steps of m on cpu-blas with
- * `threads` workers; kernel: what the first linear must run with. */
-static void check_decode(struct pb_model *m, int threads, const char *kernel)
+/* Every F32 linear whose rows are whole super-blocks (llama-15m: the FFN
+ * down projections) becomes random k-quant blocks of type d. */
+static void kquant(struct pb_model *m, enum pb_dtype d)
 {
-	struct cb_config cfg = { .threads = threads, .sparse_threshold = 0.35, .check_nan = 1 };
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		if (!pb_role_is_linear(t->role) || t->dtype != PB_F32 || t->ne[0] % 256)
+			continue;
+		const int64_t ne[PB_MAX_DIMS] = { t->ne[0], t->ne[1], 1, 1 };
+		const size_t rb = (size_t)(t->ne[0] / 256) * pb_dtype_block_bytes(d);
+		ck_assert_int_eq(pb_tensor_realloc(t, d, ne, rb * (size_t)t->ne[1]), 0);
+		for (int64_t r = 0; r < t->ne[1]; r++)
+			kq_fill_row(d, (uint8_t *)t->data + r * rb, t->ne[0], KQ_RANDOM);
+	}
+}
+
+/* Allocations during N_STEPS warm decode steps of m on cpu-blas with
+ * `threads` workers (int8: the integer decode path); kernel: what a
+ * linear (the first that runs it) must run with. */
+static void check_decode(struct pb_model *m, int threads, int int8, const char *kernel)
+{
+	struct cb_config cfg = { .threads = threads, .sparse_threshold = 0.35, .check_nan = 1,
+				 .int8_act = int8 };
 	struct be cb;
 	struct pb_session *s = NULL;
 	char err[512], k[64] = "";
@@ -166,7 +186,8 @@ static void check_decode(struct pb_model *m, int threads, const char *kernel)
 	for (int i = 0; i < m->n_tensors; i++)
 		if (pb_role_is_linear(m->tensors[i].role)) {
 			cb.ops->weight_kernel(cb.st, i, k, sizeof k);
-			break;
+			if (strstr(k, kernel))
+				break;
 		}
 	ck_assert_msg(strstr(k, kernel), "kernel '%s', expected '%s'", k, kernel);
 	for (int i = 0; i < N_PROMPT; i++)
@@ -205,8 +226,8 @@ static struct pb_model *synth(void)
 START_TEST(dense)
 {
 	struct pb_model *m = synth();
-	check_decode(m, 1, "F32 ");
-	check_decode(m, 3, "F32 ");
+	check_decode(m, 1, 0, "F32 ");
+	check_decode(m, 3, 0, "F32 ");
 	pb_model_free(m);
 }
 END_TEST
@@ -216,7 +237,8 @@ START_TEST(quantized)
 	struct pb_model *m = synth();
 	char err[512];
 	ck_assert_msg(pb_model_convert(m, PB_Q8_0, err, sizeof err) == 0, "%s", err);
-	check_decode(m, 2, "Q8_0 ");
+	check_decode(m, 2, 0, "Q8_0 ");
+	check_decode(m, 2, 1, "q8xq8");
 	pb_model_free(m);
 }
 END_TEST
@@ -225,7 +247,7 @@ START_TEST(sparse)
 {
 	struct pb_model *m = synth();
 	magnitude(m, 0.7);
-	check_decode(m, 2, "csr");
+	check_decode(m, 2, 0, "csr");
 	pb_model_free(m);
 }
 END_TEST
@@ -234,8 +256,21 @@ START_TEST(packed_nm24)
 {
 	struct pb_model *m = synth();
 	nm24(m);
-	check_decode(m, 2, "nm24");
+	check_decode(m, 2, 0, "nm24");
 	pb_model_free(m);
+}
+END_TEST
+
+START_TEST(kquants)
+{
+	for (int f = 0; f < 5; f++) {
+		struct pb_model *m = synth();
+		char want[16];
+		kquant(m, kq_types[f]);
+		snprintf(want, sizeof want, "q%dkxq8k", 2 + f);   /* the integer path */
+		check_decode(m, 2, 1, want);
+		pb_model_free(m);
+	}
 }
 END_TEST
 #endif /* !PB_TEST_ASAN */
@@ -253,6 +288,7 @@ int main(void)
 	tcase_add_test(tc, quantized);
 	tcase_add_test(tc, sparse);
 	tcase_add_test(tc, packed_nm24);
+	tcase_add_test(tc, kquants);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -4,7 +4,9 @@
  * decoding must choose the same tokens.
  *   test-cpu-blas-model          synthetic llama-15m in F32, F16, BF16,
  *                                Q8_0, Q4_0, and magnitude-pruned to 70 %
- *                                zeros (so its linears run as CSR);
+ *                                zeros (so its linears run as CSR); a small
+ *                                synthetic Llama whose rows are whole k-quant
+ *                                super-blocks in Q2_K … Q6_K and q4_k_m;
  *   test-cpu-blas-model real     stories260K and tinystories-656k from
  *                                ../shared (exit 77 without it). */
 #include <math.h>
@@ -206,6 +208,41 @@ START_TEST(synth_int8)
 }
 END_TEST
 
+/* k-quants, on a small synthetic Llama whose every linear is whole
+ * super-blocks (dim 256, FFN 768; the presets' 288-wide rows would fall
+ * back to Q8_0 / Q4_0), quantized by the core: with float activations
+ * (int8_act off: ref's and cpu-blas's rows decode to the same floats) to
+ * the F32 tolerance, then the integer path as a cell runs it, under
+ * compare_int8's rule with one more near-tie allowed: an activation block
+ * of 256 shares one scale, so it rounds more coarsely than Q8_0's 32
+ * (seen: Q2_K 11 of 13 positions, the others 12 or 13; logit errors
+ * 4.5e-2 … 7.7e-2, Q8_0's 6.7e-2). */
+START_TEST(synth_kquants)
+{
+	static const char *const types[] = { "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "q4_k_m" };
+	const struct pb_hparams hp = {
+		.dim = 256, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .head_dim = 64,
+		.ffn_dim = 768, .vocab = 512, .ctx = 64, .norm_eps = 1e-5f, .rope_theta = 10000.0f,
+		.rope_layout = PB_ROPE_INTERLEAVED, .bos_id = 1, .eos_id = 2, .pad_id = -1,
+		.unk_id = 0, .ffn_act = PB_ACT_SILU, .ffn_gated = 1,
+	};
+	for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+		const struct pb_quant_type *qt = pb_quant_type_find(types[i]);
+		struct pb_model *m = NULL;
+		char err[512], want[16];
+		ck_assert_ptr_nonnull(qt);
+		ck_assert_msg(pb_model_synth_hp("llama-kq", &hp, 3, &m, err, sizeof err) == 0, "%s", err);
+		ck_assert_msg(pb_model_quantize(m, qt->dtype, qt->mix, err, sizeof err) == 0, "%s", err);
+		const struct cb_config flt = { .threads = 2, .sparse_threshold = 0.35, .check_nan = 1 };
+		snprintf(want, sizeof want, "q%dkgemv", 2 + (int)(qt->dtype - PB_Q2_K));
+		compare(m, 2e-5, &flt, want);
+		snprintf(want, sizeof want, "q%dkxq8k", 2 + (int)(qt->dtype - PB_Q2_K));
+		compare_int8(m, want, N_GEN - 2);
+		pb_model_free(m);
+	}
+}
+END_TEST
+
 START_TEST(synth_csr)
 {
 	struct pb_model *m = synth();
@@ -273,6 +310,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, synth_quantized);
 		tcase_add_test(tc, synth_csr);
 		tcase_add_test(tc, synth_int8);
+		tcase_add_test(tc, synth_kquants);
 	}
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

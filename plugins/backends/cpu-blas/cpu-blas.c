@@ -1,6 +1,7 @@
 /* plugins/backends/cpu-blas/cpu-blas.c — the `cpu-blas` backend: fast CPU
  * inference with a persistent thread pool, AVX2/FMA/F16C GEMV kernels
- * chosen at run time (portable C otherwise), OpenBLAS sgemm for prefill,
+ * chosen at run time (portable C otherwise), integer decode kernels for
+ * Q8_0, Q4_0 and the k-quants Q2_K … Q6_K, OpenBLAS sgemm for prefill,
  * CSR for sparse F32 linears and a fused one-pass attention.  Every op
  * equals the ref backend's up to float rounding (tests/cpu-blas).  This
  * file: the descriptor, options, state, buffers and op dispatch. */
@@ -16,10 +17,6 @@
 #endif
 
 #include "cpu-blas.h"
-
-/* NM_2_4 only for linears; the others everywhere */
-#define CB_FORMATS (PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16) | PB_FMT(PB_Q8_0) | \
-		    PB_FMT(PB_Q4_0) | PB_FMT(PB_NM_2_4))
 
 static int check_finite(struct cb_state *s, const struct pb_op *op, int i)
 {
@@ -96,6 +93,7 @@ static void free_weights(struct cb_state *s)
 	free(s->xq.q);
 	free(s->xq.d);
 	free(s->xq.dsum);
+	free(s->xq.bsum);
 	memset(&s->xq, 0, sizeof s->xq);
 	s->m = NULL;
 }
@@ -119,14 +117,17 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 				       (long long)t->ne[0], (long long)t->ne[1], t->nbytes, nb);
 				return -ENOTSUP;
 			}
-		} else if (!(PB_FMT(t->dtype) & CB_FORMATS) || !pb_row_bytes(t)) {
-			CB_LOG(s, PB_LOG_ERROR, "tensor '%s' is %s [%lld × …]; this backend runs F32, F16, "
-			       "BF16, Q8_0 and Q4_0 (rows of whole blocks), and NM_2_4 linears", t->name,
+		} else if (!(PB_FMT(t->dtype) & CB_DENSE_FORMATS) || !pb_row_bytes(t)) {
+			CB_LOG(s, PB_LOG_ERROR, "tensor '%s' is %s [%lld × …]; this backend runs "
+			       CB_DENSE_NAMES " in rows of whole blocks (32 elements for Q8_0 and Q4_0, "
+			       "256 for the k-quants), and NM_2_4 linears", t->name,
 			       pb_dtype_name(t->dtype), (long long)t->ne[0]);
 			return -ENOTSUP;
 		}
 		widest = t->ne[0] > widest ? t->ne[0] : widest;
-		if ((t->dtype == PB_Q8_0 || t->dtype == PB_Q4_0) && pb_role_is_linear(t->role))
+		/* the linears' and a tied output's: the integer decode path */
+		if ((t->dtype == PB_Q8_0 || t->dtype == PB_Q4_0 || pb_dtype_is_kquant(t->dtype)) &&
+		    (pb_role_is_linear(t->role) || t->role == PB_ROLE_TOK_EMBD))
 			widest_q = t->ne[0] > widest_q ? t->ne[0] : widest_q;
 	}
 	s->m = m;
@@ -147,7 +148,8 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 		s->xq.q = malloc(nq);
 		s->xq.d = malloc(nb * sizeof *s->xq.d);
 		s->xq.dsum = malloc(nb * sizeof *s->xq.dsum);
-		if (!s->xq.q || !s->xq.d || !s->xq.dsum)
+		s->xq.bsum = malloc(nq / 16 * sizeof *s->xq.bsum);
+		if (!s->xq.q || !s->xq.d || !s->xq.dsum || !s->xq.bsum)
 			goto nomem;
 		s->xq.cap = widest_q;
 	}
@@ -315,9 +317,10 @@ static const struct pb_option cb_options[] = {
 	{ .key = "check_nan", .type = PB_OPT_BOOL, .offset = offsetof(struct cb_config, check_nan),
 	  .def = "false", .help = "fail a step as soon as an op writes NaN or infinity" },
 	{ .key = "int8_act", .type = PB_OPT_BOOL, .offset = offsetof(struct cb_config, int8_act),
-	  .def = "true", .help = "decode Q8_0/Q4_0 weights against activations quantised to 8 bits "
-		  "per block of 32, with integer dot products (llama.cpp's method; ~1e-3 relative "
-		  "difference from ref); false: float activations, slower" },
+	  .def = "true", .help = "decode Q8_0/Q4_0 and k-quant (Q2_K..Q6_K) weights against "
+		  "activations quantised to 8 bits per block of 32 (256 for the k-quants), with "
+		  "integer dot products (llama.cpp's method; ~1e-3 relative difference from ref); "
+		  "false: float activations, slower" },
 	{ .key = "kv_cache", .type = PB_OPT_ENUM, .offset = offsetof(struct cb_config, kv_f16),
 	  .def = "f32", .choices = "f32|f16",
 	  .help = "how the KV cache is held: f32, or f16 (half the bytes attention streams per "
@@ -342,7 +345,8 @@ PB_EXPORT const struct pb_plugin pb_plugin = {
 	.kind = PB_BACKEND,
 	.name = "cpu-blas",
 	.version = "1.0.0",
-	.summary = "fast CPU backend: thread pool, AVX2 GEMV, OpenBLAS prefill, CSR sparse, fused attention",
+	.summary = "fast CPU backend: thread pool, AVX2 GEMV, integer Q8_0/Q4_0/k-quant decode, "
+		   "OpenBLAS prefill, CSR sparse, fused attention",
 	.options = cb_options,
 	.config_size = sizeof(struct cb_config),
 	.init = cb_init,

@@ -71,19 +71,26 @@ typedef void (*cb_dot_fn)(const uint8_t *w, int64_t n, const float *x, int64_t x
 /* One row dequantised to F32. */
 typedef void (*cb_deq_fn)(const uint8_t *w, int64_t n, float *y);
 
-/* A step's activations quantised for the integer kernels, llama.cpp's way:
- * per token, n/32 blocks of 32 int8 q with scale d (x ≈ d·q) and the
- * block's d·Σq as a float (Q4_0's −8 offset folds into it; a float so the
- * kernel converts nothing per block).  Token t's blocks start at q + t·n,
- * d + t·n/32, dsum + t·n/32. */
+/* A step's activations quantised for the integer kernels, llama.cpp's way,
+ * in one of two shapes, by the weight format of the linear:
+ *  - Q8_0 / Q4_0 (cb_quantize_x): per token, n/32 blocks of 32 int8 q with
+ *    scale d (x ≈ d·q) and the block's d·Σq as a float (Q4_0's −8 offset
+ *    folds into it; a float so the kernel converts nothing per block).
+ *    Token t's blocks start at q + t·n, d + t·n/32, dsum + t·n/32;
+ *  - the k-quants (quant_k, llama.cpp's Q8_K): per token, n/256 blocks of
+ *    256 int8 q with scale d, and bsum, the sum of every 16 consecutive q
+ *    (the mins and offsets of the k-quants multiply them).  Token t's
+ *    blocks start at q + t·n, d + t·n/256, bsum + t·n/16. */
 struct cb_xq {
 	int8_t *q;
 	float *d;
 	float *dsum;
+	int16_t *bsum;
 	int64_t n, cap;            /* elements per token; capacity per token */
 };
 
-/* out[t] = w_row · x_t from quantised activations (Q8_0 / Q4_0 rows). */
+/* out[t] = w_row · x_t from quantised activations (Q8_0 / Q4_0 and k-quant
+ * rows). */
 typedef void (*cb_qdot_fn)(const uint8_t *w, int64_t n, const struct cb_xq *x, int nt,
 			   float *out);
 /* One 2:4-packed row (its n/2 values, n/4 index bytes; tensor.h) against
@@ -96,12 +103,18 @@ struct cb_kernels {
 	cb_dot_fn dot[PB_DTYPE_COUNT];
 	cb_deq_fn deq[PB_DTYPE_COUNT];
 	cb_qdot_fn qdot[PB_DTYPE_COUNT];
+	/* the k-quants' activations: n/256 blocks (struct cb_xq) */
+	void (*quant_k)(const float *x, int64_t n, int8_t *q, float *d, int16_t *bsum);
 	cb_nm24_fn nm24;
 	/* attention over one cache row of n floats (f16: n halves) */
 	float (*kdot)(const float *q, const void *k, int64_t n, int f16);
 	void (*vaxpy)(float *acc, float corr, float e, const void *v, int64_t n, int f16);
 	const char *isa;           /* "portable", "avx2", "avx512vnni", "neon" */
 };
+
+/* What kernels-avx2-kquant.c installs (tests pick a level below the
+ * CPU's best to compare it with the portable code). */
+enum cb_simd { CB_SIMD_NONE, CB_SIMD_AVX2, CB_SIMD_VNNI };
 
 struct cb_state {
 	const struct pb_host *host;
@@ -129,6 +142,14 @@ static inline size_t cb_nm24_bytes(int64_t cols, int64_t rows)
 	return cols > 0 && rows > 0 && cols % 4 == 0 ? (size_t)(rows * cols * 2 + rows * cols / 4) : 0;
 }
 
+/* The formats weights_load takes: these everywhere, NM_2_4 for linears
+ * only.  CB_DENSE_NAMES says the list in errors. */
+#define CB_DENSE_FORMATS (PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16) | PB_FMT(PB_Q8_0) | \
+			  PB_FMT(PB_Q4_0) | PB_FMT(PB_Q2_K) | PB_FMT(PB_Q3_K) | PB_FMT(PB_Q4_K) | \
+			  PB_FMT(PB_Q5_K) | PB_FMT(PB_Q6_K))
+#define CB_FORMATS (CB_DENSE_FORMATS | PB_FMT(PB_NM_2_4))
+#define CB_DENSE_NAMES "F32, F16, BF16, Q8_0, Q4_0, Q2_K, Q3_K, Q4_K, Q5_K or Q6_K"
+
 #define CB_LOG(s, lvl, ...) ((s)->host->log((s)->host, (lvl), __VA_ARGS__))
 #define CB_GEMV_MAX 4          /* tokens up to which linear streams weights (GEMV) */
 #define CB_TILE 64             /* weight rows dequantised per prefill tile */
@@ -144,6 +165,16 @@ int cb_kernels_neon(cb_dot_fn *dot, cb_deq_fn *deq);   /* kernels-neon.c: 0 off 
 void cb_kernels_scalar_ext(struct cb_kernels *k);
 int cb_kernels_avx2_ext(struct cb_kernels *k);
 void cb_quantize_x(const float *x, int64_t n, int8_t *q, float *d, float *dsum);
+
+/* kernels-kquant.c: the k-quants' portable kernels — dequantisers and the
+ * float GEMV into dot/deq, the Q8_K-style quantiser and the integer dots
+ * into k — and kernels-avx2-kquant.c: the same for AVX2 (0 when the CPU
+ * lacks AVX2+FMA+F16C) and the integer ones at `level` (0 when the CPU
+ * lacks it). */
+void cb_kquant_scalar(cb_dot_fn *dot, cb_deq_fn *deq);
+void cb_kquant_scalar_ext(struct cb_kernels *k);
+int cb_kquant_avx2(cb_dot_fn *dot, cb_deq_fn *deq);
+int cb_kquant_avx2_ext(struct cb_kernels *k, enum cb_simd level);
 
 /* ops.c */
 float *cb_at(struct cb_state *s, const struct pb_act *a, int64_t rows, int64_t width,

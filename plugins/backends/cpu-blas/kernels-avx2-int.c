@@ -8,7 +8,8 @@
  * Q4_0 nibbles are unsigned 0..15, so they feed the u8 operand as they
  * are and the −8 offset is subtracted once per block from d_x·Σx_q.  The 2:4
  * kernel picks each group's two columns of x with in-lane permutes driven
- * by the index byte (no gathers), four groups per step. */
+ * by the index byte (no gathers), four groups per step.  The k-quants'
+ * kernels (kernels-avx2-kquant.c) are installed here at the same level. */
 #include "cpu-blas.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -221,10 +222,12 @@ int cb_kernels_avx2_ext(struct cb_kernels *k)
 	if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")) {
 		k->qdot[PB_Q8_0] = qdot_q8_vnni;
 		k->qdot[PB_Q4_0] = qdot_q4_vnni;
+		cb_kquant_avx2_ext(k, CB_SIMD_VNNI);   /* kernels-avx2-kquant.c */
 		k->isa = "avx512vnni";
 	} else {
 		k->qdot[PB_Q8_0] = qdot_q8_avx2;
 		k->qdot[PB_Q4_0] = qdot_q4_avx2;
+		cb_kquant_avx2_ext(k, CB_SIMD_AVX2);
 		k->isa = "avx2";
 	}
 	return 1;

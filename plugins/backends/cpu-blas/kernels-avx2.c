@@ -173,6 +173,7 @@ int cb_kernels_avx2(cb_dot_fn *dot, cb_deq_fn *deq)
 	dot[PB_Q8_0] = dot_q8_0;
 	dot[PB_Q4_0] = dot_q4_0;
 	deq[PB_F16] = deq_f16;
+	cb_kquant_avx2(dot, deq);   /* the k-quants: kernels-avx2-kquant.c */
 	return 1;
 }
 

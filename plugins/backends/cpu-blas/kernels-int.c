@@ -8,7 +8,8 @@
  *    multiply-adds, which SIMD does 4× wider (kernels-avx2.c); the price
  *    is the activations' rounding, ~1e-3 of a logit's scale;
  *  - 2:4-packed rows: two values and one index byte per group of four.
- * The SIMD kernels must agree with these (tests/cpu-blas). */
+ * The SIMD kernels must agree with these (tests/cpu-blas).  The k-quants'
+ * integer path is in kernels-kquant.c. */
 #include <math.h>
 #include <string.h>
 
@@ -125,4 +126,5 @@ void cb_kernels_scalar_ext(struct cb_kernels *k)
 	k->qdot[PB_Q4_0] = qdot_q4_0;
 	k->nm24 = nm24_dot;
 	k->isa = "portable";
+	cb_kquant_scalar_ext(k);   /* the k-quants: kernels-kquant.c */
 }

@@ -3,7 +3,8 @@
  * without AVX2 (and on arm64), and the tails the SIMD kernels leave.
  * Block layouts are llama.cpp's (see ref.c): Q8_0 = f16 d + 32 int8,
  * x = d·q; Q4_0 = f16 d + 16 bytes, element j the low nibble of byte j,
- * j + 16 the high one, x = d·(q − 8). */
+ * j + 16 the high one, x = d·(q − 8).  The k-quants' are in
+ * kernels-kquant.c. */
 #include <string.h>
 
 #include "cpu-blas.h"
@@ -133,4 +134,5 @@ void cb_kernels_scalar(cb_dot_fn *dot, cb_deq_fn *deq)
 	deq[PB_BF16] = deq_bf16;
 	deq[PB_Q8_0] = deq_q8_0;
 	deq[PB_Q4_0] = deq_q4_0;
+	cb_kquant_scalar(dot, deq);   /* kernels-kquant.c */
 }

@@ -12,9 +12,12 @@
  *    a compressed copy built at weights_load;
  *  - NM_2_4: 2:4-packed weights (tensor.h) read two values and one index
  *    byte per group of four columns;
- *  - Q8_0 / Q4_0 decode with `int8_act`: the tokens' activations are
- *    quantised once per linear (cb_quantize_x) and every row is an integer
- *    dot product (kernels-int.c, kernels-avx2-int.c). */
+ *  - Q8_0 / Q4_0 and k-quant (Q2_K … Q6_K) decode with `int8_act`: the
+ *    tokens' activations are quantised once per linear (cb_quantize_x,
+ *    blocks of 32; quant_k, blocks of 256 for the k-quants) and every row
+ *    is an integer dot product (kernels-int.c, kernels-avx2-int.c,
+ *    kernels-kquant.c, kernels-avx2-kquant.c).  Each row is computed
+ *    whole by one thread, so outputs do not depend on `threads`. */
 #include <errno.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -81,7 +84,8 @@ static void gemv_task(void *ctx, int64_t task, int tid)
 	}
 }
 
-/* Q8_0 / Q4_0 decode from the step's quantised activations (s->xq). */
+/* Q8_0 / Q4_0 / k-quant decode from the step's quantised activations
+ * (s->xq). */
 static void qgemv_task(void *ctx, int64_t task, int tid)
 {
 	const struct lin_job *j = ctx;
@@ -103,13 +107,20 @@ static void qgemv_task(void *ctx, int64_t task, int tid)
 static int use_int8(struct cb_state *s, const struct pb_tensor *w, const float *x, int64_t xs,
 		    int64_t n_in, int nt)
 {
-	if (!s->cfg.int8_act || nt > CB_GEMV_MAX || n_in % 32 || n_in > s->xq.cap ||
-	    (w->dtype != PB_Q8_0 && w->dtype != PB_Q4_0) || !s->k.qdot[w->dtype])
+	const int kq = pb_dtype_is_kquant(w->dtype);
+	if (!s->cfg.int8_act || nt > CB_GEMV_MAX || n_in % pb_dtype_block(w->dtype) ||
+	    n_in > s->xq.cap || (w->dtype != PB_Q8_0 && w->dtype != PB_Q4_0 && !kq) ||
+	    !s->k.qdot[w->dtype])
 		return 0;
 	s->xq.n = n_in;
-	for (int t = 0; t < nt; t++)
-		cb_quantize_x(x + t * xs, n_in, s->xq.q + t * n_in, s->xq.d + t * (n_in / 32),
-			      s->xq.dsum + t * (n_in / 32));
+	for (int t = 0; t < nt; t++) {
+		if (kq)
+			s->k.quant_k(x + t * xs, n_in, s->xq.q + t * n_in, s->xq.d + t * (n_in / 256),
+				     s->xq.bsum + t * (n_in / 16));
+		else
+			cb_quantize_x(x + t * xs, n_in, s->xq.q + t * n_in, s->xq.d + t * (n_in / 32),
+				      s->xq.dsum + t * (n_in / 32));
+	}
 	return 1;
 }
 
@@ -328,7 +339,9 @@ void cb_linear_kernel(const struct cb_state *s, int idx, char *out, size_t len)
 	const struct pb_tensor *t = &s->m->tensors[idx];
 	const char *fdot = s->avx2 ? "avx2-" : !strcmp(s->k.isa, "neon") ? "neon-" : "";
 	const char *qdot = !strcmp(s->k.isa, "avx512vnni") ? "vnni-" : s->avx2 ? "avx2-" : "";
-	const int int8 = s->cfg.int8_act && t->ne[0] % 32 == 0 && s->k.qdot[t->dtype];
+	const int int8 = s->cfg.int8_act && t->ne[0] % pb_dtype_block(t->dtype) == 0 &&
+			 s->k.qdot[t->dtype];
+	static const char *const kq_name[] = { "q2k", "q3k", "q4k", "q5k", "q6k" };
 	if (s->w[idx].csr)
 		snprintf(out, len, "%s", s->w[idx].csr->col16 ? "csr16" : "csr32");
 	else if (!pb_role_is_linear(t->role))
@@ -339,6 +352,9 @@ void cb_linear_kernel(const struct cb_state *s, int idx, char *out, size_t len)
 		snprintf(out, len, "%s%s+dequant-sgemm", int8 ? qdot : fdot,
 			 int8 ? (t->dtype == PB_Q8_0 ? "q8xq8-gemv" : "q4xq8-gemv")
 			      : (t->dtype == PB_Q8_0 ? "q8gemv" : "q4gemv"));
+	else if (pb_dtype_is_kquant(t->dtype))   /* no NEON kernels: portable there */
+		snprintf(out, len, "%s%s%s+dequant-sgemm", int8 ? qdot : s->avx2 ? "avx2-" : "",
+			 kq_name[t->dtype - PB_Q2_K], int8 ? "xq8k-gemv" : "gemv");
 	else
 		snprintf(out, len, "%sgemv+sgemm", fdot);
 }

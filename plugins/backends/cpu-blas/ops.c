@@ -14,9 +14,6 @@ const char *const cb_op_names[PB_OP_COUNT] = {
 	"embed", "linear", "rmsnorm", "rope", "attention", "kv_store", "glu", "act", "add", "copy",
 };
 
-#define CB_FORMATS (PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16) | PB_FMT(PB_Q8_0) | \
-		    PB_FMT(PB_Q4_0))
-
 float *cb_at(struct cb_state *s, const struct pb_act *a, int64_t rows, int64_t width,
 	     const char *what, const struct pb_op *op)
 {
@@ -45,10 +42,10 @@ const struct pb_tensor *cb_weight(struct cb_state *s, const struct pb_op *op, in
 	}
 	const struct pb_tensor *t = &s->m->tensors[op->weight];
 	const size_t rb = pb_row_bytes(t);
-	if (t->ne[0] != ne0 || t->ne[1] != ne1 || !(PB_FMT(t->dtype) & CB_FORMATS) || !rb ||
+	if (t->ne[0] != ne0 || t->ne[1] != ne1 || !(PB_FMT(t->dtype) & CB_DENSE_FORMATS) || !rb ||
 	    t->nbytes / rb < (size_t)ne1) {
 		CB_LOG(s, PB_LOG_ERROR, "%s: tensor '%s' is %s [%lld × %lld], expected [%lld × %lld] in "
-		       "F32, F16, BF16, Q8_0 or Q4_0 (whole blocks)", cb_op_names[op->type], t->name,
+		       CB_DENSE_NAMES " (whole blocks)", cb_op_names[op->type], t->name,
 		       pb_dtype_name(t->dtype), (long long)t->ne[0], (long long)t->ne[1],
 		       (long long)ne0, (long long)ne1);
 		return NULL;
