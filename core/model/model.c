@@ -241,6 +241,7 @@ int pb_tensor_shape_check(const struct pb_tensor *t, const struct pb_hparams *hp
 		what = "embedding_length, vocabulary";
 		break;
 	case PB_ROLE_ATTN_NORM: case PB_ROLE_FFN_NORM: case PB_ROLE_CROSS_NORM: case PB_ROLE_OUT_NORM:
+	case PB_ROLE_ATTN_POST_NORM: case PB_ROLE_FFN_POST_NORM:
 		ok = a == hp->dim && b == 1;
 		pb_sayf(want, sizeof want, "[%d]", hp->dim);
 		what = "embedding_length";
@@ -265,6 +266,21 @@ int pb_tensor_shape_check(const struct pb_tensor *t, const struct pb_hparams *hp
 		ok = b == hp->dim;
 		pb_sayf(want, sizeof want, "[width, %d]", hp->dim);
 		what = "feed-forward width, embedding_length";
+		break;
+	case PB_ROLE_ATTN_Q_BIAS: case PB_ROLE_ATTN_K_BIAS: case PB_ROLE_ATTN_V_BIAS:
+		ok = b == 1 && a % hd == 0 && a > 0;
+		pb_sayf(want, sizeof want, "[heads × %d]", hp->head_dim);
+		what = "whole heads";
+		break;
+	case PB_ROLE_ATTN_Q_NORM: case PB_ROLE_ATTN_K_NORM:
+		ok = a == hp->head_dim && b == 1;
+		pb_sayf(want, sizeof want, "[%d]", hp->head_dim);
+		what = "head dimension";
+		break;
+	case PB_ROLE_ROPE_FREQS:
+		ok = 2 * a == hp->head_dim && b == 1;
+		pb_sayf(want, sizeof want, "[%d]", hp->head_dim / 2);
+		what = "half the head dimension";
 		break;
 	case PB_ROLE_ATTN_REL_BIAS:
 		ok = b == hp->rel_buckets && a >= 1 && a <= hp->n_heads;
@@ -385,7 +401,8 @@ int pb_model_small_f32(struct pb_model *m)
 		struct pb_tensor *t = &m->tensors[i];
 		int small = t->n_dims == 1 || t->role == PB_ROLE_ATTN_REL_BIAS ||
 			    t->role == PB_ROLE_ATTN_NORM || t->role == PB_ROLE_FFN_NORM ||
-			    t->role == PB_ROLE_CROSS_NORM || t->role == PB_ROLE_OUT_NORM;
+			    t->role == PB_ROLE_CROSS_NORM || t->role == PB_ROLE_OUT_NORM ||
+			    (t->role >= PB_ROLE_ATTN_Q_BIAS && t->role <= PB_ROLE_ROPE_FACTORS_LONG);
 		if (!small || t->dtype == PB_F32)
 			continue;
 		int rc = pb_tensor_convert(t, PB_F32);
