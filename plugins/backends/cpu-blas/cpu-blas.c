@@ -70,7 +70,16 @@ static int cb_graph_compute(void *state, const struct pb_graph *g)
 		case PB_OP_ROPE: rc = cb_op_rope(s, op); break;
 		case PB_OP_ATTENTION: rc = cb_op_attention(s, op); break;
 		case PB_OP_KV_STORE: rc = cb_op_kv_store(s, op); break;
-		default: rc = cb_op_elementwise(s, op); break;
+		case PB_OP_GLU:
+		case PB_OP_ACT:
+		case PB_OP_ADD:
+		case PB_OP_COPY:
+		case PB_OP_ADD_BIAS: rc = cb_op_elementwise(s, op); break;
+		default:
+			CB_LOG(s, PB_LOG_ERROR, "op %d: type %d is not one this backend runs", i,
+			       op->type);
+			rc = -ENOTSUP;
+			break;
 		}
 		if (rc == 0 && s->cfg.check_nan)
 			rc = check_finite(s, op, i);
