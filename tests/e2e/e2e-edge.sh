@@ -17,9 +17,12 @@ expect_eq "run exits 0" 0 "$rc"
 [ "$rc" -eq 0 ] || { cat "$T/run.err"; tail -n 20 "$T"/out/cells/*/run.log 2>/dev/null; }
 expect_eq "summary has 6 rows" 6 "$("$CSV" "$T/out/summary.csv" rows)"
 for m in tiny-llama3 tiny-qwen2 tiny-qwen3; do
-	n=$(ls -d "$T"/out/cells/"$m"*/ 2>/dev/null | grep -vc '\.tmp/$')
+	n=$(grep -l "status: done" "$T"/out/cells/"$m".*/manifest.yaml 2>/dev/null | wc -l)
 	expect_eq "$m: two cells done" 2 "$n"
 done
+expect_eq "every cell done" "done" "$("$CSV" "$T/out/summary.csv" column status | sort -u | tr -d '\n')"
+expect_eq "dense and wanda cells: sparsity 0 and 0.5" "0 0.5 " \
+	"$("$CSV" "$T/out/summary.csv" column sparsity_target | sort -u | tr '\n' ' ')"
 if [ "$secs" -le 60 ]; then ok "ran in ${secs}s"; else fail "took ${secs}s (expected under a minute)"; fi
 
 # heads pruning on T5 and on a qwen2 are told apart at validate

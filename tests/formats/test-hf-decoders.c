@@ -278,7 +278,8 @@ static const char *write_folder(struct hfm *m, const char *name)
 	struct fb idx = { 0 };
 	st_write(hfx_path(dir, "model-00001-of-00002.safetensors"), e, half, "{\"format\":\"pt\"}");
 	st_write(hfx_path(dir, "model-00002-of-00002.safetensors"), e + half, m->n - half, "{\"format\":\"pt\"}");
-	fb_put(&idx, "{\"metadata\": {\"total_size\": 0}, \"weight_map\": {", 48);
+	static const char head[] = "{\"metadata\": {\"total_size\": 0}, \"weight_map\": {";
+	fb_put(&idx, head, strlen(head));
 	for (int i = 0; i < m->n; i++) {
 		char item[192];
 		int k = snprintf(item, sizeof item, "%s\"%s\": \"model-0000%d-of-00002.safetensors\"", i ? ", " : "",
