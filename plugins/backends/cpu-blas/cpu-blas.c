@@ -91,11 +91,11 @@ static int cb_graph_compute(void *state, const struct pb_graph *g)
 
 static void free_weights(struct cb_state *s)
 {
-	if (s->w && s->m)
-		for (int i = 0; i < s->m->n_tensors; i++)
-			cb_csr_free(s->w[i].csr);
+	for (int i = 0; s->w && i < s->n_w; i++)
+		cb_csr_free(s->w[i].csr);
 	free(s->w);
 	s->w = NULL;
+	s->n_w = 0;
 	cb_masks_free(s);
 	if (s->scratch)
 		for (int i = 0; i < s->n_threads; i++)
@@ -140,6 +140,7 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 	}
 	s->m = m;
 	s->w = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *s->w);
+	s->n_w = s->w ? m->n_tensors : 0;
 	s->scratch = calloc((size_t)s->n_threads, sizeof *s->scratch);
 	if (!s->w || !s->scratch)
 		goto nomem;
