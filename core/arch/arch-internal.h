@@ -50,6 +50,8 @@ struct pb_session {
 	struct pb_block *dec, *enc;
 	int embd, out_norm, output, enc_norm;
 	int rope_freqs;                     /* llama3 scaling's divisors, -1 none */
+	float embed_scale;                  /* Gemma: √dim; 0: none */
+	float final_softcap;                /* Gemma 2: the logits' soft cap; 0: none */
 	float logit_scale;                  /* applied by the final norm; 1 = none */
 	int ffn_act, ffn_gated;
 	int64_t max_q, max_kv, max_ffn;     /* widest layer, over every stack */
@@ -114,7 +116,8 @@ void pb_arch_kv_store(struct pb_session *s, int n, int pos0, int cache, struct p
 		      int64_t width);
 struct pb_op *pb_arch_attention(struct pb_session *s, int n, struct pb_act dst, struct pb_act q,
 				struct pb_act k, struct pb_act v, int n_heads, int n_kv_heads);
-/* norm → gate/up → act → down → residual add; act and gating as given */
+/* norm → gate/up → act → down (→ Gemma's post-norm) → residual add; act
+ * and gating as given */
 void pb_arch_ffn(struct pb_session *s, const struct pb_block *b, int n, int gated, int fn);
 
 #endif

@@ -8,7 +8,14 @@
  *           op; optional q/k/v biases (llama.cpp's llama loads them too);
  *   qwen2   q/k/v biases added right after the projections;
  *   qwen3   RMSNorm of every q and k head ([head_dim] weights shared by
- *           the heads) before RoPE; head_dim need not be dim / heads.
+ *           the heads) before RoPE; head_dim need not be dim / heads;
+ *   gemma2  embedding × √dim, GeGLU (tanh GELU), RMSNorm of each
+ *           sub-block's output before the residual add (weights already
+ *           1 + w), scores scaled by query_pre_attn_scalar^-½ and
+ *           soft-capped, a sliding window on every even block, the logits
+ *           soft-capped (pb_arch_params, kept with the model);
+ *   gemma3  gemma2 without soft-capping, with qwen3's q/k norms, a window
+ *           on all but every sixth block and those blocks' own RoPE base.
  * Qwen keeps Hugging Face's rotate-half rows (hp.rope_layout), llama the
  * interleaved ones; the RoPE op takes the layout from the model.
  * Every size comes from the tensors of its own layer, so structurally
@@ -21,24 +28,30 @@
 #include <stdlib.h>
 
 #include "arch/arch-internal.h"
+#include "model/modelio.h"
 #include "util/util.h"
 
 #define ROLE_BIT(r) (1ull << (r))
 #define BIASES (ROLE_BIT(PB_ROLE_ATTN_Q_BIAS) | ROLE_BIT(PB_ROLE_ATTN_K_BIAS) | \
 		ROLE_BIT(PB_ROLE_ATTN_V_BIAS))
 #define QK_NORMS (ROLE_BIT(PB_ROLE_ATTN_Q_NORM) | ROLE_BIT(PB_ROLE_ATTN_K_NORM))
+#define POST_NORMS (ROLE_BIT(PB_ROLE_ATTN_POST_NORM) | ROLE_BIT(PB_ROLE_FFN_POST_NORM))
 
 /* What each member may carry beyond Llama's tensors (llama.cpp's
- * llama-model.cpp loads exactly these for it). */
+ * llama-model.cpp loads exactly these for it) and how it differs. */
 static const struct decoder_kind {
 	enum pb_arch arch;
 	const char *name;
 	uint64_t optional;     /* block roles */
 	int rope_freqs;        /* a global rope_freqs tensor */
+	int act;               /* the FFN gate's activation */
+	int gemma;             /* √dim embedding, pb_arch_params (scale, caps, windows) */
 } kinds[] = {
-	{ PB_ARCH_LLAMA, "llama", BIASES, 1 },
-	{ PB_ARCH_QWEN2, "qwen2", BIASES, 0 },
-	{ PB_ARCH_QWEN3, "qwen3", QK_NORMS, 0 },
+	{ PB_ARCH_LLAMA, "llama", BIASES, 1, PB_ACT_SILU, 0 },
+	{ PB_ARCH_QWEN2, "qwen2", BIASES, 0, PB_ACT_SILU, 0 },
+	{ PB_ARCH_QWEN3, "qwen3", QK_NORMS, 0, PB_ACT_SILU, 0 },
+	{ PB_ARCH_GEMMA2, "gemma2", POST_NORMS, 0, PB_ACT_GELU, 1 },
+	{ PB_ARCH_GEMMA3, "gemma3", POST_NORMS | QK_NORMS, 0, PB_ACT_GELU, 1 },
 };
 
 static const struct decoder_kind *kind_of(enum pb_arch a)
@@ -103,6 +116,15 @@ int pb_llama_open(struct pb_session *s, char *err, size_t len)
 	s->dec = calloc((size_t)(s->n_dec ? s->n_dec : 1), sizeof *s->dec);
 	if (!s->dec || (rc = pb_arch_buffers(s, PB_SESSION_KV0 + 2 * s->n_dec)) < 0)
 		return pb_errf(err, len, -ENOMEM, "%s: out of memory", s->m->name);
+	s->ffn_act = k->act;
+	if (k->gemma) {
+		const struct pb_arch_params *ap = pb_model_arch_params(s->m);
+		s->embed_scale = sqrtf((float)hp->dim);
+		s->final_softcap = ap->final_softcap;
+		if (ap->attn_scale < 0 || ap->attn_softcap < 0 || ap->final_softcap < 0 ||
+		    ap->sliding_window < 0 || ap->rope_theta_swa < 0)
+			return pb_errf(err, len, -EINVAL, "%s: negative Gemma attention parameters", s->m->name);
+	}
 	s->n_op_max = 0;
 	for (int l = 0; l < s->n_dec; l++) {
 		struct pb_block *b = &s->dec[l];
@@ -119,14 +141,14 @@ int pb_llama_open(struct pb_session *s, char *err, size_t len)
 	return 0;
 }
 
-static void rope(struct pb_session *s, int n, int pos0, struct pb_act x, int n_heads)
+static void rope(struct pb_session *s, int n, int pos0, struct pb_act x, int n_heads, float theta)
 {
 	struct pb_op *op = pb_arch_emit(s, PB_OP_ROPE, n, s->rope_freqs, x, pb_arch_none, pb_arch_none);
 	op->p.rope.n_heads = n_heads;
 	op->p.rope.head_dim = s->head_dim;
 	op->p.rope.pos0 = pos0;
 	op->p.rope.layout = s->m->hp.rope_layout;
-	op->p.rope.theta = s->m->hp.rope_theta;
+	op->p.rope.theta = theta;
 }
 
 static void attention_block(struct pb_session *s, int l, int n, int pos0)
@@ -154,8 +176,13 @@ static void attention_block(struct pb_session *s, int l, int n, int pos0)
 		pb_arch_head_norm(s, n, b->q_norm, PB_SESSION_Q, b->n_heads);
 	if (b->k_norm >= 0)
 		pb_arch_head_norm(s, n, b->k_norm, PB_SESSION_K, b->n_kv_heads);
-	rope(s, n, pos0, qa, b->n_heads);
-	rope(s, n, pos0, ka, b->n_kv_heads);
+	/* Gemma: a sliding layer (by its index, as trained) sees the last
+	 * `window` positions and, on Gemma 3, rotates with its own base */
+	const struct pb_arch_params *ap = pb_model_arch_params(s->m);
+	const int slides = ap->sliding_window > 0 && pb_arch_layer_slides(s->m->arch, l);
+	const float theta = slides && ap->rope_theta_swa > 0 ? ap->rope_theta_swa : s->m->hp.rope_theta;
+	rope(s, n, pos0, qa, b->n_heads, theta);
+	rope(s, n, pos0, ka, b->n_kv_heads, theta);
 	pb_arch_kv_store(s, n, pos0, kc, ka, kv);
 	pb_arch_kv_store(s, n, pos0, vc, va, kv);
 	struct pb_op *op = pb_arch_attention(s, n, att, qa, pb_arch_act(kc, 0, kv),
@@ -163,8 +190,12 @@ static void attention_block(struct pb_session *s, int l, int n, int pos0)
 	op->p.attention.pos0 = pos0;
 	op->p.attention.n_kv = pos0 + n;
 	op->p.attention.causal = 1;
-	op->p.attention.scale = (float)(1.0 / sqrt((double)hd));
+	op->p.attention.scale = ap->attn_scale > 0 ? ap->attn_scale : (float)(1.0 / sqrt((double)hd));
+	op->p.attention.softcap = ap->attn_softcap;
+	op->p.attention.window = slides ? ap->sliding_window : 0;
 	pb_arch_linear(s, n, b->o, xn, att);
+	if (b->attn_post_norm >= 0)
+		pb_arch_rmsnorm(s, n, b->attn_post_norm, xn, xn);
 	pb_arch_add(s, n, x, xn);
 }
 
@@ -173,7 +204,7 @@ void pb_llama_block(struct pb_session *s, int l, int n, int pos0)
 	if (s->dec[l].attn)
 		attention_block(s, l, n, pos0);
 	if (s->dec[l].ffn)
-		pb_arch_ffn(s, &s->dec[l], n, 1, PB_ACT_SILU);
+		pb_arch_ffn(s, &s->dec[l], n, 1, s->ffn_act);
 }
 
 void pb_llama_body(struct pb_session *s, int n, int pos0)

@@ -212,6 +212,7 @@ void pb_arch_embed(struct pb_session *s, int n)
 	struct pb_op *op = pb_arch_emit(s, PB_OP_EMBED, n, s->embd,
 					pb_arch_act(PB_SESSION_X, 0, s->dim), pb_arch_none, pb_arch_none);
 	op->p.embed.dim = s->dim;
+	op->p.embed.scale = s->embed_scale;
 }
 
 void pb_arch_linear(struct pb_session *s, int n, int w, struct pb_act dst, struct pb_act src)
@@ -294,6 +295,8 @@ void pb_arch_ffn(struct pb_session *s, const struct pb_block *b, int n, int gate
 		op->p.act.fn = fn;
 		pb_arch_linear(s, n, b->down, xn, up);
 	}
+	if (b->ffn_post_norm >= 0)
+		pb_arch_rmsnorm(s, n, b->ffn_post_norm, xn, xn);
 	pb_arch_add(s, n, x, xn);
 }
 
@@ -305,7 +308,7 @@ int pb_session_open(const struct pb_model *m, const struct pb_backend_ops *ops,
 	const struct pb_hparams *hp = &m->hp;
 	int rc;
 	if (m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_T5 && m->arch != PB_ARCH_QWEN2 &&
-	    m->arch != PB_ARCH_QWEN3)
+	    m->arch != PB_ARCH_QWEN3 && m->arch != PB_ARCH_GEMMA2 && m->arch != PB_ARCH_GEMMA3)
 		return pb_errf(err, len, -ENOTSUP, "%s: architecture %d is not supported by this build",
 			       m->name, (int)m->arch);
 	if (hp->dim < 1 || hp->head_dim < 1 || hp->vocab < 1 || hp->ctx < 1 || hp->n_layers < 0 ||
@@ -349,7 +352,7 @@ int pb_session_open(const struct pb_model *m, const struct pb_backend_ops *ops,
 	s->sizes[PB_SESSION_K] = s->sizes[PB_SESSION_V] = ctx * s->max_kv;
 	s->sizes[PB_SESSION_GATE] = s->sizes[PB_SESSION_UP] = ctx * s->max_ffn;
 	s->sizes[PB_SESSION_LOGITS] = (int64_t)s->logit_rows * hp->vocab;
-	s->n_op_max += 3;   /* embed, and the head's norm and linear */
+	s->n_op_max += 4;   /* embed, and the head's norm, linear and soft cap */
 	s->op = calloc((size_t)s->n_op_max, sizeof *s->op);
 	if (!s->op) {
 		rc = -ENOMEM;
@@ -407,7 +410,7 @@ int pb_session_encode(struct pb_session *s, const int32_t *tokens, int n)
 }
 
 /* Logits of rows row0.. of X: the final norm (scaled, for T5's tied
- * head) and the LM head. */
+ * head), the LM head and Gemma 2's soft cap. */
 static void head(struct pb_session *s, int row0, int rows)
 {
 	const int64_t dim = s->dim;
@@ -416,6 +419,13 @@ static void head(struct pb_session *s, int row0, int rows)
 	if (s->logit_scale != 1.0f)
 		s->op[s->g.n_ops - 1].p.rmsnorm.scale = s->logit_scale;
 	pb_arch_linear(s, rows, s->output, pb_arch_act(PB_SESSION_LOGITS, 0, s->vocab), xn);
+	if (s->final_softcap > 0) {
+		const struct pb_act l = pb_arch_act(PB_SESSION_LOGITS, 0, s->vocab);
+		struct pb_op *op = pb_arch_emit(s, PB_OP_ACT, rows, -1, l, l, pb_arch_none);
+		op->p.act.width = s->vocab;
+		op->p.act.fn = PB_ACT_SOFTCAP;
+		op->p.act.cap = s->final_softcap;
+	}
 }
 
 /* The body of one step (embedding and every block; for T5 the decoder,

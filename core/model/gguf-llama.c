@@ -1,5 +1,5 @@
-/* core/model/gguf-llama.c — what a GGUF "llama", "qwen2", "qwen3" or
- * "t5" model means: its hyper-parameters (<arch>.* keys, as llama.cpp's
+/* core/model/gguf-llama.c — what a GGUF "llama", "qwen2", "qwen3",
+ * "gemma2", "gemma3" or "t5" model means: its hyper-parameters (<arch>.* keys, as llama.cpp's
  * llama-model.cpp reads them), its vocabulary (tokenizer.ggml.* → pb_tokenizer_from_vocab), and
  * the roles, stacks and shapes of its tensors, including the tied output
  * projection when output.weight is absent. */
@@ -38,9 +38,10 @@ static int load_arch(struct gguf_reader *r, struct pb_model *m)
 		return pb_errf(r->err, r->errlen, -EINVAL, "%s: missing metadata key 'general.architecture'",
 			       r->path);
 	int a = pb_arch_from_name(arch, (size_t)n);
-	if (a != PB_ARCH_LLAMA && a != PB_ARCH_T5 && a != PB_ARCH_QWEN2 && a != PB_ARCH_QWEN3)
+	if (a != PB_ARCH_LLAMA && a != PB_ARCH_T5 && a != PB_ARCH_QWEN2 && a != PB_ARCH_QWEN3 &&
+	    a != PB_ARCH_GEMMA2 && a != PB_ARCH_GEMMA3)
 		return gguf_fail(r, kv_at(r, "general.architecture"),
-			    "unsupported architecture '%.*s' (this build reads llama, qwen2, qwen3 and t5)",
+			    "unsupported architecture '%.*s' (this build reads llama, qwen2, qwen3, gemma2, gemma3 and t5)",
 			    (int)(n > 64 ? 64 : n), arch);
 	m->arch = (enum pb_arch)a;
 	memcpy(r->arch, arch, (size_t)n);
@@ -83,7 +84,7 @@ static int load_common(struct gguf_reader *r, struct pb_hparams *hp, double eps_
 	return 0;
 }
 
-/* llama, qwen2, qwen3: the keys llama-model.cpp reads for them.  RoPE
+/* llama, qwen2, qwen3, gemma2, gemma3: the keys llama-model.cpp reads for them.  RoPE
  * scaling other than llama3's (a rope_freqs tensor, no key) and partial
  * rotary dimensions are refused rather than run wrong. */
 static int load_decoder_hparams(struct gguf_reader *r, enum pb_arch arch, struct pb_hparams *hp)
@@ -112,9 +113,30 @@ static int load_decoder_hparams(struct gguf_reader *r, enum pb_arch arch, struct
 	/* llama.cpp's llama permutes q/k rows so that RoPE rotates adjacent
 	 * pairs; qwen2/qwen3 keep Hugging Face's rows and rotate halves */
 	hp->rope_layout = pb_arch_rope_layout(arch);
-	hp->ffn_act = PB_ACT_SILU;
+	hp->ffn_act = arch == PB_ARCH_GEMMA2 || arch == PB_ARCH_GEMMA3 ? PB_ACT_GELU : PB_ACT_SILU;
 	hp->ffn_gated = 1;
 	return 0;
+}
+
+/* gemma2, gemma3: what llama-model.cpp reads for them, with its defaults
+ * (Gemma 2: window 4096, soft-caps 50 and 30; Gemma 3: no caps, its
+ * sliding layers' RoPE base 10000) and its attention scale: 1/√head_dim
+ * but for the 27B models (46 and 62 blocks), 1/√(dim/heads).  A
+ * prunebench <arch>.attention.scale key overrides that inference. */
+static int load_gemma_params(struct gguf_reader *r, struct pb_model *m)
+{
+	const struct pb_hparams *hp = &m->hp;
+	struct pb_arch_params *ap = pb_model_arch_params_mut(m);
+	const int g2 = m->arch == PB_ARCH_GEMMA2;
+	int rc;
+	if ((rc = gguf_key_int(r, ".attention.sliding_window", 0, g2 ? 4096 : 0, 0, 1 << 24,
+				&ap->sliding_window)) < 0 ||
+	    (g2 && (rc = gguf_key_float(r, ".attn_logit_softcapping", 50.0, 0, 1e6, &ap->attn_softcap)) < 0) ||
+	    (rc = gguf_key_float(r, ".final_logit_softcapping", g2 ? 30.0 : 0.0, 0, 1e6, &ap->final_softcap)) < 0 ||
+	    (!g2 && (rc = gguf_key_float(r, ".rope.freq_base_swa", 10000.0, 1e-3, 1e12, &ap->rope_theta_swa)) < 0))
+		return rc;
+	return gguf_key_float(r, ".attention.scale", pb_arch_default_attn_scale(m->arch, hp), 1e-9, 1e9,
+			      &ap->attn_scale);
 }
 
 /* llama.cpp's t5: block_count counts encoder blocks, decoder_block_count
@@ -364,6 +386,8 @@ int gguf_arch_load(struct gguf_reader *r, struct pb_model *m, const struct gguf_
 	if ((rc = load_arch(r, m)) < 0)
 		return rc;
 	rc = m->arch == PB_ARCH_T5 ? load_t5_hparams(r, &m->hp) : load_decoder_hparams(r, m->arch, &m->hp);
+	if (rc == 0 && (m->arch == PB_ARCH_GEMMA2 || m->arch == PB_ARCH_GEMMA3))
+		rc = load_gemma_params(r, m);
 	if (rc < 0)
 		return rc;
 	if (!tok_path) {

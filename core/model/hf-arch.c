@@ -12,6 +12,12 @@
  *   becomes the rope_freqs tensor llama.cpp's converter writes (hf.c adds
  *   it; core/model/rope.c computes it).  Qwen rows stay in HF's
  *   rotate-half order, as llama.cpp's qwen2/qwen3 (NeoX RoPE) read them.
+ * Gemma2ForCausalLM, Gemma3ForCausalLM: the same embedding, norm and
+ *   projection names; input_layernorm → attn_norm, post_attention_layernorm
+ *   → post_attention_norm, pre_feedforward_layernorm → ffn_norm,
+ *   post_feedforward_layernorm → post_ffw_norm; Gemma 3's q_norm/k_norm
+ *   → attn_{q,k}_norm.  Every norm weight becomes 1 + w on load (hf.c), as
+ *   llama.cpp's converter stores it.
  * T5ForConditionalGeneration: shared / {en,de}coder.embed_tokens →
  *   token_embd; {en,de}coder.block.N.layer.0.{SelfAttention.{q,k,v,o,
  *   relative_attention_bias}, layer_norm} → {enc,dec}.blk.N.{attn_q/k/v/o,
@@ -250,6 +256,165 @@ static int qwen3_hparams(struct hf *h, struct pb_model *m, int *tie)
 	return decoder_hparams(h, m, tie, PB_ARCH_QWEN3);
 }
 
+/* ---- gemma2, gemma3 ---- */
+
+/* Gemma's post_attention_layernorm follows the attention (Llama's is the
+ * FFN's pre-norm); pre_feedforward_layernorm is the FFN's. */
+static const struct suffix_role gemma_block[] = {
+	{ "input_layernorm.weight", PB_ROLE_ATTN_NORM },
+	{ "self_attn.q_proj.weight", PB_ROLE_ATTN_Q },
+	{ "self_attn.k_proj.weight", PB_ROLE_ATTN_K },
+	{ "self_attn.v_proj.weight", PB_ROLE_ATTN_V },
+	{ "self_attn.o_proj.weight", PB_ROLE_ATTN_O },
+	{ "post_attention_layernorm.weight", PB_ROLE_ATTN_POST_NORM },
+	{ "pre_feedforward_layernorm.weight", PB_ROLE_FFN_NORM },
+	{ "post_feedforward_layernorm.weight", PB_ROLE_FFN_POST_NORM },
+	{ "mlp.gate_proj.weight", PB_ROLE_FFN_GATE },
+	{ "mlp.up_proj.weight", PB_ROLE_FFN_UP },
+	{ "mlp.down_proj.weight", PB_ROLE_FFN_DOWN },
+	/* Gemma 3 */
+	{ "self_attn.q_norm.weight", PB_ROLE_ATTN_Q_NORM },
+	{ "self_attn.k_norm.weight", PB_ROLE_ATTN_K_NORM },
+	{ NULL, 0 },
+};
+
+static int gemma_map(const char *name, int qk_norms, enum pb_stack *stack, int *layer, enum pb_role *role)
+{
+	const char *rest;
+	*stack = PB_STACK_DECODER;
+	*layer = -1;
+	if (!strcmp(name, "model.embed_tokens.weight"))
+		return *role = PB_ROLE_TOK_EMBD, 1;
+	if (!strcmp(name, "model.norm.weight"))
+		return *role = PB_ROLE_OUT_NORM, 1;
+	if (!strcmp(name, "lm_head.weight"))
+		return *role = PB_ROLE_OUTPUT, 1;
+	if ((*layer = block_of(name, "model.layers.", &rest)) < 0 || match(gemma_block, rest, role) < 0)
+		return -1;
+	if (!qk_norms && (*role == PB_ROLE_ATTN_Q_NORM || *role == PB_ROLE_ATTN_K_NORM))
+		return -1;
+	return 1;
+}
+
+static int gemma2_map(const char *name, enum pb_stack *stack, int *layer, enum pb_role *role)
+{
+	return gemma_map(name, 0, stack, layer, role);
+}
+
+static int gemma3_map(const char *name, enum pb_stack *stack, int *layer, enum pb_role *role)
+{
+	return gemma_map(name, 1, stack, layer, role);
+}
+
+/* A number or null (0) */
+static int cfg_float_or_null(struct hf *h, const char *key, double def, float *out)
+{
+	json_t *v = json_object_get(h->cfg, key);
+	if (v && json_is_null(v)) {
+		*out = 0;
+		return 0;
+	}
+	return hf_cfg_float(h, key, def, 0, 1e6, out);
+}
+
+/* layer_types (newer configs), when given, must be the pattern llama.cpp
+ * runs: a sliding layer exactly where pb_arch_layer_slides says. */
+static int check_layer_types(struct hf *h, enum pb_arch arch, int n_layers)
+{
+	json_t *lt = json_object_get(h->cfg, "layer_types");
+	if (!lt || json_is_null(lt))
+		return 0;
+	if (!json_is_array(lt) || (int)json_array_size(lt) != n_layers)
+		return pb_errf(h->err, h->len, -EINVAL, "%s: layer_types: expected a list of %d entries",
+			       h->cfg_path, n_layers);
+	for (int l = 0; l < n_layers; l++) {
+		const char *t = json_string_value(json_array_get(lt, (size_t)l));
+		int slides = t && !strcmp(t, "sliding_attention");
+		if (!t || (!slides && strcmp(t, "full_attention")) || slides != pb_arch_layer_slides(arch, l))
+			return pb_errf(h->err, h->len, -ENOTSUP,
+				       "%s: layer_types[%d] is '%s'; %s slides %s (llama.cpp's pattern)", h->cfg_path,
+				       l, t ? t : "?", pb_arch_name(arch),
+				       arch == PB_ARCH_GEMMA2 ? "every even layer" : "all but every sixth layer");
+	}
+	return 0;
+}
+
+/* Gemma2ForCausalLM, Gemma3ForCausalLM (the text-only checkpoints):
+ * √hidden embedding scale, GeGLU (tanh GELU), post-norms, attention
+ * scaled by query_pre_attn_scalar^-½, sliding windows on llama.cpp's
+ * layer pattern; Gemma 2's soft-capping, Gemma 3's q/k norms and local
+ * RoPE base.  Their RMSNorm weights are folded to 1 + w by hf.c. */
+static int gemma_hparams(struct hf *h, struct pb_model *m, int *tie, enum pb_arch arch)
+{
+	struct pb_hparams *hp = &m->hp;
+	struct pb_arch_params *ap = pb_model_arch_params_mut(m);
+	const int g2 = arch == PB_ARCH_GEMMA2;
+	const char *act = hf_cfg_str(h, "hidden_activation");
+	json_t *rs = json_object_get(h->cfg, "rope_scaling");
+	int rc, qpas = 0, pattern = g2 ? 2 : 6;
+	m->arch = arch;
+	if (!act)
+		act = hf_cfg_str(h, "hidden_act");
+	if ((rc = hf_cfg_int(h, "hidden_size", 1, 0, 1, 1 << 20, &hp->dim)) < 0 ||
+	    (rc = hf_cfg_int(h, "intermediate_size", 1, 0, 1, 1 << 24, &hp->ffn_dim)) < 0 ||
+	    (rc = hf_cfg_int(h, "num_hidden_layers", 1, 0, 1, 1 << 16, &hp->n_layers)) < 0 ||
+	    (rc = hf_cfg_int(h, "num_attention_heads", 1, 0, 1, 1 << 16, &hp->n_heads)) < 0 ||
+	    (rc = hf_cfg_int(h, "num_key_value_heads", 0, hp->n_heads, 1, hp->n_heads, &hp->n_kv_heads)) < 0 ||
+	    (rc = hf_cfg_int(h, "head_dim", 0, hp->dim / hp->n_heads, 2, 1 << 16, &hp->head_dim)) < 0 ||
+	    (rc = hf_cfg_int(h, "vocab_size", 1, 0, 1, 1 << 24, &hp->vocab)) < 0 ||
+	    (rc = hf_cfg_int(h, "max_position_embeddings", 0, 8192, 1, 1 << 24, &hp->ctx)) < 0 ||
+	    (rc = hf_cfg_float(h, "rms_norm_eps", 1e-6, 0, 1, &hp->norm_eps)) < 0 ||
+	    (rc = hf_cfg_float(h, "rope_theta", g2 ? 10000.0 : 1000000.0, 1e-3, 1e12, &hp->rope_theta)) < 0 ||
+	    (rc = hf_cfg_bool(h, "tie_word_embeddings", 1, tie)) < 0 ||
+	    (rc = hf_cfg_int(h, "query_pre_attn_scalar", 0, hp->head_dim, 1, 1 << 20, &qpas)) < 0 ||
+	    (rc = hf_cfg_int(h, "sliding_window", 0, 4096, 0, 1 << 24, &ap->sliding_window)) < 0 ||
+	    (rc = cfg_float_or_null(h, "final_logit_softcapping", g2 ? 30.0 : 0.0, &ap->final_softcap)) < 0 ||
+	    (!g2 && (rc = hf_cfg_int(h, "sliding_window_pattern", 0, 6, 1, 1 << 16, &pattern)) < 0) ||
+	    (!g2 && (rc = hf_cfg_float(h, "rope_local_base_freq", 10000.0, 1e-3, 1e12, &ap->rope_theta_swa)) < 0) ||
+	    (rc = check_layer_types(h, arch, hp->n_layers)) < 0)
+		return rc;
+	if (g2 && (rc = cfg_float_or_null(h, "attn_logit_softcapping", 50.0, &ap->attn_softcap)) < 0)
+		return rc;
+	if (!g2 && json_object_get(h->cfg, "attn_logit_softcapping") &&
+	    !json_is_null(json_object_get(h->cfg, "attn_logit_softcapping")))
+		return pb_errf(h->err, h->len, -ENOTSUP, "%s: attn_logit_softcapping is not supported on gemma3 "
+			       "(llama.cpp's gemma3 has none)", h->cfg_path);
+	if (pattern != (g2 ? 2 : 6))
+		return pb_errf(h->err, h->len, -ENOTSUP, "%s: sliding_window_pattern %d is not supported (%s: %d)",
+			       h->cfg_path, pattern, pb_arch_name(arch), g2 ? 2 : 6);
+	if (hp->head_dim % 2 || hp->n_heads % hp->n_kv_heads)
+		return pb_errf(h->err, h->len, -EINVAL,
+			       "%s: head_dim %d must be even and num_attention_heads %d a multiple of num_key_value_heads %d",
+			       h->cfg_path, hp->head_dim, hp->n_heads, hp->n_kv_heads);
+	if (act && strcmp(act, "gelu_pytorch_tanh") && strcmp(act, "gelu_new") && strcmp(act, "gelu_tanh"))
+		return pb_errf(h->err, h->len, -ENOTSUP,
+			       "%s: hidden_activation '%s' is not supported (%s uses gelu_pytorch_tanh)",
+			       h->cfg_path, act, pb_arch_name(arch));
+	if (rs && !json_is_null(rs))
+		return pb_errf(h->err, h->len, -ENOTSUP,
+			       "%s: rope_scaling is not supported on %s (plain RoPE only: the text-only 1B and 270M)",
+			       h->cfg_path, pb_arch_name(arch));
+	if ((rc = hf_cfg_int(h, "bos_token_id", 0, -1, -1, hp->vocab - 1, &hp->bos_id)) < 0 ||
+	    (rc = hf_cfg_int(h, "eos_token_id", 0, -1, -1, hp->vocab - 1, &hp->eos_id)) < 0 ||
+	    (rc = hf_cfg_int(h, "pad_token_id", 0, -1, -1, hp->vocab - 1, &hp->pad_id)) < 0)
+		return rc;
+	ap->attn_scale = (float)(1.0 / sqrt((double)qpas));
+	hp->rope_layout = pb_arch_rope_layout(arch);
+	hp->ffn_act = PB_ACT_GELU;
+	hp->ffn_gated = 1;
+	return 0;
+}
+
+static int gemma2_hparams(struct hf *h, struct pb_model *m, int *tie)
+{
+	return gemma_hparams(h, m, tie, PB_ARCH_GEMMA2);
+}
+
+static int gemma3_hparams(struct hf *h, struct pb_model *m, int *tie)
+{
+	return gemma_hparams(h, m, tie, PB_ARCH_GEMMA3);
+}
+
 /* ---- t5 ---- */
 
 static const struct suffix_role t5_attn[] = {
@@ -357,6 +522,8 @@ static const struct hf_arch archs[] = {
 	{ "LlamaForCausalLM", PB_ARCH_LLAMA, llama_map, llama_hparams, 1 },
 	{ "Qwen2ForCausalLM", PB_ARCH_QWEN2, qwen2_map, qwen2_hparams, 0 },
 	{ "Qwen3ForCausalLM", PB_ARCH_QWEN3, qwen3_map, qwen3_hparams, 0 },
+	{ "Gemma2ForCausalLM", PB_ARCH_GEMMA2, gemma2_map, gemma2_hparams, 0 },
+	{ "Gemma3ForCausalLM", PB_ARCH_GEMMA3, gemma3_map, gemma3_hparams, 0 },
 	{ "T5ForConditionalGeneration", PB_ARCH_T5, t5_map, t5_hparams, 0 },
 };
 
@@ -371,7 +538,7 @@ const struct hf_arch *hf_arch_find(struct hf *h)
 			return &archs[i];
 	pb_errf(h->err, h->len, -ENOTSUP,
 		"%s: architecture '%s' is not supported (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
-		"T5ForConditionalGeneration)",
+		"Gemma2ForCausalLM, Gemma3ForCausalLM, T5ForConditionalGeneration)",
 		h->cfg_path, name ? name : type ? type : "(none: no 'architectures' or 'model_type')");
 	return NULL;
 }

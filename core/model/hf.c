@@ -1,7 +1,7 @@
 /* core/model/hf.c — Hugging Face model folders: config.json,
  * model.safetensors (or model.safetensors.index.json and its shards) and
  * tokenizer.json, for the architectures hf-arch.c knows (Llama, Qwen2,
- * Qwen3, T5).
+ * Qwen3, Gemma 2/3, T5).
  *
  * Tensors keep their stored format (F32, F16, BF16) and point into the
  * private mappings; they get llama.cpp's GGUF names, so a converted file
@@ -11,7 +11,7 @@
  *    `permute` does, so a llama downstream is PB_ROPE_INTERLEAVED (Qwen
  *    keeps its rows: llama.cpp runs it with rotate-half RoPE);
  *  - llama3 RoPE scaling becomes a rope_freqs tensor, as the converter
- *    writes it;
+ *    writes it; Gemma's norm weights w become 1 + w, as it stores them;
  *  - tied embeddings (lm_head or embed_tokens missing, or
  *    tie_word_embeddings) become one embedding and a tied output; T5 then
  *    scales the decoder output by d_model^-0.5, as HF does.
@@ -28,6 +28,7 @@
 #include "model/hf.h"
 #include "model/model-internal.h"
 #include "model/modelio.h"
+#include "model/quant.h"
 #include "model/safetensors.h"
 #include "text/text.h"
 #include "util/util.h"
@@ -375,6 +376,35 @@ static int build(struct hf *h, struct pb_model *m, const struct hf_arch *a, int 
 	return 0;
 }
 
+/* Gemma's RMSNorm scales by (1 + w): add the 1 in the stored format, as
+ * convert_hf_to_gguf.py does (`data_torch + 1` on every *norm.weight,
+ * rounded to the checkpoint's dtype), so the folded weights are the bits
+ * llama.cpp's GGUF holds.  The data is the private mapping's (copy on
+ * write) or already owned. */
+static int fold_gemma_norms(struct hf *h, struct pb_model *m)
+{
+	if (m->arch != PB_ARCH_GEMMA2 && m->arch != PB_ARCH_GEMMA3)
+		return 0;
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		const enum pb_role r = t->role;
+		if (r != PB_ROLE_ATTN_NORM && r != PB_ROLE_FFN_NORM && r != PB_ROLE_OUT_NORM &&
+		    r != PB_ROLE_ATTN_POST_NORM && r != PB_ROLE_FFN_POST_NORM && r != PB_ROLE_ATTN_Q_NORM &&
+		    r != PB_ROLE_ATTN_K_NORM)
+			continue;
+		const int64_t n = pb_tensor_nelements(t);
+		float *f = malloc((size_t)n * sizeof *f);
+		if (!f)
+			return pb_errf(h->err, h->len, -ENOMEM, "%s: out of memory", h->dir);
+		pb_dequantize_row(t->dtype, t->data, f, n);
+		for (int64_t k = 0; k < n; k++)
+			f[k] += 1.0f;
+		pb_quantize_row(t->dtype, f, t->data, n);
+		free(f);
+	}
+	return 0;
+}
+
 static int load_tokenizer(struct hf *h, struct pb_model *m, const char *tok_path)
 {
 	struct pb_model_core *core = m->core;
@@ -440,7 +470,7 @@ int pb_hf_load(const char *dir, const char *tok_path, struct pb_model **out, cha
 		goto fail;
 	}
 	if ((rc = a->hparams(&h, m, &tie)) < 0 || (rc = build(&h, m, a, &tie)) < 0 ||
-	    (rc = load_tokenizer(&h, m, tok_path)) < 0)
+	    (rc = fold_gemma_norms(&h, m)) < 0 || (rc = load_tokenizer(&h, m, tok_path)) < 0)
 		goto fail;
 	if (pb_model_small_f32(m) < 0) {
 		rc = pb_errf(err, len, -ENOMEM, "%s: out of memory", dir);

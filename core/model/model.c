@@ -3,6 +3,7 @@
  * a model: hashing, counting, reshaping a tensor, reading a row as floats. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,36 @@ void pb_model_free(struct pb_model *m)
 		free(c);
 	}
 	free(m);
+}
+
+const struct pb_arch_params *pb_model_arch_params(const struct pb_model *m)
+{
+	static const struct pb_arch_params none;
+	const struct pb_model_core *c = m ? m->core : NULL;
+	return c ? &c->ap : &none;
+}
+
+struct pb_arch_params *pb_model_arch_params_mut(struct pb_model *m)
+{
+	struct pb_model_core *c = m->core;
+	return &c->ap;
+}
+
+int pb_arch_layer_slides(enum pb_arch a, int l)
+{
+	if (a == PB_ARCH_GEMMA2)
+		return l % 2 < 1;
+	if (a == PB_ARCH_GEMMA3)
+		return l % 6 < 5;
+	return 0;
+}
+
+double pb_arch_default_attn_scale(enum pb_arch a, const struct pb_hparams *hp)
+{
+	int big = (a == PB_ARCH_GEMMA2 && hp->n_layers == 46) || (a == PB_ARCH_GEMMA3 && hp->n_layers == 62);
+	if (big && hp->n_heads > 0)
+		return 1.0 / sqrt((double)(hp->dim / hp->n_heads));
+	return 1.0 / sqrt((double)hp->head_dim);
 }
 
 void pb_model_drop_tokenizer(struct pb_model *m)

@@ -41,13 +41,36 @@ const char *pb_arch_name(enum pb_arch a);
 int pb_arch_from_name(const char *s, size_t n);
 enum pb_rope_layout pb_arch_rope_layout(enum pb_arch a);
 
+/* What some architectures need beyond pb_hparams, kept core-private so
+ * that the plugin ABI's pb_hparams stays as it is (Gemma 2/3). */
+struct pb_arch_params {
+	float attn_scale;      /* multiplies q·k; 0: 1/√head_dim (Gemma: query_pre_attn_scalar^-½) */
+	float attn_softcap;    /* Gemma 2's attn_logit_softcapping (50); 0: none */
+	float final_softcap;   /* Gemma 2's final_logit_softcapping (30); 0: none */
+	int sliding_window;    /* keys a sliding layer sees (p − j < window); 0: none */
+	float rope_theta_swa;  /* Gemma 3: the sliding layers' RoPE base (10000); 0: hp.rope_theta */
+};
+/* The model's (zeroes for architectures without any); never NULL. */
+const struct pb_arch_params *pb_model_arch_params(const struct pb_model *m);
+struct pb_arch_params *pb_model_arch_params_mut(struct pb_model *m);
+/* Whether block l of an architecture is a sliding-window layer when the
+ * model has a window: llama.cpp's set_swa_pattern — Gemma 2 every even
+ * block, Gemma 3 all but every sixth (5, 11, …); 0 for every other
+ * architecture.  By index, as trained: dropping blocks would move it. */
+int pb_arch_layer_slides(enum pb_arch a, int l);
+/* The attention scale llama.cpp infers for a GGUF of this architecture:
+ * 1/√head_dim, but 1/√(dim/heads) for Gemma 2 27B (46 blocks) and Gemma 3
+ * 27B (62 blocks), which llama.cpp tells apart by their block counts. */
+double pb_arch_default_attn_scale(enum pb_arch a, const struct pb_hparams *hp);
+
 /* Synthetic presets with real shapes; weights deterministic from seed. */
 struct pb_synth_preset {
 	const char *name;             /* "llama-15m" */
-	enum pb_arch arch;            /* llama, t5, qwen2 (q/k/v biases), qwen3 (q/k norms) */
+	enum pb_arch arch;            /* llama, t5, qwen2 (q/k/v biases), qwen3 (q/k norms), gemma2, gemma3 */
 	struct pb_hparams hp;
 	int untied;                   /* decoder-only: a separate output projection */
 	struct pb_rope_llama3 rope3;  /* llama: a rope_freqs tensor when original_ctx > 0 */
+	struct pb_arch_params ap;     /* gemma2/gemma3 */
 };
 const struct pb_synth_preset *pb_synth_presets(int *n);
 const struct pb_synth_preset *pb_synth_find(const char *name);

@@ -1,6 +1,6 @@
 /* core/model/synth.c — synthetic models with real shapes and
  * deterministic weights (llama, T5, and the edge families: Llama 3.2,
- * SmolLM2, Qwen2.5, Qwen3, plus tiny variants for tests), so the whole
+ * SmolLM2, Qwen2.5, Qwen3, Gemma 2/3, plus tiny variants for tests), so the whole
  * pipeline runs without downloading a model.  Each tensor draws from its own stream (seed, tensor index), so
  * generation is fast and does not depend on fill order.  A preset costs
  * nothing until it is synthesised (validate only looks names up), and
@@ -58,6 +58,13 @@
 	.rope_layout = layout, .bos_id = 1, .eos_id = 2, .pad_id = -1, .unk_id = 0, \
 	.ffn_act = PB_ACT_SILU, .ffn_gated = 1 }, __VA_ARGS__ }
 
+/* Gemma: GeGLU; scale, caps, window and local RoPE base in .ap */
+#define GEMMA(n, a, d, f, l, h, kvh, hd, v, c, theta, ...) { .name = n, .arch = a, \
+	.hp = { .dim = d, .n_layers = l, .n_heads = h, .n_kv_heads = kvh, .head_dim = hd, \
+	.ffn_dim = f, .vocab = v, .ctx = c, .norm_eps = 1e-6f, .rope_theta = theta, \
+	.rope_layout = PB_ROPE_HALF, .bos_id = 1, .eos_id = 2, .pad_id = -1, .unk_id = 0, \
+	.ffn_act = PB_ACT_GELU, .ffn_gated = 1 }, __VA_ARGS__ }
+
 #define LLAMA3_ROPE(f, lo, hi, orig) .rope3 = { .factor = f, .low_freq_factor = lo, \
 	.high_freq_factor = hi, .original_ctx = orig }
 
@@ -90,6 +97,22 @@ static const struct pb_synth_preset presets[] = {
 		PB_ROPE_INTERLEAVED, LLAMA3_ROPE(8.0f, 1.0f, 4.0f, 64)),
 	DECODER("tiny-qwen2", PB_ARCH_QWEN2, 64, 160, 2, 4, 2, 16, 320, 256, 1e-6f, 1000000.0f, PB_ROPE_HALF),
 	DECODER("tiny-qwen3", PB_ARCH_QWEN3, 64, 128, 2, 4, 2, 32, 320, 256, 1e-6f, 1000000.0f, PB_ROPE_HALF),
+	/* google/gemma-2-2b: soft caps 50 / 30, window 4096 on even blocks */
+	GEMMA("gemma2-2b", PB_ARCH_GEMMA2, 2304, 9216, 26, 8, 4, 256, 256000, 2048, 10000.0f,
+	      .ap = { .attn_scale = 0.0625f, .attn_softcap = 50.0f, .final_softcap = 30.0f,
+		      .sliding_window = 4096 }),
+	/* google/gemma-3-1b-pt: q/k norms, window 512 on 5 of every 6 blocks,
+	 * their RoPE base 10000, the others' 1e6 */
+	GEMMA("gemma3-1b", PB_ARCH_GEMMA3, 1152, 6912, 26, 4, 1, 256, 262144, 2048, 1000000.0f,
+	      .ap = { .attn_scale = 0.0625f, .sliding_window = 512, .rope_theta_swa = 10000.0f }),
+	/* tiny Gemmas: a window of 4 (tests run 11 tokens), caps that bite on
+	 * tiny logits, query_pre_attn_scalar 24 unlike head_dim; Gemma 3 with
+	 * six blocks, so that block 5 attends globally */
+	GEMMA("tiny-gemma2", PB_ARCH_GEMMA2, 64, 128, 2, 4, 2, 16, 320, 256, 10000.0f,
+	      .ap = { .attn_scale = 0.20412415f, .attn_softcap = 4.0f, .final_softcap = 6.0f,
+		      .sliding_window = 4 }),
+	GEMMA("tiny-gemma3", PB_ARCH_GEMMA3, 64, 128, 6, 4, 1, 32, 320, 256, 1000000.0f,
+	      .ap = { .attn_scale = 0.17677670f, .sliding_window = 4, .rope_theta_swa = 10000.0f }),
 };
 
 #define EMBD_STD 0.02f
@@ -191,12 +214,13 @@ struct spec { enum pb_stack stack; int layer; enum pb_role role; int64_t ne0, ne
 #define DEC PB_STACK_DECODER
 #define ENC PB_STACK_ENCODER
 
-/* A Llama-family decoder; qwen2 adds q/k/v biases, qwen3 q/k norms, llama3
- * scaling a rope_freqs tensor (after the embedding, so that the presets
+/* A Llama-family decoder; qwen2 adds q/k/v biases, qwen3 q/k norms, gemma2
+ * post-norms, gemma3 both, llama3 scaling a rope_freqs tensor (after the embedding, so that the presets
  * without one keep their tensor streams). */
 static int plan(const struct pb_synth_preset *p, int tied, struct spec *s)
 {
 	const struct pb_hparams *hp = &p->hp;
+	const int gemma = p->arch == PB_ARCH_GEMMA2 || p->arch == PB_ARCH_GEMMA3;
 	int n = 0, q = hp->n_heads * hp->head_dim, kv = hp->n_kv_heads * hp->head_dim;
 	s[n++] = (struct spec){ DEC, -1, PB_ROLE_TOK_EMBD, hp->dim, hp->vocab };
 	if (p->rope3.original_ctx > 0)
@@ -211,15 +235,19 @@ static int plan(const struct pb_synth_preset *p, int tied, struct spec *s)
 			s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_K_BIAS, kv, 1 };
 			s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_V_BIAS, kv, 1 };
 		}
-		if (p->arch == PB_ARCH_QWEN3) {
+		if (p->arch == PB_ARCH_QWEN3 || p->arch == PB_ARCH_GEMMA3) {
 			s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_Q_NORM, hp->head_dim, 1 };
 			s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_K_NORM, hp->head_dim, 1 };
 		}
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_O, q, hp->dim };
+		if (gemma)
+			s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_POST_NORM, hp->dim, 1 };
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_FFN_NORM, hp->dim, 1 };
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_FFN_GATE, hp->dim, hp->ffn_dim };
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_FFN_UP, hp->dim, hp->ffn_dim };
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_FFN_DOWN, hp->ffn_dim, hp->dim };
+		if (gemma)
+			s[n++] = (struct spec){ DEC, l, PB_ROLE_FFN_POST_NORM, hp->dim, 1 };
 	}
 	s[n++] = (struct spec){ DEC, -1, PB_ROLE_OUT_NORM, hp->dim, 1 };
 	if (!tied)
@@ -353,7 +381,7 @@ static int synth(const struct pb_synth_preset *p, int tied, uint64_t seed, struc
 	const int t5 = p->arch == PB_ARCH_T5;
 	if (!hp_ok(hp, t5) || t5 != (hp->n_enc_layers > 0) ||
 	    (p->arch != PB_ARCH_LLAMA && p->arch != PB_ARCH_T5 && p->arch != PB_ARCH_QWEN2 &&
-	     p->arch != PB_ARCH_QWEN3) ||
+	     p->arch != PB_ARCH_QWEN3 && p->arch != PB_ARCH_GEMMA2 && p->arch != PB_ARCH_GEMMA3) ||
 	    (p->rope3.original_ctx > 0 && p->arch != PB_ARCH_LLAMA)) {
 		snprintf(err, len, "synth:%s: inconsistent hyper-parameters", name);
 		return -EINVAL;
@@ -379,6 +407,7 @@ static int synth(const struct pb_synth_preset *p, int tied, uint64_t seed, struc
 	snprintf(m->name, sizeof m->name, "%s", name);
 	m->arch = p->arch;
 	m->hp = *hp;
+	core->ap = p->ap;
 	size_t off = 0;
 	for (int i = 0; i < n; i++) {
 		struct pb_tensor *t = &m->tensors[i];

@@ -1,7 +1,7 @@
 /* tests/calib/test-calib-decoders.c — the calibration engine (core/run/
  * calib.c, ref linked in) through the Llama-family blocks whose bias adds
- * and q/k norms sit between the linears (tiny-qwen2, tiny-qwen3, and
- * tiny-llama3's rope_freqs): Σx² and XᵀX of every linear input of a block
+ * and q/k norms sit between the linears (tiny-qwen2, tiny-qwen3,
+ * tiny-llama3's rope_freqs, Gemma's post-norms, windows and caps): Σx² and XᵀX of every linear input of a block
  * equal those of the naive forward in tests/lib (run over the windows
  * through the earlier blocks), q/k/v still share one set, and block
  * influence agrees with a naive cosine. */
@@ -166,6 +166,13 @@ START_TEST(llama3_stats)
 }
 END_TEST
 
+START_TEST(gemma_stats)
+{
+	check_stats("tiny-gemma2");
+	check_stats("tiny-gemma3");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("calib-decoders");
@@ -174,6 +181,7 @@ int main(void)
 	tcase_add_test(tc, qwen2_stats);
 	tcase_add_test(tc, qwen3_stats);
 	tcase_add_test(tc, llama3_stats);
+	tcase_add_test(tc, gemma_stats);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,6 +1,8 @@
 /* tests/engine/test-decoders.c — the Llama-family op lists (core/arch/
- * llama.c) for llama with llama3 RoPE scaling, qwen2 (q/k/v biases) and
- * qwen3 (per-head q/k norms, head_dim unlike dim / heads), run on the ref
+ * llama.c) for llama with llama3 RoPE scaling, qwen2 (q/k/v biases),
+ * qwen3 (per-head q/k norms, head_dim unlike dim / heads), gemma2 (√dim
+ * embedding, GeGLU, post-norms, soft caps, sliding windows, its own
+ * attention scale) and gemma3 (q/k norms, local RoPE base), run on the ref
  * backend (ref.c linked in) against the independent naive forward in
  * tests/lib/naive-decoder.c, for prefill and decode steps through the KV
  * cache, on the tiny presets, F16 weights and structurally pruned shapes;
@@ -32,11 +34,13 @@ static struct pb_model *preset(const char *name, uint64_t seed)
 	char err[256];
 	ck_assert_msg(pb_model_synth(name, seed, &m, err, sizeof err) == 0, "%s", err);
 	/* a larger embedding than the presets' so that the tied logits are
-	 * not tiny, and q/k norm weights that are not all 1 */
+	 * not tiny, and norm weights that are not all 1 */
 	pb_synth_fill(pb_model_find(m, -1, PB_ROLE_TOK_EMBD), seed, 99, 0.5f);
 	for (int i = 0; i < m->n_tensors; i++) {
 		struct pb_tensor *t = &m->tensors[i];
-		if (t->role != PB_ROLE_ATTN_Q_NORM && t->role != PB_ROLE_ATTN_K_NORM)
+		if (t->role != PB_ROLE_ATTN_Q_NORM && t->role != PB_ROLE_ATTN_K_NORM &&
+		    t->role != PB_ROLE_ATTN_POST_NORM && t->role != PB_ROLE_FFN_POST_NORM &&
+		    t->role != PB_ROLE_ATTN_NORM && t->role != PB_ROLE_FFN_NORM)
 			continue;
 		pb_synth_fill(t, seed, 200 + (uint64_t)i, 0.3f);
 		for (int64_t k = 0; k < t->ne[0]; k++)
@@ -157,6 +161,65 @@ static void no_qk_norms(struct pb_model *m)
 	ck_assert_int_eq(n, 2 * m->hp.n_layers);
 }
 
+static void no_softcaps(struct pb_model *m)
+{
+	struct pb_arch_params *ap = pb_model_arch_params_mut(m);
+	ck_assert(ap->attn_softcap > 0 && ap->final_softcap > 0);
+	ap->attn_softcap = ap->final_softcap = 0;
+}
+
+static void no_attn_softcap(struct pb_model *m)
+{
+	pb_model_arch_params_mut(m)->attn_softcap = 0;
+}
+
+static void no_window(struct pb_model *m)
+{
+	struct pb_arch_params *ap = pb_model_arch_params_mut(m);
+	ck_assert_int_gt(ap->sliding_window, 0);
+	ap->sliding_window = 0;
+}
+
+static void no_local_base(struct pb_model *m)
+{
+	pb_model_arch_params_mut(m)->rope_theta_swa = 0;
+}
+
+static void no_post_norms(struct pb_model *m)
+{
+	int n = 0;
+	for (int i = 0; i < m->n_tensors; i++)
+		if (m->tensors[i].role == PB_ROLE_ATTN_POST_NORM || m->tensors[i].role == PB_ROLE_FFN_POST_NORM) {
+			m->tensors[i].role = PB_ROLE_OTHER;
+			m->tensors[i].layer = -1;
+			n++;
+		}
+	ck_assert_int_eq(n, 2 * m->hp.n_layers);
+}
+
+static void no_attn_scale(struct pb_model *m)
+{
+	pb_model_arch_params_mut(m)->attn_scale = 0;   /* 1/√head_dim instead of 1/√24 */
+}
+
+START_TEST(gemma2_features)
+{
+	assert_matters("tiny-gemma2", no_softcaps, "without soft caps");
+	assert_matters("tiny-gemma2", no_attn_softcap, "without the attention soft cap");
+	assert_matters("tiny-gemma2", no_window, "without the sliding window");
+	assert_matters("tiny-gemma2", no_post_norms, "without post-norms");
+	assert_matters("tiny-gemma2", no_attn_scale, "with 1/sqrt(head_dim)");
+}
+END_TEST
+
+START_TEST(gemma3_features)
+{
+	assert_matters("tiny-gemma3", no_qk_norms, "without q/k norms");
+	assert_matters("tiny-gemma3", no_window, "without the sliding window");
+	assert_matters("tiny-gemma3", no_local_base, "without the local RoPE base");
+}
+END_TEST
+
 START_TEST(llama3_rope_factors)
 {
 	assert_matters("tiny-llama3", no_rope_freqs, "without rope_freqs");
@@ -183,8 +246,9 @@ END_TEST
 /* Every linear of block 1 in F16, the biases and norms F32. */
 START_TEST(f16_linears)
 {
-	static const char *const names[] = { "tiny-llama3", "tiny-qwen2", "tiny-qwen3" };
-	for (int k = 0; k < 3; k++) {
+	static const char *const names[] = { "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma2",
+					     "tiny-gemma3" };
+	for (int k = 0; k < 5; k++) {
 		struct pb_model *m = preset(names[k], 12);
 		for (int i = 0; i < m->n_tensors; i++) {
 			struct pb_tensor *t = &m->tensors[i];
@@ -315,6 +379,60 @@ START_TEST(graph_ops)
 		}
 	ck_assert_int_eq(ropes, 4);
 	rig_close(&r);
+
+	/* Gemma 2: √dim embedding, a window on block 0 only, capped scores
+	 * and logits, post-norms in place before each residual add */
+	rig_open(&r, preset("tiny-gemma2", 1));
+	g = pb_session_graph(r.s, t, 4, 0);
+	ck_assert_float_eq(g->ops[0].p.embed.scale, 8.0f);
+	int attn = 0, post = 0;
+	for (int i = 0; i < g->n_ops; i++) {
+		const struct pb_op *op = &g->ops[i];
+		if (op->type == PB_OP_ATTENTION) {
+			ck_assert_int_eq(op->p.attention.window, attn == 0 ? 4 : 0);
+			ck_assert_float_eq(op->p.attention.softcap, 4.0f);
+			ck_assert_float_eq_tol(op->p.attention.scale, 0.20412415f, 1e-7f);
+			attn++;
+		}
+		if (op->type == PB_OP_RMSNORM && op->weight >= 0 &&
+		    (r.m->tensors[op->weight].role == PB_ROLE_ATTN_POST_NORM ||
+		     r.m->tensors[op->weight].role == PB_ROLE_FFN_POST_NORM)) {
+			post++;
+			ck_assert_int_eq(op->dst.buf, op->src[0].buf);
+			ck_assert_int_eq(g->ops[i + 1].type, PB_OP_ADD);
+		}
+		if (op->type == PB_OP_GLU)
+			ck_assert_int_eq(op->p.glu.fn, PB_ACT_GELU);
+	}
+	ck_assert_int_eq(attn, 2);
+	ck_assert_int_eq(post, 4);
+	const struct pb_op *cap = &g->ops[g->n_ops - 1];
+	ck_assert_int_eq(cap->type, PB_OP_ACT);
+	ck_assert_int_eq(cap->p.act.fn, PB_ACT_SOFTCAP);
+	ck_assert_float_eq(cap->p.act.cap, 6.0f);
+	ck_assert_int_eq(cap->dst.buf, PB_SESSION_LOGITS);
+	rig_close(&r);
+
+	/* Gemma 3: blocks 0-4 slide with RoPE base 10000, block 5 attends to
+	 * everything with 1e6; no caps */
+	rig_open(&r, preset("tiny-gemma3", 1));
+	g = pb_session_graph(r.s, t, 4, 0);
+	attn = 0;
+	float theta = 0;
+	for (int i = 0; i < g->n_ops; i++) {
+		const struct pb_op *op = &g->ops[i];
+		if (op->type == PB_OP_ROPE)
+			theta = op->p.rope.theta;
+		if (op->type == PB_OP_ATTENTION) {
+			ck_assert_int_eq(op->p.attention.window, attn < 5 ? 4 : 0);
+			ck_assert_float_eq(theta, attn < 5 ? 10000.0f : 1000000.0f);
+			ck_assert_float_eq(op->p.attention.softcap, 0.0f);
+			attn++;
+		}
+	}
+	ck_assert_int_eq(attn, 6);
+	ck_assert_int_eq(g->ops[g->n_ops - 1].type, PB_OP_LINEAR);
+	rig_close(&r);
 }
 END_TEST
 
@@ -372,6 +490,8 @@ START_TEST(real_shapes)
 		{ "llama-3.2-1b", PB_ARCH_LLAMA, 1235814400, 64, 1 },
 		{ "qwen2.5-0.5b", PB_ARCH_QWEN2, 494032768, 64, 0 },
 		{ "qwen3-0.6b", PB_ARCH_QWEN3, 596049920, 128, 0 },
+		{ "gemma2-2b", PB_ARCH_GEMMA2, 2614341888, 256, 0 },
+		{ "gemma3-1b", PB_ARCH_GEMMA3, 999885952, 256, 0 },
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		const struct pb_synth_preset *p = pb_synth_find(want[i].name);
@@ -382,8 +502,10 @@ START_TEST(real_shapes)
 		int64_t per = d * q + 2 * d * kv + q * d + 3 * d * h->ffn_dim + 2 * d;
 		if (p->arch == PB_ARCH_QWEN2)
 			per += q + 2 * kv;
-		if (p->arch == PB_ARCH_QWEN3)
+		if (p->arch == PB_ARCH_QWEN3 || p->arch == PB_ARCH_GEMMA3)
 			per += 2 * h->head_dim;
+		if (p->arch == PB_ARCH_GEMMA2 || p->arch == PB_ARCH_GEMMA3)
+			per += 2 * d;   /* post-norms */
 		ck_assert_int_eq(p->arch, want[i].arch);
 		ck_assert_int_eq(h->head_dim, want[i].hd);
 		ck_assert_int_eq(p->untied, 0);
@@ -391,6 +513,15 @@ START_TEST(real_shapes)
 		ck_assert_int_eq((int64_t)h->vocab * d + h->n_layers * per + d, want[i].params);
 		ck_assert_int_eq(p->rope3.original_ctx > 0, want[i].rope3);
 	}
+	const struct pb_synth_preset *g = pb_synth_find("gemma2-2b");
+	ck_assert_float_eq(g->ap.attn_softcap, 50.0f);
+	ck_assert_float_eq(g->ap.final_softcap, 30.0f);
+	ck_assert_int_eq(g->ap.sliding_window, 4096);
+	ck_assert_int_eq(g->hp.ffn_act, PB_ACT_GELU);
+	g = pb_synth_find("gemma3-1b");
+	ck_assert_int_eq(g->ap.sliding_window, 512);
+	ck_assert_float_eq(g->ap.rope_theta_swa, 10000.0f);
+	ck_assert_float_eq(g->hp.rope_theta, 1000000.0f);
 	const struct pb_synth_preset *l = pb_synth_find("llama-3.2-1b");
 	ck_assert_float_eq(l->hp.rope_theta, 500000.0f);
 	ck_assert_float_eq(l->rope3.factor, 32.0f);
@@ -445,8 +576,9 @@ END_TEST
 /* Greedy generation runs on every tiny preset. */
 START_TEST(generate)
 {
-	static const char *const names[] = { "tiny-llama3", "tiny-qwen2", "tiny-qwen3" };
-	for (int k = 0; k < 3; k++) {
+	static const char *const names[] = { "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma2",
+					     "tiny-gemma3" };
+	for (int k = 0; k < 5; k++) {
 		struct rig r;
 		char err[512];
 		rig_open(&r, preset(names[k], 4));
@@ -469,6 +601,8 @@ int main(void)
 	tcase_add_test(tc, llama3_rope_factors);
 	tcase_add_test(tc, qwen2_biases);
 	tcase_add_test(tc, qwen3_qk_norms);
+	tcase_add_test(tc, gemma2_features);
+	tcase_add_test(tc, gemma3_features);
 	tcase_add_test(tc, f16_linears);
 	tcase_add_test(tc, pruned_shapes);
 	tcase_add_test(tc, graph_ops);

@@ -2,11 +2,15 @@
  * family as transformers writes them: LlamaForCausalLM with llama3
  * rope_scaling and its own lm_head, in two shards; Qwen2ForCausalLM with
  * q/k/v biases and tied embeddings, in BF16; Qwen3ForCausalLM with q/k
- * norms and a head_dim that is not hidden / heads, in F16.  Each folder
+ * norms and a head_dim that is not hidden / heads, in F16;
+ * Gemma2ForCausalLM (soft caps, windows, query_pre_attn_scalar, post-norms,
+ * (1 + w) norms) and Gemma3ForCausalLM (q/k norms, local RoPE base, six
+ * layers; its BF16 norms folded as llama.cpp's converter rounds them).  Each folder
  * written here (real tensor names and config keys) must
  *  - give the logits of a naive forward written here in transformers'
- *    own terms (modeling_llama/qwen2/qwen3: rotate_half, inv_freq from
- *    _compute_llama3_parameters, repeat_kv), on the ref backend;
+ *    own terms (modeling_llama/qwen2/qwen3/gemma2/gemma3: rotate_half,
+ *    inv_freq from _compute_llama3_parameters, repeat_kv, GemmaRMSNorm),
+ *    on the ref backend;
  *  - convert with `prunebench convert` to a GGUF with llama.cpp's names
  *    and keys whose tensors are the same bits and whose logits are the
  *    same floats;
@@ -26,7 +30,7 @@
 #include "util/util.h"
 
 #define NTOK 10
-#define MAXW 64
+#define MAXW 128
 
 /* One stored weight: its HF name, shape ([rows × cols], rows 0: a
  * vector), the bytes in the folder's dtype and the floats they mean. */
@@ -46,6 +50,10 @@ struct hfm {
 	double theta, eps;
 	double rope_factor, rope_low, rope_high;   /* llama3 scaling: factor 0 = none */
 	int rope_orig;
+	/* Gemma 2 (2) or 3 (3): query_pre_attn_scalar, soft caps (0 none),
+	 * the window, the local layers' RoPE base */
+	int gemma, qpas, window;
+	double attn_cap, final_cap, local_theta;
 	struct w w[MAXW];
 	int n;
 };
@@ -86,10 +94,12 @@ static void build(struct hfm *m)
 	char name[96];
 	const int d = m->dim, q = m->heads * m->hd, kv = m->kv * m->hd;
 	const float s = 1.0f / sqrtf((float)d);
-	add(m, "model.embed_tokens.weight", m->vocab, d, 1.0f, 0);
+	/* Gemma's norms scale by 1 + w: stored near 0 */
+	const float nb = m->gemma ? 0.0f : 1.0f;
+	add(m, "model.embed_tokens.weight", m->vocab, d, m->gemma ? 0.3f : 1.0f, 0);
 	for (int l = 0; l < m->layers; l++) {
 #define L(suffix) (snprintf(name, sizeof name, "model.layers.%d." suffix, l), name)
-		add(m, L("input_layernorm.weight"), 0, d, 0.2f, 1.0f);
+		add(m, L("input_layernorm.weight"), 0, d, 0.2f, nb);
 		add(m, L("self_attn.q_proj.weight"), q, d, 2 * s, 0);
 		add(m, L("self_attn.k_proj.weight"), kv, d, 2 * s, 0);
 		add(m, L("self_attn.v_proj.weight"), kv, d, s, 0);
@@ -99,17 +109,22 @@ static void build(struct hfm *m)
 			add(m, L("self_attn.v_proj.bias"), 0, kv, 0.5f, 0);
 		}
 		if (m->qk_norm) {
-			add(m, L("self_attn.q_norm.weight"), 0, m->hd, 0.3f, 1.0f);
-			add(m, L("self_attn.k_norm.weight"), 0, m->hd, 0.3f, 1.0f);
+			add(m, L("self_attn.q_norm.weight"), 0, m->hd, 0.3f, nb);
+			add(m, L("self_attn.k_norm.weight"), 0, m->hd, 0.3f, nb);
 		}
 		add(m, L("self_attn.o_proj.weight"), d, q, 1.0f / sqrtf((float)q), 0);
-		add(m, L("post_attention_layernorm.weight"), 0, d, 0.2f, 1.0f);
+		/* Llama's FFN pre-norm; Gemma's attention post-norm */
+		add(m, L("post_attention_layernorm.weight"), 0, d, 0.2f, nb);
+		if (m->gemma) {
+			add(m, L("pre_feedforward_layernorm.weight"), 0, d, 0.2f, nb);
+			add(m, L("post_feedforward_layernorm.weight"), 0, d, 0.2f, nb);
+		}
 		add(m, L("mlp.gate_proj.weight"), m->ffn, d, 2 * s, 0);
 		add(m, L("mlp.up_proj.weight"), m->ffn, d, 2 * s, 0);
 		add(m, L("mlp.down_proj.weight"), d, m->ffn, 1.0f / sqrtf((float)m->ffn), 0);
 #undef L
 	}
-	add(m, "model.norm.weight", 0, d, 0.2f, 1.0f);
+	add(m, "model.norm.weight", 0, d, 0.2f, nb);
 	if (!m->tied)
 		add(m, "lm_head.weight", m->vocab, d, 1.0f, 0);
 }
@@ -125,6 +140,8 @@ static void free_hfm(struct hfm *m)
 
 /* ---- transformers' forward, plainly ---- */
 
+static int gemma_norms;   /* GemmaRMSNorm: x / rms · (1 + w), in float32 */
+
 static void rms(const float *x, const float *w, float *y, int n, double eps)
 {
 	double ss = 0;
@@ -132,7 +149,7 @@ static void rms(const float *x, const float *w, float *y, int n, double eps)
 		ss += (double)x[i] * x[i];
 	double k = 1.0 / sqrt(ss / n + eps);
 	for (int i = 0; i < n; i++)
-		y[i] = (float)(w[i] * (x[i] * k));
+		y[i] = (float)((gemma_norms ? 1.0f + w[i] : w[i]) * (x[i] * k));
 }
 
 /* y[o] = Σ W[o][i] x[i] (+ b[o]), W row-major [rows × cols] as HF stores it */
@@ -182,11 +199,24 @@ static void hf_forward(const struct hfm *m, const int32_t *tok, int n, float *lo
 	float *x = calloc((size_t)n * d, 4), *h = calloc((size_t)d, 4), *tmp = calloc((size_t)d, 4);
 	float *Q = calloc((size_t)n * q, 4), *K = calloc((size_t)n * kv, 4), *V = calloc((size_t)n * kv, 4);
 	float *att = calloc((size_t)q, 4), *g = calloc((size_t)m->ffn, 4), *u = calloc((size_t)m->ffn, 4);
-	double f[32], sc[NTOK];
+	double f[32], f_local[32], sc[NTOK];
+	struct hfm local = *m;
 	inv_freq(m, f);
+	local.theta = m->local_theta;
+	if (m->gemma == 3)
+		inv_freq(&local, f_local);
+	gemma_norms = m->gemma != 0;
+	/* Gemma: the embedding times a float32 √hidden */
+	const float normalizer = m->gemma ? sqrtf((float)d) : 1.0f;
 	for (int t = 0; t < n; t++)
-		memcpy(x + (size_t)t * d, get(m, "model.embed_tokens.weight", 0) + (size_t)tok[t] * d, (size_t)d * 4);
+		for (int i = 0; i < d; i++)
+			x[(size_t)t * d + i] = get(m, "model.embed_tokens.weight", 0)[(size_t)tok[t] * d + i] * normalizer;
 	for (int l = 0; l < m->layers; l++) {
+		/* Gemma2: is_sliding = not bool(layer_idx % 2); Gemma3:
+		 * bool((layer_idx + 1) % sliding_window_pattern) */
+		const int sliding = m->gemma == 2 ? !(l % 2) : m->gemma == 3 ? (l + 1) % 6 != 0 : 0;
+		const double *fl = m->gemma == 3 && sliding ? f_local : f;
+		const double scaling = m->gemma ? pow(m->qpas, -0.5) : 1.0 / sqrt((double)hd);
 		for (int t = 0; t < n; t++) {
 			float *qt = Q + (size_t)t * q, *kt = K + (size_t)t * kv;
 			rms(x + (size_t)t * d, get(m, "model.layers.%d.input_layernorm.weight", l), h, d, m->eps);
@@ -200,47 +230,63 @@ static void hf_forward(const struct hfm *m, const int32_t *tok, int n, float *lo
 				rms(qt + k * hd, get(m, "model.layers.%d.self_attn.q_norm.weight", l), qt + k * hd, hd, m->eps);
 			for (int k = 0; m->qk_norm && k < m->kv; k++)
 				rms(kt + k * hd, get(m, "model.layers.%d.self_attn.k_norm.weight", l), kt + k * hd, hd, m->eps);
-			rotate_half_rope(qt, m->heads, hd, t, f);
-			rotate_half_rope(kt, m->kv, hd, t, f);
+			rotate_half_rope(qt, m->heads, hd, t, fl);
+			rotate_half_rope(kt, m->kv, hd, t, fl);
 		}
 		for (int t = 0; t < n; t++) {
+			/* the sliding mask keeps keys with t - j < window */
+			const int j0 = sliding && t - m->window + 1 > 0 ? t - m->window + 1 : 0;
 			for (int k = 0; k < m->heads; k++) {
 				const int kh = k / (m->heads / m->kv);   /* repeat_kv */
 				double mx = -1e300, sum = 0;
-				for (int j = 0; j <= t; j++) {
+				for (int j = j0; j <= t; j++) {
 					double dot = 0;
 					for (int i = 0; i < hd; i++)
 						dot += (double)Q[(size_t)t * q + k * hd + i] * K[(size_t)j * kv + kh * hd + i];
-					sc[j] = dot / sqrt((double)hd);
+					sc[j] = dot * scaling;
+					if (m->attn_cap > 0)
+						sc[j] = tanh(sc[j] / m->attn_cap) * m->attn_cap;
 					mx = sc[j] > mx ? sc[j] : mx;
 				}
-				for (int j = 0; j <= t; j++)
+				for (int j = j0; j <= t; j++)
 					sum += sc[j] = exp(sc[j] - mx);
 				for (int i = 0; i < hd; i++) {
 					double a = 0;
-					for (int j = 0; j <= t; j++)
+					for (int j = j0; j <= t; j++)
 						a += sc[j] / sum * V[(size_t)j * kv + kh * hd + i];
 					att[k * hd + i] = (float)a;
 				}
 			}
 			float *xt = x + (size_t)t * d;
 			lin(get(m, "model.layers.%d.self_attn.o_proj.weight", l), NULL, att, tmp, d, q);
+			if (m->gemma)
+				rms(tmp, get(m, "model.layers.%d.post_attention_layernorm.weight", l), tmp, d, m->eps);
 			for (int i = 0; i < d; i++)
 				xt[i] += tmp[i];
-			rms(xt, get(m, "model.layers.%d.post_attention_layernorm.weight", l), h, d, m->eps);
+			rms(xt, get(m, m->gemma ? "model.layers.%d.pre_feedforward_layernorm.weight"
+						: "model.layers.%d.post_attention_layernorm.weight", l), h, d, m->eps);
 			lin(get(m, "model.layers.%d.mlp.gate_proj.weight", l), NULL, h, g, m->ffn, d);
 			lin(get(m, "model.layers.%d.mlp.up_proj.weight", l), NULL, h, u, m->ffn, d);
-			for (int i = 0; i < m->ffn; i++)
-				g[i] = (float)(g[i] / (1 + exp(-(double)g[i])) * u[i]);
+			for (int i = 0; i < m->ffn; i++) {
+				const double a = g[i];   /* gelu_pytorch_tanh, or SiLU */
+				const double act = m->gemma ? 0.5 * a * (1 + tanh(sqrt(2 / M_PI) * (a + 0.044715 * a * a * a)))
+							    : a / (1 + exp(-a));
+				g[i] = (float)(act * u[i]);
+			}
 			lin(get(m, "model.layers.%d.mlp.down_proj.weight", l), NULL, g, tmp, d, m->ffn);
+			if (m->gemma)
+				rms(tmp, get(m, "model.layers.%d.post_feedforward_layernorm.weight", l), tmp, d, m->eps);
 			for (int i = 0; i < d; i++)
 				xt[i] += tmp[i];
 		}
 	}
 	const float *head = m->tied ? get(m, "model.embed_tokens.weight", 0) : get(m, "lm_head.weight", 0);
 	for (int t = 0; t < n; t++) {
+		float *lt = logits + (size_t)t * m->vocab;
 		rms(x + (size_t)t * d, get(m, "model.norm.weight", 0), h, d, m->eps);
-		lin(head, NULL, h, logits + (size_t)t * m->vocab, m->vocab, d);
+		lin(head, NULL, h, lt, m->vocab, d);
+		for (int i = 0; m->final_cap > 0 && i < m->vocab; i++)
+			lt[i] = (float)(tanh(lt[i] / m->final_cap) * m->final_cap);
 	}
 	free(x); free(h); free(tmp); free(Q); free(K); free(V); free(att); free(g); free(u);
 }
@@ -249,7 +295,19 @@ static void hf_forward(const struct hfm *m, const int32_t *tok, int n, float *lo
 
 static const char *write_folder(struct hfm *m, const char *name)
 {
-	char cfg[2048], rs[256] = "";
+	char cfg[3072], rs[512] = "";
+	if (m->gemma) {
+		char ac[32] = "null", fc[32] = "null";
+		if (m->attn_cap > 0)
+			snprintf(ac, sizeof ac, "%g", m->attn_cap);
+		if (m->final_cap > 0)
+			snprintf(fc, sizeof fc, "%g", m->final_cap);
+		snprintf(rs, sizeof rs, ", \"hidden_activation\": \"gelu_pytorch_tanh\", \"query_pre_attn_scalar\": %d,"
+			 " \"sliding_window\": %d, \"attn_logit_softcapping\": %s, \"final_logit_softcapping\": %s,"
+			 " \"rope_local_base_freq\": %g, \"rope_scaling\": null%s", m->qpas, m->window, ac, fc,
+			 m->local_theta > 0 ? m->local_theta : 10000.0,
+			 m->gemma == 3 ? ", \"sliding_window_pattern\": 6" : "");
+	}
 	if (m->rope_factor > 0)
 		snprintf(rs, sizeof rs, ", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": %g, "
 			 "\"low_freq_factor\": %g, \"high_freq_factor\": %g, \"original_max_position_embeddings\": %d}",
@@ -258,11 +316,12 @@ static const char *write_folder(struct hfm *m, const char *name)
 		 "{\"architectures\": [\"%s\"], \"hidden_size\": %d, \"intermediate_size\": %d,"
 		 " \"num_hidden_layers\": %d, \"num_attention_heads\": %d, \"num_key_value_heads\": %d,"
 		 " \"head_dim\": %d, \"vocab_size\": %d, \"max_position_embeddings\": 64, \"rms_norm_eps\": %g,"
-		 " \"rope_theta\": %g, \"hidden_act\": \"silu\", \"tie_word_embeddings\": %s,"
-		 " \"attention_bias\": false, \"use_sliding_window\": false, \"sliding_window\": 4096,"
-		 " \"max_window_layers\": 21, \"torch_dtype\": \"%s\", \"bos_token_id\": 1, \"eos_token_id\": 2%s}",
+		 " \"rope_theta\": %g, \"hidden_act\": \"%s\", \"tie_word_embeddings\": %s,"
+		 " \"attention_bias\": false%s, \"torch_dtype\": \"%s\", \"bos_token_id\": 1, \"eos_token_id\": 2%s}",
 		 m->cls, m->dim, m->ffn, m->layers, m->heads, m->kv, m->hd, m->vocab, m->eps, m->theta,
-		 m->tied ? "true" : "false", !strcmp(m->dtype, "BF16") ? "bfloat16" : "float16", rs);
+		 m->gemma ? "gelu_pytorch_tanh" : "silu", m->tied ? "true" : "false",
+		 m->gemma ? "" : ", \"use_sliding_window\": false, \"sliding_window\": 4096, \"max_window_layers\": 21",
+		 !strcmp(m->dtype, "BF16") ? "bfloat16" : "float16", rs);
 	const char *dir = hfx_dir(name, cfg);
 	struct st_entry e[MAXW];
 	for (int i = 0; i < m->n; i++)
@@ -440,6 +499,52 @@ START_TEST(qwen3_head_dim_f16)
 }
 END_TEST
 
+START_TEST(gemma2_f32)
+{
+	/* query_pre_attn_scalar 24 unlike head_dim 8, a window of 3 on the
+	 * even layers, caps that bite on these logits */
+	struct hfm m = { .cls = "Gemma2ForCausalLM", .dtype = "F32", .gguf_arch = "gemma2",
+			 .arch = PB_ARCH_GEMMA2, .tied = 1, .gemma = 2, .dim = 32, .heads = 4, .kv = 2, .hd = 8,
+			 .ffn = 48, .layers = 2, .vocab = 16, .theta = 10000, .eps = 1e-6, .qpas = 24, .window = 3,
+			 .attn_cap = 2.5, .final_cap = 1.5 };
+	static const char *const names[] = { "blk.0.post_attention_norm.weight", "blk.1.post_ffw_norm.weight",
+					     "blk.1.ffn_norm.weight", "gemma2.attention.sliding_window",
+					     "gemma2.attn_logit_softcapping", "gemma2.final_logit_softcapping",
+					     "gemma2.attention.scale", NULL };
+	round_trip(&m, "gemma2", names);
+}
+END_TEST
+
+START_TEST(gemma3_six_layers)
+{
+	/* six layers: 0-4 slide with base 10000, 5 is global with 1e6; in
+	 * F32, where 1 + w is exact on both sides */
+	struct hfm m = { .cls = "Gemma3ForCausalLM", .dtype = "F32", .gguf_arch = "gemma3",
+			 .arch = PB_ARCH_GEMMA3, .tied = 1, .gemma = 3, .qk_norm = 1, .dim = 32, .heads = 4, .kv = 1,
+			 .hd = 16, .ffn = 48, .layers = 6, .vocab = 16, .theta = 1000000, .eps = 1e-6, .qpas = 16,
+			 .window = 3, .local_theta = 10000 };
+	static const char *const names[] = { "blk.5.attn_q_norm.weight", "blk.0.post_ffw_norm.weight",
+					     "gemma3.attention.sliding_window", NULL };
+	round_trip(&m, "gemma3", names);
+	/* a BF16 checkpoint's norms hold 1 + w rounded to BF16, as llama.cpp's
+	 * converter stores them (transformers adds in float32: the two differ
+	 * by that rounding); they read as F32 from then on */
+	m.n = 0;
+	m.dtype = "BF16";
+	build(&m);
+	struct pb_model *pm = must_load(write_folder(&m, "gemma3b"), NULL);
+	const struct pb_tensor *t = tensor_named(pm, "blk.2.attn_k_norm.weight");
+	const float *w = get(&m, "model.layers.%d.self_attn.k_norm.weight", 2);
+	ck_assert_int_eq(t->dtype, PB_F32);
+	for (int i = 0; i < m.hd; i++)
+		ck_assert_float_eq(((const float *)t->data)[i], pb_bf16_to_fp32(pb_fp32_to_bf16(w[i] + 1.0f)));
+	ck_assert_int_eq(pb_model_arch_params(pm)->sliding_window, 3);
+	ck_assert_float_eq(pb_model_arch_params(pm)->rope_theta_swa, 10000.0f);
+	pb_model_free(pm);
+	free_hfm(&m);
+}
+END_TEST
+
 /* One decoder folder with config members overridden. */
 static const char *folder(const char *name, const char *cls, const char *extra, int bias, int norms)
 {
@@ -479,6 +584,14 @@ START_TEST(refused)
 		  "not a Qwen2ForCausalLM weight this build knows");
 	must_fail(folder("lbias", "LlamaForCausalLM", NULL, 1, 0), NULL, -1,
 		  "not a LlamaForCausalLM weight this build knows");
+	must_fail(folder("g3cap", "Gemma3ForCausalLM", "\"attn_logit_softcapping\": 50.0", 0, 1), NULL, -1,
+		  "attn_logit_softcapping is not supported on gemma3");
+	must_fail(folder("g3pat", "Gemma3ForCausalLM", "\"sliding_window_pattern\": 4", 0, 1), NULL, -1,
+		  "sliding_window_pattern 4 is not supported");
+	must_fail(folder("g3lin", "Gemma3ForCausalLM", "\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": 8}",
+			 0, 1), NULL, -1, "rope_scaling is not supported on gemma3");
+	must_fail(folder("g2types", "Gemma2ForCausalLM",
+			 "\"layer_types\": [\"full_attention\"]", 0, 0), NULL, -1, "layer_types[0] is 'full_attention'");
 	must_fail(folder("l3same", "LlamaForCausalLM",
 			 "\"rope_scaling\": {\"rope_type\": \"llama3\", \"low_freq_factor\": 2, \"high_freq_factor\": 2}",
 			 0, 0), NULL, -1, "low_freq_factor and high_freq_factor must differ");
@@ -493,6 +606,8 @@ int main(void)
 	tcase_add_test(tc, llama3_sharded);
 	tcase_add_test(tc, qwen2_tied_bf16);
 	tcase_add_test(tc, qwen3_head_dim_f16);
+	tcase_add_test(tc, gemma2_f32);
+	tcase_add_test(tc, gemma3_six_layers);
 	tcase_add_test(tc, refused);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -1,6 +1,7 @@
 /* tests/structured/test-decoders.c — the heads, ffn and layers pruners on
  * the Llama-family members with extra tensors (tiny-qwen2: q/k/v biases;
- * tiny-qwen3: per-head q/k norms, head_dim 32; tiny-llama3: rope_freqs):
+ * tiny-qwen3 and tiny-gemma3: per-head q/k norms, head_dim 32;
+ * tiny-llama3: rope_freqs; tiny-gemma2: post-norms, GeGLU):
  * biases shrink with their heads, q/k norms and rope_freqs stay as they
  * are, the GQA layout stays valid, and the shrunk model computes what the
  * dense one does with the same units zeroed; pruners say why where they
@@ -98,8 +99,8 @@ static int zero_lost_groups(struct pb_model *dense, const struct pb_model *prune
 START_TEST(heads_keep_biases_and_norms_in_step)
 {
 	const struct pb_plugin *p = st_plugin(HEADS_SO);
-	static const char *const names[] = { "tiny-qwen2", "tiny-qwen3", "tiny-llama3" };
-	for (int k = 0; k < 3; k++) {
+	static const char *const names[] = { "tiny-qwen2", "tiny-qwen3", "tiny-llama3", "tiny-gemma3" };
+	for (int k = 0; k < 4; k++) {
 		struct pb_model *m = tiny(names[k], 5), *dense = tiny(names[k], 5);
 		const int hd = m->hp.head_dim;
 		struct pb_prune_target *tg = calloc((size_t)m->n_tensors, sizeof *tg);
@@ -107,8 +108,9 @@ START_TEST(heads_keep_biases_and_norms_in_step)
 			      names[k], st_log);
 		for (int l = 0; l < m->hp.n_layers; l++) {
 			struct pb_layer_shape s = pb_layer_shape(m, l);
-			ck_assert_int_eq(s.n_kv_heads, 1);   /* of 2 groups of 2 heads */
-			ck_assert_int_eq(s.n_heads, 2);
+			/* of 2 groups of 2 heads (tiny-gemma3: 1 group of 4 stays) */
+			ck_assert_int_eq(s.n_kv_heads, 1);
+			ck_assert_int_eq(s.n_heads, k == 3 ? 4 : 2);
 			const struct pb_tensor *qb = pb_model_find(m, l, PB_ROLE_ATTN_Q_BIAS);
 			const struct pb_tensor *vb = pb_model_find(m, l, PB_ROLE_ATTN_V_BIAS);
 			const struct pb_tensor *qn = pb_model_find(m, l, PB_ROLE_ATTN_Q_NORM);
@@ -118,13 +120,13 @@ START_TEST(heads_keep_biases_and_norms_in_step)
 				ck_assert_int_eq(vb->ne[0], hd);
 				ck_assert_double_eq_tol(tg[qb - m->tensors].sparsity, 0.5, 1e-12);
 			}
-			if (k == 1) {   /* shared by every head: untouched */
+			if (k == 1 || k == 3) {   /* shared by every head: untouched */
 				ck_assert_int_eq(qn->ne[0], hd);
 				ck_assert(!memcmp(qn->data, pb_model_find(dense, l, PB_ROLE_ATTN_Q_NORM)->data,
 						  (size_t)hd * 4));
 				ck_assert_double_lt(tg[qn - m->tensors].sparsity, 0);
 			}
-			ck_assert_int_eq(zero_lost_groups(dense, m, l), 1);
+			ck_assert_int_eq(zero_lost_groups(dense, m, l), k == 3 ? 0 : 1);
 		}
 		if (k == 2)
 			ck_assert_int_eq(pb_model_find(m, -1, PB_ROLE_ROPE_FREQS)->ne[0], hd / 2);
@@ -139,8 +141,8 @@ END_TEST
 START_TEST(ffn_on_qwen)
 {
 	const struct pb_plugin *p = st_plugin(FFN_SO);
-	static const char *const names[] = { "tiny-qwen2", "tiny-qwen3" };
-	for (int k = 0; k < 2; k++) {
+	static const char *const names[] = { "tiny-qwen2", "tiny-qwen3", "tiny-gemma2" };
+	for (int k = 0; k < 3; k++) {
 		struct pb_model *m = tiny(names[k], 6), *dense = tiny(names[k], 6);
 		const int f = m->hp.ffn_dim;
 		ck_assert_msg(st_prune(p, m, NULL, NULL, (const char *[]){ "ratio=0.25", NULL }) == 0, "%s", st_log);
@@ -182,6 +184,12 @@ START_TEST(layers_on_qwen)
 	m = tiny("tiny-llama3", 7);
 	ck_assert_msg(st_prune(p, m, NULL, NULL, (const char *[]){ "indices=1", NULL }) == 0, "%s", st_log);
 	ck_assert_ptr_nonnull(pb_model_find(m, -1, PB_ROLE_ROPE_FREQS));
+	pb_model_free(m);
+	/* a Gemma's windows follow the block index: refused, saying so */
+	m = tiny("tiny-gemma2", 7);
+	ck_assert_int_eq(st_prune(p, m, NULL, NULL, (const char *[]){ "indices=1", NULL }), -ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(st_log, "sliding window follows their index"));
+	ck_assert_int_eq(m->hp.n_layers, 2);
 	pb_model_free(m);
 }
 END_TEST

@@ -1,9 +1,9 @@
 /* plugins/pruners/heads/heads.c — structured attention-head pruning for
- * the Llama-family decoders (llama, qwen2, qwen3): the least important
- * heads are really removed (rows of q/k/v and their biases, columns of
- * o), so layers end up with different head counts and the arch reads
- * them from the tensors.  Qwen3's q/k norms are per head_dim and shared
- * by every head: they stay as they are.
+ * the Llama-family decoders (llama, qwen2, qwen3, gemma2, gemma3): the
+ * least important heads are really removed (rows of q/k/v and their
+ * biases, columns of o), so layers end up with different head counts and
+ * the arch reads them from the tensors.  Qwen3's and Gemma 3's q/k norms
+ * are per head_dim and shared by every head: they stay as they are.
  *
  * Grouped KV heads: the unit removed is a whole KV group — one K/V head
  * and the query heads that share it (for multi-head attention, a group is
@@ -104,9 +104,10 @@ static int heads_check(void *state, const struct pb_model *m, char *why, size_t 
 			 "relative-position bias per stack with a column per head");
 		return -ENOTSUP;
 	}
-	if (m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_QWEN2 && m->arch != PB_ARCH_QWEN3) {
-		snprintf(why, len, "head pruning supports llama, qwen2 and qwen3 models (separate q, k "
-			 "and v projections), not architecture %d", (int)m->arch);
+	if (m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_QWEN2 && m->arch != PB_ARCH_QWEN3 &&
+	    m->arch != PB_ARCH_GEMMA2 && m->arch != PB_ARCH_GEMMA3) {
+		snprintf(why, len, "head pruning supports llama, qwen2, qwen3, gemma2 and gemma3 models "
+			 "(separate q, k and v projections), not architecture %d", (int)m->arch);
 		return -ENOTSUP;
 	}
 	for (int l = 0; l < m->hp.n_layers; l++) {
@@ -354,7 +355,8 @@ static const struct pb_pruner_ops heads_ops = {
 	.calib = PB_CALIB_COL_SQ,
 	.calib_for = calib_for,
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),
-	.archs = 1u << PB_ARCH_LLAMA | 1u << PB_ARCH_QWEN2 | 1u << PB_ARCH_QWEN3,
+	.archs = 1u << PB_ARCH_LLAMA | 1u << PB_ARCH_QWEN2 | 1u << PB_ARCH_QWEN3 | 1u << PB_ARCH_GEMMA2 |
+		 1u << PB_ARCH_GEMMA3,
 };
 
 static const struct pb_option heads_options[] = {

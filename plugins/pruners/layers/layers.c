@@ -89,6 +89,12 @@ static int layers_check(void *state, const struct pb_model *m, char *why, size_t
 			 "relative-position bias across a stack's blocks)");
 		return -ENOTSUP;
 	}
+	if (m->arch == PB_ARCH_GEMMA2 || m->arch == PB_ARCH_GEMMA3) {
+		snprintf(why, len, "layer dropping does not support Gemma: which blocks use a sliding "
+			 "window follows their index (llama.cpp's pattern), so the blocks after a dropped "
+			 "one would change kind");
+		return -ENOTSUP;
+	}
 	if (m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_QWEN2 && m->arch != PB_ARCH_QWEN3) {
 		snprintf(why, len, "layer dropping supports llama, qwen2 and qwen3 models, not "
 			 "architecture %d", (int)m->arch);
