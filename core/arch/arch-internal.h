@@ -22,6 +22,11 @@ struct pb_block {
 	int ffn;                            /* has an FFN */
 	int ffn_norm, gate, up, down;       /* gate -1 for an ungated FFN */
 	int ffn_dim;
+	/* optional, -1 when absent (which ones an architecture may carry is
+	 * llama.c's to check) */
+	int q_bias, k_bias, v_bias;         /* Qwen2: added after the projections */
+	int q_norm, k_norm;                 /* Qwen3: RMSNorm of each q and k head */
+	int attn_post_norm, ffn_post_norm;  /* Gemma 2/3: RMSNorm of each sub-block's output */
 };
 
 /* T5: one distinct relative-position bias tensor, and the buffer its
@@ -44,6 +49,9 @@ struct pb_session {
 	int n_dec, n_enc;                   /* blocks per stack (n_enc 0: decoder-only) */
 	struct pb_block *dec, *enc;
 	int embd, out_norm, output, enc_norm;
+	int rope_freqs;                     /* llama3 scaling's divisors, -1 none */
+	float embed_scale;                  /* Gemma: √dim; 0: none */
+	float final_softcap;                /* Gemma 2: the logits' soft cap; 0: none */
 	float logit_scale;                  /* applied by the final norm; 1 = none */
 	int ffn_act, ffn_gated;
 	int64_t max_q, max_kv, max_ffn;     /* widest layer, over every stack */
@@ -82,7 +90,8 @@ int pb_arch_idx(const struct pb_session *s, enum pb_stack stack, int layer, enum
 /* Is tensor i a [ne0 × ne1] matrix (ne1 == 1: a vector)? */
 int pb_arch_shaped(const struct pb_session *s, int i, int64_t ne0, int64_t ne1);
 /* Find and check the attention, cross-attention and FFN tensors of block
- * l of a stack (want_cross: T5 decoder; gated: FFN has a gate). */
+ * l of a stack (want_cross: T5 decoder; gated: FFN has a gate), and the
+ * shapes of its optional biases and norms. */
 int pb_arch_block(struct pb_session *s, enum pb_stack stack, int l, int want_cross, int gated,
 		  struct pb_block *b, char *err, size_t len);
 /* Widen max_q/max_kv/max_ffn to cover b. */
@@ -97,12 +106,18 @@ struct pb_op *pb_arch_emit(struct pb_session *s, enum pb_op_type type, int n, in
 void pb_arch_embed(struct pb_session *s, int n);
 void pb_arch_linear(struct pb_session *s, int n, int w, struct pb_act dst, struct pb_act src);
 void pb_arch_rmsnorm(struct pb_session *s, int n, int w, struct pb_act dst, struct pb_act src);
+/* RMSNorm of each head_dim-wide head of n rows of `heads` heads, packed
+ * in buffer buf, in place (w: [head_dim]). */
+void pb_arch_head_norm(struct pb_session *s, int n, int w, int buf, int heads);
+/* rows of dst += the [width] vector w */
+void pb_arch_add_bias(struct pb_session *s, int n, int w, struct pb_act dst, int64_t width);
 void pb_arch_add(struct pb_session *s, int n, struct pb_act dst, struct pb_act b);
 void pb_arch_kv_store(struct pb_session *s, int n, int pos0, int cache, struct pb_act src,
 		      int64_t width);
 struct pb_op *pb_arch_attention(struct pb_session *s, int n, struct pb_act dst, struct pb_act q,
 				struct pb_act k, struct pb_act v, int n_heads, int n_kv_heads);
-/* norm → gate/up → act → down → residual add; act and gating as given */
+/* norm → gate/up → act → down (→ Gemma's post-norm) → residual add; act
+ * and gating as given */
 void pb_arch_ffn(struct pb_session *s, const struct pb_block *b, int n, int gated, int fn);
 
 #endif

@@ -65,6 +65,38 @@ static int present(const int *ids, int n, int *all)
 	return k == 0 || k == n;
 }
 
+/* The biases and norms a block may carry, each checked against the
+ * widths of its own layer (biases shrink with pruned heads; q/k norms are
+ * one [head_dim] vector shared by every head, so they never do). */
+static int optional_tensors(struct pb_session *s, enum pb_stack stack, int l, struct pb_block *b,
+			    char *err, size_t len)
+{
+	const int64_t hd = s->head_dim, q = (int64_t)b->n_heads * hd, kv = (int64_t)b->n_kv_heads * hd;
+	const struct { int *idx; enum pb_role role; int64_t width; int needs_attn; } opt[] = {
+		{ &b->q_bias, PB_ROLE_ATTN_Q_BIAS, q, 1 },
+		{ &b->k_bias, PB_ROLE_ATTN_K_BIAS, kv, 1 },
+		{ &b->v_bias, PB_ROLE_ATTN_V_BIAS, kv, 1 },
+		{ &b->q_norm, PB_ROLE_ATTN_Q_NORM, hd, 1 },
+		{ &b->k_norm, PB_ROLE_ATTN_K_NORM, hd, 1 },
+		{ &b->attn_post_norm, PB_ROLE_ATTN_POST_NORM, s->dim, 1 },
+		{ &b->ffn_post_norm, PB_ROLE_FFN_POST_NORM, s->dim, 0 },
+	};
+	for (size_t i = 0; i < PB_ARRAY_LEN(opt); i++) {
+		int k = *opt[i].idx = pb_arch_idx(s, stack, l, opt[i].role);
+		if (k < 0)
+			continue;
+		const struct pb_tensor *t = &s->m->tensors[k];
+		if (!(opt[i].needs_attn ? b->attn : b->ffn))
+			return pb_errf(err, len, -EINVAL, "%sblock %d: has %s but no %s", stack_name(stack), l,
+				    t->name, opt[i].needs_attn ? "attention" : "FFN");
+		if (!pb_arch_shaped(s, k, opt[i].width, 1) || t->dtype != PB_F32)
+			return pb_errf(err, len, -EINVAL, "%sblock %d: %s is %s [%lld × %lld], expected F32 [%lld]",
+				    stack_name(stack), l, t->name, pb_dtype_name(t->dtype),
+				    (long long)t->ne[0], (long long)t->ne[1], (long long)opt[i].width);
+	}
+	return 0;
+}
+
 int pb_arch_block(struct pb_session *s, enum pb_stack stack, int l, int want_cross, int gated,
 		  struct pb_block *b, char *err, size_t len)
 {
@@ -112,6 +144,8 @@ int pb_arch_block(struct pb_session *s, enum pb_stack stack, int l, int want_cro
 	if (b->cross && !pb_arch_shaped(s, b->cross_norm, dim, 1))
 		return pb_errf(err, len, -EINVAL, "%sblock %d: cross-attention norm is not [%d]",
 			    stack_name(stack), l, s->dim);
+	if ((rc = optional_tensors(s, stack, l, b, err, len)) < 0)
+		return rc;
 	if (b->ffn) {
 		b->ffn_dim = (int)T[b->up].ne[1];
 		if (!pb_arch_shaped(s, b->ffn_norm, dim, 1) || !pb_arch_shaped(s, b->up, dim, b->ffn_dim) ||
@@ -178,6 +212,7 @@ void pb_arch_embed(struct pb_session *s, int n)
 	struct pb_op *op = pb_arch_emit(s, PB_OP_EMBED, n, s->embd,
 					pb_arch_act(PB_SESSION_X, 0, s->dim), pb_arch_none, pb_arch_none);
 	op->p.embed.dim = s->dim;
+	op->p.embed.scale = s->embed_scale;
 }
 
 void pb_arch_linear(struct pb_session *s, int n, int w, struct pb_act dst, struct pb_act src)
@@ -193,6 +228,20 @@ void pb_arch_rmsnorm(struct pb_session *s, int n, int w, struct pb_act dst, stru
 	struct pb_op *op = pb_arch_emit(s, PB_OP_RMSNORM, n, w, dst, src, pb_arch_none);
 	op->p.rmsnorm.dim = s->dim;
 	op->p.rmsnorm.eps = s->m->hp.norm_eps;
+}
+
+void pb_arch_head_norm(struct pb_session *s, int n, int w, int buf, int heads)
+{
+	const struct pb_act a = pb_arch_act(buf, 0, s->head_dim);
+	struct pb_op *op = pb_arch_emit(s, PB_OP_RMSNORM, n * heads, w, a, a, pb_arch_none);
+	op->p.rmsnorm.dim = s->head_dim;
+	op->p.rmsnorm.eps = s->m->hp.norm_eps;
+}
+
+void pb_arch_add_bias(struct pb_session *s, int n, int w, struct pb_act dst, int64_t width)
+{
+	struct pb_op *op = pb_arch_emit(s, PB_OP_ADD_BIAS, n, w, dst, pb_arch_none, pb_arch_none);
+	op->p.add_bias.width = (int32_t)width;
 }
 
 void pb_arch_add(struct pb_session *s, int n, struct pb_act dst, struct pb_act b)
@@ -246,6 +295,8 @@ void pb_arch_ffn(struct pb_session *s, const struct pb_block *b, int n, int gate
 		op->p.act.fn = fn;
 		pb_arch_linear(s, n, b->down, xn, up);
 	}
+	if (b->ffn_post_norm >= 0)
+		pb_arch_rmsnorm(s, n, b->ffn_post_norm, xn, xn);
 	pb_arch_add(s, n, x, xn);
 }
 
@@ -256,8 +307,10 @@ int pb_session_open(const struct pb_model *m, const struct pb_backend_ops *ops,
 {
 	const struct pb_hparams *hp = &m->hp;
 	int rc;
-	if (m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_T5)
-		return pb_errf(err, len, -ENOTSUP, "%s: unknown architecture %d", m->name, (int)m->arch);
+	if (m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_T5 && m->arch != PB_ARCH_QWEN2 &&
+	    m->arch != PB_ARCH_QWEN3 && m->arch != PB_ARCH_GEMMA2 && m->arch != PB_ARCH_GEMMA3)
+		return pb_errf(err, len, -ENOTSUP, "%s: architecture %d is not supported by this build",
+			       m->name, (int)m->arch);
 	if (hp->dim < 1 || hp->head_dim < 1 || hp->vocab < 1 || hp->ctx < 1 || hp->n_layers < 0 ||
 	    hp->n_enc_layers < 0 || hp->ctx > (1 << 20))
 		return pb_errf(err, len, -EINVAL, "%s: inconsistent hyper-parameters", m->name);
@@ -276,6 +329,7 @@ int pb_session_open(const struct pb_model *m, const struct pb_backend_ops *ops,
 	s->n_dec = hp->n_layers;
 	s->logit_scale = hp->logit_scale != 0.0f ? hp->logit_scale : 1.0f;
 	s->max_q = s->max_kv = s->max_ffn = 1;
+	s->rope_freqs = -1;
 	s->logit_rows = hp->ctx < LOGIT_ROWS ? hp->ctx : LOGIT_ROWS;
 	if ((rc = pb_arch_buffers(s, PB_SESSION_KV0)) < 0)
 		goto fail;
@@ -298,7 +352,7 @@ int pb_session_open(const struct pb_model *m, const struct pb_backend_ops *ops,
 	s->sizes[PB_SESSION_K] = s->sizes[PB_SESSION_V] = ctx * s->max_kv;
 	s->sizes[PB_SESSION_GATE] = s->sizes[PB_SESSION_UP] = ctx * s->max_ffn;
 	s->sizes[PB_SESSION_LOGITS] = (int64_t)s->logit_rows * hp->vocab;
-	s->n_op_max += 3;   /* embed, and the head's norm and linear */
+	s->n_op_max += 4;   /* embed, and the head's norm, linear and soft cap */
 	s->op = calloc((size_t)s->n_op_max, sizeof *s->op);
 	if (!s->op) {
 		rc = -ENOMEM;
@@ -356,7 +410,7 @@ int pb_session_encode(struct pb_session *s, const int32_t *tokens, int n)
 }
 
 /* Logits of rows row0.. of X: the final norm (scaled, for T5's tied
- * head) and the LM head. */
+ * head), the LM head and Gemma 2's soft cap. */
 static void head(struct pb_session *s, int row0, int rows)
 {
 	const int64_t dim = s->dim;
@@ -365,6 +419,13 @@ static void head(struct pb_session *s, int row0, int rows)
 	if (s->logit_scale != 1.0f)
 		s->op[s->g.n_ops - 1].p.rmsnorm.scale = s->logit_scale;
 	pb_arch_linear(s, rows, s->output, pb_arch_act(PB_SESSION_LOGITS, 0, s->vocab), xn);
+	if (s->final_softcap > 0) {
+		const struct pb_act l = pb_arch_act(PB_SESSION_LOGITS, 0, s->vocab);
+		struct pb_op *op = pb_arch_emit(s, PB_OP_ACT, rows, -1, l, l, pb_arch_none);
+		op->p.act.width = s->vocab;
+		op->p.act.fn = PB_ACT_SOFTCAP;
+		op->p.act.cap = s->final_softcap;
+	}
 }
 
 /* The body of one step (embedding and every block; for T5 the decoder,

@@ -41,7 +41,7 @@ static int parse_int(const char *s, long long lo, long long hi, long long *v)
 }
 
 /* Load the backend, hand it the weights and open a session. */
-static int run(const struct pb_model *m, const char *backend, uint64_t seed,
+static int run(struct pb_model *m, const char *backend, uint64_t seed,
 	       const char *prompt, int n_new)
 {
 	struct pb_registry *reg = pb_cli_registry();

@@ -1,5 +1,5 @@
 /* core/cli/cmd-synth.c — `prunebench synth --preset NAME [--seed N] -o F`:
- * write a synthetic llama model as GGUF. */
+ * write a synthetic model as GGUF. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -16,9 +16,10 @@ static void synth_usage(FILE *f)
 	const struct pb_synth_preset *p = pb_synth_presets(&n);
 	fprintf(f, "usage: prunebench synth --preset NAME [--seed N] -o FILE.gguf\n\npresets:\n");
 	for (int i = 0; i < n; i++)
-		fprintf(f, "  %-11s dim %d, %d layers, %d heads (%d kv), ffn %d, vocab %d, ctx %d\n",
-			p[i].name, p[i].hp.dim, p[i].hp.n_layers, p[i].hp.n_heads, p[i].hp.n_kv_heads,
-			p[i].hp.ffn_dim, p[i].hp.vocab, p[i].hp.ctx);
+		fprintf(f, "  %-13s %-6s dim %d, %d layers, %d heads (%d kv) of %d, ffn %d, vocab %d, ctx %d%s\n",
+			p[i].name, pb_arch_name(p[i].arch), p[i].hp.dim, p[i].hp.n_layers, p[i].hp.n_heads,
+			p[i].hp.n_kv_heads, p[i].hp.head_dim, p[i].hp.ffn_dim, p[i].hp.vocab, p[i].hp.ctx,
+			p[i].rope3.original_ctx > 0 ? ", llama3 RoPE scaling" : "");
 }
 
 static int parse_u64(const char *s, uint64_t *v)

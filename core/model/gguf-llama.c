@@ -1,6 +1,6 @@
-/* core/model/gguf-llama.c — what a GGUF "llama" or "t5" model means: its
- * hyper-parameters (<arch>.* keys, as llama.cpp's llama-model.cpp reads
- * them), its vocabulary (tokenizer.ggml.* → pb_tokenizer_from_vocab), and
+/* core/model/gguf-llama.c — what a GGUF "llama", "qwen2", "qwen3",
+ * "gemma2", "gemma3" or "t5" model means: its hyper-parameters (<arch>.* keys, as llama.cpp's
+ * llama-model.cpp reads them), its vocabulary (tokenizer.ggml.* → pb_tokenizer_from_vocab), and
  * the roles, stacks and shapes of its tensors, including the tied output
  * projection when output.weight is absent. */
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include "model/gguf-reader.h"
 #include "model/gguf.h"
 #include "model/model-internal.h"
+#include "model/modelio.h"
 #include "text/text.h"
 #include "util/util.h"
 
@@ -36,14 +37,13 @@ static int load_arch(struct gguf_reader *r, struct pb_model *m)
 	if (!arch)
 		return pb_errf(r->err, r->errlen, -EINVAL, "%s: missing metadata key 'general.architecture'",
 			       r->path);
-	if (n == 5 && !memcmp(arch, "llama", 5))
-		m->arch = PB_ARCH_LLAMA;
-	else if (n == 2 && !memcmp(arch, "t5", 2))
-		m->arch = PB_ARCH_T5;
-	else
+	int a = pb_arch_from_name(arch, (size_t)n);
+	if (a != PB_ARCH_LLAMA && a != PB_ARCH_T5 && a != PB_ARCH_QWEN2 && a != PB_ARCH_QWEN3 &&
+	    a != PB_ARCH_GEMMA2 && a != PB_ARCH_GEMMA3)
 		return gguf_fail(r, kv_at(r, "general.architecture"),
-			    "unsupported architecture '%.*s' (this build reads llama and t5)",
+			    "unsupported architecture '%.*s' (this build reads llama, qwen2, qwen3, gemma2, gemma3 and t5)",
 			    (int)(n > 64 ? 64 : n), arch);
+	m->arch = (enum pb_arch)a;
 	memcpy(r->arch, arch, (size_t)n);
 	r->arch[n] = '\0';
 	const char *name = gguf_key_str(r, "general.name", &n);
@@ -84,22 +84,59 @@ static int load_common(struct gguf_reader *r, struct pb_hparams *hp, double eps_
 	return 0;
 }
 
-static int load_llama_hparams(struct gguf_reader *r, struct pb_hparams *hp)
+/* llama, qwen2, qwen3, gemma2, gemma3: the keys llama-model.cpp reads for them.  RoPE
+ * scaling other than llama3's (a rope_freqs tensor, no key) and partial
+ * rotary dimensions are refused rather than run wrong. */
+static int load_decoder_hparams(struct gguf_reader *r, enum pb_arch arch, struct pb_hparams *hp)
 {
-	int rc;
+	uint64_t n = 0;
+	int rc, n_rot = 0;
 	if ((rc = load_common(r, hp, 1e-5)) < 0 ||
 	    (rc = gguf_key_int(r, ".block_count", 1, 0, 1, 1 << 16, &hp->n_layers)) < 0 ||
 	    (rc = gguf_key_int(r, ".context_length", 1, 0, 1, 1 << 24, &hp->ctx)) < 0 ||
-	    (rc = gguf_key_float(r, ".rope.freq_base", 10000.0, 1e-3, 1e12, &hp->rope_theta)) < 0)
+	    (rc = gguf_key_float(r, ".rope.freq_base", 10000.0, 1e-3, 1e12, &hp->rope_theta)) < 0 ||
+	    (rc = gguf_key_int(r, ".rope.dimension_count", 0, hp->head_dim, 1, 1 << 16, &n_rot)) < 0)
 		return rc;
 	if (hp->head_dim % 2)
 		return gguf_fail(r, kv_at(r, ".attention.key_length"),
 				 "head dimension %d is odd (RoPE rotates pairs)", hp->head_dim);
-	/* GGUF's llama permutes q/k rows so that RoPE rotates adjacent pairs */
-	hp->rope_layout = PB_ROPE_INTERLEAVED;
-	hp->ffn_act = PB_ACT_SILU;
+	if (n_rot != hp->head_dim)
+		return gguf_fail(r, kv_at(r, ".rope.dimension_count"),
+				 "rope.dimension_count %d: only RoPE over the whole head (%d) is supported",
+				 n_rot, hp->head_dim);
+	char key[64];
+	pb_sayf(key, sizeof key, "%s.rope.scaling.type", r->arch);
+	const char *type = gguf_key_str(r, key, &n);
+	if (type && !(n == 4 && !memcmp(type, "none", 4)))
+		return gguf_fail(r, kv_at(r, key), "%s '%.*s' is not supported (plain RoPE, or llama3's rope_freqs)",
+				 key, (int)(n > 32 ? 32 : n), type);
+	/* llama.cpp's llama permutes q/k rows so that RoPE rotates adjacent
+	 * pairs; qwen2/qwen3 keep Hugging Face's rows and rotate halves */
+	hp->rope_layout = pb_arch_rope_layout(arch);
+	hp->ffn_act = arch == PB_ARCH_GEMMA2 || arch == PB_ARCH_GEMMA3 ? PB_ACT_GELU : PB_ACT_SILU;
 	hp->ffn_gated = 1;
 	return 0;
+}
+
+/* gemma2, gemma3: what llama-model.cpp reads for them, with its defaults
+ * (Gemma 2: window 4096, soft-caps 50 and 30; Gemma 3: no caps, its
+ * sliding layers' RoPE base 10000) and its attention scale: 1/√head_dim
+ * but for the 27B models (46 and 62 blocks), 1/√(dim/heads).  A
+ * prunebench <arch>.attention.scale key overrides that inference. */
+static int load_gemma_params(struct gguf_reader *r, struct pb_model *m)
+{
+	const struct pb_hparams *hp = &m->hp;
+	struct pb_arch_params *ap = pb_model_arch_params_mut(m);
+	const int g2 = m->arch == PB_ARCH_GEMMA2;
+	int rc;
+	if ((rc = gguf_key_int(r, ".attention.sliding_window", 0, g2 ? 4096 : 0, 0, 1 << 24,
+				&ap->sliding_window)) < 0 ||
+	    (g2 && (rc = gguf_key_float(r, ".attn_logit_softcapping", 50.0, 0, 1e6, &ap->attn_softcap)) < 0) ||
+	    (rc = gguf_key_float(r, ".final_logit_softcapping", g2 ? 30.0 : 0.0, 0, 1e6, &ap->final_softcap)) < 0 ||
+	    (!g2 && (rc = gguf_key_float(r, ".rope.freq_base_swa", 10000.0, 1e-3, 1e12, &ap->rope_theta_swa)) < 0))
+		return rc;
+	return gguf_key_float(r, ".attention.scale", pb_arch_default_attn_scale(m->arch, hp), 1e-9, 1e9,
+			      &ap->attn_scale);
 }
 
 /* llama.cpp's t5: block_count counts encoder blocks, decoder_block_count
@@ -348,7 +385,9 @@ int gguf_arch_load(struct gguf_reader *r, struct pb_model *m, const struct gguf_
 	int rc;
 	if ((rc = load_arch(r, m)) < 0)
 		return rc;
-	rc = m->arch == PB_ARCH_T5 ? load_t5_hparams(r, &m->hp) : load_llama_hparams(r, &m->hp);
+	rc = m->arch == PB_ARCH_T5 ? load_t5_hparams(r, &m->hp) : load_decoder_hparams(r, m->arch, &m->hp);
+	if (rc == 0 && (m->arch == PB_ARCH_GEMMA2 || m->arch == PB_ARCH_GEMMA3))
+		rc = load_gemma_params(r, m);
 	if (rc < 0)
 		return rc;
 	if (!tok_path) {

@@ -1,7 +1,7 @@
-/* core/model/gguf-write.c — the GGUF v3 writer for llama and t5 models,
- * in the layout llama.cpp's loader reads: general.* and <arch>.* keys
- * (llama: per-layer head counts and FFN widths as arrays when structured
- * pruning made layers differ), the tokenizer.ggml.* vocabulary from
+/* core/model/gguf-write.c — the GGUF v3 writer for llama, qwen2, qwen3,
+ * gemma2, gemma3 and t5 models, in the layout llama.cpp's loader reads:
+ * general.* and <arch>.* keys (decoders: per-layer head counts and FFN
+ * widths as arrays when structured pruning made layers differ), the tokenizer.ggml.* vocabulary from
  * pb_tokenizer_export (padded with [PADn] pieces up to the embedding's
  * rows, as convert_hf_to_gguf.py does), and tensor data aligned to
  * general.alignment.  A tied output projection is not written, so the
@@ -175,22 +175,53 @@ static uint32_t file_type(const struct pb_model *m, int *quantized)
 	}
 }
 
-static void write_llama_keys(const struct pb_model *m, struct buf *b, const int *heads,
-			     const int *kv, const int *ffn, int n)
+/* "<arch>.<suffix>" */
+static const char *akey(const struct pb_model *m, const char *suffix)
+{
+	static char key[96];
+	pb_sayf(key, sizeof key, "%s.%s", pb_arch_name(m->arch), suffix);
+	return key;
+}
+
+/* llama, qwen2, qwen3: the keys convert_hf_to_gguf.py writes (key_length
+ * always, so Qwen3's head_dim, which is not dim / heads, survives). */
+static void write_decoder_keys(const struct pb_model *m, struct buf *b, const int *heads,
+			       const int *kv, const int *ffn, int n)
 {
 	const struct pb_hparams *hp = &m->hp;
-	kv_u32(b, "llama.context_length", (uint32_t)hp->ctx);
-	kv_u32(b, "llama.embedding_length", (uint32_t)hp->dim);
-	kv_u32(b, "llama.block_count", (uint32_t)hp->n_layers);
-	kv_layers(b, "llama.feed_forward_length", ffn, n);
-	kv_layers(b, "llama.attention.head_count", heads, n);
-	kv_layers(b, "llama.attention.head_count_kv", kv, n);
-	kv_u32(b, "llama.attention.key_length", (uint32_t)hp->head_dim);
-	kv_u32(b, "llama.attention.value_length", (uint32_t)hp->head_dim);
-	kv_u32(b, "llama.rope.dimension_count", (uint32_t)hp->head_dim);
-	kv_f32(b, "llama.attention.layer_norm_rms_epsilon", hp->norm_eps);
-	kv_f32(b, "llama.rope.freq_base", hp->rope_theta);
-	kv_u32(b, "llama.vocab_size", (uint32_t)hp->vocab);
+	kv_u32(b, akey(m, "context_length"), (uint32_t)hp->ctx);
+	kv_u32(b, akey(m, "embedding_length"), (uint32_t)hp->dim);
+	kv_u32(b, akey(m, "block_count"), (uint32_t)hp->n_layers);
+	kv_layers(b, akey(m, "feed_forward_length"), ffn, n);
+	kv_layers(b, akey(m, "attention.head_count"), heads, n);
+	kv_layers(b, akey(m, "attention.head_count_kv"), kv, n);
+	kv_u32(b, akey(m, "attention.key_length"), (uint32_t)hp->head_dim);
+	kv_u32(b, akey(m, "attention.value_length"), (uint32_t)hp->head_dim);
+	kv_u32(b, akey(m, "rope.dimension_count"), (uint32_t)hp->head_dim);
+	kv_f32(b, akey(m, "attention.layer_norm_rms_epsilon"), hp->norm_eps);
+	kv_f32(b, akey(m, "rope.freq_base"), hp->rope_theta);
+	kv_u32(b, akey(m, "vocab_size"), (uint32_t)hp->vocab);
+}
+
+/* gemma2, gemma3: what Gemma2Model/Gemma3Model's converter writes (Gemma 2
+ * always has its window and caps), and what llama.cpp would not infer
+ * the same: an attention scale other than its rule, a sliding RoPE base
+ * other than 10000 (prunebench keys, ignored there). */
+static void write_gemma_keys(const struct pb_model *m, struct buf *b)
+{
+	const struct pb_arch_params *ap = pb_model_arch_params(m);
+	const int g2 = m->arch == PB_ARCH_GEMMA2;
+	if (g2 || ap->sliding_window > 0)
+		kv_u32(b, akey(m, "attention.sliding_window"), (uint32_t)ap->sliding_window);
+	if (g2)
+		kv_f32(b, akey(m, "attn_logit_softcapping"), ap->attn_softcap);
+	if (g2 || ap->final_softcap > 0)
+		kv_f32(b, akey(m, "final_logit_softcapping"), ap->final_softcap);
+	if (!g2 && ap->rope_theta_swa > 0 && ap->rope_theta_swa != 10000.0f)
+		kv_f32(b, akey(m, "rope.freq_base_swa"), ap->rope_theta_swa);
+	float inferred = (float)pb_arch_default_attn_scale(m->arch, &m->hp);
+	if (ap->attn_scale > 0 && fabsf(ap->attn_scale - inferred) > 1e-7f * inferred)
+		kv_f32(b, akey(m, "attention.scale"), ap->attn_scale);
 }
 
 /* The keys convert_hf_to_gguf.py's T5Model writes (head counts are the
@@ -270,7 +301,7 @@ static int write_metadata(const struct pb_model *m, const struct pb_tokenizer *t
 			  struct buf *b)
 {
 	const struct pb_hparams *hp = &m->hp;
-	const char *arch = m->arch == PB_ARCH_T5 ? "t5" : "llama";
+	const char *arch = pb_arch_name(m->arch);
 	struct pb_vocab_spec v;
 	int n = hp->n_layers > 0 ? hp->n_layers : 1, quantized;
 	int *heads = calloc((size_t)n, sizeof *heads), *kv = calloc((size_t)n, sizeof *kv);
@@ -296,7 +327,9 @@ static int write_metadata(const struct pb_model *m, const struct pb_tokenizer *t
 	if (m->arch == PB_ARCH_T5)
 		write_t5_keys(m, b);
 	else
-		write_llama_keys(m, b, heads, kv, ffn, n);
+		write_decoder_keys(m, b, heads, kv, ffn, n);
+	if (m->arch == PB_ARCH_GEMMA2 || m->arch == PB_ARCH_GEMMA3)
+		write_gemma_keys(m, b);
 	/* the reader infers d_model^-0.5 for a tied t5 and 1 otherwise */
 	float scale = hp->logit_scale != 0.0f ? hp->logit_scale : 1.0f;
 	float inferred = m->arch == PB_ARCH_T5 && is_tied(m) ? 1.0f / sqrtf((float)hp->dim) : 1.0f;
@@ -326,10 +359,11 @@ int pb_gguf_write(const struct pb_model *m, const char *path, char *err, size_t 
 	int rc = 0, n_out = 0;
 	static const uint8_t zeros[GGUF_DEFAULT_ALIGNMENT];
 
-	if ((m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_T5) ||
-	    m->hp.rope_layout != PB_ROPE_INTERLEAVED || !tok)
+	if ((m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_T5 && m->arch != PB_ARCH_QWEN2 &&
+	     m->arch != PB_ARCH_QWEN3 && m->arch != PB_ARCH_GEMMA2 && m->arch != PB_ARCH_GEMMA3) ||
+	    m->hp.rope_layout != pb_arch_rope_layout(m->arch) || !tok)
 		return pb_errf(err, len, -ENOTSUP,
-			       "%s: only llama and t5 models with interleaved RoPE and a tokenizer can be written as GGUF",
+			       "%s: only llama, qwen2, qwen3, gemma2, gemma3 and t5 models in llama.cpp's RoPE layout and with a tokenizer can be written as GGUF",
 			       path);
 	if (pb_tokenizer_vocab(tok) > m->hp.vocab)
 		return pb_errf(err, len, -EINVAL, "%s: the tokenizer has %d tokens, the model's vocabulary %d",

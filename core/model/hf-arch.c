@@ -1,11 +1,23 @@
 /* core/model/hf-arch.c — what a Hugging Face config.json and tensor names
- * mean for the two architectures we read, mapped onto llama.cpp's
+ * mean for the architectures we read, mapped onto llama.cpp's
  * (convert_hf_to_gguf.py, gguf-py tensor_mapping.py):
  *
- * LlamaForCausalLM: model.embed_tokens → token_embd, model.layers.N.
- *   {input_layernorm, self_attn.{q,k,v,o}_proj, post_attention_layernorm,
- *   mlp.{gate,up,down}_proj} → blk.N.{attn_norm, attn_q/k/v, attn_output,
- *   ffn_norm, ffn_gate/up/down}, model.norm → output_norm, lm_head → output.
+ * LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM: model.embed_tokens
+ *   → token_embd, model.layers.N.{input_layernorm, self_attn.{q,k,v,o}_proj,
+ *   post_attention_layernorm, mlp.{gate,up,down}_proj} → blk.N.{attn_norm,
+ *   attn_q/k/v, attn_output, ffn_norm, ffn_gate/up/down}, model.norm →
+ *   output_norm, lm_head → output; Qwen2's self_attn.{q,k,v}_proj.bias →
+ *   blk.N.attn_{q,k,v}.bias, Qwen3's self_attn.{q,k}_norm →
+ *   blk.N.attn_{q,k}_norm.  Llama's rope_scaling {rope_type: llama3}
+ *   becomes the rope_freqs tensor llama.cpp's converter writes (hf.c adds
+ *   it; core/model/rope.c computes it).  Qwen rows stay in HF's
+ *   rotate-half order, as llama.cpp's qwen2/qwen3 (NeoX RoPE) read them.
+ * Gemma2ForCausalLM, Gemma3ForCausalLM: the same embedding, norm and
+ *   projection names; input_layernorm → attn_norm, post_attention_layernorm
+ *   → post_attention_norm, pre_feedforward_layernorm → ffn_norm,
+ *   post_feedforward_layernorm → post_ffw_norm; Gemma 3's q_norm/k_norm
+ *   → attn_{q,k}_norm.  Every norm weight becomes 1 + w on load (hf.c), as
+ *   llama.cpp's converter stores it.
  * T5ForConditionalGeneration: shared / {en,de}coder.embed_tokens →
  *   token_embd; {en,de}coder.block.N.layer.0.{SelfAttention.{q,k,v,o,
  *   relative_attention_bias}, layer_norm} → {enc,dec}.blk.N.{attn_q/k/v/o,
@@ -56,9 +68,9 @@ static int match(const struct suffix_role *t, const char *rest, enum pb_role *ro
 	return -1;
 }
 
-/* ---- llama ---- */
+/* ---- llama, qwen2, qwen3 ---- */
 
-static const struct suffix_role llama_block[] = {
+static const struct suffix_role decoder_block[] = {
 	{ "input_layernorm.weight", PB_ROLE_ATTN_NORM },
 	{ "self_attn.q_proj.weight", PB_ROLE_ATTN_Q },
 	{ "self_attn.k_proj.weight", PB_ROLE_ATTN_K },
@@ -68,10 +80,23 @@ static const struct suffix_role llama_block[] = {
 	{ "mlp.gate_proj.weight", PB_ROLE_FFN_GATE },
 	{ "mlp.up_proj.weight", PB_ROLE_FFN_UP },
 	{ "mlp.down_proj.weight", PB_ROLE_FFN_DOWN },
+	/* Qwen2 */
+	{ "self_attn.q_proj.bias", PB_ROLE_ATTN_Q_BIAS },
+	{ "self_attn.k_proj.bias", PB_ROLE_ATTN_K_BIAS },
+	{ "self_attn.v_proj.bias", PB_ROLE_ATTN_V_BIAS },
+	/* Qwen3 */
+	{ "self_attn.q_norm.weight", PB_ROLE_ATTN_Q_NORM },
+	{ "self_attn.k_norm.weight", PB_ROLE_ATTN_K_NORM },
 	{ NULL, 0 },
 };
 
-static int llama_map(const char *name, enum pb_stack *stack, int *layer, enum pb_role *role)
+#define ROLE_BIT(r) (1ull << (r))
+#define BIASES (ROLE_BIT(PB_ROLE_ATTN_Q_BIAS) | ROLE_BIT(PB_ROLE_ATTN_K_BIAS) | ROLE_BIT(PB_ROLE_ATTN_V_BIAS))
+#define QK_NORMS (ROLE_BIT(PB_ROLE_ATTN_Q_NORM) | ROLE_BIT(PB_ROLE_ATTN_K_NORM))
+
+/* The Llama names; `extra`: which of the Qwen roles this class has. */
+static int decoder_map(const char *name, uint64_t extra, enum pb_stack *stack, int *layer,
+		       enum pb_role *role)
 {
 	const char *rest;
 	*stack = PB_STACK_DECODER;
@@ -86,16 +111,87 @@ static int llama_map(const char *name, enum pb_stack *stack, int *layer, enum pb
 		return -1;
 	if (!strcmp(rest, "self_attn.rotary_emb.inv_freq"))
 		return 0;   /* recomputed from rope_theta */
-	return match(llama_block, rest, role);
+	if (match(decoder_block, rest, role) < 0)
+		return -1;
+	if (*role >= PB_ROLE_ATTN_Q_BIAS && !(extra & ROLE_BIT(*role)))
+		return -1;
+	return 1;
 }
 
-static int llama_hparams(struct hf *h, struct pb_model *m, int *tie)
+static int llama_map(const char *name, enum pb_stack *stack, int *layer, enum pb_role *role)
+{
+	return decoder_map(name, 0, stack, layer, role);
+}
+
+static int qwen2_map(const char *name, enum pb_stack *stack, int *layer, enum pb_role *role)
+{
+	return decoder_map(name, BIASES, stack, layer, role);
+}
+
+static int qwen3_map(const char *name, enum pb_stack *stack, int *layer, enum pb_role *role)
+{
+	return decoder_map(name, QK_NORMS, stack, layer, role);
+}
+
+/* A number in the rope_scaling object; absent or null: def. */
+static int rs_float(struct hf *h, json_t *rs, const char *key, double def, double lo, double hi,
+		    double *out)
+{
+	json_t *v = json_object_get(rs, key);
+	*out = def;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi))
+		return pb_errf(h->err, h->len, -EINVAL, "%s: rope_scaling.%s: expected a number in %g..%g",
+			       h->cfg_path, key, lo, hi);
+	*out = json_number_value(v);
+	return 0;
+}
+
+/* rope_scaling: null or "default" is plain RoPE; llama3 (Llama 3.1/3.2)
+ * becomes h->rope3, with convert_hf_to_gguf.py's defaults for missing
+ * members; anything else is refused. */
+static int rope_scaling(struct hf *h, int llama3_ok)
+{
+	json_t *rs = json_object_get(h->cfg, "rope_scaling");
+	double factor, low, high, orig_top, orig;
+	int rc;
+	if (!rs || json_is_null(rs))
+		return 0;
+	if (!json_is_object(rs))
+		return pb_errf(h->err, h->len, -EINVAL, "%s: rope_scaling: expected an object or null", h->cfg_path);
+	const char *type = json_string_value(json_object_get(rs, "rope_type"));
+	if (!type)
+		type = json_string_value(json_object_get(rs, "type"));
+	if (type && !strcmp(type, "default"))
+		return 0;
+	if (!type || strcmp(type, "llama3") || !llama3_ok)
+		return pb_errf(h->err, h->len, -ENOTSUP, "%s: rope_scaling type '%s' is not supported (%s)",
+			       h->cfg_path, type ? type : "(none)", llama3_ok ? "llama3 only" : "plain RoPE only");
+	if ((rc = rs_float(h, rs, "factor", 8.0, 1e-6, 1e6, &factor)) < 0 ||
+	    (rc = rs_float(h, rs, "low_freq_factor", 1.0, 1e-6, 1e6, &low)) < 0 ||
+	    (rc = rs_float(h, rs, "high_freq_factor", 4.0, 1e-6, 1e6, &high)) < 0)
+		return rc;
+	json_t *top = json_object_get(h->cfg, "original_max_position_embeddings");
+	orig_top = json_is_integer(top) ? (double)json_integer_value(top) : 8192;
+	if ((rc = rs_float(h, rs, "original_max_position_embeddings", orig_top, 1, 1 << 24, &orig)) < 0)
+		return rc;
+	if (low == high || orig != (double)(int)orig)
+		return pb_errf(h->err, h->len, -EINVAL,
+			       "%s: rope_scaling: low_freq_factor and high_freq_factor must differ and "
+			       "original_max_position_embeddings be an integer", h->cfg_path);
+	h->rope3 = (struct pb_rope_llama3){ .factor = (float)factor, .low_freq_factor = (float)low,
+					    .high_freq_factor = (float)high, .original_ctx = (int)orig };
+	return 0;
+}
+
+/* What LlamaForCausalLM, Qwen2ForCausalLM and Qwen3ForCausalLM share. */
+static int decoder_hparams(struct hf *h, struct pb_model *m, int *tie, enum pb_arch arch)
 {
 	struct pb_hparams *hp = &m->hp;
 	const char *act = hf_cfg_str(h, "hidden_act");
-	json_t *rs = json_object_get(h->cfg, "rope_scaling");
-	int rc, ab = 0, mb = 0;
-	m->arch = PB_ARCH_LLAMA;
+	int rc, ab = 0, mb = 0, swa = 0;
+	m->arch = arch;
 	if ((rc = hf_cfg_int(h, "hidden_size", 1, 0, 1, 1 << 20, &hp->dim)) < 0 ||
 	    (rc = hf_cfg_int(h, "intermediate_size", 1, 0, 1, 1 << 24, &hp->ffn_dim)) < 0 ||
 	    (rc = hf_cfg_int(h, "num_hidden_layers", 1, 0, 1, 1 << 16, &hp->n_layers)) < 0 ||
@@ -107,7 +203,8 @@ static int llama_hparams(struct hf *h, struct pb_model *m, int *tie)
 	    (rc = hf_cfg_float(h, "rope_theta", 10000.0, 1e-3, 1e12, &hp->rope_theta)) < 0 ||
 	    (rc = hf_cfg_bool(h, "tie_word_embeddings", 0, tie)) < 0 ||
 	    (rc = hf_cfg_bool(h, "attention_bias", 0, &ab)) < 0 ||
-	    (rc = hf_cfg_bool(h, "mlp_bias", 0, &mb)) < 0)
+	    (rc = hf_cfg_bool(h, "mlp_bias", 0, &mb)) < 0 ||
+	    (rc = hf_cfg_bool(h, "use_sliding_window", 0, &swa)) < 0)
 		return rc;
 	if (hp->dim % hp->n_heads && !json_object_get(h->cfg, "head_dim"))
 		return pb_errf(h->err, h->len, -EINVAL, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
@@ -119,22 +216,203 @@ static int llama_hparams(struct hf *h, struct pb_model *m, int *tie)
 			       "%s: head_dim %d must be even and num_attention_heads %d a multiple of num_key_value_heads %d",
 			       h->cfg_path, hp->head_dim, hp->n_heads, hp->n_kv_heads);
 	if (act && strcmp(act, "silu"))
-		return pb_errf(h->err, h->len, -ENOTSUP, "%s: hidden_act '%s' is not supported (llama uses silu)",
-			       h->cfg_path, act);
-	if (rs && !json_is_null(rs))
-		return pb_errf(h->err, h->len, -ENOTSUP, "%s: rope_scaling is not supported (only plain RoPE)",
-			       h->cfg_path);
-	if (ab || mb)
+		return pb_errf(h->err, h->len, -ENOTSUP, "%s: hidden_act '%s' is not supported (%s uses silu)",
+			       h->cfg_path, act, pb_arch_name(arch));
+	if ((rc = rope_scaling(h, arch == PB_ARCH_LLAMA)) < 0)
+		return rc;
+	/* Qwen2's q/k/v biases are not a config switch (its o_proj never has
+	 * one); Llama's attention_bias adds one to o_proj, which llama.cpp's
+	 * llama has no tensor for */
+	if ((arch != PB_ARCH_QWEN2 && ab) || mb)
 		return pb_errf(h->err, h->len, -ENOTSUP, "%s: %s is not supported (linears without bias only)",
-			       h->cfg_path, ab ? "attention_bias" : "mlp_bias");
+			       h->cfg_path, mb ? "mlp_bias" : "attention_bias");
+	if (swa)
+		return pb_errf(h->err, h->len, -ENOTSUP,
+			       "%s: use_sliding_window is not supported (every layer attends to the whole context)",
+			       h->cfg_path);
 	if ((rc = hf_cfg_int(h, "bos_token_id", 0, -1, -1, hp->vocab - 1, &hp->bos_id)) < 0 ||
 	    (rc = hf_cfg_int(h, "eos_token_id", 0, -1, -1, hp->vocab - 1, &hp->eos_id)) < 0 ||
 	    (rc = hf_cfg_int(h, "pad_token_id", 0, -1, -1, hp->vocab - 1, &hp->pad_id)) < 0)
 		return rc;
-	hp->rope_layout = PB_ROPE_INTERLEAVED;   /* after the q/k permutation */
+	/* llama: after the q/k permutation (hf.c); Qwen: as stored */
+	hp->rope_layout = pb_arch_rope_layout(arch);
 	hp->ffn_act = PB_ACT_SILU;
 	hp->ffn_gated = 1;
 	return 0;
+}
+
+static int llama_hparams(struct hf *h, struct pb_model *m, int *tie)
+{
+	return decoder_hparams(h, m, tie, PB_ARCH_LLAMA);
+}
+
+static int qwen2_hparams(struct hf *h, struct pb_model *m, int *tie)
+{
+	return decoder_hparams(h, m, tie, PB_ARCH_QWEN2);
+}
+
+static int qwen3_hparams(struct hf *h, struct pb_model *m, int *tie)
+{
+	return decoder_hparams(h, m, tie, PB_ARCH_QWEN3);
+}
+
+/* ---- gemma2, gemma3 ---- */
+
+/* Gemma's post_attention_layernorm follows the attention (Llama's is the
+ * FFN's pre-norm); pre_feedforward_layernorm is the FFN's. */
+static const struct suffix_role gemma_block[] = {
+	{ "input_layernorm.weight", PB_ROLE_ATTN_NORM },
+	{ "self_attn.q_proj.weight", PB_ROLE_ATTN_Q },
+	{ "self_attn.k_proj.weight", PB_ROLE_ATTN_K },
+	{ "self_attn.v_proj.weight", PB_ROLE_ATTN_V },
+	{ "self_attn.o_proj.weight", PB_ROLE_ATTN_O },
+	{ "post_attention_layernorm.weight", PB_ROLE_ATTN_POST_NORM },
+	{ "pre_feedforward_layernorm.weight", PB_ROLE_FFN_NORM },
+	{ "post_feedforward_layernorm.weight", PB_ROLE_FFN_POST_NORM },
+	{ "mlp.gate_proj.weight", PB_ROLE_FFN_GATE },
+	{ "mlp.up_proj.weight", PB_ROLE_FFN_UP },
+	{ "mlp.down_proj.weight", PB_ROLE_FFN_DOWN },
+	/* Gemma 3 */
+	{ "self_attn.q_norm.weight", PB_ROLE_ATTN_Q_NORM },
+	{ "self_attn.k_norm.weight", PB_ROLE_ATTN_K_NORM },
+	{ NULL, 0 },
+};
+
+static int gemma_map(const char *name, int qk_norms, enum pb_stack *stack, int *layer, enum pb_role *role)
+{
+	const char *rest;
+	*stack = PB_STACK_DECODER;
+	*layer = -1;
+	if (!strcmp(name, "model.embed_tokens.weight"))
+		return *role = PB_ROLE_TOK_EMBD, 1;
+	if (!strcmp(name, "model.norm.weight"))
+		return *role = PB_ROLE_OUT_NORM, 1;
+	if (!strcmp(name, "lm_head.weight"))
+		return *role = PB_ROLE_OUTPUT, 1;
+	if ((*layer = block_of(name, "model.layers.", &rest)) < 0 || match(gemma_block, rest, role) < 0)
+		return -1;
+	if (!qk_norms && (*role == PB_ROLE_ATTN_Q_NORM || *role == PB_ROLE_ATTN_K_NORM))
+		return -1;
+	return 1;
+}
+
+static int gemma2_map(const char *name, enum pb_stack *stack, int *layer, enum pb_role *role)
+{
+	return gemma_map(name, 0, stack, layer, role);
+}
+
+static int gemma3_map(const char *name, enum pb_stack *stack, int *layer, enum pb_role *role)
+{
+	return gemma_map(name, 1, stack, layer, role);
+}
+
+/* A number or null (0) */
+static int cfg_float_or_null(struct hf *h, const char *key, double def, float *out)
+{
+	json_t *v = json_object_get(h->cfg, key);
+	if (v && json_is_null(v)) {
+		*out = 0;
+		return 0;
+	}
+	return hf_cfg_float(h, key, def, 0, 1e6, out);
+}
+
+/* layer_types (newer configs), when given, must be the pattern llama.cpp
+ * runs: a sliding layer exactly where pb_arch_layer_slides says. */
+static int check_layer_types(struct hf *h, enum pb_arch arch, int n_layers)
+{
+	json_t *lt = json_object_get(h->cfg, "layer_types");
+	if (!lt || json_is_null(lt))
+		return 0;
+	if (!json_is_array(lt) || (int)json_array_size(lt) != n_layers)
+		return pb_errf(h->err, h->len, -EINVAL, "%s: layer_types: expected a list of %d entries",
+			       h->cfg_path, n_layers);
+	for (int l = 0; l < n_layers; l++) {
+		const char *t = json_string_value(json_array_get(lt, (size_t)l));
+		int slides = t && !strcmp(t, "sliding_attention");
+		if (!t || (!slides && strcmp(t, "full_attention")) || slides != pb_arch_layer_slides(arch, l))
+			return pb_errf(h->err, h->len, -ENOTSUP,
+				       "%s: layer_types[%d] is '%s'; %s slides %s (llama.cpp's pattern)", h->cfg_path,
+				       l, t ? t : "?", pb_arch_name(arch),
+				       arch == PB_ARCH_GEMMA2 ? "every even layer" : "all but every sixth layer");
+	}
+	return 0;
+}
+
+/* Gemma2ForCausalLM, Gemma3ForCausalLM (the text-only checkpoints):
+ * √hidden embedding scale, GeGLU (tanh GELU), post-norms, attention
+ * scaled by query_pre_attn_scalar^-½, sliding windows on llama.cpp's
+ * layer pattern; Gemma 2's soft-capping, Gemma 3's q/k norms and local
+ * RoPE base.  Their RMSNorm weights are folded to 1 + w by hf.c. */
+static int gemma_hparams(struct hf *h, struct pb_model *m, int *tie, enum pb_arch arch)
+{
+	struct pb_hparams *hp = &m->hp;
+	struct pb_arch_params *ap = pb_model_arch_params_mut(m);
+	const int g2 = arch == PB_ARCH_GEMMA2;
+	const char *act = hf_cfg_str(h, "hidden_activation");
+	json_t *rs = json_object_get(h->cfg, "rope_scaling");
+	int rc, qpas = 0, pattern = g2 ? 2 : 6;
+	m->arch = arch;
+	if (!act)
+		act = hf_cfg_str(h, "hidden_act");
+	if ((rc = hf_cfg_int(h, "hidden_size", 1, 0, 1, 1 << 20, &hp->dim)) < 0 ||
+	    (rc = hf_cfg_int(h, "intermediate_size", 1, 0, 1, 1 << 24, &hp->ffn_dim)) < 0 ||
+	    (rc = hf_cfg_int(h, "num_hidden_layers", 1, 0, 1, 1 << 16, &hp->n_layers)) < 0 ||
+	    (rc = hf_cfg_int(h, "num_attention_heads", 1, 0, 1, 1 << 16, &hp->n_heads)) < 0 ||
+	    (rc = hf_cfg_int(h, "num_key_value_heads", 0, hp->n_heads, 1, hp->n_heads, &hp->n_kv_heads)) < 0 ||
+	    (rc = hf_cfg_int(h, "head_dim", 0, hp->dim / hp->n_heads, 2, 1 << 16, &hp->head_dim)) < 0 ||
+	    (rc = hf_cfg_int(h, "vocab_size", 1, 0, 1, 1 << 24, &hp->vocab)) < 0 ||
+	    (rc = hf_cfg_int(h, "max_position_embeddings", 0, 8192, 1, 1 << 24, &hp->ctx)) < 0 ||
+	    (rc = hf_cfg_float(h, "rms_norm_eps", 1e-6, 0, 1, &hp->norm_eps)) < 0 ||
+	    (rc = hf_cfg_float(h, "rope_theta", g2 ? 10000.0 : 1000000.0, 1e-3, 1e12, &hp->rope_theta)) < 0 ||
+	    (rc = hf_cfg_bool(h, "tie_word_embeddings", 1, tie)) < 0 ||
+	    (rc = hf_cfg_int(h, "query_pre_attn_scalar", 0, hp->head_dim, 1, 1 << 20, &qpas)) < 0 ||
+	    (rc = hf_cfg_int(h, "sliding_window", 0, 4096, 0, 1 << 24, &ap->sliding_window)) < 0 ||
+	    (rc = cfg_float_or_null(h, "final_logit_softcapping", g2 ? 30.0 : 0.0, &ap->final_softcap)) < 0 ||
+	    (!g2 && (rc = hf_cfg_int(h, "sliding_window_pattern", 0, 6, 1, 1 << 16, &pattern)) < 0) ||
+	    (!g2 && (rc = hf_cfg_float(h, "rope_local_base_freq", 10000.0, 1e-3, 1e12, &ap->rope_theta_swa)) < 0) ||
+	    (rc = check_layer_types(h, arch, hp->n_layers)) < 0)
+		return rc;
+	if (g2 && (rc = cfg_float_or_null(h, "attn_logit_softcapping", 50.0, &ap->attn_softcap)) < 0)
+		return rc;
+	if (!g2 && json_object_get(h->cfg, "attn_logit_softcapping") &&
+	    !json_is_null(json_object_get(h->cfg, "attn_logit_softcapping")))
+		return pb_errf(h->err, h->len, -ENOTSUP, "%s: attn_logit_softcapping is not supported on gemma3 "
+			       "(llama.cpp's gemma3 has none)", h->cfg_path);
+	if (pattern != (g2 ? 2 : 6))
+		return pb_errf(h->err, h->len, -ENOTSUP, "%s: sliding_window_pattern %d is not supported (%s: %d)",
+			       h->cfg_path, pattern, pb_arch_name(arch), g2 ? 2 : 6);
+	if (hp->head_dim % 2 || hp->n_heads % hp->n_kv_heads)
+		return pb_errf(h->err, h->len, -EINVAL,
+			       "%s: head_dim %d must be even and num_attention_heads %d a multiple of num_key_value_heads %d",
+			       h->cfg_path, hp->head_dim, hp->n_heads, hp->n_kv_heads);
+	if (act && strcmp(act, "gelu_pytorch_tanh") && strcmp(act, "gelu_new") && strcmp(act, "gelu_tanh"))
+		return pb_errf(h->err, h->len, -ENOTSUP,
+			       "%s: hidden_activation '%s' is not supported (%s uses gelu_pytorch_tanh)",
+			       h->cfg_path, act, pb_arch_name(arch));
+	if (rs && !json_is_null(rs))
+		return pb_errf(h->err, h->len, -ENOTSUP,
+			       "%s: rope_scaling is not supported on %s (plain RoPE only: the text-only 1B and 270M)",
+			       h->cfg_path, pb_arch_name(arch));
+	if ((rc = hf_cfg_int(h, "bos_token_id", 0, -1, -1, hp->vocab - 1, &hp->bos_id)) < 0 ||
+	    (rc = hf_cfg_int(h, "eos_token_id", 0, -1, -1, hp->vocab - 1, &hp->eos_id)) < 0 ||
+	    (rc = hf_cfg_int(h, "pad_token_id", 0, -1, -1, hp->vocab - 1, &hp->pad_id)) < 0)
+		return rc;
+	ap->attn_scale = (float)(1.0 / sqrt((double)qpas));
+	hp->rope_layout = pb_arch_rope_layout(arch);
+	hp->ffn_act = PB_ACT_GELU;
+	hp->ffn_gated = 1;
+	return 0;
+}
+
+static int gemma2_hparams(struct hf *h, struct pb_model *m, int *tie)
+{
+	return gemma_hparams(h, m, tie, PB_ARCH_GEMMA2);
+}
+
+static int gemma3_hparams(struct hf *h, struct pb_model *m, int *tie)
+{
+	return gemma_hparams(h, m, tie, PB_ARCH_GEMMA3);
 }
 
 /* ---- t5 ---- */
@@ -241,8 +519,12 @@ static int t5_hparams(struct hf *h, struct pb_model *m, int *tie)
 }
 
 static const struct hf_arch archs[] = {
-	{ "LlamaForCausalLM", llama_map, llama_hparams, 1 },
-	{ "T5ForConditionalGeneration", t5_map, t5_hparams, 0 },
+	{ "LlamaForCausalLM", PB_ARCH_LLAMA, llama_map, llama_hparams, 1 },
+	{ "Qwen2ForCausalLM", PB_ARCH_QWEN2, qwen2_map, qwen2_hparams, 0 },
+	{ "Qwen3ForCausalLM", PB_ARCH_QWEN3, qwen3_map, qwen3_hparams, 0 },
+	{ "Gemma2ForCausalLM", PB_ARCH_GEMMA2, gemma2_map, gemma2_hparams, 0 },
+	{ "Gemma3ForCausalLM", PB_ARCH_GEMMA3, gemma3_map, gemma3_hparams, 0 },
+	{ "T5ForConditionalGeneration", PB_ARCH_T5, t5_map, t5_hparams, 0 },
 };
 
 const struct hf_arch *hf_arch_find(struct hf *h)
@@ -255,7 +537,8 @@ const struct hf_arch *hf_arch_find(struct hf *h)
 			 : type && !strncasecmp(type, archs[i].name, strlen(type)))
 			return &archs[i];
 	pb_errf(h->err, h->len, -ENOTSUP,
-		"%s: architecture '%s' is not supported (LlamaForCausalLM, T5ForConditionalGeneration)",
+		"%s: architecture '%s' is not supported (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
+		"Gemma2ForCausalLM, Gemma3ForCausalLM, T5ForConditionalGeneration)",
 		h->cfg_path, name ? name : type ? type : "(none: no 'architectures' or 'model_type')");
 	return NULL;
 }

@@ -1,13 +1,17 @@
 /* core/model/hf.c — Hugging Face model folders: config.json,
  * model.safetensors (or model.safetensors.index.json and its shards) and
- * tokenizer.json, for LlamaForCausalLM and T5ForConditionalGeneration.
+ * tokenizer.json, for the architectures hf-arch.c knows (Llama, Qwen2,
+ * Qwen3, Gemma 2/3, T5).
  *
  * Tensors keep their stored format (F32, F16, BF16) and point into the
  * private mappings; they get llama.cpp's GGUF names, so a converted file
- * and the folder describe the same model.  Two things change on load:
+ * and the folder describe the same model.  What changes on load:
  *  - Llama q/k rows are permuted per head from HF's rotate-half RoPE layout
  *    to the interleaved one, exactly as llama.cpp's convert_hf_to_gguf.py
- *    `permute` does, so every model downstream is PB_ROPE_INTERLEAVED;
+ *    `permute` does, so a llama downstream is PB_ROPE_INTERLEAVED (Qwen
+ *    keeps its rows: llama.cpp runs it with rotate-half RoPE);
+ *  - llama3 RoPE scaling becomes a rope_freqs tensor, as the converter
+ *    writes it; Gemma's norm weights w become 1 + w, as it stores them;
  *  - tied embeddings (lm_head or embed_tokens missing, or
  *    tie_word_embeddings) become one embedding and a tied output; T5 then
  *    scales the decoder output by d_model^-0.5, as HF does.
@@ -24,6 +28,7 @@
 #include "model/hf.h"
 #include "model/model-internal.h"
 #include "model/modelio.h"
+#include "model/quant.h"
 #include "model/safetensors.h"
 #include "text/text.h"
 #include "util/util.h"
@@ -200,6 +205,8 @@ static int open_weights(struct hf *h)
 static int64_t order_key(const struct pb_tensor *t)
 {
 	int64_t stack = t->stack == PB_STACK_ENCODER ? 0 : 1;
+	if (t->role == PB_ROLE_ROPE_FREQS)
+		return -2;   /* the converter yields its extra tensors first */
 	if (t->role == PB_ROLE_TOK_EMBD)
 		return -1;
 	if (t->role == PB_ROLE_OUTPUT)
@@ -241,6 +248,35 @@ static int find_role(const struct pb_model *m, enum pb_role role)
 		if (m->tensors[i].role == role)
 			return i;
 	return -1;
+}
+
+/* Llama 3's RoPE scaling as the rope_freqs tensor llama.cpp's converter
+ * writes, appended at m->tensors[m->n_tensors]. */
+static int add_rope_freqs(struct hf *h, struct pb_model *m)
+{
+	struct pb_tensor *t = &m->tensors[m->n_tensors];
+	const int half = m->hp.head_dim / 2;
+	float *f = malloc((size_t)half * sizeof *f);
+	if (!f)
+		return pb_errf(h->err, h->len, -ENOMEM, "%s: out of memory", h->dir);
+	if (pb_rope_llama3_factors(m->hp.rope_theta, m->hp.head_dim, &h->rope3, f) < 0) {
+		free(f);
+		return pb_errf(h->err, h->len, -EINVAL, "%s: rope_scaling: parameters out of range", h->cfg_path);
+	}
+	memset(t, 0, sizeof *t);
+	snprintf(t->name, sizeof t->name, "rope_freqs.weight");
+	t->dtype = PB_F32;
+	t->n_dims = 1;
+	t->ne[0] = half;
+	t->ne[1] = t->ne[2] = t->ne[3] = 1;
+	t->data = f;
+	t->nbytes = (size_t)half * sizeof *f;
+	t->layer = -1;
+	t->role = PB_ROLE_ROPE_FREQS;
+	t->flags = PB_TENSOR_OWNED;
+	t->stack = PB_STACK_DECODER;
+	m->n_tensors++;
+	return 0;
 }
 
 static int build(struct hf *h, struct pb_model *m, const struct hf_arch *a, int *tiep)
@@ -329,12 +365,43 @@ static int build(struct hf *h, struct pb_model *m, const struct hf_arch *a, int 
 	if (m->arch == PB_ARCH_T5 && gate != hp->ffn_gated)
 		return pb_errf(h->err, h->len, -EINVAL, "%s: feed_forward_proj says %s, but the weights %s DenseReluDense.wi_0",
 			       h->cfg_path, hp->ffn_gated ? "gated" : "not gated", gate ? "have" : "lack");
+	if (h->rope3.original_ctx > 0 && (rc = add_rope_freqs(h, m)) < 0)
+		return rc;
 	qsort(m->tensors, (size_t)m->n_tensors, sizeof *m->tensors, cmp_order);
 	if (out < 0)
-		pb_model_tie_output(m, 0);
+		pb_model_tie_output(m, find_role(m, PB_ROLE_TOK_EMBD));
 	/* HF's T5 scales the decoder output by d_model^-0.5 before a tied head */
 	if (m->arch == PB_ARCH_T5 && tie)
 		hp->logit_scale = 1.0f / sqrtf((float)hp->dim);
+	return 0;
+}
+
+/* Gemma's RMSNorm scales by (1 + w): add the 1 in the stored format, as
+ * convert_hf_to_gguf.py does (`data_torch + 1` on every *norm.weight,
+ * rounded to the checkpoint's dtype), so the folded weights are the bits
+ * llama.cpp's GGUF holds.  The data is the private mapping's (copy on
+ * write) or already owned. */
+static int fold_gemma_norms(struct hf *h, struct pb_model *m)
+{
+	if (m->arch != PB_ARCH_GEMMA2 && m->arch != PB_ARCH_GEMMA3)
+		return 0;
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		const enum pb_role r = t->role;
+		if (r != PB_ROLE_ATTN_NORM && r != PB_ROLE_FFN_NORM && r != PB_ROLE_OUT_NORM &&
+		    r != PB_ROLE_ATTN_POST_NORM && r != PB_ROLE_FFN_POST_NORM && r != PB_ROLE_ATTN_Q_NORM &&
+		    r != PB_ROLE_ATTN_K_NORM)
+			continue;
+		const int64_t n = pb_tensor_nelements(t);
+		float *f = malloc((size_t)n * sizeof *f);
+		if (!f)
+			return pb_errf(h->err, h->len, -ENOMEM, "%s: out of memory", h->dir);
+		pb_dequantize_row(t->dtype, t->data, f, n);
+		for (int64_t k = 0; k < n; k++)
+			f[k] += 1.0f;
+		pb_quantize_row(t->dtype, f, t->data, n);
+		free(f);
+	}
 	return 0;
 }
 
@@ -394,7 +461,7 @@ int pb_hf_load(const char *dir, const char *tok_path, struct pb_model **out, cha
 	}
 	if ((rc = open_weights(&h)) < 0)
 		goto fail;
-	int n_max = 2;
+	int n_max = 3;   /* + a tied output and rope_freqs */
 	for (int f = 0; f < h.n_files; f++)
 		n_max += h.files[f].n;
 	m = pb_model_alloc(n_max);
@@ -403,7 +470,7 @@ int pb_hf_load(const char *dir, const char *tok_path, struct pb_model **out, cha
 		goto fail;
 	}
 	if ((rc = a->hparams(&h, m, &tie)) < 0 || (rc = build(&h, m, a, &tie)) < 0 ||
-	    (rc = load_tokenizer(&h, m, tok_path)) < 0)
+	    (rc = fold_gemma_norms(&h, m)) < 0 || (rc = load_tokenizer(&h, m, tok_path)) < 0)
 		goto fail;
 	if (pb_model_small_f32(m) < 0) {
 		rc = pb_errf(err, len, -ENOMEM, "%s: out of memory", dir);

@@ -9,6 +9,7 @@
 
 #include <prunebench/model.h>
 
+#include "model/modelio.h"
 #include "model/safetensors.h"
 
 struct hf {
@@ -19,6 +20,7 @@ struct hf {
 	size_t len;
 	struct pb_st_file *files;
 	int n_files;
+	struct pb_rope_llama3 rope3;   /* llama3 RoPE scaling (original_ctx 0: none) */
 };
 
 /* One stored tensor and its file, for messages. */
@@ -29,6 +31,7 @@ struct hf_src {
 
 struct hf_arch {
 	const char *name;          /* "LlamaForCausalLM" */
+	enum pb_arch arch;
 	/* 1: a model weight (stack, layer, role set); 0: skip (a buffer);
 	 * -1: unknown */
 	int (*map_name)(const char *hf, enum pb_stack *stack, int *layer, enum pb_role *role);

@@ -8,6 +8,8 @@
 
 #include <prunebench/model.h>
 
+#include "model/modelio.h"
+
 struct pb_tokenizer;
 
 /* Further file mappings (sharded safetensors), unmapped with the model. */
@@ -28,6 +30,7 @@ struct pb_model_core {
 	char source[256];          /* file path or "synth:<preset>" */
 	struct pb_model_map *maps; /* more mappings, for models in several files */
 	int n_maps;
+	struct pb_arch_params ap;  /* Gemma's extras (modelio.h) */
 };
 
 /* Allocate an empty model with n_tensors zeroed tensors and its core;

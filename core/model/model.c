@@ -3,6 +3,7 @@
  * a model: hashing, counting, reshaping a tensor, reading a row as floats. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,36 @@ void pb_model_free(struct pb_model *m)
 		free(c);
 	}
 	free(m);
+}
+
+const struct pb_arch_params *pb_model_arch_params(const struct pb_model *m)
+{
+	static const struct pb_arch_params none;
+	const struct pb_model_core *c = m ? m->core : NULL;
+	return c ? &c->ap : &none;
+}
+
+struct pb_arch_params *pb_model_arch_params_mut(struct pb_model *m)
+{
+	struct pb_model_core *c = m->core;
+	return &c->ap;
+}
+
+int pb_arch_layer_slides(enum pb_arch a, int l)
+{
+	if (a == PB_ARCH_GEMMA2)
+		return l % 2 < 1;
+	if (a == PB_ARCH_GEMMA3)
+		return l % 6 < 5;
+	return 0;
+}
+
+double pb_arch_default_attn_scale(enum pb_arch a, const struct pb_hparams *hp)
+{
+	int big = (a == PB_ARCH_GEMMA2 && hp->n_layers == 46) || (a == PB_ARCH_GEMMA3 && hp->n_layers == 62);
+	if (big && hp->n_heads > 0)
+		return 1.0 / sqrt((double)(hp->dim / hp->n_heads));
+	return 1.0 / sqrt((double)hp->head_dim);
 }
 
 void pb_model_drop_tokenizer(struct pb_model *m)
@@ -241,6 +272,7 @@ int pb_tensor_shape_check(const struct pb_tensor *t, const struct pb_hparams *hp
 		what = "embedding_length, vocabulary";
 		break;
 	case PB_ROLE_ATTN_NORM: case PB_ROLE_FFN_NORM: case PB_ROLE_CROSS_NORM: case PB_ROLE_OUT_NORM:
+	case PB_ROLE_ATTN_POST_NORM: case PB_ROLE_FFN_POST_NORM:
 		ok = a == hp->dim && b == 1;
 		pb_sayf(want, sizeof want, "[%d]", hp->dim);
 		what = "embedding_length";
@@ -265,6 +297,21 @@ int pb_tensor_shape_check(const struct pb_tensor *t, const struct pb_hparams *hp
 		ok = b == hp->dim;
 		pb_sayf(want, sizeof want, "[width, %d]", hp->dim);
 		what = "feed-forward width, embedding_length";
+		break;
+	case PB_ROLE_ATTN_Q_BIAS: case PB_ROLE_ATTN_K_BIAS: case PB_ROLE_ATTN_V_BIAS:
+		ok = b == 1 && a % hd == 0 && a > 0;
+		pb_sayf(want, sizeof want, "[heads × %d]", hp->head_dim);
+		what = "whole heads";
+		break;
+	case PB_ROLE_ATTN_Q_NORM: case PB_ROLE_ATTN_K_NORM:
+		ok = a == hp->head_dim && b == 1;
+		pb_sayf(want, sizeof want, "[%d]", hp->head_dim);
+		what = "head dimension";
+		break;
+	case PB_ROLE_ROPE_FREQS:
+		ok = 2 * a == hp->head_dim && b == 1;
+		pb_sayf(want, sizeof want, "[%d]", hp->head_dim / 2);
+		what = "half the head dimension";
 		break;
 	case PB_ROLE_ATTN_REL_BIAS:
 		ok = b == hp->rel_buckets && a >= 1 && a <= hp->n_heads;
@@ -385,7 +432,8 @@ int pb_model_small_f32(struct pb_model *m)
 		struct pb_tensor *t = &m->tensors[i];
 		int small = t->n_dims == 1 || t->role == PB_ROLE_ATTN_REL_BIAS ||
 			    t->role == PB_ROLE_ATTN_NORM || t->role == PB_ROLE_FFN_NORM ||
-			    t->role == PB_ROLE_CROSS_NORM || t->role == PB_ROLE_OUT_NORM;
+			    t->role == PB_ROLE_CROSS_NORM || t->role == PB_ROLE_OUT_NORM ||
+			    (t->role >= PB_ROLE_ATTN_Q_BIAS && t->role <= PB_ROLE_ROPE_FACTORS_LONG);
 		if (!small || t->dtype == PB_F32)
 			continue;
 		int rc = pb_tensor_convert(t, PB_F32);

@@ -15,15 +15,71 @@
 
 struct pb_tokenizer;
 
+/* Llama 3's RoPE scaling (config.json rope_scaling {rope_type: llama3}),
+ * which reaches the op list as a rope_freqs tensor of frequency divisors.
+ * original_ctx 0: none. */
+struct pb_rope_llama3 {
+	float factor, low_freq_factor, high_freq_factor;
+	int original_ctx;             /* original_max_position_embeddings */
+};
+
+/* The [head_dim/2] divisors of llama3 scaling, computed exactly as
+ * llama.cpp's convert_hf_to_gguf.py writes rope_freqs.weight (float32
+ * arithmetic in its order): pair i of base frequency f_i =
+ * theta^(-2i/head_dim) and wavelength 2π/f_i gets 1 below
+ * original/high_freq_factor, factor above original/low_freq_factor, and
+ * 1 / ((1 - s)/factor + s), s = (original/wavelength - low) / (high -
+ * low), between.  0, or -EINVAL for bad parameters. */
+int pb_rope_llama3_factors(float theta, int head_dim, const struct pb_rope_llama3 *r, float *out);
+
+/* llama.cpp's architecture strings (general.architecture), both ways
+ * (names.c); pb_arch_from_name gives -1 for a name we do not run.  The
+ * RoPE layout llama.cpp's GGUF rows of an architecture use: interleaved
+ * for llama (its converter permutes q/k), rotate-half (NeoX) for Qwen,
+ * Gemma and Phi-3. */
+const char *pb_arch_name(enum pb_arch a);
+int pb_arch_from_name(const char *s, size_t n);
+enum pb_rope_layout pb_arch_rope_layout(enum pb_arch a);
+
+/* What some architectures need beyond pb_hparams, kept core-private so
+ * that the plugin ABI's pb_hparams stays as it is (Gemma 2/3). */
+struct pb_arch_params {
+	float attn_scale;      /* multiplies q·k; 0: 1/√head_dim (Gemma: query_pre_attn_scalar^-½) */
+	float attn_softcap;    /* Gemma 2's attn_logit_softcapping (50); 0: none */
+	float final_softcap;   /* Gemma 2's final_logit_softcapping (30); 0: none */
+	int sliding_window;    /* keys a sliding layer sees (p − j < window); 0: none */
+	float rope_theta_swa;  /* Gemma 3: the sliding layers' RoPE base (10000); 0: hp.rope_theta */
+};
+/* The model's (zeroes for architectures without any); never NULL. */
+const struct pb_arch_params *pb_model_arch_params(const struct pb_model *m);
+struct pb_arch_params *pb_model_arch_params_mut(struct pb_model *m);
+/* Whether block l of an architecture is a sliding-window layer when the
+ * model has a window: llama.cpp's set_swa_pattern — Gemma 2 every even
+ * block, Gemma 3 all but every sixth (5, 11, …); 0 for every other
+ * architecture.  By index, as trained: dropping blocks would move it. */
+int pb_arch_layer_slides(enum pb_arch a, int l);
+/* The attention scale llama.cpp infers for a GGUF of this architecture:
+ * 1/√head_dim, but 1/√(dim/heads) for Gemma 2 27B (46 blocks) and Gemma 3
+ * 27B (62 blocks), which llama.cpp tells apart by their block counts. */
+double pb_arch_default_attn_scale(enum pb_arch a, const struct pb_hparams *hp);
+
 /* Synthetic presets with real shapes; weights deterministic from seed. */
 struct pb_synth_preset {
 	const char *name;             /* "llama-15m" */
+	enum pb_arch arch;            /* llama, t5, qwen2 (q/k/v biases), qwen3 (q/k norms), gemma2, gemma3 */
 	struct pb_hparams hp;
+	int untied;                   /* decoder-only: a separate output projection */
+	struct pb_rope_llama3 rope3;  /* llama: a rope_freqs tensor when original_ctx > 0 */
+	struct pb_arch_params ap;     /* gemma2/gemma3 */
 };
 const struct pb_synth_preset *pb_synth_presets(int *n);
 const struct pb_synth_preset *pb_synth_find(const char *name);
 int pb_model_synth(const char *preset, uint64_t seed, struct pb_model **out,
 		   char *err, size_t len);
+/* The same from a preset the caller made (tests: tiny models of each
+ * architecture). */
+int pb_model_synth_preset(const struct pb_synth_preset *p, uint64_t seed, struct pb_model **out,
+			  char *err, size_t len);
 /* The same from explicit hyper-parameters (tests build tiny models this
  * way); hp->vocab >= 3, and >= 259 for every byte to have its piece. */
 int pb_model_synth_hp(const char *name, const struct pb_hparams *hp, uint64_t seed,
@@ -32,13 +88,14 @@ int pb_model_synth_hp(const char *name, const struct pb_hparams *hp, uint64_t se
  * the presets do (tests use it to build pruned shapes). */
 void pb_synth_fill(struct pb_tensor *t, uint64_t seed, uint64_t stream, float std);
 
-/* A model: a GGUF file (versions 1-3; llama or t5), a Hugging Face
- * folder (config.json + model.safetensors or a sharded index +
- * tokenizer.json; LlamaForCausalLM or T5ForConditionalGeneration; a path to
- * one of its files stands for the folder) or a llama2.c checkpoint (.bin,
- * with tokenizer.bin or a single tok*.bin beside it).  Hugging Face llama
- * q/k rows are permuted on load to the interleaved RoPE layout, so every
- * model comes back with PB_ROPE_INTERLEAVED. */
+/* A model: a GGUF file (versions 1-3; llama, qwen2, qwen3 or t5), a
+ * Hugging Face folder (config.json + model.safetensors or a sharded index
+ * + tokenizer.json; LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM
+ * or T5ForConditionalGeneration; a path to one of its files stands for the
+ * folder) or a llama2.c checkpoint (.bin, with tokenizer.bin or a single
+ * tok*.bin beside it).  Every model comes back in llama.cpp's RoPE layout
+ * for its architecture (pb_arch_rope_layout): Hugging Face llama q/k rows
+ * are permuted on load to the interleaved one, Qwen rows stay. */
 int pb_model_load(const char *path, struct pb_model **out, char *err, size_t len);
 /* The same with a tokenizer file that replaces (or, for llama2.c, supplies)
  * the model's: tokenizer.json or a llama2.c tokenizer .bin; NULL or "": the
@@ -54,8 +111,9 @@ int pb_model_load_pre(const char *path, const char *tokenizer_path, const char *
  * to pre when not NULL or "". */
 int pb_gguf_tokenizer_load(const char *path, const char *pre, struct pb_tokenizer **out,
 			   char *err, size_t len);
-/* GGUF v3 as llama.cpp reads it: llama or t5 names and keys, tokenizer
- * metadata from pb_tokenizer_export; a tied output is left out. */
+/* GGUF v3 as llama.cpp reads it: llama, qwen2, qwen3 or t5 names and
+ * keys, tokenizer metadata from pb_tokenizer_export; a tied output is left
+ * out. */
 int pb_gguf_write(const struct pb_model *m, const char *path, char *err, size_t len);
 void pb_model_free(struct pb_model *m);
 

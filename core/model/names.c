@@ -1,9 +1,16 @@
-/* core/model/names.c — llama.cpp's GGUF tensor names for the
- * architectures prunebench runs (llama.cpp src/llama-arch.cpp), both ways:
- * name → (stack, layer, role) when reading, and back when writing.
+/* core/model/names.c — llama.cpp's architecture strings and GGUF tensor
+ * names for the architectures prunebench runs (llama.cpp
+ * src/llama-arch.cpp), both ways: name → (stack, layer, role) when reading,
+ * and back when writing.
  *
- * llama: token_embd, blk.N.{attn_norm,attn_q,attn_k,attn_v,attn_output,
- *        ffn_norm,ffn_gate,ffn_up,ffn_down}, output_norm, output.
+ * The Llama-family decoders (llama, qwen2, qwen3, gemma2, gemma3) share
+ * one naming: token_embd, rope_freqs (llama3 RoPE scaling),
+ * blk.N.{attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm,
+ * ffn_gate, ffn_up, ffn_down}.weight, blk.N.attn_{q,k,v}.bias (qwen2),
+ * blk.N.attn_{q,k}_norm.weight (qwen3, gemma3),
+ * blk.N.{post_attention_norm, post_ffw_norm}.weight (gemma2/3),
+ * output_norm, output.  Which of them an architecture may carry is the
+ * session's to check (core/arch/llama.c).
  * t5:    token_embd (shared by both stacks), enc.blk.N.{attn_norm,attn_q,
  *        attn_k,attn_v,attn_o,attn_rel_b,ffn_norm,ffn_gate,ffn_up,ffn_down},
  *        enc.output_norm, dec.blk.N.{the same, cross_attn_norm,
@@ -15,43 +22,86 @@
 #include <string.h>
 
 #include "model/model-internal.h"
+#include "model/modelio.h"
 #include "util/util.h"
 
+/* ---- architectures ---- */
+
+static const struct {
+	const char *name;                   /* general.architecture */
+	enum pb_rope_layout rope;           /* llama.cpp's LLAMA_ROPE_TYPE_NORM or _NEOX */
+} archs[] = {
+	[PB_ARCH_LLAMA] = { "llama", PB_ROPE_INTERLEAVED },
+	[PB_ARCH_T5] = { "t5", PB_ROPE_INTERLEAVED },
+	[PB_ARCH_QWEN2] = { "qwen2", PB_ROPE_HALF },
+	[PB_ARCH_QWEN3] = { "qwen3", PB_ROPE_HALF },
+	[PB_ARCH_GEMMA2] = { "gemma2", PB_ROPE_HALF },
+	[PB_ARCH_GEMMA3] = { "gemma3", PB_ROPE_HALF },
+	[PB_ARCH_PHI3] = { "phi3", PB_ROPE_HALF },
+};
+
+const char *pb_arch_name(enum pb_arch a)
+{
+	return (unsigned)a < PB_ARRAY_LEN(archs) && archs[a].name ? archs[a].name : "?";
+}
+
+int pb_arch_from_name(const char *s, size_t n)
+{
+	for (size_t a = 0; a < PB_ARRAY_LEN(archs); a++)
+		if (archs[a].name && strlen(archs[a].name) == n && !memcmp(archs[a].name, s, n))
+			return (int)a;
+	return -1;
+}
+
+enum pb_rope_layout pb_arch_rope_layout(enum pb_arch a)
+{
+	return (unsigned)a < PB_ARRAY_LEN(archs) ? archs[a].rope : PB_ROPE_INTERLEAVED;
+}
+
+/* ---- tensor names ---- */
+
 struct block_name {
-	const char *suffix;
+	const char *suffix;                 /* after "blk.N." */
 	enum pb_role role;
 };
 
-static const struct block_name llama_block[] = {
-	{ "attn_norm", PB_ROLE_ATTN_NORM },
-	{ "attn_q", PB_ROLE_ATTN_Q },
-	{ "attn_k", PB_ROLE_ATTN_K },
-	{ "attn_v", PB_ROLE_ATTN_V },
-	{ "attn_output", PB_ROLE_ATTN_O },
-	{ "ffn_norm", PB_ROLE_FFN_NORM },
-	{ "ffn_gate", PB_ROLE_FFN_GATE },
-	{ "ffn_up", PB_ROLE_FFN_UP },
-	{ "ffn_down", PB_ROLE_FFN_DOWN },
+static const struct block_name decoder_block[] = {
+	{ "attn_norm.weight", PB_ROLE_ATTN_NORM },
+	{ "attn_q.weight", PB_ROLE_ATTN_Q },
+	{ "attn_k.weight", PB_ROLE_ATTN_K },
+	{ "attn_v.weight", PB_ROLE_ATTN_V },
+	{ "attn_output.weight", PB_ROLE_ATTN_O },
+	{ "attn_q.bias", PB_ROLE_ATTN_Q_BIAS },
+	{ "attn_k.bias", PB_ROLE_ATTN_K_BIAS },
+	{ "attn_v.bias", PB_ROLE_ATTN_V_BIAS },
+	{ "attn_q_norm.weight", PB_ROLE_ATTN_Q_NORM },
+	{ "attn_k_norm.weight", PB_ROLE_ATTN_K_NORM },
+	{ "post_attention_norm.weight", PB_ROLE_ATTN_POST_NORM },
+	{ "ffn_norm.weight", PB_ROLE_FFN_NORM },
+	{ "ffn_gate.weight", PB_ROLE_FFN_GATE },
+	{ "ffn_up.weight", PB_ROLE_FFN_UP },
+	{ "ffn_down.weight", PB_ROLE_FFN_DOWN },
+	{ "post_ffw_norm.weight", PB_ROLE_FFN_POST_NORM },
 	{ NULL, 0 },
 };
 
 static const struct block_name t5_block[] = {
-	{ "attn_norm", PB_ROLE_ATTN_NORM },
-	{ "attn_q", PB_ROLE_ATTN_Q },
-	{ "attn_k", PB_ROLE_ATTN_K },
-	{ "attn_v", PB_ROLE_ATTN_V },
-	{ "attn_o", PB_ROLE_ATTN_O },
-	{ "attn_rel_b", PB_ROLE_ATTN_REL_BIAS },
-	{ "ffn_norm", PB_ROLE_FFN_NORM },
-	{ "ffn_gate", PB_ROLE_FFN_GATE },
-	{ "ffn_up", PB_ROLE_FFN_UP },
-	{ "ffn_down", PB_ROLE_FFN_DOWN },
+	{ "attn_norm.weight", PB_ROLE_ATTN_NORM },
+	{ "attn_q.weight", PB_ROLE_ATTN_Q },
+	{ "attn_k.weight", PB_ROLE_ATTN_K },
+	{ "attn_v.weight", PB_ROLE_ATTN_V },
+	{ "attn_o.weight", PB_ROLE_ATTN_O },
+	{ "attn_rel_b.weight", PB_ROLE_ATTN_REL_BIAS },
+	{ "ffn_norm.weight", PB_ROLE_FFN_NORM },
+	{ "ffn_gate.weight", PB_ROLE_FFN_GATE },
+	{ "ffn_up.weight", PB_ROLE_FFN_UP },
+	{ "ffn_down.weight", PB_ROLE_FFN_DOWN },
 	/* decoder only */
-	{ "cross_attn_norm", PB_ROLE_CROSS_NORM },
-	{ "cross_attn_q", PB_ROLE_CROSS_Q },
-	{ "cross_attn_k", PB_ROLE_CROSS_K },
-	{ "cross_attn_v", PB_ROLE_CROSS_V },
-	{ "cross_attn_o", PB_ROLE_CROSS_O },
+	{ "cross_attn_norm.weight", PB_ROLE_CROSS_NORM },
+	{ "cross_attn_q.weight", PB_ROLE_CROSS_Q },
+	{ "cross_attn_k.weight", PB_ROLE_CROSS_K },
+	{ "cross_attn_v.weight", PB_ROLE_CROSS_V },
+	{ "cross_attn_o.weight", PB_ROLE_CROSS_O },
 	{ NULL, 0 },
 };
 
@@ -61,8 +111,9 @@ struct global_name {
 	enum pb_role role;
 };
 
-static const struct global_name llama_global[] = {
+static const struct global_name decoder_global[] = {
 	{ "token_embd.weight", PB_STACK_DECODER, PB_ROLE_TOK_EMBD },
+	{ "rope_freqs.weight", PB_STACK_DECODER, PB_ROLE_ROPE_FREQS },
 	{ "output_norm.weight", PB_STACK_DECODER, PB_ROLE_OUT_NORM },
 	{ "output.weight", PB_STACK_DECODER, PB_ROLE_OUTPUT },
 	{ NULL, 0, 0 },
@@ -92,8 +143,8 @@ static int block_number(const char **p)
 
 void pb_tensor_classify_arch(struct pb_tensor *t, enum pb_arch arch)
 {
-	const struct global_name *g = arch == PB_ARCH_T5 ? t5_global : llama_global;
-	const struct block_name *b = arch == PB_ARCH_T5 ? t5_block : llama_block;
+	const struct global_name *g = arch == PB_ARCH_T5 ? t5_global : decoder_global;
+	const struct block_name *b = arch == PB_ARCH_T5 ? t5_block : decoder_block;
 	const char *p = t->name;
 	t->layer = -1;
 	t->role = PB_ROLE_OTHER;
@@ -118,11 +169,8 @@ void pb_tensor_classify_arch(struct pb_tensor *t, enum pb_arch arch)
 	if (layer < 0)
 		return;
 	t->layer = layer;
-	size_t n = strlen(p);
-	if (n < 7 || strcmp(p + n - 7, ".weight"))
-		return;
 	for (; b->suffix; b++) {
-		if (strlen(b->suffix) != n - 7 || strncmp(p, b->suffix, n - 7))
+		if (strcmp(p, b->suffix))
 			continue;
 		/* cross-attention exists only in the decoder */
 		if (t->stack == PB_STACK_ENCODER && b->role >= PB_ROLE_CROSS_NORM)
@@ -135,8 +183,8 @@ void pb_tensor_classify_arch(struct pb_tensor *t, enum pb_arch arch)
 int pb_tensor_name_arch(enum pb_arch arch, enum pb_stack stack, int layer, enum pb_role role,
 			char *out, size_t len)
 {
-	const struct global_name *g = arch == PB_ARCH_T5 ? t5_global : llama_global;
-	const struct block_name *b = arch == PB_ARCH_T5 ? t5_block : llama_block;
+	const struct global_name *g = arch == PB_ARCH_T5 ? t5_global : decoder_global;
+	const struct block_name *b = arch == PB_ARCH_T5 ? t5_block : decoder_block;
 	int n;
 	if (layer < 0) {
 		for (; g->name; g++)
@@ -150,11 +198,11 @@ int pb_tensor_name_arch(enum pb_arch arch, enum pb_stack stack, int layer, enum 
 		if (arch != PB_ARCH_T5) {
 			if (stack != PB_STACK_DECODER)
 				return -EINVAL;
-			n = snprintf(out, len, "blk.%d.%s.weight", layer, b->suffix);
+			n = snprintf(out, len, "blk.%d.%s", layer, b->suffix);
 		} else {
 			if (stack == PB_STACK_ENCODER && role >= PB_ROLE_CROSS_NORM)
 				return -EINVAL;
-			n = snprintf(out, len, "%s.blk.%d.%s.weight",
+			n = snprintf(out, len, "%s.blk.%d.%s",
 				     stack == PB_STACK_ENCODER ? "enc" : "dec", layer, b->suffix);
 		}
 		return n < (int)len ? 0 : -ENAMETOOLONG;

@@ -1,6 +1,7 @@
-/* core/model/synth.c — synthetic llama and T5 models with real shapes and
- * deterministic weights, so the whole pipeline runs without downloading a
- * model.  Each tensor draws from its own stream (seed, tensor index), so
+/* core/model/synth.c — synthetic models with real shapes and
+ * deterministic weights (llama, T5, and the edge families: Llama 3.2,
+ * SmolLM2, Qwen2.5, Qwen3, Gemma 2/3, plus tiny variants for tests), so the whole
+ * pipeline runs without downloading a model.  Each tensor draws from its own stream (seed, tensor index), so
  * generation is fast and does not depend on fill order.  A preset costs
  * nothing until it is synthesised (validate only looks names up), and
  * then exactly its F32 weights: llama-1b is 4.4 GB, built only on request.
@@ -15,6 +16,8 @@
  * tokens in 32 on llama-15m), and longer printable-ASCII embedding rows
  * make it mostly visible text.  The constants were tuned by measuring
  * just that; change them only with the same check (tests/engine).
+ * Qwen2's biases are N(0, 1), Qwen3's q/k norms 1 like every norm, and
+ * llama3 scaling's rope_freqs is computed from the preset (rope.c).
  */
 #include <errno.h>
 #include <math.h>
@@ -27,22 +30,43 @@
 #include "text/text.h"
 #include "util/util.h"
 
-#define PRESET(n, d, f, l, h, kvh, c) { .name = n, .hp = { \
+#define PRESET(n, d, f, l, h, kvh, c, ...) { .name = n, .arch = PB_ARCH_LLAMA, .hp = { \
 	.dim = d, .n_layers = l, .n_heads = h, .n_kv_heads = kvh, .head_dim = (d) / (h), \
 	.ffn_dim = f, .vocab = 32000, .ctx = c, .norm_eps = 1e-5f, .rope_theta = 10000.0f, \
 	.rope_layout = PB_ROPE_INTERLEAVED, .bos_id = 1, .eos_id = 2, .pad_id = -1, .unk_id = 0, \
-	.ffn_act = PB_ACT_SILU, .ffn_gated = 1 } }
+	.ffn_act = PB_ACT_SILU, .ffn_gated = 1 }, __VA_ARGS__ }
 
 /* T5: d_kv 64, 32 buckets up to distance 128, ctx 512, eps 1e-6; the
  * vocabulary of the real checkpoints (32100 pieces padded to 32128).
  * Tied heads (v1.0) scale the last hidden state by d_model^-0.5, as HF
  * does; an untied head (v1.1/FLAN) is left unscaled (logit_scale 0). */
-#define T5(n, d, f, enc, dec, h, act, gated, scale) { .name = n, .hp = { \
+#define T5(n, d, f, enc, dec, h, act, gated, scale) { .name = n, .arch = PB_ARCH_T5, .hp = { \
 	.dim = d, .n_layers = dec, .n_enc_layers = enc, .n_heads = h, .n_kv_heads = h, \
 	.head_dim = 64, .ffn_dim = f, .vocab = 32128, .ctx = 512, .norm_eps = 1e-6f, \
 	.bos_id = -1, .eos_id = 1, .pad_id = 0, .unk_id = 2, .decoder_start_id = 0, \
 	.rel_buckets = 32, .rel_max_distance = 128, .ffn_act = act, .ffn_gated = gated, \
 	.logit_scale = scale } }
+
+/* The Llama-family decoders of the edge models, at their config.json
+ * shapes (hidden, intermediate, layers, heads, kv heads, head_dim, vocab,
+ * rms_norm_eps, rope_theta; all tie their embeddings) with the byte-level
+ * vocabulary's special ids.  ctx is cut to 2048: every session sizes its
+ * buffers and KV cache by it (Llama 3.2's 131072 would need ~17 GB). */
+#define DECODER(n, a, d, f, l, h, kvh, hd, v, c, eps, theta, layout, ...) { .name = n, .arch = a, \
+	.hp = { .dim = d, .n_layers = l, .n_heads = h, .n_kv_heads = kvh, .head_dim = hd, \
+	.ffn_dim = f, .vocab = v, .ctx = c, .norm_eps = eps, .rope_theta = theta, \
+	.rope_layout = layout, .bos_id = 1, .eos_id = 2, .pad_id = -1, .unk_id = 0, \
+	.ffn_act = PB_ACT_SILU, .ffn_gated = 1 }, __VA_ARGS__ }
+
+/* Gemma: GeGLU; scale, caps, window and local RoPE base in .ap */
+#define GEMMA(n, a, d, f, l, h, kvh, hd, v, c, theta, ...) { .name = n, .arch = a, \
+	.hp = { .dim = d, .n_layers = l, .n_heads = h, .n_kv_heads = kvh, .head_dim = hd, \
+	.ffn_dim = f, .vocab = v, .ctx = c, .norm_eps = 1e-6f, .rope_theta = theta, \
+	.rope_layout = PB_ROPE_HALF, .bos_id = 1, .eos_id = 2, .pad_id = -1, .unk_id = 0, \
+	.ffn_act = PB_ACT_GELU, .ffn_gated = 1 }, __VA_ARGS__ }
+
+#define LLAMA3_ROPE(f, lo, hi, orig) .rope3 = { .factor = f, .low_freq_factor = lo, \
+	.high_freq_factor = hi, .original_ctx = orig }
 
 /* Presets in this order; llama-1b has TinyLlama's separate output
  * projection (1.1B parameters), the small llamas tie it (llama2.c). */
@@ -50,18 +74,52 @@ static const struct pb_synth_preset presets[] = {
 	PRESET("llama-15m", 288, 768, 6, 6, 6, 256),
 	PRESET("llama-110m", 768, 2048, 12, 12, 12, 1024),
 	/* TinyLlama-1.1B: 4.4 GB in F32, built only when asked for */
-	PRESET("llama-1b", 2048, 5632, 22, 32, 4, 2048),
+	PRESET("llama-1b", 2048, 5632, 22, 32, 4, 2048, .untied = 1),
 	T5("t5-small", 512, 2048, 6, 6, 8, PB_ACT_RELU, 0, 0.044194174f),       /* 512^-0.5 */
 	T5("t5-base", 768, 3072, 12, 12, 12, PB_ACT_RELU, 0, 0.036084392f),     /* 768^-0.5 */
 	T5("flan-t5-small", 512, 1024, 8, 8, 6, PB_ACT_GELU, 1, 0.0f),
+	/* HuggingFaceTB/SmolLM2-135M: a plain llama */
+	DECODER("smollm2-135m", PB_ARCH_LLAMA, 576, 1536, 30, 9, 3, 64, 49152, 2048, 1e-5f, 100000.0f,
+		PB_ROPE_INTERLEAVED),
+	/* meta-llama/Llama-3.2-1B: llama3 RoPE scaling (5.0 GB in F32) */
+	DECODER("llama-3.2-1b", PB_ARCH_LLAMA, 2048, 8192, 16, 32, 8, 64, 128256, 2048, 1e-5f, 500000.0f,
+		PB_ROPE_INTERLEAVED, LLAMA3_ROPE(32.0f, 1.0f, 4.0f, 8192)),
+	/* Qwen/Qwen2.5-0.5B: q/k/v biases */
+	DECODER("qwen2.5-0.5b", PB_ARCH_QWEN2, 896, 4864, 24, 14, 2, 64, 151936, 2048, 1e-6f, 1000000.0f,
+		PB_ROPE_HALF),
+	/* Qwen/Qwen3-0.6B: q/k norms, head_dim 128 (not 1024 / 16) */
+	DECODER("qwen3-0.6b", PB_ARCH_QWEN3, 1024, 3072, 28, 16, 8, 128, 151936, 2048, 1e-6f, 1000000.0f,
+		PB_ROPE_HALF),
+	/* tiny variants of each feature, for tests and experiments/edge-models.yaml
+	 * (under 1 MB each): llama3 factors that differ across pairs (original
+	 * context 64), Qwen3's head_dim unlike dim / heads */
+	DECODER("tiny-llama3", PB_ARCH_LLAMA, 64, 128, 2, 4, 2, 16, 320, 256, 1e-5f, 500000.0f,
+		PB_ROPE_INTERLEAVED, LLAMA3_ROPE(8.0f, 1.0f, 4.0f, 64)),
+	DECODER("tiny-qwen2", PB_ARCH_QWEN2, 64, 160, 2, 4, 2, 16, 320, 256, 1e-6f, 1000000.0f, PB_ROPE_HALF),
+	DECODER("tiny-qwen3", PB_ARCH_QWEN3, 64, 128, 2, 4, 2, 32, 320, 256, 1e-6f, 1000000.0f, PB_ROPE_HALF),
+	/* google/gemma-2-2b: soft caps 50 / 30, window 4096 on even blocks */
+	GEMMA("gemma2-2b", PB_ARCH_GEMMA2, 2304, 9216, 26, 8, 4, 256, 256000, 2048, 10000.0f,
+	      .ap = { .attn_scale = 0.0625f, .attn_softcap = 50.0f, .final_softcap = 30.0f,
+		      .sliding_window = 4096 }),
+	/* google/gemma-3-1b-pt: q/k norms, window 512 on 5 of every 6 blocks,
+	 * their RoPE base 10000, the others' 1e6 */
+	GEMMA("gemma3-1b", PB_ARCH_GEMMA3, 1152, 6912, 26, 4, 1, 256, 262144, 2048, 1000000.0f,
+	      .ap = { .attn_scale = 0.0625f, .sliding_window = 512, .rope_theta_swa = 10000.0f }),
+	/* tiny Gemmas: a window of 4 (tests run 11 tokens), caps that bite on
+	 * tiny logits, query_pre_attn_scalar 24 unlike head_dim; Gemma 3 with
+	 * six blocks, so that block 5 attends globally */
+	GEMMA("tiny-gemma2", PB_ARCH_GEMMA2, 64, 128, 2, 4, 2, 16, 320, 256, 10000.0f,
+	      .ap = { .attn_scale = 0.20412415f, .attn_softcap = 4.0f, .final_softcap = 6.0f,
+		      .sliding_window = 4 }),
+	GEMMA("tiny-gemma3", PB_ARCH_GEMMA3, 64, 128, 6, 4, 1, 32, 320, 256, 1000000.0f,
+	      .ap = { .attn_scale = 0.17677670f, .sliding_window = 4, .rope_theta_swa = 10000.0f }),
 };
-
-static const char *const untied_llama[] = { "llama-1b" };
 
 #define EMBD_STD 0.02f
 #define PRINTABLE_GAIN 2.5f
 #define QK_GAIN 2.0f       /* sharper attention: output depends on position */
 #define FFN_GAIN 2.0f      /* gate/up pre-activations ~N(0, 4) */
+#define BIAS_STD 1.0f      /* Qwen2's q/k/v biases: comparable to the projections */
 
 const struct pb_synth_preset *pb_synth_presets(int *n)
 {
@@ -156,20 +214,40 @@ struct spec { enum pb_stack stack; int layer; enum pb_role role; int64_t ne0, ne
 #define DEC PB_STACK_DECODER
 #define ENC PB_STACK_ENCODER
 
-static int plan(const struct pb_hparams *hp, int tied, struct spec *s)
+/* A Llama-family decoder; qwen2 adds q/k/v biases, qwen3 q/k norms, gemma2
+ * post-norms, gemma3 both, llama3 scaling a rope_freqs tensor (after the embedding, so that the presets
+ * without one keep their tensor streams). */
+static int plan(const struct pb_synth_preset *p, int tied, struct spec *s)
 {
+	const struct pb_hparams *hp = &p->hp;
+	const int gemma = p->arch == PB_ARCH_GEMMA2 || p->arch == PB_ARCH_GEMMA3;
 	int n = 0, q = hp->n_heads * hp->head_dim, kv = hp->n_kv_heads * hp->head_dim;
 	s[n++] = (struct spec){ DEC, -1, PB_ROLE_TOK_EMBD, hp->dim, hp->vocab };
+	if (p->rope3.original_ctx > 0)
+		s[n++] = (struct spec){ DEC, -1, PB_ROLE_ROPE_FREQS, hp->head_dim / 2, 1 };
 	for (int l = 0; l < hp->n_layers; l++) {
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_NORM, hp->dim, 1 };
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_Q, hp->dim, q };
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_K, hp->dim, kv };
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_V, hp->dim, kv };
+		if (p->arch == PB_ARCH_QWEN2) {
+			s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_Q_BIAS, q, 1 };
+			s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_K_BIAS, kv, 1 };
+			s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_V_BIAS, kv, 1 };
+		}
+		if (p->arch == PB_ARCH_QWEN3 || p->arch == PB_ARCH_GEMMA3) {
+			s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_Q_NORM, hp->head_dim, 1 };
+			s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_K_NORM, hp->head_dim, 1 };
+		}
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_O, q, hp->dim };
+		if (gemma)
+			s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_POST_NORM, hp->dim, 1 };
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_FFN_NORM, hp->dim, 1 };
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_FFN_GATE, hp->dim, hp->ffn_dim };
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_FFN_UP, hp->dim, hp->ffn_dim };
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_FFN_DOWN, hp->ffn_dim, hp->dim };
+		if (gemma)
+			s[n++] = (struct spec){ DEC, l, PB_ROLE_FFN_POST_NORM, hp->dim, 1 };
 	}
 	s[n++] = (struct spec){ DEC, -1, PB_ROLE_OUT_NORM, hp->dim, 1 };
 	if (!tied)
@@ -218,7 +296,8 @@ static int plan_t5(const struct pb_hparams *hp, int tied, struct spec *s)
 static int is_norm(enum pb_role r)
 {
 	return r == PB_ROLE_ATTN_NORM || r == PB_ROLE_FFN_NORM || r == PB_ROLE_OUT_NORM ||
-	       r == PB_ROLE_CROSS_NORM;
+	       r == PB_ROLE_CROSS_NORM || r == PB_ROLE_ATTN_Q_NORM || r == PB_ROLE_ATTN_K_NORM ||
+	       r == PB_ROLE_ATTN_POST_NORM || r == PB_ROLE_FFN_POST_NORM;
 }
 
 /* The llama scales (top of this file). */
@@ -231,6 +310,8 @@ static float llama_std(const struct pb_hparams *hp, const struct pb_tensor *t)
 		std *= QK_GAIN;
 	if (t->role == PB_ROLE_FFN_GATE || t->role == PB_ROLE_FFN_UP)
 		std *= FFN_GAIN;
+	if (t->role >= PB_ROLE_ATTN_Q_BIAS && t->role <= PB_ROLE_ATTN_V_BIAS)
+		return BIAS_STD;
 	return t->role == PB_ROLE_TOK_EMBD ? EMBD_STD : std;
 }
 
@@ -292,21 +373,26 @@ static int hp_ok(const struct pb_hparams *hp, int t5)
 	       hp->ffn_act >= PB_ACT_SILU && hp->ffn_act <= PB_ACT_RELU;
 }
 
-static int synth(const char *name, const struct pb_hparams *hp, int tied, uint64_t seed,
-		 struct pb_model **out, char *err, size_t len)
+static int synth(const struct pb_synth_preset *p, int tied, uint64_t seed, struct pb_model **out,
+		 char *err, size_t len)
 {
-	const int t5 = hp->n_enc_layers > 0;
-	if (!hp_ok(hp, t5)) {
+	const struct pb_hparams *hp = &p->hp;
+	const char *name = p->name;
+	const int t5 = p->arch == PB_ARCH_T5;
+	if (!hp_ok(hp, t5) || t5 != (hp->n_enc_layers > 0) ||
+	    (p->arch != PB_ARCH_LLAMA && p->arch != PB_ARCH_T5 && p->arch != PB_ARCH_QWEN2 &&
+	     p->arch != PB_ARCH_QWEN3 && p->arch != PB_ARCH_GEMMA2 && p->arch != PB_ARCH_GEMMA3) ||
+	    (p->rope3.original_ctx > 0 && p->arch != PB_ARCH_LLAMA)) {
 		snprintf(err, len, "synth:%s: inconsistent hyper-parameters", name);
 		return -EINVAL;
 	}
-	int n_max = 3 + 16 * (hp->n_layers + hp->n_enc_layers);
+	int n_max = 4 + 16 * (hp->n_layers + hp->n_enc_layers);
 	struct spec *s = calloc((size_t)n_max, sizeof *s);
 	struct pb_model *m = pb_model_alloc(n_max + 1);
 	int rc = -ENOMEM;
 	if (!s || !m)
 		goto fail;
-	int n = t5 ? plan_t5(hp, tied, s) : plan(hp, tied, s);
+	int n = t5 ? plan_t5(hp, tied, s) : plan(p, tied, s);
 	struct pb_model_core *core = m->core;
 	size_t total = 0;
 	for (int i = 0; i < n; i++)
@@ -319,8 +405,9 @@ static int synth(const char *name, const struct pb_hparams *hp, int tied, uint64
 	core->base_len = total;
 	snprintf(core->source, sizeof core->source, "synth:%s", name);
 	snprintf(m->name, sizeof m->name, "%s", name);
-	m->arch = t5 ? PB_ARCH_T5 : PB_ARCH_LLAMA;
+	m->arch = p->arch;
 	m->hp = *hp;
+	core->ap = p->ap;
 	size_t off = 0;
 	for (int i = 0; i < n; i++) {
 		struct pb_tensor *t = &m->tensors[i];
@@ -336,10 +423,17 @@ static int synth(const char *name, const struct pb_hparams *hp, int tied, uint64
 		t->data = (uint8_t *)core->base + off;
 		off += (t->nbytes + 63) & ~(size_t)63;
 		pb_tensor_name_arch(m->arch, t->stack, t->layer, t->role, t->name, sizeof t->name);
-		if (is_norm(t->role))
+		if (t->role == PB_ROLE_ROPE_FREQS) {
+			if (pb_rope_llama3_factors(hp->rope_theta, hp->head_dim, &p->rope3, t->data) < 0) {
+				snprintf(err, len, "synth:%s: bad llama3 RoPE scaling", name);
+				rc = -EINVAL;
+				goto fail_msg;
+			}
+		} else if (is_norm(t->role)) {
 			fill_const(t, 1.0f);
-		else
+		} else {
 			pb_synth_fill(t, seed, (uint64_t)i, t5 ? t5_std(hp, t) : llama_std(hp, t));
+		}
 	}
 	m->n_tensors = n;
 	if (t5 && !hp->ffn_gated)
@@ -370,6 +464,7 @@ static int synth(const char *name, const struct pb_hparams *hp, int tied, uint64
 	return 0;
 fail:
 	snprintf(err, len, "synth:%s: out of memory", name);
+fail_msg:
 	free(s);
 	pb_model_free(m);
 	return rc;
@@ -380,7 +475,16 @@ int pb_model_synth_hp(const char *name, const struct pb_hparams *hp, uint64_t se
 {
 	/* llama: tied.  T5: tied exactly when the head is scaled, as HF
 	 * scales only a tied head. */
-	return synth(name, hp, hp->n_enc_layers <= 0 || hp->logit_scale != 0.0f, seed, out, err, len);
+	struct pb_synth_preset p = { .name = name, .hp = *hp,
+				     .arch = hp->n_enc_layers > 0 ? PB_ARCH_T5 : PB_ARCH_LLAMA };
+	return synth(&p, hp->n_enc_layers <= 0 || hp->logit_scale != 0.0f, seed, out, err, len);
+}
+
+int pb_model_synth_preset(const struct pb_synth_preset *p, uint64_t seed, struct pb_model **out,
+			  char *err, size_t len)
+{
+	int tied = p->arch == PB_ARCH_T5 ? p->hp.logit_scale != 0.0f : !p->untied;
+	return synth(p, tied, seed, out, err, len);
 }
 
 int pb_model_synth(const char *preset, uint64_t seed, struct pb_model **out,
@@ -398,9 +502,5 @@ int pb_model_synth(const char *preset, uint64_t seed, struct pb_model **out,
 			snprintf(err + used, len - used, ")");
 		return -ENOENT;
 	}
-	int tied = p->hp.n_enc_layers <= 0 || p->hp.logit_scale != 0.0f;
-	for (size_t i = 0; i < PB_ARRAY_LEN(untied_llama); i++)
-		if (!strcmp(p->name, untied_llama[i]))
-			tied = 0;
-	return synth(p->name, &p->hp, tied, seed, out, err, len);
+	return pb_model_synth_preset(p, seed, out, err, len);
 }

@@ -43,12 +43,6 @@ static __attribute__((format(printf, 2, 3))) void say(struct sink *k, const char
 	}
 }
 
-static const char *const arch_names[] = { "llama", "t5" };
-
-static const char *arch_name(enum pb_arch a)
-{
-	return (unsigned)a < PB_ARRAY_LEN(arch_names) ? arch_names[a] : "?";
-}
 
 /* "F32, F16, BF16" from format bits. */
 static void fmt_list(uint32_t bits, char *out, size_t len)
@@ -65,10 +59,10 @@ static void arch_list(unsigned bits, char *out, size_t len)
 {
 	size_t used = 0;
 	out[0] = '\0';
-	for (unsigned a = 0; a < PB_ARRAY_LEN(arch_names); a++)
-		if (bits & (1u << a))
+	for (unsigned a = 0; a < 32; a++)
+		if ((bits & (1u << a)) && strcmp(pb_arch_name((enum pb_arch)a), "?"))
 			used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s",
-						 used ? ", " : "", arch_names[a]);
+						 used ? ", " : "", pb_arch_name((enum pb_arch)a));
 }
 
 /* What the chain starts from: the architecture and block-linear formats
@@ -91,7 +85,7 @@ static void start_of(const struct pb_experiment *e, const struct pb_model_spec *
 		const struct pb_synth_preset *p = pb_synth_find(ms->preset);
 		if (!p)
 			return;   /* the cell reports the unknown preset */
-		st->arch = p->hp.n_enc_layers > 0 ? PB_ARCH_T5 : PB_ARCH_LLAMA;
+		st->arch = p->arch;
 		st->formats = PB_FMT(PB_F32);
 		st->ok = 1;
 		return;
@@ -157,7 +151,7 @@ static int walk(const struct pb_experiment *e, const struct pb_chain *ch,
 			arch_list(ops->archs, can, sizeof can);
 			say(out, "%s: chain '%s' step %d '%s': does not support %s models like '%s' "
 				"(it supports %s)\n", e->file, ch->name, s + 1, p->name,
-				arch_name(st->arch), ms->name, can);
+				pb_arch_name(st->arch), ms->name, can);
 			return 1;
 		}
 		if (formats & ~in) {

@@ -2,8 +2,9 @@
 # tests/calib/cli-prune.sh — `prunebench prune`: a magnitude step on a
 # synthetic preset written as GGUF that `generate` loads, the sparsity it
 # reports; bad -p steps and missing arguments (exit 2, the -p text named);
-# a calibrating pruner with too little text (exit 1, why); and, when
-# ../shared is there, Wanda calibrated on real text then quantized.
+# a calibrating pruner with too little text (exit 1, why); when
+# ../shared is there, Wanda calibrated on real text then quantized; and
+# the calibrated pruners through tiny-qwen2/qwen3/llama3/gemma2/gemma3 blocks.
 set -u
 PB="$PB_BUILD_ROOT/prunebench"
 SHARED="${PB_SHARED:-../shared}"
@@ -50,6 +51,25 @@ if "$PB" plugins wanda > /dev/null 2>&1; then
 	else
 		echo "note: $TXT or $BIN not found; calibration on real text skipped"
 	fi
+	# the Llama-family members whose blocks carry biases and q/k norms:
+	# calibrated pruners through them, the result written and generated from
+	i=0
+	while [ $i -lt 40 ]; do
+		echo "The little fox ran over the hill and found a red ball near the old tree $i."
+		i=$((i + 1))
+	done > "$TMP/calib.txt"
+	for preset in tiny-qwen2 tiny-qwen3 tiny-llama3 tiny-gemma2 tiny-gemma3; do
+		for step in 'wanda sparsity=0.5' 'sparsegpt sparsity=0.5' 'heads ratio=0.5 importance=activation' \
+			'ffn ratio=0.25 importance=activation'; do
+			name=${step%% *}
+			"$PB" plugins "$name" > /dev/null 2>&1 || continue
+			"$PB" -q prune "synth:$preset" -p "$step" --data "$TMP/calib.txt" --nsamples 2 --seqlen 32 \
+				-o "$TMP/$preset-$name.gguf" > "$TMP/out" 2> "$TMP/err"
+			check "$name (calibrated) on $preset" '[ $? -eq 0 ] && grep -q "(calibration" "$TMP/out"'
+			"$PB" -q generate "$TMP/$preset-$name.gguf" -n 4 > "$TMP/out" 2> "$TMP/err"
+			check "generate loads $preset pruned by $name" '[ $? -eq 0 ] && grep -q "output tokens   4" "$TMP/err"'
+		done
+	done
 else
 	echo "note: no wanda plugin built; calibrated steps skipped"
 fi

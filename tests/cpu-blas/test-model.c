@@ -7,6 +7,7 @@
  *                                zeros (so its linears run as CSR); a small
  *                                synthetic Llama whose rows are whole k-quant
  *                                super-blocks in Q2_K … Q6_K and q4_k_m;
+ *                                tiny-llama3, tiny-qwen2, tiny-qwen3;
  *   test-cpu-blas-model real     stories260K and tinystories-656k from
  *                                ../shared (exit 77 without it). */
 #include <math.h>
@@ -255,6 +256,29 @@ START_TEST(synth_csr)
 }
 END_TEST
 
+/* The Llama-family members with their own ops: llama3's rope_freqs
+ * (interleaved RoPE), qwen2's bias adds, qwen3's per-head q/k norms
+ * (rotate-half RoPE, head_dim 32), Gemma's scaled embedding, post-norms,
+ * GeGLU, soft caps and sliding windows, in F32 and with F16 linears. */
+START_TEST(synth_decoders)
+{
+	static const char *const names[] = { "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma2",
+					     "tiny-gemma3" };
+	for (int i = 0; i < 5; i++)
+		for (int f16 = 0; f16 < 2; f16++) {
+			struct pb_model *m = NULL;
+			char err[512];
+			ck_assert_msg(pb_model_synth(names[i], 5, &m, err, sizeof err) == 0, "%s", err);
+			/* a larger embedding: logits far from ties */
+			pb_synth_fill(pb_model_find(m, -1, PB_ROLE_TOK_EMBD), 5, 99, 0.5f);
+			if (f16)
+				ck_assert_msg(pb_model_convert(m, PB_F16, err, sizeof err) == 0, "%s", err);
+			compare(m, 2e-5, NULL, NULL);
+			pb_model_free(m);
+		}
+}
+END_TEST
+
 static struct pb_model *load(const char *rel)
 {
 	char path[2048], err[512];
@@ -311,6 +335,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, synth_csr);
 		tcase_add_test(tc, synth_int8);
 		tcase_add_test(tc, synth_kquants);
+		tcase_add_test(tc, synth_decoders);
 	}
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

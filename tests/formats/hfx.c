@@ -54,6 +54,11 @@ const char *hfx_llama_dir(const char *name, int layers, const char *extra)
 	return make_dir(name, cfg, llama_tok);
 }
 
+const char *hfx_dir(const char *name, const char *config)
+{
+	return make_dir(name, config, llama_tok);
+}
+
 const char *hfx_t5_dir(const char *name, const char *ff, const char *extra)
 {
 	char cfg[2048];

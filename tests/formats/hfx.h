@@ -9,6 +9,9 @@
  * 2 KV heads, FFN 64, `layers` blocks, vocab 16; extra: more config
  * members, e.g. "\"tie_word_embeddings\": true") and tokenizer.json. */
 const char *hfx_llama_dir(const char *name, int layers, const char *extra);
+/* A folder with this config.json and the llama tokenizer.json (6 pieces:
+ * <unk> <s> </s> ▁ a ▁a). */
+const char *hfx_dir(const char *name, const char *config);
 /* The same for T5 (d_model 32, d_kv 8, 4 heads, d_ff 64, 1+1 blocks,
  * 8 buckets, vocab 16, feed_forward_proj ff). */
 const char *hfx_t5_dir(const char *name, const char *ff, const char *extra);

@@ -193,7 +193,7 @@ START_TEST(bad_config)
 	write_text(hfx_path(dir, "config.json"), "{\"hidden_size\": 32,\n \"x\": }");
 	must_fail(dir, NULL, -1, "config.json:2:");
 	dir = llama_folder("\"rope_scaling\": {\"type\": \"linear\"}", 1);
-	must_fail(dir, NULL, -1, "rope_scaling is not supported");
+	must_fail(dir, NULL, -1, "rope_scaling type 'linear' is not supported (llama3 only)");
 	dir = llama_folder(NULL, 1);
 	write_text(hfx_path(dir, "config.json"), "{\"architectures\": [\"LlamaForCausalLM\"], \"intermediate_size\": 64}");
 	must_fail(dir, NULL, -1, "missing key 'hidden_size'");

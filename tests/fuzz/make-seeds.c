@@ -216,6 +216,26 @@ static void synth_models(void)
 	emit_free("gguf", "synth-llama-f32-v2.gguf", &b);
 	pb_model_free(must_load(out_path("gguf", "synth-llama-f32-v2.gguf")));
 
+	/* the edge families' tiny presets: biases, q/k norms, rope_freqs,
+	 * post-norms, Gemma's keys */
+	static const char *const tiny[] = { "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma2",
+					    "tiny-gemma3" };
+	for (size_t i = 0; i < sizeof tiny / sizeof tiny[0]; i++) {
+		struct pb_synth_preset p = *pb_synth_find(tiny[i]);   /* smaller still: seeds stay small */
+		char name[64];
+		p.hp.dim = 32;
+		p.hp.ffn_dim = 32;
+		p.hp.n_layers = 1;
+		p.hp.vocab = 260;
+		p.hp.ctx = 32;
+		if (pb_model_synth_preset(&p, 4, &m, err, sizeof err) < 0 ||
+		    pb_model_convert(m, PB_Q8_0, err, sizeof err) < 0)
+			die("%s", err);
+		snprintf(name, sizeof name, "synth-%s-q8_0.gguf", tiny[i]);
+		gguf_seed(m, name);
+		pb_model_free(m);
+	}
+
 	struct pb_hparams t5 = pb_synth_find("t5-small")->hp;
 	t5.dim = 32;
 	t5.n_layers = 1;

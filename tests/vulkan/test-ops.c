@@ -165,7 +165,7 @@ START_TEST(rope_kv_store)
 			for (int nt = 1; nt <= 7; nt += 6) {
 				const int64_t w = 3 * hds[h];
 				struct pb_op op = {
-					.type = PB_OP_ROPE, .n_tokens = nt,
+					.type = PB_OP_ROPE, .n_tokens = nt, .weight = -1,
 					.dst = { .buf = 0, .off = 3, .stride = w + 1 },
 					.p.rope = { .n_heads = 3, .head_dim = hds[h], .pos0 = 5 * nt + 400,
 						    .layout = layout, .theta = 10000.0f },

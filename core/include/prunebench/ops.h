@@ -73,10 +73,11 @@ struct pb_op {
 			int32_t n_heads, head_dim, pos0;
 			int32_t layout;            /* enum pb_rope_layout */
 			float theta;
-			/* pb_op.weight ≥ 0: an F32 [head_dim/2] tensor of
+			/* pb_op.weight ≥ 0: an F32 [n_rot/2] tensor of
 			 * frequency divisors (llama3 scaling's rope_freqs,
 			 * Phi-3's longrope factors): pair i rotates by
-			 * pos · theta^(−2i/head_dim) / factor[i]. */
+			 * pos · theta^(−2i/n_rot) / factor[i] (ggml's rope
+			 * with freq_factors; n_rot = head_dim unless set). */
 			float mscale;              /* multiplies cos and sin; 0 means 1 (longrope) */
 			/* The rotation dims: the first n_rot of each head
 			 * rotate, the rest pass through; 0 means head_dim. */

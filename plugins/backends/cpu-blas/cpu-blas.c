@@ -67,7 +67,16 @@ static int cb_graph_compute(void *state, const struct pb_graph *g)
 		case PB_OP_ROPE: rc = cb_op_rope(s, op); break;
 		case PB_OP_ATTENTION: rc = cb_op_attention(s, op); break;
 		case PB_OP_KV_STORE: rc = cb_op_kv_store(s, op); break;
-		default: rc = cb_op_elementwise(s, op); break;
+		case PB_OP_GLU:
+		case PB_OP_ACT:
+		case PB_OP_ADD:
+		case PB_OP_COPY:
+		case PB_OP_ADD_BIAS: rc = cb_op_elementwise(s, op); break;
+		default:
+			CB_LOG(s, PB_LOG_ERROR, "op %d: type %d is not one this backend runs", i,
+			       op->type);
+			rc = -ENOTSUP;
+			break;
 		}
 		if (rc == 0 && s->cfg.check_nan)
 			rc = check_finite(s, op, i);
@@ -79,11 +88,11 @@ static int cb_graph_compute(void *state, const struct pb_graph *g)
 
 static void free_weights(struct cb_state *s)
 {
-	if (s->w && s->m)
-		for (int i = 0; i < s->m->n_tensors; i++)
-			cb_csr_free(s->w[i].csr);
+	for (int i = 0; s->w && i < s->n_w; i++)
+		cb_csr_free(s->w[i].csr);
 	free(s->w);
 	s->w = NULL;
+	s->n_w = 0;
 	cb_masks_free(s);
 	if (s->scratch)
 		for (int i = 0; i < s->n_threads; i++)
@@ -132,6 +141,7 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 	}
 	s->m = m;
 	s->w = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *s->w);
+	s->n_w = s->w ? m->n_tensors : 0;
 	s->scratch = calloc((size_t)s->n_threads, sizeof *s->scratch);
 	if (!s->w || !s->scratch)
 		goto nomem;

@@ -123,6 +123,7 @@ struct cb_state {
 	int n_threads;
 	const struct pb_model *m;
 	struct cb_weight *w;       /* per model tensor */
+	int n_w;                   /* entries of w: the model may be gone when they are freed */
 	struct cb_buf *buf;
 	int n_buf;
 	float **scratch;           /* per thread: dequantised weight tiles */

@@ -12,6 +12,7 @@
 
 const char *const cb_op_names[PB_OP_COUNT] = {
 	"embed", "linear", "rmsnorm", "rope", "attention", "kv_store", "glu", "act", "add", "copy",
+	"add_bias",
 };
 
 float *cb_at(struct cb_state *s, const struct pb_act *a, int64_t rows, int64_t width,
@@ -63,6 +64,11 @@ int cb_op_embed(struct cb_state *s, const struct pb_op *op, const struct pb_grap
 	float *dst = cb_at(s, &op->dst, op->n_tokens, dim, "dst", op);
 	if (!dst || !g->tokens || op->n_tokens > g->n_tokens)
 		return -EINVAL;
+	const float scale = op->p.embed.scale;
+	if (!isfinite(scale)) {
+		CB_LOG(s, PB_LOG_ERROR, "embed: scale %g is not finite", scale);
+		return -EINVAL;
+	}
 	for (int t = 0; t < op->n_tokens; t++) {
 		int32_t id = g->tokens[t];
 		if (id < 0 || id >= w->ne[1]) {
@@ -70,8 +76,11 @@ int cb_op_embed(struct cb_state *s, const struct pb_op *op, const struct pb_grap
 			       (long long)w->ne[1]);
 			return -EINVAL;
 		}
-		s->deq[w->dtype]((const uint8_t *)w->data + (size_t)id * pb_row_bytes(w), dim,
-				 dst + t * op->dst.stride);
+		float *yr = dst + t * op->dst.stride;
+		s->deq[w->dtype]((const uint8_t *)w->data + (size_t)id * pb_row_bytes(w), dim, yr);
+		if (scale != 0.0f)   /* Gemma's √dim, in F32 as ref */
+			for (int64_t i = 0; i < dim; i++)
+				yr[i] *= scale;
 	}
 	return 0;
 }
@@ -101,30 +110,62 @@ int cb_op_rmsnorm(struct cb_state *s, const struct pb_op *op)
 	return 0;
 }
 
+/* ref's rope (pairs of the first n_rot dims; frequency divisors; cos and
+ * sin times mscale), the angles of one token computed once for all heads */
 int cb_op_rope(struct cb_state *s, const struct pb_op *op)
 {
 	const int64_t nh = op->p.rope.n_heads, hd = op->p.rope.head_dim;
-	float *x = cb_at(s, &op->dst, op->n_tokens, nh * hd, "dst", op);
-	if (!x || hd % 2 || op->p.rope.pos0 < 0 || op->p.rope.theta <= 0)
+	const int64_t n_rot = op->p.rope.n_rot ? op->p.rope.n_rot : hd;
+	const int layout = op->p.rope.layout;
+	const double mscale = op->p.rope.mscale != 0.0f ? op->p.rope.mscale : 1.0;
+	if (nh < 0 || hd < 2 || hd % 2 || n_rot < 2 || n_rot % 2 || n_rot > hd ||
+	    op->p.rope.pos0 < 0 || !(op->p.rope.theta > 0) || !isfinite(op->p.rope.theta) ||
+	    !isfinite(mscale) || (layout != PB_ROPE_INTERLEAVED && layout != PB_ROPE_HALF)) {
+		CB_LOG(s, PB_LOG_ERROR, "rope: bad heads %lld, head_dim %lld, n_rot %d, pos0 %d, "
+		       "theta %g, mscale %g or layout %d", (long long)nh, (long long)hd,
+		       op->p.rope.n_rot, op->p.rope.pos0, op->p.rope.theta, op->p.rope.mscale, layout);
 		return -EINVAL;
-	const int half = op->p.rope.layout == PB_ROPE_HALF;
+	}
+	float *x = cb_at(s, &op->dst, op->n_tokens, nh * hd, "dst", op);
+	if (!x)
+		return -EINVAL;
+	const int64_t np = n_rot / 2;
+	const float *factor = NULL;
+	if (op->weight >= 0) {
+		const struct pb_tensor *w = cb_weight(s, op, np, 1);
+		if (!w || np > s->scratch_n)
+			return -EINVAL;
+		float *f = s->scratch[0];   /* the caller's scratch: ops run one at a time */
+		s->deq[w->dtype](w->data, np, f);
+		for (int64_t i = 0; i < np; i++)
+			if (!(f[i] > 0) || !isfinite(f[i])) {
+				CB_LOG(s, PB_LOG_ERROR, "rope: frequency factor %lld of '%s' is %g; factors "
+				       "divide the frequencies and must be finite and positive",
+				       (long long)i, w->name, f[i]);
+				return -EINVAL;
+			}
+		factor = f;
+	}
+	const int half = layout == PB_ROPE_HALF;
 	/* cos, sin per pair; on the stack for usual head sizes so that a
 	 * warm decode step allocates nothing (tests/cpu-blas/test-alloc.c) */
 	double stack_cs[512];
-	double *cs = hd <= 512 ? stack_cs : malloc((size_t)hd * sizeof *cs);
+	double *cs = n_rot <= 512 ? stack_cs : malloc((size_t)n_rot * sizeof *cs);
 	if (!cs)
 		return -ENOMEM;
 	for (int t = 0; t < op->n_tokens; t++) {
 		const double pos = op->p.rope.pos0 + t;
-		for (int64_t i = 0; i < hd / 2; i++) {
-			double ang = pos * pow(op->p.rope.theta, -2.0 * (double)i / (double)hd);
-			cs[2 * i] = cos(ang);
-			cs[2 * i + 1] = sin(ang);
+		for (int64_t i = 0; i < np; i++) {
+			double ang = pos * pow(op->p.rope.theta, -2.0 * (double)i / (double)n_rot);
+			if (factor)
+				ang /= factor[i];
+			cs[2 * i] = cos(ang) * mscale;
+			cs[2 * i + 1] = sin(ang) * mscale;
 		}
 		for (int64_t h = 0; h < nh; h++) {
 			float *v = x + t * op->dst.stride + h * hd;
-			for (int64_t i = 0; i < hd / 2; i++) {
-				int64_t a = half ? i : 2 * i, b = half ? i + hd / 2 : 2 * i + 1;
+			for (int64_t i = 0; i < np; i++) {
+				int64_t a = half ? i : 2 * i, b = half ? i + np : 2 * i + 1;
 				double x0 = v[a], x1 = v[b], c = cs[2 * i], sn = cs[2 * i + 1];
 				v[a] = (float)(x0 * c - x1 * sn);
 				v[b] = (float)(x0 * sn + x1 * c);
@@ -180,32 +221,39 @@ struct attn_job {
 	float **scratch;
 };
 
-/* One (query row, head): a single pass over the cache with an online
- * softmax (running max m and sum l, the output rescaled when m grows), so
- * scores are never stored. */
+/* One (query row, head): a single pass over the keys it sees (ref's
+ * first..last) with an online softmax (running max m and sum l, the
+ * output rescaled when m grows), so scores are never stored. */
 static void attn_task(void *ctx, int64_t task, int tid)
 {
 	const struct attn_job *j = ctx;
 	const struct pb_op *op = j->op;
 	const int64_t t = task / j->nh, h = task % j->nh, hd = j->hd, kh = h / j->group;
-	int64_t last = op->p.attention.causal ? op->p.attention.pos0 + t : j->n_kv - 1;
+	const int64_t pos = (int64_t)op->p.attention.pos0 + t, window = op->p.attention.window;
+	int64_t last = op->p.attention.causal ? pos : j->n_kv - 1;
+	int64_t first = window > 0 ? pos - window + 1 : 0;
 	if (last >= j->n_kv)
 		last = j->n_kv - 1;
+	if (first < 0)
+		first = 0;
 	const float *qr = j->q + t * op->src[0].stride + h * hd;
 	const float *br = j->bias ? j->bias + (h * op->n_tokens + t) *
 		op->p.attention.bias.stride : NULL;
 	const float scale = op->p.attention.scale;
+	const double softcap = op->p.attention.softcap;
 	float *acc = j->scratch[tid];
 	float *yr = j->y + t * op->dst.stride + h * hd;
 	const size_t es = j->f16 ? 2 : 4;
 	double m = -INFINITY, l = 0;
 	for (int64_t i = 0; i < hd; i++)
 		acc[i] = 0;
-	for (int64_t p = 0; p <= last; p++) {
+	for (int64_t p = first; p <= last; p++) {
 		const uint8_t *kr = (const uint8_t *)j->k + (size_t)(p * op->src[1].stride + kh * hd) * es;
 		const uint8_t *vr = (const uint8_t *)j->v + (size_t)(p * op->src[2].stride + kh * hd) * es;
 		const float d = j->kn->kdot(qr, kr, hd, j->f16);
 		double sc = (double)d * scale + (br ? br[p] : 0.0);
+		if (softcap > 0)
+			sc = softcap * tanh(sc / softcap);
 		float corr = 1.0f;
 		if (sc > m) {
 			corr = (float)exp(m - sc);   /* exp(-inf) = 0 on the first key */
@@ -217,7 +265,7 @@ static void attn_task(void *ctx, int64_t task, int tid)
 		j->kn->vaxpy(acc, corr, e, vr, hd, j->f16);
 	}
 	for (int64_t i = 0; i < hd; i++)
-		yr[i] = last >= 0 ? (float)(acc[i] / l) : 0.0f;
+		yr[i] = first <= last ? (float)(acc[i] / l) : 0.0f;   /* no key in sight: 0 */
 }
 
 int cb_op_attention(struct cb_state *s, const struct pb_op *op)
@@ -225,9 +273,16 @@ int cb_op_attention(struct cb_state *s, const struct pb_op *op)
 	const int64_t nh = op->p.attention.n_heads, nkv = op->p.attention.n_kv_heads;
 	const int64_t hd = op->p.attention.head_dim, n_kv = op->p.attention.n_kv;
 	const int n = op->n_tokens;
-	if (nh < 1 || nkv < 1 || nh % nkv || hd < 1 || n_kv < 1) {
-		CB_LOG(s, PB_LOG_ERROR, "attention: bad sizes (heads %lld, kv heads %lld, head_dim %lld, n_kv %lld)",
-		       (long long)nh, (long long)nkv, (long long)hd, (long long)n_kv);
+	if (nh < 1 || nkv < 1 || nh % nkv || hd < 1 || n_kv < 1 || op->p.attention.pos0 < 0) {
+		CB_LOG(s, PB_LOG_ERROR, "attention: bad sizes (heads %lld, kv heads %lld, head_dim %lld, "
+		       "n_kv %lld, pos0 %d)", (long long)nh, (long long)nkv, (long long)hd,
+		       (long long)n_kv, op->p.attention.pos0);
+		return -EINVAL;
+	}
+	if (!(op->p.attention.softcap >= 0) || !isfinite(op->p.attention.softcap) ||
+	    op->p.attention.window < 0) {
+		CB_LOG(s, PB_LOG_ERROR, "attention: softcap %g or window %d out of range (0 = none)",
+		       op->p.attention.softcap, op->p.attention.window);
 		return -EINVAL;
 	}
 	if (hd > s->scratch_n) {
@@ -264,22 +319,24 @@ int cb_op_attention(struct cb_state *s, const struct pb_op *op)
 	return 0;
 }
 
-static inline float act_fn(int fn, float x)
+static inline float act_fn(int fn, double cap, float x)
 {
 	switch (fn) {
 	case PB_ACT_SILU: return (float)(x / (1.0 + exp(-(double)x)));
 	case PB_ACT_GELU: return (float)(0.5 * x * (1.0 + tanh(0.7978845608028654 *
 						(x + 0.044715 * (double)x * x * x))));
+	case PB_ACT_SOFTCAP: return (float)(cap * tanh(x / cap));
 	default: return x > 0 ? x : 0.0f;
 	}
 }
 
 struct ew_job {
 	const struct pb_op *op;
-	const float *a, *b;
+	const float *a, *b;        /* add_bias: b is the bias row */
 	float *y;
 	int64_t w, chunk, n_chunks;
 	int fn;
+	double cap;
 };
 
 #define EW_CHUNK 4096
@@ -290,22 +347,26 @@ static void ew_task(void *ctx, int64_t task, int tid)
 	const struct pb_op *op = j->op;
 	const int64_t t = task / j->n_chunks, i0 = task % j->n_chunks * EW_CHUNK;
 	const int64_t i1 = i0 + EW_CHUNK < j->w ? i0 + EW_CHUNK : j->w;
-	const float *ar = j->a + t * op->src[0].stride;
-	const float *br = j->b ? j->b + t * op->src[1].stride : NULL;
+	const float *ar = j->a ? j->a + t * op->src[0].stride : NULL;
+	const float *br = op->type == PB_OP_ADD_BIAS ? j->b : j->b ? j->b + t * op->src[1].stride : NULL;
 	float *yr = j->y + t * op->dst.stride;
 	(void)tid;
 	switch (op->type) {
 	case PB_OP_GLU:
 		for (int64_t i = i0; i < i1; i++)
-			yr[i] = (float)((double)act_fn(j->fn, ar[i]) * br[i]);
+			yr[i] = (float)((double)act_fn(j->fn, 0, ar[i]) * br[i]);
 		break;
 	case PB_OP_ACT:
 		for (int64_t i = i0; i < i1; i++)
-			yr[i] = act_fn(j->fn, ar[i]);
+			yr[i] = act_fn(j->fn, j->cap, ar[i]);
 		break;
 	case PB_OP_ADD:
 		for (int64_t i = i0; i < i1; i++)
 			yr[i] = ar[i] + br[i];
+		break;
+	case PB_OP_ADD_BIAS:
+		for (int64_t i = i0; i < i1; i++)
+			yr[i] += br[i];
 		break;
 	default:
 		memmove(yr + i0, ar + i0, (size_t)(i1 - i0) * sizeof(float));
@@ -313,25 +374,46 @@ static void ew_task(void *ctx, int64_t task, int tid)
 	}
 }
 
+/* glu, act, add, copy and add_bias */
 int cb_op_elementwise(struct cb_state *s, const struct pb_op *op)
 {
 	struct ew_job j = { .op = op };
 	switch (op->type) {
 	case PB_OP_GLU: j.w = op->p.glu.width; j.fn = op->p.glu.fn; break;
-	case PB_OP_ACT: j.w = op->p.act.width; j.fn = op->p.act.fn; break;
+	case PB_OP_ACT: j.w = op->p.act.width; j.fn = op->p.act.fn; j.cap = op->p.act.cap; break;
 	case PB_OP_ADD: j.w = op->p.add.width; break;
+	case PB_OP_ADD_BIAS: j.w = op->p.add_bias.width; break;
 	default: j.w = op->p.copy.width; break;
 	}
-	if ((op->type == PB_OP_GLU || op->type == PB_OP_ACT) &&
-	    (j.fn < PB_ACT_SILU || j.fn > PB_ACT_RELU)) {
+	/* softcap only as an act: a GLU gate has no cap field */
+	const int max_fn = op->type == PB_OP_ACT ? PB_ACT_SOFTCAP : PB_ACT_RELU;
+	if ((op->type == PB_OP_GLU || op->type == PB_OP_ACT) && (j.fn < PB_ACT_SILU || j.fn > max_fn)) {
 		CB_LOG(s, PB_LOG_ERROR, "%s: unknown activation %d", cb_op_names[op->type], j.fn);
 		return -EINVAL;
 	}
+	if (op->type == PB_OP_ACT && j.fn == PB_ACT_SOFTCAP && (!(j.cap > 0) || !isfinite(j.cap))) {
+		CB_LOG(s, PB_LOG_ERROR, "act: softcap needs a finite cap > 0, got %g", j.cap);
+		return -EINVAL;
+	}
 	const int two = op->type == PB_OP_GLU || op->type == PB_OP_ADD;
-	j.a = cb_at(s, &op->src[0], op->n_tokens, j.w, "src0", op);
-	j.b = two ? cb_at(s, &op->src[1], op->n_tokens, j.w, "src1", op) : NULL;
+	if (op->type == PB_OP_ADD_BIAS) {   /* reads and writes dst only */
+		const struct pb_tensor *w = cb_weight(s, op, j.w, 1);
+		if (!w || j.w > s->scratch_n)
+			return -EINVAL;
+		if (w->dtype == PB_F32) {
+			j.b = w->data;
+		} else {   /* the caller's scratch, read-only while the workers run */
+			s->deq[w->dtype](w->data, j.w, s->scratch[0]);
+			j.b = s->scratch[0];
+		}
+	} else {
+		j.a = cb_at(s, &op->src[0], op->n_tokens, j.w, "src0", op);
+		j.b = two ? cb_at(s, &op->src[1], op->n_tokens, j.w, "src1", op) : NULL;
+		if (!j.a || (two && !j.b))
+			return -EINVAL;
+	}
 	j.y = cb_at(s, &op->dst, op->n_tokens, j.w, "dst", op);
-	if (!j.a || !j.y || (two && !j.b))
+	if (!j.y)
 		return -EINVAL;
 	if (j.w == 0)
 		return 0;

@@ -42,6 +42,7 @@ struct ref_state {
 
 static const char *const op_names[PB_OP_COUNT] = {
 	"embed", "linear", "rmsnorm", "rope", "attention", "kv_store", "glu", "act", "add", "copy",
+	"add_bias",
 };
 
 static int grow(void **p, int64_t *cap, int64_t n, size_t elem)
@@ -169,6 +170,11 @@ static int op_embed(struct ref_state *s, const struct pb_op *op, const struct pb
 	float *dst = at(s, &op->dst, op->n_tokens, dim, "dst", op);
 	if (!dst || !g->tokens || op->n_tokens > g->n_tokens)
 		return -EINVAL;
+	const float scale = op->p.embed.scale;
+	if (!isfinite(scale)) {
+		LOG(s, PB_LOG_ERROR, "embed: scale %g is not finite", scale);
+		return -EINVAL;
+	}
 	for (int t = 0; t < op->n_tokens; t++) {
 		int32_t id = g->tokens[t];
 		if (id < 0 || id >= w->ne[1]) {
@@ -176,7 +182,12 @@ static int op_embed(struct ref_state *s, const struct pb_op *op, const struct pb
 			    (long long)w->ne[1]);
 			return -EINVAL;
 		}
-		memcpy(dst + t * op->dst.stride, wrow(s, w, id), (size_t)dim * sizeof(float));
+		const float *wr = wrow(s, w, id);
+		float *yr = dst + t * op->dst.stride;
+		/* the product in F32, as every backend does it (Gemma's own
+		 * rounding to its dtype is not modelled) */
+		for (int64_t i = 0; i < dim; i++)
+			yr[i] = scale != 0.0f ? wr[i] * scale : wr[i];
 	}
 	return 0;
 }
@@ -239,21 +250,61 @@ static int op_rmsnorm(struct ref_state *s, const struct pb_op *op)
 	return 0;
 }
 
+/* Frequency divisors of a rope op (pb_op.weight ≥ 0): [n_rot/2], every one
+ * finite and positive; NULL with *ok set when the op has none. */
+static const float *rope_factors(struct ref_state *s, const struct pb_op *op, int64_t n_pairs,
+				 int *ok)
+{
+	*ok = 1;
+	if (op->weight < 0)
+		return NULL;
+	const struct pb_tensor *w = weight(s, op, n_pairs, 1);
+	const float *f = w ? wrow(s, w, 0) : NULL;
+	for (int64_t i = 0; f && i < n_pairs; i++)
+		if (!(f[i] > 0) || !isfinite(f[i])) {
+			LOG(s, PB_LOG_ERROR, "rope: frequency factor %lld of '%s' is %g; factors "
+			    "divide the frequencies and must be finite and positive", (long long)i,
+			    w->name, f[i]);
+			f = NULL;
+		}
+	*ok = f != NULL;
+	return f;
+}
+
+/* Pair i of the first n_rot dims of each head (interleaved: 2i, 2i+1;
+ * NeoX half: i, i + n_rot/2) rotates by pos · theta^(−2i/n_rot) / factor[i],
+ * cos and sin times mscale; the dims past n_rot stay as they are
+ * (llama.cpp's rope with freq_factors, ext_factor 0). */
 static int op_rope(struct ref_state *s, const struct pb_op *op)
 {
 	const int64_t nh = op->p.rope.n_heads, hd = op->p.rope.head_dim;
-	float *x = at(s, &op->dst, op->n_tokens, nh * hd, "dst", op);
-	if (!x || hd % 2 || op->p.rope.pos0 < 0 || op->p.rope.theta <= 0)
+	const int64_t n_rot = op->p.rope.n_rot ? op->p.rope.n_rot : hd;
+	const int layout = op->p.rope.layout;
+	const double mscale = op->p.rope.mscale != 0.0f ? op->p.rope.mscale : 1.0;
+	if (nh < 0 || hd < 2 || hd % 2 || n_rot < 2 || n_rot % 2 || n_rot > hd ||
+	    op->p.rope.pos0 < 0 || !(op->p.rope.theta > 0) || !isfinite(op->p.rope.theta) ||
+	    !isfinite(mscale) || (layout != PB_ROPE_INTERLEAVED && layout != PB_ROPE_HALF)) {
+		LOG(s, PB_LOG_ERROR, "rope: bad heads %lld, head_dim %lld, n_rot %d, pos0 %d, theta %g, "
+		    "mscale %g or layout %d", (long long)nh, (long long)hd, op->p.rope.n_rot,
+		    op->p.rope.pos0, op->p.rope.theta, op->p.rope.mscale, layout);
 		return -EINVAL;
-	const int half = op->p.rope.layout == PB_ROPE_HALF;
+	}
+	float *x = at(s, &op->dst, op->n_tokens, nh * hd, "dst", op);
+	int ok;
+	const float *factor = rope_factors(s, op, n_rot / 2, &ok);
+	if (!x || !ok)
+		return -EINVAL;
+	const int half = layout == PB_ROPE_HALF;
 	for (int t = 0; t < op->n_tokens; t++) {
 		const double pos = op->p.rope.pos0 + t;
 		for (int64_t h = 0; h < nh; h++) {
 			float *v = x + t * op->dst.stride + h * hd;
-			for (int64_t i = 0; i < hd / 2; i++) {
-				double ang = pos * pow(op->p.rope.theta, -2.0 * (double)i / (double)hd);
-				double c = cos(ang), sn = sin(ang);
-				int64_t a = half ? i : 2 * i, b = half ? i + hd / 2 : 2 * i + 1;
+			for (int64_t i = 0; i < n_rot / 2; i++) {
+				double ang = pos * pow(op->p.rope.theta, -2.0 * (double)i / (double)n_rot);
+				if (factor)
+					ang /= factor[i];
+				double c = cos(ang) * mscale, sn = sin(ang) * mscale;
+				int64_t a = half ? i : 2 * i, b = half ? i + n_rot / 2 : 2 * i + 1;
 				double x0 = v[a], x1 = v[b];
 				v[a] = (float)(x0 * c - x1 * sn);
 				v[b] = (float)(x0 * sn + x1 * c);
@@ -280,15 +331,25 @@ static int op_kv_store(struct ref_state *s, const struct pb_op *op)
 }
 
 /* The optional bias is [n_heads × n_tokens] rows of n_kv (ops.h): row
- * h * n_tokens + t for head h and query t. */
+ * h * n_tokens + t for head h and query t.  Query t sits at position
+ * pos0 + t and sees keys first..last: last = its position when causal
+ * (else the cache's end), first = position − window + 1 with a window. */
 static int op_attention(struct ref_state *s, const struct pb_op *op)
 {
 	const int64_t nh = op->p.attention.n_heads, nkv = op->p.attention.n_kv_heads;
 	const int64_t hd = op->p.attention.head_dim, n_kv = op->p.attention.n_kv;
 	const int n = op->n_tokens;
-	if (nh < 1 || nkv < 1 || nh % nkv || hd < 1 || n_kv < 1) {
-		LOG(s, PB_LOG_ERROR, "attention: bad sizes (heads %lld, kv heads %lld, head_dim %lld, n_kv %lld)",
-		    (long long)nh, (long long)nkv, (long long)hd, (long long)n_kv);
+	const double softcap = op->p.attention.softcap;
+	const int64_t window = op->p.attention.window;
+	if (nh < 1 || nkv < 1 || nh % nkv || hd < 1 || n_kv < 1 || op->p.attention.pos0 < 0) {
+		LOG(s, PB_LOG_ERROR, "attention: bad sizes (heads %lld, kv heads %lld, head_dim %lld, "
+		    "n_kv %lld, pos0 %d)", (long long)nh, (long long)nkv, (long long)hd,
+		    (long long)n_kv, op->p.attention.pos0);
+		return -EINVAL;
+	}
+	if (!(softcap >= 0) || !isfinite(softcap) || window < 0) {
+		LOG(s, PB_LOG_ERROR, "attention: softcap %g or window %lld out of range (0 = none)",
+		    softcap, (long long)window);
 		return -EINVAL;
 	}
 	const float *q = at(s, &op->src[0], n, nh * hd, "q", op);
@@ -303,79 +364,103 @@ static int op_attention(struct ref_state *s, const struct pb_op *op)
 		return -EINVAL;
 	const int64_t group = nh / nkv;
 	for (int t = 0; t < n; t++) {
-		/* causal: query t (at position pos0 + t) sees keys 0..pos0 + t */
-		int64_t last = op->p.attention.causal ? op->p.attention.pos0 + t : n_kv - 1;
+		const int64_t pos = (int64_t)op->p.attention.pos0 + t;
+		int64_t last = op->p.attention.causal ? pos : n_kv - 1;
+		int64_t first = window > 0 ? pos - window + 1 : 0;
 		if (last >= n_kv)
 			last = n_kv - 1;
+		if (first < 0)
+			first = 0;
 		for (int64_t h = 0; h < nh; h++) {
 			const float *qr = q + t * op->src[0].stride + h * hd;
 			const int64_t kh = h / group;
 			const float *br = bias ? bias + (h * n + t) * op->p.attention.bias.stride : NULL;
 			double mx = -INFINITY, sum = 0;
-			for (int64_t j = 0; j <= last; j++) {
+			for (int64_t j = first; j <= last; j++) {
 				const float *kr = k + j * op->src[1].stride + kh * hd;
 				double d = 0;
 				for (int64_t i = 0; i < hd; i++)
 					d += (double)qr[i] * kr[i];
 				d = d * op->p.attention.scale + (br ? br[j] : 0.0);
+				if (softcap > 0)
+					d = softcap * tanh(d / softcap);
 				s->scores[j] = d;
 				mx = d > mx ? d : mx;
 			}
-			for (int64_t j = 0; j <= last; j++) {
+			for (int64_t j = first; j <= last; j++) {
 				s->scores[j] = exp(s->scores[j] - mx);
 				sum += s->scores[j];
 			}
 			float *yr = y + t * op->dst.stride + h * hd;
 			for (int64_t i = 0; i < hd; i++) {
 				double acc = 0;
-				for (int64_t j = 0; j <= last; j++)
+				for (int64_t j = first; j <= last; j++)
 					acc += s->scores[j] * v[j * op->src[2].stride + kh * hd + i];
-				yr[i] = (float)(last >= 0 ? acc / sum : 0.0);
+				/* no key in sight (a window past the cache's end): 0 */
+				yr[i] = (float)(first <= last ? acc / sum : 0.0);
 			}
 		}
 	}
 	return 0;
 }
 
-static double act_fn(int fn, double x)
+static double act_fn(int fn, double cap, double x)
 {
 	switch (fn) {
 	case PB_ACT_SILU: return x / (1.0 + exp(-x));
 	case PB_ACT_GELU: return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+	case PB_ACT_SOFTCAP: return cap * tanh(x / cap);
 	default: return x > 0 ? x : 0.0;
 	}
 }
 
-/* glu, act, add and copy: row-wise over `width` floats */
+/* glu, act, add, copy and add_bias: row-wise over `width` floats */
 static int op_elementwise(struct ref_state *s, const struct pb_op *op)
 {
 	int64_t w;
 	int fn = 0;
+	double cap = 0;
 	switch (op->type) {
 	case PB_OP_GLU: w = op->p.glu.width; fn = op->p.glu.fn; break;
-	case PB_OP_ACT: w = op->p.act.width; fn = op->p.act.fn; break;
+	case PB_OP_ACT: w = op->p.act.width; fn = op->p.act.fn; cap = op->p.act.cap; break;
 	case PB_OP_ADD: w = op->p.add.width; break;
+	case PB_OP_ADD_BIAS: w = op->p.add_bias.width; break;
 	default: w = op->p.copy.width; break;
 	}
-	if ((op->type == PB_OP_GLU || op->type == PB_OP_ACT) && (fn < PB_ACT_SILU || fn > PB_ACT_RELU)) {
+	/* softcap only as an act: a GLU gate has no cap field */
+	const int max_fn = op->type == PB_OP_ACT ? PB_ACT_SOFTCAP : PB_ACT_RELU;
+	if ((op->type == PB_OP_GLU || op->type == PB_OP_ACT) && (fn < PB_ACT_SILU || fn > max_fn)) {
 		LOG(s, PB_LOG_ERROR, "%s: unknown activation %d", op_names[op->type], fn);
 		return -EINVAL;
 	}
+	if (op->type == PB_OP_ACT && fn == PB_ACT_SOFTCAP && (!(cap > 0) || !isfinite(cap))) {
+		LOG(s, PB_LOG_ERROR, "act: softcap needs a finite cap > 0, got %g", cap);
+		return -EINVAL;
+	}
+	const float *bw = NULL;
+	if (op->type == PB_OP_ADD_BIAS) {
+		const struct pb_tensor *t = weight(s, op, w, 1);
+		if (!t)
+			return -EINVAL;
+		bw = wrow(s, t, 0);
+	}
 	const int two = op->type == PB_OP_GLU || op->type == PB_OP_ADD;
-	const float *a = at(s, &op->src[0], op->n_tokens, w, "src0", op);
+	/* add_bias reads and writes dst only */
+	const float *a = op->type == PB_OP_ADD_BIAS ? NULL : at(s, &op->src[0], op->n_tokens, w, "src0", op);
 	const float *b = two ? at(s, &op->src[1], op->n_tokens, w, "src1", op) : NULL;
 	float *y = at(s, &op->dst, op->n_tokens, w, "dst", op);
-	if (!a || !y || (two && !b))
+	if ((op->type != PB_OP_ADD_BIAS && !a) || !y || (two && !b))
 		return -EINVAL;
 	for (int t = 0; t < op->n_tokens; t++) {
-		const float *ar = a + t * op->src[0].stride;
+		const float *ar = a ? a + t * op->src[0].stride : NULL;
 		const float *br = two ? b + t * op->src[1].stride : NULL;
 		float *yr = y + t * op->dst.stride;
 		for (int64_t i = 0; i < w; i++) {
 			switch (op->type) {
-			case PB_OP_GLU: yr[i] = (float)(act_fn(fn, ar[i]) * br[i]); break;
-			case PB_OP_ACT: yr[i] = (float)act_fn(fn, ar[i]); break;
+			case PB_OP_GLU: yr[i] = (float)(act_fn(fn, 0, ar[i]) * br[i]); break;
+			case PB_OP_ACT: yr[i] = (float)act_fn(fn, cap, ar[i]); break;
 			case PB_OP_ADD: yr[i] = ar[i] + br[i]; break;
+			case PB_OP_ADD_BIAS: yr[i] = yr[i] + bw[i]; break;
 			default: yr[i] = ar[i]; break;
 			}
 		}
@@ -426,7 +511,15 @@ static int ref_graph_compute(void *state, const struct pb_graph *g)
 		case PB_OP_ROPE: rc = op_rope(s, op); break;
 		case PB_OP_ATTENTION: rc = op_attention(s, op); break;
 		case PB_OP_KV_STORE: rc = op_kv_store(s, op); break;
-		default: rc = op_elementwise(s, op); break;
+		case PB_OP_GLU:
+		case PB_OP_ACT:
+		case PB_OP_ADD:
+		case PB_OP_COPY:
+		case PB_OP_ADD_BIAS: rc = op_elementwise(s, op); break;
+		default:
+			LOG(s, PB_LOG_ERROR, "op %d: type %d is not one this backend runs", i, op->type);
+			rc = -ENOTSUP;
+			break;
 		}
 		if (rc == 0 && s->cfg.check_nan)
 			rc = check_finite(s, op, i);

@@ -16,12 +16,15 @@
 
 const char *const vk_op_names[PB_OP_COUNT] = {
 	"embed", "linear", "rmsnorm", "rope", "attention", "kv_store", "glu", "act", "add", "copy",
+	"add_bias",
 };
 
-/* one RoPE table of a step: cos, sin per (token, pair) */
+/* one RoPE table of a step: cos, sin per (token, pair of the n_rot
+ * rotated dims), frequency divisors and mscale folded in */
 struct vk_rope_key {
-	int32_t pos0, n, hd;
-	float theta;
+	int32_t pos0, n, n_rot;
+	int32_t factors;        /* tensor of frequency divisors, -1: none */
+	float theta, mscale;
 	int64_t off;            /* floats into the step's table region */
 };
 
@@ -52,7 +55,9 @@ static int act(struct vk_state *s, const struct pb_act *a, int64_t rows, int64_t
 }
 
 /* Two operands in one buffer must be the very same rows or lie apart:
- * the shaders run every element at once (a GPU has no memmove order). */
+ * the shaders run every element at once (a GPU has no memmove order).
+ * Apart includes column slices of the same rows (fused QKV, gate/up):
+ * one stride, and column ranges that neither wrap past it nor meet. */
 static int apart(struct vk_state *s, const struct pb_op *op, const struct pb_act *a, int64_t ra,
 		 int64_t wa, const struct pb_act *b, int64_t rb, int64_t wb)
 {
@@ -63,6 +68,12 @@ static int apart(struct vk_state *s, const struct pb_op *op, const struct pb_act
 	int64_t ea = a->off + (ra - 1) * a->stride + wa, eb = b->off + (rb - 1) * b->stride + wb;
 	if (ea <= b->off || eb <= a->off)
 		return 0;
+	const int64_t st = a->stride;
+	if (st > 0 && b->stride == st && ra > 1 && rb > 1) {
+		const int64_t ca = a->off % st, cb = b->off % st;
+		if (ca + wa <= st && cb + wb <= st && (ca + wa <= cb || cb + wb <= ca))
+			return 0;
+	}
 	VK_LOG(s, PB_LOG_ERROR, "%s: operands overlap in buffer %d (off %lld and %lld)",
 	       vk_op_names[op->type], a->buf, (long long)a->off, (long long)b->off);
 	return -EINVAL;
@@ -90,18 +101,70 @@ static const struct vk_weight *weight(struct vk_state *s, const struct pb_op *op
 
 /* ---- the step table ---- */
 
+static int rope_same(const struct vk_rope_key *k, const struct pb_op *op, int32_t n_rot)
+{
+	return k->pos0 == op->p.rope.pos0 && k->n == op->n_tokens && k->n_rot == n_rot &&
+	       k->theta == op->p.rope.theta && k->factors == (op->weight >= 0 ? op->weight : -1) &&
+	       k->mscale == (op->p.rope.mscale != 0.0f ? op->p.rope.mscale : 1.0f);
+}
+
+static int32_t rope_n_rot(const struct pb_op *op)
+{
+	return op->p.rope.n_rot ? op->p.rope.n_rot : op->p.rope.head_dim;
+}
+
 static int rope_find(struct vk_state *s, int n_ropes, const struct pb_op *op)
 {
-	for (int i = 0; i < n_ropes; i++) {
-		const struct vk_rope_key *k = &s->ropes[i];
-		if (k->pos0 == op->p.rope.pos0 && k->n == op->n_tokens && k->hd == op->p.rope.head_dim &&
-		    k->theta == op->p.rope.theta)
+	for (int i = 0; i < n_ropes; i++)
+		if (rope_same(&s->ropes[i], op, rope_n_rot(op)))
 			return i;
-	}
 	return -1;
 }
 
-/* Lay out the step's table: token ids first, then each distinct RoPE. */
+static double rope_factor(const struct pb_tensor *t, int i)
+{
+	uint16_t h;
+	float f;
+	if (t->dtype == PB_F32) {
+		memcpy(&f, (const char *)t->data + 4 * i, 4);
+		return f;
+	}
+	memcpy(&h, (const char *)t->data + 2 * i, 2);
+	return t->dtype == PB_F16 ? pb_fp16_to_fp32(h) : pb_bf16_to_fp32(h);
+}
+
+/* A rope's frequency divisors, read on the host (the table is made
+ * there): [n_rot/2] in F32, F16 or BF16, each finite and positive. */
+static int rope_factors_check(struct vk_state *s, const struct pb_op *op, int32_t n_rot)
+{
+	if (op->weight < 0)
+		return 0;
+	if (!s->m || op->weight >= s->m->n_tensors) {
+		VK_LOG(s, PB_LOG_ERROR, "rope: no frequency factor tensor %d", op->weight);
+		return -EINVAL;
+	}
+	const struct pb_tensor *t = &s->m->tensors[op->weight];
+	if (t->ne[0] != n_rot / 2 || t->ne[1] != 1 ||
+	    (t->dtype != PB_F32 && t->dtype != PB_F16 && t->dtype != PB_BF16) ||
+	    t->nbytes < (size_t)(n_rot / 2) * pb_dtype_block_bytes(t->dtype)) {
+		VK_LOG(s, PB_LOG_ERROR, "rope: frequency factors '%s' are %s [%lld × %lld], expected "
+		       "[%d × 1] in F32, F16 or BF16", t->name, pb_dtype_name(t->dtype),
+		       (long long)t->ne[0], (long long)t->ne[1], n_rot / 2);
+		return -EINVAL;
+	}
+	for (int i = 0; i < n_rot / 2; i++) {
+		const double f = rope_factor(t, i);
+		if (!(f > 0) || !isfinite(f)) {
+			VK_LOG(s, PB_LOG_ERROR, "rope: frequency factor %d of '%s' is %g; factors divide "
+			       "the frequencies and must be finite and positive", i, t->name, f);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Lay out the step's table: token ids first, then each distinct RoPE.
+ * Every op's type is checked here, before anything is recorded. */
 static int plan(struct vk_state *s, const struct pb_graph *g, int *n_ropes, int64_t *floats)
 {
 	int64_t used = g->n_tokens > 0 ? g->n_tokens : 0;
@@ -113,14 +176,23 @@ static int plan(struct vk_state *s, const struct pb_graph *g, int *n_ropes, int6
 			       op->n_tokens);
 			return -EINVAL;
 		}
-		if (op->type != PB_OP_ROPE || rope_find(s, *n_ropes, op) >= 0)
+		if (op->type != PB_OP_ROPE)
 			continue;
-		if (op->p.rope.head_dim < 2 || op->p.rope.head_dim % 2 || op->p.rope.pos0 < 0 ||
-		    !(op->p.rope.theta > 0)) {
-			VK_LOG(s, PB_LOG_ERROR, "rope: bad head_dim %d, pos0 %d or theta %g",
-			       op->p.rope.head_dim, op->p.rope.pos0, op->p.rope.theta);
+		const int32_t hd = op->p.rope.head_dim, n_rot = rope_n_rot(op);
+		const float ms = op->p.rope.mscale;
+		if (hd < 2 || hd % 2 || n_rot < 2 || n_rot % 2 || n_rot > hd || op->p.rope.pos0 < 0 ||
+		    !(op->p.rope.theta > 0) || !isfinite(op->p.rope.theta) || !isfinite(ms) ||
+		    (op->p.rope.layout != PB_ROPE_INTERLEAVED && op->p.rope.layout != PB_ROPE_HALF)) {
+			VK_LOG(s, PB_LOG_ERROR, "rope: bad head_dim %d, n_rot %d, pos0 %d, theta %g, "
+			       "mscale %g or layout %d", hd, op->p.rope.n_rot, op->p.rope.pos0,
+			       op->p.rope.theta, ms, op->p.rope.layout);
 			return -EINVAL;
 		}
+		if (rope_find(s, *n_ropes, op) >= 0)   /* checked, and its table made */
+			continue;
+		int rc = rope_factors_check(s, op, n_rot);
+		if (rc < 0)
+			return rc;
 		if (*n_ropes == s->cap_ropes) {
 			int cap = s->cap_ropes ? 2 * s->cap_ropes : 4;
 			void *p = realloc(s->ropes, (size_t)cap * sizeof *s->ropes);
@@ -130,28 +202,33 @@ static int plan(struct vk_state *s, const struct pb_graph *g, int *n_ropes, int6
 			s->cap_ropes = cap;
 		}
 		s->ropes[(*n_ropes)++] = (struct vk_rope_key){
-			.pos0 = op->p.rope.pos0, .n = op->n_tokens, .hd = op->p.rope.head_dim,
-			.theta = op->p.rope.theta, .off = used,
+			.pos0 = op->p.rope.pos0, .n = op->n_tokens, .n_rot = n_rot,
+			.factors = op->weight >= 0 ? op->weight : -1, .theta = op->p.rope.theta,
+			.mscale = ms != 0.0f ? ms : 1.0f, .off = used,
 		};
-		used += (int64_t)op->n_tokens * op->p.rope.head_dim;
+		used += (int64_t)op->n_tokens * n_rot;
 	}
 	*floats = used;
 	return 0;
 }
 
+/* cos and sin in double on the host, as ref computes them */
 static void fill_table(struct vk_state *s, const struct pb_graph *g, int n_ropes, float *tab)
 {
 	if (g->n_tokens > 0 && g->tokens)
 		memcpy(tab, g->tokens, (size_t)g->n_tokens * sizeof(int32_t));   /* read as uint bits */
 	for (int r = 0; r < n_ropes; r++) {
 		const struct vk_rope_key *k = &s->ropes[r];
+		const struct pb_tensor *f = k->factors >= 0 ? &s->m->tensors[k->factors] : NULL;
 		float *c = tab + k->off;
 		for (int t = 0; t < k->n; t++)
-			for (int i = 0; i < k->hd / 2; i++, c += 2) {
+			for (int i = 0; i < k->n_rot / 2; i++, c += 2) {
 				double ang = (double)(k->pos0 + t) *
-					pow(k->theta, -2.0 * (double)i / (double)k->hd);
-				c[0] = (float)cos(ang);
-				c[1] = (float)sin(ang);
+					pow(k->theta, -2.0 * (double)i / (double)k->n_rot);
+				if (f)
+					ang /= rope_factor(f, i);
+				c[0] = (float)(cos(ang) * k->mscale);
+				c[1] = (float)(sin(ang) * k->mscale);
 			}
 	}
 }
@@ -228,9 +305,13 @@ static int rec_embed(struct rec *r, const struct pb_op *op, const struct pb_grap
 	const struct pb_tensor *t;
 	const int64_t dim = op->p.embed.dim;
 	const struct vk_weight *w = weight(s, op, dim, -1, &t);
-	struct { uint32_t y_off, y_stride, w_off, w_row, dim, tab_off; } p;
+	struct { uint32_t y_off, y_stride, w_off, w_row, dim, tab_off; float scale; } p;
 	if (!w || act(s, &op->dst, op->n_tokens, dim, "dst", op, &p.y_off, &p.y_stride) < 0)
 		return -EINVAL;
+	if (!isfinite(op->p.embed.scale)) {
+		VK_LOG(s, PB_LOG_ERROR, "embed: scale %g is not finite", op->p.embed.scale);
+		return -EINVAL;
+	}
 	if (!g->tokens || op->n_tokens > g->n_tokens)
 		return -EINVAL;
 	for (int i = 0; i < op->n_tokens; i++)
@@ -243,6 +324,7 @@ static int rec_embed(struct rec *r, const struct pb_op *op, const struct pb_grap
 	p.w_row = w->row16;
 	p.dim = (uint32_t)dim;
 	p.tab_off = r->tab_base;
+	p.scale = op->p.embed.scale;
 	hazard(r, NULL, 0, op->dst.buf);
 	return dispatch(r, VK_K_EMBED, t->dtype, w->arena, &p, sizeof p, groups(dim, s->wg),
 			(uint32_t)op->n_tokens);
@@ -301,22 +383,35 @@ static int rec_rmsnorm(struct rec *r, const struct pb_op *op)
 	p.eps = op->p.rmsnorm.eps;
 	p.scale = op->p.rmsnorm.scale;
 	hazard(r, &op->src[0].buf, 1, op->dst.buf);
-	return dispatch(r, VK_K_RMSNORM, t->dtype, w->arena, &p, sizeof p, (uint32_t)op->n_tokens, 1);
+	/* one workgroup per row, rows in chunks of the workgroup-count limit
+	 * (a per-head norm has tokens × heads rows) */
+	const int64_t chunk = s->props.limits.maxComputeWorkGroupCount[0];
+	const uint32_t x0 = p.x_off, y0 = p.y_off;
+	for (int64_t row0 = 0; row0 < op->n_tokens; row0 += chunk) {
+		const int64_t rows = op->n_tokens - row0 < chunk ? op->n_tokens - row0 : chunk;
+		p.x_off = x0 + (uint32_t)(row0 * p.x_stride);
+		p.y_off = y0 + (uint32_t)(row0 * p.y_stride);
+		int rc = dispatch(r, VK_K_RMSNORM, t->dtype, w->arena, &p, sizeof p, (uint32_t)rows, 1);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 static int rec_rope(struct rec *r, const struct pb_op *op, int n_ropes)
 {
 	struct vk_state *s = r->s;
-	const int64_t nh = op->p.rope.n_heads, hd = op->p.rope.head_dim;
-	struct { uint32_t x_off, x_stride, n_heads, head_dim, half_layout, tab_off; } p;
+	const int64_t nh = op->p.rope.n_heads, hd = op->p.rope.head_dim, np = rope_n_rot(op) / 2;
+	struct { uint32_t x_off, x_stride, n_heads, head_dim, half_layout, tab_off, n_pairs; } p;
 	if (nh < 0 || act(s, &op->dst, op->n_tokens, nh * hd, "dst", op, &p.x_off, &p.x_stride) < 0)
 		return -EINVAL;
 	p.n_heads = (uint32_t)nh;
 	p.head_dim = (uint32_t)hd;
 	p.half_layout = op->p.rope.layout == PB_ROPE_HALF;
 	p.tab_off = r->tab_base + (uint32_t)s->ropes[rope_find(s, n_ropes, op)].off;
+	p.n_pairs = (uint32_t)np;
 	hazard(r, NULL, 0, op->dst.buf);
-	return dispatch(r, VK_K_ROPE, PB_F32, -1, &p, sizeof p, groups(nh * hd / 2, s->wg),
+	return dispatch(r, VK_K_ROPE, PB_F32, -1, &p, sizeof p, groups(nh * np, s->wg),
 			(uint32_t)op->n_tokens);
 }
 
@@ -330,11 +425,18 @@ static int rec_attention(struct rec *r, const struct pb_op *op)
 		uint32_t q_off, q_stride, k_off, k_stride, v_off, v_stride, y_off, y_stride;
 		uint32_t bias_off, bias_stride, has_bias;
 		uint32_t n_tokens, n_heads, group, head_dim, pos0, n_kv, causal;
-		float scale;
+		float scale, softcap;
+		uint32_t window;
 	} p = { 0 };
 	if (nh < 1 || nkv < 1 || nh % nkv || hd < 1 || n_kv < 1 || op->p.attention.pos0 < 0) {
 		VK_LOG(s, PB_LOG_ERROR, "attention: bad sizes (heads %lld, kv heads %lld, head_dim %lld, n_kv %lld)",
 		       (long long)nh, (long long)nkv, (long long)hd, (long long)n_kv);
+		return -EINVAL;
+	}
+	if (!(op->p.attention.softcap >= 0) || !isfinite(op->p.attention.softcap) ||
+	    op->p.attention.window < 0) {
+		VK_LOG(s, PB_LOG_ERROR, "attention: softcap %g or window %d out of range (0 = none)",
+		       op->p.attention.softcap, op->p.attention.window);
 		return -EINVAL;
 	}
 	if (hd > MAX_HD) {
@@ -370,21 +472,26 @@ static int rec_attention(struct rec *r, const struct pb_op *op)
 	p.n_kv = (uint32_t)n_kv;
 	p.causal = op->p.attention.causal != 0;
 	p.scale = op->p.attention.scale;
+	p.softcap = op->p.attention.softcap;
+	p.window = (uint32_t)op->p.attention.window;
 	hazard(r, reads, n_reads, op->dst.buf);
 	return dispatch(r, VK_K_ATTENTION, PB_F32, -1, &p, sizeof p, (uint32_t)nh, (uint32_t)n);
 }
 
-/* glu, act, add, copy and kv_store */
+/* glu, act, add, copy, kv_store and add_bias (op codes as elementwise.comp) */
 static int rec_elementwise(struct rec *r, const struct pb_op *op)
 {
 	struct vk_state *s = r->s;
-	struct { uint32_t op, fn, width, a_off, a_stride, b_off, b_stride, y_off, y_stride; } p = { 0 };
+	struct {
+		uint32_t op, fn, width, a_off, a_stride, b_off, b_stride, y_off, y_stride, w_off;
+		float cap;
+	} p = { 0 };
 	int64_t w;
 	int fn = 0;
 	struct pb_act d = op->dst;
 	switch (op->type) {
 	case PB_OP_GLU: w = op->p.glu.width; fn = op->p.glu.fn; p.op = 0; break;
-	case PB_OP_ACT: w = op->p.act.width; fn = op->p.act.fn; p.op = 1; break;
+	case PB_OP_ACT: w = op->p.act.width; fn = op->p.act.fn; p.cap = op->p.act.cap; p.op = 1; break;
 	case PB_OP_ADD: w = op->p.add.width; p.op = 2; break;
 	case PB_OP_KV_STORE:
 		w = op->p.kv_store.width;
@@ -393,14 +500,35 @@ static int rec_elementwise(struct rec *r, const struct pb_op *op)
 			return -EINVAL;
 		d.off += (int64_t)op->p.kv_store.pos0 * d.stride;
 		break;
+	case PB_OP_ADD_BIAS: w = op->p.add_bias.width; p.op = 4; break;
 	default: w = op->p.copy.width; p.op = 3; break;
 	}
-	if ((op->type == PB_OP_GLU || op->type == PB_OP_ACT) && (fn < PB_ACT_SILU || fn > PB_ACT_RELU)) {
+	/* softcap only as an act: a GLU gate has no cap field */
+	const int max_fn = op->type == PB_OP_ACT ? PB_ACT_SOFTCAP : PB_ACT_RELU;
+	if ((op->type == PB_OP_GLU || op->type == PB_OP_ACT) && (fn < PB_ACT_SILU || fn > max_fn)) {
 		VK_LOG(s, PB_LOG_ERROR, "%s: unknown activation %d", vk_op_names[op->type], fn);
+		return -EINVAL;
+	}
+	if (op->type == PB_OP_ACT && fn == PB_ACT_SOFTCAP && (!(p.cap > 0) || !isfinite(p.cap))) {
+		VK_LOG(s, PB_LOG_ERROR, "act: softcap needs a finite cap > 0, got %g", p.cap);
 		return -EINVAL;
 	}
 	const int two = op->type == PB_OP_GLU || op->type == PB_OP_ADD;
 	const char *dname = op->type == PB_OP_KV_STORE ? "dst (cache rows pos0..)" : "dst";
+	if (op->type == PB_OP_ADD_BIAS) {
+		/* dst += bias: dst is read in place (a), the bias row is a weight */
+		const struct pb_tensor *t;
+		const struct vk_weight *wt = weight(s, op, w, 1, &t);
+		if (!wt || act(s, &d, op->n_tokens, w, dname, op, &p.y_off, &p.y_stride) < 0)
+			return -EINVAL;
+		p.width = (uint32_t)w;
+		p.a_off = p.y_off;
+		p.a_stride = p.y_stride;
+		p.w_off = wt->off16;
+		hazard(r, &d.buf, 1, d.buf);
+		return dispatch(r, VK_K_ELEMWISE, t->dtype, wt->arena, &p, sizeof p, groups(w, s->wg),
+				(uint32_t)op->n_tokens);
+	}
 	if (act(s, &op->src[0], op->n_tokens, w, "src0", op, &p.a_off, &p.a_stride) < 0 ||
 	    (two && act(s, &op->src[1], op->n_tokens, w, "src1", op, &p.b_off, &p.b_stride) < 0) ||
 	    act(s, &d, op->n_tokens, w, dname, op, &p.y_off, &p.y_stride) < 0 ||
@@ -461,7 +589,17 @@ int vk_graph_compute(void *state, const struct pb_graph *g)
 		case PB_OP_RMSNORM: rc = rec_rmsnorm(&r, op); break;
 		case PB_OP_ROPE: rc = rec_rope(&r, op, n_ropes); break;
 		case PB_OP_ATTENTION: rc = rec_attention(&r, op); break;
-		default: rc = rec_elementwise(&r, op); break;
+		case PB_OP_KV_STORE:
+		case PB_OP_GLU:
+		case PB_OP_ACT:
+		case PB_OP_ADD:
+		case PB_OP_COPY:
+		case PB_OP_ADD_BIAS: rc = rec_elementwise(&r, op); break;
+		default:
+			VK_LOG(s, PB_LOG_ERROR, "op %d: type %d is not one this backend runs", i,
+			       op->type);
+			rc = -ENOTSUP;
+			break;
 		}
 		if (rc < 0) {
 			VK_LOG(s, PB_LOG_DEBUG, "op %d (%s) not recorded", i, vk_op_names[op->type]);

@@ -31,7 +31,7 @@ struct stager {
 	struct vk_buf *stage;
 	VkBufferCopy reg[64];
 	uint32_t n;
-	VkDeviceSize used;
+	VkDeviceSize used, cap;   /* cap: the staging buffer's size */
 	int arena;
 };
 
@@ -50,12 +50,12 @@ static int stage_tensor(struct stager *st, const struct pb_tensor *t, int arena,
 	size_t done = 0;
 	int rc;
 	while (done < t->nbytes) {
-		if (st->used == VK_STAGING_CHUNK || st->n == 64 || (st->n && st->arena != arena))
+		if (st->used >= st->cap || st->n == 64 || (st->n && st->arena != arena))
 			if ((rc = stage_flush(st)) < 0)
 				return rc;
 		size_t piece = t->nbytes - done;
-		if (piece > VK_STAGING_CHUNK - st->used)
-			piece = (size_t)(VK_STAGING_CHUNK - st->used);
+		if (piece > st->cap - st->used)
+			piece = (size_t)(st->cap - st->used);
 		memcpy((char *)st->stage->map + st->used, (const char *)t->data + done, piece);
 		st->reg[st->n++] = (VkBufferCopy){ .srcOffset = st->used, .dstOffset = off + done,
 						   .size = piece };
@@ -140,11 +140,18 @@ int vk_weights_upload(struct vk_state *s, const struct pb_model *m)
 	for (int a = 0; a < s->n_arenas; a++)
 		if ((rc = vk_buf_create(s, &s->arenas[a], arena_size[a], 0)) < 0)
 			goto out;
-	if ((rc = vk_buf_create(s, &stage, VK_STAGING_CHUNK, 1)) < 0)
-		goto out;
 	/* through the staging buffer, a chunk at a time; a tensor larger
-	 * than a chunk goes in pieces */
-	struct stager st = { .s = s, .stage = &stage };
+	 * than a chunk goes in pieces.  The buffer is no larger than the
+	 * weights: a small model (the op tests load hundreds) does not pay
+	 * for 32 MiB of host memory each time. */
+	VkDeviceSize total = 0;
+	for (int i = 0; i < n; i++)
+		if (off[i] != VK_NOT_OWNER)
+			total += (m->tensors[i].nbytes + 15) & ~(VkDeviceSize)15;
+	struct stager st = { .s = s, .stage = &stage,
+			     .cap = total < VK_STAGING_CHUNK ? (total ? total : 16) : VK_STAGING_CHUNK };
+	if ((rc = vk_buf_create(s, &stage, st.cap, 1)) < 0)
+		goto out;
 	for (int i = 0; i < n; i++)
 		if (off[i] != VK_NOT_OWNER && (rc = stage_tensor(&st, &m->tensors[i], s->w[i].arena,
 								 off[i])) < 0)

@@ -1,8 +1,8 @@
 /* plugins/pruners/ffn/ffn.c — structured FFN pruning: the least important
  * intermediate neurons are really removed (rows of gate and up, columns
  * of down), so a layer's FFN gets narrower and the arch reads its width
- * from the tensors.  Llama (SwiGLU) and T5 (gated-GELU or plain ReLU,
- * both stacks).
+ * from the tensors.  The Llama-family decoders (SwiGLU: llama, qwen2,
+ * qwen3) and T5 (gated-GELU or plain ReLU, both stacks).
  *
  * Importance of neuron i:
  *   weight      ‖gate_i‖² + ‖up_i‖² + ‖down_{:,i}‖²: the squares of every
@@ -50,6 +50,11 @@ static int layer_ffn(const struct pb_model *m, enum pb_stack st, int l, struct f
 	f->gate = pb_model_find_in(m, st, l, PB_ROLE_FFN_GATE);
 	f->up = pb_model_find_in(m, st, l, PB_ROLE_FFN_UP);
 	f->down = pb_model_find_in(m, st, l, PB_ROLE_FFN_DOWN);
+	if (pb_model_find_in(m, st, l, PB_ROLE_FFN_GATE_UP)) {
+		snprintf(why, len, "block %d: a fused gate/up projection (Phi-3); FFN pruning reads "
+			 "separate gate and up rows", l);
+		return -ENOTSUP;
+	}
 	if (!f->gate && !f->up && !f->down)
 		return 1;
 	if (!f->up || !f->down) {

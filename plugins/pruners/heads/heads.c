@@ -1,7 +1,9 @@
 /* plugins/pruners/heads/heads.c — structured attention-head pruning for
- * llama models: the least important heads are really removed (rows of
- * q/k/v, columns of o), so layers end up with different head counts and
- * the arch reads them from the tensors.
+ * the Llama-family decoders (llama, qwen2, qwen3, gemma2, gemma3): the
+ * least important heads are really removed (rows of q/k/v and their
+ * biases, columns of o), so layers end up with different head counts and
+ * the arch reads them from the tensors.  Qwen3's and Gemma 3's q/k norms
+ * are per head_dim and shared by every head: they stay as they are.
  *
  * Grouped KV heads: the unit removed is a whole KV group — one K/V head
  * and the query heads that share it (for multi-head attention, a group is
@@ -14,8 +16,8 @@
  *
  * Importance of a group:
  *   weight      Σ of squares of every weight its removal deletes: its q,
- *               k and v rows and its o columns (what magnitude pruning
- *               would weigh, summed over the structure);
+ *               k and v rows (and bias elements) and its o columns (what
+ *               magnitude pruning would weigh, summed over the structure);
  *   activation  Σ over its heads' o-projection input columns of ‖X_j‖²
  *               from calibration (PB_CALIB_COL_SQ): the energy the heads
  *               actually send into the residual path.
@@ -48,9 +50,11 @@ struct heads_state {
 
 #define LOG(s, lvl, ...) ((s)->h->log((s)->h, (lvl), __VA_ARGS__))
 
-/* One layer's attention. */
+/* One layer's attention.  Qwen2's biases follow their rows; Qwen3's q/k
+ * norms are one [head_dim] vector shared by every head, so they stay. */
 struct attn {
 	struct pb_tensor *q, *k, *v, *o;
+	struct pb_tensor *qb, *kb, *vb;   /* biases, NULL when absent */
 	int n_heads, n_kv, group;   /* group: query heads per KV head */
 };
 
@@ -62,15 +66,18 @@ static int layer_attn(const struct pb_model *m, int l, struct attn *a, char *why
 	a->k = pb_model_find(m, l, PB_ROLE_ATTN_K);
 	a->v = pb_model_find(m, l, PB_ROLE_ATTN_V);
 	a->o = pb_model_find(m, l, PB_ROLE_ATTN_O);
+	a->qb = pb_model_find(m, l, PB_ROLE_ATTN_Q_BIAS);
+	a->kb = pb_model_find(m, l, PB_ROLE_ATTN_K_BIAS);
+	a->vb = pb_model_find(m, l, PB_ROLE_ATTN_V_BIAS);
 	if (!a->q && !a->k && !a->v && !a->o)
 		return 1;     /* a dropped block */
 	if (!a->q || !a->k || !a->v || !a->o || hd < 1) {
 		snprintf(why, len, "block %d: attention tensors incomplete", l);
 		return -EINVAL;
 	}
-	const struct pb_tensor *ts[4] = { a->q, a->k, a->v, a->o };
-	for (int i = 0; i < 4; i++)
-		if (!shrink_dense(ts[i])) {
+	const struct pb_tensor *ts[7] = { a->q, a->k, a->v, a->o, a->qb, a->kb, a->vb };
+	for (int i = 0; i < 7; i++)
+		if (ts[i] && !shrink_dense(ts[i])) {
 			snprintf(why, len, "tensor '%s' is %s; head pruning reads F32, F16 or BF16 "
 				 "(put quantization after it)", ts[i]->name, pb_dtype_name(ts[i]->dtype));
 			return -ENOTSUP;
@@ -78,7 +85,10 @@ static int layer_attn(const struct pb_model *m, int l, struct attn *a, char *why
 	a->n_heads = (int)(a->q->ne[1] / hd);
 	a->n_kv = (int)(a->k->ne[1] / hd);
 	if (a->n_heads < 1 || a->n_kv < 1 || a->n_heads % a->n_kv || a->q->ne[1] != a->n_heads * hd ||
-	    a->k->ne[1] != a->n_kv * hd || a->v->ne[1] != a->k->ne[1] || a->o->ne[0] != a->q->ne[1]) {
+	    a->k->ne[1] != a->n_kv * hd || a->v->ne[1] != a->k->ne[1] || a->o->ne[0] != a->q->ne[1] ||
+	    (a->qb && (a->qb->ne[0] != a->q->ne[1] || a->qb->ne[1] != 1)) ||
+	    (a->kb && (a->kb->ne[0] != a->k->ne[1] || a->kb->ne[1] != 1)) ||
+	    (a->vb && (a->vb->ne[0] != a->v->ne[1] || a->vb->ne[1] != 1))) {
 		snprintf(why, len, "block %d: attention shapes are not whole heads of %lld", l, (long long)hd);
 		return -EINVAL;
 	}
@@ -89,9 +99,15 @@ static int layer_attn(const struct pb_model *m, int l, struct attn *a, char *why
 static int heads_check(void *state, const struct pb_model *m, char *why, size_t len)
 {
 	(void)state;
-	if (m->arch != PB_ARCH_LLAMA) {
-		snprintf(why, len, "head pruning supports llama models only: T5 shares one "
+	if (m->arch == PB_ARCH_T5) {
+		snprintf(why, len, "head pruning supports the llama-family decoders only: T5 shares one "
 			 "relative-position bias per stack with a column per head");
+		return -ENOTSUP;
+	}
+	if (m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_QWEN2 && m->arch != PB_ARCH_QWEN3 &&
+	    m->arch != PB_ARCH_GEMMA2 && m->arch != PB_ARCH_GEMMA3) {
+		snprintf(why, len, "head pruning supports llama, qwen2, qwen3, gemma2 and gemma3 models "
+			 "(separate q, k and v projections), not architecture %d", (int)m->arch);
 		return -ENOTSUP;
 	}
 	for (int l = 0; l < m->hp.n_layers; l++) {
@@ -134,6 +150,13 @@ static int score_layer(struct heads_state *s, struct pb_model *m, struct pb_cali
 			    shrink_sq(a->k, g * hd, (g + 1) * hd, 0, a->k->ne[0]) +
 			    shrink_sq(a->v, g * hd, (g + 1) * hd, 0, a->v->ne[0]) +
 			    shrink_sq(a->o, 0, a->o->ne[1], g * qw, (g + 1) * qw);
+			/* a bias is one row: its elements are columns */
+			if (a->qb)
+				v += shrink_sq(a->qb, 0, 1, g * qw, (g + 1) * qw);
+			if (a->kb)
+				v += shrink_sq(a->kb, 0, 1, g * hd, (g + 1) * hd);
+			if (a->vb)
+				v += shrink_sq(a->vb, 0, 1, g * hd, (g + 1) * hd);
 		}
 		score[g] = v;
 	}
@@ -157,11 +180,16 @@ static int remove_groups(struct heads_state *s, struct pb_model *m, struct attn 
 		memset(qdrop + g * qw, drop[g], (size_t)qw);
 		memset(kdrop + g * hd, drop[g], (size_t)hd);
 	}
-	struct pb_tensor *ts[4] = { a->q, a->k, a->v, a->o };
-	for (int i = 0; i < 4; i++)
-		targets[ts[i] - m->tensors].sparsity = (double)k / a->n_kv;
+	struct pb_tensor *ts[7] = { a->q, a->k, a->v, a->o, a->qb, a->kb, a->vb };
+	for (int i = 0; i < 7; i++)
+		if (ts[i])
+			targets[ts[i] - m->tensors].sparsity = (double)k / a->n_kv;
+	/* biases are [width] vectors: their elements are columns */
 	if ((rc = shrink_rows(s->h, a->q, qdrop)) < 0 || (rc = shrink_rows(s->h, a->k, kdrop)) < 0 ||
-	    (rc = shrink_rows(s->h, a->v, kdrop)) < 0 || (rc = shrink_cols(s->h, a->o, qdrop)) < 0)
+	    (rc = shrink_rows(s->h, a->v, kdrop)) < 0 || (rc = shrink_cols(s->h, a->o, qdrop)) < 0 ||
+	    (a->qb && (rc = shrink_cols(s->h, a->qb, qdrop)) < 0) ||
+	    (a->kb && (rc = shrink_cols(s->h, a->kb, kdrop)) < 0) ||
+	    (a->vb && (rc = shrink_cols(s->h, a->vb, kdrop)) < 0))
 		LOG(s, PB_LOG_ERROR, "cannot shrink the attention of block %d", a->q->layer);
 out:
 	free(qdrop);
@@ -327,7 +355,8 @@ static const struct pb_pruner_ops heads_ops = {
 	.calib = PB_CALIB_COL_SQ,
 	.calib_for = calib_for,
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),
-	.archs = 1u << PB_ARCH_LLAMA,
+	.archs = 1u << PB_ARCH_LLAMA | 1u << PB_ARCH_QWEN2 | 1u << PB_ARCH_QWEN3 | 1u << PB_ARCH_GEMMA2 |
+		 1u << PB_ARCH_GEMMA3,
 };
 
 static const struct pb_option heads_options[] = {

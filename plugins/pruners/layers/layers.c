@@ -1,5 +1,5 @@
 /* plugins/pruners/layers/layers.c — drops whole transformer blocks of a
- * llama model: the `count` blocks of lowest Block Influence (ShortGPT:
+ * Llama-family decoder (llama, qwen2, qwen3): the `count` blocks of lowest Block Influence (ShortGPT:
  * BI = 1 − mean cos(h_in, h_out) over calibration tokens, from the
  * calibration handle), or the blocks an `indices` list names.  Their
  * tensors are removed (host->tensor_remove), the blocks after them move
@@ -84,9 +84,20 @@ static int layers_check(void *state, const struct pb_model *m, char *why, size_t
 {
 	struct layers_state *s = state;
 	int want = s->n_idx ? s->n_idx : (int)s->cfg.count;
-	if (m->arch != PB_ARCH_LLAMA) {
-		snprintf(why, len, "layer dropping supports llama models only (T5 shares a "
+	if (m->arch == PB_ARCH_T5) {
+		snprintf(why, len, "layer dropping supports decoder-only models only (T5 shares a "
 			 "relative-position bias across a stack's blocks)");
+		return -ENOTSUP;
+	}
+	if (m->arch == PB_ARCH_GEMMA2 || m->arch == PB_ARCH_GEMMA3) {
+		snprintf(why, len, "layer dropping does not support Gemma: which blocks use a sliding "
+			 "window follows their index (llama.cpp's pattern), so the blocks after a dropped "
+			 "one would change kind");
+		return -ENOTSUP;
+	}
+	if (m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_QWEN2 && m->arch != PB_ARCH_QWEN3) {
+		snprintf(why, len, "layer dropping supports llama, qwen2 and qwen3 models, not "
+			 "architecture %d", (int)m->arch);
 		return -ENOTSUP;
 	}
 	if (want >= m->hp.n_layers && want > 0) {
@@ -241,7 +252,7 @@ static const struct pb_pruner_ops layers_ops = {
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16) | PB_FMT(PB_Q8_0) |
 		      PB_FMT(PB_Q4_0) | PB_FMT(PB_Q2_K) | PB_FMT(PB_Q3_K) | PB_FMT(PB_Q4_K) |
 		      PB_FMT(PB_Q5_K) | PB_FMT(PB_Q6_K),
-	.archs = 1u << PB_ARCH_LLAMA,
+	.archs = 1u << PB_ARCH_LLAMA | 1u << PB_ARCH_QWEN2 | 1u << PB_ARCH_QWEN3,
 };
 
 static const struct pb_option layers_options[] = {

@@ -84,6 +84,13 @@ vec4 wget4(uint row, uint e)
 	return vec4(wget(row, e), wget(row, e + 1u), wget(row, e + 2u), wget(row, e + 3u));
 }
 
+// tanh that cannot overflow: some drivers compute it from exp(2x) and
+// return NaN for large arguments; |x| ≥ 15 is ±1 in float anyway.
+float tanh_safe(float x)
+{
+	return tanh(clamp(x, -15.0, 15.0));
+}
+
 // ---- workgroup reductions: every thread gets the result ----
 
 shared float red_[WG];

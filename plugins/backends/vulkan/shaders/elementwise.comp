@@ -1,5 +1,6 @@
-// elementwise.comp — glu, act, add, copy and kv_store (a copy into the
-// cache rows at pos0), row-wise over `width` floats; one thread per
+// elementwise.comp — glu, act, add, copy, kv_store (a copy into the
+// cache rows at pos0) and add_bias (dst += a weight row, read in the
+// pipeline's format), row-wise over `width` floats; one thread per
 // element.  GELU is the tanh approximation, with tanh computed so that it
 // cannot overflow (some drivers return NaN for tanh of large arguments).
 #version 450
@@ -9,10 +10,13 @@
 #define OP_ACT 1u
 #define OP_ADD 2u
 #define OP_COPY 3u
+#define OP_ADD_BIAS 4u
 
 layout(push_constant) uniform P {
 	uint op, fn, width;
 	uint a_off, a_stride, b_off, b_stride, y_off, y_stride;
+	uint w_off;                      // add_bias: the bias row, in 16-bit words
+	float cap;                       // act softcap
 } p;
 
 float act_fn(float x)
@@ -24,6 +28,8 @@ float act_fn(float x)
 		float e = exp(2.0 * u);
 		return 0.5 * x * (1.0 + (e - 1.0) / (e + 1.0));
 	}
+	if (p.fn == 3u)                  // softcap (act only)
+		return p.cap * tanh_safe(x / p.cap);
 	return max(x, 0.0);              // ReLU
 }
 
@@ -40,6 +46,8 @@ void main()
 		y = act_fn(a);
 	else if (p.op == OP_ADD)
 		y = a + act[p.b_off + t * p.b_stride + i];
+	else if (p.op == OP_ADD_BIAS)
+		y = a + wget(p.w_off, i);
 	else
 		y = a;
 	act[p.y_off + t * p.y_stride + i] = y;

@@ -1,10 +1,12 @@
 // embed.comp — dst[t, :] = W[token t, :]; the token ids come with the
-// step's table (the host checked them against the vocabulary).
+// step's table (the host checked them against the vocabulary); times
+// scale when it is not 0 (Gemma's √dim, in F32 as the ref backend).
 #version 450
 #include "common.glsl"
 
 layout(push_constant) uniform P {
 	uint y_off, y_stride, w_off, w_row, dim, tab_off;
+	float scale;
 } p;
 
 void main()
@@ -13,5 +15,6 @@ void main()
 	if (i >= p.dim)
 		return;
 	const uint id = floatBitsToUint(tab[p.tab_off + t]);
-	act[p.y_off + t * p.y_stride + i] = wget(p.w_off + id * p.w_row, i);
+	const float v = wget(p.w_off + id * p.w_row, i);
+	act[p.y_off + t * p.y_stride + i] = p.scale != 0.0 ? v * p.scale : v;
 }

@@ -1,16 +1,18 @@
 // rope.comp — rotate pairs of dst in place by position pos0 + t.  The
 // step's table holds cos and sin per (token, pair), computed by the host
-// in double (float angles of thousands of radians lose digits).
+// in double (float angles of thousands of radians lose digits), with the
+// frequency divisors and mscale folded in.  Only the first 2·n_pairs
+// dims of each head rotate (n_rot); the rest are left as they are.
 #version 450
 #include "common.glsl"
 
 layout(push_constant) uniform P {
-	uint x_off, x_stride, n_heads, head_dim, half_layout, tab_off;
+	uint x_off, x_stride, n_heads, head_dim, half_layout, tab_off, n_pairs;
 } p;
 
 void main()
 {
-	const uint hp = p.head_dim >> 1;
+	const uint hp = p.n_pairs;
 	const uint k = gl_GlobalInvocationID.x, t = gl_WorkGroupID.y;
 	if (k >= p.n_heads * hp)
 		return;
