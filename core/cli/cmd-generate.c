@@ -19,14 +19,15 @@
 
 static void generate_usage(FILE *f)
 {
-	fprintf(f, "usage: prunebench generate MODEL [--backend NAME] [--prompt TEXT] [-n N] [--seed N]\n"
+	fprintf(f, "usage: prunebench generate MODEL [--backend NAME] [--prompt TEXT] [-n N] [--seed N] [--ctx N]\n"
 		"\n"
 		"  MODEL           a GGUF file, or synth:PRESET (e.g. synth:llama-15m)\n"
 		"  --backend NAME  backend plugin (default ref)\n"
 		"  --prompt TEXT   prompt (default \"Once upon a time\")\n"
 		"  -n N            tokens to generate (default 32)\n"
 		"  --seed N        seed for synthetic weights and the backend (default 0)\n"
-		"  --tokenizer-pre NAME  force a GGUF vocabulary's pre-tokenizer: %s\n", pb_tokenizer_pre_names());
+		"  --ctx N         positions the session holds (default: the model's, at most %d)\n"
+		"  --tokenizer-pre NAME  force a GGUF vocabulary's pre-tokenizer: %s\n", PB_CTX_DEFAULT, pb_tokenizer_pre_names());
 }
 
 static int parse_int(const char *s, long long lo, long long hi, long long *v)
@@ -130,11 +131,12 @@ int pb_cmd_generate(int argc, char **argv)
 		{ "prompt", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "tokenizer-pre", required_argument, NULL, 'P' },
+		{ "ctx", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *backend = "ref", *prompt = "Once upon a time", *pre = NULL;
-	long long n_new = 32, seed = 0;
+	long long n_new = 32, seed = 0, ctx = 0;
 	char err[512];
 	int c;
 	optind = 1;
@@ -143,6 +145,12 @@ int pb_cmd_generate(int argc, char **argv)
 		case 'b': backend = optarg; break;
 		case 'p': prompt = optarg; break;
 		case 'P': pre = optarg; break;
+		case 'C':
+			if (parse_int(optarg, 1, 1 << 20, &ctx) < 0) {
+				fprintf(stderr, "prunebench generate: --ctx: expected a positive integer, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'n':
 			if (parse_int(optarg, 1, 1 << 20, &n_new) < 0) {
 				fprintf(stderr, "prunebench generate: -n: expected a positive integer, got '%s'\n", optarg);
@@ -175,6 +183,11 @@ int pb_cmd_generate(int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "prunebench generate: %s\n", err);
 		return 1;
+	}
+	if (ctx > 0 && pb_model_set_ctx(m, (int)ctx, err, sizeof err) < 0) {
+		fprintf(stderr, "prunebench generate: --ctx: %s\n", err);
+		pb_model_free(m);
+		return 2;
 	}
 	pb_log(PB_LOG_INFO, "loaded %s in %.0f ms", m->name, pb_now_ms() - t0);
 	rc = run(m, backend, (uint64_t)seed, prompt, (int)n_new);

@@ -243,6 +243,8 @@ static char *config_text(const struct pb_experiment *e, const struct pb_cell *ce
 			sb_printf(&b, "\n");
 		}
 	}
+	if (m->ctx > 0)
+		sb_printf(&b, "  ctx: %d\n", m->ctx);
 	sb_printf(&b, "dataset:\n  file: ");
 	sb_quoted(&b, base_name(d->path));
 	sb_printf(&b, "\n  format: %s\n", pb_dataset_kind_name(d->format));

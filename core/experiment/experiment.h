@@ -36,6 +36,7 @@ struct pb_model_spec {
 	char path[PATH_MAX];          /* file: resolved against the experiment's folder */
 	char tokenizer[PATH_MAX];     /* file: `tokenizer:` (tokenizer.json or llama2.c .bin), "" none */
 	char tokenizer_pre[64];       /* file: `tokenizer_pre:` forces a GGUF's tokenizer.ggml.pre, "" none */
+	int ctx;                      /* `ctx:` positions a run uses; 0: the default (pb_model_load_pre) */
 };
 
 /* A `datasets:` entry (the keys: core/experiment/parse.c). */

@@ -331,7 +331,7 @@ static int resolve_path(struct xctx *c, const struct xnode *n, const char *what,
 static int model_entry(struct xctx *c, const struct xnode *key, struct xnode *val,
 		       const char *name, void *arg)
 {
-	static const char *const known[] = { "synth", "path", "seed", "tokenizer", "tokenizer_pre" };
+	static const char *const known[] = { "synth", "path", "seed", "tokenizer", "tokenizer_pre", "ctx" };
 	struct pb_experiment *e = c->e;
 	char what[PB_NAME_MAX + 16], dym[160];
 	int ret;
@@ -342,7 +342,7 @@ static int model_entry(struct xctx *c, const struct xnode *key, struct xnode *va
 		return xerr(c, xn_is_null(val) ? key : val,
 			    "%s: expected a mapping with 'synth' or 'path', got %s", what,
 			    xn_kind_name(val));
-	if ((ret = check_keys(c, val, what, known, 5)) < 0)
+	if ((ret = check_keys(c, val, what, known, 6)) < 0)
 		return ret;
 
 	struct pb_model_spec *m = realloc(e->models, (e->n_models + 1) * sizeof *m);
@@ -399,6 +399,21 @@ static int model_entry(struct xctx *c, const struct xnode *key, struct xnode *va
 			return xerr(c, pre, "%s: tokenizer_pre: unknown pre-tokenizer '%s' (known: %s)", what, pre->text,
 				    pb_tokenizer_pre_names());
 		snprintf(m->tokenizer_pre, sizeof m->tokenizer_pre, "%s", pre->text);
+	}
+	/* the positions a run uses (a file's default: at most PB_CTX_DEFAULT
+	 * of its trained context; a preset's own) */
+	const struct xnode *ctx = xn_get(val, "ctx");
+	if (ctx) {
+		long long v;
+		if ((ret = parse_i64(c, ctx, "ctx", 1, 1 << 20, &v)) < 0)
+			return ret;
+		if (synth) {
+			const struct pb_synth_preset *ps = pb_synth_find(synth->text);
+			if (v > ps->hp.ctx)
+				return xerr(c, ctx, "%s: ctx %lld: preset '%s' has %d positions", what, v,
+					    synth->text, ps->hp.ctx);
+		}
+		m->ctx = (int)v;
 	}
 	e->n_models++;
 	return 0;

@@ -189,7 +189,7 @@ static void write_decoder_keys(const struct pb_model *m, struct buf *b, const in
 			       const int *kv, const int *ffn, int n)
 {
 	const struct pb_hparams *hp = &m->hp;
-	kv_u32(b, akey(m, "context_length"), (uint32_t)hp->ctx);
+	kv_u32(b, akey(m, "context_length"), (uint32_t)pb_hp_ctx_train(hp));
 	kv_u32(b, akey(m, "embedding_length"), (uint32_t)hp->dim);
 	kv_u32(b, akey(m, "block_count"), (uint32_t)hp->n_layers);
 	kv_layers(b, akey(m, "feed_forward_length"), ffn, n);
@@ -229,7 +229,7 @@ static void write_gemma_keys(const struct pb_model *m, struct buf *b)
 static void write_t5_keys(const struct pb_model *m, struct buf *b)
 {
 	const struct pb_hparams *hp = &m->hp;
-	kv_u32(b, "t5.context_length", (uint32_t)hp->ctx);
+	kv_u32(b, "t5.context_length", (uint32_t)pb_hp_ctx_train(hp));
 	kv_u32(b, "t5.embedding_length", (uint32_t)hp->dim);
 	kv_u32(b, "t5.feed_forward_length", (uint32_t)hp->ffn_dim);
 	kv_u32(b, "t5.block_count", (uint32_t)hp->n_enc_layers);

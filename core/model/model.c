@@ -383,8 +383,8 @@ int pb_model_load_with(const char *path, const char *tokenizer_path, struct pb_m
 	return pb_model_load_pre(path, tokenizer_path, NULL, out, err, len);
 }
 
-int pb_model_load_pre(const char *path, const char *tokenizer_path, const char *tokenizer_pre,
-		      struct pb_model **out, char *err, size_t len)
+static int load_any(const char *path, const char *tokenizer_path, const char *tokenizer_pre,
+		    struct pb_model **out, char *err, size_t len)
 {
 	struct stat st;
 	char dir[4096];
@@ -419,6 +419,37 @@ int pb_model_load_pre(const char *path, const char *tokenizer_path, const char *
 	return pb_errf(err, len, -EINVAL,
 		       "%s: unrecognised model format (expected a GGUF file, a llama2.c .bin checkpoint or a Hugging Face folder)",
 		       path);
+}
+
+int pb_model_load_pre(const char *path, const char *tokenizer_path, const char *tokenizer_pre,
+		      struct pb_model **out, char *err, size_t len)
+{
+	int rc = load_any(path, tokenizer_path, tokenizer_pre, out, err, len);
+	if (rc < 0)
+		return rc;
+	/* A run's context is not the trained one: Llama 3.2's 131072
+	 * positions would size a session's KV cache at gigabytes.  As
+	 * llama.cpp's tools default n_ctx, the run uses at most
+	 * PB_CTX_DEFAULT unless the experiment's `ctx:` asks for more. */
+	struct pb_hparams *hp = &(*out)->hp;
+	hp->ctx_train = hp->ctx;
+	if (hp->ctx > PB_CTX_DEFAULT) {
+		hp->ctx = PB_CTX_DEFAULT;
+		pb_log(PB_LOG_INFO, "%s: context %d of the %d positions it was trained for (set ctx: to change)",
+		       (*out)->name, hp->ctx, hp->ctx_train);
+	}
+	return 0;
+}
+
+int pb_model_set_ctx(struct pb_model *m, int ctx, char *err, size_t len)
+{
+	int train = pb_hp_ctx_train(&m->hp);
+	if (ctx < 1 || ctx > train)
+		return pb_errf(err, len, -EINVAL, "%s: ctx %d: expected 1 to the %d positions the model was trained for",
+			       m->name, ctx, train);
+	m->hp.ctx_train = train;
+	m->hp.ctx = ctx;
+	return 0;
 }
 
 int pb_model_load(const char *path, struct pb_model **out, char *err, size_t len)

@@ -103,9 +103,14 @@ int pb_model_load(const char *path, struct pb_model **out, char *err, size_t len
 int pb_model_load_with(const char *path, const char *tokenizer_path, struct pb_model **out,
 		       char *err, size_t len);
 /* The same, forcing a GGUF vocabulary's pre-tokenizer (tokenizer.ggml.pre)
- * to tokenizer_pre (NULL or "": the file's own; other formats ignore it). */
+ * to tokenizer_pre (NULL or "": the file's own; other formats ignore it).
+ * Every loader ends here: hp.ctx_train is what the file says, hp.ctx at
+ * most PB_CTX_DEFAULT of it. */
 int pb_model_load_pre(const char *path, const char *tokenizer_path, const char *tokenizer_pre,
 		      struct pb_model **out, char *err, size_t len);
+/* The positions a run uses: 1 … the trained context; -EINVAL with why
+ * otherwise. */
+int pb_model_set_ctx(struct pb_model *m, int ctx, char *err, size_t len);
 /* Only the tokenizer of a GGUF file (tokenizer.ggml.* keys; any
  * architecture, vocabulary-only files included), its pre-tokenizer forced
  * to pre when not NULL or "". */

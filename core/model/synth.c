@@ -91,12 +91,14 @@ static const struct pb_synth_preset presets[] = {
 	DECODER("qwen3-0.6b", PB_ARCH_QWEN3, 1024, 3072, 28, 16, 8, 128, 151936, 2048, 1e-6f, 1000000.0f,
 		PB_ROPE_HALF),
 	/* tiny variants of each feature, for tests and experiments/edge-models.yaml
-	 * (under 1 MB each): llama3 factors that differ across pairs (original
-	 * context 64), Qwen3's head_dim unlike dim / heads */
-	DECODER("tiny-llama3", PB_ARCH_LLAMA, 64, 128, 2, 4, 2, 16, 320, 256, 1e-5f, 500000.0f,
+	 * (1 to 4 MB): every linear's input width a multiple of 256, so the
+	 * k-quants quantize whole super-blocks (q4_k_m is Q4_K and Q6_K here,
+	 * not llama-quantize's fallbacks); llama3 factors that differ across
+	 * pairs (original context 64), Qwen3's head_dim unlike dim / heads */
+	DECODER("tiny-llama3", PB_ARCH_LLAMA, 256, 256, 2, 4, 2, 64, 320, 256, 1e-5f, 500000.0f,
 		PB_ROPE_INTERLEAVED, LLAMA3_ROPE(8.0f, 1.0f, 4.0f, 64)),
-	DECODER("tiny-qwen2", PB_ARCH_QWEN2, 64, 160, 2, 4, 2, 16, 320, 256, 1e-6f, 1000000.0f, PB_ROPE_HALF),
-	DECODER("tiny-qwen3", PB_ARCH_QWEN3, 64, 128, 2, 4, 2, 32, 320, 256, 1e-6f, 1000000.0f, PB_ROPE_HALF),
+	DECODER("tiny-qwen2", PB_ARCH_QWEN2, 256, 512, 2, 4, 2, 64, 320, 256, 1e-6f, 1000000.0f, PB_ROPE_HALF),
+	DECODER("tiny-qwen3", PB_ARCH_QWEN3, 256, 256, 2, 4, 2, 128, 320, 256, 1e-6f, 1000000.0f, PB_ROPE_HALF),
 	/* google/gemma-2-2b: soft caps 50 / 30, window 4096 on even blocks */
 	GEMMA("gemma2-2b", PB_ARCH_GEMMA2, 2304, 9216, 26, 8, 4, 256, 256000, 2048, 10000.0f,
 	      .ap = { .attn_scale = 0.0625f, .attn_softcap = 50.0f, .final_softcap = 30.0f,
@@ -106,13 +108,14 @@ static const struct pb_synth_preset presets[] = {
 	GEMMA("gemma3-1b", PB_ARCH_GEMMA3, 1152, 6912, 26, 4, 1, 256, 262144, 2048, 1000000.0f,
 	      .ap = { .attn_scale = 0.0625f, .sliding_window = 512, .rope_theta_swa = 10000.0f }),
 	/* tiny Gemmas: a window of 4 (tests run 11 tokens), caps that bite on
-	 * tiny logits, query_pre_attn_scalar 24 unlike head_dim; Gemma 3 with
+	 * tiny logits, query_pre_attn_scalar 24 unlike head_dim; Gemma 3 with a local RoPE base
+	 * of 100 (far from the global 1e6, so that tests see it),
 	 * six blocks, so that block 5 attends globally */
-	GEMMA("tiny-gemma2", PB_ARCH_GEMMA2, 64, 128, 2, 4, 2, 16, 320, 256, 10000.0f,
+	GEMMA("tiny-gemma2", PB_ARCH_GEMMA2, 256, 512, 2, 4, 2, 64, 320, 256, 10000.0f,
 	      .ap = { .attn_scale = 0.20412415f, .attn_softcap = 4.0f, .final_softcap = 6.0f,
 		      .sliding_window = 4 }),
-	GEMMA("tiny-gemma3", PB_ARCH_GEMMA3, 64, 128, 6, 4, 1, 32, 320, 256, 1000000.0f,
-	      .ap = { .attn_scale = 0.17677670f, .sliding_window = 4, .rope_theta_swa = 10000.0f }),
+	GEMMA("tiny-gemma3", PB_ARCH_GEMMA3, 256, 256, 6, 4, 1, 64, 320, 256, 1000000.0f,
+	      .ap = { .attn_scale = 0.125f, .sliding_window = 4, .rope_theta_swa = 100.0f }),
 };
 
 #define EMBD_STD 0.02f
@@ -407,6 +410,7 @@ static int synth(const struct pb_synth_preset *p, int tied, uint64_t seed, struc
 	snprintf(m->name, sizeof m->name, "%s", name);
 	m->arch = p->arch;
 	m->hp = *hp;
+	m->hp.ctx_train = pb_hp_ctx_train(hp);
 	core->ap = p->ap;
 	size_t off = 0;
 	for (int i = 0; i < n; i++) {

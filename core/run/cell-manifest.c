@@ -204,6 +204,7 @@ int pb_cell_record_manifest(const struct pb_cell_record *r, const char *path)
 	pb_yaml_kv(y, "ffn_dim", "%d", r->hp.ffn_dim);
 	pb_yaml_kv(y, "vocab", "%d", r->hp.vocab);
 	pb_yaml_kv(y, "ctx", "%d", r->hp.ctx);
+	pb_yaml_kv(y, "ctx_train", "%d", pb_hp_ctx_train(&r->hp));
 	pb_yaml_map_end(y);
 	pb_yaml_map_begin(y, "dataset");
 	pb_yaml_kv(y, "name", "%s", c->dataset->name);

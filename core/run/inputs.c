@@ -12,10 +12,17 @@
 
 int pb_input_model_load(const struct pb_model_spec *ms, struct pb_model **m, char *err, size_t len)
 {
+	int rc;
 	if (ms->source == PB_MODEL_SYNTH)
-		return pb_model_synth(ms->preset, ms->seed, m, err, len);
-	return pb_model_load_pre(ms->path, ms->tokenizer[0] ? ms->tokenizer : NULL, ms->tokenizer_pre, m, err,
-				 len);
+		rc = pb_model_synth(ms->preset, ms->seed, m, err, len);
+	else
+		rc = pb_model_load_pre(ms->path, ms->tokenizer[0] ? ms->tokenizer : NULL, ms->tokenizer_pre, m,
+				       err, len);
+	if (rc == 0 && ms->ctx > 0 && (rc = pb_model_set_ctx(*m, ms->ctx, err, len)) < 0) {
+		pb_model_free(*m);
+		*m = NULL;
+	}
+	return rc;
 }
 
 void pb_input_dataset_opts(const struct pb_experiment *e, const struct pb_dataset_spec *d,

@@ -28,6 +28,8 @@ static const struct bad bad[] = {
 	{ "bad-model-preset.yaml", 3, 18, "model 'small': unknown synth preset 'llama-16m' (did you mean 'llama-15m'?)" },
 	{ "bad-model-key.yaml", 3, 29, "model 'small': unknown key 'sed' (did you mean 'seed'?)" },
 	{ "bad-model-path-seed.yaml", 3, 33, "model 'file': 'seed' applies only to synth models" },
+	{ "bad-model-ctx-preset.yaml", 3, 34, "model 'small': ctx 4096: preset 'llama-15m' has 256 positions" },
+	{ "bad-model-ctx-zero.yaml", 3, 34, "'ctx': expected an integer between 1 and 1048576, got '0'" },
 	{ "bad-model-not-map.yaml", 3, 10, "model 'small': expected a mapping with 'synth' or 'path', got a scalar" },
 	{ "bad-dataset-missing.yaml", 5, 13, "dataset 'p': 'no-such-prompts.txt' does not exist" },
 	{ "bad-dataset-format.yaml", 5, 34, "'format' is text, prompts, jsonl or csv, got 'jsonn' (did you mean 'jsonl'?)" },

@@ -3,6 +3,7 @@
  * independent test writer (gg.c); then malformed copies, each of which must
  * fail with its own message at the offset of the field that is wrong. */
 #include <check.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,43 @@ START_TEST(synth_round_trip)
 		pb_model_free(b);
 		pb_model_free(m);
 	}
+}
+END_TEST
+
+/* A file trained for more positions than a run needs: the run's context
+ * is capped at PB_CTX_DEFAULT (a session sizes its KV cache by it), the
+ * trained one is kept and written back, and a run may ask for 1 … the
+ * trained context, no more. */
+START_TEST(context_cap)
+{
+	struct pb_hparams hp = {
+		.dim = 32, .n_layers = 1, .n_heads = 4, .n_kv_heads = 2, .head_dim = 8, .ffn_dim = 64,
+		.vocab = 300, .ctx = 131072, .norm_eps = 1e-5f, .rope_theta = 10000.0f, .bos_id = 1,
+		.eos_id = 2, .pad_id = -1, .unk_id = 0, .ffn_act = PB_ACT_SILU, .ffn_gated = 1,
+	};
+	struct pb_model *m = NULL, *b, *c;
+	char err[512];
+	ck_assert_msg(pb_model_synth_hp("long", &hp, 5, &m, err, sizeof err) == 0, "%s", err);
+	const char *out = spath("long.gguf");
+	ck_assert_msg(pb_gguf_write(m, out, err, sizeof err) == 0, "%s", err);
+	b = must_load(out, NULL);
+	ck_assert_int_eq(b->hp.ctx, PB_CTX_DEFAULT);
+	ck_assert_int_eq(b->hp.ctx_train, 131072);
+	ck_assert_int_eq(pb_model_set_ctx(b, 8192, err, sizeof err), 0);
+	ck_assert_int_eq(b->hp.ctx, 8192);
+	ck_assert_int_eq(pb_model_set_ctx(b, 131073, err, sizeof err), -EINVAL);
+	ck_assert_msg(strstr(err, "expected 1 to the 131072 positions"), "%s", err);
+	ck_assert_int_eq(pb_model_set_ctx(b, 0, err, sizeof err), -EINVAL);
+	ck_assert_int_eq(b->hp.ctx, 8192);
+	/* written back as trained, whatever the run used */
+	const char *again = spath("long2.gguf");
+	ck_assert_msg(pb_gguf_write(b, again, err, sizeof err) == 0, "%s", err);
+	c = must_load(again, NULL);
+	ck_assert_int_eq(c->hp.ctx_train, 131072);
+	ck_assert_int_eq(c->hp.ctx, PB_CTX_DEFAULT);
+	pb_model_free(c);
+	pb_model_free(b);
+	pb_model_free(m);
 }
 END_TEST
 
@@ -391,6 +429,7 @@ int main(void)
 	tcase_add_test(tc, t5_reads_and_round_trips);
 	tcase_add_test(tc, writer_round_trip);
 	tcase_add_test(tc, synth_round_trip);
+	tcase_add_test(tc, context_cap);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("malformed");
 	tcase_add_test(tc, bad_header);

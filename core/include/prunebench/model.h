@@ -45,7 +45,9 @@ struct pb_hparams {
 	int head_dim;
 	int ffn_dim;          /* as trained */
 	int vocab;
-	int ctx;              /* maximum positions */
+	int ctx;              /* positions this run uses: a session sizes its KV cache and
+	                       * windows by it (a loaded model's ctx_train, capped at
+	                       * PB_CTX_DEFAULT unless the experiment's `ctx:` says) */
 	float norm_eps;
 	float rope_theta;
 	enum pb_rope_layout rope_layout;
@@ -60,7 +62,18 @@ struct pb_hparams {
 	                       * (T5 with tied embeddings: d_model^-0.5); 0 means 1 */
 	int decoder_start_id; /* T5: pad = 0 */
 	int pad_id, unk_id;   /* -1 when absent */
+	int ctx_train;        /* positions the model was trained for, as its file says
+	                       * (what a written GGUF keeps); 0: as ctx */
 };
+
+/* The context a loaded model runs at when nothing asks for another (as
+ * llama.cpp's tools default n_ctx); never above its ctx_train. */
+#define PB_CTX_DEFAULT 4096
+
+static inline int pb_hp_ctx_train(const struct pb_hparams *hp)
+{
+	return hp->ctx_train > 0 ? hp->ctx_train : hp->ctx;
+}
 
 #define PB_MODEL_NAME_MAX 128
 
