@@ -11,6 +11,7 @@ packages=(
 	gcc libc6-dev pkg-config meson ninja-build git
 	libyaml-dev libcsv-dev libjansson-dev libssl-dev libopenblas-dev
 	libpcre2-dev libutf8proc-dev
+	libmicrohttpd-dev libcurl4-openssl-dev iproute2
 	check libsubunit-dev
 	libvulkan-dev glslc
 )
