@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end: experiments/edge-models.yaml (tiny Llama 3 / Qwen2 / Qwen3 /
-# Gemma 2 / Gemma 3 × dense and Wanda 50 % on cpu-blas) validates, runs every cell to done in
+# Gemma 2 / Gemma 3 / Phi-3 × dense and Wanda 50 % on cpu-blas) validates, runs every cell to done in
 # well under a minute, and the wanda cells report half their linears zero;
 # chains that cannot apply to a family (heads on T5, layers on Gemma) say
 # why at validate.
@@ -9,15 +9,15 @@ EXP="$SRC/experiments/edge-models.yaml"
 
 out=$("$PB" validate "$EXP" 2>&1); rc=$?
 expect_eq "validate exits 0" 0 "$rc"
-expect_contains "validate lists 10 cells" "$out" "10 cells"
+expect_contains "validate lists 12 cells" "$out" "12 cells"
 
 start=$(date +%s)
 (cd "$SRC/experiments" && "$PB" run --progress plain "$EXP" -o "$T/out") > "$T/run.out" 2> "$T/run.err"; rc=$?
 secs=$(( $(date +%s) - start ))
 expect_eq "run exits 0" 0 "$rc"
 [ "$rc" -eq 0 ] || { cat "$T/run.err"; tail -n 20 "$T"/out/cells/*/run.log 2>/dev/null; }
-expect_eq "summary has 10 rows" 10 "$("$CSV" "$T/out/summary.csv" rows)"
-for m in tiny-llama3 tiny-qwen2 tiny-qwen3 tiny-gemma2 tiny-gemma3; do
+expect_eq "summary has 12 rows" 12 "$("$CSV" "$T/out/summary.csv" rows)"
+for m in tiny-llama3 tiny-qwen2 tiny-qwen3 tiny-gemma2 tiny-gemma3 tiny-phi3; do
 	n=$(grep -l "status: done" "$T"/out/cells/"$m".*/manifest.yaml 2>/dev/null | wc -l)
 	expect_eq "$m: two cells done" 2 "$n"
 done
@@ -42,7 +42,7 @@ backends:
 YAML
 out=$("$PB" validate "$T/bad.yaml" 2>&1); rc=$?
 expect_eq "validate refuses heads on t5" 1 "$rc"
-expect_contains "it names the architectures heads supports" "$out" "does not support t5 models like 't5' (it supports llama, qwen2, qwen3, gemma2, gemma3)"
+expect_contains "it names the architectures heads supports" "$out" "does not support t5 models like 't5' (it supports llama, qwen2, qwen3, gemma2, gemma3, phi3)"
 
 # dropping blocks of a Gemma is refused at validate: its windows follow the index
 cat > "$T/gemma.yaml" <<YAML
@@ -59,5 +59,5 @@ backends:
 YAML
 out=$("$PB" validate "$T/gemma.yaml" 2>&1); rc=$?
 expect_eq "validate refuses layers on gemma2" 1 "$rc"
-expect_contains "it says which it supports" "$out" "does not support gemma2 models like 'g' (it supports llama, qwen2, qwen3)"
+expect_contains "it says which it supports" "$out" "does not support gemma2 models like 'g' (it supports llama, qwen2, qwen3, phi3)"
 finish
