@@ -143,13 +143,16 @@ static int load_gemma_params(struct gguf_reader *r, struct pb_model *m)
 /* phi3: longrope's original context (llama.cpp's n_ctx_orig_yarn: the
  * context_length when absent) and attention factor (1 when absent).
  * attention.sliding_window is read by llama.cpp and then disabled (its
- * phi3 runs every layer over the whole context): so here. */
+ * phi3 runs every layer over the whole context): so here, where it is
+ * kept only to be written again (no phi3 block slides,
+ * pb_arch_layer_slides). */
 static int load_phi3_params(struct gguf_reader *r, struct pb_model *m)
 {
 	struct pb_arch_params *ap = pb_model_arch_params_mut(m);
 	int rc;
 	if ((rc = gguf_key_int(r, ".rope.scaling.original_context_length", 0, m->hp.ctx, 1, 1 << 24,
-				&ap->rope_orig_ctx)) < 0)
+				&ap->rope_orig_ctx)) < 0 ||
+	    (rc = gguf_key_int(r, ".attention.sliding_window", 0, 0, 0, 1 << 30, &ap->sliding_window)) < 0)
 		return rc;
 	return gguf_key_float(r, ".rope.scaling.attn_factor", 1.0, 1e-6, 1e6, &ap->rope_attn_factor);
 }

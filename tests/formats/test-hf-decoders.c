@@ -628,6 +628,7 @@ START_TEST(phi3_fused_longrope)
 	struct pb_model *g = must_load(gguf, NULL);
 	ck_assert_float_eq_tol(pb_model_arch_params(g)->rope_attn_factor, (float)sqrt(1 + log(8.0) / log(8.0)), 1e-7f);
 	ck_assert_int_eq(pb_model_arch_params(g)->rope_orig_ctx, 8);
+	ck_assert_int_eq(pb_model_arch_params(g)->sliding_window, 4096);   /* kept, not run */
 	pb_model_free(g);
 
 	/* held apart, as views of the stored matrix: k starts q rows in */
