@@ -195,7 +195,7 @@ static int longrope(struct hf *h, json_t *rs, const char *type, struct pb_model 
 {
 	struct pb_arch_params *ap = pb_model_arch_params_mut(m);
 	const int half = m->hp.head_dim / 2;
-	double attn;
+	double orig, attn;
 	int rc;
 	if (strcmp(type, "longrope") && strcmp(type, "su"))
 		return pb_errf(h->err, h->len, -ENOTSUP, "%s: rope_scaling type '%s' is not supported (phi3: longrope)",
@@ -214,10 +214,10 @@ static int longrope(struct hf *h, json_t *rs, const char *type, struct pb_model 
 	}
 	json_t *top = json_object_get(h->cfg, "original_max_position_embeddings");
 	if ((rc = rs_float(h, rs, "original_max_position_embeddings",
-			   json_is_integer(top) ? (double)json_integer_value(top) : 0, 0, 1 << 24, &attn)) < 0)
+			   json_is_integer(top) ? (double)json_integer_value(top) : 0, 0, 1 << 24, &orig)) < 0)
 		return rc;
-	ap->rope_orig_ctx = (int)attn;
-	if (ap->rope_orig_ctx < 2 || attn != (double)ap->rope_orig_ctx)
+	ap->rope_orig_ctx = (int)orig;
+	if (ap->rope_orig_ctx < 2 || orig != (double)ap->rope_orig_ctx)
 		return pb_errf(h->err, h->len, -EINVAL,
 			       "%s: longrope needs original_max_position_embeddings, an integer of at least 2", h->cfg_path);
 	if ((rc = rs_float(h, rs, "attention_factor", pb_rope_longrope_mscale(m->hp.ctx, ap->rope_orig_ctx), 1e-6,
