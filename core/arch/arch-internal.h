@@ -49,7 +49,8 @@ struct pb_session {
 	int n_dec, n_enc;                   /* blocks per stack (n_enc 0: decoder-only) */
 	struct pb_block *dec, *enc;
 	int embd, out_norm, output, enc_norm;
-	int rope_freqs;                     /* llama3 scaling's divisors, -1 none */
+	int rope_freqs;                     /* llama3 scaling's divisors, Phi-3's longrope factors; -1 none */
+	float rope_mscale;                  /* Phi-3: multiplies RoPE's cos and sin; 0: 1 */
 	float embed_scale;                  /* Gemma: √dim; 0: none */
 	float final_softcap;                /* Gemma 2: the logits' soft cap; 0: none */
 	float logit_scale;                  /* applied by the final norm; 1 = none */

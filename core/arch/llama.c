@@ -15,7 +15,12 @@
  *           soft-capped, a sliding window on every even block, the logits
  *           soft-capped (pb_arch_params, kept with the model);
  *   gemma3  gemma2 without soft-capping, with qwen3's q/k norms, a window
- *           on all but every sixth block and those blocks' own RoPE base.
+ *           on all but every sixth block and those blocks' own RoPE base;
+ *   phi3    llama with rotate-half RoPE and longrope: the RoPE op gets the
+ *           rope_factors_long tensor when the run's context exceeds the
+ *           original one, else rope_factors_short (llama.cpp's choice), and
+ *           the attention factor as mscale.  Its fused attn_qkv / ffn_up
+ *           arrive split into q/k/v and gate/up views (core/model/fused.c).
  * Qwen keeps Hugging Face's rotate-half rows (hp.rope_layout), llama the
  * interleaved ones; the RoPE op takes the layout from the model.
  * Every size comes from the tensors of its own layer, so structurally
@@ -46,12 +51,14 @@ static const struct decoder_kind {
 	int rope_freqs;        /* a global rope_freqs tensor */
 	int act;               /* the FFN gate's activation */
 	int gemma;             /* √dim embedding, pb_arch_params (scale, caps, windows) */
+	int longrope;          /* rope_factors_short/long tensors, attention factor */
 } kinds[] = {
-	{ PB_ARCH_LLAMA, "llama", BIASES, 1, PB_ACT_SILU, 0 },
-	{ PB_ARCH_QWEN2, "qwen2", BIASES, 0, PB_ACT_SILU, 0 },
-	{ PB_ARCH_QWEN3, "qwen3", QK_NORMS, 0, PB_ACT_SILU, 0 },
-	{ PB_ARCH_GEMMA2, "gemma2", POST_NORMS, 0, PB_ACT_GELU, 1 },
-	{ PB_ARCH_GEMMA3, "gemma3", POST_NORMS | QK_NORMS, 0, PB_ACT_GELU, 1 },
+	{ PB_ARCH_LLAMA, "llama", BIASES, 1, PB_ACT_SILU, 0, 0 },
+	{ PB_ARCH_QWEN2, "qwen2", BIASES, 0, PB_ACT_SILU, 0, 0 },
+	{ PB_ARCH_QWEN3, "qwen3", QK_NORMS, 0, PB_ACT_SILU, 0, 0 },
+	{ PB_ARCH_GEMMA2, "gemma2", POST_NORMS, 0, PB_ACT_GELU, 1, 0 },
+	{ PB_ARCH_GEMMA3, "gemma3", POST_NORMS | QK_NORMS, 0, PB_ACT_GELU, 1, 0 },
+	{ PB_ARCH_PHI3, "phi3", 0, 0, PB_ACT_SILU, 0, 1 },
 };
 
 static const struct decoder_kind *kind_of(enum pb_arch a)
@@ -85,6 +92,37 @@ static int block_extras(struct pb_session *s, const struct decoder_kind *k, int 
 	return 0;
 }
 
+/* Phi-3's longrope: which factor tensor the RoPE ops get for this run's
+ * context (none present: plain RoPE, as llama.cpp runs without them),
+ * and the attention factor. */
+static int longrope(struct pb_session *s, const struct decoder_kind *k, char *err, size_t len)
+{
+	const struct pb_hparams *hp = &s->m->hp;
+	const struct pb_arch_params *ap = pb_model_arch_params(s->m);
+	const int f[2] = { pb_arch_idx(s, PB_STACK_DECODER, -1, PB_ROLE_ROPE_FACTORS_SHORT),
+			   pb_arch_idx(s, PB_STACK_DECODER, -1, PB_ROLE_ROPE_FACTORS_LONG) };
+	for (int i = 0; i < 2; i++) {
+		if (f[i] < 0)
+			continue;
+		const struct pb_tensor *t = &s->m->tensors[f[i]];
+		if (!k->longrope)
+			return pb_errf(err, len, -EINVAL, "%s: has %s, which a %s model does not use",
+				    s->m->name, t->name, k->name);
+		if (!pb_arch_shaped(s, f[i], hp->head_dim / 2, 1) || t->dtype != PB_F32)
+			return pb_errf(err, len, -EINVAL, "%s: %s must be F32 [%d] (head_dim / 2)",
+				    s->m->name, t->name, hp->head_dim / 2);
+	}
+	if (!k->longrope)
+		return 0;
+	if (ap->rope_orig_ctx < 0 || ap->rope_attn_factor < 0 || !isfinite(ap->rope_attn_factor))
+		return pb_errf(err, len, -EINVAL, "%s: bad longrope parameters (original context %d, attention factor %g)",
+			    s->m->name, ap->rope_orig_ctx, (double)ap->rope_attn_factor);
+	const int orig = ap->rope_orig_ctx > 0 ? ap->rope_orig_ctx : pb_hp_ctx_train(hp);
+	s->rope_freqs = hp->ctx > orig ? f[1] : f[0];
+	s->rope_mscale = ap->rope_attn_factor;
+	return 0;
+}
+
 int pb_llama_open(struct pb_session *s, char *err, size_t len)
 {
 	const struct pb_hparams *hp = &s->m->hp;
@@ -113,6 +151,8 @@ int pb_llama_open(struct pb_session *s, char *err, size_t len)
 			return pb_errf(err, len, -EINVAL, "%s: %s must be F32 [%d] (head_dim / 2)",
 				    s->m->name, t->name, hp->head_dim / 2);
 	}
+	if ((rc = longrope(s, k, err, len)) < 0)
+		return rc;
 	s->dec = calloc((size_t)(s->n_dec ? s->n_dec : 1), sizeof *s->dec);
 	if (!s->dec || (rc = pb_arch_buffers(s, PB_SESSION_KV0 + 2 * s->n_dec)) < 0)
 		return pb_errf(err, len, -ENOMEM, "%s: out of memory", s->m->name);
@@ -149,6 +189,7 @@ static void rope(struct pb_session *s, int n, int pos0, struct pb_act x, int n_h
 	op->p.rope.pos0 = pos0;
 	op->p.rope.layout = s->m->hp.rope_layout;
 	op->p.rope.theta = theta;
+	op->p.rope.mscale = s->rope_mscale;
 }
 
 static void attention_block(struct pb_session *s, int l, int n, int pos0)

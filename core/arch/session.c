@@ -308,7 +308,8 @@ int pb_session_open(const struct pb_model *m, const struct pb_backend_ops *ops,
 	const struct pb_hparams *hp = &m->hp;
 	int rc;
 	if (m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_T5 && m->arch != PB_ARCH_QWEN2 &&
-	    m->arch != PB_ARCH_QWEN3 && m->arch != PB_ARCH_GEMMA2 && m->arch != PB_ARCH_GEMMA3)
+	    m->arch != PB_ARCH_QWEN3 && m->arch != PB_ARCH_GEMMA2 && m->arch != PB_ARCH_GEMMA3 &&
+	    m->arch != PB_ARCH_PHI3)
 		return pb_errf(err, len, -ENOTSUP, "%s: architecture %d is not supported by this build",
 			       m->name, (int)m->arch);
 	if (hp->dim < 1 || hp->head_dim < 1 || hp->vocab < 1 || hp->ctx < 1 || hp->n_layers < 0 ||

@@ -19,7 +19,8 @@ static void synth_usage(FILE *f)
 		fprintf(f, "  %-13s %-6s dim %d, %d layers, %d heads (%d kv) of %d, ffn %d, vocab %d, ctx %d%s\n",
 			p[i].name, pb_arch_name(p[i].arch), p[i].hp.dim, p[i].hp.n_layers, p[i].hp.n_heads,
 			p[i].hp.n_kv_heads, p[i].hp.head_dim, p[i].hp.ffn_dim, p[i].hp.vocab, p[i].hp.ctx,
-			p[i].rope3.original_ctx > 0 ? ", llama3 RoPE scaling" : "");
+			p[i].rope3.original_ctx > 0 ? ", llama3 RoPE scaling" :
+			p[i].ap.rope_orig_ctx > 0 ? ", longrope" : "");
 }
 
 static int parse_u64(const char *s, uint64_t *v)

@@ -1,8 +1,9 @@
 /* core/model/gguf-llama.c — what a GGUF "llama", "qwen2", "qwen3",
- * "gemma2", "gemma3" or "t5" model means: its hyper-parameters (<arch>.* keys, as llama.cpp's
+ * "gemma2", "gemma3", "phi3" or "t5" model means: its hyper-parameters (<arch>.* keys, as llama.cpp's
  * llama-model.cpp reads them), its vocabulary (tokenizer.ggml.* → pb_tokenizer_from_vocab), and
  * the roles, stacks and shapes of its tensors, including the tied output
- * projection when output.weight is absent. */
+ * projection when output.weight is absent.  Phi-3's fused attn_qkv and
+ * ffn_up are split into q/k/v and gate/up views (fused.c). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -39,9 +40,9 @@ static int load_arch(struct gguf_reader *r, struct pb_model *m)
 			       r->path);
 	int a = pb_arch_from_name(arch, (size_t)n);
 	if (a != PB_ARCH_LLAMA && a != PB_ARCH_T5 && a != PB_ARCH_QWEN2 && a != PB_ARCH_QWEN3 &&
-	    a != PB_ARCH_GEMMA2 && a != PB_ARCH_GEMMA3)
+	    a != PB_ARCH_GEMMA2 && a != PB_ARCH_GEMMA3 && a != PB_ARCH_PHI3)
 		return gguf_fail(r, kv_at(r, "general.architecture"),
-			    "unsupported architecture '%.*s' (this build reads llama, qwen2, qwen3, gemma2, gemma3 and t5)",
+			    "unsupported architecture '%.*s' (this build reads llama, qwen2, qwen3, gemma2, gemma3, phi3 and t5)",
 			    (int)(n > 64 ? 64 : n), arch);
 	m->arch = (enum pb_arch)a;
 	memcpy(r->arch, arch, (size_t)n);
@@ -137,6 +138,23 @@ static int load_gemma_params(struct gguf_reader *r, struct pb_model *m)
 		return rc;
 	return gguf_key_float(r, ".attention.scale", pb_arch_default_attn_scale(m->arch, hp), 1e-9, 1e9,
 			      &ap->attn_scale);
+}
+
+/* phi3: longrope's original context (llama.cpp's n_ctx_orig_yarn: the
+ * context_length when absent) and attention factor (1 when absent).
+ * attention.sliding_window is read by llama.cpp and then disabled (its
+ * phi3 runs every layer over the whole context): so here, where it is
+ * kept only to be written again (no phi3 block slides,
+ * pb_arch_layer_slides). */
+static int load_phi3_params(struct gguf_reader *r, struct pb_model *m)
+{
+	struct pb_arch_params *ap = pb_model_arch_params_mut(m);
+	int rc;
+	if ((rc = gguf_key_int(r, ".rope.scaling.original_context_length", 0, m->hp.ctx, 1, 1 << 24,
+				&ap->rope_orig_ctx)) < 0 ||
+	    (rc = gguf_key_int(r, ".attention.sliding_window", 0, 0, 0, 1 << 30, &ap->sliding_window)) < 0)
+		return rc;
+	return gguf_key_float(r, ".rope.scaling.attn_factor", 1.0, 1e-6, 1e6, &ap->rope_attn_factor);
 }
 
 /* llama.cpp's t5: block_count counts encoder blocks, decoder_block_count
@@ -357,6 +375,14 @@ static int check_tensors(struct gguf_reader *r, struct pb_model *m, const struct
 		if (pb_tensor_shape_check(t, hp, why, sizeof why) < 0)
 			return gguf_fail(r, ti[i].dims_at, "tensor '%s': %s", t->name, why);
 	}
+	if (m->arch == PB_ARCH_PHI3) {
+		char why[256] = "";
+		int rc = pb_model_split_fused(m, 1, why, sizeof why);
+		if (rc < 0)
+			return pb_errf(r->err, r->errlen, rc, "%s: %s", r->path, why);
+		const struct pb_tensor *e = pb_model_find(m, -1, PB_ROLE_TOK_EMBD);
+		embd = (int)(e - m->tensors);
+	}
 	if (m->arch == PB_ARCH_T5) {
 		hp->ffn_act = hp->ffn_gated ? PB_ACT_GELU : PB_ACT_RELU;
 		/* llama.cpp's t5 ties a missing output to the embedding without
@@ -388,6 +414,8 @@ int gguf_arch_load(struct gguf_reader *r, struct pb_model *m, const struct gguf_
 	rc = m->arch == PB_ARCH_T5 ? load_t5_hparams(r, &m->hp) : load_decoder_hparams(r, m->arch, &m->hp);
 	if (rc == 0 && (m->arch == PB_ARCH_GEMMA2 || m->arch == PB_ARCH_GEMMA3))
 		rc = load_gemma_params(r, m);
+	if (rc == 0 && m->arch == PB_ARCH_PHI3)
+		rc = load_phi3_params(r, m);
 	if (rc < 0)
 		return rc;
 	if (!tok_path) {

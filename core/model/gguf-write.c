@@ -1,12 +1,17 @@
 /* core/model/gguf-write.c — the GGUF v3 writer for llama, qwen2, qwen3,
- * gemma2, gemma3 and t5 models, in the layout llama.cpp's loader reads:
+ * gemma2, gemma3, phi3 and t5 models, in the layout llama.cpp's loader reads:
  * general.* and <arch>.* keys (decoders: per-layer head counts and FFN
  * widths as arrays when structured pruning made layers differ), the tokenizer.ggml.* vocabulary from
  * pb_tokenizer_export (padded with [PADn] pieces up to the embedding's
  * rows, as convert_hf_to_gguf.py does), and tensor data aligned to
  * general.alignment.  A tied output projection is not written, so the
  * file stays tied; a logit scale the reader would not infer from that
- * (tied T5: d_model^-0.5, else 1) is kept in <arch>.logit_scale. */
+ * (tied T5: d_model^-0.5, else 1) is kept in <arch>.logit_scale.
+ * Phi-3's q/k/v and gate/up, held apart in memory (fused.c), are written
+ * as llama.cpp's phi3 reads them: one ffn_up of gate rows then up rows
+ * (it has no ffn_gate, so both must share a format), and one attn_qkv
+ * when q, k and v share a format and have the file's head counts; else
+ * attn_q/k/v apart, which llama.cpp's phi3 also loads. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -224,6 +229,21 @@ static void write_gemma_keys(const struct pb_model *m, struct buf *b)
 		kv_f32(b, akey(m, "attention.scale"), ap->attn_scale);
 }
 
+/* phi3: what Phi3MiniModel's converter adds (the attention factor only
+ * with longrope factors, as it writes them; sliding_window always:
+ * llama.cpp once required it, and disables it on read). */
+static void write_phi3_keys(const struct pb_model *m, struct buf *b)
+{
+	const struct pb_arch_params *ap = pb_model_arch_params(m);
+	const int factors = pb_model_find(m, -1, PB_ROLE_ROPE_FACTORS_SHORT) ||
+			    pb_model_find(m, -1, PB_ROLE_ROPE_FACTORS_LONG);
+	kv_u32(b, akey(m, "rope.scaling.original_context_length"),
+	       (uint32_t)(ap->rope_orig_ctx > 0 ? ap->rope_orig_ctx : pb_hp_ctx_train(&m->hp)));
+	if (factors || (ap->rope_attn_factor > 0 && ap->rope_attn_factor != 1.0f))
+		kv_f32(b, akey(m, "rope.scaling.attn_factor"), ap->rope_attn_factor > 0 ? ap->rope_attn_factor : 1.0f);
+	kv_u32(b, akey(m, "attention.sliding_window"), (uint32_t)ap->sliding_window);
+}
+
 /* The keys convert_hf_to_gguf.py's T5Model writes (head counts are the
  * as-trained scalars: llama.cpp's t5 has no per-layer widths). */
 static void write_t5_keys(const struct pb_model *m, struct buf *b)
@@ -330,6 +350,8 @@ static int write_metadata(const struct pb_model *m, const struct pb_tokenizer *t
 		write_decoder_keys(m, b, heads, kv, ffn, n);
 	if (m->arch == PB_ARCH_GEMMA2 || m->arch == PB_ARCH_GEMMA3)
 		write_gemma_keys(m, b);
+	if (m->arch == PB_ARCH_PHI3)
+		write_phi3_keys(m, b);
 	/* the reader infers d_model^-0.5 for a tied t5 and 1 otherwise */
 	float scale = hp->logit_scale != 0.0f ? hp->logit_scale : 1.0f;
 	float inferred = m->arch == PB_ARCH_T5 && is_tied(m) ? 1.0f / sqrtf((float)hp->dim) : 1.0f;
@@ -345,6 +367,69 @@ static int write_metadata(const struct pb_model *m, const struct pb_tokenizer *t
 	return b->oom ? -ENOMEM : 0;
 }
 
+/* One tensor of the file: up to three of the model's, rows stacked. */
+struct out_tensor {
+	const struct pb_tensor *part[3];
+	int n_parts;
+	char name[PB_TENSOR_NAME_MAX];
+	int64_t rows;
+	size_t nbytes;
+};
+
+static const struct pb_tensor *find_part(const struct pb_model *m, int layer, enum pb_role role)
+{
+	return pb_model_find(m, layer, role);
+}
+
+static int same_rows(const struct pb_tensor *a, const struct pb_tensor *b)
+{
+	return a->dtype == b->dtype && a->ne[0] == b->ne[0] && a->n_dims == 2 && b->n_dims == 2 &&
+	       a->ne[2] == 1 && b->ne[2] == 1 && a->ne[3] == 1 && b->ne[3] == 1;
+}
+
+/* Phi-3: tensor t joins its fused file tensor (o, at q or gate), is
+ * folded into one already planned (1: skip it), or stands alone (0). */
+static int plan_phi3(const struct pb_model *m, const struct pb_tensor *t, struct out_tensor *o,
+		     const char *path, char *err, size_t len)
+{
+	const struct pb_hparams *hp = &m->hp;
+	const int64_t hd = hp->head_dim;
+	if (t->role == PB_ROLE_ATTN_Q || t->role == PB_ROLE_ATTN_K || t->role == PB_ROLE_ATTN_V) {
+		const struct pb_tensor *q = find_part(m, t->layer, PB_ROLE_ATTN_Q);
+		const struct pb_tensor *k = find_part(m, t->layer, PB_ROLE_ATTN_K);
+		const struct pb_tensor *v = find_part(m, t->layer, PB_ROLE_ATTN_V);
+		if (!q || !k || !v || !same_rows(q, k) || !same_rows(q, v) || q->ne[1] != hp->n_heads * hd ||
+		    k->ne[1] != hp->n_kv_heads * hd || v->ne[1] != k->ne[1])
+			return 0;
+		if (t != q)
+			return 1;
+		o->part[0] = q;
+		o->part[1] = k;
+		o->part[2] = v;
+		o->n_parts = 3;
+		return pb_tensor_name_arch(m->arch, t->stack, t->layer, PB_ROLE_ATTN_QKV, o->name, sizeof o->name) < 0
+			       ? -EINVAL : 0;
+	}
+	if (t->role != PB_ROLE_FFN_GATE && t->role != PB_ROLE_FFN_UP)
+		return 0;
+	const struct pb_tensor *g = find_part(m, t->layer, PB_ROLE_FFN_GATE);
+	const struct pb_tensor *u = find_part(m, t->layer, PB_ROLE_FFN_UP);
+	if (!g || !u || !same_rows(g, u) || g->ne[1] != u->ne[1])
+		return pb_errf(err, len, -ENOTSUP,
+			       "%s: block %d: llama.cpp's phi3 reads the FFN's gate and up as one ffn_up tensor, so "
+			       "both must exist with one format and shape (gate %s [%lld, %lld], up %s [%lld, %lld])",
+			       path, t->layer, g ? pb_dtype_name(g->dtype) : "absent", g ? (long long)g->ne[0] : 0,
+			       g ? (long long)g->ne[1] : 0, u ? pb_dtype_name(u->dtype) : "absent",
+			       u ? (long long)u->ne[0] : 0, u ? (long long)u->ne[1] : 0);
+	if (t != g)
+		return 1;
+	o->part[0] = g;
+	o->part[1] = u;
+	o->n_parts = 2;
+	return pb_tensor_name_arch(m->arch, t->stack, t->layer, PB_ROLE_FFN_GATE_UP, o->name, sizeof o->name) < 0
+		       ? -EINVAL : 0;
+}
+
 static size_t align_up(size_t x)
 {
 	return (x + GGUF_DEFAULT_ALIGNMENT - 1) / GGUF_DEFAULT_ALIGNMENT * GGUF_DEFAULT_ALIGNMENT;
@@ -357,44 +442,71 @@ int pb_gguf_write(const struct pb_model *m, const char *path, char *err, size_t 
 	char tmp[4096];
 	FILE *f = NULL;
 	int rc = 0, n_out = 0;
+	size_t data_off = 0;
+	struct out_tensor *outs = NULL;
 	static const uint8_t zeros[GGUF_DEFAULT_ALIGNMENT];
 
 	if ((m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_T5 && m->arch != PB_ARCH_QWEN2 &&
-	     m->arch != PB_ARCH_QWEN3 && m->arch != PB_ARCH_GEMMA2 && m->arch != PB_ARCH_GEMMA3) ||
+	     m->arch != PB_ARCH_QWEN3 && m->arch != PB_ARCH_GEMMA2 && m->arch != PB_ARCH_GEMMA3 &&
+	     m->arch != PB_ARCH_PHI3) ||
 	    m->hp.rope_layout != pb_arch_rope_layout(m->arch) || !tok)
 		return pb_errf(err, len, -ENOTSUP,
-			       "%s: only llama, qwen2, qwen3, gemma2, gemma3 and t5 models in llama.cpp's RoPE layout and with a tokenizer can be written as GGUF",
+			       "%s: only llama, qwen2, qwen3, gemma2, gemma3, phi3 and t5 models in llama.cpp's RoPE layout and with a tokenizer can be written as GGUF",
 			       path);
 	if (pb_tokenizer_vocab(tok) > m->hp.vocab)
 		return pb_errf(err, len, -EINVAL, "%s: the tokenizer has %d tokens, the model's vocabulary %d",
 			       path, pb_tokenizer_vocab(tok), m->hp.vocab);
-	/* tensor infos, with offsets relative to the aligned data section */
-	size_t data_off = 0;
+	/* the file's tensors (Phi-3: fused), then their infos, with offsets
+	 * relative to the aligned data section */
+	outs = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *outs);
+	if (!outs) {
+		rc = -ENOMEM;
+		snprintf(err, len, "%s: out of memory", path);
+		goto out;
+	}
 	for (int i = 0; i < m->n_tensors; i++) {
 		const struct pb_tensor *t = &m->tensors[i];
+		struct out_tensor *o = &outs[n_out];
 		if (is_tied_output(m, t))
 			continue;
-		int type = ggml_type(t->dtype);
-		if (type < 0) {
+		if (ggml_type(t->dtype) < 0) {
 			snprintf(err, len, "%s: tensor '%s': format %s has no GGUF type", path, t->name,
 				 pb_dtype_name(t->dtype));
 			rc = -ENOTSUP;
 			goto out;
 		}
-		/* llama.cpp's name for the role; unknown roles keep theirs */
-		char name[PB_TENSOR_NAME_MAX];
-		if (t->role == PB_ROLE_OTHER ||
-		    pb_tensor_name_arch(m->arch, t->stack, t->layer, t->role, name, sizeof name) < 0)
-			snprintf(name, sizeof name, "%s", t->name);
-		put_str(&info, name);
+		memset(o, 0, sizeof *o);
+		if (m->arch == PB_ARCH_PHI3 && t->layer >= 0) {
+			if ((rc = plan_phi3(m, t, o, path, err, len)) < 0) {
+				if (rc == -EINVAL)
+					snprintf(err, len, "%s: tensor '%s': no fused phi3 name", path, t->name);
+				goto out;
+			}
+			if (rc == 1)
+				continue;
+		}
+		if (!o->n_parts) {
+			o->part[0] = t;
+			o->n_parts = 1;
+			/* llama.cpp's name for the role; unknown roles keep theirs */
+			if (t->role == PB_ROLE_OTHER ||
+			    pb_tensor_name_arch(m->arch, t->stack, t->layer, t->role, o->name, sizeof o->name) < 0)
+				snprintf(o->name, sizeof o->name, "%s", t->name);
+		}
+		for (int k = 0; k < o->n_parts; k++) {
+			o->rows += o->part[k]->ne[1];
+			o->nbytes += o->part[k]->nbytes;
+		}
+		put_str(&info, o->name);
 		put_u32(&info, (uint32_t)t->n_dims);
 		for (int d = 0; d < t->n_dims; d++)
-			put_u64(&info, (uint64_t)t->ne[d]);
-		put_u32(&info, (uint32_t)type);
+			put_u64(&info, (uint64_t)(d == 1 ? o->rows : t->ne[d]));
+		put_u32(&info, (uint32_t)ggml_type(t->dtype));
 		put_u64(&info, data_off);
-		data_off = align_up(data_off + t->nbytes);
+		data_off = align_up(data_off + o->nbytes);
 		n_out++;
 	}
+	rc = 0;
 	if ((rc = write_metadata(m, tok, &kv)) < 0 || info.oom) {
 		rc = -ENOMEM;
 		snprintf(err, len, "%s: out of memory", path);
@@ -415,13 +527,15 @@ int pb_gguf_write(const struct pb_model *m, const char *path, char *err, size_t 
 	    fwrite(kv.p, 1, kv.n, f) != kv.n || fwrite(info.p, 1, info.n, f) != info.n ||
 	    fwrite(zeros, 1, align_up(pos) - pos, f) != align_up(pos) - pos)
 		goto io;
-	for (int i = 0; i < m->n_tensors; i++) {
-		const struct pb_tensor *t = &m->tensors[i];
-		if (is_tied_output(m, t))
-			continue;
-		size_t pad = align_up(t->nbytes) - t->nbytes;
-		if ((t->nbytes && fwrite(t->data, 1, t->nbytes, f) != t->nbytes) ||
-		    fwrite(zeros, 1, pad, f) != pad)
+	for (int i = 0; i < n_out; i++) {
+		const struct out_tensor *o = &outs[i];
+		size_t pad = align_up(o->nbytes) - o->nbytes;
+		for (int k = 0; k < o->n_parts; k++) {
+			const struct pb_tensor *t = o->part[k];
+			if (t->nbytes && fwrite(t->data, 1, t->nbytes, f) != t->nbytes)
+				goto io;
+		}
+		if (fwrite(zeros, 1, pad, f) != pad)
 			goto io;
 	}
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
@@ -443,6 +557,7 @@ io:
 		fclose(f);
 	unlink(tmp);
 out:
+	free(outs);
 	free(kv.p);
 	free(info.p);
 	return rc;

@@ -12,6 +12,16 @@
  *   becomes the rope_freqs tensor llama.cpp's converter writes (hf.c adds
  *   it; core/model/rope.c computes it).  Qwen rows stay in HF's
  *   rotate-half order, as llama.cpp's qwen2/qwen3 (NeoX RoPE) read them.
+ * Phi3ForCausalLM: Llama's names, but self_attn.qkv_proj → blk.N.attn_qkv
+ *   and mlp.gate_up_proj → blk.N.ffn_up (gate rows, then up rows), split
+ *   on load into q/k/v and gate/up views (fused.c); rope_scaling {type:
+ *   longrope (or su), short_factor, long_factor} becomes the
+ *   rope_factors_short/long tensors convert_hf_to_gguf.py writes, with
+ *   original_max_position_embeddings and the attention factor
+ *   (rope_scaling.attention_factor, else √(1 + ln(max/orig) / ln orig), as
+ *   transformers computes it; the converter always computes it).  Rows stay
+ *   rotate-half: llama.cpp's phi3 runs NeoX RoPE.  sliding_window is kept
+ *   for the GGUF but not run: llama.cpp's phi3 disables it.
  * Gemma2ForCausalLM, Gemma3ForCausalLM: the same embedding, norm and
  *   projection names; input_layernorm → attn_norm, post_attention_layernorm
  *   → post_attention_norm, pre_feedforward_layernorm → ffn_norm,
@@ -118,6 +128,36 @@ static int decoder_map(const char *name, uint64_t extra, enum pb_stack *stack, i
 	return 1;
 }
 
+/* ---- phi3 ---- */
+
+static const struct suffix_role phi3_block[] = {
+	{ "input_layernorm.weight", PB_ROLE_ATTN_NORM },
+	{ "self_attn.qkv_proj.weight", PB_ROLE_ATTN_QKV },
+	{ "self_attn.o_proj.weight", PB_ROLE_ATTN_O },
+	{ "post_attention_layernorm.weight", PB_ROLE_FFN_NORM },
+	{ "mlp.gate_up_proj.weight", PB_ROLE_FFN_GATE_UP },
+	{ "mlp.down_proj.weight", PB_ROLE_FFN_DOWN },
+	{ NULL, 0 },
+};
+
+static int phi3_map(const char *name, enum pb_stack *stack, int *layer, enum pb_role *role)
+{
+	const char *rest;
+	*stack = PB_STACK_DECODER;
+	*layer = -1;
+	if (!strcmp(name, "model.embed_tokens.weight"))
+		return *role = PB_ROLE_TOK_EMBD, 1;
+	if (!strcmp(name, "model.norm.weight"))
+		return *role = PB_ROLE_OUT_NORM, 1;
+	if (!strcmp(name, "lm_head.weight"))
+		return *role = PB_ROLE_OUTPUT, 1;
+	if ((*layer = block_of(name, "model.layers.", &rest)) < 0)
+		return -1;
+	if (!strcmp(rest, "self_attn.rotary_emb.inv_freq"))
+		return 0;   /* recomputed from rope_theta */
+	return match(phi3_block, rest, role);
+}
+
 static int llama_map(const char *name, enum pb_stack *stack, int *layer, enum pb_role *role)
 {
 	return decoder_map(name, 0, stack, layer, role);
@@ -148,11 +188,54 @@ static int rs_float(struct hf *h, json_t *rs, const char *key, double def, doubl
 	return 0;
 }
 
+/* Phi-3's rope_scaling {type: longrope | su, short_factor, long_factor,
+ * attention_factor?}: the lists (checked: head_dim / 2 numbers each) go
+ * to h, the original context and attention factor to the model. */
+static int longrope(struct hf *h, json_t *rs, const char *type, struct pb_model *m)
+{
+	struct pb_arch_params *ap = pb_model_arch_params_mut(m);
+	const int half = m->hp.head_dim / 2;
+	double orig, attn;
+	int rc;
+	if (strcmp(type, "longrope") && strcmp(type, "su"))
+		return pb_errf(h->err, h->len, -ENOTSUP, "%s: rope_scaling type '%s' is not supported (phi3: longrope)",
+			       h->cfg_path, type);
+	json_t *lists[2] = { json_object_get(rs, "short_factor"), json_object_get(rs, "long_factor") };
+	for (int i = 0; i < 2; i++) {
+		int ok = json_is_array(lists[i]) && (int)json_array_size(lists[i]) == half;
+		for (size_t k = 0; ok && k < json_array_size(lists[i]); k++) {
+			json_t *v = json_array_get(lists[i], k);
+			ok = json_is_number(v) && json_number_value(v) > 0 && json_number_value(v) < 1e30;
+		}
+		if (!ok)
+			return pb_errf(h->err, h->len, -EINVAL,
+				       "%s: rope_scaling.%s: expected a list of %d positive numbers (head_dim / 2)",
+				       h->cfg_path, i ? "long_factor" : "short_factor", half);
+	}
+	json_t *top = json_object_get(h->cfg, "original_max_position_embeddings");
+	if ((rc = rs_float(h, rs, "original_max_position_embeddings",
+			   json_is_integer(top) ? (double)json_integer_value(top) : 0, 0, 1 << 24, &orig)) < 0)
+		return rc;
+	ap->rope_orig_ctx = (int)orig;
+	if (ap->rope_orig_ctx < 2 || orig != (double)ap->rope_orig_ctx)
+		return pb_errf(h->err, h->len, -EINVAL,
+			       "%s: longrope needs original_max_position_embeddings, an integer of at least 2", h->cfg_path);
+	if ((rc = rs_float(h, rs, "attention_factor", pb_rope_longrope_mscale(m->hp.ctx, ap->rope_orig_ctx), 1e-6,
+			   1e6, &attn)) < 0)
+		return rc;
+	ap->rope_attn_factor = (float)attn;
+	h->short_factor = lists[0];
+	h->long_factor = lists[1];
+	return 0;
+}
+
 /* rope_scaling: null or "default" is plain RoPE; llama3 (Llama 3.1/3.2)
  * becomes h->rope3, with convert_hf_to_gguf.py's defaults for missing
- * members; anything else is refused. */
-static int rope_scaling(struct hf *h, int llama3_ok)
+ * members; Phi-3's longrope its factor tensors; anything else is
+ * refused. */
+static int rope_scaling(struct hf *h, struct pb_model *m)
 {
+	const int llama3_ok = m->arch == PB_ARCH_LLAMA;
 	json_t *rs = json_object_get(h->cfg, "rope_scaling");
 	double factor, low, high, orig_top, orig;
 	int rc;
@@ -165,9 +248,12 @@ static int rope_scaling(struct hf *h, int llama3_ok)
 		type = json_string_value(json_object_get(rs, "type"));
 	if (type && !strcmp(type, "default"))
 		return 0;
+	if (type && m->arch == PB_ARCH_PHI3)
+		return longrope(h, rs, type, m);
 	if (!type || strcmp(type, "llama3") || !llama3_ok)
 		return pb_errf(h->err, h->len, -ENOTSUP, "%s: rope_scaling type '%s' is not supported (%s)",
-			       h->cfg_path, type ? type : "(none)", llama3_ok ? "llama3 only" : "plain RoPE only");
+			       h->cfg_path, type ? type : "(none)",
+			       llama3_ok ? "llama3 only" : m->arch == PB_ARCH_PHI3 ? "longrope only" : "plain RoPE only");
 	if ((rc = rs_float(h, rs, "factor", 8.0, 1e-6, 1e6, &factor)) < 0 ||
 	    (rc = rs_float(h, rs, "low_freq_factor", 1.0, 1e-6, 1e6, &low)) < 0 ||
 	    (rc = rs_float(h, rs, "high_freq_factor", 4.0, 1e-6, 1e6, &high)) < 0)
@@ -185,7 +271,32 @@ static int rope_scaling(struct hf *h, int llama3_ok)
 	return 0;
 }
 
-/* What LlamaForCausalLM, Qwen2ForCausalLM and Qwen3ForCausalLM share. */
+/* Phi-3 beyond Llama's keys: partial rotary dimensions are refused (they
+ * would rotate only part of each head; llama.cpp's phi3 would too, but
+ * Phi-3 and 3.5 rotate whole heads), sliding_window is kept (not run). */
+static int phi3_extras(struct hf *h, struct pb_model *m)
+{
+	struct pb_arch_params *ap = pb_model_arch_params_mut(m);
+	json_t *rs = json_object_get(h->cfg, "rope_scaling");
+	float prf = 1.0f, prf_rs = 1.0f;
+	int rc;
+	if ((rc = hf_cfg_float(h, "partial_rotary_factor", 1.0, 1e-6, 1.0, &prf)) < 0)
+		return rc;
+	if (json_is_object(rs) && json_is_number(json_object_get(rs, "partial_rotary_factor")))
+		prf_rs = (float)json_number_value(json_object_get(rs, "partial_rotary_factor"));
+	if (prf != 1.0f || prf_rs != 1.0f)
+		return pb_errf(h->err, h->len, -ENOTSUP,
+			       "%s: partial_rotary_factor %g is not supported (RoPE over whole heads only: "
+			       "Phi-3 and 3.5 rotate all of each head; Phi-4-mini's 0.75 does not)",
+			       h->cfg_path, (double)(prf != 1.0f ? prf : prf_rs));
+	json_t *sw = json_object_get(h->cfg, "sliding_window");
+	if (sw && !json_is_null(sw))
+		return hf_cfg_int(h, "sliding_window", 0, 0, 0, 1 << 30, &ap->sliding_window);
+	return 0;
+}
+
+/* What LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM and
+ * Phi3ForCausalLM share. */
 static int decoder_hparams(struct hf *h, struct pb_model *m, int *tie, enum pb_arch arch)
 {
 	struct pb_hparams *hp = &m->hp;
@@ -218,7 +329,9 @@ static int decoder_hparams(struct hf *h, struct pb_model *m, int *tie, enum pb_a
 	if (act && strcmp(act, "silu"))
 		return pb_errf(h->err, h->len, -ENOTSUP, "%s: hidden_act '%s' is not supported (%s uses silu)",
 			       h->cfg_path, act, pb_arch_name(arch));
-	if ((rc = rope_scaling(h, arch == PB_ARCH_LLAMA)) < 0)
+	if (arch == PB_ARCH_PHI3 && (rc = phi3_extras(h, m)) < 0)
+		return rc;
+	if ((rc = rope_scaling(h, m)) < 0)
 		return rc;
 	/* Qwen2's q/k/v biases are not a config switch (its o_proj never has
 	 * one); Llama's attention_bias adds one to o_proj, which llama.cpp's
@@ -405,6 +518,11 @@ static int gemma_hparams(struct hf *h, struct pb_model *m, int *tie, enum pb_arc
 	return 0;
 }
 
+static int phi3_hparams(struct hf *h, struct pb_model *m, int *tie)
+{
+	return decoder_hparams(h, m, tie, PB_ARCH_PHI3);
+}
+
 static int gemma2_hparams(struct hf *h, struct pb_model *m, int *tie)
 {
 	return gemma_hparams(h, m, tie, PB_ARCH_GEMMA2);
@@ -524,6 +642,7 @@ static const struct hf_arch archs[] = {
 	{ "Qwen3ForCausalLM", PB_ARCH_QWEN3, qwen3_map, qwen3_hparams, 0 },
 	{ "Gemma2ForCausalLM", PB_ARCH_GEMMA2, gemma2_map, gemma2_hparams, 0 },
 	{ "Gemma3ForCausalLM", PB_ARCH_GEMMA3, gemma3_map, gemma3_hparams, 0 },
+	{ "Phi3ForCausalLM", PB_ARCH_PHI3, phi3_map, phi3_hparams, 0 },
 	{ "T5ForConditionalGeneration", PB_ARCH_T5, t5_map, t5_hparams, 0 },
 };
 
@@ -538,7 +657,7 @@ const struct hf_arch *hf_arch_find(struct hf *h)
 			return &archs[i];
 	pb_errf(h->err, h->len, -ENOTSUP,
 		"%s: architecture '%s' is not supported (LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
-		"Gemma2ForCausalLM, Gemma3ForCausalLM, T5ForConditionalGeneration)",
+		"Gemma2ForCausalLM, Gemma3ForCausalLM, Phi3ForCausalLM, T5ForConditionalGeneration)",
 		h->cfg_path, name ? name : type ? type : "(none: no 'architectures' or 'model_type')");
 	return NULL;
 }

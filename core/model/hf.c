@@ -1,7 +1,7 @@
 /* core/model/hf.c — Hugging Face model folders: config.json,
  * model.safetensors (or model.safetensors.index.json and its shards) and
  * tokenizer.json, for the architectures hf-arch.c knows (Llama, Qwen2,
- * Qwen3, Gemma 2/3, T5).
+ * Qwen3, Gemma 2/3, Phi-3, T5).
  *
  * Tensors keep their stored format (F32, F16, BF16) and point into the
  * private mappings; they get llama.cpp's GGUF names, so a converted file
@@ -12,6 +12,9 @@
  *    keeps its rows: llama.cpp runs it with rotate-half RoPE);
  *  - llama3 RoPE scaling becomes a rope_freqs tensor, as the converter
  *    writes it; Gemma's norm weights w become 1 + w, as it stores them;
+ *  - Phi-3's longrope factor lists become rope_factors_short/long
+ *    tensors (float32, as the converter writes them), and its fused
+ *    qkv_proj / gate_up_proj are split into views (fused.c);
  *  - tied embeddings (lm_head or embed_tokens missing, or
  *    tie_word_embeddings) become one embedding and a tied output; T5 then
  *    scales the decoder output by d_model^-0.5, as HF does.
@@ -205,8 +208,10 @@ static int open_weights(struct hf *h)
 static int64_t order_key(const struct pb_tensor *t)
 {
 	int64_t stack = t->stack == PB_STACK_ENCODER ? 0 : 1;
-	if (t->role == PB_ROLE_ROPE_FREQS)
+	if (t->role == PB_ROLE_ROPE_FREQS || t->role == PB_ROLE_ROPE_FACTORS_SHORT)
 		return -2;   /* the converter yields its extra tensors first */
+	if (t->role == PB_ROLE_ROPE_FACTORS_LONG)
+		return -3;   /* Phi-3's: long, then short */
 	if (t->role == PB_ROLE_TOK_EMBD)
 		return -1;
 	if (t->role == PB_ROLE_OUTPUT)
@@ -276,6 +281,38 @@ static int add_rope_freqs(struct hf *h, struct pb_model *m)
 	t->flags = PB_TENSOR_OWNED;
 	t->stack = PB_STACK_DECODER;
 	m->n_tensors++;
+	return 0;
+}
+
+/* Phi-3's longrope factor lists as the two F32 tensors the converter
+ * writes (torch.tensor(list, dtype=float32): each number rounded once),
+ * appended at m->tensors[m->n_tensors]. */
+static int add_longrope(struct hf *h, struct pb_model *m)
+{
+	json_t *lists[2] = { h->short_factor, h->long_factor };
+	const enum pb_role roles[2] = { PB_ROLE_ROPE_FACTORS_SHORT, PB_ROLE_ROPE_FACTORS_LONG };
+	for (int i = 0; i < 2; i++) {
+		const int half = (int)json_array_size(lists[i]);
+		struct pb_tensor *t = &m->tensors[m->n_tensors];
+		float *f = malloc((size_t)half * sizeof *f);
+		if (!f)
+			return pb_errf(h->err, h->len, -ENOMEM, "%s: out of memory", h->dir);
+		for (int k = 0; k < half; k++)
+			f[k] = (float)json_number_value(json_array_get(lists[i], (size_t)k));
+		memset(t, 0, sizeof *t);
+		pb_tensor_name_arch(m->arch, PB_STACK_DECODER, -1, roles[i], t->name, sizeof t->name);
+		t->dtype = PB_F32;
+		t->n_dims = 1;
+		t->ne[0] = half;
+		t->ne[1] = t->ne[2] = t->ne[3] = 1;
+		t->data = f;
+		t->nbytes = (size_t)half * sizeof *f;
+		t->layer = -1;
+		t->role = roles[i];
+		t->flags = PB_TENSOR_OWNED;
+		t->stack = PB_STACK_DECODER;
+		m->n_tensors++;
+	}
 	return 0;
 }
 
@@ -367,6 +404,14 @@ static int build(struct hf *h, struct pb_model *m, const struct hf_arch *a, int 
 			       h->cfg_path, hp->ffn_gated ? "gated" : "not gated", gate ? "have" : "lack");
 	if (h->rope3.original_ctx > 0 && (rc = add_rope_freqs(h, m)) < 0)
 		return rc;
+	if (m->arch == PB_ARCH_PHI3) {
+		char why[256] = "";
+		/* room for the two factor tensors and a tied output */
+		if ((rc = pb_model_split_fused(m, 3, why, sizeof why)) < 0)
+			return pb_errf(h->err, h->len, rc, "%s: %s", h->dir, why);
+		if (h->short_factor && (rc = add_longrope(h, m)) < 0)
+			return rc;
+	}
 	qsort(m->tensors, (size_t)m->n_tensors, sizeof *m->tensors, cmp_order);
 	if (out < 0)
 		pb_model_tie_output(m, find_role(m, PB_ROLE_TOK_EMBD));

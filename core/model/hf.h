@@ -21,6 +21,9 @@ struct hf {
 	struct pb_st_file *files;
 	int n_files;
 	struct pb_rope_llama3 rope3;   /* llama3 RoPE scaling (original_ctx 0: none) */
+	/* Phi-3 longrope: config.json's factor lists (borrowed from cfg),
+	 * NULL when rope_scaling is null */
+	json_t *short_factor, *long_factor;
 };
 
 /* One stored tensor and its file, for messages. */

@@ -69,6 +69,16 @@ void pb_model_tie_output(struct pb_model *m, int embd);
  * in why. */
 int pb_tensor_shape_check(const struct pb_tensor *t, const struct pb_hparams *hp, char *why, size_t len);
 
+/* Fused projections (Phi-3's attn_qkv [dim × (q + 2 kv)] and
+ * ffn_up [dim × 2 ffn], gate rows first) become separate ATTN_Q/K/V and
+ * FFN_GATE/UP tensors that view row ranges of the fused data (zero copy;
+ * an owned fused tensor is copied into owned parts), so every pruner,
+ * calibration tap and op runs on them as on Llama's.  q/k/v widths come
+ * from hp's head counts.  The table is reallocated with `spare` free
+ * slots after the last tensor.  0, or -errno with why (naming the
+ * tensor). */
+int pb_model_split_fused(struct pb_model *m, int spare, char *why, size_t len);
+
 /* ---- tensor names (names.c): llama.cpp's GGUF names per architecture */
 
 /* Fill t's stack, layer and role from its GGUF name ("blk.3.attn_q.weight",

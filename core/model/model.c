@@ -308,7 +308,7 @@ int pb_tensor_shape_check(const struct pb_tensor *t, const struct pb_hparams *hp
 		pb_sayf(want, sizeof want, "[%d]", hp->head_dim);
 		what = "head dimension";
 		break;
-	case PB_ROLE_ROPE_FREQS:
+	case PB_ROLE_ROPE_FREQS: case PB_ROLE_ROPE_FACTORS_SHORT: case PB_ROLE_ROPE_FACTORS_LONG:
 		ok = 2 * a == hp->head_dim && b == 1;
 		pb_sayf(want, sizeof want, "[%d]", hp->head_dim / 2);
 		what = "half the head dimension";

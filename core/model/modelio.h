@@ -42,13 +42,19 @@ int pb_arch_from_name(const char *s, size_t n);
 enum pb_rope_layout pb_arch_rope_layout(enum pb_arch a);
 
 /* What some architectures need beyond pb_hparams, kept core-private so
- * that the plugin ABI's pb_hparams stays as it is (Gemma 2/3). */
+ * that the plugin ABI's pb_hparams stays as it is (Gemma 2/3, Phi-3). */
 struct pb_arch_params {
 	float attn_scale;      /* multiplies q·k; 0: 1/√head_dim (Gemma: query_pre_attn_scalar^-½) */
 	float attn_softcap;    /* Gemma 2's attn_logit_softcapping (50); 0: none */
 	float final_softcap;   /* Gemma 2's final_logit_softcapping (30); 0: none */
 	int sliding_window;    /* keys a sliding layer sees (p − j < window); 0: none */
 	float rope_theta_swa;  /* Gemma 3: the sliding layers' RoPE base (10000); 0: hp.rope_theta */
+	/* Phi-3 longrope (rope_factors_short/long tensors): a run whose
+	 * context exceeds rope_orig_ctx rotates with the long factors, else
+	 * the short ones (llama.cpp's choice by n_ctx); cos and sin are
+	 * multiplied by rope_attn_factor (GGUF rope.scaling.attn_factor). */
+	int rope_orig_ctx;     /* original_max_position_embeddings; 0: hp.ctx */
+	float rope_attn_factor; /* 0 means 1 */
 };
 /* The model's (zeroes for architectures without any); never NULL. */
 const struct pb_arch_params *pb_model_arch_params(const struct pb_model *m);
@@ -63,14 +69,19 @@ int pb_arch_layer_slides(enum pb_arch a, int l);
  * 27B (62 blocks), which llama.cpp tells apart by their block counts. */
 double pb_arch_default_attn_scale(enum pb_arch a, const struct pb_hparams *hp);
 
+/* Phi-3's longrope attention factor when the config gives none
+ * (transformers' _compute_longrope_parameters, convert_hf_to_gguf.py):
+ * √(1 + ln(ctx / orig) / ln(orig)), 1 when ctx ≤ orig. */
+double pb_rope_longrope_mscale(int ctx, int orig_ctx);
+
 /* Synthetic presets with real shapes; weights deterministic from seed. */
 struct pb_synth_preset {
 	const char *name;             /* "llama-15m" */
-	enum pb_arch arch;            /* llama, t5, qwen2 (q/k/v biases), qwen3 (q/k norms), gemma2, gemma3 */
+	enum pb_arch arch;            /* llama, t5, qwen2 (q/k/v biases), qwen3 (q/k norms), gemma2, gemma3, phi3 */
 	struct pb_hparams hp;
 	int untied;                   /* decoder-only: a separate output projection */
 	struct pb_rope_llama3 rope3;  /* llama: a rope_freqs tensor when original_ctx > 0 */
-	struct pb_arch_params ap;     /* gemma2/gemma3 */
+	struct pb_arch_params ap;     /* gemma2/gemma3; phi3: longrope factor tensors when rope_orig_ctx > 0 */
 };
 const struct pb_synth_preset *pb_synth_presets(int *n);
 const struct pb_synth_preset *pb_synth_find(const char *name);
@@ -116,9 +127,11 @@ int pb_model_set_ctx(struct pb_model *m, int ctx, char *err, size_t len);
  * to pre when not NULL or "". */
 int pb_gguf_tokenizer_load(const char *path, const char *pre, struct pb_tokenizer **out,
 			   char *err, size_t len);
-/* GGUF v3 as llama.cpp reads it: llama, qwen2, qwen3 or t5 names and
- * keys, tokenizer metadata from pb_tokenizer_export; a tied output is left
- * out. */
+/* GGUF v3 as llama.cpp reads it: llama, qwen2, qwen3, gemma2, gemma3,
+ * phi3 or t5 names and keys, tokenizer metadata from pb_tokenizer_export;
+ * a tied output is left out.  Phi-3's q/k/v and gate/up (held apart,
+ * model-internal.h) are written fused again, as llama.cpp's phi3 reads
+ * them. */
 int pb_gguf_write(const struct pb_model *m, const char *path, char *err, size_t len);
 void pb_model_free(struct pb_model *m);
 

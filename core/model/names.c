@@ -11,6 +11,11 @@
  * blk.N.{post_attention_norm, post_ffw_norm}.weight (gemma2/3),
  * output_norm, output.  Which of them an architecture may carry is the
  * session's to check (core/arch/llama.c).
+ * phi3:  the same, with rope_factors_{short,long} (longrope), and fused
+ *        blk.N.attn_qkv (q, k, v rows) and blk.N.ffn_up (gate rows, then
+ *        up rows: llama.cpp's phi3 has no ffn_gate).  The loaders split
+ *        those into q/k/v and gate/up views (pb_model_split_fused), named
+ *        attn_q/k/v, ffn_gate and ffn_up; the GGUF writer fuses them back.
  * t5:    token_embd (shared by both stacks), enc.blk.N.{attn_norm,attn_q,
  *        attn_k,attn_v,attn_o,attn_rel_b,ffn_norm,ffn_gate,ffn_up,ffn_down},
  *        enc.output_norm, dec.blk.N.{the same, cross_attn_norm,
@@ -85,6 +90,24 @@ static const struct block_name decoder_block[] = {
 	{ NULL, 0 },
 };
 
+/* Phi-3: the fused names first, so that a file's ffn_up is the fused
+ * gate/up; the parts keep Llama's names (first match by role when
+ * naming). */
+static const struct block_name phi3_block[] = {
+	{ "attn_qkv.weight", PB_ROLE_ATTN_QKV },
+	{ "ffn_up.weight", PB_ROLE_FFN_GATE_UP },
+	{ "attn_norm.weight", PB_ROLE_ATTN_NORM },
+	{ "attn_q.weight", PB_ROLE_ATTN_Q },
+	{ "attn_k.weight", PB_ROLE_ATTN_K },
+	{ "attn_v.weight", PB_ROLE_ATTN_V },
+	{ "attn_output.weight", PB_ROLE_ATTN_O },
+	{ "ffn_norm.weight", PB_ROLE_FFN_NORM },
+	{ "ffn_gate.weight", PB_ROLE_FFN_GATE },
+	{ "ffn_up.weight", PB_ROLE_FFN_UP },
+	{ "ffn_down.weight", PB_ROLE_FFN_DOWN },
+	{ NULL, 0 },
+};
+
 static const struct block_name t5_block[] = {
 	{ "attn_norm.weight", PB_ROLE_ATTN_NORM },
 	{ "attn_q.weight", PB_ROLE_ATTN_Q },
@@ -114,6 +137,8 @@ struct global_name {
 static const struct global_name decoder_global[] = {
 	{ "token_embd.weight", PB_STACK_DECODER, PB_ROLE_TOK_EMBD },
 	{ "rope_freqs.weight", PB_STACK_DECODER, PB_ROLE_ROPE_FREQS },
+	{ "rope_factors_short.weight", PB_STACK_DECODER, PB_ROLE_ROPE_FACTORS_SHORT },
+	{ "rope_factors_long.weight", PB_STACK_DECODER, PB_ROLE_ROPE_FACTORS_LONG },
 	{ "output_norm.weight", PB_STACK_DECODER, PB_ROLE_OUT_NORM },
 	{ "output.weight", PB_STACK_DECODER, PB_ROLE_OUTPUT },
 	{ NULL, 0, 0 },
@@ -144,7 +169,7 @@ static int block_number(const char **p)
 void pb_tensor_classify_arch(struct pb_tensor *t, enum pb_arch arch)
 {
 	const struct global_name *g = arch == PB_ARCH_T5 ? t5_global : decoder_global;
-	const struct block_name *b = arch == PB_ARCH_T5 ? t5_block : decoder_block;
+	const struct block_name *b = arch == PB_ARCH_T5 ? t5_block : arch == PB_ARCH_PHI3 ? phi3_block : decoder_block;
 	const char *p = t->name;
 	t->layer = -1;
 	t->role = PB_ROLE_OTHER;
@@ -184,7 +209,7 @@ int pb_tensor_name_arch(enum pb_arch arch, enum pb_stack stack, int layer, enum 
 			char *out, size_t len)
 {
 	const struct global_name *g = arch == PB_ARCH_T5 ? t5_global : decoder_global;
-	const struct block_name *b = arch == PB_ARCH_T5 ? t5_block : decoder_block;
+	const struct block_name *b = arch == PB_ARCH_T5 ? t5_block : arch == PB_ARCH_PHI3 ? phi3_block : decoder_block;
 	int n;
 	if (layer < 0) {
 		for (; g->name; g++)

@@ -76,9 +76,16 @@ static int use_more_bits(int i, int n)
 	return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
 }
 
-static int attn_v_like(enum pb_role r)
+/* Phi-3's q, k and v are one attn_qkv in the file (gguf-write.c) */
+static int qkv_like(const struct pb_model *m, enum pb_role r)
 {
-	return r == PB_ROLE_ATTN_V || r == PB_ROLE_CROSS_V || r == PB_ROLE_ATTN_QKV;
+	return r == PB_ROLE_ATTN_QKV ||
+	       (m->arch == PB_ARCH_PHI3 && (r == PB_ROLE_ATTN_Q || r == PB_ROLE_ATTN_K || r == PB_ROLE_ATTN_V));
+}
+
+static int attn_v_like(const struct pb_model *m, enum pb_role r)
+{
+	return (r == PB_ROLE_ATTN_V || r == PB_ROLE_CROSS_V) && !qkv_like(m, r);
 }
 
 /* The order llama-quantize visits tensors: llama_model_loader's
@@ -128,7 +135,7 @@ int pb_quant_plan(const struct pb_model *m, enum pb_dtype type, enum pb_quant_mi
 			snprintf(x->name, sizeof x->name, "%s", t->name);
 		if (sscanf(x->name, "blk.%d.", &x->layer) != 1)
 			x->layer = -1;
-		n_attn_v += attn_v_like(t->role);
+		n_attn_v += attn_v_like(m, t->role);
 	}
 	qsort(v, (size_t)nv, sizeof *v, cmp_visit);
 
@@ -144,7 +151,9 @@ int pb_quant_plan(const struct pb_model *m, enum pb_dtype type, enum pb_quant_mi
 			to = PB_Q8_0;
 		} else if (kq && (t->role == PB_ROLE_OUTPUT || (tied && t->role == PB_ROLE_TOK_EMBD))) {
 			to = t->ne[0] % pb_dtype_block(type) ? PB_Q8_0 : PB_Q6_K;
-		} else if (kq && attn_v_like(t->role)) {
+		} else if (kq && qkv_like(m, t->role)) {
+			to = mix == PB_MIX_Q4_K_M ? PB_Q5_K : mix == PB_MIX_Q5_K_M ? PB_Q6_K : type;
+		} else if (kq && attn_v_like(m, t->role)) {
 			if (mix != PB_MIX_NONE && use_more_bits(i_attn_v, n_attn_v))
 				to = PB_Q6_K;
 			i_attn_v++;

@@ -105,7 +105,7 @@ enum pb_dtype pb_quant_fallback(enum pb_dtype type, int64_t ncols);
  *  - k-quants: llama_tensor_get_type without an imatrix.  The output
  *    projection, or the embedding when the output is tied to it, takes
  *    Q6_K (Q8_0 when its rows are not whole blocks of `type`); with a
- *    _m mix, attn_v (and T5's cross_attn_v, Phi-3's fused attn_qkv) and
+ *    _m mix, attn_v (and T5's cross_attn_v) and
  *    ffn_down take Q6_K where use_more_bits(i, n) holds: i < n/8,
  *    i >= 7n/8 or (i − n/8) % 3 == 2.  i counts those tensors in
  *    llama.cpp's visiting order (by block number, then by name), n is
@@ -114,7 +114,11 @@ enum pb_dtype pb_quant_fallback(enum pb_dtype type, int64_t ncols);
  *    (enc.blk.N, dec.blk.N) carry no "blk." prefix, so all are visited in
  *    name order (dec before enc, dec.blk.10 before dec.blk.2), n_layer is
  *    the encoder's block count, and every encoder ffn_down, counted after
- *    the decoder's, lands in the last eighth (Q6_K);
+ *    the decoder's, lands in the last eighth (Q6_K).  attn_qkv (Phi-3's
+ *    q, k and v, held apart but written fused, so all three) has its own
+ *    rule: Q5_K under q4_k_m, Q6_K under q5_k_m, else `type`; Phi-3's
+ *    gate and up are its fused ffn_up: `type`.  (q, k, v of a Phi-3
+ *    whose heads were pruned are written apart but keep that one type);
  *  - then pb_quant_fallback() for rows that are not whole blocks.
  * 0 or -ENOMEM. */
 int pb_quant_plan(const struct pb_model *m, enum pb_dtype type, enum pb_quant_mix mix,

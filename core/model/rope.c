@@ -1,7 +1,9 @@
 /* core/model/rope.c — RoPE scaling as tensors: llama3's frequency
  * divisors (rope_freqs.weight), computed the way llama.cpp's
  * convert_hf_to_gguf.py does, so a Hugging Face folder we load and the
- * GGUF llama.cpp converts from it hold the same floats. */
+ * GGUF llama.cpp converts from it hold the same floats; and Phi-3
+ * longrope's attention factor (its short/long factors are tensors as
+ * config.json lists them). */
 #include <errno.h>
 #include <math.h>
 
@@ -40,4 +42,13 @@ int pb_rope_llama3_factors(float theta, int head_dim, const struct pb_rope_llama
 		}
 	}
 	return 0;
+}
+
+/* Phi-3 longrope's attention factor as convert_hf_to_gguf.py computes it
+ * (Python doubles; GGUF stores it as float32). */
+double pb_rope_longrope_mscale(int ctx, int orig_ctx)
+{
+	if (orig_ctx < 2 || ctx <= orig_ctx)
+		return 1.0;
+	return sqrt(1.0 + log((double)ctx / (double)orig_ctx) / log((double)orig_ctx));
 }

@@ -1,6 +1,6 @@
 /* core/model/synth.c — synthetic models with real shapes and
  * deterministic weights (llama, T5, and the edge families: Llama 3.2,
- * SmolLM2, Qwen2.5, Qwen3, Gemma 2/3, plus tiny variants for tests), so the whole
+ * SmolLM2, Qwen2.5, Qwen3, Gemma 2/3, Phi-3.5, plus tiny variants for tests), so the whole
  * pipeline runs without downloading a model.  Each tensor draws from its own stream (seed, tensor index), so
  * generation is fast and does not depend on fill order.  A preset costs
  * nothing until it is synthesised (validate only looks names up), and
@@ -18,6 +18,9 @@
  * just that; change them only with the same check (tests/engine).
  * Qwen2's biases are N(0, 1), Qwen3's q/k norms 1 like every norm, and
  * llama3 scaling's rope_freqs is computed from the preset (rope.c).
+ * Phi-3's longrope factors are made up (short ones near 1, long ones
+ * growing to 16 over the low-frequency pairs, as trained ones do); its
+ * q/k/v and gate/up are separate tensors, as its loaders leave them.
  */
 #include <errno.h>
 #include <math.h>
@@ -116,6 +119,17 @@ static const struct pb_synth_preset presets[] = {
 		      .sliding_window = 4 }),
 	GEMMA("tiny-gemma3", PB_ARCH_GEMMA3, 256, 256, 6, 4, 1, 64, 320, 256, 1000000.0f,
 	      .ap = { .attn_scale = 0.125f, .sliding_window = 4, .rope_theta_swa = 100.0f }),
+	/* microsoft/Phi-3.5-mini-instruct: fused q/k/v and gate/up in its
+	 * files, longrope from 4096 to 131072 positions (attention factor
+	 * √(1 + ln 32 / ln 4096)); an untied head; ctx cut as above, so a run
+	 * uses the short factors (15.3 GB in F32, built only when asked) */
+	DECODER("phi-3.5-mini", PB_ARCH_PHI3, 3072, 8192, 32, 32, 32, 96, 32064, 2048, 1e-5f, 10000.0f,
+		PB_ROPE_HALF, .untied = 1, .ap = { .rope_orig_ctx = 4096, .rope_attn_factor = 1.1902381f }),
+	/* tiny Phi-3: GQA, original context 64 under a ctx of 256 (long
+	 * factors; a run capped to 64 positions takes the short ones),
+	 * attention factor √(1 + ln 4 / ln 64) */
+	DECODER("tiny-phi3", PB_ARCH_PHI3, 256, 256, 2, 4, 2, 64, 320, 256, 1e-5f, 10000.0f, PB_ROPE_HALF,
+		.untied = 1, .ap = { .rope_orig_ctx = 64, .rope_attn_factor = 1.1547005f }),
 };
 
 #define EMBD_STD 0.02f
@@ -228,6 +242,10 @@ static int plan(const struct pb_synth_preset *p, int tied, struct spec *s)
 	s[n++] = (struct spec){ DEC, -1, PB_ROLE_TOK_EMBD, hp->dim, hp->vocab };
 	if (p->rope3.original_ctx > 0)
 		s[n++] = (struct spec){ DEC, -1, PB_ROLE_ROPE_FREQS, hp->head_dim / 2, 1 };
+	if (p->ap.rope_orig_ctx > 0) {
+		s[n++] = (struct spec){ DEC, -1, PB_ROLE_ROPE_FACTORS_SHORT, hp->head_dim / 2, 1 };
+		s[n++] = (struct spec){ DEC, -1, PB_ROLE_ROPE_FACTORS_LONG, hp->head_dim / 2, 1 };
+	}
 	for (int l = 0; l < hp->n_layers; l++) {
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_NORM, hp->dim, 1 };
 		s[n++] = (struct spec){ DEC, l, PB_ROLE_ATTN_Q, hp->dim, q };
@@ -362,6 +380,17 @@ static void centre_rows(struct pb_tensor *t)
 	}
 }
 
+/* Made-up longrope factors (the top of this file). */
+static void longrope_factors(struct pb_tensor *t, int is_long)
+{
+	float *f = t->data;
+	const int64_t half = t->ne[0];
+	for (int64_t i = 0; i < half; i++) {
+		float x = half > 1 ? (float)i / (float)(half - 1) : 0.0f;
+		f[i] = is_long ? 1.0f + 15.0f * x * x : 1.0f + 0.25f * x;
+	}
+}
+
 static int hp_ok(const struct pb_hparams *hp, int t5)
 {
 	if (hp->dim <= 0 || hp->n_layers <= 0 || hp->n_layers > 4096 || hp->n_heads <= 0 ||
@@ -384,8 +413,10 @@ static int synth(const struct pb_synth_preset *p, int tied, uint64_t seed, struc
 	const int t5 = p->arch == PB_ARCH_T5;
 	if (!hp_ok(hp, t5) || t5 != (hp->n_enc_layers > 0) ||
 	    (p->arch != PB_ARCH_LLAMA && p->arch != PB_ARCH_T5 && p->arch != PB_ARCH_QWEN2 &&
-	     p->arch != PB_ARCH_QWEN3 && p->arch != PB_ARCH_GEMMA2 && p->arch != PB_ARCH_GEMMA3) ||
-	    (p->rope3.original_ctx > 0 && p->arch != PB_ARCH_LLAMA)) {
+	     p->arch != PB_ARCH_QWEN3 && p->arch != PB_ARCH_GEMMA2 && p->arch != PB_ARCH_GEMMA3 &&
+	     p->arch != PB_ARCH_PHI3) ||
+	    (p->rope3.original_ctx > 0 && p->arch != PB_ARCH_LLAMA) ||
+	    (p->ap.rope_orig_ctx != 0 && p->arch != PB_ARCH_PHI3)) {
 		snprintf(err, len, "synth:%s: inconsistent hyper-parameters", name);
 		return -EINVAL;
 	}
@@ -433,6 +464,8 @@ static int synth(const struct pb_synth_preset *p, int tied, uint64_t seed, struc
 				rc = -EINVAL;
 				goto fail_msg;
 			}
+		} else if (t->role == PB_ROLE_ROPE_FACTORS_SHORT || t->role == PB_ROLE_ROPE_FACTORS_LONG) {
+			longrope_factors(t, t->role == PB_ROLE_ROPE_FACTORS_LONG);
 		} else if (is_norm(t->role)) {
 			fill_const(t, 1.0f);
 		} else {

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "arch/arch.h"
+#include "model/modelio.h"
 #include "plugin/host.h"
 #include "plugin/registry.h"
 #include "run/calib-internal.h"
@@ -146,6 +147,13 @@ static int refresh(struct engine *e)
 	int rc;
 	e->view = *e->m;
 	e->view.hp.ctx = e->seqlen;
+	/* Phi-3 rotates with its long factors when the run's context is past
+	 * the original one: a shorter view must not switch to the short ones
+	 * (its buffers stay no larger than the run's own) */
+	const struct pb_arch_params *ap = pb_model_arch_params(e->m);
+	if (e->m->arch == PB_ARCH_PHI3 && ap->rope_orig_ctx > 0 && e->m->hp.ctx > ap->rope_orig_ctx &&
+	    e->seqlen <= ap->rope_orig_ctx)
+		e->view.hp.ctx = ap->rope_orig_ctx + 1;
 	for (int i = 0; i < e->n_workers; i++) {
 		struct worker *w = &e->w[i];
 		pb_session_close(w->sess);

@@ -4,7 +4,8 @@
 # reports; bad -p steps and missing arguments (exit 2, the -p text named);
 # a calibrating pruner with too little text (exit 1, why); when
 # ../shared is there, Wanda calibrated on real text then quantized; and
-# the calibrated pruners through tiny-qwen2/qwen3/llama3/gemma2/gemma3 blocks.
+# the calibrated pruners through tiny-qwen2/qwen3/llama3/gemma2/gemma3/phi3 blocks
+# (phi3: written fused again, as llama.cpp's phi3 reads it).
 set -u
 PB="$PB_BUILD_ROOT/prunebench"
 SHARED="${PB_SHARED:-../shared}"
@@ -58,7 +59,7 @@ if "$PB" plugins wanda > /dev/null 2>&1; then
 		echo "The little fox ran over the hill and found a red ball near the old tree $i."
 		i=$((i + 1))
 	done > "$TMP/calib.txt"
-	for preset in tiny-qwen2 tiny-qwen3 tiny-llama3 tiny-gemma2 tiny-gemma3; do
+	for preset in tiny-qwen2 tiny-qwen3 tiny-llama3 tiny-gemma2 tiny-gemma3 tiny-phi3; do
 		for step in 'wanda sparsity=0.5' 'sparsegpt sparsity=0.5' 'heads ratio=0.5 importance=activation' \
 			'ffn ratio=0.25 importance=activation'; do
 			name=${step%% *}

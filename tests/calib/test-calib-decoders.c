@@ -1,7 +1,8 @@
 /* tests/calib/test-calib-decoders.c — the calibration engine (core/run/
  * calib.c, ref linked in) through the Llama-family blocks whose bias adds
  * and q/k norms sit between the linears (tiny-qwen2, tiny-qwen3,
- * tiny-llama3's rope_freqs, Gemma's post-norms, windows and caps): Σx² and XᵀX of every linear input of a block
+ * tiny-llama3's rope_freqs, Gemma's post-norms, windows and caps, Phi-3's
+ * longrope and its q/k/v and gate/up split from the fused tensors): Σx² and XᵀX of every linear input of a block
  * equal those of the naive forward in tests/lib (run over the windows
  * through the earlier blocks), q/k/v still share one set, and block
  * influence agrees with a naive cosine. */
@@ -173,6 +174,12 @@ START_TEST(gemma_stats)
 }
 END_TEST
 
+START_TEST(phi3_stats)
+{
+	check_stats("tiny-phi3");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("calib-decoders");
@@ -182,6 +189,7 @@ int main(void)
 	tcase_add_test(tc, qwen3_stats);
 	tcase_add_test(tc, llama3_stats);
 	tcase_add_test(tc, gemma_stats);
+	tcase_add_test(tc, phi3_stats);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -259,12 +259,14 @@ END_TEST
 /* The Llama-family members with their own ops: llama3's rope_freqs
  * (interleaved RoPE), qwen2's bias adds, qwen3's per-head q/k norms
  * (rotate-half RoPE, head_dim 32), Gemma's scaled embedding, post-norms,
- * GeGLU, soft caps and sliding windows, in F32 and with F16 linears. */
+ * GeGLU, soft caps and sliding windows, Phi-3's longrope factors and
+ * attention factor (RoPE mscale) over its split q/k/v and gate/up, in F32
+ * and with F16 linears. */
 START_TEST(synth_decoders)
 {
 	static const char *const names[] = { "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma2",
-					     "tiny-gemma3" };
-	for (int i = 0; i < 5; i++)
+					     "tiny-gemma3", "tiny-phi3" };
+	for (int i = 0; i < 6; i++)
 		for (int f16 = 0; f16 < 2; f16++) {
 			struct pb_model *m = NULL;
 			char err[512];

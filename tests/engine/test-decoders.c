@@ -2,7 +2,9 @@
  * llama.c) for llama with llama3 RoPE scaling, qwen2 (q/k/v biases),
  * qwen3 (per-head q/k norms, head_dim unlike dim / heads), gemma2 (√dim
  * embedding, GeGLU, post-norms, soft caps, sliding windows, its own
- * attention scale) and gemma3 (q/k norms, local RoPE base), run on the ref
+ * attention scale), gemma3 (q/k norms, local RoPE base) and phi3 (longrope:
+ * short or long factors by the run's context, the attention factor; its
+ * fused projections written as llama.cpp's phi3 reads them), run on the ref
  * backend (ref.c linked in) against the independent naive forward in
  * tests/lib/naive-decoder.c, for prefill and decode steps through the KV
  * cache, on the tiny presets, F16 weights and structurally pruned shapes;
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arch/arch.h"
 #include "model/modelio.h"
@@ -202,6 +205,134 @@ static void no_attn_scale(struct pb_model *m)
 	pb_model_arch_params_mut(m)->attn_scale = 0;   /* 1/√head_dim instead of 1/√24 */
 }
 
+static void short_context(struct pb_model *m)
+{
+	ck_assert_int_eq(m->hp.ctx, 256);
+	ck_assert_int_eq(pb_model_arch_params(m)->rope_orig_ctx, 64);
+	m->hp.ctx = 64;   /* within the original context: the short factors */
+}
+
+static void no_longrope(struct pb_model *m)
+{
+	for (int r = PB_ROLE_ROPE_FACTORS_SHORT; r <= PB_ROLE_ROPE_FACTORS_LONG; r++) {
+		struct pb_tensor *t = pb_model_find(m, -1, (enum pb_role)r);
+		ck_assert_ptr_nonnull(t);
+		t->role = PB_ROLE_OTHER;
+	}
+}
+
+static void no_attn_factor(struct pb_model *m)
+{
+	ck_assert_float_eq_tol(pb_model_arch_params(m)->rope_attn_factor, 1.1547005f, 1e-6f);
+	pb_model_arch_params_mut(m)->rope_attn_factor = 0;
+}
+
+/* Phi-3: long factors at ctx 256 over an original 64, short ones at 64,
+ * none, and the attention factor each move the logits, and each agrees
+ * with the naive forward. */
+START_TEST(phi3_longrope)
+{
+	assert_matters("tiny-phi3", short_context, "with the short factors (ctx within the original)");
+	assert_matters("tiny-phi3", no_longrope, "without longrope factors");
+	assert_matters("tiny-phi3", no_attn_factor, "without the attention factor");
+	/* the short factors are not all 1 either */
+	struct pb_model *a = preset("tiny-phi3", 21), *b = preset("tiny-phi3", 21);
+	short_context(a);
+	short_context(b);
+	no_longrope(b);
+	float *with = check_model(a, "phi3 short"), *without = check_model(b, "phi3 plain");
+	const int V = pb_synth_find("tiny-phi3")->hp.vocab;
+	ck_assert(max_rel(without, with, (int64_t)(N_DECODE + 1) * V, NULL) > 1e-2);
+	free(with);
+	free(without);
+	/* the preset's attention factor is the converter's formula */
+	ck_assert_float_eq_tol((float)pb_rope_longrope_mscale(256, 64), 1.1547005f, 1e-7f);
+	ck_assert_float_eq_tol((float)pb_rope_longrope_mscale(131072, 4096), 1.1902381f, 1e-7f);
+	ck_assert(pb_rope_longrope_mscale(4096, 4096) == 1.0);
+}
+END_TEST
+
+static void reshape(struct pb_model *m, int layer, enum pb_role role, int64_t ne0, int64_t ne1);
+
+/* A written phi3 GGUF holds llama.cpp's fused tensors: read back, q/k/v
+ * and gate/up are views of one tensor each (contiguous rows), with the
+ * same bits and logits; after head pruning q/k/v are written apart. */
+static struct pb_model *gguf_again(const struct pb_model *m, char *path, size_t len)
+{
+	char err[512];
+	struct pb_model *b = NULL;
+	snprintf(path, len, "/tmp/pb-test-phi3-XXXXXX");
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_msg(pb_gguf_write(m, path, err, sizeof err) == 0, "%s", err);
+	ck_assert_msg(pb_model_load(path, &b, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(b->arch, PB_ARCH_PHI3);
+	return b;
+}
+
+static int contiguous(const struct pb_model *m, int l, enum pb_role a, enum pb_role b)
+{
+	const struct pb_tensor *x = pb_model_find(m, l, a), *y = pb_model_find(m, l, b);
+	return (const uint8_t *)x->data + x->nbytes == y->data;
+}
+
+START_TEST(phi3_gguf_fused)
+{
+	char path[64];
+	struct pb_model *m = preset("tiny-phi3", 8);
+	struct pb_model *b = gguf_again(m, path, sizeof path);
+	ck_assert_int_eq(b->n_tensors, m->n_tensors);
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct pb_tensor *t = &m->tensors[i], *u = pb_model_find(b, t->layer, t->role);
+		ck_assert_msg(u && !strcmp(u->name, t->name) && u->nbytes == t->nbytes &&
+			      !memcmp(u->data, t->data, t->nbytes), "%s differs", t->name);
+	}
+	for (int l = 0; l < 2; l++) {
+		ck_assert(contiguous(b, l, PB_ROLE_ATTN_Q, PB_ROLE_ATTN_K));
+		ck_assert(contiguous(b, l, PB_ROLE_ATTN_K, PB_ROLE_ATTN_V));
+		ck_assert(contiguous(b, l, PB_ROLE_FFN_GATE, PB_ROLE_FFN_UP));
+	}
+	const struct pb_arch_params *ap = pb_model_arch_params(b);
+	ck_assert_int_eq(ap->rope_orig_ctx, 64);
+	ck_assert_float_eq(ap->rope_attn_factor, pb_model_arch_params(m)->rope_attn_factor);
+	const int V = m->hp.vocab;
+	/* check_model takes (and frees) the models */
+	float *x = check_model(m, "phi3"), *y = check_model(b, "phi3 from GGUF");
+	ck_assert(!memcmp(x, y, (size_t)(N_DECODE + 1) * V * sizeof *x));
+	free(x);
+	free(y);
+	unlink(path);
+
+	/* block 1 keeps 2 heads over 1 kv head: q/k/v go apart */
+	m = preset("tiny-phi3", 8);
+	const int D = m->hp.dim, hd = m->hp.head_dim;
+	reshape(m, 1, PB_ROLE_ATTN_Q, D, 2 * hd);
+	reshape(m, 1, PB_ROLE_ATTN_K, D, hd);
+	reshape(m, 1, PB_ROLE_ATTN_V, D, hd);
+	reshape(m, 1, PB_ROLE_ATTN_O, 2 * hd, D);
+	b = gguf_again(m, path, sizeof path);
+	ck_assert(contiguous(b, 0, PB_ROLE_ATTN_Q, PB_ROLE_ATTN_K));
+	ck_assert_str_eq(pb_model_find(b, 1, PB_ROLE_ATTN_Q)->name, "blk.1.attn_q.weight");
+	ck_assert_int_eq(pb_model_find(b, 1, PB_ROLE_ATTN_K)->ne[1], hd);
+	x = check_model(m, "phi3 pruned");
+	y = check_model(b, "phi3 pruned from GGUF");
+	ck_assert(!memcmp(x, y, (size_t)(N_DECODE + 1) * V * sizeof *x));
+	free(x);
+	free(y);
+	unlink(path);
+
+	/* gate and up in two formats cannot be llama.cpp's one ffn_up */
+	char err[512] = "";
+	m = preset("tiny-phi3", 8);
+	ck_assert_int_eq(pb_tensor_convert(pb_model_find(m, 0, PB_ROLE_FFN_GATE), PB_F16), 0);
+	ck_assert_int_eq(pb_gguf_write(m, "/tmp/pb-test-phi3-never.gguf", err, sizeof err), -ENOTSUP);
+	ck_assert_msg(strstr(err, "one ffn_up tensor"), "%s", err);
+	ck_assert_int_ne(access("/tmp/pb-test-phi3-never.gguf", F_OK), 0);
+	pb_model_free(m);
+}
+END_TEST
+
 START_TEST(gemma2_features)
 {
 	assert_matters("tiny-gemma2", no_softcaps, "without soft caps");
@@ -247,8 +378,8 @@ END_TEST
 START_TEST(f16_linears)
 {
 	static const char *const names[] = { "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma2",
-					     "tiny-gemma3" };
-	for (int k = 0; k < 5; k++) {
+					     "tiny-gemma3", "tiny-phi3" };
+	for (int k = 0; k < 6; k++) {
 		struct pb_model *m = preset(names[k], 12);
 		for (int i = 0; i < m->n_tensors; i++) {
 			struct pb_tensor *t = &m->tensors[i];
@@ -434,6 +565,33 @@ START_TEST(graph_ops)
 	ck_assert_int_eq(attn, 6);
 	ck_assert_int_eq(g->ops[g->n_ops - 1].type, PB_OP_LINEAR);
 	rig_close(&r);
+
+	/* Phi-3: every RoPE op takes the long factors at ctx 256 (the short
+	 * ones at 64) and the attention factor; q/k/v and gate/up stay
+	 * consecutive linears on one input (one calibration tap each) */
+	for (int ctx = 256; ctx >= 64; ctx -= 192) {
+		struct pb_model *m = preset("tiny-phi3", 1);
+		m->hp.ctx = ctx;
+		rig_open(&r, m);
+		g = pb_session_graph(r.s, t, 4, 0);
+		ropes = 0;
+		for (int i = 0; i < g->n_ops; i++) {
+			const struct pb_op *op = &g->ops[i];
+			if (op->type == PB_OP_ROPE) {
+				ropes++;
+				ck_assert_int_eq(r.m->tensors[op->weight].role,
+						 ctx > 64 ? PB_ROLE_ROPE_FACTORS_LONG : PB_ROLE_ROPE_FACTORS_SHORT);
+				ck_assert_float_eq_tol(op->p.rope.mscale, 1.1547005f, 1e-7f);
+				ck_assert_int_eq(op->p.rope.layout, PB_ROPE_HALF);
+			}
+			if (op->type == PB_OP_LINEAR && r.m->tensors[op->weight].role == PB_ROLE_ATTN_Q) {
+				ck_assert_int_eq(r.m->tensors[g->ops[i + 1].weight].role, PB_ROLE_ATTN_K);
+				ck_assert_int_eq(r.m->tensors[g->ops[i + 2].weight].role, PB_ROLE_ATTN_V);
+			}
+		}
+		ck_assert_int_eq(ropes, 4);
+		rig_close(&r);
+	}
 }
 END_TEST
 
@@ -479,6 +637,13 @@ START_TEST(session_refuses)
 	drop(m, 0, PB_ROLE_ATTN_V);
 	drop(m, 0, PB_ROLE_ATTN_O);
 	must_refuse(m, "has blk.0.attn_q.bias but no attention");
+	/* longrope factors on a model that does not use them, or cut short */
+	m = preset("tiny-phi3", 2);
+	m->arch = PB_ARCH_LLAMA;
+	must_refuse(m, "rope_factors_short.weight, which a llama model does not use");
+	m = preset("tiny-phi3", 2);
+	reshape(m, -1, PB_ROLE_ROPE_FACTORS_LONG, 4, 1);
+	must_refuse(m, "rope_factors_long.weight must be F32 [32]");
 }
 END_TEST
 
@@ -523,6 +688,17 @@ START_TEST(real_shapes)
 	ck_assert_int_eq(g->ap.sliding_window, 512);
 	ck_assert_float_eq(g->ap.rope_theta_swa, 10000.0f);
 	ck_assert_float_eq(g->hp.rope_theta, 1000000.0f);
+	/* microsoft/Phi-3.5-mini-instruct: 3,821,079,552 parameters with its
+	 * own lm_head; longrope from 4096 to 131072 positions */
+	const struct pb_synth_preset *p = pb_synth_find("phi-3.5-mini");
+	const int64_t d = p->hp.dim, per = 4 * d * d + 3 * d * p->hp.ffn_dim + 2 * d;
+	ck_assert_int_eq(p->arch, PB_ARCH_PHI3);
+	ck_assert_int_eq(p->untied, 1);
+	ck_assert_int_eq(p->hp.head_dim, 96);
+	ck_assert_int_eq(p->hp.rope_layout, PB_ROPE_HALF);
+	ck_assert_int_eq(2 * (int64_t)p->hp.vocab * d + p->hp.n_layers * per + d, 3821079552);
+	ck_assert_int_eq(p->ap.rope_orig_ctx, 4096);
+	ck_assert_int_le(p->hp.ctx, 4096);   /* a run of the preset takes the short factors */
 	const struct pb_synth_preset *l = pb_synth_find("llama-3.2-1b");
 	ck_assert_float_eq(l->hp.rope_theta, 500000.0f);
 	ck_assert_float_eq(l->rope3.factor, 32.0f);
@@ -578,8 +754,8 @@ END_TEST
 START_TEST(generate)
 {
 	static const char *const names[] = { "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma2",
-					     "tiny-gemma3" };
-	for (int k = 0; k < 5; k++) {
+					     "tiny-gemma3", "tiny-phi3" };
+	for (int k = 0; k < 6; k++) {
 		struct rig r;
 		char err[512];
 		rig_open(&r, preset(names[k], 4));
@@ -604,6 +780,8 @@ int main(void)
 	tcase_add_test(tc, qwen3_qk_norms);
 	tcase_add_test(tc, gemma2_features);
 	tcase_add_test(tc, gemma3_features);
+	tcase_add_test(tc, phi3_longrope);
+	tcase_add_test(tc, phi3_gguf_fused);
 	tcase_add_test(tc, f16_linears);
 	tcase_add_test(tc, pruned_shapes);
 	tcase_add_test(tc, graph_ops);

@@ -5,11 +5,15 @@
  * norms and a head_dim that is not hidden / heads, in F16;
  * Gemma2ForCausalLM (soft caps, windows, query_pre_attn_scalar, post-norms,
  * (1 + w) norms) and Gemma3ForCausalLM (q/k norms, local RoPE base, six
- * layers; its BF16 norms folded as llama.cpp's converter rounds them).  Each folder
+ * layers; its BF16 norms folded as llama.cpp's converter rounds them);
+ * Phi3ForCausalLM (fused qkv_proj and gate_up_proj, longrope short/long
+ * factors and attention factor, an lm_head of its own).  Each folder
  * written here (real tensor names and config keys) must
  *  - give the logits of a naive forward written here in transformers'
- *    own terms (modeling_llama/qwen2/qwen3/gemma2/gemma3: rotate_half,
- *    inv_freq from _compute_llama3_parameters, repeat_kv, GemmaRMSNorm),
+ *    own terms (modeling_llama/qwen2/qwen3/gemma2/gemma3/phi3: rotate_half,
+ *    inv_freq from _compute_llama3_parameters or _compute_longrope_parameters
+ *    (long factors once the sequence passes original_max_position_embeddings),
+ *    repeat_kv, GemmaRMSNorm, Phi-3's qkv and gate_up slices),
  *    on the ref backend;
  *  - convert with `prunebench convert` to a GGUF with llama.cpp's names
  *    and keys whose tensors are the same bits and whose logits are the
@@ -54,6 +58,9 @@ struct hfm {
 	 * the window, the local layers' RoPE base */
 	int gemma, qpas, window;
 	double attn_cap, final_cap, local_theta;
+	/* Phi-3: fused projections, longrope over `orig` (0: no rope_scaling) */
+	int phi3, orig;
+	double short_f[32], long_f[32];
 	struct w w[MAXW];
 	int n;
 };
@@ -100,6 +107,15 @@ static void build(struct hfm *m)
 	for (int l = 0; l < m->layers; l++) {
 #define L(suffix) (snprintf(name, sizeof name, "model.layers.%d." suffix, l), name)
 		add(m, L("input_layernorm.weight"), 0, d, 0.2f, nb);
+		if (m->phi3) {
+			/* q, k, v rows in one matrix; gate, up rows in one */
+			add(m, L("self_attn.qkv_proj.weight"), q + 2 * kv, d, 2 * s, 0);
+			add(m, L("self_attn.o_proj.weight"), d, q, 1.0f / sqrtf((float)q), 0);
+			add(m, L("post_attention_layernorm.weight"), 0, d, 0.2f, nb);
+			add(m, L("mlp.gate_up_proj.weight"), 2 * m->ffn, d, 2 * s, 0);
+			add(m, L("mlp.down_proj.weight"), d, m->ffn, 1.0f / sqrtf((float)m->ffn), 0);
+			continue;
+		}
 		add(m, L("self_attn.q_proj.weight"), q, d, 2 * s, 0);
 		add(m, L("self_attn.k_proj.weight"), kv, d, 2 * s, 0);
 		add(m, L("self_attn.v_proj.weight"), kv, d, s, 0);
@@ -179,6 +195,20 @@ static void inv_freq(const struct hfm *m, double *f)
 	}
 }
 
+/* _compute_longrope_parameters: inv_freq = 1 / (ext · base^(2j/hd)) with
+ * the long factors once the sequence is longer than the original
+ * context, and attention_factor √(1 + ln(max/orig) / ln(orig)) (max:
+ * max_position_embeddings, 64 in these folders) on cos and sin */
+static double rope_scaling_mscale = 1.0;
+
+static void longrope_inv_freq(const struct hfm *m, int seq_len, double *f)
+{
+	const double *ext = seq_len > m->orig ? m->long_f : m->short_f;
+	for (int j = 0; j < m->hd / 2; j++)
+		f[j] = 1.0 / (ext[j] * pow(m->theta, (double)(2 * j) / m->hd));
+	rope_scaling_mscale = 64 > m->orig ? sqrt(1 + log(64.0 / m->orig) / log((double)m->orig)) : 1.0;
+}
+
 /* q_embed = q cos + rotate_half(q) sin, cos/sin = cat(freqs, freqs) */
 static void rotate_half_rope(float *v, int heads, int hd, int pos, const double *f)
 {
@@ -188,9 +218,25 @@ static void rotate_half_rope(float *v, int heads, int hd, int pos, const double 
 		for (int i = 0; i < hd; i++) {
 			double ang = pos * f[i % (hd / 2)];
 			double rot = i < hd / 2 ? -tmp[i + hd / 2] : tmp[i - hd / 2];
-			x[i] = (float)(tmp[i] * cos(ang) + rot * sin(ang));
+			x[i] = (float)(tmp[i] * cos(ang) * rope_scaling_mscale + rot * sin(ang) * rope_scaling_mscale);
 		}
 	}
+}
+
+/* Phi-3's slices of its fused matrices, as modeling_phi3 takes them:
+ * qkv[..., :q], [q : q + kv], [q + kv :]; gate_up.chunk(2) */
+static const float *phi3_part(const struct hfm *m, const char *what, int l)
+{
+	const int d = m->dim, q = m->heads * m->hd, kv = m->kv * m->hd;
+	if (!strcmp(what, "q"))
+		return get(m, "model.layers.%d.self_attn.qkv_proj.weight", l);
+	if (!strcmp(what, "k"))
+		return get(m, "model.layers.%d.self_attn.qkv_proj.weight", l) + (size_t)q * d;
+	if (!strcmp(what, "v"))
+		return get(m, "model.layers.%d.self_attn.qkv_proj.weight", l) + (size_t)(q + kv) * d;
+	if (!strcmp(what, "gate"))
+		return get(m, "model.layers.%d.mlp.gate_up_proj.weight", l);
+	return get(m, "model.layers.%d.mlp.gate_up_proj.weight", l) + (size_t)m->ffn * d;
 }
 
 static void hf_forward(const struct hfm *m, const int32_t *tok, int n, float *logits)
@@ -201,7 +247,11 @@ static void hf_forward(const struct hfm *m, const int32_t *tok, int n, float *lo
 	float *att = calloc((size_t)q, 4), *g = calloc((size_t)m->ffn, 4), *u = calloc((size_t)m->ffn, 4);
 	double f[32], f_local[32], sc[NTOK];
 	struct hfm local = *m;
-	inv_freq(m, f);
+	rope_scaling_mscale = 1.0;
+	if (m->phi3 && m->orig)
+		longrope_inv_freq(m, n, f);
+	else
+		inv_freq(m, f);
 	local.theta = m->local_theta;
 	if (m->gemma == 3)
 		inv_freq(&local, f_local);
@@ -220,11 +270,11 @@ static void hf_forward(const struct hfm *m, const int32_t *tok, int n, float *lo
 		for (int t = 0; t < n; t++) {
 			float *qt = Q + (size_t)t * q, *kt = K + (size_t)t * kv;
 			rms(x + (size_t)t * d, get(m, "model.layers.%d.input_layernorm.weight", l), h, d, m->eps);
-			lin(get(m, "model.layers.%d.self_attn.q_proj.weight", l),
+			lin(m->phi3 ? phi3_part(m, "q", l) : get(m, "model.layers.%d.self_attn.q_proj.weight", l),
 			    get(m, "model.layers.%d.self_attn.q_proj.bias", l), h, qt, q, d);
-			lin(get(m, "model.layers.%d.self_attn.k_proj.weight", l),
+			lin(m->phi3 ? phi3_part(m, "k", l) : get(m, "model.layers.%d.self_attn.k_proj.weight", l),
 			    get(m, "model.layers.%d.self_attn.k_proj.bias", l), h, kt, kv, d);
-			lin(get(m, "model.layers.%d.self_attn.v_proj.weight", l),
+			lin(m->phi3 ? phi3_part(m, "v", l) : get(m, "model.layers.%d.self_attn.v_proj.weight", l),
 			    get(m, "model.layers.%d.self_attn.v_proj.bias", l), h, V + (size_t)t * kv, kv, d);
 			for (int k = 0; m->qk_norm && k < m->heads; k++)
 				rms(qt + k * hd, get(m, "model.layers.%d.self_attn.q_norm.weight", l), qt + k * hd, hd, m->eps);
@@ -265,8 +315,10 @@ static void hf_forward(const struct hfm *m, const int32_t *tok, int n, float *lo
 				xt[i] += tmp[i];
 			rms(xt, get(m, m->gemma ? "model.layers.%d.pre_feedforward_layernorm.weight"
 						: "model.layers.%d.post_attention_layernorm.weight", l), h, d, m->eps);
-			lin(get(m, "model.layers.%d.mlp.gate_proj.weight", l), NULL, h, g, m->ffn, d);
-			lin(get(m, "model.layers.%d.mlp.up_proj.weight", l), NULL, h, u, m->ffn, d);
+			lin(m->phi3 ? phi3_part(m, "gate", l) : get(m, "model.layers.%d.mlp.gate_proj.weight", l), NULL, h,
+			    g, m->ffn, d);
+			lin(m->phi3 ? phi3_part(m, "up", l) : get(m, "model.layers.%d.mlp.up_proj.weight", l), NULL, h, u,
+			    m->ffn, d);
 			for (int i = 0; i < m->ffn; i++) {
 				const double a = g[i];   /* gelu_pytorch_tanh, or SiLU */
 				const double act = m->gemma ? 0.5 * a * (1 + tanh(sqrt(2 / M_PI) * (a + 0.044715 * a * a * a)))
@@ -295,7 +347,7 @@ static void hf_forward(const struct hfm *m, const int32_t *tok, int n, float *lo
 
 static const char *write_folder(struct hfm *m, const char *name)
 {
-	char cfg[3072], rs[512] = "";
+	char cfg[3072], rs[768] = "";
 	if (m->gemma) {
 		char ac[32] = "null", fc[32] = "null";
 		if (m->attn_cap > 0)
@@ -307,6 +359,15 @@ static const char *write_folder(struct hfm *m, const char *name)
 			 " \"rope_local_base_freq\": %g, \"rope_scaling\": null%s", m->qpas, m->window, ac, fc,
 			 m->local_theta > 0 ? m->local_theta : 10000.0,
 			 m->gemma == 3 ? ", \"sliding_window_pattern\": 6" : "");
+	}
+	if (m->phi3 && m->orig) {
+		char sf[256] = "", lf[256] = "";
+		for (int j = 0, a = 0, b = 0; j < m->hd / 2; j++) {
+			a += snprintf(sf + a, sizeof sf - (size_t)a, "%s%.17g", j ? ", " : "", m->short_f[j]);
+			b += snprintf(lf + b, sizeof lf - (size_t)b, "%s%.17g", j ? ", " : "", m->long_f[j]);
+		}
+		snprintf(rs, sizeof rs, ", \"rope_scaling\": {\"type\": \"longrope\", \"short_factor\": [%s], "
+			 "\"long_factor\": [%s]}, \"original_max_position_embeddings\": %d", sf, lf, m->orig);
 	}
 	if (m->rope_factor > 0)
 		snprintf(rs, sizeof rs, ", \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": %g, "
@@ -545,12 +606,77 @@ START_TEST(gemma3_six_layers)
 }
 END_TEST
 
+START_TEST(phi3_fused_longrope)
+{
+	/* BF16 like Phi-3.5; an original context of 8 under
+	 * max_position_embeddings 64: ten tokens take the long factors in
+	 * transformers (sequence > 8) and in llama.cpp's choice (ctx 64 > 8);
+	 * factors exact in float32 */
+	struct hfm m = { .cls = "Phi3ForCausalLM", .dtype = "BF16", .gguf_arch = "phi3", .arch = PB_ARCH_PHI3,
+			 .phi3 = 1, .orig = 8, .dim = 32, .heads = 4, .kv = 2, .hd = 8, .ffn = 48, .layers = 2,
+			 .vocab = 16, .theta = 10000, .eps = 1e-5, .short_f = { 1.0, 1.25, 1.5, 2.0 },
+			 .long_f = { 1.0, 2.5, 6.0, 16.0 } };
+	static const char *const names[] = { "rope_factors_long.weight", "rope_factors_short.weight",
+					     "blk.0.attn_qkv.weight", "blk.1.ffn_up.weight", "output.weight",
+					     "phi3.rope.scaling.original_context_length",
+					     "phi3.rope.scaling.attn_factor", "phi3.attention.sliding_window", NULL };
+	round_trip(&m, "phi3", names);
+	char gguf[600];
+	snprintf(gguf, sizeof gguf, "%s/phi3.gguf", scratch());
+	/* llama.cpp's phi3 has no ffn_gate and no separate q/k/v */
+	ck_assert(!file_has(gguf, "ffn_gate") && !file_has(gguf, "attn_q.weight"));
+	struct pb_model *g = must_load(gguf, NULL);
+	ck_assert_float_eq_tol(pb_model_arch_params(g)->rope_attn_factor, (float)sqrt(1 + log(8.0) / log(8.0)), 1e-7f);
+	ck_assert_int_eq(pb_model_arch_params(g)->rope_orig_ctx, 8);
+	ck_assert_int_eq(pb_model_arch_params(g)->sliding_window, 4096);   /* kept, not run */
+	pb_model_free(g);
+
+	/* held apart, as views of the stored matrix: k starts q rows in */
+	m.orig = 16;
+	build(&m);
+	const char *dir = write_folder(&m, "phi3s");
+	struct pb_model *pm = must_load(dir, NULL);
+	const struct pb_tensor *k = tensor_named(pm, "blk.1.attn_k.weight");
+	const struct pb_tensor *up = tensor_named(pm, "blk.1.ffn_up.weight");
+	const struct w *qkv = NULL, *gu = NULL;
+	for (int i = 0; i < m.n; i++) {
+		qkv = strcmp(m.w[i].name, "model.layers.1.self_attn.qkv_proj.weight") ? qkv : &m.w[i];
+		gu = strcmp(m.w[i].name, "model.layers.1.mlp.gate_up_proj.weight") ? gu : &m.w[i];
+	}
+	ck_assert(k && up && qkv && gu);
+	ck_assert_int_eq(k->role, PB_ROLE_ATTN_K);
+	ck_assert_int_eq(k->ne[1], 16);
+	ck_assert(!memcmp(k->data, (const uint8_t *)qkv->enc + 32 * 32 * 2, k->nbytes));
+	ck_assert_int_eq(up->ne[1], 48);
+	ck_assert(!memcmp(up->data, (const uint8_t *)gu->enc + 48 * 32 * 2, up->nbytes));
+	ck_assert_ptr_null(tensor_named(pm, "blk.1.attn_qkv.weight"));
+	/* a run whose context stays within the original 16 takes the short
+	 * factors, as transformers does for ten tokens */
+	int32_t tok[NTOK];
+	float *want = malloc((size_t)NTOK * 16 * 4), *got = malloc((size_t)NTOK * 16 * 4);
+	for (int i = 0; i < NTOK; i++)
+		tok[i] = (int32_t)((i * 7 + 3) % 16);
+	hf_forward(&m, tok, NTOK, want);
+	pm->hp.ctx = 16;
+	logits_of(pm, tok, got);
+	double mx = 0, worst = 0;
+	for (int i = 0; i < NTOK * 16; i++) {
+		mx = fabs(want[i]) > mx ? fabs(want[i]) : mx;
+		worst = fabs(got[i] - want[i]) > worst ? fabs(got[i] - want[i]) : worst;
+	}
+	ck_assert_msg(worst <= 1e-4 * mx, "phi3 short: logits off transformers' by %g (max %g)", worst, mx);
+	free(want);
+	free(got);
+	free_hfm(&m);
+}
+END_TEST
+
 /* One decoder folder with config members overridden. */
 static const char *folder(const char *name, const char *cls, const char *extra, int bias, int norms)
 {
 	struct hfm m = { .cls = cls, .dtype = "F32", .tied = 1, .bias = bias, .qk_norm = norms, .dim = 32,
 			 .heads = 4, .kv = 2, .hd = 8, .ffn = 48, .layers = 1, .vocab = 16, .theta = 10000,
-			 .eps = 1e-6 };
+			 .eps = 1e-6, .phi3 = !strcmp(cls, "Phi3ForCausalLM") };
 	char cfg[1024];
 	build(&m);
 	snprintf(cfg, sizeof cfg,
@@ -595,6 +721,22 @@ START_TEST(refused)
 	must_fail(folder("l3same", "LlamaForCausalLM",
 			 "\"rope_scaling\": {\"rope_type\": \"llama3\", \"low_freq_factor\": 2, \"high_freq_factor\": 2}",
 			 0, 0), NULL, -1, "low_freq_factor and high_freq_factor must differ");
+	/* Phi-3 */
+	must_fail(folder("p3prf", "Phi3ForCausalLM", "\"partial_rotary_factor\": 0.75", 0, 0), NULL, -1,
+		  "partial_rotary_factor 0.75 is not supported");
+	must_fail(folder("p3yarn", "Phi3ForCausalLM", "\"rope_scaling\": {\"type\": \"yarn\", \"factor\": 4}", 0, 0),
+		  NULL, -1, "rope_scaling type 'yarn' is not supported (phi3: longrope)");
+	must_fail(folder("p3len", "Phi3ForCausalLM",
+			 "\"original_max_position_embeddings\": 8, \"rope_scaling\": {\"type\": \"longrope\", "
+			 "\"short_factor\": [1, 1], \"long_factor\": [1, 2, 3, 4]}", 0, 0), NULL, -1,
+		  "rope_scaling.short_factor: expected a list of 4 positive numbers");
+	must_fail(folder("p3orig", "Phi3ForCausalLM",
+			 "\"rope_scaling\": {\"type\": \"longrope\", \"short_factor\": [1, 1, 1, 1], "
+			 "\"long_factor\": [1, 2, 3, 4]}", 0, 0), NULL, -1,
+		  "longrope needs original_max_position_embeddings");
+	/* a fused qkv_proj whose rows are not q + 2 kv of the config's heads */
+	must_fail(folder("p3rows", "Phi3ForCausalLM", "\"head_dim\": 4", 0, 0), NULL, -1,
+		  "64 rows, expected q + 2 kv = 32");
 }
 END_TEST
 
@@ -608,6 +750,7 @@ int main(void)
 	tcase_add_test(tc, qwen3_head_dim_f16);
 	tcase_add_test(tc, gemma2_f32);
 	tcase_add_test(tc, gemma3_six_layers);
+	tcase_add_test(tc, phi3_fused_longrope);
 	tcase_add_test(tc, refused);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

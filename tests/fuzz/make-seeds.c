@@ -217,9 +217,10 @@ static void synth_models(void)
 	pb_model_free(must_load(out_path("gguf", "synth-llama-f32-v2.gguf")));
 
 	/* the edge families' tiny presets: biases, q/k norms, rope_freqs,
-	 * post-norms, Gemma's keys */
+	 * post-norms, Gemma's keys, Phi-3's fused attn_qkv / ffn_up and
+	 * longrope factors */
 	static const char *const tiny[] = { "tiny-llama3", "tiny-qwen2", "tiny-qwen3", "tiny-gemma2",
-					    "tiny-gemma3" };
+					    "tiny-gemma3", "tiny-phi3" };
 	for (size_t i = 0; i < sizeof tiny / sizeof tiny[0]; i++) {
 		struct pb_synth_preset p = *pb_synth_find(tiny[i]);   /* smaller still: seeds stay small */
 		char name[64];

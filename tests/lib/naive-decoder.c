@@ -55,16 +55,32 @@ static int sliding(const struct pb_model *m, int l)
 	return m->arch == PB_ARCH_GEMMA3 && (l + 1) % 6 != 0;
 }
 
+/* The frequency divisors: llama3's rope_freqs, or Phi-3's longrope
+ * factors as llama.cpp picks them (long when the context is past the
+ * original one), with their attention factor on cos and sin. */
+static const struct pb_tensor *divisors(const struct pb_model *m, double *mscale)
+{
+	const struct pb_arch_params *ap = pb_model_arch_params(m);
+	*mscale = 1.0;
+	if (m->arch != PB_ARCH_PHI3)
+		return pb_model_find(m, -1, PB_ROLE_ROPE_FREQS);
+	if (ap->rope_attn_factor > 0)
+		*mscale = ap->rope_attn_factor;
+	const int orig = ap->rope_orig_ctx > 0 ? ap->rope_orig_ctx : m->hp.ctx;
+	return pb_model_find(m, -1, m->hp.ctx > orig ? PB_ROLE_ROPE_FACTORS_LONG : PB_ROLE_ROPE_FACTORS_SHORT);
+}
+
 static void rope(const struct pb_model *m, float *v, int heads, int pos, double theta)
 {
 	const int hd = m->hp.head_dim, half = m->hp.rope_layout == PB_ROPE_HALF;
-	const struct pb_tensor *ff = pb_model_find(m, -1, PB_ROLE_ROPE_FREQS);
+	double mscale;
+	const struct pb_tensor *ff = divisors(m, &mscale);
 	for (int h = 0; h < heads; h++)
 		for (int i = 0; i < hd / 2; i++) {
 			double f = pow(theta, -2.0 * i / hd);
 			if (ff)
 				f /= naive_get(ff, 0, i);
-			double ang = pos * f, c = cos(ang), s = sin(ang);
+			double ang = pos * f, c = cos(ang) * mscale, s = sin(ang) * mscale;
 			int a = h * hd + (half ? i : 2 * i), b = h * hd + (half ? i + hd / 2 : 2 * i + 1);
 			double x0 = v[a], x1 = v[b];
 			v[a] = (float)(x0 * c - x1 * s);

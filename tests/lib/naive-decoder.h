@@ -1,11 +1,14 @@
 /* tests/lib/naive-decoder.h — an independent forward of the Llama-family
- * decoders (llama, qwen2, qwen3, gemma2, gemma3) for the tests: plain
+ * decoders (llama, qwen2, qwen3, gemma2, gemma3, phi3) for the tests: plain
  * loops over the model's tensors (F32, F16 or BF16), double sums, the
  * whole sequence at once with no cache.  Written from the papers and
  * Hugging Face's modeling_llama / qwen2 / qwen3 / gemma2 / gemma3, not
  * from core/arch: q/k/v biases after the projections, per-head RMSNorm of
  * q and k before RoPE, RoPE pair i of a head (2i, 2i+1) or (i, i + hd/2)
- * rotated by pos · theta^(-2i/hd) / rope_freqs[i]; Gemma's √dim
+ * rotated by pos · theta^(-2i/hd) / rope_freqs[i] (Phi-3: / its short or
+ * long factor, llama.cpp's choice by the model's ctx, cos and sin times
+ * the attention factor; its q/k/v and gate/up as the loaders leave them,
+ * apart); Gemma's √dim
  * embedding, tanh-GELU gate, post-norms (weights as stored: 1 + w),
  * scale, soft caps, windows and local RoPE base from the model's
  * pb_arch_params, its local layers by Hugging Face's own rule. */

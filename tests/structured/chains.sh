@@ -59,7 +59,7 @@ YAML
 out=$("$PB" validate "$T/t5.yaml" 2>&1); rc=$?
 expect_eq "heads on T5: exit 1" 1 "$rc"
 expect_contains "arch refused with what it supports" "$out" \
-	"chain 'heads' step 1 'heads': does not support t5 models like 't5' (it supports llama, qwen2, qwen3, gemma2, gemma3)"
+	"chain 'heads' step 1 'heads': does not support t5 models like 't5' (it supports llama, qwen2, qwen3, gemma2, gemma3, phi3)"
 if printf '%s' "$out" | grep -q "chain 'ffn'"; then fail "ffn refused on T5: $out"; else ok "ffn runs on T5"; fi
 
 { base | sed '/big:/d'; printf 'pruners:\n  dense: []\n  q: [{quant: {type: q4_0}}, {layers: {indices: "2"}}]\n'; } > "$T/good.yaml"

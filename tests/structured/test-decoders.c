@@ -1,11 +1,13 @@
 /* tests/structured/test-decoders.c — the heads, ffn and layers pruners on
  * the Llama-family members with extra tensors (tiny-qwen2: q/k/v biases;
  * tiny-qwen3 and tiny-gemma3: per-head q/k norms, head_dim 32;
- * tiny-llama3: rope_freqs; tiny-gemma2: post-norms, GeGLU):
+ * tiny-llama3: rope_freqs; tiny-gemma2: post-norms, GeGLU; tiny-phi3:
+ * q/k/v and gate/up held apart from its fused tensors, longrope):
  * biases shrink with their heads, q/k norms and rope_freqs stay as they
  * are, the GQA layout stays valid, and the shrunk model computes what the
  * dense one does with the same units zeroed; pruners say why where they
- * cannot apply. */
+ * cannot apply; a pruned phi3 written as GGUF fuses again where llama.cpp
+ * needs it (ffn_up) and reads back the same. */
 #include <check.h>
 #include <errno.h>
 #include <math.h>
@@ -99,8 +101,9 @@ static int zero_lost_groups(struct pb_model *dense, const struct pb_model *prune
 START_TEST(heads_keep_biases_and_norms_in_step)
 {
 	const struct pb_plugin *p = st_plugin(HEADS_SO);
-	static const char *const names[] = { "tiny-qwen2", "tiny-qwen3", "tiny-llama3", "tiny-gemma3" };
-	for (int k = 0; k < 4; k++) {
+	static const char *const names[] = { "tiny-qwen2", "tiny-qwen3", "tiny-llama3", "tiny-gemma3",
+					     "tiny-phi3" };
+	for (int k = 0; k < 5; k++) {
 		struct pb_model *m = tiny(names[k], 5), *dense = tiny(names[k], 5);
 		const int hd = m->hp.head_dim;
 		struct pb_prune_target *tg = calloc((size_t)m->n_tensors, sizeof *tg);
@@ -130,6 +133,8 @@ START_TEST(heads_keep_biases_and_norms_in_step)
 		}
 		if (k == 2)
 			ck_assert_int_eq(pb_model_find(m, -1, PB_ROLE_ROPE_FREQS)->ne[0], hd / 2);
+		if (k == 4)   /* longrope factors are per pair of a head: untouched */
+			ck_assert_int_eq(pb_model_find(m, -1, PB_ROLE_ROPE_FACTORS_LONG)->ne[0], hd / 2);
 		compare_logits(m, dense, names[k]);
 		free(tg);
 		pb_model_free(m);
@@ -141,8 +146,8 @@ END_TEST
 START_TEST(ffn_on_qwen)
 {
 	const struct pb_plugin *p = st_plugin(FFN_SO);
-	static const char *const names[] = { "tiny-qwen2", "tiny-qwen3", "tiny-gemma2" };
-	for (int k = 0; k < 3; k++) {
+	static const char *const names[] = { "tiny-qwen2", "tiny-qwen3", "tiny-gemma2", "tiny-phi3" };
+	for (int k = 0; k < 4; k++) {
 		struct pb_model *m = tiny(names[k], 6), *dense = tiny(names[k], 6);
 		const int f = m->hp.ffn_dim;
 		ck_assert_msg(st_prune(p, m, NULL, NULL, (const char *[]){ "ratio=0.25", NULL }) == 0, "%s", st_log);
@@ -185,6 +190,12 @@ START_TEST(layers_on_qwen)
 	ck_assert_msg(st_prune(p, m, NULL, NULL, (const char *[]){ "indices=1", NULL }) == 0, "%s", st_log);
 	ck_assert_ptr_nonnull(pb_model_find(m, -1, PB_ROLE_ROPE_FREQS));
 	pb_model_free(m);
+	/* phi3: its blocks are all alike */
+	m = tiny("tiny-phi3", 7);
+	ck_assert_msg(st_prune(p, m, NULL, NULL, (const char *[]){ "indices=0", NULL }) == 0, "%s", st_log);
+	ck_assert_int_eq(m->hp.n_layers, 1);
+	ck_assert_ptr_nonnull(pb_model_find(m, -1, PB_ROLE_ROPE_FACTORS_SHORT));
+	pb_model_free(m);
 	/* a Gemma's windows follow the block index: refused, saying so */
 	m = tiny("tiny-gemma2", 7);
 	ck_assert_int_eq(st_prune(p, m, NULL, NULL, (const char *[]){ "indices=1", NULL }), -ENOTSUP);
@@ -225,6 +236,43 @@ START_TEST(pruned_round_trip)
 }
 END_TEST
 
+/* A phi3 with pruned heads and FFN, written as GGUF: ffn_up fused again
+ * (llama.cpp's phi3 has no ffn_gate; widths per layer), q/k/v apart once
+ * their heads differ from the file's; read back with the same logits. */
+START_TEST(phi3_pruned_round_trip)
+{
+	struct pb_model *m = tiny("tiny-phi3", 9), *back = NULL;
+	char err[512], path[256];
+	const int V = m->hp.vocab;
+	ck_assert_msg(st_prune(st_plugin(FFN_SO), m, NULL, NULL, (const char *[]){ "ratio=0.25", NULL }) == 0,
+		      "%s", st_log);
+	ck_assert_msg(st_prune(st_plugin(HEADS_SO), m, NULL, NULL, (const char *[]){ "ratio=0.5", NULL }) == 0,
+		      "%s", st_log);
+	snprintf(path, sizeof path, "/tmp/pb-st-phi3-%d.gguf", (int)getpid());
+	ck_assert_msg(pb_gguf_write(m, path, err, sizeof err) == 0, "%s", err);
+	ck_assert_msg(pb_model_load(path, &back, err, sizeof err) == 0, "%s", err);
+	unlink(path);
+	ck_assert_int_eq(back->arch, PB_ARCH_PHI3);
+	ck_assert_int_eq(back->n_tensors, m->n_tensors);
+	for (int l = 0; l < 2; l++) {
+		const struct pb_tensor *g = pb_model_find(back, l, PB_ROLE_FFN_GATE);
+		const struct pb_tensor *u = pb_model_find(back, l, PB_ROLE_FFN_UP);
+		ck_assert_int_eq(u->ne[1], 192);   /* 256 less a quarter */
+		ck_assert_ptr_eq((const uint8_t *)g->data + g->nbytes, u->data);   /* one ffn_up in the file */
+		ck_assert_int_eq(pb_layer_shape(back, l).n_heads, 2);
+		ck_assert_int_eq(pb_layer_shape(back, l).n_kv_heads, 1);
+	}
+	float *a = malloc((size_t)NT * V * 4), *b = malloc((size_t)NT * V * 4);
+	st_logits(m, toks, NT, a);
+	st_logits(back, toks, NT, b);
+	ck_assert(!memcmp(a, b, (size_t)NT * V * 4));
+	free(a);
+	free(b);
+	pb_model_free(m);
+	pb_model_free(back);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("structured-decoders");
@@ -234,6 +282,7 @@ int main(void)
 	tcase_add_test(tc, ffn_on_qwen);
 	tcase_add_test(tc, layers_on_qwen);
 	tcase_add_test(tc, pruned_round_trip);
+	tcase_add_test(tc, phi3_pruned_round_trip);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -6,7 +6,7 @@
  * model holding the dequantized values, and a quantized model written as
  * GGUF loads back bit for bit.  k-quants: the plugin chooses each
  * tensor's format as the core's pb_quant_plan does (llama-quantize's
- * choices; llama and T5) and writes the core's bytes; without the host's
+ * choices; llama, T5 and phi3, whose q/k/v take attn_qkv's rule) and writes the core's bytes; without the host's
  * quantize_row it refuses; ref runs Q4_K/Q5_K/Q6_K models exactly as their
  * dequantized F32 twins, close to the F32 model. */
 #include <check.h>
@@ -290,6 +290,56 @@ START_TEST(kquant_same_as_core)
 }
 END_TEST
 
+/* A Phi-3 at k-quant widths (dim 256, ffn 512): q, k and v are one
+ * attn_qkv to llama-quantize, which gives it Q5_K under q4_k_m and Q6_K
+ * under q5_k_m (and no use_more_bits), gate and up are its one ffn_up;
+ * the pruner and the core agree, and the GGUF written holds them fused. */
+static struct pb_model *phi3_256(void)
+{
+	struct pb_synth_preset p = *pb_synth_find("tiny-phi3");
+	struct pb_model *m = NULL;
+	char err[256];
+	p.name = "kq-phi3";
+	p.hp.dim = 256;
+	p.hp.head_dim = 64;
+	p.hp.ffn_dim = 512;
+	p.hp.n_layers = 4;
+	ck_assert_msg(pb_model_synth_preset(&p, 33, &m, err, sizeof err) == 0, "%s", err);
+	return m;
+}
+
+START_TEST(kquant_phi3_qkv)
+{
+	same_as_core(phi3_256, "phi3");
+	char err[256], path[256];
+	for (int mix = 0; mix < 2; mix++) {
+		struct pb_model *m = phi3_256(), *back = NULL;
+		const enum pb_dtype qkv = mix ? PB_Q6_K : PB_Q5_K, base = mix ? PB_Q5_K : PB_Q4_K;
+		ck_assert_msg(quantize(m, mix ? "q5_k_m" : "q4_k_m", 0, 0) == 0, "%s", st_log);
+		for (int l = 0; l < 4; l++) {
+			for (int r = PB_ROLE_ATTN_Q; r <= PB_ROLE_ATTN_V; r++)
+				ck_assert_int_eq(pb_model_find(m, l, (enum pb_role)r)->dtype, qkv);
+			ck_assert_int_eq(pb_model_find(m, l, PB_ROLE_FFN_GATE)->dtype, base);
+			ck_assert_int_eq(pb_model_find(m, l, PB_ROLE_FFN_UP)->dtype, base);
+			ck_assert_int_eq(pb_model_find(m, l, PB_ROLE_ATTN_O)->dtype, base);
+		}
+		snprintf(path, sizeof path, "/tmp/pb-quant-phi3-%d.gguf", (int)getpid());
+		ck_assert_msg(pb_gguf_write(m, path, err, sizeof err) == 0, "%s", err);
+		ck_assert_msg(pb_model_load(path, &back, err, sizeof err) == 0, "%s", err);
+		unlink(path);
+		for (int i = 0; i < m->n_tensors; i++) {
+			const struct pb_tensor *t = &m->tensors[i], *u = pb_model_find(back, t->layer, t->role);
+			ck_assert_msg(u && u->dtype == t->dtype && u->nbytes == t->nbytes &&
+				      !memcmp(u->data, t->data, t->nbytes), "%s", t->name);
+		}
+		const struct pb_tensor *k = pb_model_find(back, 2, PB_ROLE_ATTN_K), *v = pb_model_find(back, 2, PB_ROLE_ATTN_V);
+		ck_assert_ptr_eq((const uint8_t *)k->data + k->nbytes, v->data);   /* one attn_qkv */
+		pb_model_free(m);
+		pb_model_free(back);
+	}
+}
+END_TEST
+
 /* A host without quantize_row (an older core): k-quant types refuse in
  * check(), with the reason; the older types still work. */
 START_TEST(kquant_needs_the_host)
@@ -424,6 +474,7 @@ int main(void)
 	tc = tcase_create("kquant");
 	tcase_add_test(tc, kquant_same_as_core);
 	tcase_add_test(tc, kquant_needs_the_host);
+	tcase_add_test(tc, kquant_phi3_qkv);
 	tcase_add_test(tc, kquant_logits_near_f32);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

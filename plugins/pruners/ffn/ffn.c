@@ -51,8 +51,8 @@ static int layer_ffn(const struct pb_model *m, enum pb_stack st, int l, struct f
 	f->up = pb_model_find_in(m, st, l, PB_ROLE_FFN_UP);
 	f->down = pb_model_find_in(m, st, l, PB_ROLE_FFN_DOWN);
 	if (pb_model_find_in(m, st, l, PB_ROLE_FFN_GATE_UP)) {
-		snprintf(why, len, "block %d: a fused gate/up projection (Phi-3); FFN pruning reads "
-			 "separate gate and up rows", l);
+		snprintf(why, len, "block %d: a fused gate/up projection; FFN pruning reads separate "
+			 "gate and up rows (the core's loaders split Phi-3's)", l);
 		return -ENOTSUP;
 	}
 	if (!f->gate && !f->up && !f->down)

@@ -105,9 +105,10 @@ static int heads_check(void *state, const struct pb_model *m, char *why, size_t 
 		return -ENOTSUP;
 	}
 	if (m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_QWEN2 && m->arch != PB_ARCH_QWEN3 &&
-	    m->arch != PB_ARCH_GEMMA2 && m->arch != PB_ARCH_GEMMA3) {
-		snprintf(why, len, "head pruning supports llama, qwen2, qwen3, gemma2 and gemma3 models "
-			 "(separate q, k and v projections), not architecture %d", (int)m->arch);
+	    m->arch != PB_ARCH_GEMMA2 && m->arch != PB_ARCH_GEMMA3 && m->arch != PB_ARCH_PHI3) {
+		snprintf(why, len, "head pruning supports llama, qwen2, qwen3, gemma2, gemma3 and phi3 models "
+			 "(q, k and v projections apart: the core splits Phi-3's fused one), not architecture %d",
+			 (int)m->arch);
 		return -ENOTSUP;
 	}
 	for (int l = 0; l < m->hp.n_layers; l++) {
@@ -356,7 +357,7 @@ static const struct pb_pruner_ops heads_ops = {
 	.calib_for = calib_for,
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),
 	.archs = 1u << PB_ARCH_LLAMA | 1u << PB_ARCH_QWEN2 | 1u << PB_ARCH_QWEN3 | 1u << PB_ARCH_GEMMA2 |
-		 1u << PB_ARCH_GEMMA3,
+		 1u << PB_ARCH_GEMMA3 | 1u << PB_ARCH_PHI3,
 };
 
 static const struct pb_option heads_options[] = {

@@ -95,8 +95,9 @@ static int layers_check(void *state, const struct pb_model *m, char *why, size_t
 			 "one would change kind");
 		return -ENOTSUP;
 	}
-	if (m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_QWEN2 && m->arch != PB_ARCH_QWEN3) {
-		snprintf(why, len, "layer dropping supports llama, qwen2 and qwen3 models, not "
+	if (m->arch != PB_ARCH_LLAMA && m->arch != PB_ARCH_QWEN2 && m->arch != PB_ARCH_QWEN3 &&
+	    m->arch != PB_ARCH_PHI3) {
+		snprintf(why, len, "layer dropping supports llama, qwen2, qwen3 and phi3 models, not "
 			 "architecture %d", (int)m->arch);
 		return -ENOTSUP;
 	}
@@ -252,7 +253,7 @@ static const struct pb_pruner_ops layers_ops = {
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16) | PB_FMT(PB_Q8_0) |
 		      PB_FMT(PB_Q4_0) | PB_FMT(PB_Q2_K) | PB_FMT(PB_Q3_K) | PB_FMT(PB_Q4_K) |
 		      PB_FMT(PB_Q5_K) | PB_FMT(PB_Q6_K),
-	.archs = 1u << PB_ARCH_LLAMA | 1u << PB_ARCH_QWEN2 | 1u << PB_ARCH_QWEN3,
+	.archs = 1u << PB_ARCH_LLAMA | 1u << PB_ARCH_QWEN2 | 1u << PB_ARCH_QWEN3 | 1u << PB_ARCH_PHI3,
 };
 
 static const struct pb_option layers_options[] = {

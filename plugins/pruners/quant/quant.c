@@ -169,9 +169,16 @@ static int use_more_bits(int i, int n)
 	return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
 }
 
-static int attn_v_like(enum pb_role r)
+/* Phi-3's q, k and v are written as one attn_qkv (the core's GGUF writer) */
+static int qkv_like(const struct pb_model *m, enum pb_role r)
 {
-	return r == PB_ROLE_ATTN_V || r == PB_ROLE_CROSS_V || r == PB_ROLE_ATTN_QKV;
+	return r == PB_ROLE_ATTN_QKV ||
+	       (m->arch == PB_ARCH_PHI3 && (r == PB_ROLE_ATTN_Q || r == PB_ROLE_ATTN_K || r == PB_ROLE_ATTN_V));
+}
+
+static int attn_v_like(const struct pb_model *m, enum pb_role r)
+{
+	return (r == PB_ROLE_ATTN_V || r == PB_ROLE_CROSS_V) && !qkv_like(m, r);
 }
 
 /* llama-quantize visits tensors by the number after a leading "blk." of
@@ -195,8 +202,7 @@ static int cmp_visit(const void *a, const void *b)
 static void visit_name(const struct pb_model *m, const struct pb_tensor *t, struct visit *v)
 {
 	const char *suffix = t->role == PB_ROLE_FFN_DOWN ? "ffn_down" :
-			     t->role == PB_ROLE_CROSS_V ? "cross_attn_v" :
-			     t->role == PB_ROLE_ATTN_QKV ? "attn_qkv" : "attn_v";
+			     t->role == PB_ROLE_CROSS_V ? "cross_attn_v" : "attn_v";
 	if (m->arch == PB_ARCH_T5) {
 		snprintf(v->name, sizeof v->name, "%s.blk.%d.%s.weight",
 			 t->stack == PB_STACK_ENCODER ? "enc" : "dec", t->layer, suffix);
@@ -219,30 +225,32 @@ static int rank_counted(const struct pb_model *m, int *rank, int *n_attn_v, int 
 	for (int i = 0; i < m->n_tensors; i++) {
 		const struct pb_tensor *t = &m->tensors[i];
 		rank[i] = -1;
-		if (t->layer < 0 || !(attn_v_like(t->role) || t->role == PB_ROLE_FFN_DOWN))
+		if (t->layer < 0 || !(attn_v_like(m, t->role) || t->role == PB_ROLE_FFN_DOWN))
 			continue;
 		v[nv].idx = i;
 		visit_name(m, t, &v[nv++]);
-		*n_attn_v += attn_v_like(t->role);
+		*n_attn_v += attn_v_like(m, t->role);
 	}
 	qsort(v, (size_t)nv, sizeof *v, cmp_visit);
 	for (int k = 0; k < nv; k++)
-		rank[v[k].idx] = attn_v_like(m->tensors[v[k].idx].role) ? ia++ : id++;
+		rank[v[k].idx] = attn_v_like(m, m->tensors[v[k].idx].role) ? ia++ : id++;
 	*n_ffn_down = m->arch == PB_ARCH_T5 ? m->hp.n_enc_layers : m->hp.n_layers;
 	free(v);
 	return 0;
 }
 
 /* The format tensor t takes; rank/n from rank_counted (k-quants only). */
-static enum pb_dtype target(const struct quant_state *s, const struct pb_tensor *t, int tied,
-			    int rank, int n_attn_v, int n_ffn_down)
+static enum pb_dtype target(const struct quant_state *s, const struct pb_model *m,
+			    const struct pb_tensor *t, int tied, int rank, int n_attn_v, int n_ffn_down)
 {
 	const enum pb_dtype type = type_dtype[s->cfg.type];
 	enum pb_dtype to = type;
 	if (kquant_type(s->cfg.type)) {
 		if (t->role == PB_ROLE_OUTPUT || (tied && t->role == PB_ROLE_TOK_EMBD))
 			to = t->ne[0] % pb_dtype_block(type) ? PB_Q8_0 : PB_Q6_K;
-		else if (is_mix(s->cfg.type) && attn_v_like(t->role) && use_more_bits(rank, n_attn_v))
+		else if (qkv_like(m, t->role))   /* llama-quantize's attn_qkv rule */
+			to = s->cfg.type == TYPE_Q4_K_M ? PB_Q5_K : s->cfg.type == TYPE_Q5_K_M ? PB_Q6_K : type;
+		else if (is_mix(s->cfg.type) && attn_v_like(m, t->role) && use_more_bits(rank, n_attn_v))
 			to = PB_Q6_K;
 		else if (is_mix(s->cfg.type) && t->role == PB_ROLE_FFN_DOWN && use_more_bits(rank, n_ffn_down))
 			to = PB_Q6_K;
@@ -360,7 +368,7 @@ static int quant_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 		struct pb_tensor *t = &m->tensors[i];
 		if (!selected(s, t) || (tied && t == o && s->cfg.embeddings))
 			continue;
-		enum pb_dtype to = target(s, t, tied, rank[i], n_attn_v, n_ffn_down);
+		enum pb_dtype to = target(s, m, t, tied, rank[i], n_attn_v, n_ffn_down);
 		if ((rc = convert(s, t, to)) < 0)
 			break;
 	}
@@ -416,7 +424,8 @@ static const struct pb_option quant_options[] = {
 	  .def = NULL, .choices = "fp16|bf16|q8_0|q4_0|q2_k|q3_k|q4_k|q5_k|q6_k|q4_k_m|q5_k_m",
 	  .help = "format of the quantized weights (GGUF block layouts).  k-quants: the output "
 		  "projection (or a tied embedding) takes Q6_K as llama-quantize does; q4_k_m and "
-		  "q5_k_m also give Q6_K to llama.cpp's choice of attn_v and ffn_down layers.  Rows "
+		  "q5_k_m also give Q6_K to llama.cpp's choice of attn_v and ffn_down layers, and Q5_K / "
+		  "Q6_K to Phi-3's q, k and v (its fused attn_qkv).  Rows "
 		  "that are not whole blocks fall back: q8_0, q4_0 to fp16; q2_k, q3_k to q4_0; "
 		  "q4_k, q5_k, q6_k to q8_0 (llama.cpp: q5_0, q5_1, q8_0)" },
 	{ .key = "embeddings", .type = PB_OPT_BOOL, .offset = offsetof(struct quant_config, embeddings),
