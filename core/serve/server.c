@@ -371,7 +371,7 @@ int pb_serve(struct pb_session *s, const struct pb_model *m, const struct pb_ser
 		return pb_errf(err, len, -EINVAL, "model %s has no tokenizer: nothing to serve text with",
 			       m->name);
 	int kind = pb_chat_detect(srv.tok);
-	const char *how = "found in the vocabulary";
+	const char *how = "by the special tokens in the vocabulary";
 	if (o->chat_template) {
 		if ((kind = pb_chat_kind_of_name(o->chat_template)) < 0)
 			return pb_errf(err, len, -EINVAL, "--chat-template %s: unknown (plain, llama3, chatml, "

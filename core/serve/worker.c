@@ -74,8 +74,9 @@ struct run {
 	int failed;          /* -errno: text or chunk could not be made */
 };
 
-/* Hand an SSE event to the client (frees it). */
-static void emit(struct run *r, char *ev, size_t n)
+/* Hand an SSE event of *n bytes to the client (frees it).  n by pointer:
+ * the event's maker sets it in the same call's arguments. */
+static void emit(struct run *r, char *ev, const size_t *n)
 {
 	struct pb_server *srv = r->srv;
 	if (!ev) {
@@ -83,7 +84,7 @@ static void emit(struct run *r, char *ev, size_t n)
 		return;
 	}
 	pthread_mutex_lock(&srv->lock);
-	if (!r->j->cancelled && pb_serve_job_emit(r->j, ev, n) < 0)
+	if (!r->j->cancelled && pb_serve_job_emit(r->j, ev, *n) < 0)
 		r->failed = -ENOMEM;
 	pthread_cond_broadcast(&srv->changed);
 	pthread_mutex_unlock(&srv->lock);
@@ -106,7 +107,7 @@ static int on_token(void *ctx, int32_t id, int i)
 		r->end_of_turn = 1;
 	int stopped = pb_text_stream_take(&r->ts, 0, &piece, &n);
 	if (r->j->req.stream && n)
-		emit(r, pb_api_chunk(&r->meta, 0, piece, n, NULL, &en), en);
+		emit(r, pb_api_chunk(&r->meta, 0, piece, n, NULL, &en), &en);
 	pthread_mutex_lock(&srv->lock);
 	cancelled = r->j->cancelled;
 	pthread_mutex_unlock(&srv->lock);
@@ -186,7 +187,7 @@ static void run_job(struct pb_server *srv, struct job *j)
 		goto out;
 
 	if (j->req.stream && chat)
-		emit(&r, pb_api_chunk(&r.meta, 1, NULL, 0, NULL, &en), en);
+		emit(&r, pb_api_chunk(&r.meta, 1, NULL, 0, NULL, &en), &en);
 	rc = pb_generate(srv->s, srv->m, srv->tok, &g, &res, err, sizeof err);
 	if (rc == 0 && r.failed)
 		snprintf(err, sizeof err, "generate: %s", strerror(-(rc = r.failed)));
@@ -231,11 +232,12 @@ static void run_job(struct pb_server *srv, struct job *j)
 	}
 	if (j->req.stream) {
 		if (n)
-			emit(&r, pb_api_chunk(&r.meta, 0, piece, n, NULL, &en), en);
-		emit(&r, pb_api_chunk(&r.meta, 0, NULL, 0, finish, &en), en);
+			emit(&r, pb_api_chunk(&r.meta, 0, piece, n, NULL, &en), &en);
+		emit(&r, pb_api_chunk(&r.meta, 0, NULL, 0, finish, &en), &en);
 		if (j->req.include_usage)
-			emit(&r, pb_api_usage_chunk(&r.meta, &en), en);
-		emit(&r, strdup(PB_API_DONE), strlen(PB_API_DONE));
+			emit(&r, pb_api_usage_chunk(&r.meta, &en), &en);
+		en = strlen(PB_API_DONE);
+		emit(&r, strdup(PB_API_DONE), &en);
 	} else {
 		body = pb_api_response(&r.meta, r.ts.text, r.ts.end, finish);
 		pthread_mutex_lock(&srv->lock);
