@@ -162,6 +162,16 @@ expect_eq "concurrent: the second waited in the queue (queue_ms $q > 0)" True "$
 expect_eq "concurrent: header agrees" True "$(jget "$(sed -n 's/^X-Queue-Time-Ms: \([0-9.]*\).*/\1/p' "$T/h2")" 'j > 0')"
 stop_server b
 
+# a chain: serve -p equals generate on prune's output
+"$PB" -q prune "$MODEL" -p 'magnitude sparsity=0.5' -o "$T/pruned.gguf" > /dev/null 2>&1 || fail "prune for the chain case"
+want=$("$PB" generate "$T/pruned.gguf" --prompt "Once upon a time" -n 24 2> /dev/null)
+start_server a "$MODEL" -p 'magnitude sparsity=0.5'
+expect_contains "chain: the step's report on stderr" "$(cat "$T/a.err")" "step 1  magnitude sparsity=0.5"
+expect_eq "chain: stdout is only the address" 1 "$(wc -l < "$T/a.out")"
+out=$(post /v1/completions '{"prompt":"Once upon a time","max_tokens":24}')
+expect_eq "chain: the text is generate's on the pruned model" "$want" "$(jget "$out" 'j["choices"][0]["text"]')"
+stop_server a
+
 out=$("$PB" serve "$MODEL" --port 0 --chat-template nope 2>&1); rc=$?
 expect_eq "unknown --chat-template: exit 1" 1 "$rc"
 expect_contains "unknown --chat-template: named" "$out" "--chat-template nope: unknown"
