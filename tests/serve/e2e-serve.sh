@@ -32,6 +32,9 @@ stop_server() { # NAME: SIGTERM, exit status 0
 	kill -TERM "$pid"
 	wait "$pid"
 	expect_eq "$1: SIGTERM stops it with status 0" 0 "$?"
+	if grep -q "runtime error\|Sanitizer" "$T/$1.err"; then
+		fail "$1: a sanitizer spoke"; cat "$T/$1.err"
+	fi
 }
 trap 'kill $PID_a $PID_b 2>/dev/null; rm -rf "$T"' EXIT
 post() { # PATH JSON [curl args]: body on stdout
