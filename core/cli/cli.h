@@ -22,6 +22,7 @@ int pb_cmd_convert(int argc, char **argv);
 int pb_cmd_prune(int argc, char **argv);
 int pb_cmd_probe(int argc, char **argv);
 int pb_cmd_report(int argc, char **argv);
+int pb_cmd_serve(int argc, char **argv);
 /* The report of one results folder, as `report` and `run --report` make
  * it; prints where it went.  Exit status. */
 struct pb_report_opts;

@@ -38,6 +38,7 @@ static const struct {
 	{ "convert",  pb_cmd_convert,  "IN OUT.gguf [--type T] any model as GGUF (f32 … q4_0, k-quants, q4_k_m)" },
 	{ "prune",    pb_cmd_prune,    "MODEL -p STEP -o F  compress one model with a chain of pruners (GGUF)" },
 	{ "probe",    pb_cmd_probe,    "[NAMES...]          can each probe work here? sample and show its channels" },
+	{ "serve",    pb_cmd_serve,    "MODEL [-p STEP]     serve a (compressed) model over OpenAI's HTTP API" },
 	{ "report",   pb_cmd_report,   "RESULTS_DIR [-o D]  tables and charts as report/index.html and tables.md" },
 };
 

@@ -31,7 +31,7 @@ static void phase(const struct pb_gen_request *req, int p)
 
 /* Append a token's text to the growing result text.  A padding id (past
  * the tokenizer, inside the model's vocab) is no token: nothing. */
-static int append_text(const struct pb_model *m, const struct pb_tokenizer *tok, int32_t id,
+int pb_gen_append_text(const struct pb_model *m, const struct pb_tokenizer *tok, int32_t id,
 		       char **text, size_t *cap)
 {
 	if (id >= pb_tokenizer_vocab(tok) && id < m->hp.vocab)
@@ -68,7 +68,7 @@ static int32_t *truncate_prompt(const struct pb_model *m, const struct pb_gen_re
 	int budget = ctx - max_new > 1 ? ctx - max_new : 1;
 	if (*n <= budget)
 		return prompt;
-	int keep_bos = req->add_bos && budget > 1 && prompt[0] == m->hp.bos_id;
+	int keep_bos = (req->add_bos || req->prompt_ids) && budget > 1 && prompt[0] == m->hp.bos_id;
 	int drop = *n - budget;
 	*n = budget;
 	*truncated = 1;
@@ -120,11 +120,11 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	if (!req->prompt || req->max_new_tokens < 1 || vocab < 1 || ctx < 1) {
+	if ((!req->prompt && !req->prompt_ids) || req->max_new_tokens < 1 || vocab < 1 || ctx < 1) {
 		snprintf(err, len, "generate: need a prompt and max_new_tokens >= 1");
 		return -EINVAL;
 	}
-	int n = pb_tokenize(tok, req->prompt, add_bos, NULL, 0);
+	int n = req->prompt_ids ? req->n_prompt_ids : pb_tokenize(tok, req->prompt, add_bos, NULL, 0);
 	if (n < 0 || n == INT32_MAX) {
 		snprintf(err, len, "generate: cannot tokenize the prompt: %s",
 			 strerror(n < 0 ? -n : EOVERFLOW));
@@ -142,9 +142,13 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 		goto fail;
 	}
 	out->text[0] = '\0';
-	pb_tokenize(tok, req->prompt, add_bos, prompt, n);
-	if (add_eos)
-		prompt[n++] = m->hp.eos_id;
+	if (req->prompt_ids) {
+		memcpy(prompt, req->prompt_ids, (size_t)n * sizeof *prompt);
+	} else {
+		pb_tokenize(tok, req->prompt, add_bos, prompt, n);
+		if (add_eos)
+			prompt[n++] = m->hp.eos_id;
+	}
 	if (n == 0) {
 		rc = -EINVAL;
 		snprintf(err, len, "generate: the prompt is empty (and no BOS token was asked for)");
@@ -176,8 +180,9 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 	out->tokens[0] = tokv;
 	out->token_ms[0] = now - t0;
 	out->n_out = 1;
+	int stop = req->on_token && req->on_token(req->ctx, tokv, 0);
 	phase(req, PB_PHASE_DECODE);
-	while (out->n_out < max_new && !(req->stop_at_eos && tokv == m->hp.eos_id)) {
+	while (!stop && out->n_out < max_new && !(req->stop_at_eos && tokv == m->hp.eos_id)) {
 		int pos = seq2seq ? out->n_out : n + out->n_out - 1;
 		rc = pb_session_forward(s, &tokv, 1, pos, logits);
 		if (rc < 0) {
@@ -188,12 +193,13 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 		out->tokens[out->n_out] = tokv;
 		out->token_ms[out->n_out] = pb_now_ms() - t0;
 		out->n_out++;
+		stop = req->on_token && req->on_token(req->ctx, tokv, out->n_out - 1);
 	}
 	out->e2e_ms = out->token_ms[out->n_out - 1];
 	if (timed && out->n_out > 1 && pb_session_device_ms(s, &dev2) == 0)
 		out->gpu_decode_ms = (dev2 - dev1) / (out->n_out - 1);
 	for (int i = 0; i < out->n_out; i++)
-		if ((rc = append_text(m, tok, out->tokens[i], &out->text, &cap)) < 0) {
+		if ((rc = pb_gen_append_text(m, tok, out->tokens[i], &out->text, &cap)) < 0) {
 			snprintf(err, len, "generate: model '%s': cannot detokenize output token %d, "
 				 "id %d (the tokenizer has %d tokens, the model's vocab %d): %s",
 				 m->name, i, out->tokens[i], pb_tokenizer_vocab(tok), vocab,

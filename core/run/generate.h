@@ -26,6 +26,15 @@ struct pb_gen_request {
 	 * enum pb_phase values (PB_PHASE_PREFILL, PB_PHASE_DECODE) */
 	void (*on_phase)(void *ctx, int phase);
 	void *ctx;
+	/* optional (appended for `serve`): the prompt as token ids, used as
+	 * given (BOS/EOS already in place, prompt and add_bos ignored) */
+	const int32_t *prompt_ids;
+	int n_prompt_ids;
+	/* optional: called with each output token once it is chosen and
+	 * stamped (i counts from 0); nonzero ends generation after it, as EOS
+	 * would (the token is counted).  Runs inside the timed loop: what it
+	 * costs shows in the next token's gap. */
+	int (*on_token)(void *ctx, int32_t id, int i);
 };
 
 struct pb_gen_result {
@@ -50,5 +59,11 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 		const struct pb_tokenizer *tok, const struct pb_gen_request *req,
 		struct pb_gen_result *out, char *err, size_t len);
 void pb_gen_result_free(struct pb_gen_result *r);
+
+/* Append the text of output token id to *text (malloc'd, NUL-terminated,
+ * *cap bytes; grown as needed), as pb_generate builds its result text:
+ * so text appended token by token equals pb_gen_result.text. */
+int pb_gen_append_text(const struct pb_model *m, const struct pb_tokenizer *tok, int32_t id,
+		       char **text, size_t *cap);
 
 #endif
