@@ -164,6 +164,10 @@ expect_contains "manifest: the reason" "$(cat "$cell/manifest.yaml")" "unavailab
 expect_contains "manifest: model not loaded" "$(cat "$cell/manifest.yaml")" "no: remote backend"
 expect_contains "run.log names the failures" "$(cat "$cell/run.log")" "request 3 (repeat 0) failed"
 
+"$PB" report "$T/out-ok" > "$T/report.out" 2>&1; rc=$?
+expect_eq "report reads a remote cell" 0 "$rc"
+[ "$rc" = 0 ] || cat "$T/report.out"
+
 # ---- connection refused: a port nobody listens on
 python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])" > "$T/dead"
 write_exp "$T/dead.yaml" "http://127.0.0.1:$(cat "$T/dead")"

@@ -55,6 +55,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def setup(self):
+        super().setup()
+        # each event leaves when written, as real servers send them: with
+        # Nagle on, a small write waits for the client's delayed ACK
+        # (~40 ms) and events arrive in bunches
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def send_chunk(self, data):
         if not data:
             return
