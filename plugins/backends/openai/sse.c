@@ -217,6 +217,13 @@ static int line(struct pb_sse *s)
 	const char *p = s->line;
 	size_t n = s->line_len;
 	s->line_len = 0;
+	if (!s->seen_line) {   /* a UTF-8 BOM before the first line is dropped */
+		s->seen_line = 1;
+		if (n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) {
+			p += 3;
+			n -= 3;
+		}
+	}
 	if (n == 0)
 		return dispatch(s);
 	if (p[0] == ':')
@@ -253,16 +260,13 @@ int pb_sse_feed(struct pb_sse *s, const char *p, size_t n)
 		return s->failed;
 	size_t i = 0;
 	if (s->mode == 0) {
-		/* the first byte that is not blank says what the body is (a
-		 * leading UTF-8 BOM is dropped, as the SSE spec allows) */
+		/* the first byte that is not blank says what the body is */
 		while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
 			i++;
 		if (i == n)
 			return 0;
 		s->mode = p[i] == '{' ? 2 : 1;
 		s->streamed = s->mode == 1;
-		if (n - i >= 3 && !memcmp(p + i, "\xEF\xBB\xBF", 3))
-			i += 3;
 	}
 	if (s->mode == 2) {
 		int rc = reserve(s, &s->data, &s->data_cap, s->data_len, n - i);

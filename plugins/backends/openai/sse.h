@@ -46,6 +46,7 @@ struct pb_sse {
 	int after_cr;              /* the last byte was CR: a LF next is the same line end */
 	int failed;
 	int saw_choices;           /* some chunk had a "choices" array */
+	int seen_line;             /* the first line was read (its BOM dropped) */
 	char *line;                /* the current, unfinished line */
 	size_t line_len, line_cap;
 	char *data;                /* the current event's data field */
