@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 secs=${1:-10}
 [ $# -gt 0 ] && shift
-harnesses=(gguf safetensors hf llama2c experiment dataset results csv)
+harnesses=(gguf safetensors hf llama2c experiment dataset results csv sse)
 [ $# -gt 0 ] && harnesses=("$@")
 build=${PB_FUZZ_BUILD_DIR:-build-fuzz}
 

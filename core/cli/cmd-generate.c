@@ -64,6 +64,12 @@ static int run(struct pb_model *m, const char *backend, uint64_t seed,
 	}
 	const struct pb_plugin *p = e->desc;
 	const struct pb_backend_ops *ops = p->ops;
+	if (pb_backend_is_remote(ops)) {
+		fprintf(stderr, "prunebench generate: backend '%s' is remote (it sends requests to a "
+			"server) and runs no model here; use a local backend (ref, cpu-blas), or an "
+			"experiment to measure the server\n", backend);
+		return 1;
+	}
 	pb_host_init(&hc, p->name, seed, 0);
 	config = calloc(1, p->config_size ? p->config_size : 1);
 	if (!config || (p->options && pb_options_defaults(p->options, config, p->config_size) < 0)) {

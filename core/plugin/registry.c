@@ -92,6 +92,8 @@ static int check_ops(const struct pb_plugin *p, const char *path, char *why, siz
 	}
 	case PB_BACKEND: {
 		const struct pb_backend_ops *o = p->ops;
+		if (pb_backend_is_remote(o))
+			break;   /* whole requests on a server: no op list, no weights */
 		if (!o->weights_load)
 			missing = "weights_load()";
 		else if (!o->buffers_alloc)
@@ -117,6 +119,10 @@ static int check_ops(const struct pb_plugin *p, const char *path, char *why, siz
 		break;
 	}
 	}
+	if (missing && p->kind == PB_BACKEND)
+		return fail(why, len, "%s: backend '%s' has no %s hook, which every backend "
+			    "running op lists needs (a remote backend has complete() instead)",
+			    path, p->name, missing);
 	if (missing)
 		return fail(why, len, "%s: %s '%s' has no %s hook, which every %s needs",
 			    path, pb_plugin_kind_name(p->kind), p->name, missing,

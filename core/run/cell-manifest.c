@@ -196,6 +196,13 @@ int pb_cell_record_manifest(const struct pb_cell_record *r, const char *path)
 	} else {
 		pb_yaml_kv(y, "path", "%s", c->model->path);
 	}
+	if (r->remote) {
+		/* the server holds whatever it serves; nothing here says what */
+		pb_yaml_kv(y, "loaded", "%s", "no: remote backend (the server holds the model; "
+			   "this entry only names it)");
+		pb_yaml_map_end(y);
+		goto dataset;
+	}
 	pb_yaml_kv(y, "content_sha256", "%s", r->model_sha256);
 	pb_yaml_kv(y, "dim", "%d", r->hp.dim);
 	pb_yaml_kv(y, "n_layers", "%d", r->hp.n_layers);
@@ -206,6 +213,7 @@ int pb_cell_record_manifest(const struct pb_cell_record *r, const char *path)
 	pb_yaml_kv(y, "ctx", "%d", r->hp.ctx);
 	pb_yaml_kv(y, "ctx_train", "%d", pb_hp_ctx_train(&r->hp));
 	pb_yaml_map_end(y);
+dataset:
 	pb_yaml_map_begin(y, "dataset");
 	pb_yaml_kv(y, "name", "%s", c->dataset->name);
 	pb_yaml_kv(y, "path", "%s", c->dataset->path);

@@ -42,8 +42,10 @@ void pb_cell_record_init(struct pb_cell_record *r, const struct pb_experiment *e
 
 void pb_cell_record_free(struct pb_cell_record *r)
 {
-	for (int i = 0; i < r->n_reqs; i++)
+	for (int i = 0; i < r->n_reqs; i++) {
 		free(r->reqs[i].text);
+		free(r->reqs[i].net.error);
+	}
 	free(r->reqs);
 	free(r->itl);
 	free(r->tensors);
@@ -198,6 +200,10 @@ void pb_cell_record_request(struct pb_cell_record *r, int repeat, int sample,
 		q->itl_max_ms = mx;
 	}
 	q->text = strdup(g->text ? g->text : "");
+	q->net.connect_ms = q->net.tls_ms = q->net.first_byte_ms = q->net.done_ms = NAN;
+	q->net.server_queue_ms = NAN;
+	q->net.new_connections = q->net.usage_prompt = q->net.usage_completion = -1;
+	q->net.bytes_sent = q->net.bytes_received = -1;
 }
 
 void pb_cell_record_throttled(struct pb_cell_record *r, int throttled)
@@ -224,24 +230,65 @@ static void fmtd(char *buf, size_t len, double v)
 		pb_fmt_double(buf, len, v);
 }
 
+/* A remote cell's requests.csv columns after `throttled` (README
+ * "Remote backends"): what the client saw of the network and the server. */
+static const char *const net_hdr[] = {
+	"status", "error", "http_status", "finish_reason", "streamed", "connect_ms", "tls_ms",
+	"first_byte_ms", "done_ms", "new_connections", "bytes_sent", "bytes_received",
+	"usage_prompt_tokens", "usage_completion_tokens", "server_queue_ms",
+};
+enum { N_NET = (int)PB_ARRAY_LEN(net_hdr) };
+
+static void net_fields(const struct pb_net_stat *n, char f[N_NET][64], const char *v[N_NET])
+{
+	snprintf(f[0], 64, "%s", n->failed ? "failed" : "ok");
+	v[1] = n->error ? n->error : "";
+	snprintf(f[2], 64, "%d", n->http_status);
+	snprintf(f[3], 64, "%s", n->finish_reason);
+	snprintf(f[4], 64, "%d", n->streamed);
+	fmtd(f[5], 64, n->connect_ms);
+	fmtd(f[6], 64, n->tls_ms);
+	fmtd(f[7], 64, n->first_byte_ms);
+	fmtd(f[8], 64, n->done_ms);
+	fmtd(f[9], 64, n->new_connections < 0 ? NAN : n->new_connections);
+	fmtd(f[10], 64, n->bytes_sent < 0 ? NAN : (double)n->bytes_sent);
+	fmtd(f[11], 64, n->bytes_received < 0 ? NAN : (double)n->bytes_received);
+	fmtd(f[12], 64, n->usage_prompt < 0 ? NAN : n->usage_prompt);
+	fmtd(f[13], 64, n->usage_completion < 0 ? NAN : n->usage_completion);
+	fmtd(f[14], 64, n->server_queue_ms);
+	for (int k = 0; k < N_NET; k++)
+		if (k != 1)
+			v[k] = f[k];
+}
+
 static int write_requests(const struct pb_cell_record *r, const char *path)
 {
-	static const char *const hdr[] = {
+	static const char *const base_hdr[] = {
 		"round", "repeat", "sample", "prompt_tokens", "output_tokens", "truncated",
 		"ttft_ms", "tpot_ms", "e2e_ms", "prefill_tok_s", "decode_tok_s",
 		"itl_ms_mean", "itl_ms_max", "encode_ms", "gpu_prefill_ms", "gpu_decode_ms",
-		"exact_match", "token_f1", "rouge_l", "throttled", "output_text",
+		"exact_match", "token_f1", "rouge_l", "throttled",
 	};
-	struct pb_csv *w = pb_csv_create(path, hdr, (int)PB_ARRAY_LEN(hdr));
+	enum { N_BASE = (int)PB_ARRAY_LEN(base_hdr) };
+	const char *hdr[N_BASE + N_NET + 1];
+	int nh = 0;
+	for (int k = 0; k < N_BASE; k++)
+		hdr[nh++] = base_hdr[k];
+	for (int k = 0; r->remote && k < N_NET; k++)
+		hdr[nh++] = net_hdr[k];
+	hdr[nh++] = "output_text";
+	struct pb_csv *w = pb_csv_create(path, hdr, nh);
 	if (!w)
 		return -errno;
 	for (int i = 0; i < r->n_reqs; i++) {
 		const struct pb_req_stat *q = &r->reqs[i];
-		char f[20][32];
+		char f[20][32], nf[N_NET][64];
+		const char *nv[N_NET];
 		snprintf(f[19], 32, "%d", r->round);
 		snprintf(f[0], 32, "%d", q->repeat);
 		snprintf(f[1], 32, "%d", q->sample);
-		snprintf(f[2], 32, "%d", q->n_prompt);
+		/* a remote server's prompt tokens are its usage, when it says */
+		fmtd(f[2], 32, q->n_prompt < 0 ? NAN : q->n_prompt);
 		snprintf(f[3], 32, "%d", q->n_out);
 		snprintf(f[4], 32, "%d", q->truncated);
 		fmtd(f[5], 32, q->ttft_ms);
@@ -259,10 +306,16 @@ static int write_requests(const struct pb_cell_record *r, const char *path)
 		fmtd(f[17], 32, q->rouge_l);
 		/* empty, not 0, when nothing could tell */
 		fmtd(f[18], 32, q->throttled < 0 ? NAN : q->throttled);
-		const char *row[21] = { f[19] };
+		const char *row[N_BASE + N_NET + 1] = { f[19] };
 		for (int k = 0; k < 19; k++)
 			row[k + 1] = f[k];
-		row[20] = q->text;
+		int nr = N_BASE;
+		if (r->remote) {
+			net_fields(&q->net, nf, nv);
+			for (int k = 0; k < N_NET; k++)
+				row[nr++] = nv[k];
+		}
+		row[nr] = q->text;
 		int err = pb_csv_row(w, row);
 		if (err < 0) {
 			pb_csv_close(w);
@@ -334,7 +387,7 @@ static int write_tensors(const struct pb_cell_record *r, const char *path)
 	return pb_csv_close(w);
 }
 
-static void row_stats(struct pb_row *row, const char *name, const double *x, int n)
+void pb_row_stats(struct pb_row *row, const char *name, const double *x, int n)
 {
 	static const char *const suf[] = { "mean", "std", "cv", "min", "p50", "p90", "p99", "max" };
 	struct pb_stats s;
@@ -426,19 +479,23 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 	pb_row_set(row, "reason", "%s", "");
 	pb_row_set(row, "n_requests", "%d", n);
 	double pt = 0, ot = 0;
+	int npt = 0;
 	for (int i = 0; i < n; i++) {
-		pt += r->reqs[i].n_prompt;
+		if (r->reqs[i].n_prompt >= 0) {   /* a remote server may not say */
+			pt += r->reqs[i].n_prompt;
+			npt++;
+		}
 		ot += r->reqs[i].n_out;
 	}
-	pb_row_setd(row, "prompt_tokens_mean", n ? pt / n : NAN);
+	pb_row_setd(row, "prompt_tokens_mean", npt ? pt / npt : NAN);
 	pb_row_setd(row, "output_tokens_mean", n ? ot / n : NAN);
 	if (x) {
 #define STATS(field, name) do { \
 		for (int i = 0; i < n; i++) x[i] = r->reqs[i].field; \
-		row_stats(row, name, x, n); } while (0)
+		pb_row_stats(row, name, x, n); } while (0)
 		STATS(ttft_ms, "ttft_ms");
 		STATS(tpot_ms, "tpot_ms");
-		row_stats(row, "itl_ms", r->itl, r->n_itl);
+		pb_row_stats(row, "itl_ms", r->itl, r->n_itl);
 		STATS(e2e_ms, "e2e_ms");
 		STATS(encode_ms, "encode_ms");
 		STATS(gpu_prefill_ms, "gpu_prefill_ms");
@@ -537,6 +594,8 @@ static void build_summary(const struct pb_cell_record *r, const struct pb_sample
 			thr += r->reqs[i].throttled;
 		}
 	pb_row_setd(row, "throttled_requests", known ? thr : NAN);
+	if (r->remote)
+		pb_cell_record_remote_summary(r, row);
 }
 
 /* Measurement conditions: others' CPU, contention, --wait-quiet, peak

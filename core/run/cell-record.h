@@ -33,6 +33,16 @@ struct pb_req_stat {
 	double exact_match, token_f1, rouge_l;   /* against the reference; NAN without one */
 	int throttled;             /* 1, 0, or -1: nothing to check it against */
 	char *text;
+	/* a remote backend's request (cell-remote.c), as the client saw it */
+	struct pb_net_stat {
+		int failed;            /* the request failed: error says why */
+		char *error;
+		double connect_ms, tls_ms, first_byte_ms, done_ms, server_queue_ms;
+		int new_connections, http_status, streamed;
+		int usage_prompt, usage_completion;   /* -1: not reported */
+		int64_t bytes_sent, bytes_received;   /* -1: unknown */
+		char finish_reason[32];
+	} net;
 };
 
 struct pb_probe_status {
@@ -83,6 +93,10 @@ struct pb_cell_record {
 	struct pb_quiet_result quiet;   /* --wait-quiet (hostcond.h); ran 0: not asked */
 	int rss_method, contended;      /* PB_RSS_*; 1, 0, -1 unknown (sampler-host.c) */
 	const char *freq_source;        /* pb_sampler_freq_source */
+	/* remote backend (issue 16): no model was loaded, no weights, no
+	 * teacher forcing; requests may fail one by one (net.failed) */
+	int remote;
+	int n_failed;
 };
 
 void pb_cell_record_init(struct pb_cell_record *r, const struct pb_experiment *e,
@@ -101,6 +115,17 @@ void pb_cell_record_tensors(struct pb_cell_record *r, const struct pb_model *m,
 			    const struct pb_backend_ops *ops, void *state);
 void pb_cell_record_request(struct pb_cell_record *r, int repeat, int sample,
 			    const struct pb_gen_result *g);
+/* A remote backend's request (cell-remote.c): rc is complete()'s return,
+ * res what it filled; a failed request is kept with its reason and its
+ * partial output, out of the latency statistics. */
+struct pb_complete_res;
+void pb_cell_record_remote_request(struct pb_cell_record *r, int repeat, int sample,
+				   const struct pb_complete_res *res, int rc);
+/* The remote columns of summary.csv (cell-remote.c). */
+struct pb_row;
+void pb_cell_record_remote_summary(const struct pb_cell_record *r, struct pb_row *row);
+/* `name`_{mean,std,cv,min,p50,p90,p99,max} of x[0..n), NAN entries left out. */
+void pb_row_stats(struct pb_row *row, const char *name, const double *x, int n);
 /* The last request's throttle flag (pb_throttle_check). */
 void pb_cell_record_throttled(struct pb_cell_record *r, int throttled);
 /* The last request's output text (cut at EOS) against its reference. */

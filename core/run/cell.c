@@ -25,6 +25,7 @@
 #include "plugin/host.h"
 #include "results/results.h"
 #include "run/calib.h"
+#include "run/cell-internal.h"
 #include "run/cell-probes.h"
 #include "run/cell-record.h"
 #include "run/generate.h"
@@ -34,16 +35,7 @@
 #include "text/text.h"
 #include "util/util.h"
 
-struct cell_ctx {
-	const struct pb_experiment *e;
-	const struct pb_cell *c;
-	const char *dir;
-	int status_fd;
-	struct pb_sampler *sampler;
-	enum pb_phase phase;
-};
-
-static void set_phase(struct cell_ctx *x, enum pb_phase p)
+void pb_cell_set_phase(struct pb_cell_ctx *x, enum pb_phase p)
 {
 	char line[64];
 	x->phase = p;
@@ -59,7 +51,7 @@ static void set_phase(struct cell_ctx *x, enum pb_phase p)
 
 static void on_gen_phase(void *ctx, int phase)
 {
-	set_phase(ctx, (enum pb_phase)phase);
+	pb_cell_set_phase(ctx, (enum pb_phase)phase);
 }
 
 /* Before the measured requests: the throttle check's reference (warm-up
@@ -67,8 +59,8 @@ static void on_gen_phase(void *ctx, int phase)
  * cooldown wait, the wait for a quiet machine (--wait-quiet) and the idle
  * baseline — in that order, so the baseline is taken on a cooled, quiet
  * machine. */
-static void measure_conditions(struct cell_ctx *x, struct pb_cell_record *rec, void **states,
-			       double tw0, double tw1)
+void pb_cell_measure_conditions(struct pb_cell_ctx *x, struct pb_cell_record *rec, void **states,
+				double tw0, double tw1)
 {
 	const struct pb_experiment *e = x->e;
 	enum { DESCRIBE_MAX = 32768 };
@@ -107,13 +99,13 @@ static void measure_conditions(struct cell_ctx *x, struct pb_cell_record *rec, v
 
 static void on_calib_gather(void *ctx, int active)
 {
-	set_phase(ctx, active ? PB_PHASE_CALIBRATE : PB_PHASE_COMPRESS);
+	pb_cell_set_phase(ctx, active ? PB_PHASE_CALIBRATE : PB_PHASE_COMPRESS);
 }
 
 /* The calibration handle of a step whose pruner asks for one: windows
  * from the cell's dataset (the pruner's nsamples/seqlen options, else the
  * dataset's `calibration: {count, seqlen}`), run on the `ref` backend. */
-static int open_calib(struct cell_ctx *x, struct pb_model *m, const struct pb_dataset *ds,
+static int open_calib(struct pb_cell_ctx *x, struct pb_model *m, const struct pb_dataset *ds,
 		      const struct pb_step *st, int s, struct pb_calib **out)
 {
 	const struct pb_plugin *p = st->plugin->desc;
@@ -153,7 +145,7 @@ static int open_calib(struct cell_ctx *x, struct pb_model *m, const struct pb_da
 	return rc;
 }
 
-static int compress(struct cell_ctx *x, struct pb_model *m, const struct pb_dataset *ds,
+static int compress(struct pb_cell_ctx *x, struct pb_model *m, const struct pb_dataset *ds,
 		    struct pb_cell_record *rec)
 {
 	const struct pb_chain *ch = x->c->chain;
@@ -199,7 +191,7 @@ static int compress(struct cell_ctx *x, struct pb_model *m, const struct pb_data
 		double t0 = pb_now_ms();
 		err = ops->apply(state, m, calib, targets);
 		double dt = pb_now_ms() - t0, calib_ms = pb_calib_ms(calib);
-		set_phase(x, PB_PHASE_COMPRESS);
+		pb_cell_set_phase(x, PB_PHASE_COMPRESS);
 		pb_calib_close(calib);
 		p->fini(state);
 		if (err < 0) {
@@ -250,7 +242,7 @@ static char *answer_text(const struct pb_tokenizer *tok, const struct pb_model *
 
 /* Score phase: the cell's session teacher-forced over the reference's
  * sequences (or, without a reference, the cell's own, for perplexity). */
-static int score(struct cell_ctx *x, struct pb_session *sess, const struct pb_model *m,
+static int score(struct pb_cell_ctx *x, struct pb_session *sess, const struct pb_model *m,
 		 const struct pb_dataset *ds, const struct pb_reference *ref,
 		 struct pb_cell_record *rec)
 {
@@ -408,7 +400,7 @@ static int take_compressed(struct pb_model *m, const char *path, struct pb_cell_
 int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		    const struct pb_cell_job *job, const char *dir, int status_fd)
 {
-	struct cell_ctx x = { .e = e, .c = c, .dir = dir, .status_fd = status_fd };
+	struct pb_cell_ctx x = { .e = e, .c = c, .dir = dir, .status_fd = status_fd };
 	struct pb_cell_record rec;
 	struct pb_host_ctx probe_hosts[e->n_probes + 1];
 	struct pb_probe_inst probe_inst[e->n_probes + 1];
@@ -442,7 +434,12 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 	/* a probe that could not start is left out, not why a cell fails:
 	 * the error that explains a failure comes after this */
 	pb_log_first_error_rearm();
-	set_phase(&x, PB_PHASE_LOAD);
+	pb_cell_set_phase(&x, PB_PHASE_LOAD);
+	if (pb_backend_is_remote(bp->ops)) {
+		/* whole requests on a server: no model here (cell-remote.c) */
+		rc = pb_cell_remote_run(&x, &rec, probe_states, job) < 0 ? -1 : 0;
+		goto out;
+	}
 
 	double t0 = pb_now_ms();
 	if (pb_input_model_load(c->model, &m, err, sizeof err) < 0) {
@@ -468,7 +465,7 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 	/* (an encoder-decoder on raw text is not scored: no reference either) */
 	if (job->kind != PB_JOB_COMPRESS && e->score_tokens > 0 && score_here &&
 	    !(ds->kind == PB_DATASET_TEXT && m->hp.n_enc_layers > 0)) {
-		set_phase(&x, PB_PHASE_SCORE);
+		pb_cell_set_phase(&x, PB_PHASE_SCORE);
 		int rerr = pb_reference_get(e, c, ds, m, rec.model_sha256, &ref, err, sizeof err);
 		if (rerr == -ENOENT) {
 			pb_log(PB_LOG_WARN, "no agreement or KL against the dense model: %s", err);
@@ -490,7 +487,7 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		rc = 0;
 		goto out;
 	}
-	set_phase(&x, PB_PHASE_COMPRESS);
+	pb_cell_set_phase(&x, PB_PHASE_COMPRESS);
 	if (job->kind == PB_JOB_MEASURE && job->compressed[0]) {
 		if (take_compressed(m, job->compressed, &rec, &kept) < 0)
 			goto out;
@@ -527,7 +524,7 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		bstate = NULL;
 		goto out;
 	}
-	set_phase(&x, PB_PHASE_LOAD);
+	pb_cell_set_phase(&x, PB_PHASE_LOAD);
 	t0 = pb_now_ms();
 	if ((ierr = bops->weights_load(bstate, m)) < 0) {
 		pb_log(PB_LOG_ERROR, "backend '%s': weights_load failed: %s", bp->name, strerror(-ierr));
@@ -554,7 +551,7 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 	double tw0 = pb_sampler_now(x.sampler);
 	for (int w = 0; w < e->warmup; w++) {
 		struct pb_gen_result g;
-		set_phase(&x, PB_PHASE_WARMUP);
+		pb_cell_set_phase(&x, PB_PHASE_WARMUP);
 		req.prompt = ds->samples[w % ds->n].input;
 		req.on_phase = NULL;
 		if (pb_generate(sess, m, tok, &req, &g, err, sizeof err) < 0) {
@@ -566,8 +563,8 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 
 	double tw1 = pb_sampler_now(x.sampler);
 	req.on_phase = on_gen_phase;
-	set_phase(&x, PB_PHASE_IDLE);
-	measure_conditions(&x, &rec, probe_states, tw0, tw1);
+	pb_cell_set_phase(&x, PB_PHASE_IDLE);
+	pb_cell_measure_conditions(&x, &rec, probe_states, tw0, tw1);
 	double t_measure = pb_now_ms();
 	for (int r = 0; r < e->repeat; r++)
 		for (int i = 0; i < ds->n; i++) {
@@ -578,7 +575,7 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 				pb_log(PB_LOG_ERROR, "request %d (repeat %d): %s", i, r, err);
 				goto out;
 			}
-			set_phase(&x, PB_PHASE_IDLE);   /* its boundary reading closes the request */
+			pb_cell_set_phase(&x, PB_PHASE_IDLE);   /* its boundary reading closes the request */
 			double tb = pb_sampler_now(x.sampler);
 			pb_cell_record_request(&rec, r, i, &g);
 			pb_cell_record_throttled(&rec, pb_throttle_check(&rec.throttle, x.sampler, ta, tb));
@@ -592,7 +589,7 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 	rec.measure_ms = pb_now_ms() - t_measure;
 
 	if (score_here) {
-		set_phase(&x, PB_PHASE_SCORE);
+		pb_cell_set_phase(&x, PB_PHASE_SCORE);
 		t0 = pb_now_ms();
 		if (score(&x, sess, m, ds, ref, &rec) < 0)
 			goto out;

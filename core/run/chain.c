@@ -185,6 +185,20 @@ int pb_chains_check(const struct pb_experiment *e, FILE *f)
 	uint8_t *seen = calloc((size_t)(e->n_models * e->n_chains) + 1, 1);
 	if (!seen)
 		return 0;
+	/* a remote backend (issue 16) runs requests on a server that holds
+	 * its own model: nothing here can compress it */
+	for (int i = 0; i < e->n_cells; i++) {
+		const struct pb_cell *c = &e->cells[i];
+		const struct pb_plugin *bp = c->backend->step.plugin->desc;
+		if (c->chain->n_steps > 0 && pb_backend_is_remote(bp->ops)) {
+			say(out, "%s: backend '%s' (%s) is remote: it sends whole requests to a server, "
+			    "which holds its own model, so chain '%s' cannot be applied; a remote "
+			    "cell's chain must be dense ([]): exclude the pair (exclude: [{pruner: %s, "
+			    "backend: %s}]) or compress the model the server loads\n", e->file,
+			    c->backend->name, bp->name, c->chain->name, c->chain->name, c->backend->name);
+			problems++;
+		}
+	}
 	for (int mi = 0; mi < e->n_models; mi++) {
 		struct start st = { 0 };
 		int started = 0;
@@ -192,7 +206,8 @@ int pb_chains_check(const struct pb_experiment *e, FILE *f)
 			const struct pb_cell *c = &e->cells[i];
 			int ci = (int)(c->chain - e->chains);
 			if (c->model - e->models != mi || c->chain->n_steps == 0 ||
-			    seen[mi * e->n_chains + ci])
+			    seen[mi * e->n_chains + ci] ||
+			    pb_backend_is_remote(c->backend->step.plugin->desc->ops))
 				continue;
 			seen[mi * e->n_chains + ci] = 1;
 			if (!started) {

@@ -518,8 +518,9 @@ static int run_round(const struct pb_experiment *e, const struct pb_cell *c, int
 		/* compression once for every round, in its own process; the
 		 * dense chain too ("compressed" by no step), so that every chain
 		 * of a block is measured from a model loaded the same way (a
-		 * kept GGUF) and differs only in its weights */
-		{
+		 * kept GGUF) and differs only in its weights; a remote cell
+		 * (issue 16) has no model here to compress */
+		if (!pb_backend_is_remote(c->backend->step.plugin->desc->ops)) {
 			struct stat st;
 			snprintf(job.compressed, sizeof job.compressed, "%s/compressed.gguf", rdir);
 			if (stat(job.compressed, &st) < 0) {
@@ -768,7 +769,8 @@ int pb_run_experiment(const struct pb_experiment *e, const struct pb_run_opts *o
 			}
 			int pair = (int)(c->model - e->models) * e->n_datasets +
 				   (int)(c->dataset - e->datasets);
-			if (!ref_done[pair]) {
+			/* a remote cell (issue 16) loads no model: no dense reference */
+			if (!ref_done[pair] && !pb_backend_is_remote(c->backend->step.plugin->desc->ops)) {
 				int r = run_reference(e, c, cells_dir, &pg, &stopped);
 				if (r < 0) {
 					rc = r;

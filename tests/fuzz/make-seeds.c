@@ -757,6 +757,14 @@ static void results(void)
 	}
 }
 
+/* ---- the openai backend's replies: the regression inputs (one split
+ * byte, then a body in each framing the servers use) */
+
+static void sse_streams(void)
+{
+	copy_dir("sse", "tests/fuzz/regress/sse", ".sse", "");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3 && argc != 4) {
@@ -775,6 +783,7 @@ int main(int argc, char **argv)
 	datasets();
 	experiments();
 	results();
+	sse_streams();
 	if (argc == 4 && pb_write_file(argv[3], "", 0) < 0)
 		die("cannot write %s", argv[3]);
 	return 0;

@@ -484,6 +484,12 @@ START_TEST(scanned_copy_matches)
 }
 END_TEST
 
+static int remote_complete(void *s, const struct pb_complete_req *q, struct pb_complete_res *r)
+{
+	(void)s; (void)q; (void)r;
+	return 0;
+}
+
 START_TEST(check_each_rule)
 {
 	char why[512];
@@ -517,6 +523,10 @@ START_TEST(check_each_rule)
 	b = backend_ok; b.graph_compute = NULL; expect_refused(&p, "no graph_compute() hook");
 	b = backend_ok; b.buffer_read = NULL;   expect_refused(&p, "no buffer_read() hook");
 	b = backend_ok; b.formats = 0;          expect_refused(&p, "declares no weight format");
+	/* a remote backend (issue 16): complete() instead of the op-list hooks */
+	b = (struct pb_backend_ops){ .complete = remote_complete };
+	ck_assert_int_eq(pb_plugin_check(&p, "x.so", why, sizeof why), 0);
+	b = backend_ok; b.weights_load = NULL;  expect_refused(&p, "a remote backend has complete() instead");
 
 	/* probes */
 	struct pb_probe_ops q;

@@ -182,8 +182,57 @@ static inline unsigned pb_pruner_calib(const struct pb_pruner_ops *ops, const vo
 
 /* ---- backends --------------------------------------------------------- */
 
+/* A remote backend (appended, network issue 16) runs whole requests on a
+ * server instead of op lists: its ops have `complete` and leave the graph
+ * hooks NULL and `formats` 0.  The core then skips compression (a remote
+ * cell's chain is dense), loads no weights and opens no session; it sends
+ * every prompt of the dataset through complete() and records what the
+ * client saw.  Teacher-forced scores (perplexity, agreement, KL) need
+ * logits and are not available from it. */
+
+/* One request.  Borrowed for the call. */
+struct pb_complete_req {
+	uint32_t struct_size;     /* sizeof(struct pb_complete_req), set by the core */
+	const char *prompt;       /* the dataset sample's input, as text */
+	int max_tokens;           /* the experiment's max_new_tokens */
+	const char *const *stop;  /* optional: stop strings, NULL-terminated; NULL: none */
+	/* optional: call once, when the first output token arrives (the core
+	 * marks the decode phase there); may be NULL */
+	void (*first_token)(void *ctx);
+	void *ctx;
+};
+
+/* What one request did, as the client saw it.  The core zeroes it, sets
+ * struct_size and the NAN / -1 "unknown" values below before the call;
+ * complete() fills what it knows.  Pointers are the plugin's and stay
+ * valid until the next complete() on the same state or fini().  Times are
+ * ms on CLOCK_MONOTONIC from the request start (just before it is sent). */
+struct pb_complete_res {
+	uint32_t struct_size;
+	const char *text;          /* the output text, every piece joined; NUL-terminated */
+	int n_tokens;              /* output tokens as the stream delivered them (content events) */
+	const double *token_ms;    /* n_tokens arrival times */
+	double done_ms;            /* the response ended (stream end or error) */
+	/* the transfer, as the HTTP client measures it from the request
+	 * start: connected, TLS done (NAN without TLS), first response byte */
+	double connect_ms, tls_ms, first_byte_ms;
+	int new_connections;       /* connections opened for this request (0: reused); -1 unknown */
+	int64_t bytes_sent, bytes_received;   /* HTTP headers + bodies; -1 unknown */
+	int http_status;           /* 0: no response */
+	int streamed;              /* the reply came as a stream (0: one JSON body) */
+	/* what the server said: usage (-1 when it did not say) and the time
+	 * it held the request in its queue (NAN when it did not say) */
+	int usage_prompt_tokens, usage_completion_tokens;
+	double server_queue_ms;
+	char finish_reason[32];
+	/* why the request failed, "" when it did not; complete() returns
+	 * -errno then, and keeps whatever arrived before the failure.  The
+	 * core logs it: the plugin does not. */
+	char error[512];
+};
+
 struct pb_backend_ops {
-	uint32_t formats;     /* PB_FMT() bits of weight formats run natively */
+	uint32_t formats;     /* PB_FMT() bits of weight formats run natively; 0 for a remote backend */
 	/* Take the model's weights (after compression).  The model outlives
 	 * the backend state; the backend may keep pointers into it. */
 	int (*weights_load)(void *state, const struct pb_model *m);
@@ -204,7 +253,18 @@ struct pb_backend_ops {
 	 * gpu_decode_ms beside the host's TTFT and TPOT).  0, or -ENOTSUP
 	 * when this device cannot time. */
 	int (*device_ms)(void *state, double *total_ms);
+	/* Appended (network issue 16).  optional: run one whole request on
+	 * a server (see pb_complete_req above).  A backend with this hook is
+	 * remote: weights_load, buffers_alloc, graph_compute and buffer_read
+	 * may then be NULL and formats 0.  0, or -errno with res->error. */
+	int (*complete)(void *state, const struct pb_complete_req *req, struct pb_complete_res *res);
 };
+
+/* Does this backend run whole requests on a server (a remote backend)? */
+static inline int pb_backend_is_remote(const struct pb_backend_ops *ops)
+{
+	return ops && ops->complete != NULL;
+}
 
 /* ---- probes ----------------------------------------------------------- */
 

@@ -1,0 +1,36 @@
+/* core/run/cell-internal.h — what the cell pipeline (cell.c) shares with
+ * its remote-backend half (cell-remote.c): the child's context, phase
+ * marking and the measurement conditions taken before the measured
+ * requests.  Private to core/run. */
+#ifndef PB_CELL_INTERNAL_H
+#define PB_CELL_INTERNAL_H
+
+#include "run/cell-record.h"
+#include "run/run.h"
+#include "run/sampler.h"
+
+struct pb_cell_ctx {
+	const struct pb_experiment *e;
+	const struct pb_cell *c;
+	const char *dir;
+	int status_fd;
+	struct pb_sampler *sampler;
+	enum pb_phase phase;
+};
+
+/* Mark a phase: the sampler's boundary reading and the parent's progress. */
+void pb_cell_set_phase(struct pb_cell_ctx *x, enum pb_phase p);
+
+/* Throttle reference (warm-up window [tw0, tw1]), cooldown, --wait-quiet
+ * and the idle baseline, in that order. */
+void pb_cell_measure_conditions(struct pb_cell_ctx *x, struct pb_cell_record *rec, void **states,
+				double tw0, double tw1);
+
+/* The rest of a cell whose backend is remote (pb_backend_is_remote), once
+ * the probes run: dataset, warm-up, every request through complete(),
+ * record.  No model is loaded, nothing compressed, nothing teacher-forced.
+ * 0 when the cell completed. */
+int pb_cell_remote_run(struct pb_cell_ctx *x, struct pb_cell_record *rec, void **probe_states,
+		       const struct pb_cell_job *job);
+
+#endif
