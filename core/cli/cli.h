@@ -28,6 +28,12 @@ int pb_cmd_serve(int argc, char **argv);
 struct pb_report_opts;
 int pb_report_run(const struct pb_report_opts *o);
 int pb_cmd_slurm(int argc, char **argv);
+/* A backend's config for `serve` and `generate`: its defaults, then each
+ * of opts[0..n) as KEY=VALUE through its option table; errors go to
+ * stderr prefixed with "prunebench CMD".  0, or the exit status. */
+struct pb_plugin;
+int pb_cli_backend_config(const char *cmd, const struct pb_plugin *p, const char *const *opts, int n,
+			  void *config);
 int pb_cmd_status(int argc, char **argv);
 
 #endif

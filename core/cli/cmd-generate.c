@@ -1,6 +1,9 @@
 /* core/cli/cmd-generate.c — `prunebench generate MODEL [--backend NAME]
- * [--prompt TEXT] [-n N] [--seed N]`: greedy generation with one backend;
- * the text goes to stdout, the timings to stderr. */
+ * [--prompt TEXT] [-n N] [--seed N] [--threads N] [-o KEY=VALUE]
+ * [--warmup N] [--repeat N]`: greedy generation with one backend; the text
+ * goes to stdout, the timings to stderr — with --repeat, a one-line
+ * summary of prefill and decode tokens/s (median, min–max) over the
+ * measured runs, as a timing tool for one model without an experiment. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 static void generate_usage(FILE *f)
 {
 	fprintf(f, "usage: prunebench generate MODEL [--backend NAME] [--prompt TEXT] [-n N] [--seed N] [--ctx N]\n"
+		"                           [--threads N] [-o KEY=VALUE ...] [--warmup N] [--repeat N]\n"
 		"\n"
 		"  MODEL           a GGUF file, or synth:PRESET (e.g. synth:llama-15m)\n"
 		"  --backend NAME  backend plugin (default ref)\n"
@@ -27,6 +31,11 @@ static void generate_usage(FILE *f)
 		"  -n N            tokens to generate (default 32)\n"
 		"  --seed N        seed for synthetic weights and the backend (default 0)\n"
 		"  --ctx N         positions the session holds (default: the model's, at most %d)\n"
+		"  --threads N     the backend's 'threads' option (as -o threads=N)\n"
+		"  -o KEY=VALUE    a backend option ('prunebench plugins NAME' lists them)\n"
+		"  --warmup N      untimed generations first (default 0)\n"
+		"  --repeat N      timed generations (default 1); the text printed is the first's,\n"
+		"                  and a summary line gives prefill/decode tok/s: median, min-max\n"
 		"  --tokenizer-pre NAME  force a GGUF vocabulary's pre-tokenizer: %s\n", PB_CTX_DEFAULT, pb_tokenizer_pre_names());
 }
 
@@ -41,10 +50,36 @@ static int parse_int(const char *s, long long lo, long long hi, long long *v)
 	return 0;
 }
 
-/* Load the backend, hand it the weights and open a session. */
-static int run(struct pb_model *m, const char *backend, uint64_t seed,
-	       const char *prompt, int n_new)
+#define MAX_OPTS 32
+
+struct gen_args {
+	const char *backend, *prompt;
+	uint64_t seed;
+	int n_new, warmup, repeat;
+	const char *opts[MAX_OPTS + 1];   /* -o KEY=VALUE, --threads as threads=N */
+	int n_opts;
+	char threads_opt[32];
+};
+
+static int cmp_double(const void *a, const void *b)
 {
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* median, min and max of v[0..n), sorted in place */
+static void spread(double *v, int n, double *med, double *lo, double *hi)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	*med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	*lo = v[0];
+	*hi = v[n - 1];
+}
+
+/* Load the backend, hand it the weights and open a session. */
+static int run(struct pb_model *m, const struct gen_args *a)
+{
+	const char *backend = a->backend;
 	struct pb_registry *reg = pb_cli_registry();
 	const struct pb_plugin_entry *e = reg ? pb_registry_find(reg, PB_BACKEND, backend) : NULL;
 	struct pb_host_ctx hc;
@@ -70,12 +105,15 @@ static int run(struct pb_model *m, const char *backend, uint64_t seed,
 			"experiment to measure the server\n", backend);
 		return 1;
 	}
-	pb_host_init(&hc, p->name, seed, 0);
+	pb_host_init(&hc, p->name, a->seed, 0);
 	config = calloc(1, p->config_size ? p->config_size : 1);
-	if (!config || (p->options && pb_options_defaults(p->options, config, p->config_size) < 0)) {
-		fprintf(stderr, "prunebench generate: backend '%s': cannot set its default options\n", backend);
+	if (!config) {
+		fprintf(stderr, "prunebench generate: out of memory\n");
 		goto out;
 	}
+	if ((rc = pb_cli_backend_config("generate", p, a->opts, a->n_opts, config)) != 0)
+		goto out;
+	rc = 1;
 	if (p->available && pb_plugin_available(p, &hc.host, err, sizeof err) < 0) {
 		fprintf(stderr, "prunebench generate: backend '%s': %s\n", backend, err);
 		goto out;
@@ -102,25 +140,57 @@ static int run(struct pb_model *m, const char *backend, uint64_t seed,
 		goto out;
 	}
 	struct pb_gen_request req = {
-		.prompt = prompt, .max_new_tokens = n_new, .stop_at_eos = 1, .add_bos = 1,
+		.prompt = a->prompt, .max_new_tokens = a->n_new, .stop_at_eos = 1, .add_bos = 1,
 	};
-	if (pb_generate(s, m, pb_model_tokenizer(m), &req, &res, err, sizeof err) < 0) {
-		fprintf(stderr, "prunebench generate: %s\n", err);
+	double *pre = calloc((size_t)a->repeat, sizeof *pre), *dec = calloc((size_t)a->repeat, sizeof *dec);
+	int n_dec = 0;
+	if (!pre || !dec) {
+		fprintf(stderr, "prunebench generate: out of memory\n");
+		free(pre);
+		free(dec);
 		goto out;
 	}
-	printf("%s\n", res.text);
-	fflush(stdout);
-	double decode_ms = res.e2e_ms - res.ttft_ms;
-	double tpot = res.n_out > 1 ? decode_ms / (res.n_out - 1) : 0.0;
-	fprintf(stderr, "prompt tokens   %d%s\n", res.n_prompt, res.truncated ? " (truncated)" : "");
-	fprintf(stderr, "output tokens   %d\n", res.n_out);
-	fprintf(stderr, "TTFT            %.2f ms\n", res.ttft_ms);
-	fprintf(stderr, "TPOT            %.2f ms\n", tpot);
-	fprintf(stderr, "prefill         %.1f tok/s\n",
-		res.prefill_ms > 0 ? res.n_prompt / (res.prefill_ms / 1e3) : 0.0);
-	fprintf(stderr, "decode          %.1f tok/s\n",
-		decode_ms > 0 ? (res.n_out - 1) / (decode_ms / 1e3) : 0.0);
-	pb_gen_result_free(&res);
+	for (int i = 0; i < a->warmup + a->repeat; i++) {
+		if (pb_generate(s, m, pb_model_tokenizer(m), &req, &res, err, sizeof err) < 0) {
+			fprintf(stderr, "prunebench generate: %s\n", err);
+			free(pre);
+			free(dec);
+			goto out;
+		}
+		const int k = i - a->warmup;
+		double decode_ms = res.e2e_ms - res.ttft_ms;
+		if (k >= 0) {
+			pre[k] = res.prefill_ms > 0 ? res.n_prompt / (res.prefill_ms / 1e3) : 0.0;
+			if (res.n_out > 1 && decode_ms > 0)
+				dec[n_dec++] = (res.n_out - 1) / (decode_ms / 1e3);
+		}
+		if (k == 0) {
+			double tpot = res.n_out > 1 ? decode_ms / (res.n_out - 1) : 0.0;
+			printf("%s\n", res.text);
+			fflush(stdout);
+			fprintf(stderr, "prompt tokens   %d%s\n", res.n_prompt, res.truncated ? " (truncated)" : "");
+			fprintf(stderr, "output tokens   %d\n", res.n_out);
+			fprintf(stderr, "TTFT            %.2f ms\n", res.ttft_ms);
+			fprintf(stderr, "TPOT            %.2f ms\n", tpot);
+			fprintf(stderr, "prefill         %.1f tok/s\n", pre[0]);
+			fprintf(stderr, "decode          %.1f tok/s\n",
+				decode_ms > 0 ? (res.n_out - 1) / (decode_ms / 1e3) : 0.0);
+		}
+		pb_gen_result_free(&res);
+	}
+	if (a->repeat > 1 || a->warmup > 0) {
+		double pm, plo, phi, dm = 0, dlo = 0, dhi = 0;
+		spread(pre, a->repeat, &pm, &plo, &phi);
+		if (n_dec)
+			spread(dec, n_dec, &dm, &dlo, &dhi);
+		fprintf(stderr,
+			"summary: %s on %s, %d runs after %d warm-up: prefill %.1f tok/s (%.1f-%.1f, %.0f %%), "
+			"decode %.1f tok/s (%.1f-%.1f, %.0f %%)\n",
+			backend, m->name, a->repeat, a->warmup, pm, plo, phi, pm > 0 ? 100 * (phi - plo) / pm : 0.0,
+			dm, dlo, dhi, dm > 0 ? 100 * (dhi - dlo) / dm : 0.0);
+	}
+	free(pre);
+	free(dec);
 	rc = 0;
 out:
 	pb_session_close(s);
@@ -138,19 +208,48 @@ int pb_cmd_generate(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "tokenizer-pre", required_argument, NULL, 'P' },
 		{ "ctx", required_argument, NULL, 'C' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "warmup", required_argument, NULL, 'W' },
+		{ "repeat", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *backend = "ref", *prompt = "Once upon a time", *pre = NULL;
-	long long n_new = 32, seed = 0, ctx = 0;
+	long long n_new = 32, seed = 0, ctx = 0, threads = 0, warmup = 0, repeat = 1;
+	struct gen_args a = { 0 };
 	char err[512];
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:p:n:s:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:p:n:s:o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b': backend = optarg; break;
 		case 'p': prompt = optarg; break;
 		case 'P': pre = optarg; break;
+		case 'o':
+			if (a.n_opts >= MAX_OPTS) {
+				fprintf(stderr, "prunebench generate: more than %d -o options\n", MAX_OPTS);
+				return 2;
+			}
+			a.opts[a.n_opts++] = optarg;
+			break;
+		case 't':
+			if (parse_int(optarg, 1, 4096, &threads) < 0) {
+				fprintf(stderr, "prunebench generate: --threads: expected 1 to 4096, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'W':
+			if (parse_int(optarg, 0, 1000, &warmup) < 0) {
+				fprintf(stderr, "prunebench generate: --warmup: expected 0 to 1000, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'R':
+			if (parse_int(optarg, 1, 10000, &repeat) < 0) {
+				fprintf(stderr, "prunebench generate: --repeat: expected 1 to 10000, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'C':
 			if (parse_int(optarg, 1, 1 << 20, &ctx) < 0) {
 				fprintf(stderr, "prunebench generate: --ctx: expected a positive integer, got '%s'\n", optarg);
@@ -196,7 +295,17 @@ int pb_cmd_generate(int argc, char **argv)
 		return 2;
 	}
 	pb_log(PB_LOG_INFO, "loaded %s in %.0f ms", m->name, pb_now_ms() - t0);
-	rc = run(m, backend, (uint64_t)seed, prompt, (int)n_new);
+	a.backend = backend;
+	a.prompt = prompt;
+	a.seed = (uint64_t)seed;
+	a.n_new = (int)n_new;
+	a.warmup = (int)warmup;
+	a.repeat = (int)repeat;
+	if (threads > 0) {   /* after any -o threads=, so that it wins */
+		snprintf(a.threads_opt, sizeof a.threads_opt, "threads=%lld", threads);
+		a.opts[a.n_opts++] = a.threads_opt;
+	}
+	rc = run(m, &a);
 	pb_model_free(m);
 	return rc;
 }

@@ -150,39 +150,6 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 	return 0;
 }
 
-/* The backend's config: its defaults, then each -o KEY=VALUE through its
- * option table.  0 or the exit status. */
-static int backend_config(const struct serve_args *a, const struct pb_plugin *p, void *config)
-{
-	char why[512];
-	if (p->options && pb_options_defaults(p->options, config, p->config_size) < 0) {
-		fprintf(stderr, "prunebench serve: backend '%s': cannot set its default options\n", p->name);
-		return 1;
-	}
-	for (int i = 0; i < a->n_opts; i++) {
-		const char *kv = a->opts[i], *eq = strchr(kv, '=');
-		char key[128];
-		if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof key) {
-			fprintf(stderr, "prunebench serve: -o '%s': expected KEY=VALUE\n", kv);
-			return 2;
-		}
-		memcpy(key, kv, (size_t)(eq - kv));
-		key[eq - kv] = '\0';
-		const struct pb_option *o = p->options ? pb_option_find(p->options, key) : NULL;
-		if (!o) {
-			const char *near = p->options ? pb_option_suggest(p->options, key) : NULL;
-			fprintf(stderr, "prunebench serve: -o '%s': backend '%s' has no option '%s'%s%s%s\n", kv,
-				p->name, key, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
-			return 2;
-		}
-		if (pb_option_parse(o, config, eq + 1, why, sizeof why) < 0) {
-			fprintf(stderr, "prunebench serve: -o '%s': backend '%s': %s\n", kv, p->name, why);
-			return 2;
-		}
-	}
-	return 0;
-}
-
 /* Was SIGTERM or SIGINT sent while we loaded (they are blocked)? */
 static int stop_pending(void)
 {
@@ -214,7 +181,7 @@ static int serve(struct serve_args *a, struct pb_model *m)
 	pb_host_init(&hc, p->name, (uint64_t)a->chain.seed, 0);
 	if (!(config = calloc(1, p->config_size ? p->config_size : 1)))
 		goto out;
-	if ((rc = backend_config(a, p, config)) != 0)
+	if ((rc = pb_cli_backend_config("serve", p, a->opts, a->n_opts, config)) != 0)
 		goto out;
 	rc = 1;
 	if (p->available && pb_plugin_available(p, &hc.host, err, sizeof err) < 0) {
