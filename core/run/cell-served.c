@@ -20,7 +20,6 @@
  * dies with it (PR_SET_PDEATHSIG); a namespace this process cannot remove
  * (SIGKILL) is removed by the runner after the cell (pb_netem_reap).
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +47,7 @@
 #define STOP_WAIT_MS 10000.0
 #define HEALTH_WAIT_MS 30000.0
 #define MAX_ARGS 96
+#define ARG_LEN (PATH_MAX + 512)
 
 struct served {
 	pid_t pid;                 /* 0: not started */
@@ -55,7 +55,7 @@ struct served {
 	int hold_fd;               /* a byte here lets the child exec */
 	struct pb_netns ns;
 	int shaped;
-	char gguf[PATH_MAX];       /* the model served */
+	char gguf[PATH_MAX + 512]; /* the model served */
 	int gguf_ours;             /* written here: removed at the end */
 	char host[32];
 	int port;
@@ -63,7 +63,7 @@ struct served {
 
 /* The server's argv; strings in store. */
 static int server_argv(const struct pb_cell_ctx *x, const struct served *s, int ctx,
-		       char store[MAX_ARGS][PB_OPT_STR_MAX + 80], char *argv[MAX_ARGS + 1])
+		       char (*store)[ARG_LEN], char *argv[MAX_ARGS + 1])
 {
 	const struct pb_step *st = &x->c->backend->step;
 	const struct pb_plugin *p = st->plugin->desc;
@@ -378,7 +378,7 @@ int pb_cell_served_run(struct pb_cell_ctx *x, struct pb_cell_record *rec, struct
 	const struct pb_cell *c = x->c;
 	const struct pb_link *link = &c->backend->network;
 	struct served s = { .out_fd = -1, .hold_fd = -1 };
-	char store[MAX_ARGS][PB_OPT_STR_MAX + 80], *argv[MAX_ARGS + 1];
+	char (*store)[ARG_LEN] = calloc(MAX_ARGS, sizeof *store), *argv[MAX_ARGS + 1];
 	char err[1024], why[1024], url[96];
 	const struct pb_plugin *client = NULL;
 	void *ccfg = NULL;
@@ -425,6 +425,10 @@ int pb_cell_served_run(struct pb_cell_ctx *x, struct pb_cell_record *rec, struct
 	} else {
 		snprintf(s.host, sizeof s.host, "127.0.0.1");
 	}
+	if (!store) {
+		pb_log(PB_LOG_ERROR, "out of memory");
+		goto out;
+	}
 	if ((n = server_argv(x, &s, ctx, store, argv)) < 0) {
 		pb_log(PB_LOG_ERROR, "server: cannot find this program (/proc/self/exe): %s",
 		       strerror(-n));
@@ -463,6 +467,7 @@ int pb_cell_served_run(struct pb_cell_ctx *x, struct pb_cell_record *rec, struct
 	rc = pb_cell_remote_requests(x, rec, probe_states, client, ccfg) < 0 ? -1 : 0;
 out:
 	server_stop(&s);
+	free(store);
 	free(ccfg);
 	return rc;
 }

@@ -1,7 +1,6 @@
 /* core/run/netem.c — the emulated link of a served cell (contract in
  * netem.h): names, the ip/tc command lines, running them without a shell,
  * and removing what a run made, also after it died. */
-#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,13 +29,15 @@ void pb_netns_names(struct pb_netns *n, long tag)
 	long idx = tag % 16384;
 	int x = (int)(idx / 64), base = (int)(idx % 64) * 4;
 	snprintf(n->ns, sizeof n->ns, NS_PREFIX "%ld", tag);
-	snprintf(n->veth_host, sizeof n->veth_host, "pbh%ld", tag);
-	snprintf(n->veth_ns, sizeof n->veth_ns, "pbn%ld", tag);
+	char t[24];   /* a pid: at most 7 digits, well inside IFNAMSIZ */
+	snprintf(t, sizeof t, "%ld", tag);
+	snprintf(n->veth_host, sizeof n->veth_host, "pbh%.12s", t);
+	snprintf(n->veth_ns, sizeof n->veth_ns, "pbn%.12s", t);
 	snprintf(n->addr_host, sizeof n->addr_host, "10.213.%d.%d", x, base + 1);
 	snprintf(n->addr_ns, sizeof n->addr_ns, "10.213.%d.%d", x, base + 2);
 }
 
-static void cmd(struct pb_cmd *c, const char *first, ...)
+static void cmd(struct pb_netem_cmd *c, const char *first, ...)
 {
 	va_list ap;
 	c->argc = 0;
@@ -46,19 +47,19 @@ static void cmd(struct pb_cmd *c, const char *first, ...)
 	va_end(ap);
 }
 
-static void word(struct pb_cmd *c, const char *w)
+static void word(struct pb_netem_cmd *c, const char *w)
 {
 	if (c->argc < PB_NETEM_ARGS)
 		snprintf(c->arg[c->argc++], sizeof c->arg[0], "%s", w);
 }
 
-static void push(struct pb_cmd *c, const char *fmt, double v)
+static void push(struct pb_netem_cmd *c, const char *fmt, double v)
 {
 	if (c->argc < PB_NETEM_ARGS)
 		snprintf(c->arg[c->argc++], sizeof c->arg[0], fmt, v);
 }
 
-int pb_netem_args(const struct pb_link *l, struct pb_cmd *c)
+int pb_netem_args(const struct pb_link *l, struct pb_netem_cmd *c)
 {
 	int before = c->argc;
 	word(c, "netem");
@@ -79,13 +80,13 @@ int pb_netem_args(const struct pb_link *l, struct pb_cmd *c)
 	return c->argc - before;
 }
 
-int pb_netem_setup_cmds(const struct pb_netns *n, const struct pb_link *l, struct pb_cmd *cmds,
+int pb_netem_setup_cmds(const struct pb_netns *n, const struct pb_link *l, struct pb_netem_cmd *cmds,
 			int max)
 {
-	char host[24], ns[24];
+	char host[32], ns[32];
 	snprintf(host, sizeof host, "%s/30", n->addr_host);
 	snprintf(ns, sizeof ns, "%s/30", n->addr_ns);
-	struct pb_cmd all[10];
+	struct pb_netem_cmd all[10];
 	int k = 0;
 	cmd(&all[k++], "ip", "netns", "add", n->ns, NULL);
 	cmd(&all[k++], "ip", "link", "add", n->veth_host, "type", "veth", "peer", "name",
@@ -106,7 +107,7 @@ int pb_netem_setup_cmds(const struct pb_netns *n, const struct pb_link *l, struc
 	return out;
 }
 
-int pb_netem_teardown_cmds(const struct pb_netns *n, struct pb_cmd *cmds, int max)
+int pb_netem_teardown_cmds(const struct pb_netns *n, struct pb_netem_cmd *cmds, int max)
 {
 	if (max < 2)
 		return 0;
@@ -115,7 +116,7 @@ int pb_netem_teardown_cmds(const struct pb_netns *n, struct pb_cmd *cmds, int ma
 	return 2;
 }
 
-void pb_cmd_text(const struct pb_cmd *c, char *out, size_t len)
+void pb_netem_cmd_text(const struct pb_netem_cmd *c, char *out, size_t len)
 {
 	size_t n = 0;
 	if (len)
@@ -141,11 +142,11 @@ static void exec_tool(char *const argv[])
 	}
 }
 
-int pb_cmd_run(const struct pb_cmd *c, char *err, size_t len)
+int pb_netem_run(const struct pb_netem_cmd *c, char *err, size_t len)
 {
 	char line[PB_NETEM_ARGS * 48], *argv[PB_NETEM_ARGS + 1];
 	int pfd[2], status = 0;
-	pb_cmd_text(c, line, sizeof line);
+	pb_netem_cmd_text(c, line, sizeof line);
 	pb_log(PB_LOG_INFO, "netem: %s", line);
 	if (len)
 		err[0] = '\0';
@@ -219,7 +220,7 @@ static int have_net_admin(void)
 
 int pb_netem_setup(struct pb_netns *n, const struct pb_link *l, char *why, size_t len)
 {
-	struct pb_cmd cmds[12];
+	struct pb_netem_cmd cmds[12];
 	char err[768];
 	if (!have_net_admin()) {
 		snprintf(why, len, "unavailable: making a network namespace needs root or "
@@ -229,7 +230,7 @@ int pb_netem_setup(struct pb_netns *n, const struct pb_link *l, char *why, size_
 	pb_netem_reap_stale();
 	int k = pb_netem_setup_cmds(n, l, cmds, 12);
 	for (int i = 0; i < k; i++) {
-		int rc = pb_cmd_run(&cmds[i], err, sizeof err);
+		int rc = pb_netem_run(&cmds[i], err, sizeof err);
 		if (rc < 0) {
 			int netem = !strcmp(cmds[i].arg[0], "tc");
 			snprintf(why, len, "unavailable: %s%s", netem ?
@@ -246,7 +247,7 @@ int pb_netem_setup(struct pb_netns *n, const struct pb_link *l, char *why, size_
 
 void pb_netem_teardown(struct pb_netns *n)
 {
-	struct pb_cmd cmds[2];
+	struct pb_netem_cmd cmds[2];
 	char err[768], path[64];
 	if (!n || !n->created)
 		return;
@@ -254,10 +255,10 @@ void pb_netem_teardown(struct pb_netns *n)
 	int k = pb_netem_teardown_cmds(n, cmds, 2);
 	snprintf(path, sizeof path, "/sys/class/net/%s", n->veth_host);
 	if (access(path, F_OK) == 0)
-		pb_cmd_run(&cmds[0], err, sizeof err);
+		pb_netem_run(&cmds[0], err, sizeof err);
 	snprintf(path, sizeof path, NETNS_DIR "/%s", n->ns);
 	if (k > 1 && access(path, F_OK) == 0)
-		pb_cmd_run(&cmds[1], err, sizeof err);
+		pb_netem_run(&cmds[1], err, sizeof err);
 }
 
 int pb_netns_enter(const struct pb_netns *n)

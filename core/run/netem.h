@@ -20,7 +20,7 @@
 #define PB_NETEM_ARGS 24
 
 /* One command: argv[0] is the program ("ip" or "tc"). */
-struct pb_cmd {
+struct pb_netem_cmd {
 	int argc;
 	char arg[PB_NETEM_ARGS][48];
 };
@@ -30,8 +30,8 @@ struct pb_netns {
 	char ns[32];               /* pbnet-<tag> */
 	char veth_host[16];        /* pbh<tag>, in this namespace (IFNAMSIZ 16) */
 	char veth_ns[16];          /* pbn<tag>, in ns */
-	char addr_host[16];        /* 10.213.X.(4k+1) */
-	char addr_ns[16];          /* 10.213.X.(4k+2): where the server listens */
+	char addr_host[24];        /* 10.213.X.(4k+1) */
+	char addr_ns[24];          /* 10.213.X.(4k+2): where the server listens */
 	int created;               /* setup made something: teardown has work */
 };
 
@@ -40,20 +40,20 @@ void pb_netns_names(struct pb_netns *n, long tag);
 
 /* The commands that build n and shape both ends with l, in order; returns
  * how many were written (at most max).  The netem commands come last. */
-int pb_netem_setup_cmds(const struct pb_netns *n, const struct pb_link *l, struct pb_cmd *cmds,
+int pb_netem_setup_cmds(const struct pb_netns *n, const struct pb_link *l, struct pb_netem_cmd *cmds,
 			int max);
 /* The netem arguments for l after "... root": "netem delay 50ms 5ms loss
  * 1% rate 12mbit"; returns the count appended to c. */
-int pb_netem_args(const struct pb_link *l, struct pb_cmd *c);
+int pb_netem_args(const struct pb_link *l, struct pb_netem_cmd *c);
 /* The commands that remove n (veth first: it takes its peer; then the
  * namespace); returns how many. */
-int pb_netem_teardown_cmds(const struct pb_netns *n, struct pb_cmd *cmds, int max);
+int pb_netem_teardown_cmds(const struct pb_netns *n, struct pb_netem_cmd *cmds, int max);
 /* "ip -n pbnet-7 link set lo up": the command as one line (logs, tests). */
-void pb_cmd_text(const struct pb_cmd *c, char *out, size_t len);
+void pb_netem_cmd_text(const struct pb_netem_cmd *c, char *out, size_t len);
 
 /* Run one command (fork/exec, no shell; the line is logged first).  0, or
  * -errno with its stderr (or why it could not run) in err. */
-int pb_cmd_run(const struct pb_cmd *c, char *err, size_t len);
+int pb_netem_run(const struct pb_netem_cmd *c, char *err, size_t len);
 
 /* Make the link: namespace, veth, addresses, netem on both ends.  On
  * failure everything made so far is removed and why is written as
