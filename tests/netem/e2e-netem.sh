@@ -23,10 +23,10 @@ probe=pbnet-probe$$
 if ! ip netns add "$probe" 2> "$T/probe.err"; then
 	echo "SKIP: cannot create a network namespace: $(cat "$T/probe.err")"; exit 77
 fi
-if ! ip -n "$probe" link add pbprobe$$ type dummy 2> "$T/probe.err" ||
-   ! tc -n "$probe" qdisc add dev pbprobe$$ root netem delay 1ms 2> "$T/probe.err"; then
-	ip netns del "$probe"
-	echo "SKIP: the kernel has no netem (tc qdisc add ... netem failed: $(cat "$T/probe.err"))"; exit 77
+netem=1
+if ! ip -n "$probe" link add pbpa$$ type veth peer name pbpb$$ 2> "$T/probe.err" ||
+   ! tc -n "$probe" qdisc add dev pbpa$$ root netem delay 1ms 2> "$T/probe.err"; then
+	netem=0
 fi
 ip netns del "$probe"
 
@@ -38,6 +38,35 @@ ip netns add pbnet-$dead
 MODEL=$SRC/models/stories260K/stories260K.bin
 mkdir -p "$T/data"
 printf 'Once upon a time\nThe little dog\n' > "$T/data/p.txt"
+left_nothing() { # what
+	expect_eq "$1: no namespace left" "" "$(ip netns list | grep -E '^pbnet-' || true)"
+	expect_eq "$1: no veth left" "" "$(ip -o link | grep -E ': pb[hn][0-9]+[@:]' || true)"
+	expect_eq "$1: no server left" "" "$(pgrep -f "$T/out" || true)"
+}
+
+if [ "$netem" = 0 ]; then
+	# no netem here: a shaped cell must say so and fail, and still remove
+	# the namespace and veth it made (and the dead run's leftover)
+	reason=$(cat "$T/probe.err")
+	cat > "$T/u.yaml" <<YAML
+name: unavailable
+output: $T/out
+max_new_tokens: 4
+score_tokens: 0
+models: {s260: {path: $MODEL}}
+datasets: {p: {path: data/p.txt}}
+backends: {srv: {plugin: ref, serve: true, network: lte}}
+YAML
+	"$PB" run --progress plain "$T/u.yaml" > "$T/u.out" 2> "$T/u.err"
+	log=$(cat "$T"/out/cells/*/run.log "$T"/out/cells/*/manifest.yaml 2> /dev/null)
+	expect_contains "the cell says netem is unavailable" "$log" "network 'lte': unavailable: tc cannot add a netem qdisc"
+	expect_contains "run.log: the namespace was made" "$log" "netem: ip netns add pbnet-"
+	expect_contains "the dead run's namespace was removed" "$log" "link of process $dead"
+	left_nothing "netem unavailable"
+	[ "$fails" = 0 ] || finish
+	echo "SKIP: the kernel has no netem (tc qdisc add ... netem: $reason); the unavailable path passed"
+	exit 77
+fi
 cat > "$T/x.yaml" <<YAML
 name: netem
 output: $T/out
@@ -81,7 +110,5 @@ expect_contains "run.log: the tc command" "$(cat "$D50/run.log")" "root netem de
 expect_contains "run.log: the namespace command" "$(cat "$D50/run.log")" "netem: ip netns add pbnet-"
 expect_contains "run.log: the server listened inside" "$(cat "$D50/run.log")" "ready at http://10.213."
 expect_contains "the dead run's namespace was reported" "$(cat "$D50/run.log" "$LO/run.log")" "link of process $dead"
-expect_eq "no namespace left" "" "$(ip netns list | grep -E '^pbnet-' || true)"
-expect_eq "no veth left" "" "$(ip -o link | grep -E ': pb[hn][0-9]+[@:]' || true)"
-expect_eq "no server left" "" "$(pgrep -f "served.gguf" || true)"
+left_nothing "after the cells"
 finish
