@@ -58,6 +58,8 @@ for chain in dense mag; do
 	[ "$("$CSV" "$SV/probes.csv" rows)" -gt 0 ] && ok "$chain: probes sampled" || fail "$chain: no probe rows"
 done
 expect_eq "no server left" "" "$(pgrep -f "$T/out" || true)"
+san=$(grep -lE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$T"/out/cells/*/run.log || true)
+expect_eq "no sanitizer report in the cells' or servers' logs" "" "$san"
 
 # a served cell that times out: the runner kills the cell's process group,
 # the server (in it, and PR_SET_PDEATHSIG) goes too
