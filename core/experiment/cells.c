@@ -290,6 +290,12 @@ static char *config_text(const struct pb_experiment *e, const struct pb_cell *ce
 	}
 	sb_printf(&b, "backend:\n  ");
 	sb_step(&b, &cell->backend->step, 2);
+	if (cell->backend->serve) {   /* only then, so that other cells keep their ids */
+		const struct pb_link *l = &cell->backend->network;
+		sb_printf(&b, "serve: true\nnetwork:\n  delay_ms: %.15g\n  jitter_ms: %.15g\n"
+			  "  loss_pct: %.15g\n  rate_mbit: %.15g\n", l->delay_ms, l->jitter_ms,
+			  l->loss_pct, l->rate_mbit);
+	}
 	sb_printf(&b, "probes:%s\n", e->n_probes ? "" : " []");
 	for (int i = 0; i < e->n_probes; i++) {
 		sb_printf(&b, "  - ");

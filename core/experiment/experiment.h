@@ -76,9 +76,39 @@ struct pb_chain {
 	char aa_of[PB_NAME_MAX];
 };
 
+/* An emulated network link between a served cell's client and its server
+ * (issue 16, `network:`; core/experiment/network.c holds the presets,
+ * core/run/netem.c builds it).  Each figure applies to each direction:
+ * a packet is delayed delay_ms (± jitter_ms) on its way to the server and
+ * again on its way back, so a round trip gains 2 × delay_ms.  0 means
+ * "not shaped"; every figure 0 is the loopback link (no namespace). */
+struct pb_link {
+	char name[32];                /* the preset's name, or "custom" */
+	double delay_ms, jitter_ms;   /* one way */
+	double loss_pct;              /* per packet, each direction */
+	double rate_mbit;             /* each direction; 0: unlimited */
+};
+
+struct pb_link_preset {
+	const char *name;
+	struct pb_link link;
+	const char *source;           /* where the figures come from */
+};
+
+/* The named links (loopback, wifi, lte, 3g), NULL-terminated by name. */
+extern const struct pb_link_preset pb_link_presets[];
+const struct pb_link_preset *pb_link_preset_find(const char *name);
+/* 1 when the link shapes nothing (loopback). */
+int pb_link_is_loopback(const struct pb_link *l);
+
 struct pb_backend_spec {
 	char name[PB_NAME_MAX];
 	struct pb_step step;
+	/* `serve: true`: the cell serves its own chain with `prunebench
+	 * serve` in a child process and measures it through the `openai`
+	 * client (core/run/cell-served.c); `network:` then says the link. */
+	int serve;
+	struct pb_link network;
 };
 
 struct pb_cell {

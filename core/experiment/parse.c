@@ -22,7 +22,7 @@ static const char *const top_keys[] = {
 	"score_tokens", "timeout", "memory_limit", "defaults", "models", "datasets", "pruners", "backends", "probes",
 	"exclude", "include", "idle_baseline", "cooldown", "throttle_pct", "slurm",
 	"rounds", "aa_control",
-	"contention_threshold", "min_effect",
+	"contention_threshold", "min_effect", "network",
 };
 
 static int parse_bool(struct xctx *c, const struct xnode *n, const char *key, int *out);

@@ -86,10 +86,23 @@ static int n_options(const struct pb_plugin *p)
 	return n;
 }
 
+/* Keys of an entry that belong to the entry, not the plugin. */
+static const char *const entry_keys[] = { "plugin", NULL };
+static const char *const backend_keys[] = { "plugin", "serve", "network", NULL };
+
+static int skipped(const char *const *skip, const char *key)
+{
+	for (; skip && *skip; skip++)
+		if (!strcmp(*skip, key))
+			return 1;
+	return 0;
+}
+
 /* Parse an options mapping into config; set[i] marks option i as given.
- * skip: a key that belongs to the entry, not the plugin ("plugin"). */
+ * skip: keys that belong to the entry, not the plugin (NULL-terminated). */
 static int apply_opts(struct xctx *c, const char *what, const struct pb_plugin *p,
-		      void *config, unsigned char *set, const struct xnode *opts, const char *skip)
+		      void *config, unsigned char *set, const struct xnode *opts,
+		      const char *const *skip)
 {
 	char dym[160], msg[384];
 	if (!opts || xn_is_null(opts))
@@ -99,7 +112,7 @@ static int apply_opts(struct xctx *c, const char *what, const struct pb_plugin *
 			    xn_kind_name(opts));
 	for (int i = 0; i < opts->n; i++) {
 		const struct xnode *k = opts->keys[i], *v = opts->vals[i];
-		if (skip && !strcmp(k->text, skip))
+		if (skipped(skip, k->text))
 			continue;
 		const struct pb_option *o = pb_option_find(p->options, k->text);
 		if (!o) {
@@ -168,7 +181,7 @@ fail:
 
 /* One configured plugin use; errors about the use as a whole are at `at`. */
 static int make_step(struct xctx *c, enum pb_plugin_kind kind, const struct xnode *at,
-		     const char *plugin, const struct xnode *opts, const char *skip,
+		     const char *plugin, const struct xnode *opts, const char *const *skip,
 		     struct pb_step *out)
 {
 	const struct pb_plugin_entry *pe;
@@ -411,6 +424,52 @@ static int entry_plugin(struct xctx *c, const struct xnode *key, const struct xn
 	return ret;
 }
 
+/* `serve: true` and `network:` of a backend entry (issue 16): a served
+ * cell runs `prunebench serve` with this backend and measures it through
+ * the `openai` client; the top-level `network:` is the default link of
+ * every served entry without its own. */
+static int served_keys(struct xctx *c, const struct xnode *key, const struct xnode *val,
+		       struct pb_backend_spec *b)
+{
+	const struct xnode *s = val && val->kind == XN_MAP ? xn_get(val, "serve") : NULL;
+	const struct xnode *n = val && val->kind == XN_MAP ? xn_get(val, "network") : NULL;
+	const struct xnode *top = xn_get(c->root, "network");
+	const struct pb_plugin *p = b->step.plugin->desc;
+	int ret;
+	if (s) {
+		if ((ret = xp_scalar(c, s, "serve")) < 0)
+			return ret;
+		if (!strcmp(s->text, "true"))
+			b->serve = 1;
+		else if (strcmp(s->text, "false"))
+			return xerr(c, s, "'serve': expected true or false, got '%s'", s->text);
+	}
+	if (b->serve && pb_backend_is_remote(p->ops))
+		return xerr(c, s, "backend '%s': serve: true runs `prunebench serve` with a local "
+			    "backend, and '%s' is remote (it already sends requests to a server)",
+			    key->text, p->name);
+	if (b->serve) {
+		int client = 0;
+		for (int i = 0; c->reg && i < c->reg->n_entries; i++) {
+			const struct pb_plugin *d = c->reg->entries[i].desc;
+			client |= d && d->kind == PB_BACKEND && !strcmp(d->name, "openai");
+		}
+		if (!client)
+			return xerr(c, s, "backend '%s': serve: true measures the server through the "
+				    "'openai' backend, which is not built here (it needs libcurl)",
+				    key->text);
+	}
+	if (n && !b->serve)
+		return xerr(c, n, "backend '%s': 'network' shapes the link to a served cell's "
+			    "server; add 'serve: true' or remove it", key->text);
+	if (!b->serve)
+		return 0;
+	if (n || top)
+		return xp_parse_link(c, n ? n : top, &b->network);
+	b->network = pb_link_presets[0].link;   /* loopback */
+	return 0;
+}
+
 static int backend_entry(struct xctx *c, const struct xnode *key, struct xnode *val,
 			 const char *name, void *arg)
 {
@@ -427,9 +486,11 @@ static int backend_entry(struct xctx *c, const struct xnode *key, struct xnode *
 	b = &e->backends[e->n_backends];
 	memset(b, 0, sizeof *b);
 	snprintf(b->name, sizeof b->name, "%s", name);
-	ret = make_step(c, PB_BACKEND, at, at->text, val, "plugin", &b->step);
-	if (ret == 0)
+	ret = make_step(c, PB_BACKEND, at, at->text, val, backend_keys, &b->step);
+	if (ret == 0) {
 		e->n_backends++;
+		ret = served_keys(c, key, val, b);
+	}
 	return ret;
 }
 
@@ -440,7 +501,15 @@ static int backend_item(struct xctx *c, const struct xnode *key, struct xnode *v
 
 int xp_parse_backends(struct xctx *c)
 {
-	return plugin_list(c, "backends", 1, backend_item);
+	int ret = plugin_list(c, "backends", 1, backend_item);
+	const struct xnode *top = xn_get(c->root, "network");
+	if (ret < 0 || !top)
+		return ret;
+	for (int i = 0; i < c->e->n_backends; i++)
+		if (c->e->backends[i].serve)
+			return 0;
+	return xerr(c, top, "'network' shapes the link to a served cell's server, and no backend "
+		    "entry has 'serve: true'");
 }
 
 static int probe_item(struct xctx *c, const struct xnode *key, struct xnode *val)
@@ -457,7 +526,7 @@ static int probe_item(struct xctx *c, const struct xnode *key, struct xnode *val
 	if (!p)
 		return -ENOMEM;
 	e->probes = p;
-	ret = make_step(c, PB_PROBE, at, at->text, val, "plugin", &e->probes[e->n_probes]);
+	ret = make_step(c, PB_PROBE, at, at->text, val, entry_keys, &e->probes[e->n_probes]);
 	if (ret == 0)
 		e->n_probes++;
 	return ret;

@@ -78,6 +78,9 @@ int xp_parse_datasets(struct xctx *c);
 int xp_scalar(struct xctx *c, const struct xnode *n, const char *what);
 int xp_check_name(struct xctx *c, const struct xnode *at, const char *name, const char *what);
 
+/* network.c: a preset name or {delay_ms, jitter_ms, loss_pct, rate_mbit} */
+int xp_parse_link(struct xctx *c, const struct xnode *n, struct pb_link *out);
+
 /* slurm.c: the `slurm:` block into e->slurm; freed by pb_experiment_free */
 int xp_parse_slurm(struct xctx *c);
 void xp_slurm_clear(struct pb_slurm_spec *s);

@@ -5,6 +5,7 @@
 #ifndef PB_CELL_INTERNAL_H
 #define PB_CELL_INTERNAL_H
 
+#include "plugin/host.h"
 #include "run/cell-record.h"
 #include "run/run.h"
 #include "run/sampler.h"
@@ -32,5 +33,21 @@ void pb_cell_measure_conditions(struct pb_cell_ctx *x, struct pb_cell_record *re
  * 0 when the cell completed. */
 int pb_cell_remote_run(struct pb_cell_ctx *x, struct pb_cell_record *rec, void **probe_states,
 		       const struct pb_cell_job *job);
+
+/* The requests of a remote or served cell through client backend bp with
+ * config (a served cell's `openai` aimed at its own server). */
+int pb_cell_remote_requests(struct pb_cell_ctx *x, struct pb_cell_record *rec,
+			    void **probe_states, const struct pb_plugin *bp, const void *config);
+
+/* A served cell (backend `serve: true`, cell-served.c), after cell.c
+ * loaded and compressed *m: the model as a GGUF in the cell folder (or
+ * the rounds' kept one), *m and *kept freed, the server in a child (in
+ * its own network namespace when the link is shaped), the probes started
+ * on the server's process (x->sampler set), requests through `openai`,
+ * the server stopped on every path.  0 when the cell completed. */
+int pb_cell_served_run(struct pb_cell_ctx *x, struct pb_cell_record *rec, struct pb_model **m,
+		       struct pb_model **kept, const struct pb_cell_job *job,
+		       struct pb_host_ctx *probe_hosts, struct pb_probe_inst *probe_inst,
+		       void **probe_states);
 
 #endif

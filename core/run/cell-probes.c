@@ -13,6 +13,8 @@
 #include "run/cell-record.h"
 #include "util/util.h"
 
+int pb_cell_probe_pid;
+
 int pb_cell_start_probes(const struct pb_experiment *e, struct pb_cell_record *rec,
 			 struct pb_host_ctx *hosts, struct pb_probe_inst *inst, void **states)
 {
@@ -24,6 +26,7 @@ int pb_cell_start_probes(const struct pb_experiment *e, struct pb_cell_record *r
 		char why[512] = "";
 		states[i] = NULL;
 		pb_host_init(&hosts[i], p->name, e->seed, pb_default_threads());
+		hosts[i].host.pid = pb_cell_probe_pid;
 		if (p->available && p->available(&hosts[i].host, why, sizeof why) < 0) {
 			pb_cell_record_probe(rec, p->name, why[0] ? why : "not available");
 			continue;

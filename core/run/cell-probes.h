@@ -16,6 +16,10 @@
 
 struct pb_cell_record;
 
+/* The process the probes sample (pb_host.pid): 0, the cell itself; a
+ * served cell sets its server's pid before starting them (cell-served.c). */
+extern int pb_cell_probe_pid;
+
 /* Start every probe of e; one that is unavailable or fails to start is
  * recorded in rec with its reason and left out, never fatal.  hosts,
  * inst and states have e->n_probes entries; states[i] is the state of

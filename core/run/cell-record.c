@@ -202,6 +202,7 @@ void pb_cell_record_request(struct pb_cell_record *r, int repeat, int sample,
 	q->text = strdup(g->text ? g->text : "");
 	q->net.connect_ms = q->net.tls_ms = q->net.first_byte_ms = q->net.done_ms = NAN;
 	q->net.server_queue_ms = NAN;
+	q->net.server_prefill_ms = q->net.server_ttft_ms = q->net.server_decode_ms = NAN;
 	q->net.new_connections = q->net.usage_prompt = q->net.usage_completion = -1;
 	q->net.bytes_sent = q->net.bytes_received = -1;
 }
@@ -236,6 +237,7 @@ static const char *const net_hdr[] = {
 	"status", "error", "http_status", "finish_reason", "streamed", "connect_ms", "tls_ms",
 	"first_byte_ms", "done_ms", "new_connections", "bytes_sent", "bytes_received",
 	"usage_prompt_tokens", "usage_completion_tokens", "server_queue_ms",
+	"server_prefill_ms", "server_ttft_ms", "server_decode_ms",
 };
 enum { N_NET = (int)PB_ARRAY_LEN(net_hdr) };
 
@@ -256,6 +258,9 @@ static void net_fields(const struct pb_net_stat *n, char f[N_NET][64], const cha
 	fmtd(f[12], 64, n->usage_prompt < 0 ? NAN : n->usage_prompt);
 	fmtd(f[13], 64, n->usage_completion < 0 ? NAN : n->usage_completion);
 	fmtd(f[14], 64, n->server_queue_ms);
+	fmtd(f[15], 64, n->server_prefill_ms);
+	fmtd(f[16], 64, n->server_ttft_ms);
+	fmtd(f[17], 64, n->server_decode_ms);
 	for (int k = 0; k < N_NET; k++)
 		if (k != 1)
 			v[k] = f[k];

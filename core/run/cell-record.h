@@ -38,6 +38,7 @@ struct pb_req_stat {
 		int failed;            /* the request failed: error says why */
 		char *error;
 		double connect_ms, tls_ms, first_byte_ms, done_ms, server_queue_ms;
+		double server_prefill_ms, server_ttft_ms, server_decode_ms;   /* NAN: not said */
 		int new_connections, http_status, streamed;
 		int usage_prompt, usage_completion;   /* -1: not reported */
 		int64_t bytes_sent, bytes_received;   /* -1: unknown */

@@ -62,6 +62,9 @@ void pb_cell_record_remote_request(struct pb_cell_record *r, int repeat, int sam
 	n->first_byte_ms = res->first_byte_ms;
 	n->done_ms = res->done_ms;
 	n->server_queue_ms = res->server_queue_ms;
+	n->server_prefill_ms = res->server_prefill_ms;
+	n->server_ttft_ms = res->server_ttft_ms;
+	n->server_decode_ms = res->server_decode_ms;
 	n->new_connections = res->new_connections;
 	n->http_status = res->http_status;
 	n->streamed = res->streamed;
@@ -90,6 +93,15 @@ void pb_cell_record_remote_summary(const struct pb_cell_record *r, struct pb_row
 	double *x = malloc((size_t)(n ? n : 1) * sizeof *x);
 	pb_row_set(row, "remote", "%d", 1);
 	pb_row_set(row, "requests_failed", "%d", r->n_failed);
+	if (r->c && r->c->backend->serve) {   /* the cell served its own chain */
+		const struct pb_link *l = &r->c->backend->network;
+		pb_row_set(row, "served", "%d", 1);
+		pb_row_set(row, "network", "%s", l->name);
+		pb_row_setd(row, "net_delay_ms", l->delay_ms);
+		pb_row_setd(row, "net_jitter_ms", l->jitter_ms);
+		pb_row_setd(row, "net_loss_pct", l->loss_pct);
+		pb_row_setd(row, "net_rate_mbit", l->rate_mbit);
+	}
 	/* no weights here: the size and sparsity columns cannot be known */
 	static const char *const unknown[] = {
 		"sparsity_target", "sparsity_achieved", "sparsity_linears", "params_removed_pct",
@@ -108,6 +120,8 @@ void pb_cell_record_remote_summary(const struct pb_cell_record *r, struct pb_row
 	NET(connect_ms, "connect_ms");
 	NET(first_byte_ms, "first_byte_ms");
 	NET(server_queue_ms, "server_queue_ms");
+	NET(server_prefill_ms, "server_prefill_ms");
+	NET(server_ttft_ms, "server_ttft_ms");
 #undef NET
 #define MEAN(field, name) do { \
 		for (int i = 0; i < n; i++) { \
@@ -137,6 +151,7 @@ static int one(const struct pb_backend_ops *ops, void *bstate, struct pb_complet
 	res->struct_size = sizeof *res;
 	res->done_ms = res->connect_ms = res->tls_ms = res->first_byte_ms = NAN;
 	res->server_queue_ms = NAN;
+	res->server_prefill_ms = res->server_ttft_ms = res->server_decode_ms = NAN;
 	res->new_connections = res->usage_prompt_tokens = res->usage_completion_tokens = -1;
 	res->bytes_sent = res->bytes_received = -1;
 	int rc = ops->complete(bstate, req, res);
@@ -154,16 +169,8 @@ static int one(const struct pb_backend_ops *ops, void *bstate, struct pb_complet
 int pb_cell_remote_run(struct pb_cell_ctx *x, struct pb_cell_record *rec, void **probe_states,
 		       const struct pb_cell_job *job)
 {
-	const struct pb_experiment *e = x->e;
 	const struct pb_cell *c = x->c;
 	const struct pb_plugin *bp = c->backend->step.plugin->desc;
-	const struct pb_backend_ops *ops = bp->ops;
-	struct pb_dataset *ds = NULL;
-	struct pb_dataset_opts dopts;
-	struct pb_host_ctx host;
-	void *bstate = NULL;
-	char err[1024] = "";
-	int rc = -1;
 
 	rec->remote = 1;
 	if (job->kind != PB_JOB_MEASURE) {   /* the runner forks neither for a remote cell */
@@ -176,11 +183,28 @@ int pb_cell_remote_run(struct pb_cell_ctx *x, struct pb_cell_record *rec, void *
 		       "cell's chain must be dense ([])", bp->name, c->chain->name);
 		return -EINVAL;
 	}
-	snprintf(rec->model_name, sizeof rec->model_name, "%s", c->model->name);
 	pb_sayf(rec->accuracy_note, sizeof rec->accuracy_note, "perplexity, top-1 agreement and "
 		"KL: unavailable: remote backend (teacher forcing needs the model's logits, which "
 		"an OpenAI-compatible server does not return); exact match, token F1 and ROUGE-L "
 		"score the returned text");
+	return pb_cell_remote_requests(x, rec, probe_states, bp, c->backend->step.config);
+}
+
+int pb_cell_remote_requests(struct pb_cell_ctx *x, struct pb_cell_record *rec,
+			    void **probe_states, const struct pb_plugin *bp, const void *config)
+{
+	const struct pb_experiment *e = x->e;
+	const struct pb_cell *c = x->c;
+	const struct pb_backend_ops *ops = bp->ops;
+	struct pb_dataset *ds = NULL;
+	struct pb_dataset_opts dopts;
+	struct pb_host_ctx host;
+	void *bstate = NULL;
+	char err[1024] = "";
+	int rc = -1;
+
+	rec->remote = 1;
+	snprintf(rec->model_name, sizeof rec->model_name, "%s", c->model->name);
 	pb_input_dataset_opts(e, c->dataset, &dopts);
 	if (pb_dataset_load(&dopts, &ds, err, sizeof err) < 0) {
 		pb_log(PB_LOG_ERROR, "dataset '%s': %s", c->dataset->name, err);
@@ -193,7 +217,7 @@ int pb_cell_remote_run(struct pb_cell_ctx *x, struct pb_cell_record *rec, void *
 		pb_log(PB_LOG_ERROR, "backend '%s' is not available: %s", bp->name, err);
 		goto out;
 	}
-	int ierr = bp->init(&host.host, c->backend->step.config, &bstate);
+	int ierr = bp->init(&host.host, config, &bstate);
 	if (ierr < 0) {
 		pb_log(PB_LOG_ERROR, "backend '%s': init failed: %s", bp->name, strerror(-ierr));
 		bstate = NULL;

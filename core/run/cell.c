@@ -426,8 +426,11 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		pb_log(PB_LOG_INFO, "round %d of %d, position %d in the round", job->round,
 		       job->n_rounds, job->position);
 
-	n_probes = pb_cell_start_probes(e, &rec, probe_hosts, probe_inst, probe_states);
-	if (pb_sampler_start(&x.sampler, probe_inst, n_probes, PB_PHASE_LOAD) < 0) {
+	/* a served cell's probes sample its server, from its start
+	 * (cell-served.c); load and compression here are timed only */
+	const int served = c->backend->serve;
+	n_probes = served ? 0 : pb_cell_start_probes(e, &rec, probe_hosts, probe_inst, probe_states);
+	if (!served && pb_sampler_start(&x.sampler, probe_inst, n_probes, PB_PHASE_LOAD) < 0) {
 		pb_log(PB_LOG_ERROR, "cannot start the probe sampler");
 		goto out;
 	}
@@ -460,8 +463,9 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 	 * (README "Bit-identical accuracy"), so a multi-round cell scores in
 	 * round 1 only; later rounds cost measurement time only and leave the
 	 * accuracy columns empty (rounds.c pools round 1's). */
-	const int score_here = !(job->kind == PB_JOB_MEASURE && job->n_rounds > 1 && job->round > 1);
-	rec.accuracy_from_round1 = !score_here;
+	const int score_here = !(job->kind == PB_JOB_MEASURE && job->n_rounds > 1 && job->round > 1) &&
+		!(served && job->kind == PB_JOB_MEASURE);
+	rec.accuracy_from_round1 = !score_here && !served;
 	/* (an encoder-decoder on raw text is not scored: no reference either) */
 	if (job->kind != PB_JOB_COMPRESS && e->score_tokens > 0 && score_here &&
 	    !(ds->kind == PB_DATASET_TEXT && m->hp.n_enc_layers > 0)) {
@@ -503,6 +507,12 @@ int pb_cell_execute(const struct pb_experiment *e, const struct pb_cell *c,
 		if (keep_compressed(m, &rec, job->compressed) < 0)
 			goto out;
 		rc = 0;
+		goto out;
+	}
+
+	if (served) {
+		rc = pb_cell_served_run(&x, &rec, &m, &kept, job, probe_hosts, probe_inst,
+					probe_states) < 0 ? -1 : 0;
 		goto out;
 	}
 

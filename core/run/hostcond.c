@@ -21,6 +21,7 @@ enum { FREQ_NONE, FREQ_CPUFREQ, FREQ_CPUINFO };
 
 struct pb_hostcond {
 	char path_stat[4096], path_self[4096], path_load[4096], path_cpuinfo[4096];
+	char path_also[4096];     /* pb_hostcond_also_pid's stat, "" none */
 	int freq_src;
 	char **freq_paths;    /* cpufreq: every CPU's scaling_cur_freq */
 	int n_freq;
@@ -87,6 +88,8 @@ static int cpufreq_scan(struct pb_hostcond *h, const char *root)
 	return h->n_freq;
 }
 
+int pb_hostcond_also_pid;
+
 int pb_hostcond_open(struct pb_hostcond **out, const char *root)
 {
 	struct pb_hostcond *h = calloc(1, sizeof *h);
@@ -98,6 +101,11 @@ int pb_hostcond_open(struct pb_hostcond **out, const char *root)
 		root = "/";
 	join(h->path_stat, sizeof h->path_stat, root, "proc/stat");
 	join(h->path_self, sizeof h->path_self, root, "proc/self/stat");
+	if (pb_hostcond_also_pid > 0) {
+		char rel[64];
+		snprintf(rel, sizeof rel, "proc/%d/stat", pb_hostcond_also_pid);
+		join(h->path_also, sizeof h->path_also, root, rel);
+	}
 	join(h->path_load, sizeof h->path_load, root, "proc/loadavg");
 	join(h->path_cpuinfo, sizeof h->path_cpuinfo, root, "proc/cpuinfo");
 	if (cpufreq_scan(h, root) > 0)
@@ -230,6 +238,10 @@ void pb_hostcond_read(struct pb_hostcond *h, unsigned flags, struct pb_host_read
 	 * low by it — never hides a busy machine */
 	if (slurp(h, h->path_self) > 0)
 		r->self_ticks = self_ticks(h->buf);
+	if (h->path_also[0] && !isnan(r->self_ticks) && slurp(h, h->path_also) > 0) {
+		double t = self_ticks(h->buf);   /* a served cell's server is ours too */
+		r->self_ticks = isnan(t) ? NAN : r->self_ticks + t;
+	}
 	if (slurp(h, h->path_stat) > 0)
 		r->busy_ticks = stat_busy(h->buf);
 	if (!(flags & PB_HC_SLOW))

@@ -30,6 +30,9 @@ struct pb_hostcond;
 /* root NULL or "" is "/".  Never fails for a missing file (its figures
  * read NAN); 0 or -ENOMEM. */
 int pb_hostcond_open(struct pb_hostcond **out, const char *root);
+/* A process whose CPU counts as ours, not others' (a served cell's
+ * server, set before the sampler opens its reader); 0: none. */
+extern int pb_hostcond_also_pid;
 void pb_hostcond_close(struct pb_hostcond *h);
 
 /* What to read: CPU counters always; load average and frequency only

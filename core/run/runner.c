@@ -30,6 +30,7 @@
 #include "results/results.h"
 #include "run/cell-record.h"
 #include "run/memlimit.h"
+#include "run/netem.h"
 #include "run/progress.h"
 #include "run/reference.h"
 #include "run/rounds.h"
@@ -377,6 +378,8 @@ static int run_child(const struct pb_experiment *e, const struct pb_cell *c,
 	drain_status(&ch);
 	close(ch.status_fd);
 	kill(-ch.pid, SIGKILL);   /* anything the cell left behind */
+	if (c->backend->serve)    /* a served cell's link, when it could not remove it */
+		pb_netem_reap((long)ch.pid);
 	/* scancel, a Slurm time limit or preemption signal every process of
 	 * the job, the cell's child included, and the child may die before
 	 * our own SIGTERM is handled: that is an interrupted batch, not a

@@ -99,6 +99,11 @@ struct pb_host {
 	 * math.  0 or -EINVAL. */
 	int (*quantize_row)(const struct pb_host *h, enum pb_dtype dtype, const float *x,
 			    void *dst, int64_t n);
+	/* Appended (issue 16); check with PB_HOST_HAS.  The process a probe
+	 * of per-process figures (CPU time, RSS, faults, threads) samples,
+	 * fixed from init() to fini(): a served cell's server.  0: the
+	 * calling process (/proc/self). */
+	int pid;
 };
 
 /* Does host h have the appended hook `field` (an older core may not)? */
@@ -229,6 +234,11 @@ struct pb_complete_res {
 	 * -errno then, and keeps whatever arrived before the failure.  The
 	 * core logs it: the plugin does not. */
 	char error[512];
+	/* Appended (issue 16, served cells): the server's own account of the
+	 * request from `prunebench serve`'s `prunebench` object — prefill,
+	 * time to its first token, decode — NAN when it did not say.  Write
+	 * them only when struct_size covers them (an older core's is shorter). */
+	double server_prefill_ms, server_ttft_ms, server_decode_ms;
 };
 
 struct pb_backend_ops {

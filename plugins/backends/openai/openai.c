@@ -291,6 +291,12 @@ static int oa_complete(void *state, const struct pb_complete_req *req, struct pb
 	res->usage_prompt_tokens = (int)s->sse.usage_prompt;
 	res->usage_completion_tokens = (int)s->sse.usage_completion;
 	res->server_queue_ms = s->sse.queue_ms;
+	if (res->struct_size >= offsetof(struct pb_complete_res, server_decode_ms) +
+	    sizeof res->server_decode_ms) {
+		res->server_prefill_ms = s->sse.prefill_ms;
+		res->server_ttft_ms = s->sse.ttft_ms;
+		res->server_decode_ms = s->sse.decode_ms;
+	}
 	snprintf(res->finish_reason, sizeof res->finish_reason, "%s", s->sse.finish_reason);
 	curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, NULL);

@@ -32,6 +32,7 @@ void pb_sse_init(struct pb_sse *s, void (*on_text)(void *ctx, const char *text, 
 	s->ctx = ctx;
 	s->usage_prompt = s->usage_completion = -1;
 	s->queue_ms = NAN;
+	s->prefill_ms = s->ttft_ms = s->decode_ms = NAN;
 }
 
 void pb_sse_free(struct pb_sse *s)
@@ -160,6 +161,12 @@ static int chunk(struct pb_sse *s, const json_t *root, const char *where)
 		double v;
 		if (number(json_object_get(ext, "queue_ms"), &v) && v >= 0)
 			s->queue_ms = v;
+		if (number(json_object_get(ext, "prefill_ms"), &v) && v >= 0)
+			s->prefill_ms = v;
+		if (number(json_object_get(ext, "ttft_ms"), &v) && v >= 0)
+			s->ttft_ms = v;
+		if (number(json_object_get(ext, "decode_ms"), &v) && v >= 0)
+			s->decode_ms = v;
 	}
 	return 0;
 }

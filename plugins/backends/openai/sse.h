@@ -35,6 +35,7 @@ struct pb_sse {
 	char finish_reason[32];    /* the last one a chunk gave, "" none */
 	long usage_prompt, usage_completion;   /* -1 until a usage object says */
 	double queue_ms;           /* the `prunebench` extension's queue_ms; NAN until given */
+	double prefill_ms, ttft_ms, decode_ms;   /* the same object's; NAN until given */
 	char error[512];           /* why the last call failed, "" none */
 
 	/* ---- called for each piece of output text, in order (may be NULL) */

@@ -13,7 +13,9 @@
  * exists so that tests can point the probe at fixture trees.  Every field is
  * parsed defensively: a missing or malformed field is NAN for that channel,
  * never an error, because /proc layouts differ between kernels.  Only a
- * missing proc/self/stat makes read() fail.
+ * missing proc/self/stat makes read() fail.  A host that names a process
+ * (pb_host.pid, a served cell's server) moves every proc/self path to
+ * proc/<pid>.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -443,12 +445,17 @@ static int ps_init(const struct pb_host *h, const void *config, void **state)
 	if (!s)
 		return -ENOMEM;
 	s->host = h;
-	if (make_path(s->path_stat, root, "proc/self/stat") ||
-	    make_path(s->path_status, root, "proc/self/status") ||
-	    make_path(s->path_io, root, "proc/self/io") ||
+	/* the host may name another process to sample (a served cell's
+	 * server, issue 16); the system-wide files stay what they are */
+	char proc[32] = "proc/self", rel[64];
+	if (PB_HOST_HAS(h, pid) && h->pid > 0)
+		snprintf(proc, sizeof proc, "proc/%d", h->pid);
+	if ((snprintf(rel, sizeof rel, "%s/stat", proc), make_path(s->path_stat, root, rel)) ||
+	    (snprintf(rel, sizeof rel, "%s/status", proc), make_path(s->path_status, root, rel)) ||
+	    (snprintf(rel, sizeof rel, "%s/io", proc), make_path(s->path_io, root, rel)) ||
 	    make_path(s->path_sys, root, "proc/stat") ||
 	    make_path(s->path_meminfo, root, "proc/meminfo") ||
-	    make_path(s->path_task, root, "proc/self/task")) {
+	    (snprintf(rel, sizeof rel, "%s/task", proc), make_path(s->path_task, root, rel))) {
 		free(s);
 		return -ENAMETOOLONG;
 	}
