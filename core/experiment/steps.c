@@ -86,10 +86,23 @@ static int n_options(const struct pb_plugin *p)
 	return n;
 }
 
+/* Keys of a backend or probe entry that belong to the entry, not to the
+ * plugin's options. */
+static const char *const entry_keys[] = { "plugin", "load", NULL };
+
+static int is_entry_key(const char *const *skip, const char *key)
+{
+	for (int i = 0; skip && skip[i]; i++)
+		if (!strcmp(skip[i], key))
+			return 1;
+	return 0;
+}
+
 /* Parse an options mapping into config; set[i] marks option i as given.
- * skip: a key that belongs to the entry, not the plugin ("plugin"). */
+ * skip: keys that belong to the entry, not the plugin (entry_keys). */
 static int apply_opts(struct xctx *c, const char *what, const struct pb_plugin *p,
-		      void *config, unsigned char *set, const struct xnode *opts, const char *skip)
+		      void *config, unsigned char *set, const struct xnode *opts,
+		      const char *const *skip)
 {
 	char dym[160], msg[384];
 	if (!opts || xn_is_null(opts))
@@ -99,7 +112,7 @@ static int apply_opts(struct xctx *c, const char *what, const struct pb_plugin *
 			    xn_kind_name(opts));
 	for (int i = 0; i < opts->n; i++) {
 		const struct xnode *k = opts->keys[i], *v = opts->vals[i];
-		if (skip && !strcmp(k->text, skip))
+		if (is_entry_key(skip, k->text))
 			continue;
 		const struct pb_option *o = pb_option_find(p->options, k->text);
 		if (!o) {
@@ -168,7 +181,7 @@ fail:
 
 /* One configured plugin use; errors about the use as a whole are at `at`. */
 static int make_step(struct xctx *c, enum pb_plugin_kind kind, const struct xnode *at,
-		     const char *plugin, const struct xnode *opts, const char *skip,
+		     const char *plugin, const struct xnode *opts, const char *const *skip,
 		     struct pb_step *out)
 {
 	const struct pb_plugin_entry *pe;
@@ -427,9 +440,11 @@ static int backend_entry(struct xctx *c, const struct xnode *key, struct xnode *
 	b = &e->backends[e->n_backends];
 	memset(b, 0, sizeof *b);
 	snprintf(b->name, sizeof b->name, "%s", name);
-	ret = make_step(c, PB_BACKEND, at, at->text, val, "plugin", &b->step);
+	ret = make_step(c, PB_BACKEND, at, at->text, val, entry_keys, &b->step);
 	if (ret == 0)
 		e->n_backends++;
+	if (ret == 0)
+		ret = xp_backend_load(c, val, b);
 	return ret;
 }
 
@@ -457,7 +472,8 @@ static int probe_item(struct xctx *c, const struct xnode *key, struct xnode *val
 	if (!p)
 		return -ENOMEM;
 	e->probes = p;
-	ret = make_step(c, PB_PROBE, at, at->text, val, "plugin", &e->probes[e->n_probes]);
+	static const char *const probe_keys[] = { "plugin", NULL };
+	ret = make_step(c, PB_PROBE, at, at->text, val, probe_keys, &e->probes[e->n_probes]);
 	if (ret == 0)
 		e->n_probes++;
 	return ret;

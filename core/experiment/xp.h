@@ -78,6 +78,13 @@ int xp_parse_datasets(struct xctx *c);
 int xp_scalar(struct xctx *c, const struct xnode *n, const char *what);
 int xp_check_name(struct xctx *c, const struct xnode *at, const char *name, const char *what);
 
+/* load.c: `load:` and `slo:` (top level), a backend entry's load (its
+ * own `load:` or the top level's; refused on an in-process backend) */
+int xp_parse_load(struct xctx *c, const struct xnode *n, const char *what,
+		  struct pb_load_spec *out);
+int xp_parse_load_settings(struct xctx *c);
+int xp_backend_load(struct xctx *c, const struct xnode *entry, struct pb_backend_spec *b);
+
 /* slurm.c: the `slurm:` block into e->slurm; freed by pb_experiment_free */
 int xp_parse_slurm(struct xctx *c);
 void xp_slurm_clear(struct pb_slurm_spec *s);
