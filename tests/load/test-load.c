@@ -296,7 +296,7 @@ START_TEST(test_settings_bad)
 	load_bad(BASE "slo: {}\nbackends:\n  ref: {}\n", "give 'ttft_ms', 'tpot_ms' or both");
 	load_bad(BASE "load: 4\nbackends:\n  ref: {}\n", "expected a mapping");
 	/* the position of the top-level load for an in-process entry */
-	load_bad(BASE "load: {mode: open, rate: 1}\nbackends:\n  ref: {}\n", "exp.yaml:5:7:");
+	load_bad(BASE "load: {mode: open, rate: 1}\nbackends:\n  ref: {}\n", "exp.yaml:7:7:");
 }
 END_TEST
 
