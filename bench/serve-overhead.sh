@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/serve-overhead.sh — what `prunebench serve` adds per request and
 # per token on loopback (issue 16): one experiment, two cells on the same
-# model (stories260K from models/, or MODEL), both greedy and dense on
+# model (stories260K from models/, or MODEL: a path or synth:PRESET), both greedy and dense on
 # cpu-blas with one thread:
 #   local  in process: the cell's own session, pb_generate — what
 #          `prunebench generate` runs;
@@ -21,7 +21,11 @@ cd "$(dirname "$0")/.."
 rounds=${1:-5}
 ntok=${2:-64}
 repeat=${3:-4}
-model=$(realpath "${4:-models/stories260K/stories260K.bin}")
+model=${4:-models/stories260K/stories260K.bin}
+case $model in
+synth:*) model_yaml="{synth: ${model#synth:}}" ;;
+*) model=$(realpath "$model"); model_yaml="{path: $model}" ;;
+esac
 pb=$(realpath "${PB:-build/prunebench}")
 out=$(mktemp -d)
 export OPENBLAS_NUM_THREADS=1 SLURM_CPUS_PER_TASK=1
@@ -44,7 +48,7 @@ repeat: $repeat
 warmup: 2
 max_new_tokens: $ntok
 models:
-  m: {path: $model}
+  m: $model_yaml
 datasets:
   p: {path: prompts.txt}
 pruners:
@@ -56,7 +60,7 @@ YAML
 "$pb" run --progress plain "$out/x.yaml" > "$out/run.out" 2> "$out/run.err" ||
 	{ tail -20 "$out/run.err"; exit 1; }
 
-python3 - "$out/res" "$rounds" "$ntok" "$repeat" <<'PY'
+python3 - "$out/res" "$rounds" "$ntok" "$repeat" "$(basename "$model")" <<'PY'
 import csv, glob, statistics as st, sys
 res, rounds, ntok, repeat = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 def cell(name):
@@ -73,7 +77,7 @@ def cell(name):
         out[col] = (st.median(meds), min(meds), max(meds))
     return out
 local, api = cell("local"), cell("api")
-print(f"serve overhead: stories260K, cpu-blas 1 thread, {ntok} tokens, {rounds} rounds x {repeat} repeats x 2 prompts (interleaved)")
+print(f"serve overhead: {sys.argv[5]}, cpu-blas 1 thread, {ntok} tokens, {rounds} rounds x {repeat} repeats x 2 prompts (interleaved)")
 print(f"{'':10} {'in-process p50':>22} {'serve+openai p50':>22} {'added':>10}")
 for k, label in (("ttft_ms", "TTFT"), ("tpot_ms", "TPOT"), ("itl_ms", "ITL")):
     a, b = local[k], api[k]
