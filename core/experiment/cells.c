@@ -296,6 +296,21 @@ static char *config_text(const struct pb_experiment *e, const struct pb_cell *ce
 			  "  loss_pct: %.15g\n  rate_mbit: %.15g\n", l->delay_ms, l->jitter_ms,
 			  l->loss_pct, l->rate_mbit);
 	}
+	/* only a load other than the default, so that the ids of cells
+	 * without one stay what they were */
+	const struct pb_load_spec *l = &cell->backend->load;
+	if (!pb_load_is_default(l)) {
+		sb_printf(&b, "load:\n  mode: %s\n  concurrency: %d\n",
+			  l->mode == PB_LOAD_OPEN ? "open" : "closed", l->concurrency);
+		if (l->mode == PB_LOAD_OPEN)
+			sb_printf(&b, "  rate: %.15g\n  arrivals: %s\n  seed: %llu\n", l->rate_rps,
+				  l->arrivals == PB_ARRIVALS_CONSTANT ? "constant" : "poisson",
+				  (unsigned long long)l->seed);
+		if (l->requests)
+			sb_printf(&b, "  requests: %ld\n", l->requests);
+		if (l->duration_s > 0)
+			sb_printf(&b, "  duration: %.15g\n", l->duration_s);
+	}
 	sb_printf(&b, "probes:%s\n", e->n_probes ? "" : " []");
 	for (int i = 0; i < e->n_probes; i++) {
 		sb_printf(&b, "  - ");

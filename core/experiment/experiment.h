@@ -101,6 +101,40 @@ const struct pb_link_preset *pb_link_preset_find(const char *name);
 /* 1 when the link shapes nothing (loopback). */
 int pb_link_is_loopback(const struct pb_link *l);
 
+/* `load:` (issue 16 item 4): how a remote cell's requests arrive, like
+ * vLLM's `bench serve` and MLPerf LoadGen's Server scenario.  Closed loop:
+ * `concurrency` clients, each sending its next request when its last one
+ * ended.  Open loop: requests are scheduled from the cell's start at
+ * `rate_rps` (Poisson or constant gaps, seeded) and sent at their time
+ * whether or not earlier ones ended; `concurrency` caps the requests in
+ * flight (a request past the cap waits in the client: its queueing delay).
+ * The default (given 0) is today's: closed, one client, every record once
+ * per repeat.  Parsed by experiment/load.c, run by run/cell-load.c. */
+enum pb_load_mode { PB_LOAD_CLOSED = 0, PB_LOAD_OPEN = 1 };
+enum pb_arrivals { PB_ARRIVALS_POISSON = 0, PB_ARRIVALS_CONSTANT = 1 };
+
+#define PB_LOAD_MAX_CONCURRENCY 1024
+#define PB_LOAD_OPEN_CONCURRENCY 64     /* open loop's default cap on requests in flight */
+
+struct pb_load_spec {
+	int given;                    /* a `load:` applies to this entry; 0: the default */
+	enum pb_load_mode mode;
+	int concurrency;              /* closed: clients; open: most requests in flight */
+	double rate_rps;              /* open: mean arrivals per second */
+	enum pb_arrivals arrivals;    /* open */
+	uint64_t seed;                /* open, poisson: the arrivals' seed (default: the experiment's) */
+	long requests;                /* N requests (records cycled); 0: every record × repeat */
+	double duration_s;            /* send requests for D seconds; 0: by count */
+};
+
+/* `slo:` {ttft_ms, tpot_ms}: a request meets it when it succeeded and its
+ * TTFT and TPOT are within both (goodput, as DistServe and vLLM count it);
+ * a bound not given (0) does not constrain.  Judges results: not part of
+ * a cell's id. */
+struct pb_slo_spec {
+	double ttft_ms, tpot_ms;
+};
+
 struct pb_backend_spec {
 	char name[PB_NAME_MAX];
 	struct pb_step step;
@@ -109,6 +143,8 @@ struct pb_backend_spec {
 	 * client (core/run/cell-served.c); `network:` then says the link. */
 	int serve;
 	struct pb_link network;
+	/* `load:` of the entry, else the experiment's (given 0: the default) */
+	struct pb_load_spec load;
 };
 
 struct pb_cell {
@@ -176,6 +212,10 @@ struct pb_experiment {
 	 * the report calls a change real only when its test rejects
 	 * |effect| ≤ this.  Not part of the cell id (it judges results). */
 	double min_effect_pct;
+	/* issue 16 item 4: the top-level `load:` (each backend entry may
+	 * override it) and `slo:` */
+	struct pb_load_spec load;
+	struct pb_slo_spec slo;
 
 	struct pb_model_spec *models;      int n_models;
 	struct pb_dataset_spec *datasets;  int n_datasets;
@@ -206,6 +246,10 @@ void pb_experiment_free(struct pb_experiment *e);
  * "UNLIMITED") / --mem ("4G", "500M", "8000")?  1 yes, 0 no. */
 int pb_slurm_time_ok(const char *s);
 int pb_slurm_mem_ok(const char *s);
+
+/* Is this today's load (closed loop, one client, every record once per
+ * repeat)?  experiment/load.c */
+int pb_load_is_default(const struct pb_load_spec *l);
 
 /* The cell with this id, or NULL. */
 const struct pb_cell *pb_experiment_cell(const struct pb_experiment *e, const char *id);

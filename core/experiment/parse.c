@@ -22,7 +22,7 @@ static const char *const top_keys[] = {
 	"score_tokens", "timeout", "memory_limit", "defaults", "models", "datasets", "pruners", "backends", "probes",
 	"exclude", "include", "idle_baseline", "cooldown", "throttle_pct", "slurm",
 	"rounds", "aa_control",
-	"contention_threshold", "min_effect", "network",
+	"contention_threshold", "min_effect", "network", "load", "slo",
 };
 
 static int parse_bool(struct xctx *c, const struct xnode *n, const char *key, int *out);
@@ -269,6 +269,8 @@ int xp_parse_settings(struct xctx *c)
 	if ((n = xn_get(r, "aa_control")) && (ret = parse_bool(c, n, "aa_control", &e->aa_control)) < 0)
 		return ret;
 	c->aa_node = n;
+	if ((ret = xp_parse_load_settings(c)) < 0)
+		return ret;
 	return parse_probe_settings(c);
 }
 

@@ -88,7 +88,7 @@ static int n_options(const struct pb_plugin *p)
 
 /* Keys of an entry that belong to the entry, not the plugin. */
 static const char *const entry_keys[] = { "plugin", NULL };
-static const char *const backend_keys[] = { "plugin", "serve", "network", NULL };
+static const char *const backend_keys[] = { "plugin", "serve", "network", "load", NULL };
 
 static int skipped(const char *const *skip, const char *key)
 {
@@ -491,6 +491,8 @@ static int backend_entry(struct xctx *c, const struct xnode *key, struct xnode *
 		e->n_backends++;
 		ret = served_keys(c, key, val, b);
 	}
+	if (ret == 0)
+		ret = xp_backend_load(c, val, b);
 	return ret;
 }
 

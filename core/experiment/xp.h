@@ -80,6 +80,12 @@ int xp_check_name(struct xctx *c, const struct xnode *at, const char *name, cons
 
 /* network.c: a preset name or {delay_ms, jitter_ms, loss_pct, rate_mbit} */
 int xp_parse_link(struct xctx *c, const struct xnode *n, struct pb_link *out);
+/* load.c: `load:` and `slo:` (top level), a backend entry's load (its
+ * own `load:` or the top level's; refused on an in-process backend) */
+int xp_parse_load(struct xctx *c, const struct xnode *n, const char *what,
+		  struct pb_load_spec *out);
+int xp_parse_load_settings(struct xctx *c);
+int xp_backend_load(struct xctx *c, const struct xnode *entry, struct pb_backend_spec *b);
 
 /* slurm.c: the `slurm:` block into e->slurm; freed by pb_experiment_free */
 int xp_parse_slurm(struct xctx *c);

@@ -132,6 +132,12 @@ int pb_rep_col_used(const char *col)
 	static const char *const more[] = {
 		"rss_peak_bytes_measure", "sparsity_linears", "synthetic_weights", "rounds",
 		"contended", "contention_threshold_pct", "min_effect_pct",
+		/* remote cells and their load (serving.c) */
+		"remote", "requests_failed", "load_concurrency", "offered_rps", "offered_rps_actual",
+		"achieved_rps", "output_tok_s", "load_window_s", "in_flight_max", "goodput_share",
+		"goodput_rps", "slo_ttft_ms", "slo_tpot_ms", "ttft_ms_p50", "ttft_ms_p90",
+		"ttft_ms_p99", "itl_ms_p50", "itl_ms_p90", "itl_ms_p99", "tpot_ms_p50", "e2e_ms_p50",
+		"client_queue_ms_p50", "client_queue_ms_p99",
 	};
 	size_t l = strlen(col);
 	for (size_t k = 0; k < PB_ARRAY_LEN(more); k++)

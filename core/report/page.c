@@ -320,6 +320,8 @@ static int write_html(FILE *f, const struct pb_rep_view *v, char *err, size_t le
 		h(f, v->groups[k].backend);
 		fputs("</a></li>\n", f);
 	}
+	if (pb_rep_has_remote(r))
+		fputs("<li><a href=\"#serving\">serving: end to end</a></li>\n", f);
 	fputs("<li><a href=\"#probes\">probe readings over time</a></li>\n", f);
 	if (r->n_failed)
 		fputs("<li><a href=\"#failed\">failed cells</a></li>\n", f);
@@ -357,6 +359,7 @@ static int write_html(FILE *f, const struct pb_rep_view *v, char *err, size_t le
 		pb_chart_energy(f, v, g);
 		fputs("</section>\n", f);
 	}
+	pb_rep_serving(f, 1, v);
 	fputs("<section>\n<h2 id=\"probes\">Probe readings over time</h2>\n", f);
 	if ((rc = pb_chart_probes(f, v, err, len)) < 0)
 		return rc;

@@ -155,6 +155,21 @@ void pb_rep_group_tables(FILE *f, int html, const struct pb_rep_view *v, const s
 void pb_rep_banners(FILE *f, int html, const struct pb_rep_view *v);   /* A/A alarm, contention, tally */
 void pb_rep_legend(FILE *f, int html, const struct pb_rep_view *v);    /* how changes are judged */
 
+/* A table of plain text cells, as Markdown or HTML (tables.c's writer):
+ * align 'l'/'r' per column (NULL: the first left, the rest right); a
+ * row's first cell is its header. */
+void pb_tbl_begin(FILE *f, int html, const char *caption, const char *const *head, int n,
+		  const char *align);
+void pb_tbl_row(FILE *f, int html, const char *const *cells, int n);
+void pb_tbl_end(FILE *f, int html);
+
+/* ---- serving.c: remote cells (issue 16): end to end vs in process,
+ * latency by load and network, throughput vs offered load, goodput.
+ * Nothing when the results have no remote cell. */
+void pb_rep_serving(FILE *f, int html, const struct pb_rep_view *v);
+void pb_chart_load(FILE *f, const struct pb_rep_view *v);
+int pb_rep_has_remote(const struct pb_rep *r);
+
 /* ---- svg.c */
 extern const char *const pb_palette[8];
 struct pb_plot {

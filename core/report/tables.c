@@ -114,6 +114,29 @@ static void row_label(char *buf, size_t len, const struct pb_rep_view *v,
 		snprintf(buf + at, len - at, " ⚠ contended");
 }
 
+/* The same writer for the room's other tables (serving.c). */
+void pb_tbl_begin(FILE *f, int html, const char *caption, const char *const *head, int n,
+		  const char *align)
+{
+	struct out o = { f, html };
+	tbl_begin(&o, caption, head, n, align);
+}
+
+void pb_tbl_row(FILE *f, int html, const char *const *cells, int n)
+{
+	struct out o = { f, html };
+	row_begin(&o, cells[0], NULL, NULL);
+	for (int k = 1; k < n; k++)
+		cell(&o, cells[k], NULL);
+	row_end(&o);
+}
+
+void pb_tbl_end(FILE *f, int html)
+{
+	struct out o = { f, html };
+	tbl_end(&o);
+}
+
 /* ---- the metric tables */
 
 static void change_text(char *buf, size_t len, const struct pb_rep_cellfmt *cf)
@@ -537,6 +560,7 @@ void pb_rep_tables_md(FILE *f, const struct pb_rep_view *v)
 	pb_rep_legend(f, 0, v);
 	for (int k = 0; k < v->n_groups; k++)
 		md_group(f, v, &v->groups[k]);
+	pb_rep_serving(f, 0, v);
 	if (r->n_failed) {
 		fputs("## Failed cells\n\n| cell | reason |\n| --- | --- |\n", f);
 		for (int i = 0; i < r->n_cells; i++) {

@@ -49,5 +49,24 @@ int pb_cell_served_run(struct pb_cell_ctx *x, struct pb_cell_record *rec, struct
 		       struct pb_model **kept, const struct pb_cell_job *job,
 		       struct pb_host_ctx *probe_hosts, struct pb_probe_inst *probe_inst,
 		       void **probe_states);
+/* One request through a remote backend's complete(), its result filled
+ * with the "unknown" values first and checked after (cell-remote.c); it
+ * stays valid until the next call on bstate. */
+int pb_cell_remote_one(const struct pb_backend_ops *ops, void *bstate,
+		       const struct pb_complete_req *req, struct pb_complete_res *res);
+
+/* A remote cell's measured requests under its backend entry's `load`
+ * (cell-load.c): clients (bstate is client 0's; the others get their own
+ * state from bp->init with config), the open loop's schedule, every request recorded
+ * into rec with its schedule columns; the first failure's reason into
+ * first_error.  0, or -errno when the run itself could not go on. */
+struct pb_dataset;
+int pb_cell_load_run(struct pb_cell_ctx *x, struct pb_cell_record *rec, const struct pb_plugin *bp,
+		     const void *config, const struct pb_host *host, void *bstate,
+		     const struct pb_dataset *ds, char *first_error, size_t len);
+/* The load's summary.csv columns: offered and achieved throughput, the
+ * client's queueing delay, goodput under the experiment's `slo`. */
+struct pb_row;
+void pb_cell_load_summary(const struct pb_cell_record *r, struct pb_row *row);
 
 #endif

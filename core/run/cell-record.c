@@ -266,6 +266,21 @@ static void net_fields(const struct pb_net_stat *n, char f[N_NET][64], const cha
 			v[k] = f[k];
 }
 
+/* A remote cell's schedule columns (README "Load"): when each request was
+ * due and sent, from the cell's start, and which client sent it. */
+static const char *const load_hdr[] = { "scheduled_ms", "sent_ms", "client_queue_ms", "client" };
+enum { N_LOAD = (int)PB_ARRAY_LEN(load_hdr) };
+
+static void load_fields(const struct pb_load_stat *l, char f[N_LOAD][64], const char *v[N_LOAD])
+{
+	fmtd(f[0], 64, l->scheduled_ms);
+	fmtd(f[1], 64, l->sent_ms);
+	fmtd(f[2], 64, l->sent_ms - l->scheduled_ms);
+	snprintf(f[3], 64, "%d", l->client);
+	for (int k = 0; k < N_LOAD; k++)
+		v[k] = f[k];
+}
+
 static int write_requests(const struct pb_cell_record *r, const char *path)
 {
 	static const char *const base_hdr[] = {
@@ -275,20 +290,22 @@ static int write_requests(const struct pb_cell_record *r, const char *path)
 		"exact_match", "token_f1", "rouge_l", "throttled",
 	};
 	enum { N_BASE = (int)PB_ARRAY_LEN(base_hdr) };
-	const char *hdr[N_BASE + N_NET + 1];
+	const char *hdr[N_BASE + N_NET + N_LOAD + 1];
 	int nh = 0;
 	for (int k = 0; k < N_BASE; k++)
 		hdr[nh++] = base_hdr[k];
 	for (int k = 0; r->remote && k < N_NET; k++)
 		hdr[nh++] = net_hdr[k];
+	for (int k = 0; r->loaded && k < N_LOAD; k++)
+		hdr[nh++] = load_hdr[k];
 	hdr[nh++] = "output_text";
 	struct pb_csv *w = pb_csv_create(path, hdr, nh);
 	if (!w)
 		return -errno;
 	for (int i = 0; i < r->n_reqs; i++) {
 		const struct pb_req_stat *q = &r->reqs[i];
-		char f[20][32], nf[N_NET][64];
-		const char *nv[N_NET];
+		char f[20][32], nf[N_NET][64], lf[N_LOAD][64];
+		const char *nv[N_NET], *lv[N_LOAD];
 		snprintf(f[19], 32, "%d", r->round);
 		snprintf(f[0], 32, "%d", q->repeat);
 		snprintf(f[1], 32, "%d", q->sample);
@@ -311,7 +328,7 @@ static int write_requests(const struct pb_cell_record *r, const char *path)
 		fmtd(f[17], 32, q->rouge_l);
 		/* empty, not 0, when nothing could tell */
 		fmtd(f[18], 32, q->throttled < 0 ? NAN : q->throttled);
-		const char *row[N_BASE + N_NET + 1] = { f[19] };
+		const char *row[N_BASE + N_NET + N_LOAD + 1] = { f[19] };
 		for (int k = 0; k < 19; k++)
 			row[k + 1] = f[k];
 		int nr = N_BASE;
@@ -319,6 +336,11 @@ static int write_requests(const struct pb_cell_record *r, const char *path)
 			net_fields(&q->net, nf, nv);
 			for (int k = 0; k < N_NET; k++)
 				row[nr++] = nv[k];
+		}
+		if (r->loaded) {
+			load_fields(&q->load, lf, lv);
+			for (int k = 0; k < N_LOAD; k++)
+				row[nr++] = lv[k];
 		}
 		row[nr] = q->text;
 		int err = pb_csv_row(w, row);

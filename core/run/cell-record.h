@@ -44,6 +44,13 @@ struct pb_req_stat {
 		int64_t bytes_sent, bytes_received;   /* -1: unknown */
 		char finish_reason[32];
 	} net;
+	/* under a load pattern (run/cell-load.c): ms from the cell's start
+	 * when the request was due, when it was sent (so the client's
+	 * queueing delay is sent − scheduled) and which client sent it */
+	struct pb_load_stat {
+		double scheduled_ms, sent_ms;
+		int client;
+	} load;
 };
 
 struct pb_probe_status {
@@ -98,6 +105,9 @@ struct pb_cell_record {
 	 * teacher forcing; requests may fail one by one (net.failed) */
 	int remote;
 	int n_failed;
+	/* the load pattern's requests ran (cell-load.c): requests.csv gets
+	 * the schedule columns, summary.csv the throughput and goodput */
+	int loaded;
 };
 
 void pb_cell_record_init(struct pb_cell_record *r, const struct pb_experiment *e,

@@ -136,16 +136,13 @@ void pb_cell_record_remote_summary(const struct pb_cell_record *r, struct pb_row
 	MEAN(usage_completion, "usage_completion_tokens_mean");
 #undef MEAN
 	free(x);
-}
-
-static void on_first_token(void *ctx)
-{
-	pb_cell_set_phase(ctx, PB_PHASE_DECODE);
+	if (r->loaded)
+		pb_cell_load_summary(r, row);
 }
 
 /* One request; its result stays valid until the next call on bstate. */
-static int one(const struct pb_backend_ops *ops, void *bstate, struct pb_complete_req *req,
-	       struct pb_complete_res *res)
+int pb_cell_remote_one(const struct pb_backend_ops *ops, void *bstate,
+		       const struct pb_complete_req *req, struct pb_complete_res *res)
 {
 	memset(res, 0, sizeof *res);
 	res->struct_size = sizeof *res;
@@ -227,7 +224,6 @@ int pb_cell_remote_requests(struct pb_cell_ctx *x, struct pb_cell_record *rec,
 	struct pb_complete_req req = {
 		.struct_size = sizeof req,
 		.max_tokens = e->max_new_tokens,
-		.first_token = on_first_token,
 		.ctx = x,
 	};
 	struct pb_complete_res res;
@@ -237,37 +233,20 @@ int pb_cell_remote_requests(struct pb_cell_ctx *x, struct pb_cell_record *rec,
 	for (int w = 0; w < e->warmup; w++) {
 		pb_cell_set_phase(x, PB_PHASE_WARMUP);
 		req.prompt = ds->samples[w % ds->n].input;
-		req.first_token = NULL;
-		if (one(ops, bstate, &req, &res) < 0)
+		if (pb_cell_remote_one(ops, bstate, &req, &res) < 0)
 			pb_log(PB_LOG_WARN, "warm-up request %d: %s", w, res.error);
 	}
 	double tw1 = pb_sampler_now(x->sampler);
-	req.first_token = on_first_token;
 	pb_cell_set_phase(x, PB_PHASE_IDLE);
 	pb_cell_measure_conditions(x, rec, probe_states, tw0, tw1);
 
+	/* the measured requests, by the cell's load pattern (cell-load.c;
+	 * the default: one after another, every record once per repeat) */
 	double t_measure = pb_now_ms();
 	char first_error[600] = "";
-	for (int r = 0; r < e->repeat; r++)
-		for (int i = 0; i < ds->n; i++) {
-			req.prompt = ds->samples[i].input;
-			double ta = pb_sampler_now(x->sampler);
-			pb_cell_set_phase(x, PB_PHASE_PREFILL);
-			int qrc = one(ops, bstate, &req, &res);
-			pb_cell_set_phase(x, PB_PHASE_IDLE);
-			double tb = pb_sampler_now(x->sampler);
-			if (qrc < 0) {
-				pb_log(PB_LOG_WARN, "request %d (repeat %d) failed: %s", i, r, res.error);
-				if (!first_error[0])
-					snprintf(first_error, sizeof first_error, "request %d (repeat %d): %s",
-						 i, r, res.error);
-			}
-			pb_cell_record_remote_request(rec, r, i, &res, qrc);
-			pb_cell_record_throttled(rec, pb_throttle_check(&rec->throttle, x->sampler, ta, tb));
-			if (qrc == 0 && ds->samples[i].reference)
-				pb_cell_record_answer(rec, res.text ? res.text : "",
-						      ds->samples[i].reference);
-		}
+	if (pb_cell_load_run(x, rec, bp, config, &host.host, bstate, ds, first_error,
+			     sizeof first_error) < 0)
+		goto out;
 	rec->measure_ms = pb_now_ms() - t_measure;
 	pb_log(PB_LOG_INFO, "%d request%s, %d failed", rec->n_reqs, rec->n_reqs == 1 ? "" : "s",
 	       rec->n_failed);

@@ -44,6 +44,22 @@ static const struct pb_option procstat_options[] = {
 	.kind = k, .name = n, .version = "1.0", .summary = "fake " n,          \
 	.options = opts, .config_size = cfg }
 
+/* a remote backend (pb_backend_is_remote): it has complete() */
+static int fake_complete(void *state, const struct pb_complete_req *req,
+			 struct pb_complete_res *res)
+{
+	(void)state, (void)req, (void)res;
+	return -ENOSYS;
+}
+static const struct pb_backend_ops remote_ops = { .complete = fake_complete };
+struct remote_cfg {
+	char url[PB_OPT_STR_MAX];
+};
+static const struct pb_option remote_options[] = {
+	{ "url", PB_OPT_STRING, offsetof(struct remote_cfg, url), "http://127.0.0.1:1", 0, 0, NULL, "" },
+	PB_OPTIONS_END
+};
+
 static const struct pb_plugin plugins[] = {
 	PLUGIN(PB_PRUNER, "magnitude", mag_options, sizeof(struct mag_cfg)),
 	PLUGIN(PB_PRUNER, "random", random_options, sizeof(struct mag_cfg)),
@@ -51,6 +67,9 @@ static const struct pb_plugin plugins[] = {
 	PLUGIN(PB_BACKEND, "cpu-blas", ref_options, sizeof(struct ref_cfg)),
 	PLUGIN(PB_PROBE, "procstat", procstat_options, sizeof(struct procstat_cfg)),
 	PLUGIN(PB_PROBE, "rapl", NULL, 0),
+	{ .abi_version = PB_ABI_VERSION, .struct_size = sizeof(struct pb_plugin),
+	  .kind = PB_BACKEND, .name = "remote-api", .version = "1.0", .summary = "fake remote",
+	  .options = remote_options, .config_size = sizeof(struct remote_cfg), .ops = &remote_ops },
 };
 
 static struct pb_plugin_entry entries[] = {
@@ -60,6 +79,7 @@ static struct pb_plugin_entry entries[] = {
 	{ .path = "/fake/backend-cpu-blas.so", .desc = &plugins[3] },
 	{ .path = "/fake/probe-procstat.so", .desc = &plugins[4] },
 	{ .path = "/fake/probe-rapl.so", .desc = &plugins[5] },
+	{ .path = "/fake/backend-remote-api.so", .desc = &plugins[6] },
 };
 
 static struct pb_plugin_failure failures[] = {

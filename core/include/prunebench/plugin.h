@@ -193,7 +193,14 @@ static inline unsigned pb_pruner_calib(const struct pb_pruner_ops *ops, const vo
  * cell's chain is dense), loads no weights and opens no session; it sends
  * every prompt of the dataset through complete() and records what the
  * client saw.  Teacher-forced scores (perplexity, agreement, KL) need
- * logits and are not available from it. */
+ * logits and are not available from it.
+ *
+ * Several requests at once (a cell's `load:`, issue 16 item 4): the core
+ * then inits one state per client from the same config and calls
+ * complete() on each state from its own thread, at the same time; it
+ * never calls one state from two threads at once.  So a remote backend
+ * keeps whatever a request needs in its state (a connection, buffers) and
+ * nothing mutable shared between states; first_token is then NULL. */
 
 /* One request.  Borrowed for the call. */
 struct pb_complete_req {
