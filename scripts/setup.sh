@@ -19,9 +19,10 @@ packages=(
 # PB_TEST_DEPS=1): lavapipe (a CPU Vulkan device), a local Slurm
 # (munge, slurmctld, slurmd), Chromium for the report's browser test, and
 # an aarch64 cross compiler + qemu-user for the cpu-blas NEON test, and
-# clang with its runtimes (libFuzzer, sanitizers) for scripts/fuzz.sh.
+# clang with its runtimes (libFuzzer, sanitizers) for scripts/fuzz.sh,
+# curl and python3 for the serving tests (a client, a fake OpenAI server).
 if [ "${PB_TEST_DEPS:-0}" = 1 ]; then
-	packages+=(mesa-vulkan-drivers slurm-wlm munge chromium)
+	packages+=(mesa-vulkan-drivers slurm-wlm munge chromium curl python3)
 	packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 	packages+=(clang libclang-rt-dev)
 fi
