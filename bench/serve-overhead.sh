@@ -15,13 +15,13 @@
 # ≤ 1 ms added per token (TPOT / ITL) at p50.  A benchmark: it asserts
 # nothing.
 #   bench/serve-overhead.sh [ROUNDS] [MAX_NEW_TOKENS] [REPEAT] [MODEL]
-# defaults: 5 64 4 models/stories260K/stories260K.bin
+# defaults: 5 64 4 ../shared/models/stories260K/stories260K.bin
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 ntok=${2:-64}
 repeat=${3:-4}
-model=${4:-models/stories260K/stories260K.bin}
+model=${4:-${PB_SHARED:-../shared}/models/stories260K/stories260K.bin}
 case $model in
 synth:*) model_yaml="{synth: ${model#synth:}}" ;;
 *) model=$(realpath "$model"); model_yaml="{path: $model}" ;;

@@ -5,13 +5,14 @@
  * step and of a teacher-forced batch must be bit-identical, greedy
  * decoding must choose the same tokens, and the kernel names must say
  * which linears ran masked (the pruned F32 linears; never a dense one).
- * Models: the repository's stories260K (models/stories260K) and a
+ * Models: ../shared's stories260K (PB_SHARED; left out without it) and a
  * synthetic llama-15m (big enough that a linear spans many tasks on the
  * pool), each 50 % magnitude-pruned. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -126,8 +127,7 @@ START_TEST(stories260K)
 {
 	char path[2048], err[512];
 	struct pb_model *m = NULL;
-	const char *src = getenv("PB_SOURCE_ROOT");
-	snprintf(path, sizeof path, "%s/models/stories260K/stories260K.bin", src ? src : ".");
+	snprintf(path, sizeof path, "%s/models/stories260K/stories260K.bin", getenv("PB_SHARED"));
 	ck_assert_msg(pb_model_load(path, &m, err, sizeof err) == 0, "%s: %s", path, err);
 	magnitude(m, 0.5);
 	compare(m, 1);
@@ -168,7 +168,14 @@ int main(void)
 	Suite *s = suite_create("cpu-blas-mask");
 	TCase *tc = tcase_create("mask");
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, stories260K);
+	/* the trained model lives in ../shared: without it, only the others */
+	const char *shared = getenv("PB_SHARED");
+	char probe[2048];
+	snprintf(probe, sizeof probe, "%s/models/stories260K/stories260K.bin", shared ? shared : "");
+	if (shared && access(probe, R_OK) == 0)
+		tcase_add_test(tc, stories260K);
+	else
+		printf("note: %s absent: the stories260K case is left out\n", probe);
 	tcase_add_test(tc, synth_llama);
 	tcase_add_test(tc, dense_unmasked);
 	suite_add_tcase(s, tc);

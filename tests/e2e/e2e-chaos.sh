@@ -10,6 +10,7 @@
 # stories260K (tiny, trained) on a text dataset: fast cells, and a dense
 # reference to compute under the lock.  PB_CHAOS_SEED picks other moments.
 . "$(dirname "$0")/lib.sh"
+need_s260k
 RANDOM=${PB_CHAOS_SEED:-14}
 mkdir -p "$T/data"
 cp "$SRC/experiments/data/stories.txt" "$T/data/s.txt"
@@ -22,7 +23,7 @@ max_new_tokens: 2
 max_samples: 2
 score_tokens: 1024
 models:
-  m: {path: $SRC/models/stories260K/stories260K.bin}
+  m: {path: $S260K}
 datasets:
   s: {path: data/s.txt, format: text}
 pruners:

@@ -12,6 +12,7 @@
 #  - cpu-blas mask_mode runtime on 50 % magnitude: kernels say
 #    +runtime-mask, text and accuracy as baked.
 . "$PB_SOURCE_ROOT/tests/e2e/lib.sh"
+need_s260k
 write_prompts
 cat > "$T/x.yaml" <<YAML
 name: columns
@@ -21,7 +22,7 @@ warmup: 0
 max_new_tokens: 2
 score_tokens: 32
 models:
-  s260: {path: $SRC/models/stories260K/stories260K.bin}
+  s260: {path: $S260K}
   synth: {synth: llama-15m}
 datasets:
   p: {path: data/p.txt}

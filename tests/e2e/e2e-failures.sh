@@ -12,6 +12,7 @@
 #  - a failed cell's reason carries the child's first error line, with
 #    the file and byte offset (item 12).
 . "$(dirname "$0")/lib.sh"
+need_s260k
 write_prompts
 cat > "$T/exp.yaml" <<YAML
 name: failures
@@ -84,8 +85,8 @@ expect_eq "another host's and a live process's files kept" 5 "$kept"
 
 # ---- item 12: the first error line, with file and offset, in the reason
 mkdir -p "$T/trunc"
-head -c 4000 "$SRC/models/stories260K/stories260K.bin" > "$T/trunc/t.bin"
-cp "$SRC/models/stories260K/tok512.bin" "$T/trunc/"
+head -c 4000 "$S260K" > "$T/trunc/t.bin"
+cp "$S260K_DIR/tok512.bin" "$T/trunc/"
 cat > "$T/trunc.yaml" <<YAML
 name: trunc
 output: $T/out-trunc

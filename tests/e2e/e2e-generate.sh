@@ -5,7 +5,8 @@
 # options by -o and --threads, refused by name when the backend lacks
 # them; --ctx bounded by the model's positions.
 . "$(dirname "$0")/lib.sh"
-L2C="$SRC/models/stories260K/stories260K.bin"
+need_s260k
+L2C="$S260K"
 
 one=$("$PB" -q generate "$L2C" --backend cpu-blas -n 24 2> "$T/one.err"); rc=$?
 expect_eq "cpu-blas: exit 0" 0 "$rc"

@@ -4,7 +4,8 @@
 # ../shared, llama.cpp's vocabulary-only GGUF files); an unknown
 # pre-tokenizer is refused by name, in the CLI and in an experiment.
 . "$(dirname "$0")/lib.sh"
-L2C="$SRC/models/stories260K/stories260K.bin"
+need_s260k
+L2C="$S260K"
 
 out=$("$PB" tokenize "$L2C" --text "Once upon a time" 2>&1); rc=$?
 expect_eq "llama2.c: exit 0" 0 "$rc"

@@ -4,6 +4,7 @@
 # (issue 14: deep YAML, FIFO/folder paths, errno kept end to end, cut CSV
 # rows, validate opening every model and dataset).
 . "$(dirname "$0")/lib.sh"
+need_s260k
 write_prompts
 ms() { date +%s%N | cut -c1-13; }
 
@@ -13,7 +14,7 @@ name: u
 output: $T/out
 max_new_tokens: 2
 models:
-  m: {path: $SRC/models/stories260K/stories260K.bin}
+  m: {path: $S260K}
 datasets:
   p: {path: data/p.txt}
 backends:
@@ -48,8 +49,8 @@ expect_eq "folder experiment: exit 1" 1 "$rc"
 expect_contains "folder experiment: the reason" "$out" "dir.yaml: cannot read: Is a directory"
 
 # --- 12: validate opens every model and dataset (headers, not weights)
-head -c 5000 "$SRC/models/stories260K/stories260K.bin" > "$T/cut.bin"
-cp "$SRC/models/stories260K/tok512.bin" "$T/tok512.bin"
+head -c 5000 "$S260K" > "$T/cut.bin"
+cp "$S260K_DIR/tok512.bin" "$T/tok512.bin"
 printf '{"prompt": "fine"}\n{"prompt": "cut\n' > "$T/data/bad.jsonl"
 cat > "$T/inputs.yaml" <<YAML
 name: u

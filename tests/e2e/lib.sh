@@ -17,6 +17,16 @@ expect_eq() { # what expected actual
 expect_contains() { # what file-or-text needle
 	if printf '%s' "$2" | grep -qF -- "$3"; then ok "$1"; else fail "$1: expected to find '$3' in: $2"; fi
 }
+# stories260K (Karpathy's trained TinyStories Llama) as ../shared holds it;
+# a test that needs it calls need_s260k first: exit 77 with the reason
+# when ../shared is absent.
+S260K_DIR=${PB_SHARED:-$SRC/../shared}/models/stories260K
+S260K=$S260K_DIR/stories260K.bin
+need_s260k() {
+	[ -r "$S260K" ] && [ -r "$S260K_DIR/tok512.bin" ] ||
+		{ echo "SKIP: $S260K absent (../shared test data)"; exit 77; }
+}
+
 finish() {
 	if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
 	exit 0

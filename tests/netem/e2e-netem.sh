@@ -14,6 +14,7 @@
 # Skips (77) with the reason when not root, when namespaces cannot be made,
 # or when the kernel has no netem.
 . "$PB_SOURCE_ROOT/tests/e2e/lib.sh"
+need_s260k
 [ -e "$PB_BUILD_ROOT/plugins/backends/openai/backend-openai.so" ] ||
 	{ echo "SKIP: the openai backend was not built (libcurl not found)"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (network namespaces, tc netem)"; exit 77; }
@@ -35,7 +36,7 @@ dead=4194303
 kill -0 $dead 2> /dev/null && { echo "SKIP: pid $dead is alive"; exit 77; }
 ip netns add pbnet-$dead
 
-MODEL=$SRC/models/stories260K/stories260K.bin
+MODEL=$S260K
 mkdir -p "$T/data"
 printf 'Once upon a time\nThe little dog\n' > "$T/data/p.txt"
 left_nothing() { # what

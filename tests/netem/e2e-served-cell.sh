@@ -7,10 +7,11 @@
 # GGUF and the server are gone afterwards; and a served cell that times out
 # leaves no server behind.
 . "$PB_SOURCE_ROOT/tests/e2e/lib.sh"
+need_s260k
 [ -e "$PB_BUILD_ROOT/plugins/backends/openai/backend-openai.so" ] ||
 	{ echo "SKIP: the openai backend was not built (libcurl not found)"; exit 77; }
 
-MODEL=$SRC/models/stories260K/stories260K.bin
+MODEL=$S260K
 mkdir -p "$T/data"
 printf 'Once upon a time\nThe little dog\n' > "$T/data/p.txt"
 cat > "$T/x.yaml" <<YAML

@@ -11,6 +11,7 @@
 # /health, POST /v1/completions with ignore_eos honoured.  Skips (77)
 # while `prunebench serve` is not built.
 . "$PB_SOURCE_ROOT/tests/e2e/lib.sh"
+need_s260k
 if "$PB" serve --help 2>&1 | grep -q "unknown command 'serve'"; then
 	echo "SKIP: prunebench serve not built"
 	exit 77
@@ -19,7 +20,7 @@ fi
 	{ echo "SKIP: the openai backend was not built (libcurl not found)"; exit 77; }
 command -v curl > /dev/null || { echo "SKIP: the curl command is needed to poll /health"; exit 77; }
 
-MODEL=$SRC/models/stories260K/stories260K.bin
+MODEL=$S260K
 N=12
 PORT=$((20000 + $$ % 20000))
 "$PB" serve "$MODEL" --host 127.0.0.1 --port "$PORT" > "$T/serve.out" 2>&1 &

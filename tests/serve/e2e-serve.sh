@@ -8,9 +8,10 @@
 # the worker, and two requests at once are both served, one queued.
 # SIGTERM stops the server with status 0.
 . "$(dirname "$0")/../e2e/lib.sh"
+need_s260k
 command -v curl > /dev/null || { echo "SKIP: the curl command is not installed"; exit 77; }
 command -v python3 > /dev/null || { echo "SKIP: python3 (to read the JSON) is not installed"; exit 77; }
-MODEL="$SRC/models/stories260K/stories260K.bin"
+MODEL="$S260K"
 [ -r "$MODEL" ] || { echo "SKIP: $MODEL is missing"; exit 77; }
 
 # start_server NAME ARGS...: sets URL and PID_NAME; the log in $T/NAME.err

@@ -16,6 +16,8 @@ LOCAL=$SRC/scripts/slurm-local.sh
 export NO_COLOR=1
 
 [ "$EUID" = 0 ] || { echo "SKIP: needs root to run slurmd (CI runs as root)"; exit 77; }
+s260k=${PB_SHARED:-$SRC/../shared}/models/stories260K/stories260K.bin
+[ -r "$s260k" ] || { echo "SKIP: $s260k absent (experiments/quickstart.yaml names it)"; exit 77; }
 for b in munged slurmctld slurmd sbatch squeue scancel sinfo; do
 	command -v "$b" > /dev/null ||
 		{ echo "SKIP: '$b' not installed (apt-get install slurm-wlm munge; scripts/setup.sh with PB_TEST_DEPS=1)"; exit 77; }
@@ -63,11 +65,11 @@ wait_gone() {
 # The quickstart with small settings (3 cells: dense, magnitude 30 %, 60 %).
 mkdir -p "$T/exp/data"
 cp "$SRC/experiments/data/prompts.txt" "$SRC/experiments/data/stories.txt" "$T/exp/data/"
-# (its llama-15m cells only: `include`; the shipped model's path made
+# (its llama-15m cells only: `include`; the ../shared model's path made
 # absolute, since validate checks every model named)
 sed -e "s#^output:.*#output: $T/out#" -e 's#^repeat:.*#repeat: 1#' -e 's#^warmup:.*#warmup: 0#' \
     -e 's#^max_new_tokens:.*#max_new_tokens: 4\nmax_samples: 2\nscore_tokens: 64#' \
-    -e "s#\.\./models/#$SRC/models/#" \
+    -e "s#\.\./\.\./shared/#${PB_SHARED:-$SRC/../shared}/#" \
     "$SRC/experiments/quickstart.yaml" > "$T/exp/q.yaml"
 cat >> "$T/exp/q.yaml" <<'YAML'
 include:

@@ -8,6 +8,7 @@
 # vulkan through the core's dequantization to F32, as ref runs it.  Exit
 # 77 without a Vulkan device.
 . "$PB_SOURCE_ROOT/tests/e2e/lib.sh"
+need_s260k   # experiments/quickstart.yaml names it
 
 avail=$("$PB" plugins vulkan 2>&1) || { echo "skip: the vulkan backend was not built: $avail"; exit 77; }
 case $avail in
