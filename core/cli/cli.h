@@ -28,6 +28,8 @@ int pb_cmd_serve(int argc, char **argv);
 struct pb_report_opts;
 int pb_report_run(const struct pb_report_opts *o);
 int pb_cmd_slurm(int argc, char **argv);
+/* s as an integer (decimal, 0x hex or 0 octal) in [lo, hi]: 0, or -EINVAL. */
+int pb_cli_parse_int(const char *s, long long lo, long long hi, long long *v);
 /* A backend's config for `serve` and `generate`: its defaults, then each
  * of opts[0..n) as KEY=VALUE through its option table; errors go to
  * stderr prefixed with "prunebench CMD".  0, or the exit status. */

@@ -39,17 +39,6 @@ static void generate_usage(FILE *f)
 		"  --tokenizer-pre NAME  force a GGUF vocabulary's pre-tokenizer: %s\n", PB_CTX_DEFAULT, pb_tokenizer_pre_names());
 }
 
-static int parse_int(const char *s, long long lo, long long hi, long long *v)
-{
-	char *end;
-	errno = 0;
-	long long x = strtoll(s, &end, 0);
-	if (errno || end == s || *end || x < lo || x > hi)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
 #define MAX_OPTS 32
 
 struct gen_args {
@@ -233,37 +222,37 @@ int pb_cmd_generate(int argc, char **argv)
 			a.opts[a.n_opts++] = optarg;
 			break;
 		case 't':
-			if (parse_int(optarg, 1, 4096, &threads) < 0) {
+			if (pb_cli_parse_int(optarg, 1, 4096, &threads) < 0) {
 				fprintf(stderr, "prunebench generate: --threads: expected 1 to 4096, got '%s'\n", optarg);
 				return 2;
 			}
 			break;
 		case 'W':
-			if (parse_int(optarg, 0, 1000, &warmup) < 0) {
+			if (pb_cli_parse_int(optarg, 0, 1000, &warmup) < 0) {
 				fprintf(stderr, "prunebench generate: --warmup: expected 0 to 1000, got '%s'\n", optarg);
 				return 2;
 			}
 			break;
 		case 'R':
-			if (parse_int(optarg, 1, 10000, &repeat) < 0) {
+			if (pb_cli_parse_int(optarg, 1, 10000, &repeat) < 0) {
 				fprintf(stderr, "prunebench generate: --repeat: expected 1 to 10000, got '%s'\n", optarg);
 				return 2;
 			}
 			break;
 		case 'C':
-			if (parse_int(optarg, 1, 1 << 20, &ctx) < 0) {
+			if (pb_cli_parse_int(optarg, 1, 1 << 20, &ctx) < 0) {
 				fprintf(stderr, "prunebench generate: --ctx: expected a positive integer, got '%s'\n", optarg);
 				return 2;
 			}
 			break;
 		case 'n':
-			if (parse_int(optarg, 1, 1 << 20, &n_new) < 0) {
+			if (pb_cli_parse_int(optarg, 1, 1 << 20, &n_new) < 0) {
 				fprintf(stderr, "prunebench generate: -n: expected a positive integer, got '%s'\n", optarg);
 				return 2;
 			}
 			break;
 		case 's':
-			if (parse_int(optarg, 0, INT64_MAX, &seed) < 0) {
+			if (pb_cli_parse_int(optarg, 0, INT64_MAX, &seed) < 0) {
 				fprintf(stderr, "prunebench generate: --seed: expected a non-negative integer, got '%s'\n", optarg);
 				return 2;
 			}

@@ -39,17 +39,6 @@ static void prune_usage(FILE *f)
 		"  --seed S      seed of synthetic weights and of the pruners (default 0)\n");
 }
 
-static int parse_int(const char *s, long long lo, long long hi, long long *v)
-{
-	char *end;
-	errno = 0;
-	long long x = strtoll(s, &end, 0);
-	if (errno || end == s || *end || x < lo || x > hi)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
 static int parse_args(int argc, char **argv, struct prune_args *a)
 {
 	static const struct option longopts[] = {
@@ -72,14 +61,14 @@ static int parse_args(int argc, char **argv, struct prune_args *a)
 		case 'd': a->chain.data = optarg; break;
 		case 'N':
 		case 'L':
-			if (parse_int(optarg, 1, 1 << 20, c == 'N' ? &a->chain.nsamples : &a->chain.seqlen) < 0) {
+			if (pb_cli_parse_int(optarg, 1, 1 << 20, c == 'N' ? &a->chain.nsamples : &a->chain.seqlen) < 0) {
 				fprintf(stderr, "prunebench prune: --%s: expected a positive integer, got '%s'\n",
 					c == 'N' ? "nsamples" : "seqlen", optarg);
 				return 2;
 			}
 			break;
 		case 's':
-			if (parse_int(optarg, 0, INT64_MAX, &a->chain.seed) < 0) {
+			if (pb_cli_parse_int(optarg, 0, INT64_MAX, &a->chain.seed) < 0) {
 				fprintf(stderr, "prunebench prune: --seed: expected a non-negative integer, got '%s'\n",
 					optarg);
 				return 2;

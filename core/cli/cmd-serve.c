@@ -59,17 +59,6 @@ static void serve_usage(FILE *f)
 		PB_CTX_DEFAULT, PB_SERVE_MAX_BODY_DEFAULT);
 }
 
-static int parse_int(const char *s, long long lo, long long hi, long long *v)
-{
-	char *end;
-	errno = 0;
-	long long x = strtoll(s, &end, 0);
-	if (errno || end == s || *end || x < lo || x > hi)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
 static int parse_args(int argc, char **argv, struct serve_args *a)
 {
 	enum { O_HOST = 256, O_PORT, O_CTX, O_MAX_BODY, O_TEMPLATE, O_DATA, O_NSAMPLES, O_SEQLEN,
@@ -124,7 +113,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 			size_t i = 0;
 			while (lim[i].opt != c)
 				i++;
-			if (parse_int(optarg, lim[i].lo, lim[i].hi, &v) < 0) {
+			if (pb_cli_parse_int(optarg, lim[i].lo, lim[i].hi, &v) < 0) {
 				fprintf(stderr, "prunebench serve: --%s: expected an integer from %lld to %lld, got '%s'\n",
 					lim[i].name, lim[i].lo, lim[i].hi, optarg);
 				return 2;

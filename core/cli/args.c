@@ -1,12 +1,26 @@
-/* core/cli/backend-config.c — a backend plugin's config from the command
- * line, as `serve` and `generate` take it: the plugin's defaults, then
- * each -o KEY=VALUE through its option table (unknown keys get a
- * suggestion, bad values the option's own message). */
+/* core/cli/args.c — what several subcommands parse alike: integers in a
+ * range, and a backend plugin's config from the command line as `serve`
+ * and `generate` take it (the plugin's defaults, then each -o KEY=VALUE
+ * through its option table; unknown keys get a suggestion, bad values the
+ * option's own message). */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "plugin/registry.h"
+
+int pb_cli_parse_int(const char *s, long long lo, long long hi, long long *v)
+{
+	char *end;
+	errno = 0;
+	long long x = strtoll(s, &end, 0);
+	if (errno || end == s || *end || x < lo || x > hi)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
 
 int pb_cli_backend_config(const char *cmd, const struct pb_plugin *p, const char *const *opts, int n,
 			  void *config)
