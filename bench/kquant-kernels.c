@@ -69,7 +69,8 @@ int main(int argc, char **argv)
 	float *x = malloc((size_t)cols * sizeof *x), out[1];
 	struct cb_xq xq = { .q = malloc((size_t)cols), .d = malloc((size_t)cols / 32 * sizeof(float)),
 			    .dsum = malloc((size_t)cols / 32 * sizeof(float)),
-			    .bsum = malloc((size_t)cols / 16 * sizeof(int16_t)), .n = cols, .cap = cols };
+			    .bsum = malloc((size_t)cols / 16 * sizeof(int16_t)), .n = cols, .cap = cols,
+			    .qsum = malloc((size_t)cols / 32 * sizeof(int32_t)) };
 	for (int64_t i = 0; i < cols; i++)
 		x[i] = (float)rnd() / 2147483648.0f - 1.0f;
 	printf("integer dot kernels, one thread, a [%lld × %lld] matrix (in cache), %d passes\n\n"
@@ -95,7 +96,7 @@ int main(int argc, char **argv)
 		if (kq)
 			k[0].quant_k(x, cols, xq.q, xq.d, xq.bsum);
 		else
-			cb_quantize_x(x, cols, xq.q, xq.d, xq.dsum);
+			cb_quantize_x(x, cols, xq.q, xq.d, xq.dsum, xq.qsum);
 		for (int l = 0; l < 3; l++) {
 			const struct cb_kernels *kl = kq ? &k[l] : l == 0 ? &k[0] : &best;
 			if ((kq && !have[l]) || (!kq && l == 1) || (!kq && l == 2 && !have_best))
@@ -125,6 +126,7 @@ int main(int argc, char **argv)
 	free(xq.d);
 	free(xq.dsum);
 	free(xq.bsum);
+	free(xq.qsum);
 	return 0;
 }
 

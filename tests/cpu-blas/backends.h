@@ -18,6 +18,8 @@ struct cb_config {
 	int int8_act;
 	int kv_f16;
 	int mask_runtime;
+	int repack;
+	int int8_gemm;
 };
 
 extern char be_last_log[1024];

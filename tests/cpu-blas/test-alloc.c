@@ -172,7 +172,7 @@ static void kquant(struct pb_model *m, enum pb_dtype d)
 static void check_decode(struct pb_model *m, int threads, int int8, const char *kernel)
 {
 	struct cb_config cfg = { .threads = threads, .sparse_threshold = 0.35, .check_nan = 1,
-				 .int8_act = int8 };
+				 .int8_act = int8, .repack = int8, .int8_gemm = int8 };
 	struct be cb;
 	struct pb_session *s = NULL;
 	char err[512], k[64] = "";
@@ -238,7 +238,7 @@ START_TEST(quantized)
 	char err[512];
 	ck_assert_msg(pb_model_convert(m, PB_Q8_0, err, sizeof err) == 0, "%s", err);
 	check_decode(m, 2, 0, "Q8_0 ");
-	check_decode(m, 2, 1, "q8xq8");
+	check_decode(m, 2, 1, "q8xq8-gemv-repacked");
 	pb_model_free(m);
 }
 END_TEST

@@ -72,7 +72,7 @@ static int check_kernels(struct be *b, const struct pb_model *m, int runtime)
 static void compare(struct pb_model *m, int threads)
 {
 	struct cb_config baked = { .threads = threads, .sparse_threshold = 0.35, .check_nan = 1,
-				   .int8_act = 1 };
+				   .int8_act = 1, .repack = 1, .int8_gemm = 1 };
 	struct cb_config runtime = baked;
 	struct be a, b;
 	struct pb_session *sa = NULL, *sb = NULL;

@@ -143,11 +143,18 @@ static void magnitude(struct pb_model *m, double sparsity)
  * random synthetic model may flip.  Both backends are therefore fed the
  * same (ref's greedy) tokens, and cpu-blas must pick ref's token at
  * nearly every position (min_agree of N_GEN + 1), with the logits within
- * 10 % of their scale: a kernel that reads a block wrong fails both. */
-static void compare_int8(struct pb_model *m, const char *kernel, int min_agree)
+ * 10 % of their scale: a kernel that reads a block wrong fails both.
+ * With the int8 prefill (int8_gemm, the default) the prompt's
+ * activations are rounded too, which moves the KV cache a little: on the
+ * synthetic llama-15m, Q4_0 then agrees at 10 of 13 positions (worst
+ * logit error 8.3e-2; 13 of 13 and 5.9e-2 with the sgemm prefill), so
+ * that case asks for N_GEN − 2 — looser than the sgemm prefill's N_GEN − 1,
+ * which is still checked.  On the trained model (real_models) every
+ * token stays ref's either way. */
+static void compare_int8(struct pb_model *m, const char *kernel, int int8_gemm, int min_agree)
 {
 	struct cb_config cfg = { .threads = 2, .sparse_threshold = 0.35, .check_nan = 1,
-				 .int8_act = 1 };
+				 .int8_act = 1, .repack = 1, .int8_gemm = int8_gemm };
 	struct be ref, cb;
 	struct pb_session *sr = NULL, *sc = NULL;
 	char err[512], k[64] = "";
@@ -185,6 +192,7 @@ static void compare_int8(struct pb_model *m, const char *kernel, int min_agree)
 	}
 	printf("%s (%s): %d/%d greedy tokens as ref, worst relative logit error %.2e\n", m->name, k,
 	       agree, N_GEN + 1, worst);
+	fflush(stdout);
 	ck_assert_msg(agree >= min_agree, "%s (%s): %d of %d positions pick ref's token, want >= %d",
 		      m->name, k, agree, N_GEN + 1, min_agree);
 	pb_session_close(sr);
@@ -203,7 +211,8 @@ START_TEST(synth_int8)
 		struct pb_model *m = synth();
 		char err[512];
 		ck_assert_msg(pb_model_convert(m, ds[i], err, sizeof err) == 0, "%s", err);
-		compare_int8(m, names[i], N_GEN - 1);
+		compare_int8(m, names[i], 0, N_GEN - 1);
+		compare_int8(m, names[i], 1, N_GEN - 2);
 		pb_model_free(m);
 	}
 }
@@ -238,7 +247,7 @@ START_TEST(synth_kquants)
 		snprintf(want, sizeof want, "q%dkgemv", 2 + (int)(qt->dtype - PB_Q2_K));
 		compare(m, 2e-5, &flt, want);
 		snprintf(want, sizeof want, "q%dkxq8k", 2 + (int)(qt->dtype - PB_Q2_K));
-		compare_int8(m, want, N_GEN - 2);
+		compare_int8(m, want, 1, N_GEN - 2);
 		pb_model_free(m);
 	}
 }
@@ -309,7 +318,8 @@ START_TEST(real_models)
 		struct pb_model *m = load("tinystories-656k");
 		char err[512];
 		ck_assert_msg(pb_model_convert(m, ds[i], err, sizeof err) == 0, "%s", err);
-		compare_int8(m, names[i], N_GEN + 1);
+		compare_int8(m, names[i], 0, N_GEN + 1);
+		compare_int8(m, names[i], 1, N_GEN + 1);
 		pb_model_free(m);
 	}
 }

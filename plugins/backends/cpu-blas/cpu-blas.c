@@ -1,7 +1,9 @@
 /* plugins/backends/cpu-blas/cpu-blas.c — the `cpu-blas` backend: fast CPU
  * inference with a persistent thread pool, AVX2/FMA/F16C GEMV kernels
  * chosen at run time (portable C otherwise), integer decode kernels for
- * Q8_0, Q4_0 and the k-quants Q2_K … Q6_K, OpenBLAS sgemm for prefill,
+ * Q8_0, Q4_0 and the k-quants Q2_K … Q6_K (Q8_0 / Q4_0 on rows repacked
+ * at weights_load, and their prefill as an int8 GEMM), OpenBLAS sgemm for
+ * the other prefills,
  * CSR for sparse F32 linears and a fused one-pass attention.  Every op
  * equals the ref backend's up to float rounding (tests/cpu-blas).  This
  * file: the descriptor, options, state, buffers and op dispatch. */
@@ -88,8 +90,10 @@ static int cb_graph_compute(void *state, const struct pb_graph *g)
 
 static void free_weights(struct cb_state *s)
 {
-	for (int i = 0; s->w && i < s->n_w; i++)
+	for (int i = 0; s->w && i < s->n_w; i++) {
 		cb_csr_free(s->w[i].csr);
+		free(s->w[i].rp);
+	}
 	free(s->w);
 	s->w = NULL;
 	s->n_w = 0;
@@ -102,6 +106,7 @@ static void free_weights(struct cb_state *s)
 	free(s->xq.q);
 	free(s->xq.d);
 	free(s->xq.dsum);
+	free(s->xq.qsum);
 	free(s->xq.bsum);
 	memset(&s->xq, 0, sizeof s->xq);
 	s->m = NULL;
@@ -111,7 +116,8 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 {
 	struct cb_state *s = state;
 	int64_t widest = 1, widest_q = 0;
-	int rc, n_csr = 0;
+	int rc, n_csr = 0, n_rp = 0, n_paged = 0;
+	size_t rp_bytes = 0;
 	free_weights(s);
 	for (int i = 0; i < m->n_tensors; i++) {
 		const struct pb_tensor *t = &m->tensors[i];
@@ -152,14 +158,17 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 		if (posix_memalign((void **)&s->scratch[i], 64, (size_t)s->scratch_n * sizeof(float)))
 			goto nomem;
 	/* the integer path's quantised activations: CB_GEMV_MAX tokens of the
-	 * widest quantised linear, allocated here so decode never allocates */
+	 * widest quantised linear (CB_XQ_TOKENS for the int8 prefill),
+	 * allocated here so decode never allocates */
 	if (widest_q >= 32) {
-		const size_t nq = (size_t)(widest_q * CB_GEMV_MAX), nb = nq / 32;
+		const int64_t nt = s->cfg.int8_gemm && s->cfg.repack ? CB_XQ_TOKENS : CB_GEMV_MAX;
+		const size_t nq = (size_t)(widest_q * nt), nb = nq / 32;
 		s->xq.q = malloc(nq);
 		s->xq.d = malloc(nb * sizeof *s->xq.d);
 		s->xq.dsum = malloc(nb * sizeof *s->xq.dsum);
-		s->xq.bsum = malloc(nq / 16 * sizeof *s->xq.bsum);
-		if (!s->xq.q || !s->xq.d || !s->xq.dsum || !s->xq.bsum)
+		s->xq.qsum = malloc(nb * sizeof *s->xq.qsum);
+		s->xq.bsum = malloc((size_t)(widest_q * CB_GEMV_MAX) / 16 * sizeof *s->xq.bsum);
+		if (!s->xq.q || !s->xq.d || !s->xq.dsum || !s->xq.qsum || !s->xq.bsum)
 			goto nomem;
 		s->xq.cap = widest_q;
 	}
@@ -176,6 +185,29 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 	if (n_csr)
 		CB_LOG(s, PB_LOG_INFO, "%d linear(s) below density %.2f run as CSR", n_csr,
 		       s->cfg.sparse_threshold);
+	/* Q8_0 / Q4_0 rows interleaved for the group kernels (repack.c): the
+	 * linears, and a tied output (the token embedding, whose lookups then
+	 * read the repacked rows too: cb_row_bytes_of) */
+	int untied = 0;
+	for (int i = 0; i < m->n_tensors; i++)
+		untied |= m->tensors[i].role == PB_ROLE_OUTPUT;
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct pb_tensor *t = &m->tensors[i];
+		if (!pb_role_is_linear(t->role) && (t->role != PB_ROLE_TOK_EMBD || untied))
+			continue;
+		if ((rc = cb_repack_tensor(s, i)) < 0)
+			goto fail;
+		if (rc) {
+			n_rp++;
+			n_paged += s->w[i].rp_paged;
+			rp_bytes += (size_t)t->ne[1] * pb_row_bytes(t);
+		}
+	}
+	if (n_rp)
+		CB_LOG(s, PB_LOG_INFO, "%d Q8_0/Q4_0 tensor(s) repacked (%.1f MB)%s", n_rp,
+		       (double)rp_bytes / 1e6, n_paged == n_rp ? "; the model's copies paged out"
+		       : "; some of the model's copies stay resident (anonymous memory, or "
+			 "int8_gemm off): up to that much more RSS, `repack: false` avoids it");
 	return 0;
 nomem:
 	rc = -ENOMEM;
@@ -268,6 +300,8 @@ static int cb_init(const struct pb_host *h, const void *config, void **state)
 	s->host = h;
 	s->cfg.sparse_threshold = 0.35;
 	s->cfg.int8_act = 1;
+	s->cfg.repack = 1;
+	s->cfg.int8_gemm = 1;
 	if (config)
 		s->cfg = *(const struct cb_config *)config;
 	s->n_threads = (int)(s->cfg.threads > 0 ? s->cfg.threads : h->n_threads);
@@ -331,6 +365,16 @@ static const struct pb_option cb_options[] = {
 		  "activations quantised to 8 bits per block of 32 (256 for the k-quants), with "
 		  "integer dot products (llama.cpp's method; ~1e-3 relative difference from ref); "
 		  "false: float activations, slower" },
+	{ .key = "repack", .type = PB_OPT_BOOL, .offset = offsetof(struct cb_config, repack),
+	  .def = "true", .help = "with int8_act, reorder Q8_0/Q4_0 linears at load into groups of "
+		  "16 interleaved rows (same bytes) for faster integer decode and prefill; the "
+		  "model's own copy is then paged out where it is a file mapping (a model quantized "
+		  "in memory keeps both copies resident: false avoids that)" },
+	{ .key = "int8_gemm", .type = PB_OPT_BOOL, .offset = offsetof(struct cb_config, int8_gemm),
+	  .def = "true", .help = "prefill repacked Q8_0/Q4_0 linears as an integer GEMM against "
+		  "activations quantised to 8 bits per block of 32 (llama.cpp's method; logits "
+		  "differ from dequantise + sgemm by the activations' rounding); false: "
+		  "dequantise + sgemm" },
 	{ .key = "kv_cache", .type = PB_OPT_ENUM, .offset = offsetof(struct cb_config, kv_f16),
 	  .def = "f32", .choices = "f32|f16",
 	  .help = "how the KV cache is held: f32, or f16 (half the bytes attention streams per "
@@ -355,8 +399,9 @@ PB_EXPORT const struct pb_plugin pb_plugin = {
 	.kind = PB_BACKEND,
 	.name = "cpu-blas",
 	.version = "1.0.0",
-	.summary = "fast CPU backend: thread pool, AVX2 GEMV, integer Q8_0/Q4_0/k-quant decode, "
-		   "OpenBLAS prefill, CSR sparse, fused attention",
+	.summary = "fast CPU backend: thread pool, AVX2 GEMV, integer Q8_0/Q4_0/k-quant decode "
+		   "(Q8_0/Q4_0 repacked, int8 prefill GEMM), OpenBLAS prefill, CSR sparse, "
+		   "fused attention",
 	.options = cb_options,
 	.config_size = sizeof(struct cb_config),
 	.init = cb_init,

@@ -19,6 +19,8 @@ struct cb_config {
 	int int8_act;               /* decode Q8_0/Q4_0 with 8-bit activations and integer dots */
 	int kv_f16;                 /* KV caches (buffers written by kv_store) held as F16 */
 	int mask_runtime;           /* mask_mode: 0 baked, 1 runtime (mask.c) */
+	int repack;                 /* Q8_0/Q4_0 linears row-interleaved at weights_load (repack.c) */
+	int int8_gemm;              /* Q8_0/Q4_0 prefill as int8 GEMM on the repacked rows */
 };
 
 /* A linear's CSR copy: rows × cols, nnz values with 16-bit column indices
@@ -34,6 +36,11 @@ struct cb_csr {
 struct cb_weight {
 	struct cb_csr *csr;        /* non-NULL: this tensor runs sparse */
 	int mask;                  /* mask_mode runtime: index in cb_masks.m, else -1 */
+	/* non-NULL: the tensor's rows repacked (repack.c): rp_groups groups
+	 * of CB_RGROUP rows interleaved, then the remaining rows as stored */
+	uint8_t *rp;
+	int64_t rp_groups;
+	int rp_paged;              /* the model's copy was handed back to the kernel (madvise) */
 };
 
 /* mask_mode runtime (mask.c): per pruned F32 linear, weight_orig (the
@@ -85,6 +92,7 @@ struct cb_xq {
 	int8_t *q;
 	float *d;
 	float *dsum;
+	int32_t *qsum;             /* Q8_0 / Q4_0: per block Σq (the repacked kernels' offsets) */
 	int16_t *bsum;
 	int64_t n, cap;            /* elements per token; capacity per token */
 };
@@ -93,6 +101,10 @@ struct cb_xq {
  * rows). */
 typedef void (*cb_qdot_fn)(const uint8_t *w, int64_t n, const struct cb_xq *x, int nt,
 			   float *out);
+/* One repacked group of CB_RGROUP rows (repack.c) against tokens t0 …
+ * t0 + nt − 1 of x (nt ≤ CB_RTOK): y[t·ys + r] = row r · x_{t0+t}. */
+typedef void (*cb_rdot_fn)(const uint8_t *g, int64_t n, const struct cb_xq *x, int t0, int nt,
+			   float *y, int64_t ys);
 /* One 2:4-packed row (its n/2 values, n/4 index bytes; tensor.h) against
  * nt tokens. */
 typedef void (*cb_nm24_fn)(const float *val, const uint8_t *idx, int64_t n, const float *x,
@@ -103,6 +115,7 @@ struct cb_kernels {
 	cb_dot_fn dot[PB_DTYPE_COUNT];
 	cb_deq_fn deq[PB_DTYPE_COUNT];
 	cb_qdot_fn qdot[PB_DTYPE_COUNT];
+	cb_rdot_fn rdot[PB_DTYPE_COUNT];   /* Q8_0 / Q4_0 repacked; NULL: no repacking */
 	/* the k-quants' activations: n/256 blocks (struct cb_xq) */
 	void (*quant_k)(const float *x, int64_t n, int8_t *q, float *d, int16_t *bsum);
 	cb_nm24_fn nm24;
@@ -154,6 +167,9 @@ static inline size_t cb_nm24_bytes(int64_t cols, int64_t rows)
 #define CB_LOG(s, lvl, ...) ((s)->host->log((s)->host, (lvl), __VA_ARGS__))
 #define CB_GEMV_MAX 4          /* tokens up to which linear streams weights (GEMV) */
 #define CB_TILE 64             /* weight rows dequantised per prefill tile */
+#define CB_RGROUP 16           /* rows per repacked group: one 512-bit vector of int32 */
+#define CB_RTOK 8              /* tokens per call of a repacked kernel */
+#define CB_XQ_TOKENS 64        /* tokens quantised at once by the int8 prefill */
 
 extern const char *const cb_op_names[PB_OP_COUNT];
 
@@ -165,7 +181,16 @@ int cb_kernels_neon(cb_dot_fn *dot, cb_deq_fn *deq);   /* kernels-neon.c: 0 off 
  * ones the CPU runs (kernels-avx2.c: AVX2, AVX-512 VNNI) */
 void cb_kernels_scalar_ext(struct cb_kernels *k);
 int cb_kernels_avx2_ext(struct cb_kernels *k);
-void cb_quantize_x(const float *x, int64_t n, int8_t *q, float *d, float *dsum);
+void cb_quantize_x(const float *x, int64_t n, int8_t *q, float *d, float *dsum, int32_t *qsum);
+
+/* repack.c: the row-interleaved layout of Q8_0 / Q4_0 weights and its
+ * kernels (AVX2, AVX-512 VNNI; 0 when the CPU lacks `level`) */
+void cb_repack_group(enum pb_dtype dt, const uint8_t *src, size_t row_bytes, int64_t n,
+		     uint8_t *dst);
+void cb_repack_row(enum pb_dtype dt, const uint8_t *g, int r, int64_t n, uint8_t *row);
+int cb_repack_kernels(struct cb_kernels *k, enum cb_simd level);
+int cb_repack_tensor(struct cb_state *s, int idx);
+const uint8_t *cb_row_bytes_of(struct cb_state *s, int idx, int64_t r, uint8_t *tmp);
 
 /* kernels-kquant.c: the k-quants' portable kernels — dequantisers and the
  * float GEMV into dot/deq, the Q8_K-style quantiser and the integer dots

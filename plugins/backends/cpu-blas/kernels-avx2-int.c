@@ -223,11 +223,13 @@ int cb_kernels_avx2_ext(struct cb_kernels *k)
 		k->qdot[PB_Q8_0] = qdot_q8_vnni;
 		k->qdot[PB_Q4_0] = qdot_q4_vnni;
 		cb_kquant_avx2_ext(k, CB_SIMD_VNNI);   /* kernels-avx2-kquant.c */
+		cb_repack_kernels(k, CB_SIMD_VNNI);    /* kernels-repack.c */
 		k->isa = "avx512vnni";
 	} else {
 		k->qdot[PB_Q8_0] = qdot_q8_avx2;
 		k->qdot[PB_Q4_0] = qdot_q4_avx2;
 		cb_kquant_avx2_ext(k, CB_SIMD_AVX2);
+		cb_repack_kernels(k, CB_SIMD_AVX2);
 		k->isa = "avx2";
 	}
 	return 1;

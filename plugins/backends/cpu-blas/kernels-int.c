@@ -22,7 +22,7 @@ static inline float half_at(const uint8_t *p)
 	return pb_fp16_to_fp32(h);
 }
 
-void cb_quantize_x(const float *x, int64_t n, int8_t *q, float *d, float *dsum)
+void cb_quantize_x(const float *x, int64_t n, int8_t *q, float *d, float *dsum, int32_t *qsum)
 {
 	for (int64_t b = 0; b < n / 32; b++, x += 32, q += 32) {
 		float amax = 0;
@@ -36,6 +36,7 @@ void cb_quantize_x(const float *x, int64_t n, int8_t *q, float *d, float *dsum)
 		}
 		d[b] = db;
 		dsum[b] = db * (float)s;
+		qsum[b] = s;
 	}
 }
 

@@ -17,7 +17,15 @@
  *    blocks of 32; quant_k, blocks of 256 for the k-quants) and every row
  *    is an integer dot product (kernels-int.c, kernels-avx2-int.c,
  *    kernels-kquant.c, kernels-avx2-kquant.c).  Each row is computed
- *    whole by one thread, so outputs do not depend on `threads`. */
+ *    whole by one thread, so outputs do not depend on `threads`;
+ *  - Q8_0 / Q4_0 repacked at weights_load (repack.c, `repack`): decode
+ *    runs groups of 16 rows per kernel call (kernels-repack.c), and
+ *    prefill (`int8_gemm`) is an integer GEMM on the same groups: the
+ *    prompt's activations quantised once per linear, CB_XQ_TOKENS tokens
+ *    at a time, then per group of rows tiles of CB_RTOK tokens, each
+ *    weight block loaded once per tile.  A row's value comes from the
+ *    same kernel call sequence whatever the threads (tiles depend on the
+ *    shape only), so logits stay bit-identical across `threads`. */
 #include <errno.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -32,6 +40,7 @@
 struct lin_job {
 	struct cb_state *s;
 	const struct pb_tensor *w;
+	const struct cb_weight *cw;
 	const struct cb_csr *csr;
 	const float *x;
 	float *y;
@@ -102,6 +111,88 @@ static void qgemv_task(void *ctx, int64_t task, int tid)
 	}
 }
 
+/* Decode on repacked rows: whole groups through the group kernel, the
+ * rows after the last group through the row kernel on their stored bytes.
+ * rows_per_task is a multiple of CB_RGROUP. */
+static void rgemv_task(void *ctx, int64_t task, int tid)
+{
+	const struct lin_job *j = ctx;
+	const size_t rb = pb_row_bytes(j->w);
+	const int64_t rg = j->cw->rp_groups * CB_RGROUP;
+	const int64_t r0 = task * j->rows_per_task;
+	const int64_t r1 = r0 + j->rows_per_task < j->n_out ? r0 + j->rows_per_task : j->n_out;
+	(void)tid;
+	for (int64_t r = r0; r < r1 && r < rg; r += CB_RGROUP)
+		j->s->k.rdot[j->w->dtype](j->cw->rp + (size_t)r * rb, j->n_in, &j->s->xq, 0, j->nt,
+					  j->y + r, j->ys);
+	for (int64_t r = r0 > rg ? r0 : rg; r < r1; r++) {
+		float out[CB_GEMV_MAX];
+		j->s->k.qdot[j->w->dtype](j->cw->rp + (size_t)r * rb, j->n_in, &j->s->xq, j->nt, out);
+		for (int t = 0; t < j->nt; t++)
+			j->y[t * j->ys + r] = out[t];
+	}
+}
+
+/* Int8 prefill: rows [r0, r1) for the j->nt tokens quantised in s->xq,
+ * a group of rows against CB_RTOK tokens per call; rows after the last
+ * group by the row kernel, CB_GEMV_MAX tokens at a time. */
+static void qgemm_task(void *ctx, int64_t task, int tid)
+{
+	const struct lin_job *j = ctx;
+	const size_t rb = pb_row_bytes(j->w);
+	const int64_t rg = j->cw->rp_groups * CB_RGROUP, nb = j->n_in / 32;
+	const int64_t r0 = task * j->rows_per_task;
+	const int64_t r1 = r0 + j->rows_per_task < j->n_out ? r0 + j->rows_per_task : j->n_out;
+	const struct cb_xq *xq = &j->s->xq;
+	(void)tid;
+	for (int64_t r = r0; r < r1 && r < rg; r += CB_RGROUP)
+		for (int t = 0; t < j->nt; t += CB_RTOK)
+			j->s->k.rdot[j->w->dtype](j->cw->rp + (size_t)r * rb, j->n_in, xq, t,
+						  j->nt - t < CB_RTOK ? j->nt - t : CB_RTOK,
+						  j->y + t * j->ys + r, j->ys);
+	for (int t = 0; t < j->nt && r1 > rg; t += CB_GEMV_MAX) {
+		/* the row kernels read tokens 0 … from x: a view from token t */
+		const struct cb_xq xt = {
+			.q = xq->q + t * xq->n, .d = xq->d + t * nb, .dsum = xq->dsum + t * nb,
+			.qsum = xq->qsum + t * nb, .n = xq->n, .cap = xq->cap,
+		};
+		const int m = j->nt - t < CB_GEMV_MAX ? j->nt - t : CB_GEMV_MAX;
+		for (int64_t r = r0 > rg ? r0 : rg; r < r1; r++) {
+			float out[CB_GEMV_MAX];
+			j->s->k.qdot[j->w->dtype](j->cw->rp + (size_t)r * rb, j->n_in, &xt, m, out);
+			for (int k = 0; k < m; k++)
+				j->y[(t + k) * j->ys + r] = out[k];
+		}
+	}
+}
+
+/* The prompt's activations, one token per task. */
+static void quant_task(void *ctx, int64_t task, int tid)
+{
+	const struct lin_job *j = ctx;
+	struct cb_xq *xq = &j->s->xq;
+	const int64_t n = j->n_in;
+	(void)tid;
+	cb_quantize_x(j->x + task * j->xs, n, xq->q + task * n, xq->d + task * (n / 32),
+		      xq->dsum + task * (n / 32), xq->qsum + task * (n / 32));
+}
+
+/* Prefill tiles of the int8 GEMM: about 24 (two threads stay balanced),
+ * whole groups, from the shape only. */
+static int64_t int8_rows(int64_t n_out)
+{
+	int64_t r = (n_out + 23) / 24;
+	return (r + CB_RGROUP - 1) / CB_RGROUP * CB_RGROUP;
+}
+
+/* Does this prefill take the int8 GEMM?  Only repacked tensors do (the
+ * repacking holds the conditions: int8_act, whole blocks, rows). */
+static int use_int8_gemm(const struct cb_state *s, const struct cb_weight *cw, int64_t n_in)
+{
+	return s->cfg.int8_gemm && cw->rp && n_in == s->m->tensors[cw - s->w].ne[0] &&
+	       n_in <= s->xq.cap;
+}
+
 /* Does this decode step take the integer path?  Then quantise its tokens'
  * activations once, here, for every row to share. */
 static int use_int8(struct cb_state *s, const struct pb_tensor *w, const float *x, int64_t xs,
@@ -119,7 +210,7 @@ static int use_int8(struct cb_state *s, const struct pb_tensor *w, const float *
 				     s->xq.bsum + t * (n_in / 16));
 		else
 			cb_quantize_x(x + t * xs, n_in, s->xq.q + t * n_in, s->xq.d + t * (n_in / 32),
-				      s->xq.dsum + t * (n_in / 32));
+				      s->xq.dsum + t * (n_in / 32), s->xq.qsum + t * (n_in / 32));
 	}
 	return 1;
 }
@@ -240,7 +331,7 @@ int cb_op_linear(struct cb_state *s, const struct pb_op *op)
 	if (op->n_tokens == 0 || n_out == 0)
 		return 0;
 	struct lin_job j = {
-		.s = s, .w = w, .csr = s->w[op->weight].csr, .x = x, .y = y,
+		.s = s, .w = w, .cw = &s->w[op->weight], .csr = s->w[op->weight].csr, .x = x, .y = y,
 		.xs = op->src[0].stride, .ys = op->dst.stride, .n_in = n_in, .n_out = n_out,
 		.nt = op->n_tokens,
 	};
@@ -249,6 +340,8 @@ int cb_op_linear(struct cb_state *s, const struct pb_op *op)
 		/* about 4 tasks per thread for balance, rows a multiple of 8 */
 		int64_t rpt = (n_out + 4 * nth - 1) / (4 * nth);
 		rpt = rpt < 8 ? 8 : (rpt + 7) / 8 * 8;
+		if (j.cw->rp)   /* whole groups per task */
+			rpt = (rpt + CB_RGROUP - 1) / CB_RGROUP * CB_RGROUP;
 		j.rows_per_task = rpt;
 		if (j.csr) {
 			/* CSR walks all tokens per row; prefill too, one pass over
@@ -260,9 +353,23 @@ int cb_op_linear(struct cb_state *s, const struct pb_op *op)
 				cb_pool_run(s->pool, csr_task, &j, (n_out + rpt - 1) / rpt);
 			}
 		} else if (use_int8(s, w, x, j.xs, n_in, op->n_tokens)) {
-			cb_pool_run(s->pool, qgemv_task, &j, (n_out + rpt - 1) / rpt);
+			cb_pool_run(s->pool, j.cw->rp ? rgemv_task : qgemv_task, &j,
+				    (n_out + rpt - 1) / rpt);
 		} else {
 			cb_pool_run(s->pool, gemv_task, &j, (n_out + rpt - 1) / rpt);
+		}
+		return 0;
+	}
+	if (use_int8_gemm(s, j.cw, n_in)) {
+		j.rows_per_task = int8_rows(n_out);
+		s->xq.n = n_in;
+		for (int t0 = 0; t0 < op->n_tokens; t0 += CB_XQ_TOKENS) {
+			j.x = x + t0 * j.xs;
+			j.y = y + t0 * j.ys;
+			j.nt = op->n_tokens - t0 < CB_XQ_TOKENS ? op->n_tokens - t0 : CB_XQ_TOKENS;
+			cb_pool_run(s->pool, quant_task, &j, j.nt);
+			cb_pool_run(s->pool, qgemm_task, &j,
+				    (n_out + j.rows_per_task - 1) / j.rows_per_task);
 		}
 		return 0;
 	}
@@ -348,6 +455,9 @@ void cb_linear_kernel(const struct cb_state *s, int idx, char *out, size_t len)
 		snprintf(out, len, "cpu");
 	else if (t->dtype == PB_NM_2_4)
 		snprintf(out, len, "%snm24gemv+sgemm", s->avx2 ? "avx2-" : "");
+	else if ((t->dtype == PB_Q8_0 || t->dtype == PB_Q4_0) && s->w[idx].rp)
+		snprintf(out, len, "%s%s-repacked+%s", qdot, t->dtype == PB_Q8_0 ? "q8xq8-gemv" :
+			 "q4xq8-gemv", s->cfg.int8_gemm ? "int8-gemm" : "dequant-sgemm");
 	else if (t->dtype == PB_Q8_0 || t->dtype == PB_Q4_0)
 		snprintf(out, len, "%s%s+dequant-sgemm", int8 ? qdot : fdot,
 			 int8 ? (t->dtype == PB_Q8_0 ? "q8xq8-gemv" : "q4xq8-gemv")

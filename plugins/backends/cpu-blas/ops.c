@@ -77,7 +77,9 @@ int cb_op_embed(struct cb_state *s, const struct pb_op *op, const struct pb_grap
 			return -EINVAL;
 		}
 		float *yr = dst + t * op->dst.stride;
-		s->deq[w->dtype]((const uint8_t *)w->data + (size_t)id * pb_row_bytes(w), dim, yr);
+		/* a repacked tied embedding: its row put together in the scratch
+		 * (rmsnorm's weight row, not in use here) */
+		s->deq[w->dtype](cb_row_bytes_of(s, op->weight, id, (uint8_t *)s->scratch[0]), dim, yr);
 		if (scale != 0.0f)   /* Gemma's √dim, in F32 as ref */
 			for (int64_t i = 0; i < dim; i++)
 				yr[i] *= scale;

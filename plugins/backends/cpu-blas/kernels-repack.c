@@ -1,0 +1,235 @@
+/* plugins/backends/cpu-blas/kernels-repack.c — the integer kernels on
+ * repacked Q8_0 / Q4_0 weights (layout in repack.c): one call computes a
+ * group of CB_RGROUP = 16 rows against up to CB_RTOK tokens, for decode
+ * (1 … 4 tokens) and for the int8 prefill GEMM (tiles of 8 tokens).
+ *
+ * Why this is faster than a row at a time (kernels-avx2-int.c): there,
+ * every 32-element block costs a scalar F16→F32 scale conversion, a scale
+ * product, a broadcast and a horizontal sum per row, and that scalar work,
+ * not memory, set the decode speed.  Here the 16 rows' int32 block sums
+ * sit in the 16 lanes of one vector (lane r = row r, four bytes of
+ * elements per lane and instruction), so per block and group there is one
+ * vcvtph2ps for the 16 scales, one multiply by the token's scale and one
+ * FMA, and no horizontal sum at all.
+ *
+ * The activation is the signed operand of vpdpbusd, broadcast four bytes
+ * at a time; the weights must be the unsigned one: Q4_0 nibbles (0 … 15)
+ * are, Q8_0 quants are stored biased (q + 128, repack.c).  The offsets
+ * (−8·Σx_q, −128·Σx_q per block) start the block's int32 accumulator, so
+ * the block sum is the exact integer Σ w·x_q.  AVX2 has no vpdpbusd:
+ * vpmaddubsw + vpmaddwd per 8-row half, Q8_0 unbiased again and through
+ * the sign trick (|w|·(x·sign w) cannot saturate 16 bits).  Both levels
+ * then do the same float operations per block — y = fma(float(sum),
+ * d_w·d_x, y) — so they are bit-identical to each other; they differ from
+ * the row kernels only by float rounding (tests/cpu-blas/test-repack.c). */
+#include "cpu-blas.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#include <string.h>
+
+#define T_AVX2 "avx2,fma,f16c"
+#define T_VNNI "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"
+
+#define INLINE static inline __attribute__((always_inline))
+
+static inline int32_t x4(const int8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* Q4_0 quant bytes per row and block: 16; Q8_0: 32 (the layout's QB). */
+#define QB4 16
+#define QB8 32
+
+/* AVX-512 VNNI: 16 rows in one zmm, nt ≤ CB_RTOK tokens. */
+INLINE __attribute__((target(T_VNNI))) void vnni_body(const uint8_t *g, int64_t n,
+						      const struct cb_xq *x, int t0, const int nt,
+						      float *y, int64_t ys, const int q8)
+{
+	const int64_t nb = n / 32, xb = x->n / 32;
+	const int qb = q8 ? QB8 : QB4;
+	const uint8_t *sc = g, *qp = g + nb * 32;
+	const __m512i m4 = _mm512_set1_epi8(0x0f);
+	const int8_t *xq[CB_RTOK];
+	const float *xd[CB_RTOK];
+	const int32_t *xs[CB_RTOK];
+	__m512 f[CB_RTOK];
+	for (int t = 0; t < nt; t++) {
+		xq[t] = x->q + (t0 + t) * x->n;
+		xd[t] = x->d + (t0 + t) * xb;
+		xs[t] = x->qsum + (t0 + t) * xb;
+		f[t] = _mm512_setzero_ps();
+	}
+	for (int64_t b = 0; b < nb; b++, qp += CB_RGROUP * qb) {
+		const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)
+								      (sc + 32 * b)));
+		__m512i a[CB_RTOK];
+		for (int t = 0; t < nt; t++)
+			a[t] = _mm512_set1_epi32(-(q8 ? 128 : 8) * xs[t][b]);
+		if (q8) {
+			for (int k = 0; k < 8; k++) {
+				const __m512i v = _mm512_loadu_si512(qp + 64 * k);
+				for (int t = 0; t < nt; t++)
+					a[t] = _mm512_dpbusd_epi32(a[t], v,
+								   _mm512_set1_epi32(x4(xq[t] + 32 * b + 4 * k)));
+			}
+		} else {
+			for (int k = 0; k < 4; k++) {
+				const __m512i v = _mm512_loadu_si512(qp + 64 * k);
+				const __m512i lo = _mm512_and_si512(v, m4);
+				const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+				for (int t = 0; t < nt; t++) {
+					const int8_t *xp = xq[t] + 32 * b + 4 * k;
+					a[t] = _mm512_dpbusd_epi32(a[t], lo, _mm512_set1_epi32(x4(xp)));
+					a[t] = _mm512_dpbusd_epi32(a[t], hi, _mm512_set1_epi32(x4(xp + 16)));
+				}
+			}
+		}
+		for (int t = 0; t < nt; t++)
+			f[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[t]),
+					       _mm512_mul_ps(dw, _mm512_set1_ps(xd[t][b])), f[t]);
+	}
+	for (int t = 0; t < nt; t++)
+		_mm512_storeu_ps(y + t * ys, f[t]);
+}
+
+/* AVX2: rows 8h … 8h + 7 of the group (the h-th half of each 64-byte
+ * vector), nt ≤ 4 tokens (16 ymm registers). */
+INLINE __attribute__((target(T_AVX2))) void avx2_body(const uint8_t *g, int64_t n,
+						      const struct cb_xq *x, int t0, const int nt,
+						      float *y, int64_t ys, const int q8, const int h)
+{
+	const int64_t nb = n / 32, xb = x->n / 32;
+	const int qb = q8 ? QB8 : QB4;
+	const uint8_t *sc = g + 16 * h, *qp = g + nb * 32 + 32 * h;
+	const __m256i m4 = _mm256_set1_epi8(0x0f), bias = _mm256_set1_epi8((char)0x80);
+	const __m256i ones = _mm256_set1_epi16(1);
+	const int8_t *xq[4];
+	const float *xd[4];
+	const int32_t *xs[4];
+	__m256 f[4];
+	for (int t = 0; t < nt; t++) {
+		xq[t] = x->q + (t0 + t) * x->n;
+		xd[t] = x->d + (t0 + t) * xb;
+		xs[t] = x->qsum + (t0 + t) * xb;
+		f[t] = _mm256_setzero_ps();
+	}
+	for (int64_t b = 0; b < nb; b++, qp += CB_RGROUP * qb) {
+		const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)
+								  (sc + 32 * b)));
+		__m256i a[4];
+		if (q8) {
+			for (int t = 0; t < nt; t++)
+				a[t] = _mm256_setzero_si256();
+			for (int k = 0; k < 8; k++) {
+				const __m256i w = _mm256_xor_si256(
+					_mm256_loadu_si256((const __m256i *)(const void *)(qp + 64 * k)), bias);
+				const __m256i aw = _mm256_sign_epi8(w, w);
+				for (int t = 0; t < nt; t++) {
+					const __m256i xv = _mm256_set1_epi32(x4(xq[t] + 32 * b + 4 * k));
+					a[t] = _mm256_add_epi32(a[t], _mm256_madd_epi16(_mm256_maddubs_epi16(
+								aw, _mm256_sign_epi8(xv, w)), ones));
+				}
+			}
+		} else {
+			for (int t = 0; t < nt; t++)
+				a[t] = _mm256_set1_epi32(-8 * xs[t][b]);
+			for (int k = 0; k < 4; k++) {
+				const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(qp + 64 * k));
+				const __m256i lo = _mm256_and_si256(v, m4);
+				const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+				for (int t = 0; t < nt; t++) {
+					const int8_t *xp = xq[t] + 32 * b + 4 * k;
+					/* each 16-bit sum ≤ 2·15·127 per half: no saturation */
+					const __m256i p = _mm256_add_epi16(
+						_mm256_maddubs_epi16(lo, _mm256_set1_epi32(x4(xp))),
+						_mm256_maddubs_epi16(hi, _mm256_set1_epi32(x4(xp + 16))));
+					a[t] = _mm256_add_epi32(a[t], _mm256_madd_epi16(p, ones));
+				}
+			}
+		}
+		for (int t = 0; t < nt; t++)
+			f[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a[t]),
+					       _mm256_mul_ps(dw, _mm256_set1_ps(xd[t][b])), f[t]);
+	}
+	for (int t = 0; t < nt; t++)
+		_mm256_storeu_ps(y + t * ys + 8 * h, f[t]);
+}
+
+/* The exported kernels: the token count made a constant so that the
+ * accumulators stay in registers. */
+#define VNNI_FN(name, q8)                                                                       \
+	__attribute__((target(T_VNNI))) static void name(const uint8_t *g, int64_t n,             \
+							 const struct cb_xq *x, int t0, int nt,   \
+							 float *y, int64_t ys)                    \
+	{                                                                                       \
+		switch (nt) {                                                                   \
+		case 1: vnni_body(g, n, x, t0, 1, y, ys, q8); break;                            \
+		case 2: vnni_body(g, n, x, t0, 2, y, ys, q8); break;                            \
+		case 3: vnni_body(g, n, x, t0, 3, y, ys, q8); break;                            \
+		case 4: vnni_body(g, n, x, t0, 4, y, ys, q8); break;                            \
+		case 5: vnni_body(g, n, x, t0, 5, y, ys, q8); break;                            \
+		case 6: vnni_body(g, n, x, t0, 6, y, ys, q8); break;                            \
+		case 7: vnni_body(g, n, x, t0, 7, y, ys, q8); break;                            \
+		default: vnni_body(g, n, x, t0, 8, y, ys, q8); break;                           \
+		}                                                                               \
+	}
+
+#define AVX2_FN(name, q8)                                                                       \
+	__attribute__((target(T_AVX2))) static void name(const uint8_t *g, int64_t n,             \
+							 const struct cb_xq *x, int t0, int nt,   \
+							 float *y, int64_t ys)                    \
+	{                                                                                       \
+		for (int t = 0; t < nt; t += 4, y += 4 * ys) {                                  \
+			const int m = nt - t < 4 ? nt - t : 4;                                  \
+			for (int h = 0; h < 2; h++)                                             \
+				switch (m) {                                                    \
+				case 1: avx2_body(g, n, x, t0 + t, 1, y, ys, q8, h); break;     \
+				case 2: avx2_body(g, n, x, t0 + t, 2, y, ys, q8, h); break;     \
+				case 3: avx2_body(g, n, x, t0 + t, 3, y, ys, q8, h); break;     \
+				default: avx2_body(g, n, x, t0 + t, 4, y, ys, q8, h); break;    \
+				}                                                               \
+		}                                                                               \
+	}
+
+VNNI_FN(rdot_q8_vnni, 1)
+VNNI_FN(rdot_q4_vnni, 0)
+AVX2_FN(rdot_q8_avx2, 1)
+AVX2_FN(rdot_q4_avx2, 0)
+
+int cb_repack_kernels(struct cb_kernels *k, enum cb_simd level)
+{
+	__builtin_cpu_init();
+	if (level == CB_SIMD_VNNI) {
+		if (!__builtin_cpu_supports("avx512vnni") || !__builtin_cpu_supports("avx512bw") ||
+		    !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("f16c"))
+			return 0;
+		k->rdot[PB_Q8_0] = rdot_q8_vnni;
+		k->rdot[PB_Q4_0] = rdot_q4_vnni;
+		return 1;
+	}
+	if (level == CB_SIMD_AVX2) {
+		if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
+		    !__builtin_cpu_supports("f16c"))
+			return 0;
+		k->rdot[PB_Q8_0] = rdot_q8_avx2;
+		k->rdot[PB_Q4_0] = rdot_q4_avx2;
+		return 1;
+	}
+	return 0;
+}
+
+#else
+
+/* elsewhere (aarch64: NEON has its own float kernels) rows stay as stored */
+int cb_repack_kernels(struct cb_kernels *k, enum cb_simd level)
+{
+	(void)k;
+	(void)level;
+	return 0;
+}
+
+#endif
