@@ -19,6 +19,8 @@ struct cb_config {   /* plugins/backends/cpu-blas/cpu-blas.h */
 	int int8_act;
 	int kv_f16;
 	int mask_runtime;
+	int repack;
+	int int8_gemm;
 };
 
 /* A host for plugins a benchmark initialises itself: warnings and errors

@@ -21,7 +21,7 @@
  *                        [KEY=VALUE…]                 (llama-110m, 7, 48, 16)
  *
  * KEY=VALUE overrides a cpu-blas option (int8_act=0, portable=1,
- * kv_cache=f16).  A benchmark: prints, asserts nothing. */
+ * kv_cache=f16, repack=0, int8_gemm=0).  A benchmark: prints, asserts nothing. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +80,10 @@ static int parse_option(struct cb_config *c, const char *kv)
 	const int v = atoi(eq + 1);
 	if (!strncmp(kv, "int8_act=", 9))
 		c->int8_act = v;
+	else if (!strncmp(kv, "repack=", 7))
+		c->repack = v;
+	else if (!strncmp(kv, "int8_gemm=", 10))
+		c->int8_gemm = v;
 	else if (!strncmp(kv, "portable=", 9))
 		c->portable = v;
 	else if (!strncmp(kv, "kv_cache=", 9))
@@ -94,7 +98,8 @@ int main(int argc, char **argv)
 	const char *preset = "llama-110m";
 	const char *types = "q8_0,q4_0,q4_k,q5_k,q6_k,q4_k_m";
 	int pos[3] = { 7, 48, 16 }, npos = 0;
-	struct cb_config base = { .sparse_threshold = 0.35, .int8_act = 1 };
+	struct cb_config base = { .sparse_threshold = 0.35, .int8_act = 1, .repack = 1,
+				  .int8_gemm = 1 };
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--types") && i + 1 < argc)
 			types = argv[++i];

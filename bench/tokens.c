@@ -109,8 +109,10 @@ static int break_even(const struct pb_plugin *cb, const char *preset, int runs, 
 			pb_model_free(m);
 			return 1;
 		}
-		struct cb_config dense = { .threads = 2, .sparse_threshold = 0, .int8_act = 1 };
-		struct cb_config csr = { .threads = 2, .sparse_threshold = 1.01, .int8_act = 1 };
+		struct cb_config dense = { .threads = 2, .sparse_threshold = 0, .int8_act = 1,
+					   .repack = 1, .int8_gemm = 1 };
+		struct cb_config csr = { .threads = 2, .sparse_threshold = 1.01, .int8_act = 1,
+					 .repack = 1, .int8_gemm = 1 };
 		struct meas a, b;
 		if (measure(cb, &dense, m, runs, 16, n_decode, &a) < 0 ||
 		    measure(cb, &csr, m, runs, 16, n_decode, &b) < 0) {
@@ -179,7 +181,8 @@ int main(int argc, char **argv)
 		if (ref && v <= V_Q4 && measure(ref, &ref_cfg, m, 1, 8, 3, &rm) < 0)
 			rm.tok_s = 0;
 		for (int n = 1; n <= 2; n++) {
-			struct cb_config cfg = { .threads = n, .sparse_threshold = 0.35, .int8_act = 1 };
+			struct cb_config cfg = { .threads = n, .sparse_threshold = 0.35, .int8_act = 1,
+						 .repack = 1, .int8_gemm = 1 };
 			struct meas c;
 			if (v == V_F32)
 				sgemm[n] = bench_raw_sgemm(m, n_prefill, n);

@@ -279,6 +279,53 @@ START_TEST(threads_bit_identical)
 }
 END_TEST
 
+/* Q8_0 / Q4_0 repacked (repack, int8_gemm: the defaults): 1000 rows are
+ * 62 groups and 8 rows after them; every output bit-identical on 1, 2
+ * and 3 threads, decode and int8 prefill (tiles of 8 tokens, chunks of
+ * 64), and a prefill's token equal, bit for bit, to the same token
+ * decoded alone. */
+START_TEST(repacked_threads_bit_identical)
+{
+	static const enum pb_dtype ds[] = { PB_Q8_0, PB_Q4_0 };
+	static const int toks[] = { 1, 3, 4, 5, 70, 130 };
+	for (int f = 0; f < 2; f++) {
+		struct pb_tensor w = { .data = NULL };
+		pair_weight(&w, "w", ds[f], 768, 1000, PB_ROLE_FFN_DOWN, 0);
+		for (size_t k = 0; k < sizeof toks / sizeof *toks; k++) {
+			const int nt = toks[k];
+			float *x = random_x(nt, 768), *y[3], one[1000];
+			char kern[64] = "";
+			for (int th = 1; th <= 3; th++) {
+				struct cb_config cfg = cfg_of(th, 0, 1);
+				cfg.repack = cfg.int8_gemm = 1;
+				y[th - 1] = malloc((size_t)(nt * 1000) * sizeof(float));
+				run_linear(&cfg, &w, nt, x, y[th - 1], kern, sizeof kern);
+			}
+			if (__builtin_cpu_supports("avx2"))
+				ck_assert_msg(strstr(kern, "-repacked+int8-gemm"), "%s", kern);
+			for (int th = 2; th <= 3; th++)
+				for (int64_t i = 0; i < nt * 1000; i++)
+					ck_assert_msg(!memcmp(&y[0][i], &y[th - 1][i], sizeof(float)),
+						      "%s nt %d: output %lld is %a on 1 thread, %a on %d",
+						      pb_dtype_name(ds[f]), nt, (long long)i, (double)y[0][i],
+						      (double)y[th - 1][i], th);
+			for (int t = 0; t < nt; t += 29) {
+				struct cb_config cfg = cfg_of(2, 0, 1);
+				cfg.repack = cfg.int8_gemm = 1;
+				run_linear(&cfg, &w, 1, x + t * 768, one, NULL, 0);
+				ck_assert_msg(!memcmp(one, y[0] + t * 1000, sizeof one),
+					      "%s nt %d: token %d decoded alone differs from the prefill",
+					      pb_dtype_name(ds[f]), nt, t);
+			}
+			for (int th = 0; th < 3; th++)
+				free(y[th]);
+			free(x);
+		}
+		free(w.data);
+	}
+}
+END_TEST
+
 START_TEST(embedding)
 {
 	for (int portable = 0; portable <= 1; portable++)
@@ -360,6 +407,7 @@ int main(void)
 	tcase_add_test(tc, decode_integer);
 	tcase_add_test(tc, prefill_and_float_decode);
 	tcase_add_test(tc, threads_bit_identical);
+	tcase_add_test(tc, repacked_threads_bit_identical);
 	tcase_add_test(tc, embedding);
 	tcase_add_test(tc, refuses_partial_blocks);
 	tcase_add_test(tc, declares_the_formats);

@@ -43,6 +43,7 @@ static inline int32_t x4(const int8_t *p)
 /* Q4_0 quant bytes per row and block: 16; Q8_0: 32 (the layout's QB). */
 #define QB4 16
 #define QB8 32
+#define PF_BYTES 2048
 
 /* AVX-512 VNNI: 16 rows in one zmm, nt ≤ CB_RTOK tokens. */
 INLINE __attribute__((target(T_VNNI))) void vnni_body(const uint8_t *g, int64_t n,
@@ -64,6 +65,11 @@ INLINE __attribute__((target(T_VNNI))) void vnni_body(const uint8_t *g, int64_t 
 		f[t] = _mm512_setzero_ps();
 	}
 	for (int64_t b = 0; b < nb; b++, qp += CB_RGROUP * qb) {
+		/* decode streams the weights once: ask for them PF_BYTES ahead
+		 * (the hardware prefetcher alone reached ~40 % of the read
+		 * bandwidth on this layout) */
+		for (int k = 0; k < qb / 4; k++)
+			_mm_prefetch((const char *)qp + PF_BYTES + 64 * k, _MM_HINT_T0);
 		const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)
 								      (sc + 32 * b)));
 		__m512i a[CB_RTOK];

@@ -1,0 +1,225 @@
+/* tests/cpu-blas/test-repack.c — the repacked Q8_0 / Q4_0 kernels
+ * (plugins/backends/cpu-blas/repack.c, kernels-repack.c, compiled into
+ * this test) at every SIMD level this CPU runs (AVX2, AVX-512 VNNI)
+ * against the portable row kernel (kernels-int.c) on the rows as stored:
+ *  - layout: cb_repack_row gives back every row of a group byte for byte;
+ *  - group kernel vs row kernel, 1 … CB_RTOK tokens per call at token
+ *    offsets 0 … 130 (the prefill's tiles): both compute the same exact
+ *    integer per block and differ only by float rounding in their own
+ *    order, |out − ref| ≤ (nb + 4)·2^-23·S, S = Σ_b |d_w·d_x|·Σ|q_w·q_x|;
+ *    a wrong nibble, sign, bias or scale moves out by about S/n;
+ *  - AVX2 and VNNI bit-identical (the same float operations per block);
+ *  - a token's result does not depend on the other tokens of the call
+ *    (nt) or its place in it (t0): bit-identical, so prefill tiles and
+ *    decode agree bit for bit.
+ * A level the CPU lacks is skipped with a note on stderr. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "cpu-blas.h"
+#include "model/quant.h"
+
+#define MAX_TOK 130
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng >> 11);
+}
+
+static float uni(void)
+{
+	return (float)(rnd() % 2000001) / 1e6f - 1.0f;
+}
+
+static void xq_make(struct cb_xq *xq, int64_t n, int nt)
+{
+	float *x = malloc((size_t)(n * nt) * sizeof *x);
+	for (int64_t i = 0; i < n * nt; i++)
+		x[i] = uni() * (i % 97 == 3 ? 30.0f : 1.0f);
+	/* one all-zero block (d = 0) */
+	memset(x + 32, 0, 32 * sizeof *x);
+	*xq = (struct cb_xq){
+		.q = malloc((size_t)(n * nt)), .d = malloc((size_t)(n * nt / 32) * sizeof(float)),
+		.dsum = malloc((size_t)(n * nt / 32) * sizeof(float)),
+		.qsum = malloc((size_t)(n * nt / 32) * sizeof(int32_t)), .n = n, .cap = n,
+	};
+	ck_assert(xq->q && xq->d && xq->dsum && xq->qsum);
+	for (int t = 0; t < nt; t++)
+		cb_quantize_x(x + t * n, n, xq->q + t * n, xq->d + t * (n / 32), xq->dsum + t * (n / 32),
+			      xq->qsum + t * (n / 32));
+	free(x);
+}
+
+static void xq_free(struct cb_xq *xq)
+{
+	free(xq->q);
+	free(xq->d);
+	free(xq->dsum);
+	free(xq->qsum);
+}
+
+/* rows × n random weights in dt (some rows all-extreme bytes) */
+static uint8_t *weights(enum pb_dtype dt, int64_t rows, int64_t n, size_t *rb)
+{
+	const struct pb_tensor t = { .dtype = dt, .ne = { n, rows, 1, 1 }, .n_dims = 2 };
+	*rb = pb_row_bytes(&t);
+	uint8_t *w = malloc(*rb * (size_t)rows);
+	float *row = malloc((size_t)n * sizeof *row);
+	for (int64_t r = 0; r < rows; r++) {
+		for (int64_t i = 0; i < n; i++)
+			row[i] = uni() * (r % 5 == 2 ? 1e-3f : 1.0f);
+		if (dt == PB_Q8_0)
+			pb_quantize_row_q8_0(row, w + (size_t)r * *rb, n);
+		else
+			pb_quantize_row_q4_0(row, w + (size_t)r * *rb, n);
+		if (r % 7 == 6)   /* every quant byte 0x80 / 0xff: Q8_0 −128, Q4_0 nibbles 15 */
+			for (int64_t b = 0; b < n / 32; b++)
+				memset(w + (size_t)r * *rb + (size_t)b * (*rb / (size_t)(n / 32)) + 2,
+				       dt == PB_Q8_0 ? 0x80 : 0xff, dt == PB_Q8_0 ? 32 : 16);
+	}
+	free(row);
+	return w;
+}
+
+/* S of row w against token t (see the file comment) */
+static double magnitude(enum pb_dtype dt, const uint8_t *w, int64_t n, const struct cb_xq *x, int t)
+{
+	const int bs = dt == PB_Q8_0 ? 34 : 18;
+	double s = 0;
+	for (int64_t b = 0; b < n / 32; b++) {
+		const uint8_t *blk = w + b * bs;
+		uint16_t h;
+		memcpy(&h, blk, 2);
+		double m = 0;
+		for (int i = 0; i < 32; i++) {
+			const int q = dt == PB_Q8_0 ? (int8_t)blk[2 + i]
+						    : (i < 16 ? blk[2 + i] & 15 : blk[2 + i - 16] >> 4) - 8;
+			m += fabs((double)q * x->q[t * n + 32 * b + i]);
+		}
+		s += fabs((double)pb_fp16_to_fp32(h) * x->d[t * (n / 32) + b]) * m;
+	}
+	return s;
+}
+
+START_TEST(layout_round_trip)
+{
+	static const enum pb_dtype dts[] = { PB_Q8_0, PB_Q4_0 };
+	for (int d = 0; d < 2; d++) {
+		size_t rb;
+		const int64_t n = 96;
+		uint8_t *w = weights(dts[d], CB_RGROUP, n, &rb), *g = malloc(rb * CB_RGROUP);
+		uint8_t *row = malloc(rb);
+		cb_repack_group(dts[d], w, rb, n, g);
+		for (int r = 0; r < CB_RGROUP; r++) {
+			cb_repack_row(dts[d], g, r, n, row);
+			ck_assert_msg(!memcmp(row, w + (size_t)r * rb, rb), "%s row %d",
+				      pb_dtype_name(dts[d]), r);
+		}
+		free(w);
+		free(g);
+		free(row);
+	}
+}
+END_TEST
+
+START_TEST(kernels_vs_rows)
+{
+	static const enum pb_dtype dts[] = { PB_Q8_0, PB_Q4_0 };
+	static const int64_t ns[] = { 32, 96, 800, 2048 };
+	static const char *const lname[] = { "", "avx2", "avx512vnni" };
+	struct cb_kernels port, lv[3];
+	int have[3] = { 0 };
+	memset(&port, 0, sizeof port);
+	cb_kernels_scalar_ext(&port);
+	for (int l = 1; l <= 2; l++) {
+		memset(&lv[l], 0, sizeof lv[l]);
+		have[l] = cb_repack_kernels(&lv[l], l == 1 ? CB_SIMD_AVX2 : CB_SIMD_VNNI);
+		if (!have[l])
+			fprintf(stderr, "note: this CPU does not run %s; its kernels are not tested\n",
+				lname[l]);
+	}
+	for (int d = 0; d < 2; d++)
+		for (size_t a = 0; a < sizeof ns / sizeof *ns; a++) {
+			const int64_t n = ns[a], nb = n / 32;
+			size_t rb;
+			uint8_t *w = weights(dts[d], CB_RGROUP, n, &rb), *g = malloc(rb * CB_RGROUP);
+			struct cb_xq x;
+			xq_make(&x, n, MAX_TOK);
+			cb_repack_group(dts[d], w, rb, n, g);
+			/* the row kernel, token by token: the reference */
+			float *ref = malloc((size_t)(MAX_TOK * CB_RGROUP) * sizeof *ref);
+			for (int t = 0; t < MAX_TOK; t++) {
+				const struct cb_xq xt = { .q = x.q + t * n, .d = x.d + t * nb,
+							  .dsum = x.dsum + t * nb, .n = n, .cap = n };
+				for (int r = 0; r < CB_RGROUP; r++)
+					port.qdot[dts[d]](w + (size_t)r * rb, n, &xt, 1, &ref[t * CB_RGROUP + r]);
+			}
+			float *got[3] = { NULL };
+			for (int l = 1; l <= 2; l++) {
+				if (!have[l])
+					continue;
+				got[l] = malloc((size_t)(MAX_TOK * CB_RGROUP) * sizeof(float));
+				/* tiles of 1 … CB_RTOK tokens, the sizes cycling */
+				for (int t = 0, k = 0; t < MAX_TOK; k++) {
+					const int m = 1 + k % CB_RTOK < MAX_TOK - t ? 1 + k % CB_RTOK : MAX_TOK - t;
+					lv[l].rdot[dts[d]](g, n, &x, t, m, got[l] + t * CB_RGROUP, CB_RGROUP);
+					t += m;
+				}
+				for (int t = 0; t < MAX_TOK; t++)
+					for (int r = 0; r < CB_RGROUP; r++) {
+						const double s = magnitude(dts[d], w + (size_t)r * rb, n, &x, t);
+						const double tol = (double)(nb + 4) * 0x1p-23 * s + 1e-30;
+						const double e = fabs((double)got[l][t * CB_RGROUP + r] -
+								      ref[t * CB_RGROUP + r]);
+						ck_assert_msg(e <= tol, "%s %s n %lld token %d row %d: %.9g, row "
+							      "kernel %.9g (|diff| %.3g > %.3g)", lname[l],
+							      pb_dtype_name(dts[d]), (long long)n, t, r,
+							      (double)got[l][t * CB_RGROUP + r],
+							      (double)ref[t * CB_RGROUP + r], e, tol);
+					}
+				/* one token per call, at its own offset: bit-identical */
+				for (int t = 0; t < MAX_TOK; t += 13) {
+					float one[CB_RGROUP];
+					lv[l].rdot[dts[d]](g, n, &x, t, 1, one, CB_RGROUP);
+					ck_assert_msg(!memcmp(one, got[l] + t * CB_RGROUP, sizeof one),
+						      "%s %s: token %d alone differs from its tile", lname[l],
+						      pb_dtype_name(dts[d]), t);
+				}
+			}
+			if (got[1] && got[2])
+				ck_assert_msg(!memcmp(got[1], got[2], (size_t)(MAX_TOK * CB_RGROUP) *
+						      sizeof(float)), "%s n %lld: avx2 and avx512vnni differ",
+					      pb_dtype_name(dts[d]), (long long)n);
+			for (int l = 0; l < 3; l++)
+				free(got[l]);
+			free(ref);
+			xq_free(&x);
+			free(w);
+			free(g);
+		}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cpu-blas-repack");
+	TCase *tc = tcase_create("repack");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, layout_round_trip);
+	tcase_add_test(tc, kernels_vs_rows);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	const int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
