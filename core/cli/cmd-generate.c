@@ -1,9 +1,12 @@
 /* core/cli/cmd-generate.c — `prunebench generate MODEL [--backend NAME]
  * [--prompt TEXT] [-n N] [--seed N] [--threads N] [-o KEY=VALUE]
- * [--warmup N] [--repeat N]`: greedy generation with one backend; the text
- * goes to stdout, the timings to stderr — with --repeat, a one-line
- * summary of prefill and decode tokens/s (median, min–max) over the
- * measured runs, as a timing tool for one model without an experiment. */
+ * [--warmup N] [--repeat N] [--prompt-tokens N] [--ignore-eos]`: greedy
+ * generation with one backend; the text goes to stdout, the timings to
+ * stderr — with --repeat, a one-line summary of prefill and decode
+ * tokens/s (median, min–max) over the measured runs, as a timing tool for
+ * one model without an experiment (bench/vs-llama.sh sets it beside
+ * llama-bench: --prompt-tokens and --ignore-eos give llama-bench's fixed
+ * prompt and output lengths). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -24,6 +27,7 @@ static void generate_usage(FILE *f)
 {
 	fprintf(f, "usage: prunebench generate MODEL [--backend NAME] [--prompt TEXT] [-n N] [--seed N] [--ctx N]\n"
 		"                           [--threads N] [-o KEY=VALUE ...] [--warmup N] [--repeat N]\n"
+		"                           [--prompt-tokens N] [--ignore-eos]\n"
 		"\n"
 		"  MODEL           a GGUF file, or synth:PRESET (e.g. synth:llama-15m)\n"
 		"  --backend NAME  backend plugin (default ref)\n"
@@ -36,6 +40,9 @@ static void generate_usage(FILE *f)
 		"  --warmup N      untimed generations first (default 0)\n"
 		"  --repeat N      timed generations (default 1); the text printed is the first's,\n"
 		"                  and a summary line gives prefill/decode tok/s: median, min-max\n"
+		"  --prompt-tokens N  instead of --prompt: N token ids (BOS, then a fixed pseudo-random\n"
+		"                  sequence over the vocabulary, as llama-bench's -p N builds its prompt)\n"
+		"  --ignore-eos    generate all -n tokens even past the model's EOS\n"
 		"  --tokenizer-pre NAME  force a GGUF vocabulary's pre-tokenizer: %s\n", PB_CTX_DEFAULT, pb_tokenizer_pre_names());
 }
 
@@ -45,6 +52,8 @@ struct gen_args {
 	const char *backend, *prompt;
 	uint64_t seed;
 	int n_new, warmup, repeat;
+	int prompt_tokens;    /* > 0: a synthetic prompt of that many ids */
+	int ignore_eos;
 	const char *opts[MAX_OPTS + 1];   /* -o KEY=VALUE, --threads as threads=N */
 	int n_opts;
 	char threads_opt[32];
@@ -65,6 +74,26 @@ static void spread(double *v, int n, double *med, double *lo, double *hi)
 	*hi = v[n - 1];
 }
 
+/* llama-bench's prompt: BOS (where the vocabulary has one) and then
+ * pseudo-random ids; ours come from a fixed LCG over the live vocabulary,
+ * so that every run and every backend gets the same prompt.  NULL when
+ * out of memory. */
+static int32_t *synthetic_prompt(const struct pb_model *m, int n)
+{
+	const int live = pb_model_live_vocab(m, pb_model_tokenizer(m));
+	int32_t *ids = malloc((size_t)n * sizeof *ids);
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	if (!ids)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		x = x * 6364136223846793005u + 1442695040888963407u;
+		ids[i] = (int32_t)((x >> 33) % (uint64_t)(live > 0 ? live : 1));
+	}
+	if (m->hp.bos_id >= 0)
+		ids[0] = m->hp.bos_id;
+	return ids;
+}
+
 /* Load the backend, hand it the weights and open a session. */
 static int run(struct pb_model *m, const struct gen_args *a)
 {
@@ -75,6 +104,7 @@ static int run(struct pb_model *m, const struct gen_args *a)
 	struct pb_session *s = NULL;
 	struct pb_gen_result res;
 	void *state = NULL, *config = NULL;
+	int32_t *ids = NULL;
 	char err[512];
 	int rc = 1;
 
@@ -129,8 +159,16 @@ static int run(struct pb_model *m, const struct gen_args *a)
 		goto out;
 	}
 	struct pb_gen_request req = {
-		.prompt = a->prompt, .max_new_tokens = a->n_new, .stop_at_eos = 1, .add_bos = 1,
+		.prompt = a->prompt, .max_new_tokens = a->n_new, .stop_at_eos = !a->ignore_eos, .add_bos = 1,
 	};
+	if (a->prompt_tokens > 0) {
+		if (!(ids = synthetic_prompt(m, a->prompt_tokens))) {
+			fprintf(stderr, "prunebench generate: out of memory\n");
+			goto out;
+		}
+		req.prompt_ids = ids;
+		req.n_prompt_ids = a->prompt_tokens;
+	}
 	double *pre = calloc((size_t)a->repeat, sizeof *pre), *dec = calloc((size_t)a->repeat, sizeof *dec);
 	int n_dec = 0;
 	if (!pre || !dec) {
@@ -186,6 +224,7 @@ out:
 	if (state)
 		p->fini(state);
 	free(config);
+	free(ids);
 	return rc;
 }
 
@@ -200,11 +239,13 @@ int pb_cmd_generate(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "warmup", required_argument, NULL, 'W' },
 		{ "repeat", required_argument, NULL, 'R' },
+		{ "prompt-tokens", required_argument, NULL, 'T' },
+		{ "ignore-eos", no_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *backend = "ref", *prompt = "Once upon a time", *pre = NULL;
-	long long n_new = 32, seed = 0, ctx = 0, threads = 0, warmup = 0, repeat = 1;
+	long long n_new = 32, seed = 0, ctx = 0, threads = 0, warmup = 0, repeat = 1, prompt_tokens = 0;
 	struct gen_args a = { 0 };
 	char err[512];
 	int c;
@@ -239,6 +280,14 @@ int pb_cmd_generate(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'T':
+			if (pb_cli_parse_int(optarg, 1, 1 << 20, &prompt_tokens) < 0) {
+				fprintf(stderr, "prunebench generate: --prompt-tokens: expected a positive integer, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'E': a.ignore_eos = 1; break;
 		case 'C':
 			if (pb_cli_parse_int(optarg, 1, 1 << 20, &ctx) < 0) {
 				fprintf(stderr, "prunebench generate: --ctx: expected a positive integer, got '%s'\n", optarg);
@@ -290,6 +339,7 @@ int pb_cmd_generate(int argc, char **argv)
 	a.n_new = (int)n_new;
 	a.warmup = (int)warmup;
 	a.repeat = (int)repeat;
+	a.prompt_tokens = (int)prompt_tokens;
 	if (threads > 0) {   /* after any -o threads=, so that it wins */
 		snprintf(a.threads_opt, sizeof a.threads_opt, "threads=%lld", threads);
 		a.opts[a.n_opts++] = a.threads_opt;

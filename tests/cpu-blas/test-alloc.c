@@ -4,7 +4,14 @@
  * and its thread pool, logits read-back) must not call malloc, calloc,
  * realloc, posix_memalign, aligned_alloc or memalign, on dense F32, Q8_0,
  * CSR (70 % magnitude-pruned), packed NM_2_4 weights, and the integer
- * decode path (int8_act) of Q8_0 and of every k-quant.
+ * decode path (int8_act) of Q8_0 and of every k-quant.  And the run path's
+ * decode loop as a cell runs it: pb_generate's per-token work (forward,
+ * greedy argmax over the vocabulary, the token's stamp, the on_token
+ * callback) with a probe sampler running and its phase boundaries marked,
+ * counting what the generating thread allocates from the decode boundary
+ * to the last token (the sampler thread's own allocations are not the
+ * decode path's, and its probe allocates on purpose to show they are not
+ * counted).
  *
  * The allocator is interposed in this binary: the definitions below win
  * over libc's for every caller in the process (the dlopened plugin and
@@ -33,6 +40,8 @@
 #include "kquant-ref.h"
 #include "model/modelio.h"
 #include "model/quant.h"
+#include "run/generate.h"
+#include "run/sampler.h"
 
 #define N_PROMPT 8
 #define N_WARM 2
@@ -47,10 +56,13 @@ extern void __libc_free(void *p);
 
 static int counting;   /* set only around the measured steps */
 static long n_allocs;
+/* this thread's allocations only (the generate loop's window): the
+ * executable's initial-exec TLS, which itself never allocates */
+static __thread int counting_here;
 
 static void count(void)
 {
-	if (__atomic_load_n(&counting, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&counting, __ATOMIC_RELAXED) || counting_here)
 		__atomic_add_fetch(&n_allocs, 1, __ATOMIC_RELAXED);
 }
 
@@ -273,6 +285,121 @@ START_TEST(kquants)
 	}
 }
 END_TEST
+
+/* A probe that allocates on every read, as fopen() in a real probe does:
+ * on the sampler thread, so never counted. */
+static const struct pb_channel alloc_ch[] = {
+	{ .name = "reads", .unit = "count", .kind = PB_COUNTER },
+};
+
+static int alloc_channels(void *state, const struct pb_channel **ch, int *n)
+{
+	(void)state;
+	*ch = alloc_ch;
+	*n = 1;
+	return 0;
+}
+
+static int alloc_read(void *state, double *v)
+{
+	long *reads = state;
+	char *p = malloc(256);
+	if (!p)
+		return -ENOMEM;
+	snprintf(p, 256, "%ld", __atomic_add_fetch(reads, 1, __ATOMIC_RELAXED));
+	v[0] = (double)strtol(p, NULL, 10);
+	free(p);
+	return 0;
+}
+
+static const struct pb_probe_ops alloc_probe = {
+	.channels = alloc_channels,
+	.read = alloc_read,
+	.min_interval_ms = 1,
+};
+
+struct gen_window {
+	struct pb_sampler *sampler;
+	int last;       /* index of the last output token */
+	int decoded;    /* the decode boundary was seen */
+};
+
+/* the cell's on_phase: a sampler boundary, then (decode) the window opens */
+static void window_phase(void *ctx, int phase)
+{
+	struct gen_window *w = ctx;
+	pb_sampler_phase(w->sampler, (enum pb_phase)phase);
+	if (phase == PB_PHASE_DECODE) {
+		w->decoded = 1;
+		__atomic_store_n(&n_allocs, 0, __ATOMIC_RELAXED);
+		counting_here = 1;
+	}
+}
+
+/* the last token closes it (before the loop ends and the text is built) */
+static int window_token(void *ctx, int32_t id, int i)
+{
+	struct gen_window *w = ctx;
+	(void)id;
+	if (i == w->last)
+		counting_here = 0;
+	return 0;
+}
+
+/* Allocations by the generating thread in pb_generate's decode loop:
+ * n_new tokens after a prompt, cpu-blas on `threads` workers. */
+static void check_generate(struct pb_model *m, int threads, int int8, int n_new)
+{
+	struct cb_config cfg = { .threads = threads, .sparse_threshold = 0.35, .int8_act = int8 };
+	struct be cb;
+	struct pb_session *s = NULL;
+	long reads = 0;
+	struct pb_probe_inst probe = { .name = "alloc", .ops = &alloc_probe, .state = &reads,
+				       .interval_ms = 1 };
+	struct gen_window w = { .last = n_new - 1 };
+	struct pb_gen_request req = {
+		.prompt = "Once upon a time, in a quiet town by the sea", .max_new_tokens = n_new,
+		.stop_at_eos = 0, .add_bos = 1, .on_phase = window_phase, .on_token = window_token,
+		.ctx = &w,
+	};
+	struct pb_gen_result g;
+	char err[512];
+	be_open(&cb, "cpu-blas", &cfg);
+	ck_assert_msg(cb.ops->weights_load(cb.st, m) == 0, "%s", be_last_log);
+	ck_assert_msg(pb_session_open(m, cb.ops, cb.st, &s, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(pb_sampler_start(&w.sampler, &probe, 1, PB_PHASE_WARMUP), 0);
+	/* a warm-up request first, as a cell runs one */
+	ck_assert_msg(pb_generate(s, m, pb_model_tokenizer(m), &req, &g, err, sizeof err) == 0, "%s", err);
+	pb_gen_result_free(&g);
+	w.decoded = 0;
+	ck_assert_msg(pb_generate(s, m, pb_model_tokenizer(m), &req, &g, err, sizeof err) == 0, "%s", err);
+	counting_here = 0;
+	const long got = __atomic_load_n(&n_allocs, __ATOMIC_RELAXED);
+	ck_assert_int_eq(g.n_out, n_new);
+	ck_assert(w.decoded);
+	pb_sampler_stop(w.sampler);
+	ck_assert_msg(__atomic_load_n(&reads, __ATOMIC_RELAXED) > 2, "the probe was read %ld times", reads);
+	ck_assert_msg(got == 0, "%s (%d threads, int8_act %d): %ld allocations in %d decode steps of "
+		      "pb_generate", m->name, threads, int8, got, n_new - 1);
+	printf("%s (%d threads, int8_act %d): 0 allocations in pb_generate's %d decode steps, "
+	       "sampler running (%ld probe reads)\n", m->name, threads, int8, n_new - 1, reads);
+	pb_gen_result_free(&g);
+	pb_sampler_free(w.sampler);
+	pb_session_close(s);
+	be_close(&cb);
+}
+
+START_TEST(generate_loop)
+{
+	struct pb_model *m = synth();
+	char err[512];
+	check_generate(m, 1, 0, 24);
+	check_generate(m, 2, 0, 24);
+	ck_assert_msg(pb_model_convert(m, PB_Q4_0, err, sizeof err) == 0, "%s", err);
+	check_generate(m, 2, 1, 24);
+	pb_model_free(m);
+}
+END_TEST
 #endif /* !PB_TEST_ASAN */
 
 int main(void)
@@ -289,6 +416,7 @@ int main(void)
 	tcase_add_test(tc, sparse);
 	tcase_add_test(tc, packed_nm24);
 	tcase_add_test(tc, kquants);
+	tcase_add_test(tc, generate_loop);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -3,7 +3,8 @@
 # does not depend on threads, warm-up or repeats; --repeat prints one
 # summary line with prefill and decode tok/s (median, min-max); backend
 # options by -o and --threads, refused by name when the backend lacks
-# them; --ctx bounded by the model's positions.
+# them; --ctx bounded by the model's positions; --prompt-tokens and
+# --ignore-eos give fixed prompt and output lengths (bench/vs-llama.sh).
 . "$(dirname "$0")/lib.sh"
 need_s260k
 L2C="$S260K"
@@ -21,6 +22,10 @@ grep -q '^summary:' "$T/one.err" && fail "a single run prints no summary" || ok 
 opt=$("$PB" -q generate "$L2C" --backend cpu-blas -n 24 -o threads=2 -o int8_act=false 2>/dev/null)
 expect_eq "-o options: the same text" "$one" "$opt"
 
+fixed=$("$PB" -q generate "$L2C" --backend cpu-blas --prompt-tokens 40 -n 30 --ignore-eos 2>&1 >/dev/null); rc=$?
+expect_eq "--prompt-tokens 40 -n 30 --ignore-eos: exit 0" 0 "$rc"
+expect_contains "a prompt of exactly 40 token ids" "$fixed" "prompt tokens   40"
+expect_contains "all 30 tokens, EOS or not" "$fixed" "output tokens   30"
 out=$("$PB" -q generate "$L2C" --backend ref --threads 2 2>&1); rc=$?
 expect_eq "ref has no threads option: exit 2" 2 "$rc"
 expect_contains "it says so" "$out" "backend 'ref' has no option 'threads'"
