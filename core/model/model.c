@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -422,76 +421,41 @@ static int load_any(const char *path, const char *tokenizer_path, const char *to
 		       path);
 }
 
-/* Whether p lies in one of the model's file mappings. */
-static int in_mapping(const struct pb_model_core *c, const void *p)
+/* Turn a private file mapping [p, p + len) into anonymous memory holding
+ * the same bytes at the same addresses: an anonymous copy moved over it
+ * with mremap.  Why: decode streams every weight once per token, and on
+ * this class of machine (bench/run-path.sh: llama-110m F32, 2 threads)
+ * weights read through a MAP_PRIVATE file mapping decode ~10 % slower
+ * than the same bytes in anonymous memory — where the synthetic models
+ * bench/tokens times live, so a GGUF cell was slower than the benchmark on
+ * identical weights.  Every pointer into the mapping (tensor data, names,
+ * the vocabulary) stays valid, the address space does not grow (the copy
+ * replaces the mapping), and pb_model_free unmaps it as before.  Costs one
+ * pass over the file at load.  Where it cannot (no memory for the copy,
+ * no mremap), the file mapping stays: slower, the same bytes. */
+static void to_anonymous(void *p, size_t len)
 {
-	const char *q = p;
-	if (c->base && c->base_is_mmap && q >= (const char *)c->base &&
-	    q < (const char *)c->base + c->base_len)
-		return 1;
+#ifdef MREMAP_FIXED
+	void *a = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED)
+		return;
+	memcpy(a, p, len);
+	if (mremap(a, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, p) == MAP_FAILED)
+		munmap(a, len);
+#else
+	(void)p;
+	(void)len;
+#endif
+}
+
+static void own_weights(struct pb_model *m)
+{
+	struct pb_model_core *c = m->core;
+	if (c->base && c->base_is_mmap && c->base_len)
+		to_anonymous(c->base, c->base_len);
 	for (int i = 0; i < c->n_maps; i++)
-		if (c->maps[i].p && q >= (const char *)c->maps[i].p &&
-		    q < (const char *)c->maps[i].p + c->maps[i].len)
-			return 1;
-	return 0;
-}
-
-/* Give the file's page-cache pages back for [p, p + n): the whole pages
- * inside it (a private mapping: they are read again from the file if ever
- * touched). */
-static void drop_pages(void *p, size_t n)
-{
-	const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1), b = ((uintptr_t)p + n) & ~(pg - 1);
-	if (b > a)
-		madvise((void *)a, b - a, MADV_DONTNEED);
-}
-
-/* Move every tensor that points into a file mapping to its own 64-byte
- * aligned anonymous memory.  Why: decode streams every weight once per
- * token, and on this class of machine (measured by bench/run-path.sh:
- * llama-110m F32, 2 threads) weights read through a MAP_PRIVATE file
- * mapping decode ~10 % slower than the same bytes in anonymous memory —
- * the synthetic models bench/tokens times live there, so a GGUF cell was
- * slower than the benchmark on identical weights.  The copy costs one
- * pass over the file at load; the mapped pages are dropped right after,
- * so the resident size stays that of one copy.  A tied output (same data
- * as the embedding) keeps sharing the embedding's copy. */
-static int own_weights(struct pb_model *m, char *err, size_t len)
-{
-	const struct pb_model_core *c = m->core;
-	void **src = calloc((size_t)(m->n_tensors > 0 ? m->n_tensors : 1), sizeof *src);
-	int rc = 0;
-	if (!src)
-		return pb_errf(err, len, -ENOMEM, "%s: out of memory", m->name);
-	for (int i = 0; i < m->n_tensors; i++) {
-		struct pb_tensor *t = &m->tensors[i];
-		void *p;
-		if ((t->flags & PB_TENSOR_OWNED) || !t->data || !t->nbytes || !in_mapping(c, t->data))
-			continue;
-		src[i] = t->data;
-		int shared = -1;
-		for (int j = 0; j < i && shared < 0; j++)
-			if (src[j] == src[i] && m->tensors[j].nbytes == t->nbytes)
-				shared = j;
-		if (shared >= 0) {   /* the copy made for tensor `shared` */
-			t->data = m->tensors[shared].data;
-			continue;
-		}
-		if (posix_memalign(&p, 64, t->nbytes)) {
-			rc = pb_errf(err, len, -ENOMEM, "%s: tensor '%s': out of memory (%zu bytes)",
-				     m->name, t->name, t->nbytes);
-			break;
-		}
-		memcpy(p, t->data, t->nbytes);
-		t->data = p;
-		t->flags |= PB_TENSOR_OWNED;
-	}
-	for (int i = 0; rc == 0 && i < m->n_tensors; i++)
-		if (src[i])
-			drop_pages(src[i], m->tensors[i].nbytes);
-	free(src);
-	return rc;
+		if (c->maps[i].p && c->maps[i].len)
+			to_anonymous(c->maps[i].p, c->maps[i].len);
 }
 
 int pb_model_load_pre(const char *path, const char *tokenizer_path, const char *tokenizer_pre,
@@ -500,11 +464,7 @@ int pb_model_load_pre(const char *path, const char *tokenizer_path, const char *
 	int rc = load_any(path, tokenizer_path, tokenizer_pre, out, err, len);
 	if (rc < 0)
 		return rc;
-	if ((rc = own_weights(*out, err, len)) < 0) {
-		pb_model_free(*out);
-		*out = NULL;
-		return rc;
-	}
+	own_weights(*out);
 	/* A run's context is not the trained one: Llama 3.2's 131072
 	 * positions would size a session's KV cache at gigabytes.  As
 	 * llama.cpp's tools default n_ctx, the run uses at most
