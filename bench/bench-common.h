@@ -19,6 +19,7 @@ struct cb_config {   /* plugins/backends/cpu-blas/cpu-blas.h */
 	int int8_act;
 	int kv_f16;
 	int mask_runtime;
+	int gemm;           /* 0 auto, 1 native, 2 openblas */
 };
 
 /* A host for plugins a benchmark initialises itself: warnings and errors

@@ -18,6 +18,7 @@ struct cb_config {
 	int int8_act;
 	int kv_f16;
 	int mask_runtime;
+	int gemm;           /* 0 auto, 1 native, 2 openblas */
 };
 
 extern char be_last_log[1024];

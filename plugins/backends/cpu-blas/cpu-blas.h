@@ -9,6 +9,7 @@
 
 #include <prunebench/plugin.h>
 
+#include "gemm.h"
 #include "pool.h"
 
 struct cb_config {
@@ -19,7 +20,10 @@ struct cb_config {
 	int int8_act;               /* decode Q8_0/Q4_0 with 8-bit activations and integer dots */
 	int kv_f16;                 /* KV caches (buffers written by kv_store) held as F16 */
 	int mask_runtime;           /* mask_mode: 0 baked, 1 runtime (mask.c) */
+	int gemm;                   /* prefill GEMM: CB_GEMM_AUTO, _NATIVE or _OPENBLAS */
 };
+
+enum { CB_GEMM_AUTO, CB_GEMM_NATIVE, CB_GEMM_OPENBLAS };
 
 /* A linear's CSR copy: rows × cols, nnz values with 16-bit column indices
  * when cols ≤ 65536 (half the index bytes), 32-bit otherwise. */
@@ -134,6 +138,8 @@ struct cb_state {
 	struct cb_kernels k;
 	struct cb_xq xq;           /* quantised activations of the current linear */
 	struct cb_masks masks;     /* mask_mode runtime */
+	struct cb_gemm gemm;       /* the native GEMM's kernels (gemm.h) */
+	int gemm_native;           /* prefill runs them (else OpenBLAS sgemm) */
 };
 
 /* Bytes of a PB_NM_2_4 tensor (layout in tensor.h): R·C/2 F32 values,
