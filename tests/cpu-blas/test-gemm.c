@@ -74,13 +74,13 @@ static float *scratch_new(void)
 
 /* y (nt rows of stride ys, n_rows used) filled with SENTINEL, then the
  * tile */
-static float *run_tile(const struct cb_gemm *g, const struct wmat *m, int64_t n_rows,
-		       const float *x, int64_t xs, int nt, int64_t ys, float *scratch)
+static float *run_tile(const struct cb_gemm *g, const struct cb_gemm_w *gw, int64_t n_in,
+		       int64_t n_rows, const float *x, int64_t xs, int nt, int64_t ys, float *scratch)
 {
 	float *y = malloc((size_t)(nt * ys) * sizeof *y);
 	for (int64_t i = 0; i < nt * ys; i++)
 		y[i] = SENTINEL;
-	cb_gemm_tile(g, row_of, m, 0, n_rows, m->n_in, x, xs, nt, y, ys, scratch);
+	cb_gemm_tile(g, gw, 0, n_rows, n_in, x, xs, nt, y, ys, scratch);
 	return y;
 }
 
@@ -95,7 +95,8 @@ static void one_shape(int l, int nt, int64_t n_rows, int64_t n_in, float *scratc
 	for (int64_t i = 0; i < nt * xs; i++)
 		x[i] = frand();
 	const struct wmat m = { w, n_in };
-	float *y = run_tile(g, &m, n_rows, x, xs, nt, ys, scratch);
+	const struct cb_gemm_w gw = { row_of, &m, (const uint8_t *)w, (size_t)n_in * sizeof *w };
+	float *y = run_tile(g, &gw, n_in, n_rows, x, xs, nt, ys, scratch);
 	for (int t = 0; t < nt; t++) {
 		for (int64_t r = 0; r < n_rows; r++) {
 			double e = 0, a = 0;
@@ -117,10 +118,10 @@ static void one_shape(int l, int nt, int64_t n_rows, int64_t n_in, float *scratc
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 0)
 			for (int64_t r = 0; r < n_rows; r++)
-				cb_gemm_tile(g, row_of, &m, r, 1, n_in, x, xs, nt, y1 + r, ys, scratch);
+				cb_gemm_tile(g, &gw, r, 1, n_in, x, xs, nt, y1 + r, ys, scratch);
 		else
 			for (int t = 0; t < nt; t++)
-				cb_gemm_tile(g, row_of, &m, 0, n_rows, n_in, x + t * xs, xs, 1, y1 + t * ys,
+				cb_gemm_tile(g, &gw, 0, n_rows, n_in, x + t * xs, xs, 1, y1 + t * ys,
 					     ys, scratch);
 		for (int t = 0; t < nt; t++)
 			for (int64_t r = 0; r < n_rows; r++)

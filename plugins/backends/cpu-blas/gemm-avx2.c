@@ -18,17 +18,20 @@
 INLINE void transpose8(__m256 r[8])
 {
 	__m256 t[8], s[8];
+#pragma GCC unroll 16
 	for (int i = 0; i < 4; i++) {
 		t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
 		t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
 	}
 	/* s[4g + c], lane L: rows 4g … 4g+3 at k = 4L + c */
+#pragma GCC unroll 16
 	for (int g = 0; g < 2; g++) {
 		s[4 * g] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
 		s[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0xee);
 		s[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
 		s[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xee);
 	}
+#pragma GCC unroll 16
 	for (int c = 0; c < 4; c++) {
 		r[c] = _mm256_permute2f128_ps(s[c], s[4 + c], 0x20);
 		r[c + 4] = _mm256_permute2f128_ps(s[c], s[4 + c], 0x31);
@@ -47,12 +50,16 @@ TGT static void pack_avx2(const float *const *rows, int64_t kc, float *panel)
 		const __m256i m = first_n(n);
 		for (int h = 0; h < 2; h++) {
 			__m256 r[8];
+#pragma GCC unroll 16
 			for (int j = 0; j < 8; j++)
 				r[j] = rows[8 * h + j] ? _mm256_maskload_ps(rows[8 * h + j] + k, m)
 						       : _mm256_setzero_ps();
 			transpose8(r);
-			for (int i = 0; i < n; i++)
-				_mm256_store_ps(panel + (k + i) * NR + 8 * h, r[i]);
+			/* a constant trip count: r stays in registers */
+#pragma GCC unroll 16
+			for (int i = 0; i < 8; i++)
+				if (i < n)
+					_mm256_store_ps(panel + (k + i) * NR + 8 * h, r[i]);
 		}
 	}
 }

@@ -20,23 +20,27 @@
 INLINE void transpose16(__m512 r[16])
 {
 	__m512 t[16];
+#pragma GCC unroll 16
 	for (int i = 0; i < 8; i++) {
 		t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
 		t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
 	}
 	/* r[4g + c], lane L: rows 4g … 4g+3 at k = 4L + c */
+#pragma GCC unroll 16
 	for (int g = 0; g < 4; g++) {
 		r[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
 		r[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xee);
 		r[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
 		r[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xee);
 	}
+#pragma GCC unroll 16
 	for (int c = 0; c < 4; c++) {
 		t[c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
 		t[c + 4] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xdd);
 		t[c + 8] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
 		t[c + 12] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xdd);
 	}
+#pragma GCC unroll 16
 	for (int c = 0; c < 4; c++) {
 		r[c] = _mm512_shuffle_f32x4(t[c], t[c + 8], 0x88);
 		r[c + 8] = _mm512_shuffle_f32x4(t[c], t[c + 8], 0xdd);
@@ -52,12 +56,16 @@ TGT static void pack_avx512(const float *const *rows, int64_t kc, float *panel)
 		const __mmask16 m = (__mmask16)((1u << n) - 1);
 		for (int h = 0; h < 2; h++) {
 			__m512 r[16];
+#pragma GCC unroll 16
 			for (int j = 0; j < 16; j++)
 				r[j] = rows[16 * h + j] ? _mm512_maskz_loadu_ps(m, rows[16 * h + j] + k)
 							: _mm512_setzero_ps();
 			transpose16(r);
-			for (int i = 0; i < n; i++)
-				_mm512_store_ps(panel + (k + i) * NR + 16 * h, r[i]);
+			/* a constant trip count: r stays in registers */
+#pragma GCC unroll 16
+			for (int i = 0; i < 16; i++)
+				if (i < n)
+					_mm512_store_ps(panel + (k + i) * NR + 16 * h, r[i]);
 		}
 	}
 }

@@ -44,6 +44,16 @@ struct cb_gemm {
 typedef const float *(*cb_gemm_row_fn)(const void *ctx, int64_t r, int64_t k0, int64_t kc,
 				       float *buf);
 
+/* The weights a tile reads: rows through row(ctx, …); bytes (optional:
+ * NULL) the stored rows, row_bytes apart, each n_in elements at a fixed
+ * number of bytes per block, for prefetching the next K block. */
+struct cb_gemm_w {
+	cb_gemm_row_fn row;
+	const void *ctx;
+	const uint8_t *bytes;
+	size_t row_bytes;
+};
+
 void cb_gemm_portable(struct cb_gemm *g);          /* gemm.c */
 int cb_gemm_avx2(struct cb_gemm *g);               /* gemm-avx2.c: 0 when the CPU lacks AVX2+FMA */
 int cb_gemm_avx512(struct cb_gemm *g);             /* gemm-avx512.c: 0 when it lacks AVX-512F */
@@ -52,10 +62,10 @@ int cb_gemm_avx512(struct cb_gemm *g);             /* gemm-avx512.c: 0 when it l
 size_t cb_gemm_scratch_floats(void);
 
 /* y[t·ys + i] = Σ_k x[t·xs + k]·W[r0 + i][k] for t < nt, i < n_rows
- * (≤ CB_GEMM_TILE), W's rows given by row(ctx, …); scratch: 64-byte
- * aligned, cb_gemm_scratch_floats() floats. */
-void cb_gemm_tile(const struct cb_gemm *g, cb_gemm_row_fn row, const void *ctx, int64_t r0,
-		  int64_t n_rows, int64_t n_in, const float *x, int64_t xs, int nt, float *y,
-		  int64_t ys, float *scratch);
+ * (≤ CB_GEMM_TILE); scratch: 64-byte aligned, cb_gemm_scratch_floats()
+ * floats. */
+void cb_gemm_tile(const struct cb_gemm *g, const struct cb_gemm_w *w, int64_t r0, int64_t n_rows,
+		  int64_t n_in, const float *x, int64_t xs, int nt, float *y, int64_t ys,
+		  float *scratch);
 
 #endif

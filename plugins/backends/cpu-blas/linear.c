@@ -186,8 +186,14 @@ static void gemm_task(void *ctx, int64_t task, int tid)
 	const int64_t r0 = task * j->rows_per_task;
 	const int64_t nr = r0 + j->rows_per_task < j->n_out ? j->rows_per_task : j->n_out - r0;
 	if (j->s->gemm_native) {
-		cb_gemm_tile(&j->s->gemm, gemm_row, j, r0, nr, j->n_in, j->x, j->xs, j->nt, j->y + r0,
-			     j->ys, j->s->scratch[tid]);
+		/* NM_2_4's values and index bytes are two arrays: no prefetch */
+		const struct cb_gemm_w gw = {
+			.row = gemm_row, .ctx = j,
+			.bytes = j->w->dtype == PB_NM_2_4 ? NULL : j->w->data,
+			.row_bytes = pb_row_bytes(j->w),
+		};
+		cb_gemm_tile(&j->s->gemm, &gw, r0, nr, j->n_in, j->x, j->xs, j->nt, j->y + r0, j->ys,
+			     j->s->scratch[tid]);
 		return;
 	}
 #ifdef CB_HAVE_OPENBLAS
