@@ -21,6 +21,7 @@ struct cb_config {   /* plugins/backends/cpu-blas/cpu-blas.h */
 	int mask_runtime;
 	int repack;
 	int int8_gemm;
+	int gemm;           /* 0 auto, 1 native, 2 openblas */
 };
 
 /* A host for plugins a benchmark initialises itself: warnings and errors

@@ -9,12 +9,17 @@
  * share of the streaming-read bandwidth measured in the same run, and the
  * speed-up over dense F32 at the same thread count; for prefill, GFLOP/s
  * of the linears against raw sgemm on the same shapes.  `ref` is timed
- * once per format (1 thread, a few steps) for the "× ref" column.
+ * once per format (1 thread, a few steps) for the "× ref" column.  For
+ * the dense formats the prefill is also timed on OpenBLAS sgemm (`gemm:
+ * openblas`), interleaved run by run with the main measurement, for the
+ * native GEMM's ratio to it.  --gemm=auto|native|openblas picks what the
+ * main columns run (auto); --dense times the four dense formats only.
  * --break-even instead sweeps the density of magnitude pruning and times
  * CSR against the dense kernel, the measurement behind the
  * `sparse_threshold` default.  A benchmark: prints, asserts nothing.
  *
  *     build/bench/tokens [PRESET] [RUNS] [DECODE] [PREFILL] [--no-ref] [--break-even]
+ *                        [--dense] [--gemm=auto|native|openblas]
  *                        (llama-110m, 5, 32, 128)
  */
 #include <math.h>
@@ -78,20 +83,27 @@ static double streamed(const struct pb_model *m, double threshold)
 }
 
 struct meas {
-	double tok_s, prefill_ms;
+	double tok_s, prefill_ms, alt_prefill_ms;
 	char kernel[64];
 };
 
-static int measure(const struct pb_plugin *p, const void *cfg, struct pb_model *m,
+/* runs sessions of cfg; with alt, a prefill on alt after each (one decode
+ * step), its median in alt_prefill_ms */
+static int measure(const struct pb_plugin *p, const void *cfg, const void *alt, struct pb_model *m,
 		   int runs, int n_prefill, int n_decode, struct meas *out)
 {
-	double tps[MAX_RUNS], pms[MAX_RUNS];
-	for (int r = 0; r < runs; r++)
+	double tps[MAX_RUNS], pms[MAX_RUNS], apms[MAX_RUNS], atps;
+	char k[64];
+	for (int r = 0; r < runs; r++) {
 		if (bench_run(p, cfg, m, n_prefill, n_decode, &pms[r], &tps[r], out->kernel,
 			      sizeof out->kernel) < 0)
 			return -1;
+		if (alt && bench_run(p, alt, m, n_prefill, 1, &apms[r], &atps, k, sizeof k) < 0)
+			return -1;
+	}
 	out->tok_s = bench_median(tps, runs);
 	out->prefill_ms = bench_median(pms, runs);
+	out->alt_prefill_ms = alt ? bench_median(apms, runs) : 0;
 	return 0;
 }
 
@@ -114,8 +126,8 @@ static int break_even(const struct pb_plugin *cb, const char *preset, int runs, 
 		struct cb_config csr = { .threads = 2, .sparse_threshold = 1.01, .int8_act = 1,
 					 .repack = 1, .int8_gemm = 1 };
 		struct meas a, b;
-		if (measure(cb, &dense, m, runs, 16, n_decode, &a) < 0 ||
-		    measure(cb, &csr, m, runs, 16, n_decode, &b) < 0) {
+		if (measure(cb, &dense, NULL, m, runs, 16, n_decode, &a) < 0 ||
+		    measure(cb, &csr, NULL, m, runs, 16, n_decode, &b) < 0) {
 			pb_model_free(m);
 			return 1;
 		}
@@ -135,10 +147,16 @@ static int break_even(const struct pb_plugin *cb, const char *preset, int runs, 
 int main(int argc, char **argv)
 {
 	const char *preset = "llama-110m";
-	int pos[3] = { 5, 32, 128 }, npos = 0, with_ref = 1, be = 0;
+	int pos[3] = { 5, 32, 128 }, npos = 0, with_ref = 1, be = 0, dense_only = 0, gemm = 0;
+	static const char *const gemm_name[] = { "auto", "native", "openblas" };
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-ref"))
 			with_ref = 0;
+		else if (!strcmp(argv[i], "--dense"))
+			dense_only = 1;
+		else if (!strncmp(argv[i], "--gemm=", 7))
+			for (gemm = 2; gemm > 0 && strcmp(argv[i] + 7, gemm_name[gemm]); gemm--)
+				;
 		else if (!strcmp(argv[i], "--break-even"))
 			be = 1;
 		else if (i == 1 && (argv[i][0] < '0' || argv[i][0] > '9'))
@@ -151,7 +169,7 @@ int main(int argc, char **argv)
 	char err[512];
 	if (!cb || (with_ref && !ref) || runs < 1 || runs > MAX_RUNS || n_decode < 1 || n_prefill < 1) {
 		fprintf(stderr, "usage: tokens [PRESET] [RUNS 1..%d] [DECODE] [PREFILL] [--no-ref] "
-			"[--break-even]\n", MAX_RUNS);
+			"[--break-even] [--dense] [--gemm=auto|native|openblas]\n", MAX_RUNS);
 		return 1;
 	}
 	if (cb->config_size != sizeof(struct cb_config)) {   /* bench-common.h's copy is stale */
@@ -164,11 +182,13 @@ int main(int argc, char **argv)
 	const double bw[3] = { 0, bench_bandwidth(1), bench_bandwidth(2) };
 	double sgemm[3] = { 0 }, base[3] = { 0 };
 	printf("%s: prefill %d tokens, %d decode steps, median of %d runs; streaming read %.1f GB/s "
-	       "(1 thread), %.1f GB/s (2 threads)\n\n", preset, n_prefill, n_decode, runs, bw[1], bw[2]);
+	       "(1 thread), %.1f GB/s (2 threads); gemm: %s\n\n", preset, n_prefill, n_decode, runs,
+	       bw[1], bw[2], gemm_name[gemm]);
 	printf("| variant | kernel | threads | weights MB/token | decode tok/s | weight GB/s | of read bw "
-	       "| × dense F32 | × ref | prefill tok/s | prefill GFLOP/s | of sgemm |\n"
-	       "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-	for (int v = 0; v < V_N; v++) {
+	       "| × dense F32 | × ref | prefill tok/s | prefill GFLOP/s | of sgemm "
+	       "| OpenBLAS prefill tok/s | × OpenBLAS |\n"
+	       "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	for (int v = 0; v < (dense_only ? V_MAG50 : V_N); v++) {
 		struct pb_model *m = NULL;
 		if (build(preset, v, &m, err, sizeof err) < 0) {
 			fprintf(stderr, "tokens: %s: %s\n", vname[v], err);
@@ -178,30 +198,38 @@ int main(int argc, char **argv)
 		const double mb = streamed(m, 0.35) / 1e6, flops = bench_linear_flops(m, n_prefill);
 		struct meas rm = { 0 };
 		int ref_cfg = 0;
-		if (ref && v <= V_Q4 && measure(ref, &ref_cfg, m, 1, 8, 3, &rm) < 0)
+		if (ref && v <= V_Q4 && measure(ref, &ref_cfg, NULL, m, 1, 8, 3, &rm) < 0)
 			rm.tok_s = 0;
 		for (int n = 1; n <= 2; n++) {
 			struct cb_config cfg = { .threads = n, .sparse_threshold = 0.35, .int8_act = 1,
-						 .repack = 1, .int8_gemm = 1 };
+						 .repack = 1, .int8_gemm = 1, .gemm = gemm };
+			struct cb_config blas = cfg;
+			blas.gemm = 2;
 			struct meas c;
 			if (v == V_F32)
 				sgemm[n] = bench_raw_sgemm(m, n_prefill, n);
-			if (measure(cb, &cfg, m, runs, n_prefill, n_decode, &c) < 0) {
+			if (measure(cb, &cfg, v <= V_Q4 && gemm != 2 ? &blas : NULL, m, runs, n_prefill,
+				    n_decode, &c) < 0) {
 				printf("| %s | | %d | failed |\n", vname[v], n);
 				continue;
 			}
 			if (v == V_F32)
 				base[n] = c.tok_s;
-			char xref[16] = "", ofs[16] = "";
+			char xref[16] = "", ofs[16] = "", alt[16] = "", xalt[16] = "";
+			if (c.alt_prefill_ms > 0) {
+				snprintf(alt, sizeof alt, "%.0f", n_prefill * 1000.0 / c.alt_prefill_ms);
+				snprintf(xalt, sizeof xalt, "%.2f", c.alt_prefill_ms / c.prefill_ms);
+			}
 			if (rm.tok_s > 0)
 				snprintf(xref, sizeof xref, "%.1f", c.tok_s / rm.tok_s);
 			const double gf = flops / (c.prefill_ms * 1e6);
 			if (sgemm[n] > 0)
 				snprintf(ofs, sizeof ofs, "%.0f %%", 100.0 * gf / sgemm[n]);
-			printf("| %s | %s | %d | %.1f | %.1f | %.1f | %.0f %% | %.2f | %s | %.0f | %.1f | %s |\n",
+			printf("| %s | %s | %d | %.1f | %.1f | %.1f | %.0f %% | %.2f | %s | %.0f | %.1f | %s "
+			       "| %s | %s |\n",
 			       vname[v], c.kernel, n, mb, c.tok_s, mb * c.tok_s / 1e3,
 			       100.0 * mb * c.tok_s / 1e3 / bw[n], base[n] > 0 ? c.tok_s / base[n] : 0, xref,
-			       n_prefill * 1000.0 / c.prefill_ms, gf, ofs);
+			       n_prefill * 1000.0 / c.prefill_ms, gf, ofs, alt, xalt);
 			fflush(stdout);
 		}
 		pb_model_free(m);

@@ -20,6 +20,7 @@ struct cb_config {
 	int mask_runtime;
 	int repack;
 	int int8_gemm;
+	int gemm;           /* 0 auto, 1 native, 2 openblas */
 };
 
 extern char be_last_log[1024];

@@ -10,7 +10,7 @@
  *        Σ_b (max|x_b| / 254)·Σ_{i∈b} |w_ri| · 1.001,
  *    plus float rounding 4e-6·(1 + √n/8)·Σ_i m_ri·(|x_ti| + d_b); for the
  *    portable kernels and for this CPU's best (AVX2 or AVX-512 VNNI);
- *  - prefill (5, 33 tokens: dequantised tiles, then sgemm) and decode
+ *  - prefill (5, 33 tokens: the native GEMM on dequantised panels) and decode
  *    with `int8_act: false` (float GEMV): float rounding only,
  *    4e-6·(1 + √n/8)·Σ_i m_ri·|x_ti|;
  *  - threads 1, 2 and 3: every output bit-identical, decode and prefill,
@@ -172,6 +172,15 @@ static void check_outputs(const struct kt *k, int nt, const float *x, const floa
 	}
 }
 
+/* the prefill path `gemm: auto` picks: the native GEMM where the CPU
+ * runs its SIMD kernels, OpenBLAS on dequantised rows otherwise */
+static const char *auto_gemm(int portable)
+{
+	if (portable || !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+		return "auto:dequant-openblas-sgemm";
+	return __builtin_cpu_supports("avx512f") ? "auto:native-gemm-avx512" : "auto:native-gemm-avx2";
+}
+
 static const char *best_isa(void)
 {
 	return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") ? "vnni-"
@@ -200,9 +209,9 @@ START_TEST(decode_integer)
 					}
 					kt_free(&w);
 				}
-			/* "Q4_K vnni-q4kxq8k-gemv+dequant-sgemm" */
-			snprintf(want, sizeof want, "%s %sq%dkxq8k-gemv+dequant-sgemm", pb_dtype_name(d),
-				 portable ? "" : best_isa(), 2 + f);
+			/* "Q4_K vnni-q4kxq8k-gemv+auto:native-gemm-avx512" */
+			snprintf(want, sizeof want, "%s %sq%dkxq8k-gemv+%s", pb_dtype_name(d),
+				 portable ? "" : best_isa(), 2 + f, auto_gemm(portable));
 			ck_assert_str_eq(kern, want);
 		}
 	}
@@ -229,9 +238,10 @@ START_TEST(prefill_and_float_decode)
 					run_linear(&cfg, &w.t, nt, x, y, kern, sizeof kern);
 					check_outputs(&w, nt, x, y, 0, nt > 4 ? "prefill" : "float decode");
 					if (nt <= CB_GEMV_MAX_TOKENS) {
-						snprintf(want, sizeof want, "%s %sq%dkgemv+dequant-sgemm",
+						snprintf(want, sizeof want, "%s %sq%dkgemv+%s",
 							 pb_dtype_name(d),
-							 __builtin_cpu_supports("avx2") ? "avx2-" : "", 2 + f);
+							 __builtin_cpu_supports("avx2") ? "avx2-" : "", 2 + f,
+							 auto_gemm(0));
 						ck_assert_str_eq(kern, want);
 					}
 					free(x);

@@ -2,8 +2,8 @@
  * inference with a persistent thread pool, AVX2/FMA/F16C GEMV kernels
  * chosen at run time (portable C otherwise), integer decode kernels for
  * Q8_0, Q4_0 and the k-quants Q2_K … Q6_K (Q8_0 / Q4_0 on rows repacked
- * at weights_load, and their prefill as an int8 GEMM), OpenBLAS sgemm for
- * the other prefills,
+ * at weights_load, and their prefill as an int8 GEMM), a native packed
+ * GEMM (AVX-512 / AVX2) or OpenBLAS sgemm for the other prefills,
  * CSR for sparse F32 linears and a fused one-pass attention.  Every op
  * equals the ref backend's up to float rounding (tests/cpu-blas).  This
  * file: the descriptor, options, state, buffers and op dispatch. */
@@ -151,9 +151,12 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 	s->scratch = calloc((size_t)s->n_threads, sizeof *s->scratch);
 	if (!s->w || !s->scratch)
 		goto nomem;
-	/* per thread: a tile of CB_TILE dequantised rows (prefill), also
-	 * the attention accumulator and the rmsnorm weight row */
+	/* per thread: a tile of CB_TILE dequantised rows (OpenBLAS prefill)
+	 * or the native GEMM's panels, also the attention accumulator and the
+	 * rmsnorm weight row */
 	s->scratch_n = CB_TILE * widest;
+	if (s->scratch_n < (int64_t)cb_gemm_scratch_floats())
+		s->scratch_n = (int64_t)cb_gemm_scratch_floats();
 	for (int i = 0; i < s->n_threads; i++)
 		if (posix_memalign((void **)&s->scratch[i], 64, (size_t)s->scratch_n * sizeof(float)))
 			goto nomem;
@@ -284,7 +287,7 @@ static int cb_weight_kernel(void *state, int idx, char *out, size_t len)
 	struct cb_state *s = state;
 	if (!s->m || idx < 0 || idx >= s->m->n_tensors)
 		return -EINVAL;
-	char k[48];
+	char k[64];
 	cb_linear_kernel(s, idx, k, sizeof k);
 	snprintf(out, len, "%s %s%s", pb_dtype_name(s->m->tensors[idx].dtype), k,
 		 s->w[idx].mask >= 0 ? "+runtime-mask" : "");
@@ -314,16 +317,35 @@ static int cb_init(const struct pb_host *h, const void *config, void **state)
 		cb_kernels_avx2_ext(&s->k);
 	if (!s->cfg.portable && !s->avx2 && cb_kernels_neon(s->dot, s->deq))
 		s->k.isa = "neon";   /* aarch64: ASIMD is baseline */
+	/* Prefill: the native GEMM at the best ISA the CPU runs (portable C
+	 * under `portable`).  `auto` takes it wherever it has SIMD kernels
+	 * (AVX-512F, AVX2+FMA) and OpenBLAS otherwise (portable C loses to
+	 * OpenBLAS's own kernels, e.g. NEON on arm64).  A rule on the CPU's
+	 * features, not a timing, so that two runs of one experiment on one
+	 * machine choose alike, whatever `threads` and the load of the moment;
+	 * it rests on bench/tokens' native-vs-OpenBLAS columns (on Zen 5 the
+	 * AVX-512 kernel beats OpenBLAS at every prefill shape it times). */
+	cb_gemm_portable(&s->gemm);
+	if (!s->cfg.portable && !cb_gemm_avx512(&s->gemm))
+		cb_gemm_avx2(&s->gemm);
+	s->gemm_native = s->cfg.gemm == CB_GEMM_NATIVE ||
+			 (s->cfg.gemm == CB_GEMM_AUTO && strcmp(s->gemm.isa, "c"));
 #ifdef CB_HAVE_OPENBLAS
 	/* our pool runs the sgemm tiles; OpenBLAS threads would spin against it */
 	openblas_set_num_threads(1);
+#else
+	if (!s->gemm_native)
+		CB_LOG(s, PB_LOG_WARN, "gemm: openblas, but this build has no OpenBLAS: the native "
+		       "GEMM runs prefill");
+	s->gemm_native = 1;
 #endif
 	if ((rc = cb_pool_create(&s->pool, s->n_threads)) < 0) {
 		CB_LOG(s, PB_LOG_ERROR, "cannot start %d threads", s->n_threads);
 		free(s);
 		return rc;
 	}
-	CB_LOG(s, PB_LOG_DEBUG, "%d threads, %s kernels", s->n_threads, s->k.isa);
+	CB_LOG(s, PB_LOG_DEBUG, "%d threads, %s kernels, prefill on %s%s", s->n_threads, s->k.isa,
+	       s->gemm_native ? "native-gemm-" : "OpenBLAS sgemm", s->gemm_native ? s->gemm.isa : "");
 	*state = s;
 	return 0;
 }
@@ -390,6 +412,13 @@ static const struct pb_option cb_options[] = {
 		  "before every forward (prefill, decode step, scoring), threaded, then runs the "
 		  "dense kernels (never CSR) on it; outputs equal baked's.  2:4-packed and "
 		  "quantized linears are not masked" },
+	{ .key = "gemm", .type = PB_OPT_ENUM, .offset = offsetof(struct cb_config, gemm),
+	  .def = "auto", .choices = "auto|native|openblas",
+	  .help = "prefill and encode (more than 4 tokens): native = packed register-blocked "
+		  "GEMM (AVX-512, AVX2+FMA or portable C by the CPU; every format dequantised "
+		  "into its panels); openblas = OpenBLAS sgemm on dequantised tiles; auto = native "
+		  "where it has SIMD kernels (AVX-512F or AVX2+FMA), openblas otherwise.  The "
+		  "manifest's kernel column says which ran.  Results never depend on threads" },
 	PB_OPTIONS_END,
 };
 

@@ -9,6 +9,7 @@
 
 #include <prunebench/plugin.h>
 
+#include "gemm.h"
 #include "pool.h"
 
 struct cb_config {
@@ -21,7 +22,10 @@ struct cb_config {
 	int mask_runtime;           /* mask_mode: 0 baked, 1 runtime (mask.c) */
 	int repack;                 /* Q8_0/Q4_0 linears row-interleaved at weights_load (repack.c) */
 	int int8_gemm;              /* Q8_0/Q4_0 prefill as int8 GEMM on the repacked rows */
+	int gemm;                   /* prefill GEMM: CB_GEMM_AUTO, _NATIVE or _OPENBLAS */
 };
+
+enum { CB_GEMM_AUTO, CB_GEMM_NATIVE, CB_GEMM_OPENBLAS };
 
 /* A linear's CSR copy: rows × cols, nnz values with 16-bit column indices
  * when cols ≤ 65536 (half the index bytes), 32-bit otherwise. */
@@ -147,6 +151,8 @@ struct cb_state {
 	struct cb_kernels k;
 	struct cb_xq xq;           /* quantised activations of the current linear */
 	struct cb_masks masks;     /* mask_mode runtime */
+	struct cb_gemm gemm;       /* the native GEMM's kernels (gemm.h) */
+	int gemm_native;           /* prefill runs them (else OpenBLAS sgemm) */
 };
 
 /* Bytes of a PB_NM_2_4 tensor (layout in tensor.h): R·C/2 F32 values,

@@ -1,13 +1,15 @@
 /* plugins/backends/cpu-blas/linear.c — the linear op, y = x·Wᵀ, three ways:
  *  - decode (n_tokens ≤ CB_GEMV_MAX): our GEMV kernels, parallel over
  *    blocks of output rows, each weight byte streamed once per step;
- *  - prefill: OpenBLAS sgemm per tile of output rows, run by our pool
- *    (OpenBLAS itself is set to one thread at init, so the two never
- *    spin against each other); non-F32 tiles are dequantised to F32 in
- *    per-thread scratch first.  The tiles' shapes depend on the tensor's
- *    size only, never on the thread count (prefill_rows), so the same
- *    sgemm calls with the same shapes compute every output value whichever
- *    thread runs them: logits are bit-identical for any `threads`;
+ *  - prefill, per tile of output rows run by our pool: the native packed
+ *    GEMM (gemm.h; every format dequantised into its panels), or, with
+ *    `gemm: openblas`, OpenBLAS sgemm (OpenBLAS itself is set to one
+ *    thread at init, so the two never spin against each other) on tiles
+ *    dequantised to F32 in per-thread scratch first.  The tiles' shapes
+ *    depend on the tensor's size only, never on the thread count
+ *    (prefill_rows, CB_GEMM_TILE), so the same calls with the same shapes
+ *    compute every output value whichever thread runs them: logits are
+ *    bit-identical for any `threads`;
  *  - CSR: F32 linears whose density is below `sparse_threshold` run from
  *    a compressed copy built at weights_load;
  *  - NM_2_4: 2:4-packed weights (tensor.h) read two values and one index
@@ -56,17 +58,20 @@ static void nm24_row(const struct pb_tensor *w, int64_t r, const float **val, co
 	*idx = (const uint8_t *)w->data + (size_t)(rows * cols / 2) * sizeof(float) + r * (cols / 4);
 }
 
-static void nm24_deq(const struct pb_tensor *w, int64_t r, float *y)
+/* Elements [k0, k0 + n) of row r of a 2:4-packed tensor (k0, n multiples
+ * of 4). */
+static void nm24_deq(const struct pb_tensor *w, int64_t r, int64_t k0, int64_t n, float *y)
 {
 	const float *v;
 	const uint8_t *ix;
 	nm24_row(w, r, &v, &ix);
-	memset(y, 0, (size_t)w->ne[0] * sizeof *y);
-	for (int64_t g = 0; g < w->ne[0] / 4; g++) {
+	memset(y, 0, (size_t)n * sizeof *y);
+	for (int64_t g = 0; g < n / 4; g++) {
 		/* a group with fewer than two non-zeros stores zeros at free
 		 * offsets, so writing both values is exact */
-		y[4 * g + (ix[g] & 3)] = v[2 * g];
-		y[4 * g + ((ix[g] >> 2) & 3)] = v[2 * g + 1];
+		const int64_t gg = k0 / 4 + g;
+		y[4 * g + (ix[gg] & 3)] = v[2 * gg];
+		y[4 * g + ((ix[gg] >> 2) & 3)] = v[2 * gg + 1];
 	}
 }
 
@@ -244,12 +249,45 @@ static void csr_task(void *ctx, int64_t task, int tid)
 	}
 }
 
-/* Prefill: one tile of rows_per_task output rows for every token. */
+/* Row r's elements [k0, k0 + kc) for the native GEMM: F32 in place, the
+ * other formats dequantised into buf (k0 and kc are whole blocks:
+ * CB_GEMM_KC is a multiple of 256). */
+static const float *gemm_row(const void *ctx, int64_t r, int64_t k0, int64_t kc, float *buf)
+{
+	const struct lin_job *j = ctx;
+	const struct pb_tensor *w = j->w;
+	const size_t rb = pb_row_bytes(w);
+	const int64_t blk = pb_dtype_block(w->dtype);
+	if (w->dtype == PB_F32)
+		return (const float *)(const void *)((const uint8_t *)w->data + (size_t)r * rb) + k0;
+	if (w->dtype == PB_NM_2_4)
+		nm24_deq(w, r, k0, kc, buf);
+	else
+		j->s->deq[w->dtype]((const uint8_t *)w->data + (size_t)r * rb +
+					    (size_t)(k0 / blk) * (rb / (size_t)(j->n_in / blk)),
+				    kc, buf);
+	return buf;
+}
+
+/* Prefill: one tile of rows_per_task output rows for every token, on the
+ * native GEMM (gemm.h) or OpenBLAS sgemm. */
 static void gemm_task(void *ctx, int64_t task, int tid)
 {
 	const struct lin_job *j = ctx;
 	const int64_t r0 = task * j->rows_per_task;
 	const int64_t nr = r0 + j->rows_per_task < j->n_out ? j->rows_per_task : j->n_out - r0;
+	if (j->s->gemm_native) {
+		/* NM_2_4's values and index bytes are two arrays: no prefetch */
+		const struct cb_gemm_w gw = {
+			.row = gemm_row, .ctx = j,
+			.bytes = j->w->dtype == PB_NM_2_4 ? NULL : j->w->data,
+			.row_bytes = pb_row_bytes(j->w),
+		};
+		cb_gemm_tile(&j->s->gemm, &gw, r0, nr, j->n_in, j->x, j->xs, j->nt, j->y + r0, j->ys,
+			     j->s->scratch[tid]);
+		return;
+	}
+#ifdef CB_HAVE_OPENBLAS
 	const size_t rb = pb_row_bytes(j->w);
 	const uint8_t *wp = (const uint8_t *)j->w->data + (size_t)r0 * rb;
 	const float *wt;
@@ -259,26 +297,14 @@ static void gemm_task(void *ctx, int64_t task, int tid)
 		float *sc = j->s->scratch[tid];
 		for (int64_t r = 0; r < nr; r++) {
 			if (j->w->dtype == PB_NM_2_4)
-				nm24_deq(j->w, r0 + r, sc + r * j->n_in);
+				nm24_deq(j->w, r0 + r, 0, j->n_in, sc + r * j->n_in);
 			else
 				j->s->deq[j->w->dtype](wp + (size_t)r * rb, j->n_in, sc + r * j->n_in);
 		}
 		wt = sc;
 	}
-#ifdef CB_HAVE_OPENBLAS
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->nt, (int)nr, (int)j->n_in, 1.0f,
 		    j->x, (int)j->xs, wt, (int)j->n_in, 0.0f, j->y + r0, (int)j->ys);
-#else
-	/* no BLAS at build time: the F32 GEMV kernel over the dequantised tile */
-	for (int64_t r = 0; r < nr; r++)
-		for (int t = 0; t < j->nt; t += CB_GEMV_MAX) {
-			float out[CB_GEMV_MAX];
-			int n = j->nt - t < CB_GEMV_MAX ? j->nt - t : CB_GEMV_MAX;
-			j->s->dot[PB_F32]((const uint8_t *)(wt + r * j->n_in), j->n_in,
-					  j->x + t * j->xs, j->xs, n, out);
-			for (int k = 0; k < n; k++)
-				j->y[(t + k) * j->ys + r0 + r] = out[k];
-		}
 #endif
 }
 
@@ -373,7 +399,7 @@ int cb_op_linear(struct cb_state *s, const struct pb_op *op)
 		}
 		return 0;
 	}
-	j.rows_per_task = prefill_rows(n_out, w->dtype);
+	j.rows_per_task = s->gemm_native ? CB_GEMM_TILE : prefill_rows(n_out, w->dtype);
 	cb_pool_run(s->pool, gemm_task, &j, (n_out + j.rows_per_task - 1) / j.rows_per_task);
 	return 0;
 }
@@ -440,7 +466,9 @@ int cb_csr_build(const struct pb_tensor *t, double threshold, struct cb_csr **ou
 }
 
 /* What runs tensor idx: "<isa>-<decode kernel>+<prefill path>", the isa
- * being the one whose kernel the decode step calls (none: portable C). */
+ * being the one whose kernel the decode step calls (none: portable C);
+ * the prefill path is native-gemm-<isa> or [dequant-]openblas-sgemm,
+ * after "auto:" when `gemm: auto` chose it (cb_init says why). */
 void cb_linear_kernel(const struct cb_state *s, int idx, char *out, size_t len)
 {
 	const struct pb_tensor *t = &s->m->tensors[idx];
@@ -449,22 +477,27 @@ void cb_linear_kernel(const struct cb_state *s, int idx, char *out, size_t len)
 	const int int8 = s->cfg.int8_act && t->ne[0] % pb_dtype_block(t->dtype) == 0 &&
 			 s->k.qdot[t->dtype];
 	static const char *const kq_name[] = { "q2k", "q3k", "q4k", "q5k", "q6k" };
+	char pre[40];
+	snprintf(pre, sizeof pre, "%s%s%s", s->cfg.gemm == CB_GEMM_AUTO ? "auto:" : "",
+		 s->gemm_native ? "native-gemm-" : t->dtype == PB_F32 ? "openblas-sgemm"
+								  : "dequant-openblas-sgemm",
+		 s->gemm_native ? s->gemm.isa : "");
 	if (s->w[idx].csr)
 		snprintf(out, len, "%s", s->w[idx].csr->col16 ? "csr16" : "csr32");
 	else if (!pb_role_is_linear(t->role))
 		snprintf(out, len, "cpu");
 	else if (t->dtype == PB_NM_2_4)
-		snprintf(out, len, "%snm24gemv+sgemm", s->avx2 ? "avx2-" : "");
+		snprintf(out, len, "%snm24gemv+%s", s->avx2 ? "avx2-" : "", pre);
 	else if ((t->dtype == PB_Q8_0 || t->dtype == PB_Q4_0) && s->w[idx].rp)
 		snprintf(out, len, "%s%s-repacked+%s", qdot, t->dtype == PB_Q8_0 ? "q8xq8-gemv" :
-			 "q4xq8-gemv", s->cfg.int8_gemm ? "int8-gemm" : "dequant-sgemm");
+			 "q4xq8-gemv", s->cfg.int8_gemm ? "int8-gemm" : pre);
 	else if (t->dtype == PB_Q8_0 || t->dtype == PB_Q4_0)
-		snprintf(out, len, "%s%s+dequant-sgemm", int8 ? qdot : fdot,
+		snprintf(out, len, "%s%s+%s", int8 ? qdot : fdot,
 			 int8 ? (t->dtype == PB_Q8_0 ? "q8xq8-gemv" : "q4xq8-gemv")
-			      : (t->dtype == PB_Q8_0 ? "q8gemv" : "q4gemv"));
+			      : (t->dtype == PB_Q8_0 ? "q8gemv" : "q4gemv"), pre);
 	else if (pb_dtype_is_kquant(t->dtype))   /* no NEON kernels: portable there */
-		snprintf(out, len, "%s%s%s+dequant-sgemm", int8 ? qdot : s->avx2 ? "avx2-" : "",
-			 kq_name[t->dtype - PB_Q2_K], int8 ? "xq8k-gemv" : "gemv");
+		snprintf(out, len, "%s%s%s+%s", int8 ? qdot : s->avx2 ? "avx2-" : "",
+			 kq_name[t->dtype - PB_Q2_K], int8 ? "xq8k-gemv" : "gemv", pre);
 	else
-		snprintf(out, len, "%sgemv+sgemm", fdot);
+		snprintf(out, len, "%sgemv+%s", fdot, pre);
 }

@@ -1,0 +1,105 @@
+/* bench/gemm.c — cpu-blas's native GEMM (plugins/backends/cpu-blas/gemm*.c,
+ * compiled in) against OpenBLAS cblas_sgemm on the linear shapes of a
+ * prefill, one thread, F32 weights: GFLOP/s of each ISA level the CPU
+ * runs and of sgemm as cpu-blas calls it (per tile of rows), medians of
+ * RUNS.  The measurement behind `gemm: auto` (cpu-blas.c).  A benchmark:
+ * prints, asserts nothing.
+ *
+ *     build/bench/gemm [TOKENS] [RUNS]        (128, 7)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include <prunebench/plugin.h>
+
+#include "bench-common.h"
+#include "gemm.h"
+#include "util/util.h"
+
+struct wmat {
+	const float *w;
+	int64_t n_in;
+};
+
+static const float *row_of(const void *ctx, int64_t r, int64_t k0, int64_t kc, float *buf)
+{
+	const struct wmat *m = ctx;
+	(void)kc;
+	(void)buf;
+	return m->w + r * m->n_in + k0;
+}
+
+int main(int argc, char **argv)
+{
+	/* llama-110m's (768 → 768, 768 → 2048, 2048 → 768, 768 → 32000) and
+	 * t5-base's wider FFN (768 → 3072, 3072 → 768) */
+	static const int64_t shapes[][2] = { { 768, 768 }, { 768, 2048 }, { 2048, 768 },
+					     { 768, 3072 }, { 3072, 768 }, { 768, 32000 } };
+	const int nt = argc > 1 ? atoi(argv[1]) : 128, runs = argc > 2 ? atoi(argv[2]) : 7;
+	struct cb_gemm lv[3];
+	int have[3];
+	cb_gemm_portable(&lv[0]);
+	have[0] = 1;
+	have[1] = cb_gemm_avx2(&lv[1]);
+	have[2] = cb_gemm_avx512(&lv[2]);
+	if (nt < 1 || runs < 1 || runs > 64) {
+		fprintf(stderr, "usage: gemm [TOKENS] [RUNS 1..64]\n");
+		return 1;
+	}
+	openblas_set_num_threads(1);
+	float *scratch = NULL;
+	if (posix_memalign((void **)&scratch, 64, cb_gemm_scratch_floats() * sizeof(float)))
+		return 1;
+	printf("%d tokens, 1 thread, median of %d: GFLOP/s\n\n| n_in → n_out | portable C | AVX2 "
+	       "| AVX-512 | OpenBLAS sgemm | best native / OpenBLAS |\n|---|---|---|---|---|---|\n",
+	       nt, runs);
+	for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+		const int64_t n_in = shapes[s][0], n_out = shapes[s][1];
+		float *w = malloc((size_t)(n_in * n_out) * sizeof *w);
+		float *x = malloc((size_t)(nt * n_in) * sizeof *x);
+		float *y = malloc((size_t)(nt * n_out) * sizeof *y);
+		for (int64_t i = 0; i < n_in * n_out; i++)
+			w[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+		for (int64_t i = 0; i < nt * n_in; i++)
+			x[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+		const struct wmat m = { w, n_in };
+	const struct cb_gemm_w gw = { row_of, &m, (const uint8_t *)w, (size_t)n_in * sizeof *w };
+		/* linear.c's prefill_rows for F32: about 12 tiles, 32 … 512 rows */
+		int64_t blas_rows = ((n_out + 11) / 12 + 7) / 8 * 8;
+		blas_rows = blas_rows < 32 ? 32 : blas_rows > 512 ? 512 : blas_rows;
+		const double flop = 2.0 * (double)nt * (double)n_in * (double)n_out;
+		double gf[4] = { 0 };
+		for (int l = 0; l < 4; l++) {
+			double t[64];
+			if (l < 3 && !have[l])
+				continue;
+			for (int r = 0; r < runs; r++) {
+				const double t0 = pb_now_ms();
+				for (int64_t r0 = 0; r0 < n_out; r0 += l < 3 ? CB_GEMM_TILE : blas_rows) {
+					const int64_t tile = l < 3 ? CB_GEMM_TILE : blas_rows;
+					const int64_t nr = n_out - r0 < tile ? n_out - r0 : tile;
+					if (l < 3)
+						cb_gemm_tile(&lv[l], &gw, r0, nr, n_in, x, n_in, nt,
+							     y + r0, n_out, scratch);
+					else   /* cpu-blas's OpenBLAS path */
+						cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nt, (int)nr,
+							    (int)n_in, 1.0f, x, (int)n_in, w + r0 * n_in, (int)n_in,
+							    0.0f, y + r0, (int)n_out);
+				}
+				t[r] = pb_now_ms() - t0;
+			}
+			gf[l] = flop / (bench_median(t, runs) * 1e6);
+		}
+		const double best = gf[2] > 0 ? gf[2] : gf[1] > 0 ? gf[1] : gf[0];
+		printf("| %lld → %lld | %.1f | %.1f | %.1f | %.1f | %.2f |\n", (long long)n_in,
+		       (long long)n_out, gf[0], gf[1], gf[2], gf[3], best / gf[3]);
+		free(w);
+		free(x);
+		free(y);
+	}
+	free(scratch);
+	return 0;
+}
