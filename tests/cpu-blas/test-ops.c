@@ -184,7 +184,8 @@ static void int8_case(struct fix *f, enum pb_dtype d, int64_t n_in, int64_t n_ou
 }
 
 /* mode 0: portable (rows as stored); 1: repacked rows, int8 prefill (the
- * defaults); 2: repacked rows, dequantise + sgemm prefill.  Prefill
+ * defaults); 2: repacked rows, dequantise + OpenBLAS sgemm prefill;
+ * 3: repacked rows, dequantise + the native GEMM.  Prefill
  * (more than CB_GEMV_MAX tokens) through the int8 GEMM rounds the
  * activations as decode does, so it is held to the same per-row bound;
  * through sgemm, to the usual tolerance. */
@@ -193,11 +194,11 @@ START_TEST(linear_int8)
 	static const int64_t ins[] = { 32, 96, 4096 }, outs[] = { 1, 7, 33 };
 	static const int pre[] = { 5, 8, 9, 64, 65, 130 };
 	static const enum pb_dtype q[] = { PB_Q8_0, PB_Q4_0 };
-	for (int mode = 0; mode <= 2; mode++) {
+	for (int mode = 0; mode <= 3; mode++) {
 		struct fix f;
 		struct cb_config cfg = { .threads = 2, .sparse_threshold = 0.35, .check_nan = 1,
 					 .portable = mode == 0, .int8_act = 1, .repack = mode > 0,
-					 .int8_gemm = mode == 1 };
+					 .int8_gemm = mode == 1, .gemm = mode == 2 ? 2 : mode == 3 ? 1 : 0 };
 		char kern[64];
 		fix_open(&f, &cfg);
 		for (int k = 0; k < 2; k++) {
@@ -221,7 +222,9 @@ START_TEST(linear_int8)
 			if (__builtin_cpu_supports("avx2"))
 				ck_assert_msg(!(mode == 0) == !!strstr(kern, "-repacked+"), "%s", kern);
 			if (mode)
-				ck_assert_msg(strstr(kern, mode == 1 ? "+int8-gemm" : "+dequant-sgemm"),
+				ck_assert_msg(strstr(kern, mode == 1   ? "+int8-gemm"
+							   : mode == 2 ? "+dequant-openblas-sgemm"
+								       : "+native-gemm-"),
 					      "%s", kern);
 		}
 		fix_close(&f);
