@@ -439,6 +439,7 @@ static const struct pb_option hw_options[] = {
 };
 
 static const struct pb_probe_ops hw_ops = {
+	.struct_size = sizeof(struct pb_probe_ops),
 	.channels = hw_channels,
 	.read = hw_read,
 	/* I2C power monitors convert every ms or so; reads cost a bus transfer */

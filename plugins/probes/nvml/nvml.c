@@ -314,6 +314,7 @@ static const struct pb_option nv_options[] = {
 };
 
 static const struct pb_probe_ops nv_ops = {
+	.struct_size = sizeof(struct pb_probe_ops),
 	.channels = nv_channels,
 	.read = nv_read,
 	/* NVML refreshes power and utilisation every 10-100 ms depending on

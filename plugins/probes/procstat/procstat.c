@@ -491,6 +491,7 @@ static const struct pb_option ps_options[] = {
 };
 
 static const struct pb_probe_ops ps_ops = {
+	.struct_size = sizeof(struct pb_probe_ops),
 	.channels = ps_channels_get,
 	.read = ps_read,
 	.min_interval_ms = 1,

@@ -565,6 +565,7 @@ static const struct pb_option rapl_options[] = {
 };
 
 static const struct pb_probe_ops rapl_ops = {
+	.struct_size = sizeof(struct pb_probe_ops),
 	.channels = rapl_channels,
 	.read = rapl_read,
 	/* RAPL updates about every ms; the wrap bound is an upper limit on

@@ -268,6 +268,7 @@ static const struct pb_option th_options[] = {
 };
 
 static const struct pb_probe_ops th_ops = {
+	.struct_size = sizeof(struct pb_probe_ops),
 	.channels = th_channels,
 	.read = th_read,
 	/* an ACPI zone's read runs firmware code; sensors update far slower */

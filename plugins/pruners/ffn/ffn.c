@@ -315,6 +315,7 @@ static unsigned calib_for(const void *config)
 }
 
 static const struct pb_pruner_ops ffn_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = ffn_apply,
 	.check = ffn_check,
 	/* asked for always, used only by importance 'activation' */

@@ -350,6 +350,7 @@ static unsigned calib_for(const void *config)
 }
 
 static const struct pb_pruner_ops heads_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = heads_apply,
 	.check = heads_check,
 	/* asked for always, used only by importance 'activation' */

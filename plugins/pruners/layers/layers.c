@@ -244,6 +244,7 @@ static unsigned calib_for(const void *config)
 }
 
 static const struct pb_pruner_ops layers_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = layers_apply,
 	.check = layers_check,
 	/* any bit asks for the handle; block_influence needs no statistic,

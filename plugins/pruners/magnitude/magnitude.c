@@ -392,6 +392,7 @@ static const struct pb_option mag_options[] = {
 };
 
 static const struct pb_pruner_ops mag_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = mag_apply,
 	.check = mag_check,
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),

@@ -146,6 +146,7 @@ static unsigned calib_for(const void *config)
 }
 
 static const struct pb_pruner_ops nm_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = nm_apply,
 	.check = nm_check,
 	/* only score: wanda reads it; with magnitude scores the handle is unused */

@@ -413,6 +413,7 @@ static void quant_fini(void *state)
 }
 
 static const struct pb_pruner_ops quant_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = quant_apply,
 	.check = quant_check,
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),

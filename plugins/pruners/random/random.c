@@ -276,6 +276,7 @@ static const struct pb_option rnd_options[] = {
 };
 
 static const struct pb_pruner_ops rnd_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = rnd_apply,
 	.check = rnd_check,
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),

@@ -417,6 +417,7 @@ static const struct pb_option sg_options[] = {
 };
 
 static const struct pb_pruner_ops sg_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = sg_apply,
 	.check = sg_check,
 	.calib = PB_CALIB_XTX,

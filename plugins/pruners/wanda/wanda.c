@@ -144,6 +144,7 @@ static const struct pb_option wanda_options[] = {
 };
 
 static const struct pb_pruner_ops wanda_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = wanda_apply,
 	.check = wanda_check,
 	.calib = PB_CALIB_COL_SQ,
