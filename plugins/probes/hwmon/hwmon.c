@@ -34,7 +34,8 @@
 
 #include <prunebench/plugin.h>
 
-#include "../sysfs.h"
+#include "options.h"
+#include "sysfs.h"
 
 #define DEVS_MAX 64
 #define CH_MAX 512
@@ -426,15 +427,11 @@ static void hw_fini(void *state)
 }
 
 static const struct pb_option hw_options[] = {
-	{ .key = "root", .type = PB_OPT_STRING, .offset = offsetof(struct hw_config, root),
-	  .def = "/", .min = 1, .max = 0,
-	  .help = "folder holding sys/ (tests point this at fixture trees)" },
+	PC_OPT_ROOT(struct hw_config),
 	{ .key = "sensors", .type = PB_OPT_STRING, .offset = offsetof(struct hw_config, sensors),
 	  .def = "*", .min = 1, .max = 0,
 	  .help = "comma-separated globs on channel names (ina3221_*_power_w, bat0_power_w)" },
-	{ .key = "interval_ms", .type = PB_OPT_DOUBLE,
-	  .offset = offsetof(struct hw_config, interval_ms), .def = "0",
-	  .min = 0, .max = 60000, .help = "sampling interval; 0: the cell's default (50 ms)" },
+	PC_OPT_INTERVAL_MS(struct hw_config),
 	PB_OPTIONS_END
 };
 

@@ -22,7 +22,8 @@
 
 #include <prunebench/plugin.h>
 
-#include "../sysfs.h"
+#include "options.h"
+#include "sysfs.h"
 
 /* ---- the NVML API we use (nvml.h, stable since NVML 5) ---- */
 
@@ -307,9 +308,7 @@ static const struct pb_option nv_options[] = {
 	{ .key = "library", .type = PB_OPT_STRING, .offset = offsetof(struct nv_config, library),
 	  .def = DEFAULT_LIBRARY, .min = 1, .max = 0,
 	  .help = "the NVML library to dlopen (tests point this at a fake)" },
-	{ .key = "interval_ms", .type = PB_OPT_DOUBLE,
-	  .offset = offsetof(struct nv_config, interval_ms), .def = "0", .min = 0, .max = 60000,
-	  .help = "sampling interval; 0: the cell's default (50 ms)" },
+	PC_OPT_INTERVAL_MS(struct nv_config),
 	PB_OPTIONS_END
 };
 

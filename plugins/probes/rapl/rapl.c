@@ -33,7 +33,8 @@
 
 #include <prunebench/plugin.h>
 
-#include "../sysfs.h"
+#include "options.h"
+#include "sysfs.h"
 
 #define RAPL_MAX 64
 #define DEFAULT_PKG_W 500.0      /* per package, when no constraint says */
@@ -550,9 +551,7 @@ static void rapl_fini(void *state)
 }
 
 static const struct pb_option rapl_options[] = {
-	{ .key = "root", .type = PB_OPT_STRING, .offset = offsetof(struct rapl_config, root),
-	  .def = "/", .min = 1, .max = 0,
-	  .help = "folder holding sys/ (tests point this at fixture trees)" },
+	PC_OPT_ROOT(struct rapl_config),
 	{ .key = "domains", .type = PB_OPT_STRING,
 	  .offset = offsetof(struct rapl_config, domains), .def = "*", .min = 1, .max = 0,
 	  .help = "comma-separated globs on domain names (package-0, core, uncore, dram, "

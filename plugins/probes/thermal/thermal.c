@@ -26,7 +26,8 @@
 
 #include <prunebench/plugin.h>
 
-#include "../sysfs.h"
+#include "options.h"
+#include "sysfs.h"
 
 #define ZONES_MAX 128
 #define TRIPS_MAX 16
@@ -255,15 +256,11 @@ static void th_fini(void *state)
 }
 
 static const struct pb_option th_options[] = {
-	{ .key = "root", .type = PB_OPT_STRING, .offset = offsetof(struct th_config, root),
-	  .def = "/", .min = 1, .max = 0,
-	  .help = "folder holding sys/ (tests point this at fixture trees)" },
+	PC_OPT_ROOT(struct th_config),
 	{ .key = "zones", .type = PB_OPT_STRING, .offset = offsetof(struct th_config, zones),
 	  .def = "*", .min = 1, .max = 0,
 	  .help = "comma-separated globs on zone types (x86_pkg_temp, acpitz, CPU-therm)" },
-	{ .key = "interval_ms", .type = PB_OPT_DOUBLE,
-	  .offset = offsetof(struct th_config, interval_ms), .def = "0",
-	  .min = 0, .max = 60000, .help = "sampling interval; 0: the cell's default (50 ms)" },
+	PC_OPT_INTERVAL_MS(struct th_config),
 	PB_OPTIONS_END
 };
 

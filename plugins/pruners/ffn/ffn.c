@@ -19,6 +19,8 @@
 
 #include <prunebench/plugin.h>
 
+#include "options.h"
+
 #include "shrink.h"
 
 enum { SCOPE_LAYER = 0, SCOPE_GLOBAL = 1 };
@@ -336,12 +338,7 @@ static const struct pb_option ffn_options[] = {
 	  .def = "weight", .choices = "weight|activation",
 	  .help = "weight: sum of squares of the neuron's gate/up rows and down column; activation: "
 		  "its calibration energy (Σ h² at the input of down)" },
-	{ .key = "nsamples", .type = PB_OPT_INT, .offset = offsetof(struct ffn_config, nsamples),
-	  .def = "0", .min = 0, .max = 65536,
-	  .help = "calibration sequences (importance: activation); 0: the dataset's `calibration: {count}` (else 32)" },
-	{ .key = "seqlen", .type = PB_OPT_INT, .offset = offsetof(struct ffn_config, seqlen),
-	  .def = "0", .min = 0, .max = 1 << 20,
-	  .help = "tokens per calibration sequence; 0: the dataset's `calibration: {seqlen}` (else 128)" },
+	PC_OPT_CALIB_OR_DATASET(struct ffn_config, "importance: activation"),
 	PB_OPTIONS_END,
 };
 

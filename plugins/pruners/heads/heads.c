@@ -31,6 +31,8 @@
 
 #include <prunebench/plugin.h>
 
+#include "options.h"
+
 #include "shrink.h"
 
 enum { SCOPE_LAYER = 0, SCOPE_GLOBAL = 1 };
@@ -374,12 +376,7 @@ static const struct pb_option heads_options[] = {
 	  .def = "weight", .choices = "weight|activation",
 	  .help = "weight: sum of squares of the group's q/k/v rows and o columns; activation: "
 		  "calibration energy of its heads' outputs (o-projection input)" },
-	{ .key = "nsamples", .type = PB_OPT_INT, .offset = offsetof(struct heads_config, nsamples),
-	  .def = "0", .min = 0, .max = 65536,
-	  .help = "calibration sequences (importance: activation); 0: the dataset's `calibration: {count}` (else 32)" },
-	{ .key = "seqlen", .type = PB_OPT_INT, .offset = offsetof(struct heads_config, seqlen),
-	  .def = "0", .min = 0, .max = 1 << 20,
-	  .help = "tokens per calibration sequence; 0: the dataset's `calibration: {seqlen}` (else 128)" },
+	PC_OPT_CALIB_OR_DATASET(struct heads_config, "importance: activation"),
 	PB_OPTIONS_END,
 };
 

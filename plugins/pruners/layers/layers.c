@@ -22,6 +22,8 @@
 
 #include <prunebench/plugin.h>
 
+#include "options.h"
+
 #define MAX_IDX 256
 
 struct layers_config {
@@ -263,12 +265,7 @@ static const struct pb_option layers_options[] = {
 	  .help = "blocks to drop: those of lowest Block Influence (ShortGPT) on the calibration split" },
 	{ .key = "indices", .type = PB_OPT_STRING, .offset = offsetof(struct layers_config, indices),
 	  .def = "", .help = "blocks to drop instead, numbered from 0, e.g. \"3,5\" (no calibration needed)" },
-	{ .key = "nsamples", .type = PB_OPT_INT, .offset = offsetof(struct layers_config, nsamples),
-	  .def = "0", .min = 0, .max = 65536,
-	  .help = "calibration sequences (Block Influence); 0: the dataset's `calibration: {count}` (else 32)" },
-	{ .key = "seqlen", .type = PB_OPT_INT, .offset = offsetof(struct layers_config, seqlen),
-	  .def = "0", .min = 0, .max = 1 << 20,
-	  .help = "tokens per calibration sequence; 0: the dataset's `calibration: {seqlen}` (else 128)" },
+	PC_OPT_CALIB_OR_DATASET(struct layers_config, "Block Influence"),
 	PB_OPTIONS_END,
 };
 

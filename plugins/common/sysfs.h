@@ -1,13 +1,14 @@
-/* plugins/probes/sysfs.h — small helpers the sysfs probes (rapl, thermal,
- * hwmon) share: reading one-value files, joining a fixture `root` with a
- * sysfs path, channel-name sanitising, comma-separated glob lists and
- * quoting for the YAML text of describe().
+/* plugins/common/sysfs.h — small helpers the probes share: reading
+ * one-value files (rapl, thermal, hwmon, procstat), joining a fixture
+ * `root` with a sysfs or procfs path, channel-name sanitising,
+ * comma-separated glob lists, checking an option string is terminated,
+ * and quoting for the YAML text of describe() (nvml too).
  *
  * Header-only on purpose: plugins cannot link the core, and each probe is
  * its own .so, so every probe gets a private copy (all functions static).
  */
-#ifndef PB_PROBES_SYSFS_H
-#define PB_PROBES_SYSFS_H
+#ifndef PB_PLUGINS_SYSFS_H
+#define PB_PLUGINS_SYSFS_H
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* plugins/pruners/heads/shrink.c — the helpers shrink.h declares: norms
+/* plugins/common/shrink.c — the helpers shrink.h declares: norms
  * over F32/F16/BF16 weights, ranking, and really removing rows or columns
  * (a new buffer of the smaller shape, not zeros). */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* plugins/pruners/heads/shrink.h — what the structured pruners (heads,
+/* plugins/common/shrink.h — what the structured pruners (heads,
  * ffn) share: squared norms of rows and columns of a dense weight, the
  * k lowest scores, and shrinking a linear to the rows or columns it keeps
  * through host->tensor_realloc.  Compiled into each plugin that uses it

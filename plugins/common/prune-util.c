@@ -1,5 +1,5 @@
-/* plugins/pruners/nm/prune-util.c — rows, masks and the calibration walk
- * shared by the nm, wanda and sparsegpt pruners (prune-util.h). */
+/* plugins/common/prune-util.c — selection, rows, masks and the
+ * calibration walk shared by the unstructured pruners (prune-util.h). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,15 +8,25 @@
 
 #include "prune-util.h"
 
-int pu_selected(int tensors, const struct pb_tensor *t)
+static int role_selected(int tensors, const struct pb_tensor *t)
 {
-	if (t->layer < 0)
-		return 0;
 	switch (tensors) {
 	case PU_TENSORS_ATTENTION: return pb_role_is_attention(t->role);
 	case PU_TENSORS_FFN: return pb_role_is_ffn(t->role);
 	default: return pb_role_is_attention(t->role) || pb_role_is_ffn(t->role);
 	}
+}
+
+int pu_selected(int tensors, const struct pb_tensor *t)
+{
+	return t->layer >= 0 && role_selected(tensors, t);
+}
+
+int pu_selected_roles(int tensors, int include_output, const struct pb_tensor *t)
+{
+	if (t->role == PB_ROLE_OUTPUT)
+		return include_output;
+	return role_selected(tensors, t);
 }
 
 const char *pu_tensors_name(int tensors)
@@ -57,13 +67,16 @@ int pu_tensor_ok(const struct pb_host *h, const struct pb_tensor *t)
 	return 0;
 }
 
-int pu_check_model(const struct pb_model *m, int tensors, char *why, size_t len)
+/* include_output < 0: pu_selected, else pu_selected_roles */
+static int check_selected(const struct pb_model *m, int tensors, int include_output, char *why,
+			  size_t len)
 {
 	int n = 0;
 
 	for (int i = 0; i < m->n_tensors; i++) {
 		const struct pb_tensor *t = &m->tensors[i];
-		if (!pu_selected(tensors, t))
+		if (include_output < 0 ? !pu_selected(tensors, t)
+				       : !pu_selected_roles(tensors, include_output, t))
 			continue;
 		if (!dense(t->dtype)) {
 			snprintf(why, len, "tensor '%s' is %s; this pruner reads dense F32, F16 or "
@@ -79,6 +92,17 @@ int pu_check_model(const struct pb_model *m, int tensors, char *why, size_t len)
 		return -ENOENT;
 	}
 	return 0;
+}
+
+int pu_check_model(const struct pb_model *m, int tensors, char *why, size_t len)
+{
+	return check_selected(m, tensors, -1, why, len);
+}
+
+int pu_check_roles(const struct pb_model *m, int tensors, int include_output, char *why,
+		   size_t len)
+{
+	return check_selected(m, tensors, include_output ? 1 : 0, why, len);
 }
 
 /* ---- rows ------------------------------------------------------------------ */
