@@ -105,6 +105,62 @@ int pu_check_roles(const struct pb_model *m, int tensors, int include_output, ch
 	return check_selected(m, tensors, include_output ? 1 : 0, why, len);
 }
 
+/* ---- magnitude and random: a set of whole tensors ------------------------------ */
+
+int pu_roles_config_ok(const struct pb_host *h, double sparsity, int scope, int n_scopes,
+		       int tensors)
+{
+	if (!(sparsity >= 0.0 && sparsity <= 1.0)) {
+		h->log(h, PB_LOG_ERROR, "sparsity must be between 0 and 1, got %g", sparsity);
+		return -EINVAL;
+	}
+	if (scope < 0 || scope >= n_scopes || tensors < PU_TENSORS_ATTENTION ||
+	    tensors > PU_TENSORS_ALL) {
+		h->log(h, PB_LOG_ERROR, "invalid scope (%d) or tensors (%d)", scope, tensors);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int pu_set_gather(const struct pb_host *h, struct pb_model *m, int tensors, int include_output,
+		  struct pb_prune_target *targets, struct pu_set *set)
+{
+	*set = (struct pu_set){ 0 };
+	if (m->n_tensors < 0)
+		return -EINVAL;
+	for (int i = 0; i < m->n_tensors; i++)
+		targets[i].sparsity = -1.0;
+	set->t = calloc((size_t)m->n_tensors + 1, sizeof(*set->t));
+	if (!set->t)
+		return -ENOMEM;
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		if (!pu_selected_roles(tensors, include_output, t))
+			continue;
+		int rc = pu_tensor_ok(h, t);
+		if (rc)
+			return rc;
+		set->t[set->n++] = t;
+		set->total += (uint64_t)pb_tensor_nelements(t);
+	}
+	if (!set->n)
+		h->log(h, PB_LOG_WARN, "no tensor matches the selection; nothing pruned");
+	return 0;
+}
+
+void pu_set_mark(const struct pu_set *set, const struct pb_model *m,
+		 struct pb_prune_target *targets, double sparsity)
+{
+	for (int j = 0; j < set->n; j++)
+		targets[set->t[j] - m->tensors].sparsity = sparsity;
+}
+
+void pu_set_free(struct pu_set *set)
+{
+	free(set->t);
+	*set = (struct pu_set){ 0 };
+}
+
 /* ---- rows ------------------------------------------------------------------ */
 
 int64_t pu_rows(const struct pb_tensor *t)

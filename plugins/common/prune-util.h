@@ -47,6 +47,33 @@ int pu_check_model(const struct pb_model *m, int tensors, char *why, size_t len)
 int pu_check_roles(const struct pb_model *m, int tensors, int include_output, char *why,
 		   size_t len);
 
+/* ---- magnitude and random: a set of whole tensors ------------------------------ */
+
+/* init()'s checks of the options they share: sparsity in [0, 1], scope in
+ * [0, n_scopes), tensors a PU_TENSORS_*.  0, or -EINVAL logged through h. */
+int pu_roles_config_ok(const struct pb_host *h, double sparsity, int scope, int n_scopes,
+		       int tensors);
+
+/* The tensors they prune, in model order, and their weights. */
+struct pu_set {
+	struct pb_tensor **t;
+	int n;
+	uint64_t total;
+};
+
+/* Set every targets[] to "not touched", then gather the tensors
+ * pu_selected_roles takes, each checked by pu_tensor_ok.  0 (an empty set
+ * is logged as a warning: nothing to prune) or -errno; pu_set_free after
+ * either. */
+int pu_set_gather(const struct pb_host *h, struct pb_model *m, int tensors, int include_output,
+		  struct pb_prune_target *targets, struct pu_set *set);
+/* targets[] of the set's tensors = sparsity */
+void pu_set_mark(const struct pu_set *set, const struct pb_model *m,
+		 struct pb_prune_target *targets, double sparsity);
+void pu_set_free(struct pu_set *set);
+
+/* ---- rows ------------------------------------------------------------------------ */
+
 /* Rows: ne[0] elements each; rows = nelements / ne[0]. */
 int64_t pu_rows(const struct pb_tensor *t);
 void pu_row_get(const struct pb_tensor *t, int64_t r, float *out);

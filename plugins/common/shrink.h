@@ -1,8 +1,9 @@
 /* plugins/common/shrink.h — what the structured pruners (heads,
  * ffn) share: squared norms of rows and columns of a dense weight, the
- * k lowest scores, and shrinking a linear to the rows or columns it keeps
- * through host->tensor_realloc.  Compiled into each plugin that uses it
- * (plugins cannot link the core nor each other). */
+ * k lowest scores, the whole-model ranking of `scope: global`, and
+ * shrinking a linear to the rows or columns it keeps through
+ * host->tensor_realloc.  shrink.c is compiled into each plugin that uses
+ * it (plugins cannot link the core nor each other). */
 #ifndef PB_PRUNER_SHRINK_H
 #define PB_PRUNER_SHRINK_H
 
@@ -14,6 +15,7 @@
 struct shrink_unit {
 	double score;
 	int layer, stack, index;   /* layer, stack and unit index within the layer */
+	int slot;                  /* shrink_rank's slot (not a sort key) */
 };
 
 /* Formats these helpers read: F32, F16 and BF16 with data for the shape. */
@@ -27,6 +29,27 @@ void shrink_lowest(const double *score, int n, int k, uint8_t *drop);
 
 /* Sort units by ascending score (ties: stack, layer, index). */
 void shrink_sort_units(struct shrink_unit *u, int n);
+
+/* The whole-model ranking of `scope: global`: every block (a slot: heads
+ * has one per layer, ffn one per layer of each stack) adds its scored
+ * units; then the round(ratio × all units) lowest go, except that every
+ * slot keeps one. */
+struct shrink_rank {
+	int n_slots;
+	int *left;              /* per slot: units it still keeps */
+	uint8_t **drop;         /* per slot: drop[slot][i] = 1 removes unit i; NULL: none added */
+	struct shrink_unit *u;
+	int n, cap, total;
+};
+int shrink_rank_init(struct shrink_rank *r, int n_slots);   /* 0 or -ENOMEM */
+/* Slot `slot`, block `layer` of `stack`, has n units scored score[0..n).
+ * 0 or -ENOMEM. */
+int shrink_rank_add(struct shrink_rank *r, int slot, int stack, int layer, const double *score,
+		    int n);
+/* Mark the lowest units in r->drop; returns how many of those asked could
+ * not go because their slot was down to one. */
+int shrink_rank_pick(struct shrink_rank *r, double ratio);
+void shrink_rank_free(struct shrink_rank *r);
 
 /* Keep the rows (ne[1]) or columns (ne[0]) whose drop[] is 0: the tensor
  * gets a new, smaller owned buffer.  0 or -errno. */

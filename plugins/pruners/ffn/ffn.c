@@ -195,16 +195,12 @@ static int apply_global(struct ffn_state *s, struct pb_model *m, struct pb_calib
 			struct pb_prune_target *targets)
 {
 	const int L = m->hp.n_layers + m->hp.n_enc_layers;   /* one slot per block */
-	struct shrink_unit *u = NULL;
-	int n = 0, cap = 0, rc = 0, total = 0;
-	int *left = calloc((size_t)(L > 0 ? L : 1), sizeof *left);
-	uint8_t **drop = calloc((size_t)(L > 0 ? L : 1), sizeof *drop);
+	struct shrink_rank r;
 	enum pb_stack st;
 	char why[256];
-	if (!left || !drop) {
-		rc = -ENOMEM;
+	int rc = shrink_rank_init(&r, L);
+	if (rc < 0)
 		goto out;
-	}
 	/* slot of (stack, layer): encoder layers after the decoder's */
 #define SLOT(st_, l_) ((st_) == PB_STACK_ENCODER ? m->hp.n_layers + (l_) : (l_))
 	FOR_EACH_STACK(m, st)
@@ -218,53 +214,24 @@ static int apply_global(struct ffn_state *s, struct pb_model *m, struct pb_calib
 				LOG(s, PB_LOG_ERROR, "%s", why);
 				goto out;
 			}
-			total += f.width;
-			left[SLOT(st, l)] = f.width;
-			if (!(drop[SLOT(st, l)] = calloc((size_t)f.width, 1))) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			if (n + f.width > cap) {
-				cap = (n + f.width) * 2;
-				struct shrink_unit *p = realloc(u, (size_t)cap * sizeof *u);
-				if (!p) {
-					rc = -ENOMEM;
-					goto out;
-				}
-				u = p;
-			}
 			double *score = calloc((size_t)f.width, sizeof *score);
 			rc = score ? score_layer(s, m, calib, st, l, &f, score) : -ENOMEM;
-			for (int i = 0; rc == 0 && i < f.width; i++)
-				u[n++] = (struct shrink_unit){ .score = score[i], .layer = l, .stack = st,
-							       .index = i };
+			if (rc == 0)
+				rc = shrink_rank_add(&r, SLOT(st, l), st, l, score, f.width);
 			free(score);
 			if (rc < 0)
 				goto out;
 		}
-	int k = (int)(s->cfg.ratio * total + 0.5);
-	shrink_sort_units(u, n);
-	for (int i = 0; i < n && k > 0; i++) {
-		int slot = SLOT(u[i].stack, u[i].layer);
-		if (left[slot] > 1) {
-			drop[slot][u[i].index] = 1;
-			left[slot]--;
-			k--;
-		}
-	}
+	shrink_rank_pick(&r, s->cfg.ratio);
 	FOR_EACH_STACK(m, st)
 		for (int l = 0; l < stack_layers(m, st) && rc == 0; l++) {
 			struct ffn f;
-			if (drop[SLOT(st, l)] && layer_ffn(m, st, l, &f, why, sizeof why) == 0)
-				rc = remove_neurons(s, m, &f, drop[SLOT(st, l)], targets);
+			if (r.drop[SLOT(st, l)] && layer_ffn(m, st, l, &f, why, sizeof why) == 0)
+				rc = remove_neurons(s, m, &f, r.drop[SLOT(st, l)], targets);
 		}
 #undef SLOT
 out:
-	for (int i = 0; drop && i < L; i++)
-		free(drop[i]);
-	free(drop);
-	free(left);
-	free(u);
+	shrink_rank_free(&r);
 	return rc;
 }
 

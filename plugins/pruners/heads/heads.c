@@ -237,16 +237,11 @@ static int apply_global(struct heads_state *s, struct pb_model *m, struct pb_cal
 			struct pb_prune_target *targets)
 {
 	const int L = m->hp.n_layers;
-	struct shrink_unit *u = NULL;
-	int n = 0, cap = 0, rc = 0, total_groups = 0;
-	int *left = calloc((size_t)(L > 0 ? L : 1), sizeof *left);
-	uint8_t **drop = calloc((size_t)(L > 0 ? L : 1), sizeof *drop);
+	struct shrink_rank r;
 	char why[256];
-	if (!left || !drop) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int l = 0; l < L; l++) {
+	int rc = shrink_rank_init(&r, L);
+
+	for (int l = 0; l < L && rc == 0; l++) {
 		struct attn a;
 		if ((rc = layer_attn(m, l, &a, why, sizeof why)) > 0) {
 			rc = 0;
@@ -254,52 +249,26 @@ static int apply_global(struct heads_state *s, struct pb_model *m, struct pb_cal
 		}
 		if (rc < 0) {
 			LOG(s, PB_LOG_ERROR, "%s", why);
-			goto out;
-		}
-		total_groups += a.n_kv;
-		left[l] = a.n_kv;
-		if (!(drop[l] = calloc((size_t)a.n_kv, 1))) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		if (n + a.n_kv > cap) {
-			cap = (n + a.n_kv) * 2;
-			struct shrink_unit *p = realloc(u, (size_t)cap * sizeof *u);
-			if (!p) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			u = p;
+			break;
 		}
 		double *score = calloc((size_t)a.n_kv, sizeof *score);
 		rc = score ? score_layer(s, m, calib, l, &a, score) : -ENOMEM;
-		for (int g = 0; rc == 0 && g < a.n_kv; g++)
-			u[n++] = (struct shrink_unit){ .score = score[g], .layer = l, .index = g };
+		if (rc == 0)
+			rc = shrink_rank_add(&r, l, PB_STACK_DECODER, l, score, a.n_kv);
 		free(score);
-		if (rc < 0)
-			goto out;
 	}
-	int k = (int)(s->cfg.ratio * total_groups + 0.5);
-	shrink_sort_units(u, n);
-	for (int i = 0; i < n && k > 0; i++)
-		if (left[u[i].layer] > 1) {
-			drop[u[i].layer][u[i].index] = 1;
-			left[u[i].layer]--;
-			k--;
-		}
+	if (rc < 0)
+		goto out;
+	int k = shrink_rank_pick(&r, s->cfg.ratio);
 	if (k > 0)
 		LOG(s, PB_LOG_WARN, "%d groups fewer removed than asked: every layer keeps one", k);
 	for (int l = 0; l < L && rc == 0; l++) {
 		struct attn a;
-		if (drop[l] && layer_attn(m, l, &a, why, sizeof why) == 0)
-			rc = remove_groups(s, m, &a, drop[l], targets);
+		if (r.drop[l] && layer_attn(m, l, &a, why, sizeof why) == 0)
+			rc = remove_groups(s, m, &a, r.drop[l], targets);
 	}
 out:
-	for (int l = 0; drop && l < L; l++)
-		free(drop[l]);
-	free(drop);
-	free(left);
-	free(u);
+	shrink_rank_free(&r);
 	return rc;
 }
 

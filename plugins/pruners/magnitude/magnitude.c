@@ -212,16 +212,10 @@ static int mag_init(const struct pb_host *h, const void *config, void **state)
 {
 	const struct mag_config *c = config;
 	struct mag_state *s;
+	int rc = pu_roles_config_ok(h, c->sparsity, c->scope, SCOPE_PER_ROW + 1, c->tensors);
 
-	if (!(c->sparsity >= 0.0 && c->sparsity <= 1.0)) {
-		h->log(h, PB_LOG_ERROR, "sparsity must be between 0 and 1, got %g", c->sparsity);
-		return -EINVAL;
-	}
-	if (c->scope < SCOPE_PER_TENSOR || c->scope > SCOPE_PER_ROW ||
-	    c->tensors < PU_TENSORS_ATTENTION || c->tensors > PU_TENSORS_ALL) {
-		h->log(h, PB_LOG_ERROR, "invalid scope (%d) or tensors (%d)", c->scope, c->tensors);
-		return -EINVAL;
-	}
+	if (rc)
+		return rc;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -246,56 +240,34 @@ static int mag_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 		     struct pb_prune_target *targets)
 {
 	struct mag_state *s = state;
-	struct pb_tensor **sel = NULL;
-	uint64_t total = 0;
-	int nsel = 0, rc = 0;
+	struct pu_set set;
+	int rc;
 
 	(void)calib;
-	if (m->n_tensors < 0)
-		return -EINVAL;
-	for (int i = 0; i < m->n_tensors; i++)
-		targets[i].sparsity = -1.0;
-
-	sel = calloc((size_t)m->n_tensors + 1, sizeof(*sel));
-	if (!sel)
-		return -ENOMEM;
-	for (int i = 0; i < m->n_tensors; i++) {
-		struct pb_tensor *t = &m->tensors[i];
-		if (!pu_selected_roles(s->cfg.tensors, s->cfg.include_output, t))
-			continue;
-		rc = pu_tensor_ok(s->host, t);
-		if (rc)
-			goto out;
-		sel[nsel++] = t;
-		total += (uint64_t)pb_tensor_nelements(t);
-	}
-	if (!nsel) {
-		s->host->log(s->host, PB_LOG_WARN, "no tensor matches the selection; nothing pruned");
+	rc = pu_set_gather(s->host, m, s->cfg.tensors, s->cfg.include_output, targets, &set);
+	if (rc || !set.n)
 		goto out;
-	}
-
 	if (s->cfg.scope == SCOPE_GLOBAL) {
-		rc = prune_set(sel, nsel, (uint64_t)pu_count(s->cfg.sparsity, (int64_t)total));
+		rc = prune_set(set.t, set.n, (uint64_t)pu_count(s->cfg.sparsity, (int64_t)set.total));
 	} else if (s->cfg.scope == SCOPE_PER_ROW) {
-		for (int j = 0; j < nsel && !rc; j++)
-			rc = prune_rows(sel[j], s->cfg.sparsity);
+		for (int j = 0; j < set.n && !rc; j++)
+			rc = prune_rows(set.t[j], s->cfg.sparsity);
 	} else {
-		for (int j = 0; j < nsel && !rc; j++)
-			rc = prune_set(&sel[j], 1, (uint64_t)pu_count(s->cfg.sparsity,
-				       pb_tensor_nelements(sel[j])));
+		for (int j = 0; j < set.n && !rc; j++)
+			rc = prune_set(&set.t[j], 1, (uint64_t)pu_count(s->cfg.sparsity,
+				       pb_tensor_nelements(set.t[j])));
 	}
 	if (rc) {
 		s->host->log(s->host, PB_LOG_ERROR, "pruning failed: %s", strerror(-rc));
 		goto out;
 	}
-	for (int j = 0; j < nsel; j++)
-		targets[sel[j] - m->tensors].sparsity = s->cfg.sparsity;
+	pu_set_mark(&set, m, targets, s->cfg.sparsity);
 	s->host->log(s->host, PB_LOG_INFO, "pruned %d tensors (%llu weights) to sparsity %g, %s",
-		     nsel, (unsigned long long)total, s->cfg.sparsity,
+		     set.n, (unsigned long long)set.total, s->cfg.sparsity,
 		     s->cfg.scope == SCOPE_GLOBAL ? "global" :
 		     s->cfg.scope == SCOPE_PER_ROW ? "per row" : "per tensor");
 out:
-	free(sel);
+	pu_set_free(&set);
 	return rc;
 }
 

@@ -109,16 +109,10 @@ static int rnd_init(const struct pb_host *h, const void *config, void **state)
 {
 	const struct rnd_config *c = config;
 	struct rnd_state *s;
+	int rc = pu_roles_config_ok(h, c->sparsity, c->scope, SCOPE_GLOBAL + 1, c->tensors);
 
-	if (!(c->sparsity >= 0.0 && c->sparsity <= 1.0)) {
-		h->log(h, PB_LOG_ERROR, "sparsity must be between 0 and 1, got %g", c->sparsity);
-		return -EINVAL;
-	}
-	if (c->scope < SCOPE_PER_TENSOR || c->scope > SCOPE_GLOBAL ||
-	    c->tensors < PU_TENSORS_ATTENTION || c->tensors > PU_TENSORS_ALL) {
-		h->log(h, PB_LOG_ERROR, "invalid scope (%d) or tensors (%d)", c->scope, c->tensors);
-		return -EINVAL;
-	}
+	if (rc)
+		return rc;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -143,48 +137,30 @@ static int rnd_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 		     struct pb_prune_target *targets)
 {
 	struct rnd_state *s = state;
-	struct pb_tensor **sel;
+	struct pu_set set;
 	struct rng r;
-	uint64_t total = 0;
-	int nsel = 0, rc = 0;
+	int rc;
 
 	(void)calib;
-	for (int i = 0; i < m->n_tensors; i++)
-		targets[i].sparsity = -1.0;
-	sel = calloc((size_t)m->n_tensors + 1, sizeof(*sel));
-	if (!sel)
-		return -ENOMEM;
-	for (int i = 0; i < m->n_tensors; i++) {
-		struct pb_tensor *t = &m->tensors[i];
-		if (!pu_selected_roles(s->cfg.tensors, s->cfg.include_output, t))
-			continue;
-		rc = pu_tensor_ok(s->host, t);
-		if (rc)
-			goto out;
-		sel[nsel++] = t;
-		total += (uint64_t)pb_tensor_nelements(t);
-	}
-	if (!nsel) {
-		s->host->log(s->host, PB_LOG_WARN, "no tensor matches the selection; nothing pruned");
+	rc = pu_set_gather(s->host, m, s->cfg.tensors, s->cfg.include_output, targets, &set);
+	if (rc || !set.n)
 		goto out;
-	}
 	/* the plugin's own stream: another pruner seeded from the same cell
 	 * seed does not draw the same numbers */
 	rng_seed(&r, s->host->seed ^ 0x72616e646f6d0000ull ^ (uint64_t)s->cfg.seed * 0x9e3779b97f4a7c15ull);
 	if (s->cfg.scope == SCOPE_GLOBAL) {
-		sample_zero(&r, sel, nsel, (uint64_t)pu_count(s->cfg.sparsity, (int64_t)total));
+		sample_zero(&r, set.t, set.n, (uint64_t)pu_count(s->cfg.sparsity, (int64_t)set.total));
 	} else {
-		for (int j = 0; j < nsel; j++)
-			sample_zero(&r, &sel[j], 1, (uint64_t)pu_count(s->cfg.sparsity,
-				    pb_tensor_nelements(sel[j])));
+		for (int j = 0; j < set.n; j++)
+			sample_zero(&r, &set.t[j], 1, (uint64_t)pu_count(s->cfg.sparsity,
+				    pb_tensor_nelements(set.t[j])));
 	}
-	for (int j = 0; j < nsel; j++)
-		targets[sel[j] - m->tensors].sparsity = s->cfg.sparsity;
+	pu_set_mark(&set, m, targets, s->cfg.sparsity);
 	s->host->log(s->host, PB_LOG_INFO, "zeroed a random %g of %d tensors (%llu weights), %s",
-		     s->cfg.sparsity, nsel, (unsigned long long)total,
+		     s->cfg.sparsity, set.n, (unsigned long long)set.total,
 		     s->cfg.scope == SCOPE_GLOBAL ? "global" : "per tensor");
 out:
-	free(sel);
+	pu_set_free(&set);
 	return rc;
 }
 
