@@ -108,8 +108,9 @@ static void read_trips(const char *root, struct th_zone *z)
 	}
 }
 
-static void th_free(struct th_state *s)
+static void th_free(void *state)
 {
+	struct th_state *s = state;
 	if (!s)
 		return;
 	free(s->z);
@@ -118,8 +119,9 @@ static void th_free(struct th_state *s)
 }
 
 /* The zones under root whose type matches glob.  0 or -errno with why. */
-static int scan(struct th_state *s, const char *root, const char *glob, char *why, size_t len)
+static int scan(void *state, const char *root, const char *glob, char *why, size_t len)
 {
+	struct th_state *s = state;
 	unsigned idx[ZONES_MAX];
 	char path[PATH_MAX], types[256] = "";
 	size_t tp = 0;
@@ -212,42 +214,23 @@ static int th_describe(void *state, char *yaml, size_t len)
 	return pos < len ? 0 : -ENOSPC;
 }
 
+static const struct pbs_scanner th_scanner = {
+	.state_size = sizeof(struct th_state),
+	.host_offset = offsetof(struct th_state, host),
+	.scan = scan,
+	.destroy = th_free,
+};
+
 static int th_available(const struct pb_host *h, char *why, size_t len)
 {
-	struct th_state *s = calloc(1, sizeof *s);
-	int rc;
-
-	if (!s)
-		return -ENOMEM;
-	s->host = h;
-	rc = scan(s, "/", "*", why, len);   /* no configuration here: the real root */
-	th_free(s);
-	return rc;
+	return pbs_scan_available(&th_scanner, h, why, len);
 }
 
 static int th_init(const struct pb_host *h, const void *config, void **state)
 {
 	const struct th_config *c = config;
-	struct th_state *s;
-	char why[PATH_MAX + 512];
-	int rc;
-
-	if (!pbs_opt_ok(c->root, sizeof c->root) || !pbs_opt_ok(c->zones, sizeof c->zones)) {
-		h->log(h, PB_LOG_ERROR, "option root or zones is not terminated");
-		return -EINVAL;
-	}
-	s = calloc(1, sizeof *s);
-	if (!s)
-		return -ENOMEM;
-	s->host = h;
-	rc = scan(s, c->root[0] ? c->root : "/", c->zones, why, sizeof why);
-	if (rc) {
-		h->log(h, PB_LOG_ERROR, "%s", why);
-		th_free(s);
-		return rc;
-	}
-	*state = s;
-	return 0;
+	return pbs_scan_init(&th_scanner, h, c->root, sizeof c->root, c->zones, sizeof c->zones,
+			     "zones", state);
 }
 
 static void th_fini(void *state)

@@ -47,7 +47,13 @@ struct quant_state {
 
 #define LOG(s, lvl, ...) ((s)->h->log((s)->h, (lvl), __VA_ARGS__))
 
-/* ---- block math: keep identical to core/model/quant.c ---- */
+/* ---- block math: keep identical to core/model/quant.c ----
+ *
+ * A deliberate copy (issue 18 kept it): the host's quantize_row would do
+ * these four formats too, but it was appended to pb_host later (k-quant
+ * issue), and this plugin keeps F16, BF16, Q8_0 and Q4_0 working on an ABI-1
+ * core without it (tests/structured/test-quant.c kquant_needs_the_host);
+ * the same test file checks that the copy writes the core's bytes. */
 
 static uint16_t fp32_to_bf16(float f)
 {
