@@ -85,6 +85,48 @@ void shrink_sort_units(struct shrink_unit *u, int n)
 	qsort(u, (size_t)n, sizeof *u, cmp_units);
 }
 
+int shrink_init(const struct pb_host *h, const void *config, void **state)
+{
+	struct shrink_state *s;
+
+	if (!h->tensor_realloc)
+		return -ENOTSUP;
+	if (!(s = calloc(1, sizeof *s)))
+		return -ENOMEM;
+	s->h = h;
+	s->cfg = *(const struct shrink_config *)config;
+	*state = s;
+	return 0;
+}
+
+void shrink_fini(void *state)
+{
+	free(state);
+}
+
+unsigned shrink_calib_for(const void *config)
+{
+	const struct shrink_config *c = config;
+	return c->importance == SHRINK_IMP_ACTIVATION ? PB_CALIB_COL_SQ : 0;
+}
+
+int shrink_apply_start(const struct shrink_state *s, int check_rc, const char *why,
+		       const struct pb_calib *calib)
+{
+	if (check_rc < 0) {
+		s->h->log(s->h, PB_LOG_ERROR, "%s", why);
+		return check_rc;
+	}
+	if (s->cfg.ratio <= 0)
+		return 1;
+	if (s->cfg.importance == SHRINK_IMP_ACTIVATION && (!calib || !calib->block_stats)) {
+		s->h->log(s->h, PB_LOG_ERROR, "importance 'activation' needs calibration data: give "
+			  "the dataset a `calibration: {count, seqlen}` split");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int shrink_rank_init(struct shrink_rank *r, int n_slots)
 {
 	*r = (struct shrink_rank){ .n_slots = n_slots };

@@ -11,6 +11,33 @@
 
 #include <prunebench/plugin.h>
 
+/* heads' and ffn's config: the same four settings, filled by each one's
+ * own option table (whose help speaks of groups or of neurons). */
+enum { SHRINK_SCOPE_LAYER = 0, SHRINK_SCOPE_GLOBAL = 1 };
+enum { SHRINK_IMP_WEIGHT = 0, SHRINK_IMP_ACTIVATION = 1 };
+struct shrink_config {
+	double ratio;               /* share of units to remove */
+	int scope;                  /* SHRINK_SCOPE_* */
+	int importance;             /* SHRINK_IMP_* */
+	int64_t nsamples, seqlen;   /* calibration size (core/run/calib.h reads them) */
+};
+
+struct shrink_state {
+	const struct pb_host *h;
+	struct shrink_config cfg;
+};
+
+/* Their init (needs host->tensor_realloc), fini and calib_for: a
+ * weight-ranked importance needs no activations. */
+int shrink_init(const struct pb_host *h, const void *config, void **state);
+void shrink_fini(void *state);
+unsigned shrink_calib_for(const void *config);
+
+/* The start of their apply(): check_rc and why from the plugin's check()
+ * on the model.  0: go on; 1: nothing to do (ratio 0); -errno, logged. */
+int shrink_apply_start(const struct shrink_state *s, int check_rc, const char *why,
+		       const struct pb_calib *calib);
+
 /* A score and where it came from, for global rankings. */
 struct shrink_unit {
 	double score;

@@ -23,21 +23,6 @@
 
 #include "shrink.h"
 
-enum { SCOPE_LAYER = 0, SCOPE_GLOBAL = 1 };
-enum { IMP_WEIGHT = 0, IMP_ACTIVATION = 1 };
-
-struct ffn_config {
-	double ratio;
-	int scope;
-	int importance;
-	int64_t nsamples, seqlen;   /* calibration size (core/run/calib.h reads them) */
-};
-
-struct ffn_state {
-	const struct pb_host *h;
-	struct ffn_config cfg;
-};
-
 #define LOG(s, lvl, ...) ((s)->h->log((s)->h, (lvl), __VA_ARGS__))
 
 struct ffn {
@@ -114,10 +99,10 @@ static int ffn_check(void *state, const struct pb_model *m, char *why, size_t le
 	return 0;
 }
 
-static int score_layer(struct ffn_state *s, struct pb_model *m, struct pb_calib *calib,
+static int score_layer(struct shrink_state *s, struct pb_model *m, struct pb_calib *calib,
 		       enum pb_stack st, int l, const struct ffn *f, double *score)
 {
-	if (s->cfg.importance == IMP_ACTIVATION) {
+	if (s->cfg.importance == SHRINK_IMP_ACTIVATION) {
 		const struct pb_linear_stats *all, *hit = NULL;
 		int n = 0, rc, d = (int)(f->down - m->tensors);
 		if ((rc = calib->block_stats(calib, st, l, PB_CALIB_COL_SQ, &all, &n)) < 0) {
@@ -142,7 +127,7 @@ static int score_layer(struct ffn_state *s, struct pb_model *m, struct pb_calib 
 	return 0;
 }
 
-static int remove_neurons(struct ffn_state *s, struct pb_model *m, struct ffn *f,
+static int remove_neurons(struct shrink_state *s, struct pb_model *m, struct ffn *f,
 			  const uint8_t *drop, struct pb_prune_target *targets)
 {
 	int k = 0, rc;
@@ -158,7 +143,7 @@ static int remove_neurons(struct ffn_state *s, struct pb_model *m, struct ffn *f
 	return rc;
 }
 
-static int apply_per_layer(struct ffn_state *s, struct pb_model *m, struct pb_calib *calib,
+static int apply_per_layer(struct shrink_state *s, struct pb_model *m, struct pb_calib *calib,
 			   struct pb_prune_target *targets)
 {
 	enum pb_stack st;
@@ -191,7 +176,7 @@ static int apply_per_layer(struct ffn_state *s, struct pb_model *m, struct pb_ca
 	return 0;
 }
 
-static int apply_global(struct ffn_state *s, struct pb_model *m, struct pb_calib *calib,
+static int apply_global(struct shrink_state *s, struct pb_model *m, struct pb_calib *calib,
 			struct pb_prune_target *targets)
 {
 	const int L = m->hp.n_layers + m->hp.n_enc_layers;   /* one slot per block */
@@ -238,49 +223,13 @@ out:
 static int ffn_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 		     struct pb_prune_target *targets)
 {
-	struct ffn_state *s = state;
-	char why[256];
-	int rc = ffn_check(state, m, why, sizeof why);
-	if (rc < 0) {
-		LOG(s, PB_LOG_ERROR, "%s", why);
-		return rc;
-	}
-	if (s->cfg.ratio <= 0)
-		return 0;
-	if (s->cfg.importance == IMP_ACTIVATION && (!calib || !calib->block_stats)) {
-		LOG(s, PB_LOG_ERROR, "importance 'activation' needs calibration data: give the "
-		    "dataset a `calibration: {count, seqlen}` split");
-		return -EINVAL;
-	}
-	return s->cfg.scope == SCOPE_GLOBAL ? apply_global(s, m, calib, targets)
+	struct shrink_state *s = state;
+	char why[256] = "";
+	int rc = shrink_apply_start(s, ffn_check(state, m, why, sizeof why), why, calib);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	return s->cfg.scope == SHRINK_SCOPE_GLOBAL ? apply_global(s, m, calib, targets)
 					    : apply_per_layer(s, m, calib, targets);
-}
-
-static int ffn_init(const struct pb_host *h, const void *config, void **state)
-{
-	struct ffn_state *s = calloc(1, sizeof *s);
-	if (!s)
-		return -ENOMEM;
-	if (!h->tensor_realloc) {
-		free(s);
-		return -ENOTSUP;
-	}
-	s->h = h;
-	s->cfg = *(const struct ffn_config *)config;
-	*state = s;
-	return 0;
-}
-
-static void ffn_fini(void *state)
-{
-	free(state);
-}
-
-/* Weight-ranked importance needs no activations. */
-static unsigned calib_for(const void *config)
-{
-	const struct ffn_config *c = config;
-	return c->importance == IMP_ACTIVATION ? PB_CALIB_COL_SQ : 0;
 }
 
 static const struct pb_pruner_ops ffn_ops = {
@@ -289,23 +238,23 @@ static const struct pb_pruner_ops ffn_ops = {
 	.check = ffn_check,
 	/* asked for always, used only by importance 'activation' */
 	.calib = PB_CALIB_COL_SQ,
-	.calib_for = calib_for,
+	.calib_for = shrink_calib_for,
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),
 };
 
 static const struct pb_option ffn_options[] = {
-	{ .key = "ratio", .type = PB_OPT_DOUBLE, .offset = offsetof(struct ffn_config, ratio),
+	{ .key = "ratio", .type = PB_OPT_DOUBLE, .offset = offsetof(struct shrink_config, ratio),
 	  .def = NULL, .min = 0, .max = 1,
 	  .help = "share of FFN neurons to remove (rows of gate/up, columns of down); every layer keeps one" },
-	{ .key = "scope", .type = PB_OPT_ENUM, .offset = offsetof(struct ffn_config, scope),
+	{ .key = "scope", .type = PB_OPT_ENUM, .offset = offsetof(struct shrink_config, scope),
 	  .def = "per-layer", .choices = "per-layer|global",
 	  .help = "per-layer: the same share in every layer; global: the least important neurons "
 		  "of the whole model" },
-	{ .key = "importance", .type = PB_OPT_ENUM, .offset = offsetof(struct ffn_config, importance),
+	{ .key = "importance", .type = PB_OPT_ENUM, .offset = offsetof(struct shrink_config, importance),
 	  .def = "weight", .choices = "weight|activation",
 	  .help = "weight: sum of squares of the neuron's gate/up rows and down column; activation: "
 		  "its calibration energy (Σ h² at the input of down)" },
-	PC_OPT_CALIB_OR_DATASET(struct ffn_config, "importance: activation"),
+	PC_OPT_CALIB_OR_DATASET(struct shrink_config, "importance: activation"),
 	PB_OPTIONS_END,
 };
 
@@ -317,8 +266,8 @@ PB_EXPORT const struct pb_plugin pb_plugin = {
 	.version = "1.0.0",
 	.summary = "structured: removes FFN neurons by weight or activation importance",
 	.options = ffn_options,
-	.config_size = sizeof(struct ffn_config),
-	.init = ffn_init,
-	.fini = ffn_fini,
+	.config_size = sizeof(struct shrink_config),
+	.init = shrink_init,
+	.fini = shrink_fini,
 	.ops = &ffn_ops,
 };
