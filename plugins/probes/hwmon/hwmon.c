@@ -404,11 +404,10 @@ static int hw_init(const struct pb_host *h, const void *config, void **state)
 			     sizeof c->sensors, "sensors", state);
 }
 
-static void hw_fini(void *state)
-{
-	hw_free(state);
-}
-
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option hw_options[] = {
 	PC_OPT_ROOT(struct hw_config),
 	{ .key = "sensors", .type = PB_OPT_STRING, .offset = offsetof(struct hw_config, sensors),
@@ -438,6 +437,6 @@ PB_EXPORT const struct pb_plugin pb_plugin = {
 	.config_size = sizeof(struct hw_config),
 	.available = hw_available,
 	.init = hw_init,
-	.fini = hw_fini,
+	.fini = hw_free,
 	.ops = &hw_ops,
 };

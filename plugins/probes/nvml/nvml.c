@@ -302,6 +302,10 @@ static int nv_describe(void *state, char *yaml, size_t len)
 	return pos < len ? 0 : -ENOSPC;
 }
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option nv_options[] = {
 	{ .key = "device", .type = PB_OPT_INT, .offset = offsetof(struct nv_config, device),
 	  .def = "0", .min = 0, .max = 63, .help = "GPU index, as nvidia-smi numbers them" },

@@ -449,6 +449,10 @@ static void ps_fini(void *state)
 	free(s);
 }
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option ps_options[] = {
 	{ .key = "root", .type = PB_OPT_STRING, .offset = offsetof(struct ps_config, root),
 	  .def = "/", .min = 1, .max = 0,

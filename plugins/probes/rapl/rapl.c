@@ -533,6 +533,10 @@ static int rapl_init(const struct pb_host *h, const void *config, void **state)
 	return 0;
 }
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option rapl_options[] = {
 	PC_OPT_ROOT(struct rapl_config),
 	{ .key = "domains", .type = PB_OPT_STRING,

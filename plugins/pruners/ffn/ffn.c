@@ -229,7 +229,7 @@ static int ffn_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 	if (rc)
 		return rc < 0 ? rc : 0;
 	return s->cfg.scope == SHRINK_SCOPE_GLOBAL ? apply_global(s, m, calib, targets)
-					    : apply_per_layer(s, m, calib, targets);
+						   : apply_per_layer(s, m, calib, targets);
 }
 
 static const struct pb_pruner_ops ffn_ops = {
@@ -242,6 +242,10 @@ static const struct pb_pruner_ops ffn_ops = {
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),
 };
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option ffn_options[] = {
 	{ .key = "ratio", .type = PB_OPT_DOUBLE, .offset = offsetof(struct shrink_config, ratio),
 	  .def = NULL, .min = 0, .max = 1,

@@ -259,6 +259,10 @@ static const struct pb_pruner_ops layers_ops = {
 	.archs = 1u << PB_ARCH_LLAMA | 1u << PB_ARCH_QWEN2 | 1u << PB_ARCH_QWEN3 | 1u << PB_ARCH_PHI3,
 };
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option layers_options[] = {
 	{ .key = "count", .type = PB_OPT_INT, .offset = offsetof(struct layers_config, count),
 	  .def = "0", .min = 0, .max = 4096,

@@ -208,6 +208,9 @@ static int prune_rows(struct pb_tensor *t, double sparsity)
 
 /* ---- hooks ---------------------------------------------------------------- */
 
+/* init, fini and check have the shape of random's (random.c) on purpose:
+ * each state keeps its own config; what the two share (the option checks,
+ * the selection, the tensor checks) is in plugins/common/prune-util. */
 static int mag_init(const struct pb_host *h, const void *config, void **state)
 {
 	const struct mag_config *c = config;
@@ -273,6 +276,10 @@ out:
 
 /* ---- descriptor ------------------------------------------------------------ */
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option mag_options[] = {
 	{ .key = "sparsity", .type = PB_OPT_DOUBLE,
 	  .offset = offsetof(struct mag_config, sparsity), .def = "0.5", .min = 0, .max = 1,

@@ -117,6 +117,10 @@ static int nm_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 	return rc;
 }
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option nm_options[] = {
 	{ .key = "n", .type = PB_OPT_INT, .offset = offsetof(struct nm_config, n),
 	  .def = "2", .min = 1, .max = 255,

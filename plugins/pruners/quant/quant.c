@@ -426,6 +426,10 @@ static const struct pb_pruner_ops quant_ops = {
 	.out_format = quant_out_format,
 };
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option quant_options[] = {
 	{ .key = "type", .type = PB_OPT_ENUM, .offset = offsetof(struct quant_config, type),
 	  .def = NULL, .choices = "fp16|bf16|q8_0|q4_0|q2_k|q3_k|q4_k|q5_k|q6_k|q4_k_m|q5_k_m",

@@ -105,6 +105,7 @@ static void sample_zero(struct rng *r, struct pb_tensor *const *ts, int nt, uint
 
 /* ---- hooks ------------------------------------------------------------------------ */
 
+/* Shaped like magnitude's hooks on purpose (see magnitude.c). */
 static int rnd_init(const struct pb_host *h, const void *config, void **state)
 {
 	const struct rnd_config *c = config;
@@ -166,6 +167,10 @@ out:
 
 /* ---- descriptor -------------------------------------------------------------------- */
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option rnd_options[] = {
 	{ .key = "sparsity", .type = PB_OPT_DOUBLE,
 	  .offset = offsetof(struct rnd_config, sparsity), .def = "0.5", .min = 0, .max = 1,

@@ -122,6 +122,10 @@ static int wanda_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 	return rc;
 }
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option wanda_options[] = {
 	{ .key = "sparsity", .type = PB_OPT_DOUBLE,
 	  .offset = offsetof(struct wanda_config, sparsity), .def = "0.5", .min = 0, .max = 1,
