@@ -21,6 +21,9 @@ uint16_t pb_fp32_to_bf16(float f)
 	return (uint16_t)((u + (0x7fffu + ((u >> 16) & 1))) >> 16);
 }
 
+/* plugins/pruners/quant/quant.c keeps a deliberate copy of the Q8_0 and
+ * Q4_0 block math below (for cores without pb_host.quantize_row): change
+ * both, or tests/structured/test-quant.c tells. */
 void pb_quantize_row_q8_0(const float *x, void *dst, int64_t n)
 {
 	uint8_t *y = dst;

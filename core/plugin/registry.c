@@ -79,19 +79,53 @@ int fail(char *why, size_t len, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* The hooks each kind cannot do without. */
-static int check_ops(const struct pb_plugin *p, const char *path, char *why, size_t len)
+int pb_plugin_ops_copy(const struct pb_plugin *p, const char *path, union pb_plugin_ops *out,
+		       char *why, size_t len)
+{
+	size_t min = 0, full = 0;
+	uint32_t have;
+
+	switch (p->kind) {
+	case PB_PRUNER:
+		min = PB_PRUNER_OPS_MIN_SIZE, full = sizeof(struct pb_pruner_ops);
+		break;
+	case PB_BACKEND:
+		min = PB_BACKEND_OPS_MIN_SIZE, full = sizeof(struct pb_backend_ops);
+		break;
+	case PB_PROBE:
+		min = PB_PROBE_OPS_MIN_SIZE, full = sizeof(struct pb_probe_ops);
+		break;
+	}
+	/* struct_size is the first field of every kind's ops: read it alone
+	 * before trusting anything after it */
+	memcpy(&have, p->ops, sizeof have);
+	if (have < min)
+		return fail(why, len, "%s: %s '%s' has an ops struct_size of %u bytes, below the "
+			    "%zu of ABI %d's struct pb_%s_ops (struct_size unset, or built against "
+			    "an older prunebench/plugin.h?); set .struct_size = sizeof(struct "
+			    "pb_%s_ops) and rebuild the plugin", path, pb_plugin_kind_name(p->kind),
+			    p->name, have, min, PB_ABI_VERSION, pb_plugin_kind_name(p->kind),
+			    pb_plugin_kind_name(p->kind));
+	memset(out, 0, sizeof *out);
+	memcpy(out, p->ops, have < full ? have : full);
+	out->pruner.struct_size = (uint32_t)full;   /* the first field of every member */
+	return 0;
+}
+
+/* The hooks each kind cannot do without, on the core's copy of the ops. */
+static int check_ops(const struct pb_plugin *p, const union pb_plugin_ops *ops, const char *path,
+		     char *why, size_t len)
 {
 	const char *missing = NULL;
 	switch (p->kind) {
 	case PB_PRUNER: {
-		const struct pb_pruner_ops *o = p->ops;
+		const struct pb_pruner_ops *o = &ops->pruner;
 		if (!o->apply)
 			missing = "apply()";
 		break;
 	}
 	case PB_BACKEND: {
-		const struct pb_backend_ops *o = p->ops;
+		const struct pb_backend_ops *o = &ops->backend;
 		if (pb_backend_is_remote(o))
 			break;   /* whole requests on a server: no op list, no weights */
 		if (!o->weights_load)
@@ -108,7 +142,7 @@ static int check_ops(const struct pb_plugin *p, const char *path, char *why, siz
 		break;
 	}
 	case PB_PROBE: {
-		const struct pb_probe_ops *o = p->ops;
+		const struct pb_probe_ops *o = &ops->probe;
 		if (!o->channels)
 			missing = "channels()";
 		else if (!o->read)
@@ -162,7 +196,11 @@ int pb_plugin_check(const struct pb_plugin *p, const char *path, char *why, size
 	if (!p->ops)
 		return fail(why, len, "%s: plugin '%s' has no ops (expected a struct pb_%s_ops)",
 			    path, p->name, pb_plugin_kind_name(p->kind));
-	int rc = check_ops(p, path, why, len);
+	union pb_plugin_ops ops;
+	int rc = pb_plugin_ops_copy(p, path, &ops, why, len);
+	if (rc < 0)
+		return rc;
+	rc = check_ops(p, &ops, path, why, len);
 	if (rc < 0)
 		return rc;
 	if (p->options && p->options[0].key) {
@@ -343,7 +381,9 @@ int pb_plugin_load(const struct pb_plugin_entry *e, char *why, size_t len)
 		pb_sayf(msg, sizeof msg, "%s: no symbol 'pb_plugin' any more", e->path);
 		goto fail_close;
 	}
-	if (pb_plugin_check(p, e->path, msg, sizeof msg) < 0)
+	union pb_plugin_ops ops;
+	if (pb_plugin_check(p, e->path, msg, sizeof msg) < 0 ||
+	    pb_plugin_ops_copy(p, e->path, &ops, msg, sizeof msg) < 0)
 		goto fail_close;
 	/* the file may have been replaced since the scan */
 	if (p->kind != d->kind || strcmp(p->name, d->name) || strcmp(p->version, d->version) ||
@@ -353,7 +393,7 @@ int pb_plugin_load(const struct pb_plugin_entry *e, char *why, size_t len)
 			 p->name, p->version);
 		goto fail_close;
 	}
-	pb_plugin_copy_adopt(c, p);
+	pb_plugin_copy_adopt(c, p, &ops);
 	c->handle = h;
 	c->state = PB_COPY_LOADED;
 	pb_log(PB_LOG_DEBUG, "plugin %s '%s' %s loaded from %s", pb_plugin_kind_name(d->kind),

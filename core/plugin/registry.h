@@ -76,6 +76,21 @@ const char *pb_plugin_kind_name(enum pb_plugin_kind k);  /* "pruner", ... */
  * 0, or -EINVAL with why filled. */
 int pb_plugin_check(const struct pb_plugin *p, const char *path, char *why, size_t len);
 
+/* Any kind's ops, as the core keeps them: always the core's full size. */
+union pb_plugin_ops {
+	struct pb_pruner_ops pruner;
+	struct pb_backend_ops backend;
+	struct pb_probe_ops probe;
+};
+
+/* Copy p's ops (p->kind valid, p->ops set) into *out, reading no byte past
+ * the plugin's own ops struct_size: fields an older plugin's shorter
+ * struct lacks come out 0 (NULL hooks), and out's struct_size is the
+ * core's.  -EINVAL with why (naming path) when struct_size is below the
+ * kind's ABI-1 minimum (PB_*_OPS_MIN_SIZE). */
+int pb_plugin_ops_copy(const struct pb_plugin *p, const char *path, union pb_plugin_ops *out,
+		       char *why, size_t len);
+
 /* ---- options ---- */
 
 int pb_options_check_table(const struct pb_option *opts, size_t config_size,

@@ -124,7 +124,9 @@ static void put_str(struct wbuf *b, const char *s)
 	put_u8(b, 0);
 }
 
-static void put_desc(struct wbuf *b, const struct pb_plugin *p)
+/* ops: the core's copy of p->ops (pb_plugin_ops_copy), never p->ops itself,
+ * which may be shorter than the core's struct */
+static void put_desc(struct wbuf *b, const struct pb_plugin *p, const union pb_plugin_ops *ops)
 {
 	uint32_t n_opt = 0;
 	for (const struct pb_option *o = p->options; o && o->key; o++)
@@ -151,7 +153,7 @@ static void put_desc(struct wbuf *b, const struct pb_plugin *p)
 	}
 	switch (p->kind) {
 	case PB_PRUNER: {
-		const struct pb_pruner_ops *o = p->ops;
+		const struct pb_pruner_ops *o = &ops->pruner;
 		put_u32(b, HAS(o->apply, 0) | HAS(o->check, 1) | HAS(o->out_format, 2) |
 			HAS(o->calib_for, 3));
 		put_u32(b, o->calib);
@@ -160,7 +162,7 @@ static void put_desc(struct wbuf *b, const struct pb_plugin *p)
 		break;
 	}
 	case PB_BACKEND: {
-		const struct pb_backend_ops *o = p->ops;
+		const struct pb_backend_ops *o = &ops->backend;
 		put_u32(b, o->formats);
 		put_u32(b, HAS(o->weights_load, 0) | HAS(o->buffers_alloc, 1) |
 			HAS(o->graph_compute, 2) | HAS(o->buffer_read, 3) |
@@ -169,7 +171,7 @@ static void put_desc(struct wbuf *b, const struct pb_plugin *p)
 		break;
 	}
 	case PB_PROBE: {
-		const struct pb_probe_ops *o = p->ops;
+		const struct pb_probe_ops *o = &ops->probe;
 		put_u32(b, HAS(o->channels, 0) | HAS(o->read, 1) | HAS(o->describe, 2));
 		put_f64(b, o->min_interval_ms);
 		break;
@@ -189,6 +191,7 @@ static const char *strip_path(const char *msg, const char *path)
 /* Load and check one file (in the child): 0 with the descriptor, or
  * -EINVAL with why. */
 static int load_check(const struct pb_scan_item *it, const struct pb_plugin **out,
+		      union pb_plugin_ops *ops,
 		      char *why, size_t len)
 {
 	const struct pb_plugin *p;
@@ -217,7 +220,7 @@ static int load_check(const struct pb_scan_item *it, const struct pb_plugin **ou
 			       "name is '%s'; rename the file %s-%s.so", it->path, it->name, p->name,
 			       pb_plugin_kind_name(it->kind), p->name);
 	*out = p;
-	return 0;
+	return pb_plugin_ops_copy(p, it->path, ops, why, len);
 }
 
 static int write_all(int fd, const void *p, size_t n)
@@ -246,15 +249,16 @@ static _Noreturn void child_main(const struct pb_scan_item *items, int from, int
 	dup2(STDERR_FILENO, STDOUT_FILENO);
 	for (int i = from; i < n; i++) {
 		const struct pb_plugin *p = NULL;
+		union pb_plugin_ops ops;
 		b.n = 0;
 		put_u32(&b, 0);          /* length, filled below */
 		put_u32(&b, (uint32_t)i);
-		if (load_check(&items[i], &p, why, sizeof why) < 0) {
+		if (load_check(&items[i], &p, &ops, why, sizeof why) < 0) {
 			put_u8(&b, 0);
 			put_str(&b, why);
 		} else {
 			put_u8(&b, 1);
-			put_desc(&b, p);
+			put_desc(&b, p, &ops);
 		}
 		if (b.oom || b.n > FRAME_MAX)
 			_exit(3);
@@ -349,6 +353,7 @@ static struct pb_plugin_copy *parse_desc(unsigned char *frame, size_t n, size_t 
 	switch (d->kind) {
 	case PB_PRUNER: {
 		struct pb_pruner_ops *o = &c->ops.pruner;
+		o->struct_size = sizeof *o;
 		hooks = get_u32(&r);
 		o->apply = GOT(hooks, 0) ? st_apply : NULL;
 		o->check = GOT(hooks, 1) ? st_check : NULL;
@@ -361,6 +366,7 @@ static struct pb_plugin_copy *parse_desc(unsigned char *frame, size_t n, size_t 
 	}
 	case PB_BACKEND: {
 		struct pb_backend_ops *o = &c->ops.backend;
+		o->struct_size = sizeof *o;
 		o->formats = get_u32(&r);
 		hooks = get_u32(&r);
 		o->weights_load = GOT(hooks, 0) ? st_weights_load : NULL;
@@ -375,6 +381,7 @@ static struct pb_plugin_copy *parse_desc(unsigned char *frame, size_t n, size_t 
 	}
 	case PB_PROBE: {
 		struct pb_probe_ops *o = &c->ops.probe;
+		o->struct_size = sizeof *o;
 		hooks = get_u32(&r);
 		o->channels = GOT(hooks, 0) ? st_channels : NULL;
 		o->read = GOT(hooks, 1) ? st_read : NULL;
@@ -677,22 +684,13 @@ out:
 
 /* ---- adopting the real hooks ----------------------------------------- */
 
-void pb_plugin_copy_adopt(struct pb_plugin_copy *c, const struct pb_plugin *real)
+void pb_plugin_copy_adopt(struct pb_plugin_copy *c, const struct pb_plugin *real,
+			  const union pb_plugin_ops *ops)
 {
 	c->desc.available = real->available;
 	c->desc.init = real->init;
 	c->desc.fini = real->fini;
-	switch (c->desc.kind) {
-	case PB_PRUNER:
-		c->ops.pruner = *(const struct pb_pruner_ops *)real->ops;
-		break;
-	case PB_BACKEND:
-		c->ops.backend = *(const struct pb_backend_ops *)real->ops;
-		break;
-	case PB_PROBE:
-		c->ops.probe = *(const struct pb_probe_ops *)real->ops;
-		break;
-	}
+	c->ops = *ops;
 }
 
 void pb_plugin_copy_free(struct pb_plugin_copy *c)

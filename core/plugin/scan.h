@@ -23,11 +23,7 @@
  * that forgot pb_plugin_load() fails loudly instead of seeing "no hook". */
 struct pb_plugin_copy {
 	struct pb_plugin desc;              /* desc.ops = &ops, desc.options = options */
-	union {
-		struct pb_pruner_ops pruner;
-		struct pb_backend_ops backend;
-		struct pb_probe_ops probe;
-	} ops;
+	union pb_plugin_ops ops;            /* the core's full size (pb_plugin_ops_copy) */
 	struct pb_option *options;          /* n + 1 entries, the last all zero; or NULL */
 	unsigned char *frame;               /* owns every string above */
 	/* lazy loading (registry.c) */
@@ -60,8 +56,10 @@ int pb_plugin_scan(struct pb_scan_item *items, int n, double timeout_s);
 int pb_elf_truncated(const char *path, char *why, size_t len);
 
 /* Take the real plugin's hooks into the copy (same kind, checked by the
- * caller), so that every pointer to copy->desc sees them. */
-void pb_plugin_copy_adopt(struct pb_plugin_copy *copy, const struct pb_plugin *real);
+ * caller), so that every pointer to copy->desc sees them; ops is the
+ * core's copy of real->ops (pb_plugin_ops_copy). */
+void pb_plugin_copy_adopt(struct pb_plugin_copy *copy, const struct pb_plugin *real,
+			  const union pb_plugin_ops *ops);
 void pb_plugin_copy_free(struct pb_plugin_copy *copy);
 
 /* "SIGSEGV (Segmentation fault)" for a signal number. */

@@ -562,7 +562,7 @@ static int fake_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 
 START_TEST(fake_pruner)
 {
-	static const struct pb_pruner_ops ops = { .apply = fake_apply, .calib = PB_CALIB_COL_SQ };
+	static const struct pb_pruner_ops ops = { .struct_size = sizeof(struct pb_pruner_ops), .apply = fake_apply, .calib = PB_CALIB_COL_SQ };
 	struct pb_model *m = tiny(9, 2);
 	int32_t tok[NSEQ * SEQLEN];
 	windows(tok, NSEQ * SEQLEN, m->hp.vocab, 5);

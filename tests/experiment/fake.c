@@ -51,7 +51,7 @@ static int fake_complete(void *state, const struct pb_complete_req *req,
 	(void)state, (void)req, (void)res;
 	return -ENOSYS;
 }
-static const struct pb_backend_ops remote_ops = { .complete = fake_complete };
+static const struct pb_backend_ops remote_ops = { .struct_size = sizeof(struct pb_backend_ops), .complete = fake_complete };
 struct remote_cfg {
 	char url[PB_OPT_STR_MAX];
 };

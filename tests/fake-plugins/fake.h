@@ -45,6 +45,7 @@ static int fake_apply_noop(void *state, struct pb_model *m, struct pb_calib *cal
 }
 
 static const struct pb_pruner_ops fake_noop_ops __attribute__((unused)) = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = fake_apply_noop,
 };
 

@@ -152,8 +152,8 @@ static int fake_complete(void *s, const struct pb_complete_req *q, struct pb_com
 	(void)s; (void)q; (void)r;
 	return -ENOTSUP;
 }
-static const struct pb_backend_ops local_ops = { .formats = 1 };
-static const struct pb_backend_ops remote_ops = { .complete = fake_complete };
+static const struct pb_backend_ops local_ops = { .struct_size = sizeof(struct pb_backend_ops), .formats = 1 };
+static const struct pb_backend_ops remote_ops = { .struct_size = sizeof(struct pb_backend_ops), .complete = fake_complete };
 
 #define PLUGIN(n, opts, cfg, o) {                                            \
 	.abi_version = PB_ABI_VERSION, .struct_size = sizeof(struct pb_plugin), \

@@ -65,6 +65,7 @@ static const struct {
 	{ "pruner-noapply.so", PB_PRUNER, "noapply", "no apply() hook" },
 	{ "pruner-nosym.so", PB_PRUNER, "nosym", "no symbol 'pb_plugin'" },
 	{ "pruner-notso.so", PB_PRUNER, "notso", "cannot load" },
+	{ "pruner-opssize.so", PB_PRUNER, "opssize", "ops struct_size of 4 bytes, below the" },
 };
 
 START_TEST(bad_folder_one_failure_each)
@@ -100,6 +101,35 @@ START_TEST(bad_folder_one_failure_each)
 	for (int i = 0; i < r->n_entries; i++)
 		ck_assert_msg(strncmp(r->entries[i].path, FAKE_BAD_DIR, dirlen),
 			      "%s loaded", r->entries[i].path);
+	pb_registry_close(r);
+}
+END_TEST
+
+/* A backend built with ABI 1's shortest ops struct (no device_ms, no
+ * complete) loads, and the core reads nothing past its struct_size: the
+ * trap pointers behind it (backend-short.c) show up neither in the scanned
+ * copy nor in the loaded one. */
+START_TEST(short_ops_struct_loads)
+{
+	static const char *const dirs[] = { FAKE_SHORT_DIR, NULL };
+	unsetenv("PRUNEBENCH_PLUGIN_PATH");
+	struct pb_registry *r = open_with(dirs);
+	ck_assert_int_eq(r->n_failures, 0);
+	const struct pb_plugin_entry *e = pb_registry_find(r, PB_BACKEND, "short");
+	ck_assert_ptr_nonnull(e);
+	ck_assert(pb_plugin_loaded(e));
+	const struct pb_backend_ops *o = e->desc->ops;
+	ck_assert_uint_eq(o->struct_size, sizeof *o);
+	ck_assert_uint_eq(o->formats, PB_FMT(PB_F32));
+	ck_assert_ptr_nonnull(o->graph_compute);
+	ck_assert_ptr_nonnull(o->buffer_read);
+	ck_assert_ptr_null(o->buffer_write);
+	ck_assert_ptr_null(o->device_ms);
+	ck_assert_ptr_null(o->complete);
+	ck_assert(!pb_backend_is_remote(o));
+	float x = 1.0f;
+	ck_assert_int_eq(o->buffer_read(NULL, 0, 0, 1, &x), 0);
+	ck_assert(x == 0.0f);
 	pb_registry_close(r);
 }
 END_TEST
@@ -319,13 +349,14 @@ static int h_br(void *s, int b, int64_t o, int64_t n, float *d) { (void)s; (void
 static int h_ch(void *s, const struct pb_channel **c, int *n) { (void)s; *c = NULL; *n = 0; return 0; }
 static int h_rd(void *s, double *v) { (void)s; (void)v; return 0; }
 
-static const struct pb_pruner_ops pruner_ok = { .apply = h_apply };
-static const struct pb_pruner_ops pruner_noapply = { .apply = NULL };
+static const struct pb_pruner_ops pruner_ok = { .struct_size = sizeof(struct pb_pruner_ops), .apply = h_apply };
+static const struct pb_pruner_ops pruner_noapply = { .struct_size = sizeof(struct pb_pruner_ops), .apply = NULL };
 static const struct pb_backend_ops backend_ok = {
+	.struct_size = sizeof(struct pb_backend_ops),
 	.formats = PB_FMT(PB_F32), .weights_load = h_wl, .buffers_alloc = h_ba,
 	.graph_compute = h_gc, .buffer_read = h_br,
 };
-static const struct pb_probe_ops probe_ok = { .channels = h_ch, .read = h_rd, .min_interval_ms = 5 };
+static const struct pb_probe_ops probe_ok = { .struct_size = sizeof(struct pb_probe_ops), .channels = h_ch, .read = h_rd, .min_interval_ms = 5 };
 
 struct cfg { double x; };
 static const struct pb_option opts_ok[] = {
@@ -507,6 +538,15 @@ START_TEST(check_each_rule)
 	p = valid(); p.fini = NULL;               expect_refused(&p, "no fini() hook");
 	p = valid(); p.ops = NULL;                expect_refused(&p, "no ops");
 	p = valid(); p.ops = &pruner_noapply;     expect_refused(&p, "no apply() hook");
+	/* ops struct_size: below the kind's ABI-1 minimum is refused, naming the file */
+	struct pb_pruner_ops po = pruner_ok;
+	p = valid(); p.ops = &po; po.struct_size = 0;
+	expect_refused(&p, "pruner-hand.so: pruner 'hand' has an ops struct_size of 0 bytes");
+	po.struct_size = PB_PRUNER_OPS_MIN_SIZE - 1; expect_refused(&p, "below the");
+	po.struct_size = PB_PRUNER_OPS_MIN_SIZE;
+	ck_assert_int_eq(pb_plugin_check(&p, "x.so", why, sizeof why), 0);
+	po.struct_size = sizeof po + 64;   /* a newer plugin: the core reads what it knows */
+	ck_assert_int_eq(pb_plugin_check(&p, "x.so", why, sizeof why), 0);
 	p = valid(); p.config_size = 0;           expect_refused(&p, "config_size is 0");
 	p = valid(); p.options = opts_outside;    expect_refused(&p, "bad option table");
 
@@ -524,9 +564,13 @@ START_TEST(check_each_rule)
 	b = backend_ok; b.buffer_read = NULL;   expect_refused(&p, "no buffer_read() hook");
 	b = backend_ok; b.formats = 0;          expect_refused(&p, "declares no weight format");
 	/* a remote backend (issue 16): complete() instead of the op-list hooks */
-	b = (struct pb_backend_ops){ .complete = remote_complete };
+	b = (struct pb_backend_ops){ .struct_size = sizeof b, .complete = remote_complete };
 	ck_assert_int_eq(pb_plugin_check(&p, "x.so", why, sizeof why), 0);
 	b = backend_ok; b.weights_load = NULL;  expect_refused(&p, "a remote backend has complete() instead");
+	/* complete() past a short struct_size is not read: still a local backend without weights_load */
+	b = (struct pb_backend_ops){ .struct_size = PB_BACKEND_OPS_MIN_SIZE, .complete = remote_complete };
+	expect_refused(&p, "no weights_load() hook");
+	b = backend_ok; b.struct_size = PB_BACKEND_OPS_MIN_SIZE - 8; expect_refused(&p, "backend 'hand' has an ops struct_size");
 
 	/* probes */
 	struct pb_probe_ops q;
@@ -535,6 +579,7 @@ START_TEST(check_each_rule)
 	q = probe_ok; q.channels = NULL;        expect_refused(&p, "no channels() hook");
 	q = probe_ok; q.read = NULL;            expect_refused(&p, "no read() hook");
 	q = probe_ok; q.min_interval_ms = -1;   expect_refused(&p, "min_interval_ms");
+	q = probe_ok; q.struct_size = 0;        expect_refused(&p, "probe 'hand' has an ops struct_size of 0");
 }
 END_TEST
 
@@ -745,6 +790,7 @@ static Suite *plugin_suite(void)
 	TCase *tc = tcase_create("registry");
 	tcase_add_test(tc, bad_folder_one_failure_each);
 	tcase_add_test(tc, good_folder_loads);
+	tcase_add_test(tc, short_ops_struct_loads);
 	tcase_add_test(tc, misbehaving_fakes);
 	tcase_add_test(tc, env_path_order);
 	tcase_add_test(tc, broken_first_file_shadows);

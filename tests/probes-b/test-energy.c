@@ -79,6 +79,7 @@ static int f_read(void *state, double *v)
 }
 
 static const struct pb_probe_ops f_ops = {
+	.struct_size = sizeof(struct pb_probe_ops),
 	.channels = f_channels, .read = f_read, .min_interval_ms = 1,
 };
 

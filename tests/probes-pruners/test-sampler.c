@@ -52,6 +52,7 @@ static int fake_read(void *state, double *v)
 }
 
 static const struct pb_probe_ops fake_ops = {
+	.struct_size = sizeof(struct pb_probe_ops),
 	.channels = fake_channels,
 	.read = fake_read,
 	.min_interval_ms = 1,
@@ -70,6 +71,7 @@ static int count_read(void *state, double *v)
 }
 
 static const struct pb_probe_ops count_ops = {
+	.struct_size = sizeof(struct pb_probe_ops),
 	.channels = fake_channels,
 	.read = count_read,
 	.min_interval_ms = 1,

@@ -160,6 +160,7 @@ struct pb_prune_target {
 };
 
 struct pb_pruner_ops {
+	uint32_t struct_size;     /* sizeof(struct pb_pruner_ops): see "ops sizes" below */
 	int (*apply)(void *state, struct pb_model *m, struct pb_calib *calib,
 		     struct pb_prune_target *targets);
 	/* optional: may this pruner run on this model (its formats, its
@@ -174,7 +175,8 @@ struct pb_pruner_ops {
 	 * follow a chain's formats without running it. */
 	int (*out_format)(const void *config);
 	unsigned archs;           /* 1u << PB_ARCH_* it supports; 0 = any */
-	/* optional: the calibration this config needs (e.g. none for a
+	/* Appended (structured pruning issue).  optional: the calibration
+	 * this config needs (e.g. none for a
 	 * weight-ranked importance); when absent, `calib` above applies. */
 	unsigned (*calib_for)(const void *config);
 };
@@ -249,6 +251,7 @@ struct pb_complete_res {
 };
 
 struct pb_backend_ops {
+	uint32_t struct_size;     /* sizeof(struct pb_backend_ops): see "ops sizes" below */
 	uint32_t formats;     /* PB_FMT() bits of weight formats run natively; 0 for a remote backend */
 	/* Take the model's weights (after compression).  The model outlives
 	 * the backend state; the backend may keep pointers into it. */
@@ -298,6 +301,7 @@ struct pb_channel {
 };
 
 struct pb_probe_ops {
+	uint32_t struct_size;     /* sizeof(struct pb_probe_ops): see "ops sizes" below */
 	/* After init: the channels this probe reports (may depend on the
 	 * machine).  *ch stays valid until fini. */
 	int (*channels)(void *state, const struct pb_channel **ch, int *n);
@@ -316,6 +320,21 @@ struct pb_probe_ops {
 	int (*describe)(void *state, char *yaml, size_t len);
 };
 
+/* ---- ops sizes ---------------------------------------------------------- */
+
+/* Every kind's ops struct starts with its own struct_size, set by the
+ * plugin to sizeof() as its headers define the struct, so that the core
+ * tells an older plugin's shorter struct (built before a field was
+ * appended) from a current one.  The core refuses a struct_size below the
+ * kind's ABI-1 minimum (the fields every ABI-1 plugin has) and reads an
+ * appended field only when struct_size covers it: a shorter struct's
+ * missing hooks count as NULL, its missing values as 0.  A struct_size
+ * larger than the core's (a newer plugin) is fine: the core reads what it
+ * knows.  The minimums end just before the first appended field: */
+#define PB_PRUNER_OPS_MIN_SIZE offsetof(struct pb_pruner_ops, calib_for)
+#define PB_BACKEND_OPS_MIN_SIZE offsetof(struct pb_backend_ops, device_ms)
+#define PB_PROBE_OPS_MIN_SIZE offsetof(struct pb_probe_ops, describe)
+
 /* ---- the descriptor --------------------------------------------------- */
 
 struct pb_plugin {
@@ -333,7 +352,7 @@ struct pb_plugin {
 	int (*available)(const struct pb_host *h, char *why, size_t len);
 	int (*init)(const struct pb_host *h, const void *config, void **state);
 	void (*fini)(void *state);
-	const void *ops;          /* struct pb_{pruner,backend,probe}_ops */
+	const void *ops;          /* struct pb_{pruner,backend,probe}_ops, struct_size first */
 };
 
 #define PB_EXPORT __attribute__((visibility("default")))

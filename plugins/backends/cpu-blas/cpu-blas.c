@@ -362,6 +362,7 @@ static void cb_fini(void *state)
 }
 
 static const struct pb_backend_ops cb_ops = {
+	.struct_size = sizeof(struct pb_backend_ops),
 	.formats = CB_FORMATS,
 	.weights_load = cb_weights_load,
 	.buffers_alloc = cb_buffers_alloc,

@@ -408,6 +408,7 @@ fail:
 }
 
 static const struct pb_backend_ops oa_ops = {
+	.struct_size = sizeof(struct pb_backend_ops),
 	.formats = 0,
 	.complete = oa_complete,
 };

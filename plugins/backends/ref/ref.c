@@ -638,6 +638,7 @@ static void ref_fini(void *state)
 }
 
 static const struct pb_backend_ops ref_ops = {
+	.struct_size = sizeof(struct pb_backend_ops),
 	.formats = REF_FORMATS,
 	.weights_load = ref_weights_load,
 	.buffers_alloc = ref_buffers_alloc,

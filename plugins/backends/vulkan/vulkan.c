@@ -235,6 +235,7 @@ static int vk_device_ms(void *state, double *total_ms)
 }
 
 static const struct pb_backend_ops vk_ops = {
+	.struct_size = sizeof(struct pb_backend_ops),
 	.formats = VK_FORMATS,
 	.weights_load = vk_weights_load,
 	.buffers_alloc = vk_buffers_alloc,

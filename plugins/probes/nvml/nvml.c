@@ -22,7 +22,8 @@
 
 #include <prunebench/plugin.h>
 
-#include "../sysfs.h"
+#include "options.h"
+#include "sysfs.h"
 
 /* ---- the NVML API we use (nvml.h, stable since NVML 5) ---- */
 
@@ -301,19 +302,22 @@ static int nv_describe(void *state, char *yaml, size_t len)
 	return pos < len ? 0 : -ENOSPC;
 }
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option nv_options[] = {
 	{ .key = "device", .type = PB_OPT_INT, .offset = offsetof(struct nv_config, device),
 	  .def = "0", .min = 0, .max = 63, .help = "GPU index, as nvidia-smi numbers them" },
 	{ .key = "library", .type = PB_OPT_STRING, .offset = offsetof(struct nv_config, library),
 	  .def = DEFAULT_LIBRARY, .min = 1, .max = 0,
 	  .help = "the NVML library to dlopen (tests point this at a fake)" },
-	{ .key = "interval_ms", .type = PB_OPT_DOUBLE,
-	  .offset = offsetof(struct nv_config, interval_ms), .def = "0", .min = 0, .max = 60000,
-	  .help = "sampling interval; 0: the cell's default (50 ms)" },
+	PC_OPT_INTERVAL_MS(struct nv_config),
 	PB_OPTIONS_END
 };
 
 static const struct pb_probe_ops nv_ops = {
+	.struct_size = sizeof(struct pb_probe_ops),
 	.channels = nv_channels,
 	.read = nv_read,
 	/* NVML refreshes power and utilisation every 10-100 ms depending on

@@ -30,6 +30,9 @@
 
 #include <prunebench/plugin.h>
 
+#include "options.h"
+#include "sysfs.h"
+
 struct ps_config {
 	char root[PB_OPT_STR_MAX];
 	double interval_ms;
@@ -84,32 +87,6 @@ struct ps_state {
 	char buf[BUF_MAX];
 };
 
-
-/* Whole (small) file into buf, NUL-terminated.  Length or -errno. */
-static ssize_t slurp(const char *path, char *buf, size_t cap)
-{
-	size_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	while (n + 1 < cap) {
-		ssize_t r = read(fd, buf + n, cap - 1 - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = -errno;
-			close(fd);
-			return e;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	buf[n] = '\0';
-	return (ssize_t)n;
-}
 
 /* A non-negative decimal integer at *p (leading blanks skipped); NAN if
  * there is none.  Advances *p past it. */
@@ -234,7 +211,7 @@ static double max_thread_cpu(struct ps_state *s)
 		if (d->d_name[0] < '0' || d->d_name[0] > '9')
 			continue;
 		int n = snprintf(path, sizeof path, "%s/%s/stat", s->path_task, d->d_name);
-		if (n < 0 || n >= (int)sizeof path || slurp(path, s->buf, BUF_MAX) < 0)
+		if (n < 0 || n >= (int)sizeof path || pbs_slurp(path, s->buf, BUF_MAX) < 0)
 			continue;
 		parse_stat(s->buf, tok);
 		double t = (tok[14 - 3] + tok[15 - 3]) / s->tck;
@@ -255,7 +232,7 @@ static void cpu_freq(struct ps_state *s, double *mean, double *min)
 
 	*mean = *min = NAN;
 	for (int i = 0; i < s->n_freq; i++) {
-		if (slurp(s->freq_paths[i], buf, sizeof buf) < 0)
+		if (pbs_slurp(s->freq_paths[i], buf, sizeof buf) < 0)
 			continue;
 		const char *p = buf;
 		double khz = parse_uint(&p);
@@ -288,7 +265,7 @@ static int ps_read(void *state, double *v)
 	for (int i = 0; i < CH_COUNT; i++)
 		v[i] = NAN;
 
-	n = slurp(s->path_stat, buf, BUF_MAX);
+	n = pbs_slurp(s->path_stat, buf, BUF_MAX);
 	if (n < 0)
 		return (int)n;
 	parse_stat(buf, tok);
@@ -311,7 +288,7 @@ static int ps_read(void *state, double *v)
 	s->prev_ticks = ticks;
 	s->prev_wall_ms = wall;
 
-	n = slurp(s->path_status, buf, BUF_MAX);
+	n = pbs_slurp(s->path_status, buf, BUF_MAX);
 	if (n >= 0) {
 		v[CH_RSS] = status_field(buf, "VmRSS");
 		v[CH_RSS_PEAK] = status_field(buf, "VmHWM");
@@ -324,12 +301,12 @@ static int ps_read(void *state, double *v)
 			     strerror((int)-n));
 	}
 
-	if (slurp(s->path_io, buf, BUF_MAX) >= 0) {
+	if (pbs_slurp(s->path_io, buf, BUF_MAX) >= 0) {
 		v[CH_IO_READ] = status_field(buf, "read_bytes");
 		v[CH_IO_WRITE] = status_field(buf, "write_bytes");
 	}
 
-	if (slurp(s->path_sys, buf, BUF_MAX) >= 0 && !parse_sys(buf, &busy, &total)) {
+	if (pbs_slurp(s->path_sys, buf, BUF_MAX) >= 0 && !parse_sys(buf, &busy, &total)) {
 		if (!isnan(s->prev_sys_total) && total > s->prev_sys_total)
 			v[CH_SYS_CPU_PCT] = 100.0 * (busy - s->prev_sys_busy) /
 					    (total - s->prev_sys_total);
@@ -337,7 +314,7 @@ static int ps_read(void *state, double *v)
 		s->prev_sys_total = total;
 	}
 
-	if (slurp(s->path_meminfo, buf, BUF_MAX) >= 0)
+	if (pbs_slurp(s->path_meminfo, buf, BUF_MAX) >= 0)
 		v[CH_MEM_AVAIL] = status_field(buf, "MemAvailable");
 	v[CH_MAX_THREAD_CPU] = max_thread_cpu(s);
 	cpu_freq(s, &v[CH_FREQ_MEAN], &v[CH_FREQ_MIN]);
@@ -352,14 +329,6 @@ static int ps_channels_get(void *state, const struct pb_channel **ch, int *n)
 	return 0;
 }
 
-static int make_path(char *out, const char *root, const char *rel)
-{
-	size_t rl = strlen(root);
-	int n = snprintf(out, PATH_MAX, "%s%s%s", root,
-			 rl && root[rl - 1] == '/' ? "" : "/", rel);
-	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
-}
-
 /* The CPUs of <root>/sys/devices/system/cpu that have a
  * cpufreq/scaling_cur_freq, in directory order.  None is fine (a VM, a
  * container without /sys): the frequency channels are NAN. */
@@ -369,7 +338,7 @@ static int scan_cpufreq(struct ps_state *s, const char *root)
 	struct dirent *d;
 	DIR *dir;
 
-	if (make_path(dir_path, root, "sys/devices/system/cpu"))
+	if (pbs_path(dir_path, root, "sys/devices/system/cpu"))
 		return 0;
 	if (!(dir = opendir(dir_path)))
 		return 0;
@@ -402,7 +371,7 @@ static int scan_cpufreq(struct ps_state *s, const char *root)
 static int check_root(const char *root, char *why, size_t len)
 {
 	char path[PATH_MAX];
-	int rc = make_path(path, root, "proc/self/stat");
+	int rc = pbs_path(path, root, "proc/self/stat");
 
 	if (rc) {
 		snprintf(why, len, "root '%s' is too long", root);
@@ -432,7 +401,7 @@ static int ps_init(const struct pb_host *h, const void *config, void **state)
 	char why[PATH_MAX + 128];
 	int rc;
 
-	if (memchr(c->root, '\0', sizeof(c->root)) == NULL) {
+	if (!pbs_opt_ok(c->root, sizeof c->root)) {
 		h->log(h, PB_LOG_ERROR, "option root is not terminated");
 		return -EINVAL;
 	}
@@ -447,15 +416,15 @@ static int ps_init(const struct pb_host *h, const void *config, void **state)
 	s->host = h;
 	/* the host may name another process to sample (a served cell's
 	 * server, issue 16); the system-wide files stay what they are */
-	char proc[32] = "proc/self", rel[64];
+	char proc[32] = "proc/self";
 	if (PB_HOST_HAS(h, pid) && h->pid > 0)
 		snprintf(proc, sizeof proc, "proc/%d", h->pid);
-	if ((snprintf(rel, sizeof rel, "%s/stat", proc), make_path(s->path_stat, root, rel)) ||
-	    (snprintf(rel, sizeof rel, "%s/status", proc), make_path(s->path_status, root, rel)) ||
-	    (snprintf(rel, sizeof rel, "%s/io", proc), make_path(s->path_io, root, rel)) ||
-	    make_path(s->path_sys, root, "proc/stat") ||
-	    make_path(s->path_meminfo, root, "proc/meminfo") ||
-	    (snprintf(rel, sizeof rel, "%s/task", proc), make_path(s->path_task, root, rel))) {
+	if (pbs_path(s->path_stat, root, "%s/stat", proc) ||
+	    pbs_path(s->path_status, root, "%s/status", proc) ||
+	    pbs_path(s->path_io, root, "%s/io", proc) ||
+	    pbs_path(s->path_sys, root, "proc/stat") ||
+	    pbs_path(s->path_meminfo, root, "proc/meminfo") ||
+	    pbs_path(s->path_task, root, "%s/task", proc)) {
 		free(s);
 		return -ENAMETOOLONG;
 	}
@@ -480,17 +449,20 @@ static void ps_fini(void *state)
 	free(s);
 }
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option ps_options[] = {
 	{ .key = "root", .type = PB_OPT_STRING, .offset = offsetof(struct ps_config, root),
 	  .def = "/", .min = 1, .max = 0,
 	  .help = "folder holding proc/ (tests point this at fixture trees)" },
-	{ .key = "interval_ms", .type = PB_OPT_DOUBLE,
-	  .offset = offsetof(struct ps_config, interval_ms), .def = "0",
-	  .min = 0, .max = 60000, .help = "sampling interval; 0: the cell's default (50 ms)" },
+	PC_OPT_INTERVAL_MS(struct ps_config),
 	PB_OPTIONS_END
 };
 
 static const struct pb_probe_ops ps_ops = {
+	.struct_size = sizeof(struct pb_probe_ops),
 	.channels = ps_channels_get,
 	.read = ps_read,
 	.min_interval_ms = 1,

@@ -33,7 +33,8 @@
 
 #include <prunebench/plugin.h>
 
-#include "../sysfs.h"
+#include "options.h"
+#include "sysfs.h"
 
 #define RAPL_MAX 64
 #define DEFAULT_PKG_W 500.0      /* per package, when no constraint says */
@@ -399,9 +400,9 @@ static int scan_perf(struct rapl_state *s, const char *root, const char *glob,
 
 /* powercap, else perf.  0, or -errno with a reason naming the file and
  * the fix. */
-static int discover(struct rapl_state *s, const char *root, const char *glob,
-		    char *why, size_t len)
+static int discover(void *state, const char *root, const char *glob, char *why, size_t len)
 {
+	struct rapl_state *s = state;
 	char pc_why[PATH_MAX + 128] = "", pf_why[PATH_MAX + 128] = "";
 	int rc, pc_rc;
 
@@ -491,68 +492,53 @@ static int rapl_describe(void *state, char *yaml, size_t len)
 	return pos < len ? 0 : -ENOSPC;
 }
 
-static int rapl_available(const struct pb_host *h, char *why, size_t len)
-{
-	struct rapl_state *s = calloc(1, sizeof *s);
-	int rc;
-
-	if (!s)
-		return -ENOMEM;
-	s->host = h;
-	/* the hook gets no configuration: the real root, every domain */
-	rc = discover(s, "/", "*", why, len);
-	close_all(s);
-	free(s);
-	return rc;
-}
-
-static int rapl_init(const struct pb_host *h, const void *config, void **state)
-{
-	const struct rapl_config *c = config;
-	struct rapl_state *s;
-	char why[PATH_MAX + 512];
-	int rc;
-
-	if (!pbs_opt_ok(c->root, sizeof c->root) || !pbs_opt_ok(c->domains, sizeof c->domains)) {
-		h->log(h, PB_LOG_ERROR, "option root or domains is not terminated");
-		return -EINVAL;
-	}
-	s = calloc(1, sizeof *s);
-	if (!s)
-		return -ENOMEM;
-	s->host = h;
-	rc = discover(s, c->root[0] ? c->root : "/", c->domains, why, sizeof why);
-	if (rc) {
-		h->log(h, PB_LOG_ERROR, "%s", why);
-		goto fail;
-	}
-	/* The sampler takes the interval from the option; a longer one than
-	 * the fastest possible wrap would lose energy silently. */
-	if (c->interval_ms > s->safe_ms) {
-		h->log(h, PB_LOG_ERROR, "interval_ms %g could miss a counter wrap; use "
-		       "interval_ms <= %g (a quarter of the time the fastest-wrapping zone "
-		       "takes to wrap at its maximum power)", c->interval_ms, floor(s->safe_ms));
-		rc = -EINVAL;
-		goto fail;
-	}
-	*state = s;
-	return 0;
-fail:
-	close_all(s);
-	free(s);
-	return rc;
-}
-
 static void rapl_fini(void *state)
 {
 	close_all(state);
 	free(state);
 }
 
+static const struct pbs_scanner rapl_scanner = {
+	.state_size = sizeof(struct rapl_state),
+	.host_offset = offsetof(struct rapl_state, host),
+	.scan = discover,
+	.destroy = rapl_fini,
+};
+
+static int rapl_available(const struct pb_host *h, char *why, size_t len)
+{
+	return pbs_scan_available(&rapl_scanner, h, why, len);
+}
+
+static int rapl_init(const struct pb_host *h, const void *config, void **state)
+{
+	const struct rapl_config *c = config;
+	struct rapl_state *s;
+	int rc = pbs_scan_init(&rapl_scanner, h, c->root, sizeof c->root, c->domains,
+			       sizeof c->domains, "domains", state);
+
+	if (rc)
+		return rc;
+	s = *state;
+	/* The sampler takes the interval from the option; a longer one than
+	 * the fastest possible wrap would lose energy silently. */
+	if (c->interval_ms > s->safe_ms) {
+		h->log(h, PB_LOG_ERROR, "interval_ms %g could miss a counter wrap; use "
+		       "interval_ms <= %g (a quarter of the time the fastest-wrapping zone "
+		       "takes to wrap at its maximum power)", c->interval_ms, floor(s->safe_ms));
+		rapl_fini(s);
+		*state = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option rapl_options[] = {
-	{ .key = "root", .type = PB_OPT_STRING, .offset = offsetof(struct rapl_config, root),
-	  .def = "/", .min = 1, .max = 0,
-	  .help = "folder holding sys/ (tests point this at fixture trees)" },
+	PC_OPT_ROOT(struct rapl_config),
 	{ .key = "domains", .type = PB_OPT_STRING,
 	  .offset = offsetof(struct rapl_config, domains), .def = "*", .min = 1, .max = 0,
 	  .help = "comma-separated globs on domain names (package-0, core, uncore, dram, "
@@ -565,6 +551,7 @@ static const struct pb_option rapl_options[] = {
 };
 
 static const struct pb_probe_ops rapl_ops = {
+	.struct_size = sizeof(struct pb_probe_ops),
 	.channels = rapl_channels,
 	.read = rapl_read,
 	/* RAPL updates about every ms; the wrap bound is an upper limit on

@@ -26,7 +26,8 @@
 
 #include <prunebench/plugin.h>
 
-#include "../sysfs.h"
+#include "options.h"
+#include "sysfs.h"
 
 #define ZONES_MAX 128
 #define TRIPS_MAX 16
@@ -107,8 +108,9 @@ static void read_trips(const char *root, struct th_zone *z)
 	}
 }
 
-static void th_free(struct th_state *s)
+static void th_free(void *state)
 {
+	struct th_state *s = state;
 	if (!s)
 		return;
 	free(s->z);
@@ -117,8 +119,9 @@ static void th_free(struct th_state *s)
 }
 
 /* The zones under root whose type matches glob.  0 or -errno with why. */
-static int scan(struct th_state *s, const char *root, const char *glob, char *why, size_t len)
+static int scan(void *state, const char *root, const char *glob, char *why, size_t len)
 {
+	struct th_state *s = state;
 	unsigned idx[ZONES_MAX];
 	char path[PATH_MAX], types[256] = "";
 	size_t tp = 0;
@@ -211,63 +214,40 @@ static int th_describe(void *state, char *yaml, size_t len)
 	return pos < len ? 0 : -ENOSPC;
 }
 
+static const struct pbs_scanner th_scanner = {
+	.state_size = sizeof(struct th_state),
+	.host_offset = offsetof(struct th_state, host),
+	.scan = scan,
+	.destroy = th_free,
+};
+
 static int th_available(const struct pb_host *h, char *why, size_t len)
 {
-	struct th_state *s = calloc(1, sizeof *s);
-	int rc;
-
-	if (!s)
-		return -ENOMEM;
-	s->host = h;
-	rc = scan(s, "/", "*", why, len);   /* no configuration here: the real root */
-	th_free(s);
-	return rc;
+	return pbs_scan_available(&th_scanner, h, why, len);
 }
 
 static int th_init(const struct pb_host *h, const void *config, void **state)
 {
 	const struct th_config *c = config;
-	struct th_state *s;
-	char why[PATH_MAX + 512];
-	int rc;
-
-	if (!pbs_opt_ok(c->root, sizeof c->root) || !pbs_opt_ok(c->zones, sizeof c->zones)) {
-		h->log(h, PB_LOG_ERROR, "option root or zones is not terminated");
-		return -EINVAL;
-	}
-	s = calloc(1, sizeof *s);
-	if (!s)
-		return -ENOMEM;
-	s->host = h;
-	rc = scan(s, c->root[0] ? c->root : "/", c->zones, why, sizeof why);
-	if (rc) {
-		h->log(h, PB_LOG_ERROR, "%s", why);
-		th_free(s);
-		return rc;
-	}
-	*state = s;
-	return 0;
+	return pbs_scan_init(&th_scanner, h, c->root, sizeof c->root, c->zones, sizeof c->zones,
+			     "zones", state);
 }
 
-static void th_fini(void *state)
-{
-	th_free(state);
-}
-
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option th_options[] = {
-	{ .key = "root", .type = PB_OPT_STRING, .offset = offsetof(struct th_config, root),
-	  .def = "/", .min = 1, .max = 0,
-	  .help = "folder holding sys/ (tests point this at fixture trees)" },
+	PC_OPT_ROOT(struct th_config),
 	{ .key = "zones", .type = PB_OPT_STRING, .offset = offsetof(struct th_config, zones),
 	  .def = "*", .min = 1, .max = 0,
 	  .help = "comma-separated globs on zone types (x86_pkg_temp, acpitz, CPU-therm)" },
-	{ .key = "interval_ms", .type = PB_OPT_DOUBLE,
-	  .offset = offsetof(struct th_config, interval_ms), .def = "0",
-	  .min = 0, .max = 60000, .help = "sampling interval; 0: the cell's default (50 ms)" },
+	PC_OPT_INTERVAL_MS(struct th_config),
 	PB_OPTIONS_END
 };
 
 static const struct pb_probe_ops th_ops = {
+	.struct_size = sizeof(struct pb_probe_ops),
 	.channels = th_channels,
 	.read = th_read,
 	/* an ACPI zone's read runs firmware code; sensors update far slower */
@@ -286,6 +266,6 @@ PB_EXPORT const struct pb_plugin pb_plugin = {
 	.config_size = sizeof(struct th_config),
 	.available = th_available,
 	.init = th_init,
-	.fini = th_fini,
+	.fini = th_free,
 	.ops = &th_ops,
 };

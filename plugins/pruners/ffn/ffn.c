@@ -19,22 +19,9 @@
 
 #include <prunebench/plugin.h>
 
+#include "options.h"
+
 #include "shrink.h"
-
-enum { SCOPE_LAYER = 0, SCOPE_GLOBAL = 1 };
-enum { IMP_WEIGHT = 0, IMP_ACTIVATION = 1 };
-
-struct ffn_config {
-	double ratio;
-	int scope;
-	int importance;
-	int64_t nsamples, seqlen;   /* calibration size (core/run/calib.h reads them) */
-};
-
-struct ffn_state {
-	const struct pb_host *h;
-	struct ffn_config cfg;
-};
 
 #define LOG(s, lvl, ...) ((s)->h->log((s)->h, (lvl), __VA_ARGS__))
 
@@ -112,10 +99,10 @@ static int ffn_check(void *state, const struct pb_model *m, char *why, size_t le
 	return 0;
 }
 
-static int score_layer(struct ffn_state *s, struct pb_model *m, struct pb_calib *calib,
+static int score_layer(struct shrink_state *s, struct pb_model *m, struct pb_calib *calib,
 		       enum pb_stack st, int l, const struct ffn *f, double *score)
 {
-	if (s->cfg.importance == IMP_ACTIVATION) {
+	if (s->cfg.importance == SHRINK_IMP_ACTIVATION) {
 		const struct pb_linear_stats *all, *hit = NULL;
 		int n = 0, rc, d = (int)(f->down - m->tensors);
 		if ((rc = calib->block_stats(calib, st, l, PB_CALIB_COL_SQ, &all, &n)) < 0) {
@@ -140,7 +127,7 @@ static int score_layer(struct ffn_state *s, struct pb_model *m, struct pb_calib 
 	return 0;
 }
 
-static int remove_neurons(struct ffn_state *s, struct pb_model *m, struct ffn *f,
+static int remove_neurons(struct shrink_state *s, struct pb_model *m, struct ffn *f,
 			  const uint8_t *drop, struct pb_prune_target *targets)
 {
 	int k = 0, rc;
@@ -156,7 +143,7 @@ static int remove_neurons(struct ffn_state *s, struct pb_model *m, struct ffn *f
 	return rc;
 }
 
-static int apply_per_layer(struct ffn_state *s, struct pb_model *m, struct pb_calib *calib,
+static int apply_per_layer(struct shrink_state *s, struct pb_model *m, struct pb_calib *calib,
 			   struct pb_prune_target *targets)
 {
 	enum pb_stack st;
@@ -189,20 +176,16 @@ static int apply_per_layer(struct ffn_state *s, struct pb_model *m, struct pb_ca
 	return 0;
 }
 
-static int apply_global(struct ffn_state *s, struct pb_model *m, struct pb_calib *calib,
+static int apply_global(struct shrink_state *s, struct pb_model *m, struct pb_calib *calib,
 			struct pb_prune_target *targets)
 {
 	const int L = m->hp.n_layers + m->hp.n_enc_layers;   /* one slot per block */
-	struct shrink_unit *u = NULL;
-	int n = 0, cap = 0, rc = 0, total = 0;
-	int *left = calloc((size_t)(L > 0 ? L : 1), sizeof *left);
-	uint8_t **drop = calloc((size_t)(L > 0 ? L : 1), sizeof *drop);
+	struct shrink_rank r;
 	enum pb_stack st;
 	char why[256];
-	if (!left || !drop) {
-		rc = -ENOMEM;
+	int rc = shrink_rank_init(&r, L);
+	if (rc < 0)
 		goto out;
-	}
 	/* slot of (stack, layer): encoder layers after the decoder's */
 #define SLOT(st_, l_) ((st_) == PB_STACK_ENCODER ? m->hp.n_layers + (l_) : (l_))
 	FOR_EACH_STACK(m, st)
@@ -216,131 +199,66 @@ static int apply_global(struct ffn_state *s, struct pb_model *m, struct pb_calib
 				LOG(s, PB_LOG_ERROR, "%s", why);
 				goto out;
 			}
-			total += f.width;
-			left[SLOT(st, l)] = f.width;
-			if (!(drop[SLOT(st, l)] = calloc((size_t)f.width, 1))) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			if (n + f.width > cap) {
-				cap = (n + f.width) * 2;
-				struct shrink_unit *p = realloc(u, (size_t)cap * sizeof *u);
-				if (!p) {
-					rc = -ENOMEM;
-					goto out;
-				}
-				u = p;
-			}
 			double *score = calloc((size_t)f.width, sizeof *score);
 			rc = score ? score_layer(s, m, calib, st, l, &f, score) : -ENOMEM;
-			for (int i = 0; rc == 0 && i < f.width; i++)
-				u[n++] = (struct shrink_unit){ .score = score[i], .layer = l, .stack = st,
-							       .index = i };
+			if (rc == 0)
+				rc = shrink_rank_add(&r, SLOT(st, l), st, l, score, f.width);
 			free(score);
 			if (rc < 0)
 				goto out;
 		}
-	int k = (int)(s->cfg.ratio * total + 0.5);
-	shrink_sort_units(u, n);
-	for (int i = 0; i < n && k > 0; i++) {
-		int slot = SLOT(u[i].stack, u[i].layer);
-		if (left[slot] > 1) {
-			drop[slot][u[i].index] = 1;
-			left[slot]--;
-			k--;
-		}
-	}
+	shrink_rank_pick(&r, s->cfg.ratio);
 	FOR_EACH_STACK(m, st)
 		for (int l = 0; l < stack_layers(m, st) && rc == 0; l++) {
 			struct ffn f;
-			if (drop[SLOT(st, l)] && layer_ffn(m, st, l, &f, why, sizeof why) == 0)
-				rc = remove_neurons(s, m, &f, drop[SLOT(st, l)], targets);
+			if (r.drop[SLOT(st, l)] && layer_ffn(m, st, l, &f, why, sizeof why) == 0)
+				rc = remove_neurons(s, m, &f, r.drop[SLOT(st, l)], targets);
 		}
 #undef SLOT
 out:
-	for (int i = 0; drop && i < L; i++)
-		free(drop[i]);
-	free(drop);
-	free(left);
-	free(u);
+	shrink_rank_free(&r);
 	return rc;
 }
 
 static int ffn_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 		     struct pb_prune_target *targets)
 {
-	struct ffn_state *s = state;
-	char why[256];
-	int rc = ffn_check(state, m, why, sizeof why);
-	if (rc < 0) {
-		LOG(s, PB_LOG_ERROR, "%s", why);
-		return rc;
-	}
-	if (s->cfg.ratio <= 0)
-		return 0;
-	if (s->cfg.importance == IMP_ACTIVATION && (!calib || !calib->block_stats)) {
-		LOG(s, PB_LOG_ERROR, "importance 'activation' needs calibration data: give the "
-		    "dataset a `calibration: {count, seqlen}` split");
-		return -EINVAL;
-	}
-	return s->cfg.scope == SCOPE_GLOBAL ? apply_global(s, m, calib, targets)
-					    : apply_per_layer(s, m, calib, targets);
-}
-
-static int ffn_init(const struct pb_host *h, const void *config, void **state)
-{
-	struct ffn_state *s = calloc(1, sizeof *s);
-	if (!s)
-		return -ENOMEM;
-	if (!h->tensor_realloc) {
-		free(s);
-		return -ENOTSUP;
-	}
-	s->h = h;
-	s->cfg = *(const struct ffn_config *)config;
-	*state = s;
-	return 0;
-}
-
-static void ffn_fini(void *state)
-{
-	free(state);
-}
-
-/* Weight-ranked importance needs no activations. */
-static unsigned calib_for(const void *config)
-{
-	const struct ffn_config *c = config;
-	return c->importance == IMP_ACTIVATION ? PB_CALIB_COL_SQ : 0;
+	struct shrink_state *s = state;
+	char why[256] = "";
+	int rc = shrink_apply_start(s, ffn_check(state, m, why, sizeof why), why, calib);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	return s->cfg.scope == SHRINK_SCOPE_GLOBAL ? apply_global(s, m, calib, targets)
+						   : apply_per_layer(s, m, calib, targets);
 }
 
 static const struct pb_pruner_ops ffn_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = ffn_apply,
 	.check = ffn_check,
 	/* asked for always, used only by importance 'activation' */
 	.calib = PB_CALIB_COL_SQ,
-	.calib_for = calib_for,
+	.calib_for = shrink_calib_for,
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),
 };
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option ffn_options[] = {
-	{ .key = "ratio", .type = PB_OPT_DOUBLE, .offset = offsetof(struct ffn_config, ratio),
+	{ .key = "ratio", .type = PB_OPT_DOUBLE, .offset = offsetof(struct shrink_config, ratio),
 	  .def = NULL, .min = 0, .max = 1,
 	  .help = "share of FFN neurons to remove (rows of gate/up, columns of down); every layer keeps one" },
-	{ .key = "scope", .type = PB_OPT_ENUM, .offset = offsetof(struct ffn_config, scope),
+	{ .key = "scope", .type = PB_OPT_ENUM, .offset = offsetof(struct shrink_config, scope),
 	  .def = "per-layer", .choices = "per-layer|global",
 	  .help = "per-layer: the same share in every layer; global: the least important neurons "
 		  "of the whole model" },
-	{ .key = "importance", .type = PB_OPT_ENUM, .offset = offsetof(struct ffn_config, importance),
+	{ .key = "importance", .type = PB_OPT_ENUM, .offset = offsetof(struct shrink_config, importance),
 	  .def = "weight", .choices = "weight|activation",
 	  .help = "weight: sum of squares of the neuron's gate/up rows and down column; activation: "
 		  "its calibration energy (Σ h² at the input of down)" },
-	{ .key = "nsamples", .type = PB_OPT_INT, .offset = offsetof(struct ffn_config, nsamples),
-	  .def = "0", .min = 0, .max = 65536,
-	  .help = "calibration sequences (importance: activation); 0: the dataset's `calibration: {count}` (else 32)" },
-	{ .key = "seqlen", .type = PB_OPT_INT, .offset = offsetof(struct ffn_config, seqlen),
-	  .def = "0", .min = 0, .max = 1 << 20,
-	  .help = "tokens per calibration sequence; 0: the dataset's `calibration: {seqlen}` (else 128)" },
+	PC_OPT_CALIB_OR_DATASET(struct shrink_config, "importance: activation"),
 	PB_OPTIONS_END,
 };
 
@@ -352,8 +270,8 @@ PB_EXPORT const struct pb_plugin pb_plugin = {
 	.version = "1.0.0",
 	.summary = "structured: removes FFN neurons by weight or activation importance",
 	.options = ffn_options,
-	.config_size = sizeof(struct ffn_config),
-	.init = ffn_init,
-	.fini = ffn_fini,
+	.config_size = sizeof(struct shrink_config),
+	.init = shrink_init,
+	.fini = shrink_fini,
 	.ops = &ffn_ops,
 };

@@ -31,22 +31,9 @@
 
 #include <prunebench/plugin.h>
 
+#include "options.h"
+
 #include "shrink.h"
-
-enum { SCOPE_LAYER = 0, SCOPE_GLOBAL = 1 };
-enum { IMP_WEIGHT = 0, IMP_ACTIVATION = 1 };
-
-struct heads_config {
-	double ratio;
-	int scope;
-	int importance;
-	int64_t nsamples, seqlen;   /* calibration size (core/run/calib.h reads them) */
-};
-
-struct heads_state {
-	const struct pb_host *h;
-	struct heads_config cfg;
-};
 
 #define LOG(s, lvl, ...) ((s)->h->log((s)->h, (lvl), __VA_ARGS__))
 
@@ -121,12 +108,12 @@ static int heads_check(void *state, const struct pb_model *m, char *why, size_t 
 }
 
 /* Scores of a layer's groups into score[0..n_kv). */
-static int score_layer(struct heads_state *s, struct pb_model *m, struct pb_calib *calib, int l,
+static int score_layer(struct shrink_state *s, struct pb_model *m, struct pb_calib *calib, int l,
 		       const struct attn *a, double *score)
 {
 	const int64_t hd = m->hp.head_dim, qw = (int64_t)a->group * hd;
 	const struct pb_linear_stats *st = NULL;
-	if (s->cfg.importance == IMP_ACTIVATION) {
+	if (s->cfg.importance == SHRINK_IMP_ACTIVATION) {
 		int n = 0, rc, o_idx = (int)(a->o - m->tensors);
 		const struct pb_linear_stats *all;
 		if ((rc = calib->block_stats(calib, PB_STACK_DECODER, l, PB_CALIB_COL_SQ, &all, &n)) < 0) {
@@ -165,7 +152,7 @@ static int score_layer(struct heads_state *s, struct pb_model *m, struct pb_cali
 }
 
 /* Remove the groups marked in drop[0..n_kv) from one layer. */
-static int remove_groups(struct heads_state *s, struct pb_model *m, struct attn *a,
+static int remove_groups(struct shrink_state *s, struct pb_model *m, struct attn *a,
 			 const uint8_t *drop, struct pb_prune_target *targets)
 {
 	const int64_t hd = m->hp.head_dim, qw = (int64_t)a->group * hd;
@@ -198,7 +185,7 @@ out:
 	return rc;
 }
 
-static int apply_per_layer(struct heads_state *s, struct pb_model *m, struct pb_calib *calib,
+static int apply_per_layer(struct shrink_state *s, struct pb_model *m, struct pb_calib *calib,
 			   struct pb_prune_target *targets)
 {
 	char why[256];
@@ -231,20 +218,15 @@ static int apply_per_layer(struct heads_state *s, struct pb_model *m, struct pb_
 }
 
 /* Rank every group of every layer together; each layer keeps one. */
-static int apply_global(struct heads_state *s, struct pb_model *m, struct pb_calib *calib,
+static int apply_global(struct shrink_state *s, struct pb_model *m, struct pb_calib *calib,
 			struct pb_prune_target *targets)
 {
 	const int L = m->hp.n_layers;
-	struct shrink_unit *u = NULL;
-	int n = 0, cap = 0, rc = 0, total_groups = 0;
-	int *left = calloc((size_t)(L > 0 ? L : 1), sizeof *left);
-	uint8_t **drop = calloc((size_t)(L > 0 ? L : 1), sizeof *drop);
+	struct shrink_rank r;
 	char why[256];
-	if (!left || !drop) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int l = 0; l < L; l++) {
+	int rc = shrink_rank_init(&r, L);
+
+	for (int l = 0; l < L && rc == 0; l++) {
 		struct attn a;
 		if ((rc = layer_attn(m, l, &a, why, sizeof why)) > 0) {
 			rc = 0;
@@ -252,133 +234,71 @@ static int apply_global(struct heads_state *s, struct pb_model *m, struct pb_cal
 		}
 		if (rc < 0) {
 			LOG(s, PB_LOG_ERROR, "%s", why);
-			goto out;
-		}
-		total_groups += a.n_kv;
-		left[l] = a.n_kv;
-		if (!(drop[l] = calloc((size_t)a.n_kv, 1))) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		if (n + a.n_kv > cap) {
-			cap = (n + a.n_kv) * 2;
-			struct shrink_unit *p = realloc(u, (size_t)cap * sizeof *u);
-			if (!p) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			u = p;
+			break;
 		}
 		double *score = calloc((size_t)a.n_kv, sizeof *score);
 		rc = score ? score_layer(s, m, calib, l, &a, score) : -ENOMEM;
-		for (int g = 0; rc == 0 && g < a.n_kv; g++)
-			u[n++] = (struct shrink_unit){ .score = score[g], .layer = l, .index = g };
+		if (rc == 0)
+			rc = shrink_rank_add(&r, l, PB_STACK_DECODER, l, score, a.n_kv);
 		free(score);
-		if (rc < 0)
-			goto out;
 	}
-	int k = (int)(s->cfg.ratio * total_groups + 0.5);
-	shrink_sort_units(u, n);
-	for (int i = 0; i < n && k > 0; i++)
-		if (left[u[i].layer] > 1) {
-			drop[u[i].layer][u[i].index] = 1;
-			left[u[i].layer]--;
-			k--;
-		}
+	if (rc < 0)
+		goto out;
+	int k = shrink_rank_pick(&r, s->cfg.ratio);
 	if (k > 0)
 		LOG(s, PB_LOG_WARN, "%d groups fewer removed than asked: every layer keeps one", k);
 	for (int l = 0; l < L && rc == 0; l++) {
 		struct attn a;
-		if (drop[l] && layer_attn(m, l, &a, why, sizeof why) == 0)
-			rc = remove_groups(s, m, &a, drop[l], targets);
+		if (r.drop[l] && layer_attn(m, l, &a, why, sizeof why) == 0)
+			rc = remove_groups(s, m, &a, r.drop[l], targets);
 	}
 out:
-	for (int l = 0; drop && l < L; l++)
-		free(drop[l]);
-	free(drop);
-	free(left);
-	free(u);
+	shrink_rank_free(&r);
 	return rc;
 }
 
 static int heads_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 		       struct pb_prune_target *targets)
 {
-	struct heads_state *s = state;
-	char why[256];
-	int rc = heads_check(state, m, why, sizeof why);
-	if (rc < 0) {
-		LOG(s, PB_LOG_ERROR, "%s", why);
-		return rc;
-	}
-	if (s->cfg.ratio <= 0)
-		return 0;
-	if (s->cfg.importance == IMP_ACTIVATION && (!calib || !calib->block_stats)) {
-		LOG(s, PB_LOG_ERROR, "importance 'activation' needs calibration data: give the "
-		    "dataset a `calibration: {count, seqlen}` split");
-		return -EINVAL;
-	}
-	return s->cfg.scope == SCOPE_GLOBAL ? apply_global(s, m, calib, targets)
-					    : apply_per_layer(s, m, calib, targets);
-}
-
-static int heads_init(const struct pb_host *h, const void *config, void **state)
-{
-	struct heads_state *s = calloc(1, sizeof *s);
-	if (!s)
-		return -ENOMEM;
-	s->h = h;
-	s->cfg = *(const struct heads_config *)config;
-	if (!h->tensor_realloc) {
-		free(s);
-		return -ENOTSUP;
-	}
-	*state = s;
-	return 0;
-}
-
-static void heads_fini(void *state)
-{
-	free(state);
-}
-
-/* Weight-ranked importance needs no activations. */
-static unsigned calib_for(const void *config)
-{
-	const struct heads_config *c = config;
-	return c->importance == IMP_ACTIVATION ? PB_CALIB_COL_SQ : 0;
+	struct shrink_state *s = state;
+	char why[256] = "";
+	int rc = shrink_apply_start(s, heads_check(state, m, why, sizeof why), why, calib);
+	if (rc)
+		return rc < 0 ? rc : 0;
+	return s->cfg.scope == SHRINK_SCOPE_GLOBAL ? apply_global(s, m, calib, targets)
+						   : apply_per_layer(s, m, calib, targets);
 }
 
 static const struct pb_pruner_ops heads_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = heads_apply,
 	.check = heads_check,
 	/* asked for always, used only by importance 'activation' */
 	.calib = PB_CALIB_COL_SQ,
-	.calib_for = calib_for,
+	.calib_for = shrink_calib_for,
 	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),
 	.archs = 1u << PB_ARCH_LLAMA | 1u << PB_ARCH_QWEN2 | 1u << PB_ARCH_QWEN3 | 1u << PB_ARCH_GEMMA2 |
 		 1u << PB_ARCH_GEMMA3 | 1u << PB_ARCH_PHI3,
 };
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option heads_options[] = {
-	{ .key = "ratio", .type = PB_OPT_DOUBLE, .offset = offsetof(struct heads_config, ratio),
+	{ .key = "ratio", .type = PB_OPT_DOUBLE, .offset = offsetof(struct shrink_config, ratio),
 	  .def = NULL, .min = 0, .max = 1,
 	  .help = "share of attention heads to remove (whole KV groups: with grouped KV heads a "
 		  "group's query heads and its K/V head go together); every layer keeps one group" },
-	{ .key = "scope", .type = PB_OPT_ENUM, .offset = offsetof(struct heads_config, scope),
+	{ .key = "scope", .type = PB_OPT_ENUM, .offset = offsetof(struct shrink_config, scope),
 	  .def = "per-layer", .choices = "per-layer|global",
 	  .help = "per-layer: the same share in every layer; global: the least important groups "
 		  "of the whole model" },
-	{ .key = "importance", .type = PB_OPT_ENUM, .offset = offsetof(struct heads_config, importance),
+	{ .key = "importance", .type = PB_OPT_ENUM, .offset = offsetof(struct shrink_config, importance),
 	  .def = "weight", .choices = "weight|activation",
 	  .help = "weight: sum of squares of the group's q/k/v rows and o columns; activation: "
 		  "calibration energy of its heads' outputs (o-projection input)" },
-	{ .key = "nsamples", .type = PB_OPT_INT, .offset = offsetof(struct heads_config, nsamples),
-	  .def = "0", .min = 0, .max = 65536,
-	  .help = "calibration sequences (importance: activation); 0: the dataset's `calibration: {count}` (else 32)" },
-	{ .key = "seqlen", .type = PB_OPT_INT, .offset = offsetof(struct heads_config, seqlen),
-	  .def = "0", .min = 0, .max = 1 << 20,
-	  .help = "tokens per calibration sequence; 0: the dataset's `calibration: {seqlen}` (else 128)" },
+	PC_OPT_CALIB_OR_DATASET(struct shrink_config, "importance: activation"),
 	PB_OPTIONS_END,
 };
 
@@ -390,8 +310,8 @@ PB_EXPORT const struct pb_plugin pb_plugin = {
 	.version = "1.0.0",
 	.summary = "structured: removes attention heads (whole KV groups) by weight or activation importance",
 	.options = heads_options,
-	.config_size = sizeof(struct heads_config),
-	.init = heads_init,
-	.fini = heads_fini,
+	.config_size = sizeof(struct shrink_config),
+	.init = shrink_init,
+	.fini = shrink_fini,
 	.ops = &heads_ops,
 };

@@ -22,6 +22,8 @@
 
 #include <prunebench/plugin.h>
 
+#include "options.h"
+
 #define MAX_IDX 256
 
 struct layers_config {
@@ -244,6 +246,7 @@ static unsigned calib_for(const void *config)
 }
 
 static const struct pb_pruner_ops layers_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = layers_apply,
 	.check = layers_check,
 	/* any bit asks for the handle; block_influence needs no statistic,
@@ -256,18 +259,17 @@ static const struct pb_pruner_ops layers_ops = {
 	.archs = 1u << PB_ARCH_LLAMA | 1u << PB_ARCH_QWEN2 | 1u << PB_ARCH_QWEN3 | 1u << PB_ARCH_PHI3,
 };
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option layers_options[] = {
 	{ .key = "count", .type = PB_OPT_INT, .offset = offsetof(struct layers_config, count),
 	  .def = "0", .min = 0, .max = 4096,
 	  .help = "blocks to drop: those of lowest Block Influence (ShortGPT) on the calibration split" },
 	{ .key = "indices", .type = PB_OPT_STRING, .offset = offsetof(struct layers_config, indices),
 	  .def = "", .help = "blocks to drop instead, numbered from 0, e.g. \"3,5\" (no calibration needed)" },
-	{ .key = "nsamples", .type = PB_OPT_INT, .offset = offsetof(struct layers_config, nsamples),
-	  .def = "0", .min = 0, .max = 65536,
-	  .help = "calibration sequences (Block Influence); 0: the dataset's `calibration: {count}` (else 32)" },
-	{ .key = "seqlen", .type = PB_OPT_INT, .offset = offsetof(struct layers_config, seqlen),
-	  .def = "0", .min = 0, .max = 1 << 20,
-	  .help = "tokens per calibration sequence; 0: the dataset's `calibration: {seqlen}` (else 128)" },
+	PC_OPT_CALIB_OR_DATASET(struct layers_config, "Block Influence"),
 	PB_OPTIONS_END,
 };
 

@@ -24,13 +24,14 @@
 
 #include <prunebench/plugin.h>
 
+#include "prune-util.h"
+
 enum mag_scope { SCOPE_PER_TENSOR = 0, SCOPE_GLOBAL, SCOPE_PER_ROW };
-enum mag_tensors { TENSORS_ATTENTION = 0, TENSORS_FFN, TENSORS_ALL };
 
 struct mag_config {
 	double sparsity;
 	int scope;            /* enum mag_scope */
-	int tensors;          /* enum mag_tensors */
+	int tensors;          /* enum pu_tensors */
 	int include_output;
 };
 
@@ -119,51 +120,6 @@ static void elem_zero(struct pb_tensor *t, int64_t i)
 	memset((char *)t->data + (size_t)i * sz, 0, sz);
 }
 
-static int dtype_supported(enum pb_dtype d)
-{
-	return d == PB_F32 || d == PB_F16 || d == PB_BF16;
-}
-
-/* ---- selection ----------------------------------------------------------- */
-
-static int selected(const struct mag_config *c, const struct pb_tensor *t)
-{
-	if (t->role == PB_ROLE_OUTPUT)
-		return c->include_output;
-	switch (c->tensors) {
-	case TENSORS_ATTENTION: return pb_role_is_attention(t->role);
-	case TENSORS_FFN: return pb_role_is_ffn(t->role);
-	default: return pb_role_is_attention(t->role) || pb_role_is_ffn(t->role);
-	}
-}
-
-/* Bounds: the data must hold every element the shape claims. */
-static int tensor_ok(const struct mag_state *s, const struct pb_tensor *t)
-{
-	if (!dtype_supported(t->dtype)) {
-		s->host->log(s->host, PB_LOG_ERROR,
-			     "tensor '%s' is %s; magnitude pruning needs F32, F16 or BF16 "
-			     "(put quantization after magnitude in the chain)",
-			     t->name, pb_dtype_name(t->dtype));
-		return -ENOTSUP;
-	}
-	int64_t n = 1;
-	for (int d = 0; d < PB_MAX_DIMS; d++) {
-		if (t->ne[d] < 1 || n > INT64_MAX / t->ne[d])
-			goto bad;
-		n *= t->ne[d];
-	}
-	if (!t->data || (uint64_t)n > t->nbytes / pb_dtype_block_bytes(t->dtype))
-		goto bad;
-	return 0;
-bad:
-	s->host->log(s->host, PB_LOG_ERROR,
-		     "tensor '%s': shape [%lld %lld %lld %lld] does not fit its %zu bytes",
-		     t->name, (long long)t->ne[0], (long long)t->ne[1],
-		     (long long)t->ne[2], (long long)t->ne[3], t->nbytes);
-	return -EINVAL;
-}
-
 /* Zero the k smallest (|w|, position) over the tensors ts[0..nt).  Finds
  * the threshold key T and how many weights equal to T to take; below T all
  * go, at T the first `take` in position order. */
@@ -216,18 +172,10 @@ static int row_key_cmp(const void *pa, const void *pb)
 	return a->col < b->col ? -1 : a->col > b->col;
 }
 
-static uint64_t count_to_prune(double sparsity, uint64_t n)
-{
-	long long k = llround(sparsity * (double)n);
-	if (k < 0)
-		return 0;
-	return (uint64_t)k > n ? n : (uint64_t)k;
-}
-
 static int prune_rows(struct pb_tensor *t, double sparsity)
 {
 	int64_t cols = t->ne[0], rows = pb_tensor_nelements(t) / cols;
-	uint64_t k = count_to_prune(sparsity, (uint64_t)cols);
+	uint64_t k = (uint64_t)pu_count(sparsity, cols);
 	uint32_t *keys;
 	struct row_key *rk;
 
@@ -260,20 +208,17 @@ static int prune_rows(struct pb_tensor *t, double sparsity)
 
 /* ---- hooks ---------------------------------------------------------------- */
 
+/* init, fini and check have the shape of random's (random.c) on purpose:
+ * each state keeps its own config; what the two share (the option checks,
+ * the selection, the tensor checks) is in plugins/common/prune-util. */
 static int mag_init(const struct pb_host *h, const void *config, void **state)
 {
 	const struct mag_config *c = config;
 	struct mag_state *s;
+	int rc = pu_roles_config_ok(h, c->sparsity, c->scope, SCOPE_PER_ROW + 1, c->tensors);
 
-	if (!(c->sparsity >= 0.0 && c->sparsity <= 1.0)) {
-		h->log(h, PB_LOG_ERROR, "sparsity must be between 0 and 1, got %g", c->sparsity);
-		return -EINVAL;
-	}
-	if (c->scope < SCOPE_PER_TENSOR || c->scope > SCOPE_PER_ROW ||
-	    c->tensors < TENSORS_ATTENTION || c->tensors > TENSORS_ALL) {
-		h->log(h, PB_LOG_ERROR, "invalid scope (%d) or tensors (%d)", c->scope, c->tensors);
-		return -EINVAL;
-	}
+	if (rc)
+		return rc;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -291,87 +236,50 @@ static void mag_fini(void *state)
 static int mag_check(void *state, const struct pb_model *m, char *why, size_t len)
 {
 	struct mag_state *s = state;
-	int n = 0;
-
-	for (int i = 0; i < m->n_tensors; i++) {
-		const struct pb_tensor *t = &m->tensors[i];
-		if (!selected(&s->cfg, t))
-			continue;
-		if (!dtype_supported(t->dtype)) {
-			snprintf(why, len, "tensor '%s' is %s; magnitude pruning needs a dense "
-				 "F32, F16 or BF16 weight", t->name, pb_dtype_name(t->dtype));
-			return -ENOTSUP;
-		}
-		n++;
-	}
-	if (!n) {
-		snprintf(why, len, "the model has no tensors matching 'tensors: %s'",
-			 s->cfg.tensors == TENSORS_ATTENTION ? "attention" :
-			 s->cfg.tensors == TENSORS_FFN ? "ffn" : "all");
-		return -ENOENT;
-	}
-	return 0;
+	return pu_check_roles(m, s->cfg.tensors, s->cfg.include_output, why, len);
 }
 
 static int mag_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 		     struct pb_prune_target *targets)
 {
 	struct mag_state *s = state;
-	struct pb_tensor **sel = NULL;
-	uint64_t total = 0;
-	int nsel = 0, rc = 0;
+	struct pu_set set;
+	int rc;
 
 	(void)calib;
-	if (m->n_tensors < 0)
-		return -EINVAL;
-	for (int i = 0; i < m->n_tensors; i++)
-		targets[i].sparsity = -1.0;
-
-	sel = calloc((size_t)m->n_tensors + 1, sizeof(*sel));
-	if (!sel)
-		return -ENOMEM;
-	for (int i = 0; i < m->n_tensors; i++) {
-		struct pb_tensor *t = &m->tensors[i];
-		if (!selected(&s->cfg, t))
-			continue;
-		rc = tensor_ok(s, t);
-		if (rc)
-			goto out;
-		sel[nsel++] = t;
-		total += (uint64_t)pb_tensor_nelements(t);
-	}
-	if (!nsel) {
-		s->host->log(s->host, PB_LOG_WARN, "no tensor matches the selection; nothing pruned");
+	rc = pu_set_gather(s->host, m, s->cfg.tensors, s->cfg.include_output, targets, &set);
+	if (rc || !set.n)
 		goto out;
-	}
-
 	if (s->cfg.scope == SCOPE_GLOBAL) {
-		rc = prune_set(sel, nsel, count_to_prune(s->cfg.sparsity, total));
+		rc = prune_set(set.t, set.n, (uint64_t)pu_count(s->cfg.sparsity, (int64_t)set.total));
 	} else if (s->cfg.scope == SCOPE_PER_ROW) {
-		for (int j = 0; j < nsel && !rc; j++)
-			rc = prune_rows(sel[j], s->cfg.sparsity);
+		for (int j = 0; j < set.n && !rc; j++)
+			rc = prune_rows(set.t[j], s->cfg.sparsity);
 	} else {
-		for (int j = 0; j < nsel && !rc; j++)
-			rc = prune_set(&sel[j], 1, count_to_prune(s->cfg.sparsity,
-				       (uint64_t)pb_tensor_nelements(sel[j])));
+		for (int j = 0; j < set.n && !rc; j++)
+			rc = prune_set(&set.t[j], 1, (uint64_t)pu_count(s->cfg.sparsity,
+				       pb_tensor_nelements(set.t[j])));
 	}
 	if (rc) {
 		s->host->log(s->host, PB_LOG_ERROR, "pruning failed: %s", strerror(-rc));
 		goto out;
 	}
-	for (int j = 0; j < nsel; j++)
-		targets[sel[j] - m->tensors].sparsity = s->cfg.sparsity;
+	pu_set_mark(&set, m, targets, s->cfg.sparsity);
 	s->host->log(s->host, PB_LOG_INFO, "pruned %d tensors (%llu weights) to sparsity %g, %s",
-		     nsel, (unsigned long long)total, s->cfg.sparsity,
+		     set.n, (unsigned long long)set.total, s->cfg.sparsity,
 		     s->cfg.scope == SCOPE_GLOBAL ? "global" :
 		     s->cfg.scope == SCOPE_PER_ROW ? "per row" : "per tensor");
 out:
-	free(sel);
+	pu_set_free(&set);
 	return rc;
 }
 
 /* ---- descriptor ------------------------------------------------------------ */
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option mag_options[] = {
 	{ .key = "sparsity", .type = PB_OPT_DOUBLE,
 	  .offset = offsetof(struct mag_config, sparsity), .def = "0.5", .min = 0, .max = 1,
@@ -381,20 +289,15 @@ static const struct pb_option mag_options[] = {
 	  .min = 1, .max = 0, .choices = "per-tensor|global|per-row",
 	  .help = "rank weights within each tensor, once across all selected tensors, "
 		  "or within each output row (every row loses round(sparsity × n_in))" },
-	{ .key = "tensors", .type = PB_OPT_ENUM,
-	  .offset = offsetof(struct mag_config, tensors), .def = "all",
-	  .min = 1, .max = 0, .choices = "attention|ffn|all",
-	  .help = "which linears to prune: attention (q,k,v,o), ffn (gate,up,down) or both" },
-	{ .key = "include_output", .type = PB_OPT_BOOL,
-	  .offset = offsetof(struct mag_config, include_output), .def = "false",
-	  .min = 1, .max = 0, .help = "also prune the output head (embeddings never are)" },
+	PU_OPT_ROLES(struct mag_config),
 	PB_OPTIONS_END
 };
 
 static const struct pb_pruner_ops mag_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = mag_apply,
 	.check = mag_check,
-	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),
+	.in_formats = PU_DENSE_FORMATS,
 };
 
 PB_EXPORT const struct pb_plugin pb_plugin = {

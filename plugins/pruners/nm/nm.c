@@ -117,6 +117,10 @@ static int nm_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 	return rc;
 }
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option nm_options[] = {
 	{ .key = "n", .type = PB_OPT_INT, .offset = offsetof(struct nm_config, n),
 	  .def = "2", .min = 1, .max = 255,
@@ -127,14 +131,8 @@ static const struct pb_option nm_options[] = {
 	{ .key = "score", .type = PB_OPT_ENUM, .offset = offsetof(struct nm_config, score),
 	  .def = "magnitude", .min = 1, .max = 0, .choices = "magnitude|wanda",
 	  .help = "rank weights by |W| or by Wanda's |W|·‖X_j‖₂ (needs a calibration split)" },
-	{ .key = "tensors", .type = PB_OPT_ENUM, .offset = offsetof(struct nm_config, tensors),
-	  .def = "all", .min = 1, .max = 0, .choices = PU_TENSORS_CHOICES,
-	  .help = PU_TENSORS_HELP },
-	{ .key = "nsamples", .type = PB_OPT_INT, .offset = offsetof(struct nm_config, nsamples),
-	  .def = "32", .min = 1, .max = 65536,
-	  .help = PU_OPT_NSAMPLES_HELP "; used by score: wanda only" },
-	{ .key = "seqlen", .type = PB_OPT_INT, .offset = offsetof(struct nm_config, seqlen),
-	  .def = "128", .min = 1, .max = 1 << 20, .help = PU_OPT_SEQLEN_HELP },
+	PU_OPT_TENSORS(struct nm_config, tensors),
+	PU_OPT_CALIB(struct nm_config, "; used by score: wanda only"),
 	PB_OPTIONS_END
 };
 
@@ -146,6 +144,7 @@ static unsigned calib_for(const void *config)
 }
 
 static const struct pb_pruner_ops nm_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = nm_apply,
 	.check = nm_check,
 	/* only score: wanda reads it; with magnitude scores the handle is unused */

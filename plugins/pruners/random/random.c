@@ -23,13 +23,14 @@
 
 #include <prunebench/plugin.h>
 
+#include "prune-util.h"
+
 enum rnd_scope { SCOPE_PER_TENSOR = 0, SCOPE_GLOBAL };
-enum rnd_tensors { TENSORS_ATTENTION = 0, TENSORS_FFN, TENSORS_ALL };
 
 struct rnd_config {
 	double sparsity;
 	int scope;            /* enum rnd_scope */
-	int tensors;          /* enum rnd_tensors */
+	int tensors;          /* enum pu_tensors */
 	int include_output;
 	int64_t seed;         /* mixed with the cell's seed */
 };
@@ -80,54 +81,6 @@ static double rng_uniform(struct rng *r)
 	return (double)(rng_next(r) >> 11) * 0x1.0p-53;
 }
 
-/* ---- selection ----------------------------------------------------------------- */
-
-static int selected(const struct rnd_config *c, const struct pb_tensor *t)
-{
-	if (t->role == PB_ROLE_OUTPUT)
-		return c->include_output;
-	switch (c->tensors) {
-	case TENSORS_ATTENTION: return pb_role_is_attention(t->role);
-	case TENSORS_FFN: return pb_role_is_ffn(t->role);
-	default: return pb_role_is_attention(t->role) || pb_role_is_ffn(t->role);
-	}
-}
-
-static int dtype_supported(enum pb_dtype d)
-{
-	return d == PB_F32 || d == PB_F16 || d == PB_BF16;
-}
-
-static int tensor_ok(const struct rnd_state *s, const struct pb_tensor *t)
-{
-	int64_t n = 1;
-
-	if (!dtype_supported(t->dtype)) {
-		s->host->log(s->host, PB_LOG_ERROR, "tensor '%s' is %s; random pruning needs F32, "
-			     "F16 or BF16", t->name, pb_dtype_name(t->dtype));
-		return -ENOTSUP;
-	}
-	for (int d = 0; d < PB_MAX_DIMS; d++) {
-		if (t->ne[d] < 1 || n > INT64_MAX / t->ne[d])
-			goto bad;
-		n *= t->ne[d];
-	}
-	if (t->data && (uint64_t)n <= t->nbytes / pb_dtype_block_bytes(t->dtype))
-		return 0;
-bad:
-	s->host->log(s->host, PB_LOG_ERROR, "tensor '%s': shape does not fit its %zu bytes",
-		     t->name, t->nbytes);
-	return -EINVAL;
-}
-
-static uint64_t count_to_prune(double sparsity, uint64_t n)
-{
-	long long k = llround(sparsity * (double)n);
-	if (k < 0)
-		return 0;
-	return (uint64_t)k > n ? n : (uint64_t)k;
-}
-
 /* Algorithm S over the weights of ts[0..nt) taken as one sequence: k of
  * them go.  `left` counts the weights not yet visited; when it equals k,
  * every remaining weight is taken, so exactly k always go. */
@@ -152,20 +105,15 @@ static void sample_zero(struct rng *r, struct pb_tensor *const *ts, int nt, uint
 
 /* ---- hooks ------------------------------------------------------------------------ */
 
+/* Shaped like magnitude's hooks on purpose (see magnitude.c). */
 static int rnd_init(const struct pb_host *h, const void *config, void **state)
 {
 	const struct rnd_config *c = config;
 	struct rnd_state *s;
+	int rc = pu_roles_config_ok(h, c->sparsity, c->scope, SCOPE_GLOBAL + 1, c->tensors);
 
-	if (!(c->sparsity >= 0.0 && c->sparsity <= 1.0)) {
-		h->log(h, PB_LOG_ERROR, "sparsity must be between 0 and 1, got %g", c->sparsity);
-		return -EINVAL;
-	}
-	if (c->scope < SCOPE_PER_TENSOR || c->scope > SCOPE_GLOBAL ||
-	    c->tensors < TENSORS_ATTENTION || c->tensors > TENSORS_ALL) {
-		h->log(h, PB_LOG_ERROR, "invalid scope (%d) or tensors (%d)", c->scope, c->tensors);
-		return -EINVAL;
-	}
+	if (rc)
+		return rc;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -183,77 +131,46 @@ static void rnd_fini(void *state)
 static int rnd_check(void *state, const struct pb_model *m, char *why, size_t len)
 {
 	struct rnd_state *s = state;
-	int n = 0;
-
-	for (int i = 0; i < m->n_tensors; i++) {
-		const struct pb_tensor *t = &m->tensors[i];
-		if (!selected(&s->cfg, t))
-			continue;
-		if (!dtype_supported(t->dtype)) {
-			snprintf(why, len, "tensor '%s' is %s; random pruning needs a dense F32, "
-				 "F16 or BF16 weight", t->name, pb_dtype_name(t->dtype));
-			return -ENOTSUP;
-		}
-		n++;
-	}
-	if (!n) {
-		snprintf(why, len, "the model has no tensors matching the selection");
-		return -ENOENT;
-	}
-	return 0;
+	return pu_check_roles(m, s->cfg.tensors, s->cfg.include_output, why, len);
 }
 
 static int rnd_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 		     struct pb_prune_target *targets)
 {
 	struct rnd_state *s = state;
-	struct pb_tensor **sel;
+	struct pu_set set;
 	struct rng r;
-	uint64_t total = 0;
-	int nsel = 0, rc = 0;
+	int rc;
 
 	(void)calib;
-	for (int i = 0; i < m->n_tensors; i++)
-		targets[i].sparsity = -1.0;
-	sel = calloc((size_t)m->n_tensors + 1, sizeof(*sel));
-	if (!sel)
-		return -ENOMEM;
-	for (int i = 0; i < m->n_tensors; i++) {
-		struct pb_tensor *t = &m->tensors[i];
-		if (!selected(&s->cfg, t))
-			continue;
-		rc = tensor_ok(s, t);
-		if (rc)
-			goto out;
-		sel[nsel++] = t;
-		total += (uint64_t)pb_tensor_nelements(t);
-	}
-	if (!nsel) {
-		s->host->log(s->host, PB_LOG_WARN, "no tensor matches the selection; nothing pruned");
+	rc = pu_set_gather(s->host, m, s->cfg.tensors, s->cfg.include_output, targets, &set);
+	if (rc || !set.n)
 		goto out;
-	}
 	/* the plugin's own stream: another pruner seeded from the same cell
 	 * seed does not draw the same numbers */
 	rng_seed(&r, s->host->seed ^ 0x72616e646f6d0000ull ^ (uint64_t)s->cfg.seed * 0x9e3779b97f4a7c15ull);
 	if (s->cfg.scope == SCOPE_GLOBAL) {
-		sample_zero(&r, sel, nsel, count_to_prune(s->cfg.sparsity, total));
+		sample_zero(&r, set.t, set.n, (uint64_t)pu_count(s->cfg.sparsity, (int64_t)set.total));
 	} else {
-		for (int j = 0; j < nsel; j++)
-			sample_zero(&r, &sel[j], 1, count_to_prune(s->cfg.sparsity,
-				    (uint64_t)pb_tensor_nelements(sel[j])));
+		for (int j = 0; j < set.n; j++)
+			sample_zero(&r, &set.t[j], 1, (uint64_t)pu_count(s->cfg.sparsity,
+				    pb_tensor_nelements(set.t[j])));
 	}
-	for (int j = 0; j < nsel; j++)
-		targets[sel[j] - m->tensors].sparsity = s->cfg.sparsity;
+	pu_set_mark(&set, m, targets, s->cfg.sparsity);
 	s->host->log(s->host, PB_LOG_INFO, "zeroed a random %g of %d tensors (%llu weights), %s",
-		     s->cfg.sparsity, nsel, (unsigned long long)total,
+		     s->cfg.sparsity, set.n, (unsigned long long)set.total,
 		     s->cfg.scope == SCOPE_GLOBAL ? "global" : "per tensor");
 out:
-	free(sel);
+	pu_set_free(&set);
 	return rc;
 }
 
 /* ---- descriptor -------------------------------------------------------------------- */
 
+/* The option table, the ops and the descriptor are spelled out in every
+ * plugin: reading them tells you the plugin (STYLE.md 1), so their likeness
+ * to other plugins' is deliberate.  Entries several plugins declare word
+ * for word come from plugins/common. */
 static const struct pb_option rnd_options[] = {
 	{ .key = "sparsity", .type = PB_OPT_DOUBLE,
 	  .offset = offsetof(struct rnd_config, sparsity), .def = "0.5", .min = 0, .max = 1,
@@ -262,13 +179,7 @@ static const struct pb_option rnd_options[] = {
 	  .offset = offsetof(struct rnd_config, scope), .def = "per-tensor",
 	  .min = 1, .max = 0, .choices = "per-tensor|global",
 	  .help = "draw within each tensor, or once across all selected tensors" },
-	{ .key = "tensors", .type = PB_OPT_ENUM,
-	  .offset = offsetof(struct rnd_config, tensors), .def = "all",
-	  .min = 1, .max = 0, .choices = "attention|ffn|all",
-	  .help = "which linears to prune: attention (q,k,v,o), ffn (gate,up,down) or both" },
-	{ .key = "include_output", .type = PB_OPT_BOOL,
-	  .offset = offsetof(struct rnd_config, include_output), .def = "false",
-	  .min = 1, .max = 0, .help = "also prune the output head (embeddings never are)" },
+	PU_OPT_ROLES(struct rnd_config),
 	{ .key = "seed", .type = PB_OPT_INT,
 	  .offset = offsetof(struct rnd_config, seed), .def = "0", .min = 0, .max = 1e15,
 	  .help = "mixed with the cell's seed: different masks at the same cell seed" },
@@ -276,9 +187,10 @@ static const struct pb_option rnd_options[] = {
 };
 
 static const struct pb_pruner_ops rnd_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = rnd_apply,
 	.check = rnd_check,
-	.in_formats = PB_FMT(PB_F32) | PB_FMT(PB_F16) | PB_FMT(PB_BF16),
+	.in_formats = PU_DENSE_FORMATS,
 };
 
 PB_EXPORT const struct pb_plugin pb_plugin = {

@@ -34,12 +34,18 @@ static const struct pb_option bad_options[] = {
 #define BAD_NAME "noapply"
 #elif defined(BAD_NOSYM)
 #define BAD_NAME "nosym"
+#elif defined(BAD_OPSSIZE)
+#define BAD_NAME "opssize"
 #else
 #error "define one BAD_<VARIANT>"
 #endif
 
-#ifdef BAD_NOAPPLY
-static const struct pb_pruner_ops bad_ops = { .apply = NULL };
+#if defined(BAD_NOAPPLY)
+static const struct pb_pruner_ops bad_ops = { .struct_size = sizeof(struct pb_pruner_ops), .apply = NULL };
+#elif defined(BAD_OPSSIZE)
+/* ops struct_size left at 4 (the size of the field alone), below ABI 1's
+ * minimum: the loader must refuse it before it reads apply(). */
+static const struct pb_pruner_ops bad_ops = { .struct_size = 4, .apply = fake_apply_noop };
 #else
 #define bad_ops fake_noop_ops
 #endif

@@ -61,6 +61,7 @@ static int flaky_read(void *state, double *v)
 }
 
 static const struct pb_probe_ops flaky_ops = {
+	.struct_size = sizeof(struct pb_probe_ops),
 	.channels = flaky_channels,
 	.read = flaky_read,
 	.min_interval_ms = 5,

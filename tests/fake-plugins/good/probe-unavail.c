@@ -39,6 +39,7 @@ static int unavail_read(void *state, double *values)
 }
 
 static const struct pb_probe_ops unavail_ops = {
+	.struct_size = sizeof(struct pb_probe_ops),
 	.channels = unavail_channels,
 	.read = unavail_read,
 	.min_interval_ms = 10,

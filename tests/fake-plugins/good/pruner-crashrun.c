@@ -13,6 +13,7 @@ static int crashrun_apply(void *state, struct pb_model *m, struct pb_calib *cali
 }
 
 static const struct pb_pruner_ops crashrun_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = crashrun_apply,
 };
 

@@ -15,6 +15,7 @@ static int fail_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 }
 
 static const struct pb_pruner_ops fail_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = fail_apply,
 };
 

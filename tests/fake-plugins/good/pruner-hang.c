@@ -17,6 +17,7 @@ static int hang_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 }
 
 static const struct pb_pruner_ops hang_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = hang_apply,
 };
 

@@ -64,6 +64,7 @@ static int leak_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 }
 
 static const struct pb_pruner_ops leak_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = leak_apply,
 };
 

@@ -60,6 +60,7 @@ static int oot_apply(void *state, struct pb_model *m, struct pb_calib *calib,
 }
 
 static const struct pb_pruner_ops oot_ops = {
+	.struct_size = sizeof(struct pb_pruner_ops),
 	.apply = oot_apply,
 };
 

@@ -1,5 +1,5 @@
-/* plugins/pruners/nm/prune-util.c — rows, masks and the calibration walk
- * shared by the nm, wanda and sparsegpt pruners (prune-util.h). */
+/* plugins/common/prune-util.c — selection, rows, masks and the
+ * calibration walk shared by the unstructured pruners (prune-util.h). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,15 +8,25 @@
 
 #include "prune-util.h"
 
-int pu_selected(int tensors, const struct pb_tensor *t)
+static int role_selected(int tensors, const struct pb_tensor *t)
 {
-	if (t->layer < 0)
-		return 0;
 	switch (tensors) {
 	case PU_TENSORS_ATTENTION: return pb_role_is_attention(t->role);
 	case PU_TENSORS_FFN: return pb_role_is_ffn(t->role);
 	default: return pb_role_is_attention(t->role) || pb_role_is_ffn(t->role);
 	}
+}
+
+int pu_selected(int tensors, const struct pb_tensor *t)
+{
+	return t->layer >= 0 && role_selected(tensors, t);
+}
+
+int pu_selected_roles(int tensors, int include_output, const struct pb_tensor *t)
+{
+	if (t->role == PB_ROLE_OUTPUT)
+		return include_output;
+	return role_selected(tensors, t);
 }
 
 const char *pu_tensors_name(int tensors)
@@ -57,13 +67,16 @@ int pu_tensor_ok(const struct pb_host *h, const struct pb_tensor *t)
 	return 0;
 }
 
-int pu_check_model(const struct pb_model *m, int tensors, char *why, size_t len)
+/* include_output < 0: pu_selected, else pu_selected_roles */
+static int check_selected(const struct pb_model *m, int tensors, int include_output, char *why,
+			  size_t len)
 {
 	int n = 0;
 
 	for (int i = 0; i < m->n_tensors; i++) {
 		const struct pb_tensor *t = &m->tensors[i];
-		if (!pu_selected(tensors, t))
+		if (include_output < 0 ? !pu_selected(tensors, t)
+				       : !pu_selected_roles(tensors, include_output, t))
 			continue;
 		if (!dense(t->dtype)) {
 			snprintf(why, len, "tensor '%s' is %s; this pruner reads dense F32, F16 or "
@@ -79,6 +92,73 @@ int pu_check_model(const struct pb_model *m, int tensors, char *why, size_t len)
 		return -ENOENT;
 	}
 	return 0;
+}
+
+int pu_check_model(const struct pb_model *m, int tensors, char *why, size_t len)
+{
+	return check_selected(m, tensors, -1, why, len);
+}
+
+int pu_check_roles(const struct pb_model *m, int tensors, int include_output, char *why,
+		   size_t len)
+{
+	return check_selected(m, tensors, include_output ? 1 : 0, why, len);
+}
+
+/* ---- magnitude and random: a set of whole tensors ------------------------------ */
+
+int pu_roles_config_ok(const struct pb_host *h, double sparsity, int scope, int n_scopes,
+		       int tensors)
+{
+	if (!(sparsity >= 0.0 && sparsity <= 1.0)) {
+		h->log(h, PB_LOG_ERROR, "sparsity must be between 0 and 1, got %g", sparsity);
+		return -EINVAL;
+	}
+	if (scope < 0 || scope >= n_scopes || tensors < PU_TENSORS_ATTENTION ||
+	    tensors > PU_TENSORS_ALL) {
+		h->log(h, PB_LOG_ERROR, "invalid scope (%d) or tensors (%d)", scope, tensors);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int pu_set_gather(const struct pb_host *h, struct pb_model *m, int tensors, int include_output,
+		  struct pb_prune_target *targets, struct pu_set *set)
+{
+	*set = (struct pu_set){ 0 };
+	if (m->n_tensors < 0)
+		return -EINVAL;
+	for (int i = 0; i < m->n_tensors; i++)
+		targets[i].sparsity = -1.0;
+	set->t = calloc((size_t)m->n_tensors + 1, sizeof(*set->t));
+	if (!set->t)
+		return -ENOMEM;
+	for (int i = 0; i < m->n_tensors; i++) {
+		struct pb_tensor *t = &m->tensors[i];
+		if (!pu_selected_roles(tensors, include_output, t))
+			continue;
+		int rc = pu_tensor_ok(h, t);
+		if (rc)
+			return rc;
+		set->t[set->n++] = t;
+		set->total += (uint64_t)pb_tensor_nelements(t);
+	}
+	if (!set->n)
+		h->log(h, PB_LOG_WARN, "no tensor matches the selection; nothing pruned");
+	return 0;
+}
+
+void pu_set_mark(const struct pu_set *set, const struct pb_model *m,
+		 struct pb_prune_target *targets, double sparsity)
+{
+	for (int j = 0; j < set->n; j++)
+		targets[set->t[j] - m->tensors].sparsity = sparsity;
+}
+
+void pu_set_free(struct pu_set *set)
+{
+	free(set->t);
+	*set = (struct pu_set){ 0 };
 }
 
 /* ---- rows ------------------------------------------------------------------ */

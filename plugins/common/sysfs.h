@@ -1,13 +1,15 @@
-/* plugins/probes/sysfs.h — small helpers the sysfs probes (rapl, thermal,
- * hwmon) share: reading one-value files, joining a fixture `root` with a
- * sysfs path, channel-name sanitising, comma-separated glob lists and
- * quoting for the YAML text of describe().
+/* plugins/common/sysfs.h — small helpers the probes share: reading
+ * one-value files (rapl, thermal, hwmon, procstat), joining a fixture
+ * `root` with a sysfs or procfs path, channel-name sanitising,
+ * comma-separated glob lists, checking an option string is terminated,
+ * quoting for the YAML text of describe() (nvml too), and the available()
+ * and init() of a probe that scans a file tree (rapl, thermal, hwmon).
  *
  * Header-only on purpose: plugins cannot link the core, and each probe is
  * its own .so, so every probe gets a private copy (all functions static).
  */
-#ifndef PB_PROBES_SYSFS_H
-#define PB_PROBES_SYSFS_H
+#ifndef PB_PLUGINS_SYSFS_H
+#define PB_PLUGINS_SYSFS_H
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <prunebench/plugin.h>
 
 #define PBS_UNUSED __attribute__((unused))
 
@@ -190,6 +194,66 @@ static PBS_UNUSED void pbs_cat_yaml_str(char *buf, size_t cap, size_t *pos, cons
 static PBS_UNUSED int pbs_opt_ok(const char *s, size_t size)
 {
 	return memchr(s, '\0', size) != NULL;
+}
+
+/* A probe that scans a file tree for what a glob list selects (rapl,
+ * thermal, hwmon): its state is calloc'd with the host stored at
+ * host_offset, filled by scan() from `root`, and freed by destroy(). */
+struct pbs_scanner {
+	size_t state_size;
+	size_t host_offset;     /* of the state's const struct pb_host * */
+	int (*scan)(void *state, const char *root, const char *globs, char *why, size_t len);
+	void (*destroy)(void *state);
+};
+
+static PBS_UNUSED void *pbs_scanner_state(const struct pbs_scanner *sc, const struct pb_host *h)
+{
+	char *s = calloc(1, sc->state_size);
+
+	if (s)
+		memcpy(s + sc->host_offset, &h, sizeof h);
+	return s;
+}
+
+/* available(): the hook gets no configuration, so the real root and every
+ * name.  0, or -errno with why. */
+static PBS_UNUSED int pbs_scan_available(const struct pbs_scanner *sc, const struct pb_host *h,
+					 char *why, size_t len)
+{
+	void *s = pbs_scanner_state(sc, h);
+
+	if (!s)
+		return -ENOMEM;
+	int rc = sc->scan(s, "/", "*", why, len);
+	sc->destroy(s);
+	return rc;
+}
+
+/* init(): root and globs are the probe's option strings of root_size and
+ * globs_size bytes (root "" is "/"), globs_key the globs option's name.
+ * 0 with *state set, or -errno logged through h. */
+static PBS_UNUSED int pbs_scan_init(const struct pbs_scanner *sc, const struct pb_host *h,
+				    const char *root, size_t root_size, const char *globs,
+				    size_t globs_size, const char *globs_key, void **state)
+{
+	char why[PATH_MAX + 512];
+	void *s;
+	int rc;
+
+	if (!pbs_opt_ok(root, root_size) || !pbs_opt_ok(globs, globs_size)) {
+		h->log(h, PB_LOG_ERROR, "option root or %s is not terminated", globs_key);
+		return -EINVAL;
+	}
+	if (!(s = pbs_scanner_state(sc, h)))
+		return -ENOMEM;
+	rc = sc->scan(s, root[0] ? root : "/", globs, why, sizeof why);
+	if (rc) {
+		h->log(h, PB_LOG_ERROR, "%s", why);
+		sc->destroy(s);
+		return rc;
+	}
+	*state = s;
+	return 0;
 }
 
 #endif

@@ -1,4 +1,4 @@
-/* plugins/pruners/heads/shrink.c — the helpers shrink.h declares: norms
+/* plugins/common/shrink.c — the helpers shrink.h declares: norms
  * over F32/F16/BF16 weights, ranking, and really removing rows or columns
  * (a new buffer of the smaller shape, not zeros). */
 #include <errno.h>
@@ -83,6 +83,103 @@ static int cmp_units(const void *a, const void *b)
 void shrink_sort_units(struct shrink_unit *u, int n)
 {
 	qsort(u, (size_t)n, sizeof *u, cmp_units);
+}
+
+int shrink_init(const struct pb_host *h, const void *config, void **state)
+{
+	struct shrink_state *s;
+
+	if (!h->tensor_realloc)
+		return -ENOTSUP;
+	if (!(s = calloc(1, sizeof *s)))
+		return -ENOMEM;
+	s->h = h;
+	s->cfg = *(const struct shrink_config *)config;
+	*state = s;
+	return 0;
+}
+
+void shrink_fini(void *state)
+{
+	free(state);
+}
+
+unsigned shrink_calib_for(const void *config)
+{
+	const struct shrink_config *c = config;
+	return c->importance == SHRINK_IMP_ACTIVATION ? PB_CALIB_COL_SQ : 0;
+}
+
+int shrink_apply_start(const struct shrink_state *s, int check_rc, const char *why,
+		       const struct pb_calib *calib)
+{
+	if (check_rc < 0) {
+		s->h->log(s->h, PB_LOG_ERROR, "%s", why);
+		return check_rc;
+	}
+	if (s->cfg.ratio <= 0)
+		return 1;
+	if (s->cfg.importance == SHRINK_IMP_ACTIVATION && (!calib || !calib->block_stats)) {
+		s->h->log(s->h, PB_LOG_ERROR, "importance 'activation' needs calibration data: give "
+			  "the dataset a `calibration: {count, seqlen}` split");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int shrink_rank_init(struct shrink_rank *r, int n_slots)
+{
+	*r = (struct shrink_rank){ .n_slots = n_slots };
+	r->left = calloc((size_t)(n_slots > 0 ? n_slots : 1), sizeof *r->left);
+	r->drop = calloc((size_t)(n_slots > 0 ? n_slots : 1), sizeof *r->drop);
+	return r->left && r->drop ? 0 : -ENOMEM;
+}
+
+int shrink_rank_add(struct shrink_rank *r, int slot, int stack, int layer, const double *score,
+		    int n)
+{
+	r->total += n;
+	r->left[slot] = n;
+	if (!(r->drop[slot] = calloc((size_t)n, 1)))
+		return -ENOMEM;
+	if (r->n + n > r->cap) {
+		int cap = (r->n + n) * 2;
+		struct shrink_unit *u = realloc(r->u, (size_t)cap * sizeof *u);
+		if (!u)
+			return -ENOMEM;
+		r->u = u;
+		r->cap = cap;
+	}
+	for (int i = 0; i < n; i++)
+		r->u[r->n++] = (struct shrink_unit){ .score = score[i], .layer = layer, .stack = stack,
+						     .index = i, .slot = slot };
+	return 0;
+}
+
+int shrink_rank_pick(struct shrink_rank *r, double ratio)
+{
+	int k = (int)(ratio * r->total + 0.5);
+
+	shrink_sort_units(r->u, r->n);
+	for (int i = 0; i < r->n && k > 0; i++) {
+		int slot = r->u[i].slot;
+		if (r->left[slot] > 1) {
+			r->drop[slot][r->u[i].index] = 1;
+			r->left[slot]--;
+			k--;
+		}
+	}
+	return k;
+}
+
+void shrink_rank_free(struct shrink_rank *r)
+{
+	for (int i = 0; r->drop && i < r->n_slots; i++)
+		free(r->drop[i]);
+	free(r->drop);
+	free(r->left);
+	free(r->u);
+	*r = (struct shrink_rank){ 0 };
 }
 
 static int replace(const struct pb_host *h, struct pb_tensor *t, uint8_t *buf, int64_t ne0, int64_t ne1)
