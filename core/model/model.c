@@ -448,14 +448,50 @@ static void to_anonymous(void *p, size_t len)
 #endif
 }
 
+/* Does [a, a + n) hold a Q8_0 / Q4_0 linear that cpu-blas repacks into
+ * its own memory?  Those pages stay in the file mapping: once repacked the
+ * backend hands them back with MADV_PAGEOUT (plugins/backends/cpu-blas/
+ * repack.c), which drops clean file pages from the resident set but can
+ * do nothing to anonymous ones on a machine without swap — copied here,
+ * a repacked Q4_0 model would be resident twice. */
+static int repacked_page(const struct pb_model *m, uintptr_t a, uintptr_t n)
+{
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct pb_tensor *t = &m->tensors[i];
+		const uintptr_t p = (uintptr_t)t->data;
+		if ((t->dtype == PB_Q8_0 || t->dtype == PB_Q4_0) && pb_role_is_linear(t->role) &&
+		    p <= a && a + n <= p + t->nbytes)
+			return 1;
+	}
+	return 0;
+}
+
+/* A mapping to anonymous memory but for the whole pages repacked_page
+ * keeps in the file (one run of pages at a time). */
+static void own_mapping(const struct pb_model *m, char *p, size_t len)
+{
+	const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	size_t run = 0;   /* start of the pending run of pages to copy */
+	for (size_t off = 0; off < len; off += pg) {
+		const size_t n = len - off < pg ? len - off : pg;
+		if (!repacked_page(m, (uintptr_t)(p + off), n))
+			continue;
+		if (off > run)
+			to_anonymous(p + run, off - run);
+		run = off + n;
+	}
+	if (len > run)
+		to_anonymous(p + run, len - run);
+}
+
 static void own_weights(struct pb_model *m)
 {
 	struct pb_model_core *c = m->core;
 	if (c->base && c->base_is_mmap && c->base_len)
-		to_anonymous(c->base, c->base_len);
+		own_mapping(m, c->base, c->base_len);
 	for (int i = 0; i < c->n_maps; i++)
 		if (c->maps[i].p && c->maps[i].len)
-			to_anonymous(c->maps[i].p, c->maps[i].len);
+			own_mapping(m, c->maps[i].p, c->maps[i].len);
 }
 
 int pb_model_load_pre(const char *path, const char *tokenizer_path, const char *tokenizer_pre,
