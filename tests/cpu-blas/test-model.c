@@ -265,6 +265,68 @@ START_TEST(synth_csr)
 }
 END_TEST
 
+/* Logits of a 37-token prefill (37: no multiple of any micro-tile's
+ * token count) and two decode steps on cpu-blas with cfg. */
+static float *logits_of(struct pb_model *m, const struct cb_config *cfg)
+{
+	enum { N = 37 };
+	struct be cb;
+	struct pb_session *sc = NULL;
+	char err[512];
+	const int vocab = (int)m->hp.vocab;
+	float *l = malloc((size_t)(3 * vocab) * sizeof *l);
+	int32_t tok[N];
+	for (int i = 0; i < N; i++)
+		tok[i] = (int32_t)((i * 37 + 5) % vocab);
+	be_open(&cb, "cpu-blas", cfg);
+	ck_assert_msg(cb.ops->weights_load(cb.st, m) == 0, "%s", be_last_log);
+	ck_assert_msg(pb_session_open(m, cb.ops, cb.st, &sc, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(pb_session_forward(sc, tok, N, 0, l), 0);
+	for (int step = 0; step < 2; step++) {
+		int32_t a = pair_argmax(l + step * vocab, vocab);
+		ck_assert_int_eq(pb_session_forward(sc, &a, 1, N + step, l + (step + 1) * vocab), 0);
+	}
+	pb_session_close(sc);
+	be_close(&cb);
+	return l;
+}
+
+/* Issue 10: the same logits, bit for bit, on 1, 2 and 3 threads, for
+ * every prefill GEMM (native at the CPU's best ISA, native portable C,
+ * OpenBLAS), in F32 and in formats dequantised into the GEMM's panels. */
+START_TEST(threads_bit_identical)
+{
+	static const enum pb_dtype ds[] = { PB_F32, PB_F16, PB_Q8_0, PB_Q4_0 };
+	for (size_t d = 0; d < sizeof ds / sizeof *ds; d++) {
+		struct pb_model *m = synth();
+		char err[512];
+		if (ds[d] != PB_F32)
+			ck_assert_msg(pb_model_convert(m, ds[d], err, sizeof err) == 0, "%s", err);
+		const int vocab = (int)m->hp.vocab;
+		for (int g = 0; g < 3; g++) {
+			/* g: native, native portable, OpenBLAS */
+			float *l[3];
+			for (int th = 1; th <= 3; th++) {
+				const struct cb_config cfg = { .threads = th, .sparse_threshold = 0.35,
+							       .check_nan = 1, .int8_act = 1,
+							       .portable = g == 1, .gemm = g == 2 ? 2 : 1 };
+				l[th - 1] = logits_of(m, &cfg);
+			}
+			for (int th = 2; th <= 3; th++) {
+				for (int i = 0; i < 3 * vocab; i++)
+					ck_assert_msg(!memcmp(&l[0][i], &l[th - 1][i], sizeof(float)),
+						      "%s gemm %d: logit %d (step %d) is %a on 1 thread, %a on %d",
+						      pb_dtype_name(ds[d]), g, i % vocab, i / vocab, l[0][i],
+						      l[th - 1][i], th);
+			}
+			for (int th = 0; th < 3; th++)
+				free(l[th]);
+		}
+		pb_model_free(m);
+	}
+}
+END_TEST
+
 /* The Llama-family members with their own ops: llama3's rope_freqs
  * (interleaved RoPE), qwen2's bias adds, qwen3's per-head q/k norms
  * (rotate-half RoPE, head_dim 32), Gemma's scaled embedding, post-norms,
@@ -348,6 +410,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, synth_int8);
 		tcase_add_test(tc, synth_kquants);
 		tcase_add_test(tc, synth_decoders);
+		tcase_add_test(tc, threads_bit_identical);
 	}
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

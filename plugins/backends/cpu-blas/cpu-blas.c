@@ -430,8 +430,8 @@ PB_EXPORT const struct pb_plugin pb_plugin = {
 	.name = "cpu-blas",
 	.version = "1.0.0",
 	.summary = "fast CPU backend: thread pool, AVX2 GEMV, integer Q8_0/Q4_0/k-quant decode "
-		   "(Q8_0/Q4_0 repacked, int8 prefill GEMM), OpenBLAS prefill, CSR sparse, "
-		   "fused attention",
+		   "(Q8_0/Q4_0 repacked, int8 prefill GEMM), native packed GEMM (or OpenBLAS) "
+		   "prefill, CSR sparse, fused attention",
 	.options = cb_options,
 	.config_size = sizeof(struct cb_config),
 	.init = cb_init,
