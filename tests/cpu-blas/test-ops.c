@@ -232,6 +232,26 @@ START_TEST(linear_int8)
 }
 END_TEST
 
+/* `repack: auto` (the default) leaves a tensor in anonymous memory — a
+ * model quantized in memory — as stored: its pages could not be handed
+ * back, and repacking would keep two copies resident (repack.c).  The
+ * results are the row kernels', within the same bound. */
+START_TEST(repack_auto_in_memory)
+{
+	if (!__builtin_cpu_supports("avx2"))
+		return;
+	struct fix f;
+	struct cb_config cfg = { .threads = 2, .sparse_threshold = 0.35, .check_nan = 1,
+				 .int8_act = 1, .repack = 2, .int8_gemm = 1 };
+	char kern[64];
+	fix_open(&f, &cfg);
+	int8_case(&f, PB_Q4_0, 256, 1000, 3, 0.3);
+	ck_assert_int_eq(f.cb.ops->weight_kernel(f.cb.st, 0, kern, sizeof kern), 0);
+	ck_assert_msg(strstr(kern, "q4xq8-gemv+") && !strstr(kern, "repacked"), "%s", kern);
+	fix_close(&f);
+}
+END_TEST
+
 /* 70 % zeros: below the 0.35 density threshold, so CSR (16-bit column
  * indices up to 65536 columns, 32-bit beyond) */
 START_TEST(linear_csr)
@@ -501,6 +521,7 @@ int main(void)
 	tcase_add_test(tc, linear_every_format);
 	tcase_add_test(tc, linear_one_thread_portable);
 	tcase_add_test(tc, linear_int8);
+	tcase_add_test(tc, repack_auto_in_memory);
 	tcase_add_test(tc, attention_kv_f16);
 	tcase_add_test(tc, linear_csr);
 	tcase_add_test(tc, linear_nm24);

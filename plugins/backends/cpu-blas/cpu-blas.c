@@ -210,7 +210,7 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 		CB_LOG(s, PB_LOG_INFO, "%d Q8_0/Q4_0 tensor(s) repacked (%.1f MB)%s", n_rp,
 		       (double)rp_bytes / 1e6, n_paged == n_rp ? "; the model's copies paged out"
 		       : "; some of the model's copies stay resident (anonymous memory, or "
-			 "int8_gemm off): up to that much more RSS, `repack: false` avoids it");
+			 "int8_gemm off): up to that much more RSS, `repack: auto` avoids it");
 	return 0;
 nomem:
 	rc = -ENOMEM;
@@ -303,7 +303,7 @@ static int cb_init(const struct pb_host *h, const void *config, void **state)
 	s->host = h;
 	s->cfg.sparse_threshold = 0.35;
 	s->cfg.int8_act = 1;
-	s->cfg.repack = 1;
+	s->cfg.repack = CB_REPACK_AUTO;
 	s->cfg.int8_gemm = 1;
 	if (config)
 		s->cfg = *(const struct cb_config *)config;
@@ -388,11 +388,13 @@ static const struct pb_option cb_options[] = {
 		  "activations quantised to 8 bits per block of 32 (256 for the k-quants), with "
 		  "integer dot products (llama.cpp's method; ~1e-3 relative difference from ref); "
 		  "false: float activations, slower" },
-	{ .key = "repack", .type = PB_OPT_BOOL, .offset = offsetof(struct cb_config, repack),
-	  .def = "true", .help = "with int8_act, reorder Q8_0/Q4_0 linears at load into groups of "
-		  "16 interleaved rows (same bytes) for faster integer decode and prefill; the "
-		  "model's own copy is then paged out where it is a file mapping (a model quantized "
-		  "in memory keeps both copies resident: false avoids that)" },
+	{ .key = "repack", .type = PB_OPT_ENUM, .offset = offsetof(struct cb_config, repack),
+	  .choices = "false|true|auto", .def = "auto",
+	  .help = "with int8_act, reorder Q8_0/Q4_0 linears at load into groups of 16 "
+		  "interleaved rows (same bytes) for faster integer decode and prefill, the "
+		  "model's own copy then paged out; auto: only tensors read from a file mapping "
+		  "(whose pages can go), so RSS holds one copy; true: also a model quantized in "
+		  "memory, which then keeps both copies resident" },
 	{ .key = "int8_gemm", .type = PB_OPT_BOOL, .offset = offsetof(struct cb_config, int8_gemm),
 	  .def = "true", .help = "prefill repacked Q8_0/Q4_0 linears as an integer GEMM against "
 		  "activations quantised to 8 bits per block of 32 (llama.cpp's method; logits "

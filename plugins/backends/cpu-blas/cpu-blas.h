@@ -20,12 +20,15 @@ struct cb_config {
 	int int8_act;               /* decode Q8_0/Q4_0 with 8-bit activations and integer dots */
 	int kv_f16;                 /* KV caches (buffers written by kv_store) held as F16 */
 	int mask_runtime;           /* mask_mode: 0 baked, 1 runtime (mask.c) */
-	int repack;                 /* Q8_0/Q4_0 linears row-interleaved at weights_load (repack.c) */
+	int repack;                 /* Q8_0/Q4_0 linears row-interleaved at weights_load (repack.c):
+				     * CB_REPACK_OFF, _ON or _AUTO */
 	int int8_gemm;              /* Q8_0/Q4_0 prefill as int8 GEMM on the repacked rows */
 	int gemm;                   /* prefill GEMM: CB_GEMM_AUTO, _NATIVE or _OPENBLAS */
 };
 
 enum { CB_GEMM_AUTO, CB_GEMM_NATIVE, CB_GEMM_OPENBLAS };
+/* `repack: false|true|auto`, in the option's order (true = 1 as a bool) */
+enum { CB_REPACK_OFF, CB_REPACK_ON, CB_REPACK_AUTO };
 
 /* A linear's CSR copy: rows × cols, nnz values with 16-bit column indices
  * when cols ≤ 65536 (half the index bytes), 32-bit otherwise. */

@@ -23,10 +23,13 @@
  * GGUF mapping leave the resident set (and are read back from the file
  * should anything touch them again), so RSS holds one copy.  A model the
  * core quantized in memory (anonymous pages) cannot be dropped that way
- * without swap: there both copies stay resident, which the log says, and
- * `repack: false` avoids. */
+ * without swap, so `repack: auto` (the default) repacks only tensors read
+ * from a file mapping; `repack: true` repacks those too and keeps both
+ * copies resident, which the log says. */
 #define _DEFAULT_SOURCE
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -95,6 +98,39 @@ static int page_out(const void *p, size_t len)
 #endif
 }
 
+/* Is every whole page inside [p, p + len) — those page_out hands back —
+ * a file mapping (/proc/self/maps: a non-zero inode)?  Only such pages
+ * leave the resident set on MADV_PAGEOUT without swap; anonymous ones (a
+ * model quantized in memory, a synthetic one) stay, and repacking them
+ * would hold two copies.  The partial pages at either end may be
+ * anonymous (the core copies a tensor's neighbours out of the file). */
+static int file_backed(const void *p, size_t len)
+{
+	const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	const uintptr_t a = ((uintptr_t)p + pg - 1) / pg * pg, e = ((uintptr_t)p + len) / pg * pg;
+	uintptr_t covered = a;
+	char line[512];
+	if (e <= a)
+		return 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return 0;
+	while (covered < e && fgets(line, sizeof line, f)) {
+		unsigned long lo, hi, ino;
+		char perm[8], dev[16];
+		unsigned long long off;
+		if (sscanf(line, "%lx-%lx %7s %llx %15s %lu", &lo, &hi, perm, &off, dev, &ino) != 6)
+			continue;
+		if (lo <= covered && covered < hi) {
+			if (ino == 0)
+				break;
+			covered = hi;
+		}
+	}
+	fclose(f);
+	return covered >= e;
+}
+
 int cb_repack_tensor(struct cb_state *s, int idx)
 {
 	const struct pb_tensor *t = &s->m->tensors[idx];
@@ -105,6 +141,8 @@ int cb_repack_tensor(struct cb_state *s, int idx)
 	    n > s->xq.cap)
 		return 0;
 	const size_t bytes = (size_t)rows * rb;
+	if (s->cfg.repack == CB_REPACK_AUTO && !(only_repacked(s) && file_backed(t->data, bytes)))
+		return 0;
 	uint8_t *rp;
 	if (posix_memalign((void **)&rp, 64, bytes))
 		return -ENOMEM;
