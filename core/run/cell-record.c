@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics/stats.h"
 #include "model/modelio.h"
 #include "results/results.h"
 #include "run/cell-record.h"
