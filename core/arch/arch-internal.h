@@ -1,5 +1,5 @@
 /* core/arch/arch-internal.h — what the architecture files share behind
- * arch.h: the session, its blocks, and the op emitters (session.c) that
+ * arch.h: the session, its blocks, and the op emitters (blocks.c) that
  * llama.c and t5.c build their op lists from.  Nobody outside core/arch
  * includes this. */
 #ifndef PB_ARCH_INTERNAL_H
@@ -85,7 +85,7 @@ int pb_t5_encode(struct pb_session *s, const int32_t *tokens, int n);
 int pb_t5_block(struct pb_session *s, enum pb_stack stack, int l, int n);
 int pb_t5_encoder_out(struct pb_session *s, float *out);
 
-/* ---- shared by the architectures (session.c) ---- */
+/* ---- shared by the architectures (blocks.c) ---- */
 
 int pb_arch_idx(const struct pb_session *s, enum pb_stack stack, int layer, enum pb_role role);
 /* Is tensor i a [ne0 × ne1] matrix (ne1 == 1: a vector)? */

@@ -141,6 +141,18 @@ void pb_row_stats(struct pb_row *row, const char *name, const double *x, int n);
 void pb_cell_record_throttled(struct pb_cell_record *r, int throttled);
 /* The last request's output text (cut at EOS) against its reference. */
 void pb_cell_record_answer(struct pb_cell_record *r, const char *pred, const char *ref);
+/* summary.csv's row of a done cell (cell-summary.c): identity, latency,
+ * accuracy, sparsity and size, then the sampler's columns when s is set. */
+void pb_cell_record_summary(const struct pb_cell_record *r, const struct pb_sampler *s,
+			    struct pb_row *row);
+/* The measurement conditions' columns (others' CPU, contention,
+ * --wait-quiet); sets r->contended, rss_method and freq_source for the
+ * manifest, and warns of a contended cell (cell-summary.c). */
+void pb_cell_record_conditions(struct pb_cell_record *r, const struct pb_sampler *s,
+			       struct pb_row *row);
+/* The columns naming a cell, first in every summary row, done or failed. */
+void pb_cell_row_identity(struct pb_row *row, const struct pb_experiment *e,
+			  const struct pb_cell *c);
 /* Every file of a complete cell.  0 or -errno. */
 int pb_cell_record_write(struct pb_cell_record *r, const struct pb_sampler *s, const char *dir);
 

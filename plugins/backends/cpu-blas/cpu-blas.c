@@ -219,6 +219,8 @@ fail:
 	return rc;
 }
 
+/* Alike the ref backend's buffers, kept separate: ref, the ground truth,
+ * shares no code with cpu-blas (ops.c, cb_op_embed). */
 static void free_buffers(struct cb_state *s)
 {
 	for (int i = 0; i < s->n_buf; i++) {

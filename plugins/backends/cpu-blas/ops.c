@@ -54,6 +54,10 @@ const struct pb_tensor *cb_weight(struct cb_state *s, const struct pb_op *op, in
 	return t;
 }
 
+/* The operand checks and op glue here look like the ref backend's on
+ * purpose, and stay copies: ref is the ground truth this backend is tested
+ * against, so it shares no code with cpu-blas, and a bug in one cannot hide
+ * by being in both.  Do not factor them into a common file. */
 int cb_op_embed(struct cb_state *s, const struct pb_op *op, const struct pb_graph *g)
 {
 	const int64_t dim = op->p.embed.dim;

@@ -160,6 +160,10 @@ static const float *wrow(struct ref_state *s, const struct pb_tensor *t, int64_t
 	return s->row;
 }
 
+/* The operand checks and op glue below look like cpu-blas's (ops.c) on
+ * purpose, and stay copies: ref is the ground truth cpu-blas is tested
+ * against, so it shares no code with it, and a bug in one cannot hide by
+ * being in both.  Do not factor them into a common file. */
 static int op_embed(struct ref_state *s, const struct pb_op *op, const struct pb_graph *g)
 {
 	const int64_t dim = op->p.embed.dim;
@@ -551,6 +555,7 @@ static int ref_weights_load(void *state, const struct pb_model *m)
 	return 0;
 }
 
+/* Buffer management alike cpu-blas's, kept separate: see op_embed. */
 static void free_buffers(struct ref_state *s)
 {
 	for (int i = 0; i < s->n_buf; i++)
