@@ -25,6 +25,7 @@
 #include "cpu-blas.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
 
@@ -206,12 +207,21 @@ VNNI_FN(rdot_q4_vnni, 0)
 AVX2_FN(rdot_q8_avx2, 1)
 AVX2_FN(rdot_q4_avx2, 0)
 
+/* F16C from CPUID leaf 1 (ECX bit 29): not every compiler's
+ * __builtin_cpu_supports knows "f16c" (clang 14 does not), as
+ * kernels-avx2.c found. */
+static int has_f16c(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+
 int cb_repack_kernels(struct cb_kernels *k, enum cb_simd level)
 {
 	__builtin_cpu_init();
 	if (level == CB_SIMD_VNNI) {
 		if (!__builtin_cpu_supports("avx512vnni") || !__builtin_cpu_supports("avx512bw") ||
-		    !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("f16c"))
+		    !__builtin_cpu_supports("avx512vl") || !has_f16c())
 			return 0;
 		k->rdot[PB_Q8_0] = rdot_q8_vnni;
 		k->rdot[PB_Q4_0] = rdot_q4_vnni;
@@ -219,7 +229,7 @@ int cb_repack_kernels(struct cb_kernels *k, enum cb_simd level)
 	}
 	if (level == CB_SIMD_AVX2) {
 		if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
-		    !__builtin_cpu_supports("f16c"))
+		    !has_f16c())
 			return 0;
 		k->rdot[PB_Q8_0] = rdot_q8_avx2;
 		k->rdot[PB_Q4_0] = rdot_q4_avx2;
