@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,40 +449,52 @@ static void to_anonymous(void *p, size_t len)
 #endif
 }
 
-/* Does [a, a + n) hold a Q8_0 / Q4_0 linear that cpu-blas repacks into
- * its own memory?  Those pages stay in the file mapping: once repacked the
- * backend hands them back with MADV_PAGEOUT (plugins/backends/cpu-blas/
+/* The whole pages of the Q8_0 / Q4_0 linears, which cpu-blas repacks into
+ * its own memory, stay in the file mapping: once repacked the backend
+ * hands them back with MADV_PAGEOUT (plugins/backends/cpu-blas/
  * repack.c), which drops clean file pages from the resident set but can
  * do nothing to anonymous ones on a machine without swap — copied here,
  * a repacked Q4_0 model would be resident twice. */
-static int repacked_page(const struct pb_model *m, uintptr_t a, uintptr_t n)
+struct span {
+	uintptr_t a, e;
+};
+
+static int span_cmp(const void *x, const void *y)
 {
-	for (int i = 0; i < m->n_tensors; i++) {
-		const struct pb_tensor *t = &m->tensors[i];
-		const uintptr_t p = (uintptr_t)t->data;
-		if ((t->dtype == PB_Q8_0 || t->dtype == PB_Q4_0) && pb_role_is_linear(t->role) &&
-		    p <= a && a + n <= p + t->nbytes)
-			return 1;
-	}
-	return 0;
+	const struct span *p = x, *q = y;
+	return p->a < q->a ? -1 : p->a > q->a;
 }
 
-/* A mapping to anonymous memory but for the whole pages repacked_page
- * keeps in the file (one run of pages at a time). */
+/* [p, p + len) to anonymous memory but for those pages: one sorted pass
+ * over the kept spans, copying the runs between them. */
 static void own_mapping(const struct pb_model *m, char *p, size_t len)
 {
-	const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	size_t run = 0;   /* start of the pending run of pages to copy */
-	for (size_t off = 0; off < len; off += pg) {
-		const size_t n = len - off < pg ? len - off : pg;
-		if (!repacked_page(m, (uintptr_t)(p + off), n))
+	const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), lo = (uintptr_t)p, hi = lo + len;
+	struct span *k = malloc((size_t)(m->n_tensors > 0 ? m->n_tensors : 1) * sizeof *k);
+	int n = 0;
+	if (!k)
+		return;   /* the file mapping stays: slower, the same bytes */
+	for (int i = 0; i < m->n_tensors; i++) {
+		const struct pb_tensor *t = &m->tensors[i];
+		const uintptr_t d = (uintptr_t)t->data;
+		if ((t->dtype != PB_Q8_0 && t->dtype != PB_Q4_0) || !pb_role_is_linear(t->role) ||
+		    d < lo || d + t->nbytes > hi)
 			continue;
-		if (off > run)
-			to_anonymous(p + run, off - run);
-		run = off + n;
+		const uintptr_t a = (d + pg - 1) / pg * pg, e = (d + t->nbytes) / pg * pg;
+		if (e > a)
+			k[n++] = (struct span){ a, e };
 	}
-	if (len > run)
-		to_anonymous(p + run, len - run);
+	qsort(k, (size_t)n, sizeof *k, span_cmp);
+	uintptr_t run = lo;   /* start of the pending run of pages to copy */
+	for (int i = 0; i < n; i++) {
+		if (k[i].a > run)
+			to_anonymous((void *)run, k[i].a - run);
+		if (k[i].e > run)
+			run = k[i].e;
+	}
+	if (hi > run)
+		to_anonymous((void *)run, hi - run);
+	free(k);
 }
 
 static void own_weights(struct pb_model *m)
