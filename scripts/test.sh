@@ -9,17 +9,24 @@
 #   PB_FUZZ_SECONDS=N: seconds per harness (default 10; 0 skips fuzzing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# how long each phase took, so a slow CI run says where its time went
+phase() { echo "test.sh: $1 done at $SECONDS s"; }
 PB_TEST_DEPS=1 scripts/setup.sh
+phase "setup + build"
 meson test -C build --print-errorlogs "$@"
+phase "suite (build/)"
 
 if [ ! -f build-asan/build.ninja ]; then
 	meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
 fi
 ninja -C build-asan
+phase "build-asan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	meson test -C build-asan --print-errorlogs "$@"
+phase "suite (build-asan/)"
 
 fuzz_secs=${PB_FUZZ_SECONDS:-10}
 if [ "$fuzz_secs" != 0 ]; then
 	scripts/fuzz.sh "$fuzz_secs"
+	phase "fuzz"
 fi
