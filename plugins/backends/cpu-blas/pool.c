@@ -111,7 +111,9 @@ static inline uint32_t region_of(unsigned long long c)
 }
 
 /* Claim and run tasks of `region` until it has none left (or has been
- * replaced by the next). */
+ * replaced by the next).  A claim takes k tasks at once (guided
+ * scheduling): a task's result never depends on who runs it, so any split
+ * gives the same output. */
 static void work(struct cb_pool *p, uint32_t region, int tid)
 {
 	unsigned long long c = atomic_load_explicit(&p->claim, memory_order_acquire);
@@ -127,11 +129,17 @@ static void work(struct cb_pool *p, uint32_t region, int tid)
 		const long long t = (long long)(uint32_t)c;
 		if (t >= n)
 			return;
-		if (!atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1, memory_order_acq_rel,
-							   memory_order_acquire))
+		/* guided: a share of what is left, down to single tasks at the
+		 * end, so that few claims are made and the threads finish
+		 * within about one task of each other */
+		long long k = (n - t) / (2 * p->n);
+		k = k < 1 ? 1 : k;
+		if (!atomic_compare_exchange_weak_explicit(&p->claim, &c, c + (unsigned long long)k,
+							   memory_order_acq_rel, memory_order_acquire))
 			continue;   /* c now holds the current value */
-		fn(ctx, t, tid);
-		if (atomic_fetch_add(&p->done, 1) + 1 == n && atomic_load(&p->caller_waits)) {
+		for (long long i = t; i < t + k; i++)
+			fn(ctx, i, tid);
+		if (atomic_fetch_add(&p->done, k) + k == n && atomic_load(&p->caller_waits)) {
 			pthread_mutex_lock(&p->mu);
 			pthread_cond_signal(&p->finished);
 			pthread_mutex_unlock(&p->mu);
