@@ -6,9 +6,11 @@
  * keep that near zero:
  *
  * - Claiming, not joining.  A region is published as one 64-bit word,
- *   `claim` = region number << 32 | next task; a thread takes task t by a
- *   compare-and-swap from (region, t) to (region, t + 1), and the caller
- *   waits until `done` — tasks finished — reaches n_tasks.  A worker that
+ *   `claim` = region number << 32 | next task; a thread takes tasks
+ *   [t, t + k) by a compare-and-swap from (region, t) to (region, t + k),
+ *   k a share of what is left (guided scheduling: big batches first, one
+ *   task at a time at the end), and the caller waits until `done` — tasks
+ *   finished — reaches n_tasks.  A worker that
  *   has not woken yet (asleep, or its core lent to another thread: the
  *   probes' sampler, the runner, another process) holds nobody up: the
  *   caller runs the tasks it does not claim, and a latecomer finds the
