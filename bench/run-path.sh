@@ -4,7 +4,9 @@
 # `prunebench convert` in each format) it times, interleaved:
 #   bench    build/bench/session on synth:PRESET converted in memory: the
 #            model and loop of bench/tokens (one session, a warm-up prefill,
-#            then a prefill of P tokens and D decode steps timed);
+#            then a prefill of P tokens and D decode steps timed); Q8_0 and
+#            Q4_0 with repack=true, as the cell's file-mapped linears are
+#            repacked under the default `repack: auto`;
 #   cell     a `prunebench run` cell on cpu-blas — what users see — with the
 #            default probes on (procstat, thermal, rapl at their default
 #            interval; those not available here are left out, as always);
@@ -91,7 +93,12 @@ measure() { # path format threads
 	local path=$1 f=$2 t=$3 model="$out/$preset-$2.gguf" line pre dec
 	case $path in
 	bench)
-		line=$("$session" "synth:$preset" -f "$f" -t "$t" -r "$runs" -p "$P" -d "$D")
+		# Q8_0/Q4_0: the cell repacks the file's linears (`repack: auto`
+		# takes file-mapped tensors), the in-memory model only with
+		# repack=true: the same kernels on both sides
+		local opts=()
+		case $f in q8_0 | q4_0) opts=(-o repack=true) ;; esac
+		line=$("$session" "synth:$preset" -f "$f" -t "$t" -r "$runs" -p "$P" -d "$D" "${opts[@]}")
 		pre=$(awk '{ print $3 }' <<< "$line")
 		dec=$(awk '{ print $7 }' <<< "$line")
 		;;

@@ -166,8 +166,11 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 	double dev0 = 0, dev1 = 0, dev2 = 0;
 	const int timed = pb_session_device_ms(s, &dev0) == 0;
 	out->gpu_prefill_ms = out->gpu_decode_ms = NAN;
-	const double t0 = pb_now_ms();
+	/* the phase boundary first: it reads every probe (procstat: a dozen
+	 * /proc files), instrument overhead that is no part of the request's
+	 * TTFT */
 	phase(req, PB_PHASE_PREFILL);
+	const double t0 = pb_now_ms();
 	if ((rc = first_token(s, m, seq2seq, p, n, logits, t0, out, err, len)) < 0)
 		goto fail;
 	if (timed && pb_session_device_ms(s, &dev1) == 0)

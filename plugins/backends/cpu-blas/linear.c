@@ -363,8 +363,11 @@ int cb_op_linear(struct cb_state *s, const struct pb_op *op)
 	};
 	const int64_t nth = s->n_threads;
 	if (j.csr || op->n_tokens <= CB_GEMV_MAX) {
-		/* about 4 tasks per thread for balance, rows a multiple of 8 */
-		int64_t rpt = (n_out + 4 * nth - 1) / (4 * nth);
+		/* about 16 tasks per thread, rows a multiple of 8: fine enough
+		 * that the threads end a region within ~1/16 of it of each
+		 * other (the pool claims them in shrinking batches, so few
+		 * claims) */
+		int64_t rpt = (n_out + 16 * nth - 1) / (16 * nth);
 		rpt = rpt < 8 ? 8 : (rpt + 7) / 8 * 8;
 		if (j.cw->rp)   /* whole groups per task */
 			rpt = (rpt + CB_RGROUP - 1) / CB_RGROUP * CB_RGROUP;
