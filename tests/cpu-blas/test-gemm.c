@@ -1,6 +1,7 @@
 /* tests/cpu-blas/test-gemm.c — the native GEMM of cpu-blas's prefill
  * (plugins/backends/cpu-blas/gemm*.c, compiled into this test) at every
- * ISA level this CPU runs — portable C, AVX2+FMA, AVX-512F — on odd
+ * ISA level this CPU runs — portable C, AVX2+FMA, AVX-512F, NEON (arm64:
+ * the cross build runs this test under qemu-aarch64) — on odd
  * shapes: token counts that are not multiples of any micro-tile's mr
  * (1 … 130), row counts that are not multiples of nr, n_in that is not a
  * multiple of the K block nor of the packing's 8 or 16 (1, 3, 255, 257,
@@ -10,6 +11,10 @@
  *    terms, against the sum in double: |y − E| ≤ (n_in + 2)·2^-23·Σ|x·w|
  *    (2× the textbook bound n·u·Σ|x·w| of a chain of n roundings), while
  *    a wrong element, transpose or tail moves y by about |x·w|;
+ *  - at the SIMD levels, the exact bits of one fused multiply-add chain
+ *    over k in order from zero (fmaf), the rule gemm.h states: a kernel
+ *    that splits k over several accumulators, or rounds the product
+ *    before adding, fails here even when within the bound;
  *  - the same bits whatever the tiling: the tile computed whole equals it
  *    computed one row at a time (other panel edges) and one token at a
  *    time (other micro-tiles) — what lets the plugin promise results
@@ -25,8 +30,8 @@
 
 #include "gemm.h"
 
-#define N_LEVELS 3
-static const char *const level_name[N_LEVELS] = { "portable", "avx2", "avx512" };
+#define N_LEVELS 4
+static const char *const level_name[N_LEVELS] = { "portable", "avx2", "avx512", "neon" };
 static struct cb_gemm lv[N_LEVELS];
 static int have[N_LEVELS];
 
@@ -36,6 +41,7 @@ static void setup(void)
 	have[0] = 1;
 	have[1] = cb_gemm_avx2(&lv[1]);
 	have[2] = cb_gemm_avx512(&lv[2]);
+	have[3] = cb_gemm_neon(&lv[3]);
 	for (int l = 1; l < N_LEVELS; l++)
 		if (!have[l])
 			fprintf(stderr, "note: this CPU does not run %s; its GEMM is not tested\n",
@@ -100,14 +106,21 @@ static void one_shape(int l, int nt, int64_t n_rows, int64_t n_in, float *scratc
 	for (int t = 0; t < nt; t++) {
 		for (int64_t r = 0; r < n_rows; r++) {
 			double e = 0, a = 0;
+			float chain = 0.0f;
 			for (int64_t k = 0; k < n_in; k++) {
 				e += (double)x[t * xs + k] * w[r * n_in + k];
 				a += fabs((double)x[t * xs + k] * w[r * n_in + k]);
+				chain = fmaf(x[t * xs + k], w[r * n_in + k], chain);
 			}
 			const double got = y[t * ys + r], bound = (double)(n_in + 2) * 0x1p-23 * a;
 			ck_assert_msg(fabs(got - e) <= bound, "%s: %d tokens × %lld rows × %lld: y[%d][%lld] "
 				      "= %.9g, expected %.9g (bound %.3g)", level_name[l], nt,
 				      (long long)n_rows, (long long)n_in, t, (long long)r, got, e, bound);
+			/* portable C: whether `c += a·w` contracts is the compiler's call */
+			ck_assert_msg(l == 0 || !memcmp(&y[t * ys + r], &chain, sizeof chain),
+				      "%s: %d tokens × %lld rows × %lld: y[%d][%lld] = %a, the fma chain "
+				      "over k gives %a", level_name[l], nt, (long long)n_rows,
+				      (long long)n_in, t, (long long)r, y[t * ys + r], chain);
 		}
 		for (int64_t r = n_rows; r < ys; r++)
 			ck_assert_msg(y[t * ys + r] == SENTINEL, "%s: y[%d][%lld] past the tile written",

@@ -3,7 +3,7 @@
  * chosen at run time (portable C otherwise), integer decode kernels for
  * Q8_0, Q4_0 and the k-quants Q2_K … Q6_K (Q8_0 / Q4_0 on rows repacked
  * at weights_load, and their prefill as an int8 GEMM), a native packed
- * GEMM (AVX-512 / AVX2) or OpenBLAS sgemm for the other prefills,
+ * GEMM (AVX-512 / AVX2 / NEON) or OpenBLAS sgemm for the other prefills,
  * CSR for sparse F32 linears and a fused one-pass attention.  Every op
  * equals the ref backend's up to float rounding (tests/cpu-blas).  This
  * file: the descriptor, options, state, buffers and op dispatch. */
@@ -320,18 +320,23 @@ static int cb_init(const struct pb_host *h, const void *config, void **state)
 	if (!s->cfg.portable && !s->avx2 && cb_kernels_neon(s->dot, s->deq))
 		s->k.isa = "neon";   /* aarch64: ASIMD is baseline */
 	/* Prefill: the native GEMM at the best ISA the CPU runs (portable C
-	 * under `portable`).  `auto` takes it wherever it has SIMD kernels
-	 * (AVX-512F, AVX2+FMA) and OpenBLAS otherwise (portable C loses to
-	 * OpenBLAS's own kernels, e.g. NEON on arm64).  A rule on the CPU's
-	 * features, not a timing, so that two runs of one experiment on one
-	 * machine choose alike, whatever `threads` and the load of the moment;
-	 * it rests on bench/tokens' native-vs-OpenBLAS columns (on Zen 5 the
-	 * AVX-512 kernel beats OpenBLAS at every prefill shape it times). */
+	 * under `portable`).  `auto` takes it where its kernel has been
+	 * measured to beat OpenBLAS (AVX-512F, AVX2+FMA) and OpenBLAS
+	 * otherwise: portable C loses to OpenBLAS's own kernels, and the NEON
+	 * kernel (arm64) has only been checked for results under qemu, never
+	 * timed on a board, so there it runs under `gemm: native` (or in a
+	 * build without OpenBLAS) until a board's bench/tokens says it wins.
+	 * A rule on the CPU's features, not a timing, so that two runs of one
+	 * experiment on one machine choose alike, whatever `threads` and the
+	 * load of the moment; it rests on bench/tokens' native-vs-OpenBLAS
+	 * columns (on Zen 5 the AVX-512 kernel beats OpenBLAS at every
+	 * prefill shape it times). */
 	cb_gemm_portable(&s->gemm);
-	if (!s->cfg.portable && !cb_gemm_avx512(&s->gemm))
-		cb_gemm_avx2(&s->gemm);
+	if (!s->cfg.portable && !cb_gemm_avx512(&s->gemm) && !cb_gemm_avx2(&s->gemm))
+		cb_gemm_neon(&s->gemm);
 	s->gemm_native = s->cfg.gemm == CB_GEMM_NATIVE ||
-			 (s->cfg.gemm == CB_GEMM_AUTO && strcmp(s->gemm.isa, "c"));
+			 (s->cfg.gemm == CB_GEMM_AUTO &&
+			  (!strcmp(s->gemm.isa, "avx512") || !strcmp(s->gemm.isa, "avx2")));
 #ifdef CB_HAVE_OPENBLAS
 	/* our pool runs the sgemm tiles; OpenBLAS threads would spin against it */
 	openblas_set_num_threads(1);
@@ -420,9 +425,10 @@ static const struct pb_option cb_options[] = {
 	{ .key = "gemm", .type = PB_OPT_ENUM, .offset = offsetof(struct cb_config, gemm),
 	  .def = "auto", .choices = "auto|native|openblas",
 	  .help = "prefill and encode (more than 4 tokens): native = packed register-blocked "
-		  "GEMM (AVX-512, AVX2+FMA or portable C by the CPU; every format dequantised "
-		  "into its panels); openblas = OpenBLAS sgemm on dequantised tiles; auto = native "
-		  "where it has SIMD kernels (AVX-512F or AVX2+FMA), openblas otherwise.  The "
+		  "GEMM (AVX-512, AVX2+FMA, NEON on arm64 or portable C by the CPU; every format "
+		  "dequantised into its panels); openblas = OpenBLAS sgemm on dequantised tiles; "
+		  "auto = native where its kernel is measured faster (AVX-512F or AVX2+FMA), "
+		  "openblas otherwise (arm64 included: NEON not yet timed on a board).  The "
 		  "manifest's kernel column says which ran.  Results never depend on threads" },
 	PB_OPTIONS_END,
 };

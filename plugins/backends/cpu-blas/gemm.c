@@ -2,8 +2,7 @@
  * of output rows: pack a K block of its rows into panels, run the
  * micro-kernel over every token block and panel; gemm.h says why the
  * results do not depend on the tiling) and its portable C kernels, which
- * run where neither AVX-512 nor AVX2 does (and on arm64: no NEON kernel
- * yet, so `gemm: auto` keeps OpenBLAS there). */
+ * run where neither AVX-512, AVX2 nor NEON does (and under `portable`). */
 #include <string.h>
 
 #include "gemm.h"

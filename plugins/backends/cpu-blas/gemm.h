@@ -1,6 +1,6 @@
 /* plugins/backends/cpu-blas/gemm.h — the native GEMM of prefill and
- * encode (gemm.c drives it; gemm-avx512.c, gemm-avx2.c and gemm.c hold
- * the kernels of each ISA): y[t][r] = Σ_k x[t][k]·W[r][k] for a tile of
+ * encode (gemm.c drives it; gemm-avx512.c, gemm-avx2.c, gemm-neon.c and
+ * gemm.c hold the kernels of each ISA): y[t][r] = Σ_k x[t][k]·W[r][k] for a tile of
  * output rows, W row-major (n_out × n_in, i.e. Bᵀ).
  *
  * A tile's rows are packed, one K block (CB_GEMM_KC) at a time, into
@@ -36,7 +36,7 @@ struct cb_gemm {
 	int mr, nr;                /* micro-tile: tokens × rows */
 	cb_gemm_pack_fn pack;
 	cb_gemm_micro_fn micro;
-	const char *isa;           /* "avx512", "avx2", "c" */
+	const char *isa;           /* "avx512", "avx2", "neon", "c" */
 };
 
 /* Row r's elements [k0, k0 + kc) as floats: a pointer into the weights
@@ -57,6 +57,7 @@ struct cb_gemm_w {
 void cb_gemm_portable(struct cb_gemm *g);          /* gemm.c */
 int cb_gemm_avx2(struct cb_gemm *g);               /* gemm-avx2.c: 0 when the CPU lacks AVX2+FMA */
 int cb_gemm_avx512(struct cb_gemm *g);             /* gemm-avx512.c: 0 when it lacks AVX-512F */
+int cb_gemm_neon(struct cb_gemm *g);               /* gemm-neon.c: 0 off aarch64 */
 
 /* Floats of scratch cb_gemm_tile needs for up to CB_GEMM_TILE rows. */
 size_t cb_gemm_scratch_floats(void);
