@@ -1,8 +1,9 @@
 /* bench/gemm.c — cpu-blas's native GEMM (plugins/backends/cpu-blas/gemm*.c,
  * compiled in) against OpenBLAS cblas_sgemm on the linear shapes of a
  * prefill, one thread, F32 weights: GFLOP/s of each ISA level the CPU
- * runs and of sgemm as cpu-blas calls it (per tile of rows), medians of
- * RUNS.  The measurement behind `gemm: auto` (cpu-blas.c).  A benchmark:
+ * runs (portable C, AVX2, AVX-512, NEON; "n/a" where it cannot) and of sgemm as cpu-blas calls it (per tile of rows), medians of
+ * RUNS.  The measurement behind `gemm: auto` (cpu-blas.c; on arm64 the
+ * NEON column has not been run on a board yet, so auto keeps OpenBLAS).  A benchmark:
  * prints, asserts nothing.
  *
  *     build/bench/gemm [TOKENS] [RUNS]        (128, 7)
@@ -39,12 +40,14 @@ int main(int argc, char **argv)
 	static const int64_t shapes[][2] = { { 768, 768 }, { 768, 2048 }, { 2048, 768 },
 					     { 768, 3072 }, { 3072, 768 }, { 768, 32000 } };
 	const int nt = argc > 1 ? atoi(argv[1]) : 128, runs = argc > 2 ? atoi(argv[2]) : 7;
-	struct cb_gemm lv[3];
-	int have[3];
+	enum { N_LV = 4 };   /* native levels; column N_LV is OpenBLAS */
+	struct cb_gemm lv[N_LV];
+	int have[N_LV];
 	cb_gemm_portable(&lv[0]);
 	have[0] = 1;
 	have[1] = cb_gemm_avx2(&lv[1]);
 	have[2] = cb_gemm_avx512(&lv[2]);
+	have[3] = cb_gemm_neon(&lv[3]);
 	if (nt < 1 || runs < 1 || runs > 64) {
 		fprintf(stderr, "usage: gemm [TOKENS] [RUNS 1..64]\n");
 		return 1;
@@ -54,7 +57,8 @@ int main(int argc, char **argv)
 	if (posix_memalign((void **)&scratch, 64, cb_gemm_scratch_floats() * sizeof(float)))
 		return 1;
 	printf("%d tokens, 1 thread, median of %d: GFLOP/s\n\n| n_in → n_out | portable C | AVX2 "
-	       "| AVX-512 | OpenBLAS sgemm | best native / OpenBLAS |\n|---|---|---|---|---|---|\n",
+	       "| AVX-512 | NEON | OpenBLAS sgemm | best native / OpenBLAS |\n"
+	       "|---|---|---|---|---|---|---|\n",
 	       nt, runs);
 	for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
 		const int64_t n_in = shapes[s][0], n_out = shapes[s][1];
@@ -71,17 +75,17 @@ int main(int argc, char **argv)
 		int64_t blas_rows = ((n_out + 11) / 12 + 7) / 8 * 8;
 		blas_rows = blas_rows < 32 ? 32 : blas_rows > 512 ? 512 : blas_rows;
 		const double flop = 2.0 * (double)nt * (double)n_in * (double)n_out;
-		double gf[4] = { 0 };
-		for (int l = 0; l < 4; l++) {
+		double gf[N_LV + 1] = { 0 };
+		for (int l = 0; l <= N_LV; l++) {
 			double t[64];
-			if (l < 3 && !have[l])
+			if (l < N_LV && !have[l])
 				continue;
 			for (int r = 0; r < runs; r++) {
 				const double t0 = pb_now_ms();
-				for (int64_t r0 = 0; r0 < n_out; r0 += l < 3 ? CB_GEMM_TILE : blas_rows) {
-					const int64_t tile = l < 3 ? CB_GEMM_TILE : blas_rows;
+				for (int64_t r0 = 0; r0 < n_out; r0 += l < N_LV ? CB_GEMM_TILE : blas_rows) {
+					const int64_t tile = l < N_LV ? CB_GEMM_TILE : blas_rows;
 					const int64_t nr = n_out - r0 < tile ? n_out - r0 : tile;
-					if (l < 3)
+					if (l < N_LV)
 						cb_gemm_tile(&lv[l], &gw, r0, nr, n_in, x, n_in, nt,
 							     y + r0, n_out, scratch);
 					else   /* cpu-blas's OpenBLAS path */
@@ -93,9 +97,15 @@ int main(int argc, char **argv)
 			}
 			gf[l] = flop / (bench_median(t, runs) * 1e6);
 		}
-		const double best = gf[2] > 0 ? gf[2] : gf[1] > 0 ? gf[1] : gf[0];
-		printf("| %lld → %lld | %.1f | %.1f | %.1f | %.1f | %.2f |\n", (long long)n_in,
-		       (long long)n_out, gf[0], gf[1], gf[2], gf[3], best / gf[3]);
+		/* the level cpu-blas runs: AVX-512, else AVX2, else NEON, else C */
+		const double best = have[2] ? gf[2] : have[1] ? gf[1] : have[3] ? gf[3] : gf[0];
+		printf("| %lld → %lld |", (long long)n_in, (long long)n_out);
+		for (int l = 0; l < N_LV; l++)
+			if (have[l])
+				printf(" %.1f |", gf[l]);
+			else
+				printf(" n/a |");
+		printf(" %.1f | %.2f |\n", gf[N_LV], best / gf[N_LV]);
 		free(w);
 		free(x);
 		free(y);

@@ -6,8 +6,9 @@
 #     OpenBLAS), linked into a plugin .so with no unresolved symbol, and
 #     exporting nothing but pb_plugin;
 #  2. neon-conformance.c + kernels-neon.c + kernels-scalar.c (+ the
-#     k-quants' kernels-kquant.c) cross-built statically and run under
-#     qemu-aarch64 (user mode).
+#     k-quants' kernels-kquant.c, and the native GEMM: gemm.c +
+#     gemm-neon.c) cross-built statically and run under qemu-aarch64
+#     (user mode).
 # Not through meson's native build: that one targets the build machine.
 # Exits 77 (skip) with the reason when the cross compiler or qemu is
 # missing (scripts/setup.sh installs both with PB_TEST_DEPS=1).
@@ -57,7 +58,8 @@ fi
 
 # 2. the NEON kernels against the portable ones, run under qemu
 if ! "$cc" "${flags[@]}" -static -o "$T/neon-conformance" "$src/tests/cpu-blas-neon/neon-conformance.c" \
-	"$plugin/kernels-neon.c" "$plugin/kernels-scalar.c" "$plugin/kernels-kquant.c" -lm; then
+	"$plugin/kernels-neon.c" "$plugin/kernels-scalar.c" "$plugin/kernels-kquant.c" \
+	"$plugin/gemm.c" "$plugin/gemm-neon.c" -lm; then
 	echo "FAIL: neon-conformance does not build"
 	exit 1
 fi

@@ -6,7 +6,11 @@
  * aarch64 cross compiler straight from the plugin sources and run under
  * qemu-aarch64, so x86 CI proves the arm64 path.  Each weight row ends on
  * a page followed by an inaccessible one (likewise the activations), so a
- * kernel that reads one byte past its row faults.  Not a Check suite:
+ * kernel that reads one byte past its row faults.  Then the native GEMM's
+ * NEON micro-kernel (gemm-neon.c, driven by gemm.c) on odd shapes, bit
+ * for bit against a fused multiply-add chain (check_gemm; the Check suite
+ * test-cpu-blas-gemm does the same where the cross build has libcheck for
+ * arm64).  Not a Check suite:
  * that would need libcheck for arm64; prints each failure, exits 1. */
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +20,7 @@
 #include <unistd.h>
 
 #include "cpu-blas.h"
+#include "gemm.h"
 
 static int failures, checks;
 
@@ -193,6 +198,97 @@ static void check_format(const cb_dot_fn *neon, const cb_deq_fn *ndeq, const cb_
 	}
 }
 
+struct wmat {
+	const float *w;
+	int64_t n_in;
+};
+
+static const float *gemm_row(const void *ctx, int64_t r, int64_t k0, int64_t kc, float *buf)
+{
+	const struct wmat *m = ctx;
+	(void)kc;
+	(void)buf;
+	return m->w + r * m->n_in + k0;
+}
+
+/* The NEON GEMM (gemm-neon.c through gemm.c's driver) on odd shapes: every
+ * output the exact bits of fmaf over k in order from zero (gemm.h's rule,
+ * what makes results independent of the tiling and of `threads`), within
+ * the double-precision bound, the y stride's padding untouched, and the
+ * same bits computed one row at a time.  The weights' last row and the
+ * last token's x row end on a guard page. */
+static void check_gemm(void)
+{
+	struct cb_gemm g;
+	if (cb_gemm_neon(&g) != 1 || strcmp(g.isa, "neon") || CB_GEMM_TILE % g.nr || g.nr > CB_GEMM_NR_MAX) {
+		FAIL("cb_gemm_neon declined or declared a tile the driver cannot run");
+		return;
+	}
+	float *scratch = NULL;
+	if (posix_memalign((void **)&scratch, 64, cb_gemm_scratch_floats() * sizeof *scratch)) {
+		perror("posix_memalign");
+		exit(2);
+	}
+	static const int toks[] = { 1, 4, 5, 6, 11 };
+	static const int64_t rows[] = { 1, 15, 17, CB_GEMM_TILE };
+	static const int64_t ins[] = { 1, 3, 4, 5, 255, 257, 520 };
+	for (size_t a = 0; a < sizeof toks / sizeof *toks; a++)
+		for (size_t b = 0; b < sizeof rows / sizeof *rows; b++)
+			for (size_t c = 0; c < sizeof ins / sizeof *ins; c++) {
+				const int nt = toks[a];
+				const int64_t nr = rows[b], n_in = ins[c], xs = n_in + 3, ys = nr + 2;
+				void *wb, *xb;
+				size_t wl, xl;
+				const size_t wn = (size_t)(nr * n_in), xn = (size_t)((nt - 1) * xs + n_in);
+				float *const w = (float *)guarded(wn * sizeof *w, &wb, &wl);
+				float *const x = (float *)guarded(xn * sizeof *x, &xb, &xl);
+				for (size_t i = 0; i < wn; i++)
+					w[i] = uniform();
+				for (size_t i = 0; i < xn; i++)
+					x[i] = uniform();
+				const struct wmat m = { w, n_in };
+				const struct cb_gemm_w gw = { gemm_row, &m, NULL, 0 };
+				float *y = malloc((size_t)(nt * ys) * sizeof *y), *y1 = malloc((size_t)(nt * ys) * sizeof *y1);
+				for (int64_t i = 0; i < nt * ys; i++)
+					y[i] = y1[i] = 12345.0f;
+				cb_gemm_tile(&g, &gw, 0, nr, n_in, x, xs, nt, y, ys, scratch);
+				for (int64_t r = 0; r < nr; r++)
+					cb_gemm_tile(&g, &gw, r, 1, n_in, x, xs, nt, y1 + r, ys, scratch);
+				for (int t = 0; t < nt; t++) {
+					for (int64_t r = 0; r < nr; r++) {
+						float chain = 0.0f;
+						double e = 0, abs_sum = 0;
+						for (int64_t k = 0; k < n_in; k++) {
+							const float xv = x[t * xs + k], wv = w[r * n_in + k];
+							chain = fmaf(xv, wv, chain);
+							e += (double)xv * wv;
+							abs_sum += fabs((double)xv * wv);
+						}
+						const float got = y[t * ys + r];
+						checks++;
+						if (memcmp(&got, &chain, sizeof got) ||
+						    fabs(got - e) > (double)(n_in + 2) * 0x1p-23 * abs_sum)
+							FAIL("gemm %d tokens × %lld rows × %lld: y[%d][%lld] = %a, fma chain %a, "
+							     "double %.9g", nt, (long long)nr, (long long)n_in, t, (long long)r,
+							     got, chain, e);
+						if (memcmp(&got, &y1[t * ys + r], sizeof got))
+							FAIL("gemm %d × %lld × %lld: y[%d][%lld] %a whole, %a a row at a time",
+							     nt, (long long)nr, (long long)n_in, t, (long long)r, got,
+							     y1[t * ys + r]);
+					}
+					for (int64_t r = nr; r < ys; r++)
+						if (y[t * ys + r] != 12345.0f)
+							FAIL("gemm %d × %lld × %lld: y[%d][%lld] past the tile written", nt,
+							     (long long)nr, (long long)n_in, t, (long long)r);
+				}
+				free(y1);
+				free(y);
+				munmap(xb, xl);
+				munmap(wb, wl);
+			}
+	free(scratch);
+}
+
 int main(void)
 {
 	cb_dot_fn neon[PB_DTYPE_COUNT] = { 0 }, scal[PB_DTYPE_COUNT] = { 0 };
@@ -223,6 +319,8 @@ int main(void)
 	static const int64_t kblock[] = { 256, 512, 4096 };
 	for (int f = PB_Q2_K; f <= PB_Q6_K; f++)
 		check_format(neon, ndeq, scal, sdeq, f, kblock, 3);
+
+	check_gemm();
 
 	printf("neon-conformance: %d checks, %d failures\n", checks, failures);
 	return failures ? 1 : 0;
