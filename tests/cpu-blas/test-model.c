@@ -9,7 +9,10 @@
  *                                super-blocks in Q2_K … Q6_K and q4_k_m;
  *                                tiny-llama3, tiny-qwen2, tiny-qwen3;
  *   test-cpu-blas-model real     stories260K and tinystories-656k from
- *                                ../shared (exit 77 without it). */
+ *                                ../shared (exit 77 without it);
+ *   test-cpu-blas-model gemm     only `gemm: native` against ref (F32,
+ *                                F16) and across threads: the arm64
+ *                                cross build's NEON GEMM under qemu. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +330,36 @@ START_TEST(threads_bit_identical)
 }
 END_TEST
 
+/* `gemm: native` against ref whatever `auto` picks on this CPU: on arm64
+ * auto keeps OpenBLAS, so without this the NEON GEMM (gemm-neon.c) would
+ * meet no model test; F32 and F16 (dequantised into its panels), then the
+ * same bits on 1 and 3 threads.  tiny-qwen2 (2 blocks, vocab 320, an FFN
+ * input of two K blocks) keeps it short enough to run under qemu. */
+START_TEST(synth_native_gemm)
+{
+	static const enum pb_dtype ds[] = { PB_F32, PB_F16 };
+	for (size_t d = 0; d < sizeof ds / sizeof *ds; d++) {
+		struct pb_model *m = NULL;
+		char err[512];
+		ck_assert_msg(pb_model_synth("tiny-qwen2", 5, &m, err, sizeof err) == 0, "%s", err);
+		if (ds[d] != PB_F32)
+			ck_assert_msg(pb_model_convert(m, ds[d], err, sizeof err) == 0, "%s", err);
+		struct cb_config cfg = { .threads = 2, .sparse_threshold = 0.35, .check_nan = 1,
+					 .gemm = 1 };
+		compare(m, 2e-5, &cfg, "native-gemm-");
+		cfg.threads = 1;
+		float *l1 = logits_of(m, &cfg);
+		cfg.threads = 3;
+		float *l3 = logits_of(m, &cfg);
+		ck_assert_msg(!memcmp(l1, l3, (size_t)(3 * m->hp.vocab) * sizeof *l1),
+			      "%s native gemm: logits differ between 1 and 3 threads", pb_dtype_name(ds[d]));
+		free(l1);
+		free(l3);
+		pb_model_free(m);
+	}
+}
+END_TEST
+
 /* The Llama-family members with their own ops: llama3's rope_freqs
  * (interleaved RoPE), qwen2's bias adds, qwen3's per-head q/k norms
  * (rotate-half RoPE, head_dim 32), Gemma's scaled embedding, post-norms,
@@ -390,6 +423,9 @@ END_TEST
 int main(int argc, char **argv)
 {
 	const int real = argc > 1 && !strcmp(argv[1], "real");
+	/* `gemm`: synth_native_gemm alone, for emulated runs (the arm64 cross
+	 * build under qemu, where the whole suite outlasts any timeout) */
+	const int gemm_only = argc > 1 && !strcmp(argv[1], "gemm");
 	Suite *s = suite_create("cpu-blas-model");
 	TCase *tc = tcase_create("model");
 	tcase_set_timeout(tc, 120);
@@ -403,6 +439,8 @@ int main(int argc, char **argv)
 			return 77;
 		}
 		tcase_add_test(tc, real_models);
+	} else if (gemm_only) {
+		tcase_add_test(tc, synth_native_gemm);
 	} else {
 		tcase_add_test(tc, synth_f32);
 		tcase_add_test(tc, synth_quantized);
@@ -410,6 +448,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, synth_int8);
 		tcase_add_test(tc, synth_kquants);
 		tcase_add_test(tc, synth_decoders);
+		tcase_add_test(tc, synth_native_gemm);
 		tcase_add_test(tc, threads_bit_identical);
 	}
 	suite_add_tcase(s, tc);
