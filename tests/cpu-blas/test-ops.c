@@ -388,8 +388,8 @@ START_TEST(rope_kv_store)
 }
 END_TEST
 
-static void attn_case(struct fix *f, int nh, int nkv, int hd, int nt, int pos0, int n_kv, int causal,
-		      int bias)
+static void attn_case_wc(struct fix *f, int nh, int nkv, int hd, int nt, int pos0, int n_kv,
+			 int causal, int bias, int window, float softcap)
 {
 	struct pb_op op = {
 		.type = PB_OP_ATTENTION, .n_tokens = nt,
@@ -398,12 +398,19 @@ static void attn_case(struct fix *f, int nh, int nkv, int hd, int nt, int pos0, 
 			 { .buf = 2, .stride = nkv * hd } },
 		.p.attention = { .n_heads = nh, .n_kv_heads = nkv, .head_dim = hd, .pos0 = pos0,
 				 .n_kv = n_kv, .causal = causal, .scale = 1.0f / sqrtf((float)hd),
+				 .window = window, .softcap = softcap,
 				 .bias = { .buf = bias ? 4 : -1, .off = 2, .stride = n_kv + 1 } },
 	};
 	const int64_t sizes[5] = { (int64_t)nt * nh * hd, 5 + (int64_t)n_kv * (nkv * hd + 3),
 				   (int64_t)n_kv * nkv * hd, 1 + (int64_t)nt * (nh * hd + 2),
 				   2 + (int64_t)nh * nt * (n_kv + 1) };
 	run(f, &op, NULL, sizes, bias ? 5 : 4, 1e-5);
+}
+
+static void attn_case(struct fix *f, int nh, int nkv, int hd, int nt, int pos0, int n_kv, int causal,
+		      int bias)
+{
+	attn_case_wc(f, nh, nkv, hd, nt, pos0, n_kv, causal, bias, 0, 0.0f);
 }
 
 START_TEST(attention)
@@ -419,6 +426,29 @@ START_TEST(attention)
 		attn_case(&f, 3, 3, 7, 2, 40, 300, 1, bias);     /* causal limit past n_kv */
 	}
 	fix_close(&f);
+}
+END_TEST
+
+/* the chunked softmax (kernels-attn.c, CB_ACHUNK = 128 positions from the
+ * first visible key) against ref across chunk boundaries: long caches,
+ * sliding windows that start mid-chunk, soft caps, T5's non-causal rows
+ * with a bias; the SIMD kernels and, one thread, the portable ones */
+START_TEST(attention_chunks)
+{
+	struct cb_config portable = { .threads = 1, .sparse_threshold = 0.35, .check_nan = 1,
+				      .portable = 1 };
+	for (int pass = 0; pass < 2; pass++) {
+		struct fix f;
+		fix_open(&f, pass ? &portable : NULL);
+		for (int bias = 0; bias < 2; bias++) {
+			attn_case_wc(&f, 4, 2, 64, 1, 599, 600, 1, bias, 0, 0.0f);      /* decode, 5 chunks */
+			attn_case_wc(&f, 4, 1, 80, 3, 255, 258, 1, bias, 0, 30.0f);     /* softcap */
+			attn_case_wc(&f, 2, 2, 128, 2, 400, 402, 1, bias, 200, 0.0f);   /* window */
+			attn_case_wc(&f, 2, 1, 3, 5, 300, 305, 1, bias, 129, 50.0f);
+			attn_case_wc(&f, 2, 2, 64, 130, 0, 130, 0, bias, 0, 0.0f);      /* encoder */
+		}
+		fix_close(&f);
+	}
 }
 END_TEST
 
@@ -528,6 +558,7 @@ int main(void)
 	tcase_add_test(tc, embed_rmsnorm);
 	tcase_add_test(tc, rope_kv_store);
 	tcase_add_test(tc, attention);
+	tcase_add_test(tc, attention_chunks);
 	tcase_add_test(tc, elementwise);
 	tcase_add_test(tc, bad_operands);
 	suite_add_tcase(s, tc);

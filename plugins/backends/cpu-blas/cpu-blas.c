@@ -319,6 +319,10 @@ static int cb_init(const struct pb_host *h, const void *config, void **state)
 		cb_kernels_avx2_ext(&s->k);
 	if (!s->cfg.portable && !s->avx2 && cb_kernels_neon(s->dot, s->deq))
 		s->k.isa = "neon";   /* aarch64: ASIMD is baseline */
+	/* attention (kernels-attn.c): the widest SIMD the CPU runs */
+	cb_attn_kernels(&s->k, CB_ATTN_PORTABLE);
+	if (!s->cfg.portable && !cb_attn_kernels(&s->k, CB_ATTN_AVX512))
+		cb_attn_kernels(&s->k, CB_ATTN_AVX2);
 	/* Prefill: the native GEMM at the best ISA the CPU runs (portable C
 	 * under `portable`).  `auto` takes it where its kernel has been
 	 * measured to beat OpenBLAS (AVX-512F, AVX2+FMA) and OpenBLAS
@@ -351,8 +355,9 @@ static int cb_init(const struct pb_host *h, const void *config, void **state)
 		free(s);
 		return rc;
 	}
-	CB_LOG(s, PB_LOG_DEBUG, "%d threads, %s kernels, prefill on %s%s", s->n_threads, s->k.isa,
-	       s->gemm_native ? "native-gemm-" : "OpenBLAS sgemm", s->gemm_native ? s->gemm.isa : "");
+	CB_LOG(s, PB_LOG_DEBUG, "%d threads, %s kernels, %s attention, prefill on %s%s", s->n_threads,
+	       s->k.isa, s->k.attn_isa, s->gemm_native ? "native-gemm-" : "OpenBLAS sgemm",
+	       s->gemm_native ? s->gemm.isa : "");
 	*state = s;
 	return 0;
 }

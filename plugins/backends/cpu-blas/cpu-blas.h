@@ -126,10 +126,20 @@ struct cb_kernels {
 	/* the k-quants' activations: n/256 blocks (struct cb_xq) */
 	void (*quant_k)(const float *x, int64_t n, int8_t *q, float *d, int16_t *bsum);
 	cb_nm24_fn nm24;
-	/* attention over one cache row of n floats (f16: n halves) */
-	float (*kdot)(const float *q, const void *k, int64_t n, int f16);
-	void (*vaxpy)(float *acc, float corr, float e, const void *v, int64_t n, int f16);
+	/* attention over one chunk of n ≤ CB_ACHUNK cache rows (kernels-attn.c
+	 * says how cb_attn_row uses them); rows of hd floats (f16: halves)
+	 * ks / vs elements apart:
+	 *  - kscores: s[p] = scale·(q·k_p) + (bias ? bias[p] : 0); returns max s;
+	 *  - kexp: s[p] = exp(s[p] − m) (s[p] ≤ m); returns Σ s[p];
+	 *  - vaccum: acc = corr·acc + Σ_p e[p]·v_p; corr 0 ignores acc's old
+	 *    values (the first chunk: acc is not initialised) */
+	float (*kscores)(const float *q, const void *k, int64_t ks, int64_t n, int64_t hd, int f16,
+			 float scale, const float *bias, float *s);
+	float (*kexp)(float *s, int64_t n, float m);
+	void (*vaccum)(float *acc, float corr, const float *e, const void *v, int64_t vs, int64_t n,
+		       int64_t hd, int f16);
 	const char *isa;           /* "portable", "avx2", "avx512vnni", "neon" */
+	const char *attn_isa;      /* the attention kernels': "portable", "avx2", "avx512" */
 };
 
 /* What kernels-avx2-kquant.c installs (tests pick a level below the
@@ -210,6 +220,28 @@ void cb_kquant_scalar(cb_dot_fn *dot, cb_deq_fn *deq);
 void cb_kquant_scalar_ext(struct cb_kernels *k);
 int cb_kquant_avx2(cb_dot_fn *dot, cb_deq_fn *deq);
 int cb_kquant_avx2_ext(struct cb_kernels *k, enum cb_simd level);
+
+/* kernels-attn.c: one (query row, head) of the fused attention, over
+ * cache positions first..first+n−1 in chunks of CB_ACHUNK counted from
+ * `first`, and the kernels it runs, installed at `level` (0 when the CPU
+ * lacks it; kernels-avx2-attn.c has the SIMD ones). */
+#define CB_ACHUNK 128
+enum cb_attn_level { CB_ATTN_PORTABLE, CB_ATTN_AVX2, CB_ATTN_AVX512 };
+struct cb_attn_row {
+	const float *q;            /* hd floats */
+	const void *k, *v;         /* position `first`'s rows of this head (F32, or F16 when f16) */
+	int64_t ks, vs;            /* elements from one position's row to the next */
+	const float *bias;         /* NULL, or the bias of positions first.. */
+	int64_t n, hd;             /* positions (0: no key in sight, y = 0), head_dim */
+	float scale;
+	double softcap;            /* > 0: scores become softcap·tanh(s / softcap) */
+	int f16;
+	float *y;                  /* hd floats */
+};
+void cb_attn_row(const struct cb_kernels *k, const struct cb_attn_row *r, float *acc);
+int cb_attn_kernels(struct cb_kernels *k, enum cb_attn_level level);
+int cb_attn_avx2(struct cb_kernels *k);     /* kernels-avx2-attn.c */
+int cb_attn_avx512(struct cb_kernels *k);
 
 /* ops.c */
 float *cb_at(struct cb_state *s, const struct pb_act *a, int64_t rows, int64_t width,

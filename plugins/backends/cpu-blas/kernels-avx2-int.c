@@ -177,48 +177,12 @@ __attribute__((target(T_AVX2))) static void nm24_avx2(const float *v, const uint
 	}
 }
 
-/* Attention rows, 8 lanes at a time; F16 caches widened with vcvtph2ps. */
-INLINE __attribute__((target(T_AVX2))) __m256 kv8(const void *p, int64_t i, int f16)
-{
-	return f16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)
-						     ((const uint16_t *)p + i)))
-		   : _mm256_loadu_ps((const float *)p + i);
-}
-
-__attribute__((target(T_AVX2))) static float kdot_avx2(const float *q, const void *k, int64_t n,
-							int f16)
-{
-	__m256 a = _mm256_setzero_ps();
-	int64_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), kv8(k, i, f16), a);
-	float d = hsum8(a);
-	for (; i < n; i++)
-		d += q[i] * (f16 ? _cvtsh_ss(((const uint16_t *)k)[i]) : ((const float *)k)[i]);
-	return d;
-}
-
-__attribute__((target(T_AVX2))) static void vaxpy_avx2(float *acc, float corr, float e,
-							const void *v, int64_t n, int f16)
-{
-	const __m256 c = _mm256_set1_ps(corr), ev = _mm256_set1_ps(e);
-	int64_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(acc + i, _mm256_fmadd_ps(ev, kv8(v, i, f16),
-							  _mm256_mul_ps(c, _mm256_loadu_ps(acc + i))));
-	for (; i < n; i++)
-		acc[i] = acc[i] * corr +
-			 e * (f16 ? _cvtsh_ss(((const uint16_t *)v)[i]) : ((const float *)v)[i]);
-}
-
 int cb_kernels_avx2_ext(struct cb_kernels *k)
 {
 	__builtin_cpu_init();
 	if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
 		return 0;
 	k->nm24 = nm24_avx2;
-	k->kdot = kdot_avx2;
-	k->vaxpy = vaxpy_avx2;
 	if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")) {
 		k->qdot[PB_Q8_0] = qdot_q8_vnni;
 		k->qdot[PB_Q4_0] = qdot_q4_vnni;

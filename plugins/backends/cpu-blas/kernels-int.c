@@ -96,33 +96,8 @@ static void nm24_dot(const float *v, const uint8_t *ix, int64_t n, const float *
 	}
 }
 
-/* Attention: q·k for one cache row, and acc = corr·acc + e·v. */
-static float kdot(const float *q, const void *k, int64_t n, int f16)
-{
-	float d = 0;
-	if (f16)
-		for (int64_t i = 0; i < n; i++)
-			d += q[i] * pb_fp16_to_fp32(((const uint16_t *)k)[i]);
-	else
-		for (int64_t i = 0; i < n; i++)
-			d += q[i] * ((const float *)k)[i];
-	return d;
-}
-
-static void vaxpy(float *acc, float corr, float e, const void *v, int64_t n, int f16)
-{
-	if (f16)
-		for (int64_t i = 0; i < n; i++)
-			acc[i] = acc[i] * corr + e * pb_fp16_to_fp32(((const uint16_t *)v)[i]);
-	else
-		for (int64_t i = 0; i < n; i++)
-			acc[i] = acc[i] * corr + e * ((const float *)v)[i];
-}
-
 void cb_kernels_scalar_ext(struct cb_kernels *k)
 {
-	k->kdot = kdot;
-	k->vaxpy = vaxpy;
 	k->qdot[PB_Q8_0] = qdot_q8_0;
 	k->qdot[PB_Q4_0] = qdot_q4_0;
 	k->nm24 = nm24_dot;

@@ -227,9 +227,10 @@ struct attn_job {
 	float **scratch;
 };
 
-/* One (query row, head): a single pass over the keys it sees (ref's
- * first..last) with an online softmax (running max m and sum l, the
- * output rescaled when m grows), so scores are never stored. */
+/* One (query row, head): the keys it sees (ref's first..last) through
+ * cb_attn_row's chunked softmax (kernels-attn.c), the accumulator in the
+ * thread's scratch.  A task owns its row's whole reduction, so the
+ * result does not depend on the thread count. */
 static void attn_task(void *ctx, int64_t task, int tid)
 {
 	const struct attn_job *j = ctx;
@@ -242,36 +243,19 @@ static void attn_task(void *ctx, int64_t task, int tid)
 		last = j->n_kv - 1;
 	if (first < 0)
 		first = 0;
-	const float *qr = j->q + t * op->src[0].stride + h * hd;
-	const float *br = j->bias ? j->bias + (h * op->n_tokens + t) *
-		op->p.attention.bias.stride : NULL;
-	const float scale = op->p.attention.scale;
-	const double softcap = op->p.attention.softcap;
-	float *acc = j->scratch[tid];
-	float *yr = j->y + t * op->dst.stride + h * hd;
 	const size_t es = j->f16 ? 2 : 4;
-	double m = -INFINITY, l = 0;
-	for (int64_t i = 0; i < hd; i++)
-		acc[i] = 0;
-	for (int64_t p = first; p <= last; p++) {
-		const uint8_t *kr = (const uint8_t *)j->k + (size_t)(p * op->src[1].stride + kh * hd) * es;
-		const uint8_t *vr = (const uint8_t *)j->v + (size_t)(p * op->src[2].stride + kh * hd) * es;
-		const float d = j->kn->kdot(qr, kr, hd, j->f16);
-		double sc = (double)d * scale + (br ? br[p] : 0.0);
-		if (softcap > 0)
-			sc = softcap * tanh(sc / softcap);
-		float corr = 1.0f;
-		if (sc > m) {
-			corr = (float)exp(m - sc);   /* exp(-inf) = 0 on the first key */
-			l *= corr;
-			m = sc;
-		}
-		const float e = (float)exp(sc - m);
-		l += e;
-		j->kn->vaxpy(acc, corr, e, vr, hd, j->f16);
-	}
-	for (int64_t i = 0; i < hd; i++)
-		yr[i] = first <= last ? (float)(acc[i] / l) : 0.0f;   /* no key in sight: 0 */
+	const int64_t n = first <= last ? last - first + 1 : 0;
+	const struct cb_attn_row r = {
+		.q = j->q + t * op->src[0].stride + h * hd,
+		.k = (const uint8_t *)j->k + (size_t)(first * op->src[1].stride + kh * hd) * es,
+		.v = (const uint8_t *)j->v + (size_t)(first * op->src[2].stride + kh * hd) * es,
+		.ks = op->src[1].stride, .vs = op->src[2].stride,
+		.bias = j->bias ? j->bias + (h * op->n_tokens + t) * op->p.attention.bias.stride + first
+				: NULL,
+		.n = n, .hd = hd, .scale = op->p.attention.scale, .softcap = op->p.attention.softcap,
+		.f16 = j->f16, .y = j->y + t * op->dst.stride + h * hd,
+	};
+	cb_attn_row(j->kn, &r, j->scratch[tid]);
 }
 
 int cb_op_attention(struct cb_state *s, const struct pb_op *op)
