@@ -66,7 +66,8 @@ int main(int argc, char **argv)
 		for (int64_t i = 0; i < nt * n_in; i++)
 			x[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
 		const struct wmat m = { w, n_in };
-	const struct cb_gemm_w gw = { row_of, &m, (const uint8_t *)w, (size_t)n_in * sizeof *w };
+	const struct cb_gemm_w gw = { row_of, &m, (const uint8_t *)w, (size_t)n_in * sizeof *w,
+					      CB_GEMM_ROWS };
 		/* linear.c's prefill_rows for F32: about 12 tiles, 32 … 512 rows */
 		int64_t blas_rows = ((n_out + 11) / 12 + 7) / 8 * 8;
 		blas_rows = blas_rows < 32 ? 32 : blas_rows > 512 ? 512 : blas_rows;
