@@ -19,7 +19,13 @@
  *    computed one row at a time (other panel edges) and one token at a
  *    time (other micro-tiles) — what lets the plugin promise results
  *    independent of `threads` (gemm.h);
- *  - outputs beyond the tile (the y stride's padding) untouched.
+ *  - outputs beyond the tile (the y stride's padding) untouched;
+ *  - the direct packs of stored F16, BF16, Q8_0 and Q4_0 rows (qpack) give
+ *    the panel, bit for bit, that packing the rows dequantised one by one
+ *    gives (random bytes: subnormal halves and scales, every int8 and
+ *    nibble; ragged F16/BF16 tails, partial panels), and a tile packed
+ *    that way the same outputs, bit for bit, as through the row path on
+ *    odd shapes with several and partial K blocks.
  * A level the CPU lacks is skipped with a note on stderr. */
 #include <math.h>
 #include <stdio.h>
@@ -29,6 +35,7 @@
 #include <check.h>
 
 #include "gemm.h"
+#include "prunebench/tensor.h"
 
 #define N_LEVELS 4
 static const char *const level_name[N_LEVELS] = { "portable", "avx2", "avx512", "neon" };
@@ -101,7 +108,8 @@ static void one_shape(int l, int nt, int64_t n_rows, int64_t n_in, float *scratc
 	for (int64_t i = 0; i < nt * xs; i++)
 		x[i] = frand();
 	const struct wmat m = { w, n_in };
-	const struct cb_gemm_w gw = { row_of, &m, (const uint8_t *)w, (size_t)n_in * sizeof *w };
+	const struct cb_gemm_w gw = { row_of, &m, (const uint8_t *)w, (size_t)n_in * sizeof *w,
+					      CB_GEMM_ROWS };
 	float *y = run_tile(g, &gw, n_in, n_rows, x, xs, nt, ys, scratch);
 	for (int t = 0; t < nt; t++) {
 		for (int64_t r = 0; r < n_rows; r++) {
@@ -168,6 +176,196 @@ START_TEST(odd_shapes)
 }
 END_TEST
 
+/* ---- the direct packs of stored formats ----------------------------- */
+
+static const char *const fmt_name[CB_GEMM_FMTS] = { "rows", "F16", "BF16", "Q8_0", "Q4_0" };
+
+static size_t fmt_row_bytes(enum cb_gemm_fmt f, int64_t n)
+{
+	return f == CB_GEMM_Q8_0 ? (size_t)(n / 32) * 34 : f == CB_GEMM_Q4_0 ? (size_t)(n / 32) * 18
+									       : (size_t)n * 2;
+}
+
+static uint16_t rand_bits(void)
+{
+	rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint16_t)(rng >> 48);
+}
+
+/* a finite half, a quarter of them subnormal or zero */
+static uint16_t rand_half(void)
+{
+	const uint16_t h = rand_bits();
+	if ((h & 3) == 0)
+		return h & 0x83ff;
+	return ((h >> 10) & 0x1f) == 0x1f ? (uint16_t)(h & 0xbfff) : h;
+}
+
+/* n elements of a row in format f, random */
+static void fill_row(enum cb_gemm_fmt f, uint8_t *p, int64_t n)
+{
+	const size_t bytes = fmt_row_bytes(f, n);
+	for (size_t i = 0; i < bytes; i++)
+		p[i] = (uint8_t)rand_bits();
+	if (f == CB_GEMM_F16 || f == CB_GEMM_BF16)
+		for (int64_t i = 0; i < n; i++) {
+			uint16_t h = f == CB_GEMM_F16 ? rand_half() : rand_bits();
+			if (f == CB_GEMM_BF16 && ((h >> 7) & 0xff) == 0xff)
+				h &= 0xbfff;   /* finite */
+			memcpy(p + 2 * i, &h, 2);
+		}
+	else
+		for (int64_t b = 0; b < n / 32; b++) {
+			const uint16_t d = rand_half();
+			memcpy(p + (size_t)b * (f == CB_GEMM_Q8_0 ? 34 : 18), &d, 2);
+		}
+}
+
+/* the reference: kernels-scalar.c's row dequantisers, element by element */
+static void deq_ref(enum cb_gemm_fmt f, const uint8_t *p, int64_t n, float *y)
+{
+	uint16_t h;
+	for (int64_t i = 0; i < n; i++) {
+		if (f == CB_GEMM_F16 || f == CB_GEMM_BF16) {
+			memcpy(&h, p + 2 * i, 2);
+			y[i] = f == CB_GEMM_F16 ? pb_fp16_to_fp32(h) : pb_bf16_to_fp32(h);
+			continue;
+		}
+		const uint8_t *blk = p + (size_t)(i / 32) * (f == CB_GEMM_Q8_0 ? 34 : 18);
+		memcpy(&h, blk, 2);
+		const float d = pb_fp16_to_fp32(h);
+		const int j = (int)(i % 32);
+		y[i] = f == CB_GEMM_Q8_0 ? d * (float)(int8_t)blk[2 + j]
+					 : d * (float)((j < 16 ? blk[2 + j] & 0x0f : blk[2 + j - 16] >> 4) - 8);
+	}
+}
+
+START_TEST(qpack_panels)
+{
+	static const int64_t kcs[] = { 1, 3, 17, 32, 96, 250, 256 };
+	float *rowbuf = malloc((size_t)CB_GEMM_NR_MAX * CB_GEMM_KC * sizeof *rowbuf);
+	float *want = aligned_alloc(64, (size_t)CB_GEMM_NR_MAX * CB_GEMM_KC * sizeof *want);
+	float *got = aligned_alloc(64, (size_t)CB_GEMM_NR_MAX * CB_GEMM_KC * sizeof *got);
+	uint8_t *bytes = malloc((size_t)CB_GEMM_NR_MAX * CB_GEMM_KC * 2);
+	int n_tested = 0;
+	for (int l = 0; l < N_LEVELS; l++) {
+		if (!have[l])
+			continue;
+		const struct cb_gemm *g = &lv[l];
+		for (int f = CB_GEMM_F16; f < CB_GEMM_FMTS; f++) {
+			if (!g->qpack[f])
+				continue;
+			for (size_t a = 0; a < sizeof kcs / sizeof *kcs; a++) {
+				const int64_t kc = kcs[a];
+				const int quant = f == CB_GEMM_Q8_0 || f == CB_GEMM_Q4_0;
+				if (quant && kc % 32)
+					continue;
+				const size_t rb = fmt_row_bytes(f, kc);
+				/* a full panel, then one with only its first rows */
+				for (int used = g->nr; used >= 1; used = used == g->nr ? g->nr / 2 + 1 : 0) {
+					const uint8_t *rows[CB_GEMM_NR_MAX];
+					const float *frows[CB_GEMM_NR_MAX];
+					for (int j = 0; j < g->nr; j++) {
+						rows[j] = j < used ? bytes + (size_t)j * rb : NULL;
+						frows[j] = j < used ? rowbuf + j * CB_GEMM_KC : NULL;
+						if (j < used) {
+							fill_row(f, bytes + (size_t)j * rb, kc);
+							deq_ref(f, rows[j], kc, rowbuf + j * CB_GEMM_KC);
+						}
+					}
+					memset(want, 0x5a, (size_t)g->nr * CB_GEMM_KC * sizeof *want);
+					memset(got, 0x5a, (size_t)g->nr * CB_GEMM_KC * sizeof *got);
+					g->pack(frows, kc, want);
+					g->qpack[f](rows, kc, got);
+					for (int64_t i = 0; i < g->nr * CB_GEMM_KC; i++)
+						ck_assert_msg(!memcmp(&want[i], &got[i], sizeof *got),
+							      "%s %s: kc %lld, %d rows: panel[%lld] (k %lld, row %lld) "
+							      "is %a packed directly, %a through the rows",
+							      level_name[l], fmt_name[f], (long long)kc, used,
+							      (long long)i, (long long)(i / g->nr),
+							      (long long)(i % g->nr), got[i], want[i]);
+					n_tested++;
+				}
+			}
+		}
+	}
+	ck_assert_int_gt(n_tested, 0);
+	free(bytes);
+	free(got);
+	free(want);
+	free(rowbuf);
+}
+END_TEST
+
+struct stored {
+	const uint8_t *bytes;
+	enum cb_gemm_fmt fmt;
+	size_t row_bytes;
+};
+
+/* linear.c's gemm_row: the stored row segment dequantised */
+static const float *stored_row(const void *ctx, int64_t r, int64_t k0, int64_t kc, float *buf)
+{
+	const struct stored *m = ctx;
+	const int64_t n_in = (int64_t)(m->fmt == CB_GEMM_F16 || m->fmt == CB_GEMM_BF16
+					       ? m->row_bytes / 2
+					       : m->row_bytes / (m->fmt == CB_GEMM_Q8_0 ? 34 : 18) * 32);
+	deq_ref(m->fmt, m->bytes + (size_t)r * m->row_bytes + (size_t)k0 * m->row_bytes / (size_t)n_in,
+		kc, buf);
+	return buf;
+}
+
+/* A tile from stored rows: packed directly (fmt set) and through the
+ * rows (fmt CB_GEMM_ROWS), bit-identical outputs */
+START_TEST(qpack_tiles)
+{
+	static const int toks[] = { 1, 7, 13, 130 };
+	static const int64_t rows[] = { 1, 17, 33, CB_GEMM_TILE };
+	static const int64_t ins[] = { 3, 32, 96, 288, 600, 800 };
+	float *scratch = scratch_new();
+	for (int l = 0; l < N_LEVELS; l++) {
+		if (!have[l])
+			continue;
+		const struct cb_gemm *g = &lv[l];
+		for (int f = CB_GEMM_F16; f < CB_GEMM_FMTS; f++) {
+			if (!g->qpack[f])
+				continue;
+			for (size_t c = 0; c < sizeof ins / sizeof *ins; c++) {
+				const int64_t n_in = ins[c];
+				if ((f == CB_GEMM_Q8_0 || f == CB_GEMM_Q4_0) && n_in % 32)
+					continue;
+				const size_t rb = fmt_row_bytes(f, n_in);
+				uint8_t *w = malloc(rb * CB_GEMM_TILE);
+				for (int64_t r = 0; r < CB_GEMM_TILE; r++)
+					fill_row(f, w + (size_t)r * rb, n_in);
+				const struct stored m = { w, f, rb };
+				const struct cb_gemm_w direct = { stored_row, &m, w, rb, (enum cb_gemm_fmt)f };
+				const struct cb_gemm_w via = { stored_row, &m, w, rb, CB_GEMM_ROWS };
+				for (size_t a = 0; a < sizeof toks / sizeof *toks; a++)
+					for (size_t b = 0; b < sizeof rows / sizeof *rows; b++) {
+						const int nt = toks[a];
+						const int64_t xs = n_in + 1, ys = rows[b] + 2;
+						float *x = malloc((size_t)(nt * xs) * sizeof *x);
+						for (int64_t i = 0; i < nt * xs; i++)
+							x[i] = frand();
+						float *y0 = run_tile(g, &via, n_in, rows[b], x, xs, nt, ys, scratch);
+						float *y1 = run_tile(g, &direct, n_in, rows[b], x, xs, nt, ys, scratch);
+						ck_assert_msg(!memcmp(y0, y1, (size_t)(nt * ys) * sizeof *y0),
+							      "%s %s: %d tokens × %lld rows × %lld: outputs differ "
+							      "packed directly and through the rows", level_name[l],
+							      fmt_name[f], nt, (long long)rows[b], (long long)n_in);
+						free(y1);
+						free(y0);
+						free(x);
+					}
+				free(w);
+			}
+		}
+	}
+	free(scratch);
+}
+END_TEST
+
 /* the levels' micro-tiles fit the driver's limits */
 START_TEST(shapes_declared)
 {
@@ -190,6 +388,8 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, shapes_declared);
 	tcase_add_test(tc, odd_shapes);
+	tcase_add_test(tc, qpack_panels);
+	tcase_add_test(tc, qpack_tiles);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

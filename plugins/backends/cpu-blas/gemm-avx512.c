@@ -5,7 +5,10 @@
  * (Zen 4/5 and Intel cores have 32 zmm registers; 12 × 2 leaves room for
  * the weights without spilling).  Packing transposes 16 × 16 blocks in
  * registers: a scalar transpose would cost about a fifth of the multiply
- * at 128 tokens. */
+ * at 128 tokens.  F16/BF16/Q8_0/Q4_0 rows are converted to floats in
+ * registers on the way into that transpose (qpack). */
+#include <string.h>
+
 #include "gemm.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -70,6 +73,85 @@ TGT static void pack_avx512(const float *const *rows, int64_t kc, float *panel)
 	}
 }
 
+/* 16 elements [k, k + n) of a K block, unscaled: row points at the
+ * block's first element (Q8_0/Q4_0: its first 32-block; n is 16 there) */
+INLINE __m512 load16(const enum cb_gemm_fmt fmt, const uint8_t *row, int64_t k, int n)
+{
+	if (fmt == CB_GEMM_Q8_0) {
+		const __m128i q = _mm_loadu_si128((const __m128i *)(row + (k / 32) * 34 + 2 + (k & 16)));
+		return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q));
+	}
+	if (fmt == CB_GEMM_Q4_0) {
+		const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(row + (k / 32) * 18 + 2)));
+		const __m512i q = k & 16 ? _mm512_srli_epi32(b, 4) : _mm512_and_si512(b, _mm512_set1_epi32(0x0f));
+		return _mm512_cvtepi32_ps(_mm512_sub_epi32(q, _mm512_set1_epi32(8)));
+	}
+	__m256i h;
+	if (n == 16) {
+		h = _mm256_loadu_si256((const __m256i *)(row + 2 * k));
+	} else {   /* the row's last, ragged 16 */
+		uint16_t tmp[16] = { 0 };
+		memcpy(tmp, row + 2 * k, (size_t)n * 2);
+		h = _mm256_loadu_si256((const __m256i *)tmp);
+	}
+	if (fmt == CB_GEMM_F16)
+		return _mm512_cvtph_ps(h);
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));   /* BF16 */
+}
+
+/* the 16 rows' scales of the 32-block at byte offset off (NULL rows 0) */
+INLINE __m512 scales16(const uint8_t *const *rr, size_t off)
+{
+	uint16_t d[16];
+#pragma GCC unroll 16
+	for (int j = 0; j < 16; j++) {
+		d[j] = 0;
+		if (rr[j])
+			memcpy(&d[j], rr[j] + off, 2);
+	}
+	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d));
+}
+
+/* A K block of 32 rows from their stored bytes: 16 rows × 16 k
+ * converted, transposed, then (Q8_0/Q4_0) multiplied by the rows' scales
+ * lane by lane — d·q, the product the row dequantisers form, exact */
+INLINE void qpack_body(const enum cb_gemm_fmt fmt, const uint8_t *const *rows, int64_t kc,
+		       float *panel)
+{
+	const int quant = fmt == CB_GEMM_Q8_0 || fmt == CB_GEMM_Q4_0;
+	for (int64_t k = 0; k < kc; k += 16) {
+		const int n = kc - k < 16 ? (int)(kc - k) : 16;
+		for (int h = 0; h < 2; h++) {
+			const uint8_t *const *rr = rows + 16 * h;
+			__m512 r[16];
+#pragma GCC unroll 16
+			for (int j = 0; j < 16; j++)
+				r[j] = rr[j] ? load16(fmt, rr[j], k, n) : _mm512_setzero_ps();
+			transpose16(r);
+			if (quant) {
+				const __m512 d = scales16(rr, (size_t)(k / 32) * (fmt == CB_GEMM_Q8_0 ? 34 : 18));
+#pragma GCC unroll 16
+				for (int i = 0; i < 16; i++)
+					r[i] = _mm512_mul_ps(r[i], d);
+			}
+#pragma GCC unroll 16
+			for (int i = 0; i < 16; i++)
+				if (i < n)
+					_mm512_store_ps(panel + (k + i) * NR + 16 * h, r[i]);
+		}
+	}
+}
+
+#define QPACK(name, fmt)                                                                           \
+	TGT static void qpack_##name(const uint8_t *const *rows, int64_t kc, float *panel)          \
+	{                                                                                          \
+		qpack_body(fmt, rows, kc, panel);                                                  \
+	}
+QPACK(f16, CB_GEMM_F16)
+QPACK(bf16, CB_GEMM_BF16)
+QPACK(q8_0, CB_GEMM_Q8_0)
+QPACK(q4_0, CB_GEMM_Q4_0)
+
 INLINE void micro_body(const float *x, int64_t xs, const int mr, const float *p, int64_t kc,
 		       float *y, int64_t ys, int ncols, int accumulate)
 {
@@ -125,7 +207,9 @@ int cb_gemm_avx512(struct cb_gemm *g)
 	if (!__builtin_cpu_supports("avx512f"))
 		return 0;
 	*g = (struct cb_gemm){ .mr = MR, .nr = NR, .pack = pack_avx512, .micro = micro_avx512,
-			       .isa = "avx512" };
+			       .isa = "avx512",
+			       .qpack = { [CB_GEMM_F16] = qpack_f16, [CB_GEMM_BF16] = qpack_bf16,
+					  [CB_GEMM_Q8_0] = qpack_q8_0, [CB_GEMM_Q4_0] = qpack_q4_0 } };
 	return 1;
 }
 

@@ -73,10 +73,23 @@ void cb_gemm_tile(const struct cb_gemm *g, const struct cb_gemm_w *w, int64_t r0
 	const int64_t n_panels = (n_rows + nr - 1) / nr;
 	const int64_t n_tb = (nt + mr - 1) / mr;
 	float *const packed = scratch, *const rowbuf = scratch + CB_GEMM_TILE * CB_GEMM_KC;
+	const cb_gemm_qpack_fn qpack = w->bytes && w->fmt > CB_GEMM_ROWS && w->fmt < CB_GEMM_FMTS
+					       ? g->qpack[w->fmt] : NULL;
 	for (int64_t k0 = 0; k0 < n_in; k0 += CB_GEMM_KC) {
 		const int64_t kc = n_in - k0 < CB_GEMM_KC ? n_in - k0 : CB_GEMM_KC;
 		const int64_t k1 = k0 + kc, kc1 = n_in - k1 < CB_GEMM_KC ? n_in - k1 : CB_GEMM_KC;
 		for (int64_t p = 0; p < n_panels; p++) {
+			if (qpack) {
+				const size_t off = (size_t)k0 * w->row_bytes / (size_t)n_in;
+				const uint8_t *rows[CB_GEMM_NR_MAX];
+				for (int j = 0; j < nr; j++) {
+					const int64_t i = p * nr + j;
+					rows[j] = i < n_rows ? w->bytes + (size_t)(r0 + i) * w->row_bytes + off
+							     : NULL;
+				}
+				qpack(rows, kc, packed + p * kc * nr);
+				continue;
+			}
 			const float *rows[CB_GEMM_NR_MAX];
 			for (int j = 0; j < nr; j++) {
 				const int64_t i = p * nr + j;

@@ -277,11 +277,15 @@ static void gemm_task(void *ctx, int64_t task, int tid)
 	const int64_t r0 = task * j->rows_per_task;
 	const int64_t nr = r0 + j->rows_per_task < j->n_out ? j->rows_per_task : j->n_out - r0;
 	if (j->s->gemm_native) {
-		/* NM_2_4's values and index bytes are two arrays: no prefetch */
+		/* NM_2_4's values and index bytes are two arrays: no prefetch;
+		 * the common formats are packed from their bytes (gemm.h) */
+		const enum pb_dtype dt = j->w->dtype;
 		const struct cb_gemm_w gw = {
 			.row = gemm_row, .ctx = j,
-			.bytes = j->w->dtype == PB_NM_2_4 ? NULL : j->w->data,
+			.bytes = dt == PB_NM_2_4 ? NULL : j->w->data,
 			.row_bytes = pb_row_bytes(j->w),
+			.fmt = dt == PB_F16 ? CB_GEMM_F16 : dt == PB_BF16 ? CB_GEMM_BF16
+			     : dt == PB_Q8_0 ? CB_GEMM_Q8_0 : dt == PB_Q4_0 ? CB_GEMM_Q4_0 : CB_GEMM_ROWS,
 		};
 		cb_gemm_tile(&j->s->gemm, &gw, r0, nr, j->n_in, j->x, j->xs, j->nt, j->y + r0, j->ys,
 			     j->s->scratch[tid]);
