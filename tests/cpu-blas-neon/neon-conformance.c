@@ -247,7 +247,7 @@ static void check_gemm(void)
 				for (size_t i = 0; i < xn; i++)
 					x[i] = uniform();
 				const struct wmat m = { w, n_in };
-				const struct cb_gemm_w gw = { gemm_row, &m, NULL, 0 };
+				const struct cb_gemm_w gw = { gemm_row, &m, NULL, 0, CB_GEMM_ROWS };
 				float *y = malloc((size_t)(nt * ys) * sizeof *y), *y1 = malloc((size_t)(nt * ys) * sizeof *y1);
 				for (int64_t i = 0; i < nt * ys; i++)
 					y[i] = y1[i] = 12345.0f;
