@@ -178,7 +178,7 @@ static void quant_task(void *ctx, int64_t task, int tid)
 	struct cb_xq *xq = &j->s->xq;
 	const int64_t n = j->n_in;
 	(void)tid;
-	cb_quantize_x(j->x + task * j->xs, n, xq->q + task * n, xq->d + task * (n / 32),
+	j->s->k.quant_x(j->x + task * j->xs, n, xq->q + task * n, xq->d + task * (n / 32),
 		      xq->dsum + task * (n / 32), xq->qsum + task * (n / 32));
 }
 
@@ -214,7 +214,7 @@ static int use_int8(struct cb_state *s, const struct pb_tensor *w, const float *
 			s->k.quant_k(x + t * xs, n_in, s->xq.q + t * n_in, s->xq.d + t * (n_in / 256),
 				     s->xq.bsum + t * (n_in / 16));
 		else
-			cb_quantize_x(x + t * xs, n_in, s->xq.q + t * n_in, s->xq.d + t * (n_in / 32),
+			s->k.quant_x(x + t * xs, n_in, s->xq.q + t * n_in, s->xq.d + t * (n_in / 32),
 				      s->xq.dsum + t * (n_in / 32), s->xq.qsum + t * (n_in / 32));
 	}
 	return 1;
