@@ -21,7 +21,10 @@
  * the sign trick (|w|·(x·sign w) cannot saturate 16 bits).  Both levels
  * then do the same float operations per block — y = fma(float(sum),
  * d_w·d_x, y) — so they are bit-identical to each other; they differ from
- * the row kernels only by float rounding (tests/cpu-blas/test-repack.c). */
+ * the row kernels only by float rounding (tests/cpu-blas/test-repack.c).
+ *
+ * The file also holds the SIMD versions of cb_quantize_x, which quantise
+ * the activations these kernels (and the row kernels) read. */
 #include "cpu-blas.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)

@@ -15,8 +15,9 @@
  *  - NM_2_4: 2:4-packed weights (tensor.h) read two values and one index
  *    byte per group of four columns;
  *  - Q8_0 / Q4_0 and k-quant (Q2_K … Q6_K) decode with `int8_act`: the
- *    tokens' activations are quantised once per linear (cb_quantize_x,
- *    blocks of 32; quant_k, blocks of 256 for the k-quants) and every row
+ *    tokens' activations are quantised once per linear (k.quant_x:
+ *    cb_quantize_x or its bit-identical SIMD version, blocks of 32;
+ *    quant_k, blocks of 256 for the k-quants) and every row
  *    is an integer dot product (kernels-int.c, kernels-avx2-int.c,
  *    kernels-kquant.c, kernels-avx2-kquant.c).  Each row is computed
  *    whole by one thread, so outputs do not depend on `threads`;
