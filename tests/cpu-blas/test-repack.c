@@ -11,7 +11,9 @@
  *  - AVX2 and VNNI bit-identical (the same float operations per block);
  *  - a token's result does not depend on the other tokens of the call
  *    (nt) or its place in it (t0): bit-identical, so prefill tiles and
- *    decode agree bit for bit.
+ *    decode agree bit for bit;
+ *  - the SIMD activation quantisers (kernels-repack.c) equal
+ *    cb_quantize_x bit for bit, edge values included.
  * A level the CPU lacks is skipped with a note on stderr. */
 #include <math.h>
 #include <stdio.h>
@@ -209,6 +211,65 @@ START_TEST(kernels_vs_rows)
 }
 END_TEST
 
+/* The SIMD activation quantisers against cb_quantize_x, bit for bit, on
+ * odd lengths and edge values: zeros, a whole block of zeros, ±0, ties
+ * at .5 after scaling, subnormals, huge values, ±inf and NaN. */
+START_TEST(quant_x_bit_identical)
+{
+	static const int64_t ns[] = { 32, 96, 800, 2048 };
+	static const char *const lname[] = { "", "avx2", "avx512vnni" };
+	for (int l = 1; l <= 2; l++) {
+		struct cb_kernels k;
+		memset(&k, 0, sizeof k);
+		if (!cb_repack_kernels(&k, l == 1 ? CB_SIMD_AVX2 : CB_SIMD_VNNI))
+			continue;
+		ck_assert_ptr_nonnull(k.quant_x);
+		for (size_t a = 0; a < sizeof ns / sizeof *ns; a++) {
+			const int64_t n = ns[a], nb = n / 32;
+			float *x = malloc((size_t)n * sizeof *x), *d[2], *ds[2];
+			int8_t *q[2];
+			int32_t *qs[2];
+			for (int i = 0; i < 2; i++) {
+				q[i] = malloc((size_t)n);
+				d[i] = malloc((size_t)nb * sizeof(float));
+				ds[i] = malloc((size_t)nb * sizeof(float));
+				qs[i] = malloc((size_t)nb * sizeof(int32_t));
+			}
+			for (int64_t i = 0; i < n; i++) {
+				const int64_t b = i / 32;
+				switch (b % 8) {
+				case 1: x[i] = 0.0f; break;                               /* block of zeros */
+				case 2: x[i] = (float)((int)(rnd() % 255) - 127) / 2.0f; break;   /* ties */
+				case 3: x[i] = uni() * 1e-40f; break;                      /* subnormals */
+				case 4: x[i] = uni() * 3e38f; break;
+				case 5: x[i] = i % 32 == 7 ? INFINITY : uni(); break;
+				case 6: x[i] = i % 32 == 3 ? NAN : i % 32 == 9 ? -0.0f : uni(); break;
+				default: x[i] = uni() * (float)(1 + rnd() % 100); break;
+				}
+			}
+			cb_quantize_x(x, n, q[0], d[0], ds[0], qs[0]);
+			k.quant_x(x, n, q[1], d[1], ds[1], qs[1]);
+			for (int64_t b = 0; b < nb; b++) {
+				ck_assert_msg(!memcmp(q[0] + 32 * b, q[1] + 32 * b, 32) &&
+					      !memcmp(&d[0][b], &d[1][b], sizeof(float)) &&
+					      !memcmp(&ds[0][b], &ds[1][b], sizeof(float)) &&
+					      qs[0][b] == qs[1][b],
+					      "%s n %lld block %lld: quantised activations differ from "
+					      "cb_quantize_x (d %g / %g, qsum %d / %d)", lname[l], (long long)n,
+					      (long long)b, (double)d[0][b], (double)d[1][b], qs[0][b], qs[1][b]);
+			}
+			for (int i = 0; i < 2; i++) {
+				free(q[i]);
+				free(d[i]);
+				free(ds[i]);
+				free(qs[i]);
+			}
+			free(x);
+		}
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cpu-blas-repack");
@@ -216,6 +277,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, layout_round_trip);
 	tcase_add_test(tc, kernels_vs_rows);
+	tcase_add_test(tc, quant_x_bit_identical);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -125,6 +125,9 @@ struct cb_kernels {
 	cb_rdot_fn rdot[PB_DTYPE_COUNT];   /* Q8_0 / Q4_0 repacked; NULL: no repacking */
 	/* the k-quants' activations: n/256 blocks (struct cb_xq) */
 	void (*quant_k)(const float *x, int64_t n, int8_t *q, float *d, int16_t *bsum);
+	/* Q8_0 / Q4_0 activations (struct cb_xq): cb_quantize_x or a SIMD
+	 * version bit-identical to it (kernels-repack.c) */
+	void (*quant_x)(const float *x, int64_t n, int8_t *q, float *d, float *dsum, int32_t *qsum);
 	cb_nm24_fn nm24;
 	/* attention over one chunk of n ≤ CB_ACHUNK cache rows (kernels-attn.c
 	 * says how cb_attn_row uses them); rows of hd floats (f16: halves)

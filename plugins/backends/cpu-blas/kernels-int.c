@@ -100,6 +100,7 @@ void cb_kernels_scalar_ext(struct cb_kernels *k)
 {
 	k->qdot[PB_Q8_0] = qdot_q8_0;
 	k->qdot[PB_Q4_0] = qdot_q4_0;
+	k->quant_x = cb_quantize_x;
 	k->nm24 = nm24_dot;
 	k->isa = "portable";
 	cb_kquant_scalar_ext(k);   /* the k-quants: kernels-kquant.c */

@@ -15,8 +15,9 @@
  *  - NM_2_4: 2:4-packed weights (tensor.h) read two values and one index
  *    byte per group of four columns;
  *  - Q8_0 / Q4_0 and k-quant (Q2_K … Q6_K) decode with `int8_act`: the
- *    tokens' activations are quantised once per linear (cb_quantize_x,
- *    blocks of 32; quant_k, blocks of 256 for the k-quants) and every row
+ *    tokens' activations are quantised once per linear (k.quant_x:
+ *    cb_quantize_x or its bit-identical SIMD version, blocks of 32;
+ *    quant_k, blocks of 256 for the k-quants) and every row
  *    is an integer dot product (kernels-int.c, kernels-avx2-int.c,
  *    kernels-kquant.c, kernels-avx2-kquant.c).  Each row is computed
  *    whole by one thread, so outputs do not depend on `threads`;
@@ -178,7 +179,7 @@ static void quant_task(void *ctx, int64_t task, int tid)
 	struct cb_xq *xq = &j->s->xq;
 	const int64_t n = j->n_in;
 	(void)tid;
-	cb_quantize_x(j->x + task * j->xs, n, xq->q + task * n, xq->d + task * (n / 32),
+	j->s->k.quant_x(j->x + task * j->xs, n, xq->q + task * n, xq->d + task * (n / 32),
 		      xq->dsum + task * (n / 32), xq->qsum + task * (n / 32));
 }
 
@@ -214,7 +215,7 @@ static int use_int8(struct cb_state *s, const struct pb_tensor *w, const float *
 			s->k.quant_k(x + t * xs, n_in, s->xq.q + t * n_in, s->xq.d + t * (n_in / 256),
 				     s->xq.bsum + t * (n_in / 16));
 		else
-			cb_quantize_x(x + t * xs, n_in, s->xq.q + t * n_in, s->xq.d + t * (n_in / 32),
+			s->k.quant_x(x + t * xs, n_in, s->xq.q + t * n_in, s->xq.d + t * (n_in / 32),
 				      s->xq.dsum + t * (n_in / 32), s->xq.qsum + t * (n_in / 32));
 	}
 	return 1;
