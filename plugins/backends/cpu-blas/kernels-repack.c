@@ -30,6 +30,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define T_AVX2 "avx2,fma,f16c"
@@ -202,6 +203,102 @@ INLINE __attribute__((target(T_AVX2))) void avx2_body(const uint8_t *g, int64_t 
 		_mm256_storeu_ps(y + t * ys + 8 * h, f[t]);
 }
 
+/* AVX2 decode (1 or 2 tokens): both 8-row halves of the group in one
+ * pass, so that the group's bytes stream once, ahead of them the same
+ * software prefetch as the VNNI body (avx2_body, two passes and no
+ * prefetch, left the hardware prefetcher alone on the stream).  Per lane
+ * the integer sums and float operations are avx2_body's: bit-identical. */
+INLINE __attribute__((target(T_AVX2))) void avx2_dec_body(const uint8_t *g, int64_t n,
+							  const struct cb_xq *x, int t0, const int nt,
+							  float *y, int64_t ys, const int q8)
+{
+	const int64_t nb = n / 32, xb = x->n / 32;
+	const int qb = q8 ? QB8 : QB4;
+	const uint8_t *sc = g, *qp = g + nb * 32;
+	const __m256i m4 = _mm256_set1_epi8(0x0f), bias = _mm256_set1_epi8((char)0x80);
+	const __m256i ones = _mm256_set1_epi16(1);
+	const int8_t *xq[2];
+	const float *xd[2];
+	const int32_t *xs[2];
+	__m256 f[2][2];
+	#pragma GCC unroll 2
+	for (int t = 0; t < nt; t++) {
+		xq[t] = x->q + (t0 + t) * x->n;
+		xd[t] = x->d + (t0 + t) * xb;
+		xs[t] = x->qsum + (t0 + t) * xb;
+		f[t][0] = f[t][1] = _mm256_setzero_ps();
+	}
+	for (int64_t b = 0; b < nb; b++, qp += CB_RGROUP * qb) {
+		#pragma GCC unroll 8
+		for (int k = 0; k < qb / 4; k++)
+			_mm_prefetch((const char *)qp + PF_BYTES + 64 * k, _MM_HINT_T0);
+		const __m128i s16 = _mm_loadu_si128((const __m128i *)(const void *)(sc + 32 * b));
+		const __m128i s16h = _mm_loadu_si128((const __m128i *)(const void *)(sc + 32 * b + 16));
+		const __m256 dw[2] = { _mm256_cvtph_ps(s16), _mm256_cvtph_ps(s16h) };
+		__m256i a[2][2];
+		#pragma GCC unroll 2
+		for (int t = 0; t < nt; t++)
+			a[t][0] = a[t][1] = q8 ? _mm256_setzero_si256() : _mm256_set1_epi32(-8 * xs[t][b]);
+		if (q8) {
+			#pragma GCC unroll 8
+			for (int k = 0; k < 8; k++) {
+				#pragma GCC unroll 2
+				for (int h = 0; h < 2; h++) {
+					const __m256i w = _mm256_xor_si256(_mm256_loadu_si256(
+						(const __m256i *)(const void *)(qp + 64 * k + 32 * h)), bias);
+					const __m256i aw = _mm256_sign_epi8(w, w);
+					#pragma GCC unroll 2
+					for (int t = 0; t < nt; t++) {
+						const __m256i xv = _mm256_set1_epi32(x4(xq[t] + 32 * b + 4 * k));
+						a[t][h] = _mm256_add_epi32(a[t][h], _mm256_madd_epi16(
+							_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, w)), ones));
+					}
+				}
+			}
+		} else {
+			#pragma GCC unroll 4
+			for (int k = 0; k < 4; k++) {
+				#pragma GCC unroll 2
+				for (int h = 0; h < 2; h++) {
+					const __m256i v = _mm256_loadu_si256(
+						(const __m256i *)(const void *)(qp + 64 * k + 32 * h));
+					const __m256i lo = _mm256_and_si256(v, m4);
+					const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+					#pragma GCC unroll 2
+					for (int t = 0; t < nt; t++) {
+						const int8_t *xp = xq[t] + 32 * b + 4 * k;
+						const __m256i p = _mm256_add_epi16(
+							_mm256_maddubs_epi16(lo, _mm256_set1_epi32(x4(xp))),
+							_mm256_maddubs_epi16(hi, _mm256_set1_epi32(x4(xp + 16))));
+						a[t][h] = _mm256_add_epi32(a[t][h], _mm256_madd_epi16(p, ones));
+					}
+				}
+			}
+		}
+		#pragma GCC unroll 2
+		for (int t = 0; t < nt; t++) {
+			const __m256 s = _mm256_set1_ps(xd[t][b]);
+			#pragma GCC unroll 2
+			for (int h = 0; h < 2; h++)
+				f[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a[t][h]), _mm256_mul_ps(dw[h], s),
+							  f[t][h]);
+		}
+	}
+	#pragma GCC unroll 2
+	for (int t = 0; t < nt; t++) {
+		_mm256_storeu_ps(y + t * ys, f[t][0]);
+		_mm256_storeu_ps(y + t * ys + 8, f[t][1]);
+	}
+}
+
+static int exp_old(void)
+{
+	static int v = -1;
+	if (v < 0)
+		v = getenv("PB_EXP_OLDAVX2") != NULL;
+	return v;
+}
+
 /* The exported kernels: the token count made a constant so that the
  * accumulators stay in registers. */
 #define VNNI_FN(name, q8)                                                                       \
@@ -226,6 +323,14 @@ INLINE __attribute__((target(T_AVX2))) void avx2_body(const uint8_t *g, int64_t 
 							 const struct cb_xq *x, int t0, int nt,   \
 							 float *y, int64_t ys)                    \
 	{                                                                                       \
+		if (nt == 1 && !exp_old()) {                                               \
+			avx2_dec_body(g, n, x, t0, 1, y, ys, q8);                               \
+			return;                                                                 \
+		}                                                                               \
+		if (nt == 2 && !exp_old()) {                                               \
+			avx2_dec_body(g, n, x, t0, 2, y, ys, q8);                               \
+			return;                                                                 \
+		}                                                                               \
 		for (int t = 0; t < nt; t += 4, y += 4 * ys) {                                  \
 			const int m = nt - t < 4 ? nt - t : 4;                                  \
 			for (int h = 0; h < 2; h++)                                             \
