@@ -30,7 +30,6 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
 #include <immintrin.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define T_AVX2 "avx2,fma,f16c"
@@ -174,9 +173,12 @@ INLINE __attribute__((target(T_AVX2))) void avx2_body(const uint8_t *g, int64_t 
 				}
 			}
 		} else {
+			/* int16 sums over the block's four vectors, widened once:
+			 * each maddubs lane ≤ 2·15·127, the block's ≤ 30480 */
+			__m256i p[4];
 			#pragma GCC unroll 8
 			for (int t = 0; t < nt; t++)
-				a[t] = _mm256_set1_epi32(-8 * xs[t][b]);
+				p[t] = _mm256_setzero_si256();
 			#pragma GCC unroll 8
 			for (int k = 0; k < 4; k++) {
 				const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(qp + 64 * k));
@@ -185,13 +187,15 @@ INLINE __attribute__((target(T_AVX2))) void avx2_body(const uint8_t *g, int64_t 
 				#pragma GCC unroll 8
 				for (int t = 0; t < nt; t++) {
 					const int8_t *xp = xq[t] + 32 * b + 4 * k;
-					/* each 16-bit sum ≤ 2·15·127 per half: no saturation */
-					const __m256i p = _mm256_add_epi16(
+					p[t] = _mm256_add_epi16(p[t], _mm256_add_epi16(
 						_mm256_maddubs_epi16(lo, _mm256_set1_epi32(x4(xp))),
-						_mm256_maddubs_epi16(hi, _mm256_set1_epi32(x4(xp + 16))));
-					a[t] = _mm256_add_epi32(a[t], _mm256_madd_epi16(p, ones));
+						_mm256_maddubs_epi16(hi, _mm256_set1_epi32(x4(xp + 16)))));
 				}
 			}
+			#pragma GCC unroll 8
+			for (int t = 0; t < nt; t++)
+				a[t] = _mm256_add_epi32(_mm256_set1_epi32(-8 * xs[t][b]),
+							_mm256_madd_epi16(p[t], ones));
 		}
 		#pragma GCC unroll 8
 		for (int t = 0; t < nt; t++)
@@ -203,11 +207,14 @@ INLINE __attribute__((target(T_AVX2))) void avx2_body(const uint8_t *g, int64_t 
 		_mm256_storeu_ps(y + t * ys + 8 * h, f[t]);
 }
 
-/* AVX2 decode (1 or 2 tokens): both 8-row halves of the group in one
- * pass, so that the group's bytes stream once, ahead of them the same
- * software prefetch as the VNNI body (avx2_body, two passes and no
- * prefetch, left the hardware prefetcher alone on the stream).  Per lane
- * the integer sums and float operations are avx2_body's: bit-identical. */
+/* AVX2 decode: both 8-row halves of the group in one pass, so that the
+ * group's bytes stream once, ahead of them the same software prefetch as
+ * the VNNI body (avx2_body, two passes and no prefetch, left the hardware
+ * prefetcher alone on the stream: this body decodes Q4_0 ~1.16× and Q8_0
+ * ~1.09× faster, alternated runs on an AVX2-only Zen 3).  Written for
+ * nt ≤ 2 but called with 1: two tokens' accumulators spill from the 16
+ * ymm registers.  Per lane the integer sums and float operations are
+ * avx2_body's: bit-identical. */
 INLINE __attribute__((target(T_AVX2))) void avx2_dec_body(const uint8_t *g, int64_t n,
 							  const struct cb_xq *x, int t0, const int nt,
 							  float *y, int64_t ys, const int q8)
@@ -256,6 +263,12 @@ INLINE __attribute__((target(T_AVX2))) void avx2_dec_body(const uint8_t *g, int6
 				}
 			}
 		} else {
+			/* int16 sums over the block's four vectors, widened once:
+			 * each is ≤ 4 · 2 · 2 · 15 · 127 = 30480 in magnitude */
+			__m256i p[2][2];
+			#pragma GCC unroll 2
+			for (int t = 0; t < nt; t++)
+				p[t][0] = p[t][1] = _mm256_setzero_si256();
 			#pragma GCC unroll 4
 			for (int k = 0; k < 4; k++) {
 				#pragma GCC unroll 2
@@ -267,13 +280,17 @@ INLINE __attribute__((target(T_AVX2))) void avx2_dec_body(const uint8_t *g, int6
 					#pragma GCC unroll 2
 					for (int t = 0; t < nt; t++) {
 						const int8_t *xp = xq[t] + 32 * b + 4 * k;
-						const __m256i p = _mm256_add_epi16(
+						p[t][h] = _mm256_add_epi16(p[t][h], _mm256_add_epi16(
 							_mm256_maddubs_epi16(lo, _mm256_set1_epi32(x4(xp))),
-							_mm256_maddubs_epi16(hi, _mm256_set1_epi32(x4(xp + 16))));
-						a[t][h] = _mm256_add_epi32(a[t][h], _mm256_madd_epi16(p, ones));
+							_mm256_maddubs_epi16(hi, _mm256_set1_epi32(x4(xp + 16)))));
 					}
 				}
 			}
+			#pragma GCC unroll 2
+			for (int t = 0; t < nt; t++)
+				#pragma GCC unroll 2
+				for (int h = 0; h < 2; h++)
+					a[t][h] = _mm256_add_epi32(a[t][h], _mm256_madd_epi16(p[t][h], ones));
 		}
 		#pragma GCC unroll 2
 		for (int t = 0; t < nt; t++) {
@@ -289,14 +306,6 @@ INLINE __attribute__((target(T_AVX2))) void avx2_dec_body(const uint8_t *g, int6
 		_mm256_storeu_ps(y + t * ys, f[t][0]);
 		_mm256_storeu_ps(y + t * ys + 8, f[t][1]);
 	}
-}
-
-static int exp_old(void)
-{
-	static int v = -1;
-	if (v < 0)
-		v = getenv("PB_EXP_OLDAVX2") != NULL;
-	return v;
 }
 
 /* The exported kernels: the token count made a constant so that the
@@ -323,12 +332,8 @@ static int exp_old(void)
 							 const struct cb_xq *x, int t0, int nt,   \
 							 float *y, int64_t ys)                    \
 	{                                                                                       \
-		if (nt == 1 && !exp_old()) {                                               \
+		if (nt == 1) {   /* decode: one pass over the group */                  \
 			avx2_dec_body(g, n, x, t0, 1, y, ys, q8);                               \
-			return;                                                                 \
-		}                                                                               \
-		if (nt == 2 && !exp_old()) {                                               \
-			avx2_dec_body(g, n, x, t0, 2, y, ys, q8);                               \
 			return;                                                                 \
 		}                                                                               \
 		for (int t = 0; t < nt; t += 4, y += 4 * ys) {                                  \
