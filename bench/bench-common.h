@@ -22,6 +22,7 @@ struct cb_config {   /* plugins/backends/cpu-blas/cpu-blas.h */
 	int repack;
 	int int8_gemm;
 	int gemm;           /* 0 auto, 1 native, 2 openblas */
+	int hugepages;      /* repacked weights on transparent huge pages */
 };
 
 /* A host for plugins a benchmark initialises itself: warnings and errors

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 	const char *types = "q8_0,q4_0,q4_k,q5_k,q6_k,q4_k_m";
 	int pos[3] = { 7, 48, 16 }, npos = 0;
 	struct cb_config base = { .sparse_threshold = 0.35, .int8_act = 1, .repack = 1,
-				  .int8_gemm = 1 };
+				  .int8_gemm = 1, .hugepages = 1 };
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--types") && i + 1 < argc)
 			types = argv[++i];

@@ -122,9 +122,9 @@ static int break_even(const struct pb_plugin *cb, const char *preset, int runs, 
 			return 1;
 		}
 		struct cb_config dense = { .threads = 2, .sparse_threshold = 0, .int8_act = 1,
-					   .repack = 1, .int8_gemm = 1 };
+					   .repack = 1, .int8_gemm = 1, .hugepages = 1 };
 		struct cb_config csr = { .threads = 2, .sparse_threshold = 1.01, .int8_act = 1,
-					 .repack = 1, .int8_gemm = 1 };
+					 .repack = 1, .int8_gemm = 1, .hugepages = 1 };
 		struct meas a, b;
 		if (measure(cb, &dense, NULL, m, runs, 16, n_decode, &a) < 0 ||
 		    measure(cb, &csr, NULL, m, runs, 16, n_decode, &b) < 0) {
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 			rm.tok_s = 0;
 		for (int n = 1; n <= 2; n++) {
 			struct cb_config cfg = { .threads = n, .sparse_threshold = 0.35, .int8_act = 1,
-						 .repack = 1, .int8_gemm = 1, .gemm = gemm };
+						 .repack = 1, .int8_gemm = 1, .gemm = gemm, .hugepages = 1 };
 			struct cb_config blas = cfg;
 			blas.gemm = 2;
 			struct meas c;

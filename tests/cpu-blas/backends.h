@@ -21,6 +21,7 @@ struct cb_config {
 	int repack;
 	int int8_gemm;
 	int gemm;           /* 0 auto, 1 native, 2 openblas */
+	int hugepages;      /* repacked weights on transparent huge pages */
 };
 
 extern char be_last_log[1024];

@@ -184,7 +184,8 @@ static void kquant(struct pb_model *m, enum pb_dtype d)
 static void check_decode(struct pb_model *m, int threads, int int8, const char *kernel)
 {
 	struct cb_config cfg = { .threads = threads, .sparse_threshold = 0.35, .check_nan = 1,
-				 .int8_act = int8, .repack = int8, .int8_gemm = int8 };
+				 .int8_act = int8, .repack = int8, .int8_gemm = int8,
+				 .hugepages = int8 };
 	struct be cb;
 	struct pb_session *s = NULL;
 	char err[512], k[64] = "";

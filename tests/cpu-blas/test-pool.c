@@ -5,6 +5,7 @@
  * (workers asleep), with a task longer than it (the caller asleep), with
  * uneven tasks, and with more threads than cores (latecomers that find
  * the region taken). */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -101,6 +102,55 @@ START_TEST(every_task_once)
 }
 END_TEST
 
+/* pool.c's test hooks (CB_POOL_TEST_HOOKS): while `stretch` is set, a
+ * worker pauses 200 us between reading `claim` and the region's fields
+ * (0), and the caller 2 ms between writing a region's fields and opening
+ * it (1) — the interleaving that once let a worker still in the last
+ * region claim tasks past its end against the next region's n_tasks. */
+static atomic_int stretch;
+static pthread_t caller_thread;
+
+void cb_pool_test_hook(int where);
+void cb_pool_test_hook(int where)
+{
+	if (!atomic_load(&stretch))
+		return;
+	if (where == 0 && !pthread_equal(pthread_self(), caller_thread))
+		nap_us(200);
+	else if (where == 1)
+		nap_us(2000);
+}
+
+/* A worker still in region R when R + 1 is published claims nothing of
+ * either by mistake: regions of 2 tasks then 64, every task once, none
+ * run past the region's end, and no hang (the overshooting `done` made
+ * cb_pool_run wait forever: that shows as this test's timeout). */
+START_TEST(stale_claim)
+{
+	struct cb_pool *p = NULL;
+	struct job *j = calloc(1, sizeof *j);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(cb_pool_create(&p, 2), 0);
+	j->n_threads = 2;
+	j->slow_task = -1;
+	caller_thread = pthread_self();
+	atomic_store(&stretch, 1);
+	for (int r = 0; r < 100; r++) {
+		for (int t = 0; t < 64; t++)
+			atomic_store(&j->runs[t], 0);
+		region(p, j, r % 2 ? 64 : 2);
+		/* tasks past the end: run by someone who thought the region
+		 * larger (runs[] past n must stay 0) */
+		for (int t = r % 2 ? 64 : 2; t < 64; t++)
+			ck_assert_msg(atomic_load(&j->runs[t]) == 0, "region %d: task %d ran past its end",
+				      r, t);
+	}
+	atomic_store(&stretch, 0);
+	cb_pool_destroy(p);
+	free(j);
+}
+END_TEST
+
 /* Destroying a pool whose workers sleep, spin or never ran a region. */
 START_TEST(destroy_any_state)
 {
@@ -130,6 +180,11 @@ int main(void)
 	tcase_add_test(tc, every_task_once);
 	tcase_add_test(tc, destroy_any_state);
 	suite_add_tcase(s, tc);
+	/* its own case: the bug it guards against hangs, so fail it early */
+	TCase *tr = tcase_create("race");
+	tcase_set_timeout(tr, 30);
+	tcase_add_test(tr, stale_claim);
+	suite_add_tcase(s, tr);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	const int failed = srunner_ntests_failed(sr);

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -270,6 +272,56 @@ START_TEST(quant_x_bit_identical)
 }
 END_TEST
 
+/* The VmFlags line of the /proc/self/smaps entry that holds address p:
+ * "hg" there means MADV_HUGEPAGE was applied.  0: no such entry. */
+static int vm_flags_of(const void *p, char *flags, size_t len)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0, found = 0;
+	ck_assert_ptr_nonnull(f);
+	while (!found && fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = lo <= (uintptr_t)p && (uintptr_t)p < hi;
+		else if (in && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(flags, len, "%s", line + 8);
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* The repacked weights' arena (repack.c, cpu-blas's `hugepages`): one
+ * 2 MB-aligned mapping of whole 2 MB pages, writable, that asks for
+ * transparent huge pages (MADV_HUGEPAGE, "hg" in VmFlags) only when told
+ * to.  Whether the kernel then gives huge pages depends on its memory,
+ * not on us: the test checks the request, not AnonHugePages. */
+START_TEST(arena_huge_pages)
+{
+	const size_t huge = (size_t)2 << 20, bytes = 5 * huge + 4096 + 7;
+	for (int want = 0; want <= 1; want++) {
+		size_t len = 0;
+		char flags[512] = "";
+		uint8_t *a = cb_arena_alloc(bytes, want, &len);
+		ck_assert_ptr_nonnull(a);
+		ck_assert_msg((uintptr_t)a % huge == 0, "arena at %p: not 2 MB aligned", (void *)a);
+		ck_assert_msg(len >= bytes && len % huge == 0, "arena of %zu bytes for %zu", len, bytes);
+		memset(a, 0x5a, bytes);
+		ck_assert_int_eq(a[bytes - 1], 0x5a);
+		ck_assert_msg(vm_flags_of(a, flags, sizeof flags), "arena %p not in smaps", (void *)a);
+		ck_assert_msg(vm_flags_of(a + len - 1, flags, sizeof flags), "arena's end not mapped");
+		if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0)
+			ck_assert_msg((strstr(flags, " hg") != NULL) == want,
+				      "hugepages %d: VmFlags%s", want, flags);
+		else
+			fprintf(stderr, "arena_huge_pages: this kernel has no THP; flag not checked\n");
+		ck_assert_int_eq(munmap(a, len), 0);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cpu-blas-repack");
@@ -278,6 +330,7 @@ int main(void)
 	tcase_add_test(tc, layout_round_trip);
 	tcase_add_test(tc, kernels_vs_rows);
 	tcase_add_test(tc, quant_x_bit_identical);
+	tcase_add_test(tc, arena_huge_pages);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

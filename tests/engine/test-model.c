@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -121,6 +122,61 @@ START_TEST(roundtrip_tiny)
 	pb_model_free(a);
 	pb_model_free(b);
 	pb_model_free(c);
+}
+END_TEST
+
+/* The /proc/self/smaps entry holding p: its inode (0: anonymous memory)
+ * and VmFlags line.  0: no such entry. */
+static int smaps_of(const void *p, unsigned long *inode, char *flags, size_t len)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0, found = 0;
+	ck_assert_ptr_nonnull(f);
+	while (!found && fgets(line, sizeof line, f)) {
+		unsigned long lo, hi, ino;
+		unsigned long long off;
+		char perm[8], dev[16];
+		if (sscanf(line, "%lx-%lx %7s %llx %15s %lu", &lo, &hi, perm, &off, dev, &ino) == 6) {
+			in = lo <= (uintptr_t)p && (uintptr_t)p < hi;
+			if (in)
+				*inode = ino;
+		} else if (in && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(flags, len, "%s", line + 8);
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* A GGUF's weights leave the file mapping at load (model.c, own_weights):
+ * anonymous memory at the same addresses, the same bytes, asking for
+ * transparent huge pages (MADV_HUGEPAGE: "hg" in VmFlags) so that decode's
+ * weight stream does not take a TLB miss per 4 KB page. */
+START_TEST(weights_anonymous_huge)
+{
+	char path[512], err[512], flags[512] = "";
+	struct pb_model *a = NULL, *b = NULL;
+	ck_assert_msg(pb_model_synth("llama-15m", 3, &a, err, sizeof err) == 0, "%s", err);
+	tmp_path(path, sizeof path, "l15.gguf");
+	ck_assert_msg(pb_gguf_write(a, path, err, sizeof err) == 0, "%s", err);
+	ck_assert_msg(pb_model_load(path, &b, err, sizeof err) == 0, "%s", err);
+	assert_same_model(a, b);
+	const struct pb_tensor *big = &b->tensors[0];
+	for (int i = 1; i < b->n_tensors; i++)
+		if (b->tensors[i].nbytes > big->nbytes)
+			big = &b->tensors[i];
+	ck_assert_msg(big->nbytes >= ((size_t)4 << 20), "largest tensor %zu bytes", big->nbytes);
+	const char *mid = (const char *)big->data + big->nbytes / 2;
+	unsigned long ino = 1;
+	ck_assert_msg(smaps_of(mid, &ino, flags, sizeof flags), "tensor '%s' not mapped", big->name);
+	ck_assert_msg(ino == 0, "tensor '%s' still in the file mapping (inode %lu)", big->name, ino);
+	if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0)
+		ck_assert_msg(strstr(flags, " hg") != NULL, "tensor '%s': VmFlags%s", big->name, flags);
+	pb_model_free(a);
+	pb_model_free(b);
+	unlink(path);
 }
 END_TEST
 
@@ -589,6 +645,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, roundtrip_tiny);
+	tcase_add_test(tc, weights_anonymous_huge);
 	tcase_add_test(tc, roundtrip_pruned_f16);
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, malformed_metadata);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #ifdef CB_HAVE_OPENBLAS
 #include <cblas.h>
@@ -92,8 +93,12 @@ static void free_weights(struct cb_state *s)
 {
 	for (int i = 0; s->w && i < s->n_w; i++) {
 		cb_csr_free(s->w[i].csr);
-		free(s->w[i].rp);
+		s->w[i].rp = NULL;
 	}
+	if (s->rp_arena)
+		munmap(s->rp_arena, s->rp_arena_len);
+	s->rp_arena = NULL;
+	s->rp_arena_len = 0;
 	free(s->w);
 	s->w = NULL;
 	s->n_w = 0;
@@ -194,18 +199,30 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 	int untied = 0;
 	for (int i = 0; i < m->n_tensors; i++)
 		untied |= m->tensors[i].role == PB_ROLE_OUTPUT;
+	size_t *rp_at = calloc(s->n_w > 0 ? (size_t)s->n_w : 1, sizeof *rp_at);
+	if (!rp_at)
+		goto nomem;
 	for (int i = 0; i < m->n_tensors; i++) {
 		const struct pb_tensor *t = &m->tensors[i];
 		if (!pb_role_is_linear(t->role) && (t->role != PB_ROLE_TOK_EMBD || untied))
 			continue;
-		if ((rc = cb_repack_tensor(s, i)) < 0)
-			goto fail;
-		if (rc) {
+		const size_t b = cb_repack_bytes(s, i);
+		if (b) {
+			rp_at[i] = rp_bytes + 1;   /* 0: not repacked */
+			rp_bytes += (b + 63) / 64 * 64;
 			n_rp++;
-			n_paged += s->w[i].rp_paged;
-			rp_bytes += (size_t)t->ne[1] * pb_row_bytes(t);
 		}
 	}
+	if (n_rp && !(s->rp_arena = cb_arena_alloc(rp_bytes, s->cfg.hugepages, &s->rp_arena_len))) {
+		free(rp_at);
+		goto nomem;
+	}
+	for (int i = 0; i < m->n_tensors; i++)
+		if (rp_at[i]) {
+			cb_repack_into(s, i, s->rp_arena + rp_at[i] - 1);
+			n_paged += s->w[i].rp_paged;
+		}
+	free(rp_at);
 	if (n_rp)
 		CB_LOG(s, PB_LOG_INFO, "%d Q8_0/Q4_0 tensor(s) repacked (%.1f MB)%s", n_rp,
 		       (double)rp_bytes / 1e6, n_paged == n_rp ? "; the model's copies paged out"
@@ -412,6 +429,12 @@ static const struct pb_option cb_options[] = {
 		  "activations quantised to 8 bits per block of 32 (llama.cpp's method; logits "
 		  "differ from dequantise + sgemm by the activations' rounding); false: "
 		  "dequantise + sgemm" },
+	{ .key = "hugepages", .type = PB_OPT_BOOL, .offset = offsetof(struct cb_config, hugepages),
+	  .def = "true", .help = "hold the repacked weights in transparent huge pages "
+		  "(madvise MADV_HUGEPAGE on one 2 MB-aligned mapping): decode streams every "
+		  "weight once per token, and on 4 KB pages each page costs a TLB miss and "
+		  "restarts the hardware prefetcher; false: 4 KB pages, to measure what they "
+		  "cost.  Where the kernel has no THP the pages stay 4 KB" },
 	{ .key = "kv_cache", .type = PB_OPT_ENUM, .offset = offsetof(struct cb_config, kv_f16),
 	  .def = "f32", .choices = "f32|f16",
 	  .help = "how the KV cache is held: f32, or f16 (half the bytes attention streams per "

@@ -24,6 +24,7 @@ struct cb_config {
 				     * CB_REPACK_OFF, _ON or _AUTO */
 	int int8_gemm;              /* Q8_0/Q4_0 prefill as int8 GEMM on the repacked rows */
 	int gemm;                   /* prefill GEMM: CB_GEMM_AUTO, _NATIVE or _OPENBLAS */
+	int hugepages;              /* repacked weights on transparent huge pages (repack.c) */
 };
 
 enum { CB_GEMM_AUTO, CB_GEMM_NATIVE, CB_GEMM_OPENBLAS };
@@ -156,6 +157,8 @@ struct cb_state {
 	int n_threads;
 	const struct pb_model *m;
 	struct cb_weight *w;       /* per model tensor */
+	uint8_t *rp_arena;         /* every repacked tensor, one mapping (repack.c) */
+	size_t rp_arena_len;
 	int n_w;                   /* entries of w: the model may be gone when they are freed */
 	struct cb_buf *buf;
 	int n_buf;
@@ -211,7 +214,9 @@ void cb_repack_group(enum pb_dtype dt, const uint8_t *src, size_t row_bytes, int
 		     uint8_t *dst);
 void cb_repack_row(enum pb_dtype dt, const uint8_t *g, int r, int64_t n, uint8_t *row);
 int cb_repack_kernels(struct cb_kernels *k, enum cb_simd level);
-int cb_repack_tensor(struct cb_state *s, int idx);
+size_t cb_repack_bytes(struct cb_state *s, int idx);
+void cb_repack_into(struct cb_state *s, int idx, uint8_t *dst);
+uint8_t *cb_arena_alloc(size_t bytes, int huge_pages, size_t *mapped);
 const uint8_t *cb_row_bytes_of(struct cb_state *s, int idx, int64_t r, uint8_t *tmp);
 
 /* kernels-kquant.c: the k-quants' portable kernels — dequantisers and the

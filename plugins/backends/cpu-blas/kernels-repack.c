@@ -173,9 +173,12 @@ INLINE __attribute__((target(T_AVX2))) void avx2_body(const uint8_t *g, int64_t 
 				}
 			}
 		} else {
+			/* int16 sums over the block's four vectors, widened once:
+			 * each maddubs lane ≤ 2·15·127, the block's ≤ 30480 */
+			__m256i p[4];
 			#pragma GCC unroll 8
 			for (int t = 0; t < nt; t++)
-				a[t] = _mm256_set1_epi32(-8 * xs[t][b]);
+				p[t] = _mm256_setzero_si256();
 			#pragma GCC unroll 8
 			for (int k = 0; k < 4; k++) {
 				const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(qp + 64 * k));
@@ -184,13 +187,15 @@ INLINE __attribute__((target(T_AVX2))) void avx2_body(const uint8_t *g, int64_t 
 				#pragma GCC unroll 8
 				for (int t = 0; t < nt; t++) {
 					const int8_t *xp = xq[t] + 32 * b + 4 * k;
-					/* each 16-bit sum ≤ 2·15·127 per half: no saturation */
-					const __m256i p = _mm256_add_epi16(
+					p[t] = _mm256_add_epi16(p[t], _mm256_add_epi16(
 						_mm256_maddubs_epi16(lo, _mm256_set1_epi32(x4(xp))),
-						_mm256_maddubs_epi16(hi, _mm256_set1_epi32(x4(xp + 16))));
-					a[t] = _mm256_add_epi32(a[t], _mm256_madd_epi16(p, ones));
+						_mm256_maddubs_epi16(hi, _mm256_set1_epi32(x4(xp + 16)))));
 				}
 			}
+			#pragma GCC unroll 8
+			for (int t = 0; t < nt; t++)
+				a[t] = _mm256_add_epi32(_mm256_set1_epi32(-8 * xs[t][b]),
+							_mm256_madd_epi16(p[t], ones));
 		}
 		#pragma GCC unroll 8
 		for (int t = 0; t < nt; t++)
@@ -200,6 +205,107 @@ INLINE __attribute__((target(T_AVX2))) void avx2_body(const uint8_t *g, int64_t 
 	#pragma GCC unroll 8
 	for (int t = 0; t < nt; t++)
 		_mm256_storeu_ps(y + t * ys + 8 * h, f[t]);
+}
+
+/* AVX2 decode: both 8-row halves of the group in one pass, so that the
+ * group's bytes stream once, ahead of them the same software prefetch as
+ * the VNNI body (avx2_body, two passes and no prefetch, left the hardware
+ * prefetcher alone on the stream: this body decodes Q4_0 ~1.16× and Q8_0
+ * ~1.09× faster, alternated runs on an AVX2-only Zen 3).  Written for
+ * nt ≤ 2 but called with 1: two tokens' accumulators spill from the 16
+ * ymm registers.  Per lane the integer sums and float operations are
+ * avx2_body's: bit-identical. */
+INLINE __attribute__((target(T_AVX2))) void avx2_dec_body(const uint8_t *g, int64_t n,
+							  const struct cb_xq *x, int t0, const int nt,
+							  float *y, int64_t ys, const int q8)
+{
+	const int64_t nb = n / 32, xb = x->n / 32;
+	const int qb = q8 ? QB8 : QB4;
+	const uint8_t *sc = g, *qp = g + nb * 32;
+	const __m256i m4 = _mm256_set1_epi8(0x0f), bias = _mm256_set1_epi8((char)0x80);
+	const __m256i ones = _mm256_set1_epi16(1);
+	const int8_t *xq[2];
+	const float *xd[2];
+	const int32_t *xs[2];
+	__m256 f[2][2];
+	#pragma GCC unroll 2
+	for (int t = 0; t < nt; t++) {
+		xq[t] = x->q + (t0 + t) * x->n;
+		xd[t] = x->d + (t0 + t) * xb;
+		xs[t] = x->qsum + (t0 + t) * xb;
+		f[t][0] = f[t][1] = _mm256_setzero_ps();
+	}
+	for (int64_t b = 0; b < nb; b++, qp += CB_RGROUP * qb) {
+		#pragma GCC unroll 8
+		for (int k = 0; k < qb / 4; k++)
+			_mm_prefetch((const char *)qp + PF_BYTES + 64 * k, _MM_HINT_T0);
+		const __m128i s16 = _mm_loadu_si128((const __m128i *)(const void *)(sc + 32 * b));
+		const __m128i s16h = _mm_loadu_si128((const __m128i *)(const void *)(sc + 32 * b + 16));
+		const __m256 dw[2] = { _mm256_cvtph_ps(s16), _mm256_cvtph_ps(s16h) };
+		__m256i a[2][2];
+		#pragma GCC unroll 2
+		for (int t = 0; t < nt; t++)
+			a[t][0] = a[t][1] = q8 ? _mm256_setzero_si256() : _mm256_set1_epi32(-8 * xs[t][b]);
+		if (q8) {
+			#pragma GCC unroll 8
+			for (int k = 0; k < 8; k++) {
+				#pragma GCC unroll 2
+				for (int h = 0; h < 2; h++) {
+					const __m256i w = _mm256_xor_si256(_mm256_loadu_si256(
+						(const __m256i *)(const void *)(qp + 64 * k + 32 * h)), bias);
+					const __m256i aw = _mm256_sign_epi8(w, w);
+					#pragma GCC unroll 2
+					for (int t = 0; t < nt; t++) {
+						const __m256i xv = _mm256_set1_epi32(x4(xq[t] + 32 * b + 4 * k));
+						a[t][h] = _mm256_add_epi32(a[t][h], _mm256_madd_epi16(
+							_mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, w)), ones));
+					}
+				}
+			}
+		} else {
+			/* int16 sums over the block's four vectors, widened once:
+			 * each is ≤ 4 · 2 · 2 · 15 · 127 = 30480 in magnitude */
+			__m256i p[2][2];
+			#pragma GCC unroll 2
+			for (int t = 0; t < nt; t++)
+				p[t][0] = p[t][1] = _mm256_setzero_si256();
+			#pragma GCC unroll 4
+			for (int k = 0; k < 4; k++) {
+				#pragma GCC unroll 2
+				for (int h = 0; h < 2; h++) {
+					const __m256i v = _mm256_loadu_si256(
+						(const __m256i *)(const void *)(qp + 64 * k + 32 * h));
+					const __m256i lo = _mm256_and_si256(v, m4);
+					const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+					#pragma GCC unroll 2
+					for (int t = 0; t < nt; t++) {
+						const int8_t *xp = xq[t] + 32 * b + 4 * k;
+						p[t][h] = _mm256_add_epi16(p[t][h], _mm256_add_epi16(
+							_mm256_maddubs_epi16(lo, _mm256_set1_epi32(x4(xp))),
+							_mm256_maddubs_epi16(hi, _mm256_set1_epi32(x4(xp + 16)))));
+					}
+				}
+			}
+			#pragma GCC unroll 2
+			for (int t = 0; t < nt; t++)
+				#pragma GCC unroll 2
+				for (int h = 0; h < 2; h++)
+					a[t][h] = _mm256_add_epi32(a[t][h], _mm256_madd_epi16(p[t][h], ones));
+		}
+		#pragma GCC unroll 2
+		for (int t = 0; t < nt; t++) {
+			const __m256 s = _mm256_set1_ps(xd[t][b]);
+			#pragma GCC unroll 2
+			for (int h = 0; h < 2; h++)
+				f[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a[t][h]), _mm256_mul_ps(dw[h], s),
+							  f[t][h]);
+		}
+	}
+	#pragma GCC unroll 2
+	for (int t = 0; t < nt; t++) {
+		_mm256_storeu_ps(y + t * ys, f[t][0]);
+		_mm256_storeu_ps(y + t * ys + 8, f[t][1]);
+	}
 }
 
 /* The exported kernels: the token count made a constant so that the
@@ -226,6 +332,10 @@ INLINE __attribute__((target(T_AVX2))) void avx2_body(const uint8_t *g, int64_t 
 							 const struct cb_xq *x, int t0, int nt,   \
 							 float *y, int64_t ys)                    \
 	{                                                                                       \
+		if (nt == 1) {   /* decode: one pass over the group */                  \
+			avx2_dec_body(g, n, x, t0, 1, y, ys, q8);                               \
+			return;                                                                 \
+		}                                                                               \
 		for (int t = 0; t < nt; t += 4, y += 4 * ys) {                                  \
 			const int m = nt - t < 4 ? nt - t : 4;                                  \
 			for (int h = 0; h < 2; h++)                                             \

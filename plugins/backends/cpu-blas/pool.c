@@ -37,11 +37,23 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "pool.h"
+
+/* The test's pauses at the two points of a region change that race
+ * (tests/cpu-blas/test-pool.c): 0 a worker between reading `claim` and
+ * the region's fields, 1 the caller between writing the fields and
+ * opening the region.  Nothing in the plugin. */
+#ifdef CB_POOL_TEST_HOOKS
+void cb_pool_test_hook(int where);
+#define POOL_HOOK(w) cb_pool_test_hook(w)
+#else
+#define POOL_HOOK(w) ((void)0)
+#endif
 
 /* The spin bounds, in nanoseconds of CLOCK_MONOTONIC (read every
  * SPIN_CHECK pauses, ~1 us apart). */
@@ -125,9 +137,10 @@ static void work(struct cb_pool *p, uint32_t region, int tid)
 		/* read before the claim: if the compare-and-swap below
 		 * succeeds, task (uint32_t)c was still unclaimed, so the region
 		 * was not finished and these are its values */
-		const cb_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
-		void *const ctx = atomic_load_explicit(&p->ctx, memory_order_relaxed);
-		const long long n = atomic_load_explicit(&p->n_tasks, memory_order_relaxed);
+		POOL_HOOK(0);
+		const cb_task_fn fn = atomic_load_explicit(&p->fn, memory_order_acquire);
+		void *const ctx = atomic_load_explicit(&p->ctx, memory_order_acquire);
+		const long long n = atomic_load_explicit(&p->n_tasks, memory_order_acquire);
 		const long long t = (long long)(uint32_t)c;
 		if (t >= n)
 			return;
@@ -183,14 +196,29 @@ int cb_pool_threads(const struct cb_pool *p)
 	return p->n;
 }
 
-/* Publish a region: its fields, then `claim`; wake sleeping workers. */
+/* Publish a region: close the last one, write the fields, open the new
+ * one in `claim`; wake sleeping workers.
+ *
+ * Closing first matters.  A worker leaving the last region reads `claim`
+ * — (R, n) once every task is taken — and then n_tasks; were the fields
+ * rewritten between the two reads, it would see t = n below the next
+ * region's n_tasks, and its compare-and-swap from (R, n) would succeed
+ * while `claim` still held that value: tasks past the old region's end,
+ * run with the new region's fn, counted into the new region's `done`,
+ * which then overshot n_tasks and the caller waited forever (seen as a
+ * rare hang of 2-thread decode).  The closed word (R + 1, UINT32_MAX)
+ * fails every compare-and-swap on R and claims nothing itself (t ≥ any
+ * n_tasks); the fields are release-stored after it, so a worker that
+ * reads one of them (acquire) sees `claim` closed or reopened. */
 static uint32_t publish(struct cb_pool *p, cb_task_fn fn, void *ctx, int64_t n_tasks)
 {
-	const uint32_t r = region_of(atomic_load_explicit(&p->claim, memory_order_relaxed)) + 1;
+	const uint32_t r = region_of(atomic_load_explicit(&p->claim, memory_order_relaxed)) + 2;
+	atomic_store(&p->claim, (unsigned long long)(r - 1) << 32 | UINT32_MAX);
 	atomic_store_explicit(&p->done, 0, memory_order_relaxed);
-	atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
-	atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
-	atomic_store_explicit(&p->n_tasks, n_tasks, memory_order_relaxed);
+	atomic_store_explicit(&p->fn, fn, memory_order_release);
+	atomic_store_explicit(&p->ctx, ctx, memory_order_release);
+	atomic_store_explicit(&p->n_tasks, n_tasks, memory_order_release);
+	POOL_HOOK(1);
 	atomic_store(&p->claim, (unsigned long long)r << 32);   /* seq_cst: before sleepers */
 	if (atomic_load(&p->sleepers)) {
 		pthread_mutex_lock(&p->mu);

@@ -131,32 +131,70 @@ static int file_backed(const void *p, size_t len)
 	return covered >= e;
 }
 
-int cb_repack_tensor(struct cb_state *s, int idx)
+/* How many bytes repacking tensor idx takes, 0 when it is not repacked:
+ * Q8_0 / Q4_0, whole blocks, at least one group, and, under `repack:
+ * auto`, pages that can be handed back. */
+size_t cb_repack_bytes(struct cb_state *s, int idx)
 {
 	const struct pb_tensor *t = &s->m->tensors[idx];
 	const int64_t n = t->ne[0], rows = t->ne[1];
-	const size_t rb = pb_row_bytes(t);
 	if (!s->cfg.repack || !s->cfg.int8_act || (t->dtype != PB_Q8_0 && t->dtype != PB_Q4_0) ||
 	    !s->k.rdot[t->dtype] || n % 32 || rows < CB_RGROUP || t->ne[2] != 1 || t->ne[3] != 1 ||
 	    n > s->xq.cap)
 		return 0;
-	const size_t bytes = (size_t)rows * rb;
+	const size_t bytes = (size_t)rows * pb_row_bytes(t);
 	if (s->cfg.repack == CB_REPACK_AUTO && !(only_repacked(s) && file_backed(t->data, bytes)))
 		return 0;
-	uint8_t *rp;
-	if (posix_memalign((void **)&rp, 64, bytes))
-		return -ENOMEM;
+	return bytes;
+}
+
+/* Repack tensor idx into dst (cb_repack_bytes of it, 64-byte aligned). */
+void cb_repack_into(struct cb_state *s, int idx, uint8_t *dst)
+{
+	const struct pb_tensor *t = &s->m->tensors[idx];
+	const int64_t n = t->ne[0], rows = t->ne[1];
+	const size_t rb = pb_row_bytes(t), bytes = (size_t)rows * rb;
 	const int64_t ng = rows / CB_RGROUP;
 	const uint8_t *src = t->data;
 	for (int64_t g = 0; g < ng; g++)
 		cb_repack_group(t->dtype, src + (size_t)(g * CB_RGROUP) * rb, rb, n,
-				rp + (size_t)(g * CB_RGROUP) * rb);
-	memcpy(rp + (size_t)(ng * CB_RGROUP) * rb, src + (size_t)(ng * CB_RGROUP) * rb,
+				dst + (size_t)(g * CB_RGROUP) * rb);
+	memcpy(dst + (size_t)(ng * CB_RGROUP) * rb, src + (size_t)(ng * CB_RGROUP) * rb,
 	       (size_t)(rows - ng * CB_RGROUP) * rb);
-	s->w[idx].rp = rp;
+	s->w[idx].rp = dst;
 	s->w[idx].rp_groups = ng;
 	s->w[idx].rp_paged = only_repacked(s) && page_out(t->data, bytes);
-	return 1;
+}
+
+/* The repacked tensors' memory: one anonymous mapping, 2 MB aligned, that
+ * asks for transparent huge pages (MADV_HUGEPAGE: this machine's THP mode
+ * is `madvise`, where nothing else gets them).  Decode streams every
+ * weight once per token; on 4 KB pages the hardware prefetcher stops at
+ * each page boundary and every page costs a TLB miss.  Where the kernel
+ * has no THP the madvise fails and the pages are 4 KB: the same bytes
+ * (`hugepages: false` asks for that, to measure the difference).
+ * *mapped: the length to munmap (from the returned address). */
+uint8_t *cb_arena_alloc(size_t bytes, int huge_pages, size_t *mapped)
+{
+	const size_t huge = (size_t)2 << 20;
+	const size_t len = (bytes + huge - 1) / huge * huge;
+	uint8_t *p = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	/* trim to a 2 MB-aligned [a, a + len) */
+	uint8_t *a = (uint8_t *)(((uintptr_t)p + huge - 1) / huge * huge);
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	if (a + len < p + len + huge)
+		munmap(a + len, (size_t)(p + len + huge - (a + len)));
+#ifdef MADV_HUGEPAGE
+	if (huge_pages)
+		madvise(a, len, MADV_HUGEPAGE);
+#else
+	(void)huge_pages;
+#endif
+	*mapped = len;
+	return a;
 }
 
 /* Row r of tensor idx in its stored format: the model's bytes, or, for a
