@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <prunebench/hugemap.h>
+
 #include "model/gguf.h"
 #include "model/model-internal.h"
 #include "model/modelio.h"
@@ -437,26 +439,13 @@ static int load_any(const char *path, const char *tokenizer_path, const char *to
 static void to_anonymous(void *p, size_t len)
 {
 #ifdef MREMAP_FIXED
-	/* The copy asks for transparent huge pages (MADV_HUGEPAGE; hosts
-	 * whose THP mode is `madvise` give them to nothing else): on 4 KB
-	 * pages every page of the weight stream costs a TLB miss and
-	 * restarts the hardware prefetcher (cpu-blas's repacked weights,
-	 * its `hugepages` option, measured ~10 % faster decode).  It is
-	 * placed at p's offset within a 2 MB page, so its huge pages are
-	 * moved whole onto 2 MB-aligned addresses of p. */
-	const uintptr_t huge = (uintptr_t)2 << 20, pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	const size_t span = (len + pg - 1) / pg * pg;
-	uint8_t *r = mmap(NULL, span + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (r == MAP_FAILED)
+	/* The copy asks for transparent huge pages (prunebench/hugemap.h),
+	 * placed at p's offset within a 2 MB page so that mremap moves its
+	 * huge pages whole onto 2 MB-aligned addresses of p. */
+	size_t span;
+	void *a = pb_map_huge(len, (uintptr_t)p, 1, &span);
+	if (!a)
 		return;
-	uint8_t *a = r + ((uintptr_t)p - (uintptr_t)r) % huge;
-	if (a > r)
-		munmap(r, (size_t)(a - r));
-	if (a + span < r + span + huge)
-		munmap(a + span, (size_t)(r + span + huge - (a + span)));
-#ifdef MADV_HUGEPAGE
-	madvise(a, span, MADV_HUGEPAGE);
-#endif
 	memcpy(a, p, len);
 	if (mremap(a, span, span, MREMAP_MAYMOVE | MREMAP_FIXED, p) == MAP_FAILED)
 		munmap(a, span);

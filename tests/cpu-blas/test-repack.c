@@ -24,6 +24,8 @@
 
 #include <check.h>
 
+#include <prunebench/hugemap.h>
+
 #include "cpu-blas.h"
 #include "model/quant.h"
 
@@ -293,32 +295,38 @@ static int vm_flags_of(const void *p, char *flags, size_t len)
 	return found;
 }
 
-/* The repacked weights' arena (repack.c, cpu-blas's `hugepages`): one
- * 2 MB-aligned mapping of whole 2 MB pages, writable, that asks for
- * transparent huge pages (MADV_HUGEPAGE, "hg" in VmFlags) only when told
- * to.  Whether the kernel then gives huge pages depends on its memory,
- * not on us: the test checks the request, not AnonHugePages. */
+/* The repacked weights' mapping (cpu-blas.c, `hugepages`) and the core's
+ * copy of a GGUF's weights come from pb_map_huge (prunebench/hugemap.h):
+ * whole pages, writable, at the 2 MB phase asked for (0: aligned), asking
+ * for transparent huge pages (MADV_HUGEPAGE, "hg" in VmFlags) only when
+ * told to.  Whether the kernel then gives huge pages depends on its
+ * memory, not on us: the test checks the request, not AnonHugePages. */
 START_TEST(arena_huge_pages)
 {
-	const size_t huge = (size_t)2 << 20, bytes = 5 * huge + 4096 + 7;
-	for (int want = 0; want <= 1; want++) {
-		size_t len = 0;
-		char flags[512] = "";
-		uint8_t *a = cb_arena_alloc(bytes, want, &len);
-		ck_assert_ptr_nonnull(a);
-		ck_assert_msg((uintptr_t)a % huge == 0, "arena at %p: not 2 MB aligned", (void *)a);
-		ck_assert_msg(len >= bytes && len % huge == 0, "arena of %zu bytes for %zu", len, bytes);
-		memset(a, 0x5a, bytes);
-		ck_assert_int_eq(a[bytes - 1], 0x5a);
-		ck_assert_msg(vm_flags_of(a, flags, sizeof flags), "arena %p not in smaps", (void *)a);
-		ck_assert_msg(vm_flags_of(a + len - 1, flags, sizeof flags), "arena's end not mapped");
-		if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0)
-			ck_assert_msg((strstr(flags, " hg") != NULL) == want,
-				      "hugepages %d: VmFlags%s", want, flags);
-		else
-			fprintf(stderr, "arena_huge_pages: this kernel has no THP; flag not checked\n");
-		ck_assert_int_eq(munmap(a, len), 0);
-	}
+	const size_t huge = PB_HUGE_PAGE, bytes = 5 * huge + 4096 + 7;
+	const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	for (int want = 0; want <= 1; want++)
+		for (uintptr_t phase = 0; phase < huge; phase += huge / 2 + pg) {
+			size_t len = 0;
+			char flags[512] = "";
+			uint8_t *a = pb_map_huge(bytes, phase, want, &len);
+			ck_assert_ptr_nonnull(a);
+			ck_assert_msg((uintptr_t)a % huge == phase, "mapping at %p: phase %zu, asked %zu",
+				      (void *)a, (size_t)((uintptr_t)a % huge), (size_t)phase);
+			ck_assert_msg(len >= bytes && len % pg == 0, "mapping of %zu bytes for %zu", len,
+				      bytes);
+			memset(a, 0x5a, bytes);
+			ck_assert_int_eq(a[bytes - 1], 0x5a);
+			ck_assert_msg(vm_flags_of(a, flags, sizeof flags), "mapping %p not in smaps",
+				      (void *)a);
+			ck_assert_msg(vm_flags_of(a + len - 1, flags, sizeof flags), "mapping's end not mapped");
+			if (access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0)
+				ck_assert_msg((strstr(flags, " hg") != NULL) == want,
+					      "hugepages %d: VmFlags%s", want, flags);
+			else
+				fprintf(stderr, "arena_huge_pages: this kernel has no THP; flag not checked\n");
+			ck_assert_int_eq(munmap(a, len), 0);
+		}
 }
 END_TEST
 

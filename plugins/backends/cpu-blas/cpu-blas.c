@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <prunebench/hugemap.h>
+
 #ifdef CB_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
@@ -199,27 +201,32 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 	int untied = 0;
 	for (int i = 0; i < m->n_tensors; i++)
 		untied |= m->tensors[i].role == PB_ROLE_OUTPUT;
-	size_t *rp_at = calloc(s->n_w > 0 ? (size_t)s->n_w : 1, sizeof *rp_at);
+	/* one mapping for every repacked tensor, on huge pages unless
+	 * `hugepages: false` (prunebench/hugemap.h); rp_at: each one's
+	 * offset in it, SIZE_MAX for a tensor not repacked */
+	size_t *rp_at = malloc((s->n_w > 0 ? (size_t)s->n_w : 1) * sizeof *rp_at);
 	if (!rp_at)
 		goto nomem;
+	for (int i = 0; i < s->n_w; i++)
+		rp_at[i] = SIZE_MAX;
 	for (int i = 0; i < m->n_tensors; i++) {
 		const struct pb_tensor *t = &m->tensors[i];
 		if (!pb_role_is_linear(t->role) && (t->role != PB_ROLE_TOK_EMBD || untied))
 			continue;
 		const size_t b = cb_repack_bytes(s, i);
 		if (b) {
-			rp_at[i] = rp_bytes + 1;   /* 0: not repacked */
+			rp_at[i] = rp_bytes;
 			rp_bytes += (b + 63) / 64 * 64;
 			n_rp++;
 		}
 	}
-	if (n_rp && !(s->rp_arena = cb_arena_alloc(rp_bytes, s->cfg.hugepages, &s->rp_arena_len))) {
+	if (n_rp && !(s->rp_arena = pb_map_huge(rp_bytes, 0, s->cfg.hugepages, &s->rp_arena_len))) {
 		free(rp_at);
 		goto nomem;
 	}
 	for (int i = 0; i < m->n_tensors; i++)
-		if (rp_at[i]) {
-			cb_repack_into(s, i, s->rp_arena + rp_at[i] - 1);
+		if (rp_at[i] != SIZE_MAX) {
+			cb_repack_into(s, i, s->rp_arena + rp_at[i]);
 			n_paged += s->w[i].rp_paged;
 		}
 	free(rp_at);

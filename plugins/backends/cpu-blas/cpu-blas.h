@@ -216,7 +216,6 @@ void cb_repack_row(enum pb_dtype dt, const uint8_t *g, int r, int64_t n, uint8_t
 int cb_repack_kernels(struct cb_kernels *k, enum cb_simd level);
 size_t cb_repack_bytes(struct cb_state *s, int idx);
 void cb_repack_into(struct cb_state *s, int idx, uint8_t *dst);
-uint8_t *cb_arena_alloc(size_t bytes, int huge_pages, size_t *mapped);
 const uint8_t *cb_row_bytes_of(struct cb_state *s, int idx, int64_t r, uint8_t *tmp);
 
 /* kernels-kquant.c: the k-quants' portable kernels — dequantisers and the

@@ -166,37 +166,6 @@ void cb_repack_into(struct cb_state *s, int idx, uint8_t *dst)
 	s->w[idx].rp_paged = only_repacked(s) && page_out(t->data, bytes);
 }
 
-/* The repacked tensors' memory: one anonymous mapping, 2 MB aligned, that
- * asks for transparent huge pages (MADV_HUGEPAGE: this machine's THP mode
- * is `madvise`, where nothing else gets them).  Decode streams every
- * weight once per token; on 4 KB pages the hardware prefetcher stops at
- * each page boundary and every page costs a TLB miss.  Where the kernel
- * has no THP the madvise fails and the pages are 4 KB: the same bytes
- * (`hugepages: false` asks for that, to measure the difference).
- * *mapped: the length to munmap (from the returned address). */
-uint8_t *cb_arena_alloc(size_t bytes, int huge_pages, size_t *mapped)
-{
-	const size_t huge = (size_t)2 << 20;
-	const size_t len = (bytes + huge - 1) / huge * huge;
-	uint8_t *p = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	/* trim to a 2 MB-aligned [a, a + len) */
-	uint8_t *a = (uint8_t *)(((uintptr_t)p + huge - 1) / huge * huge);
-	if (a > p)
-		munmap(p, (size_t)(a - p));
-	if (a + len < p + len + huge)
-		munmap(a + len, (size_t)(p + len + huge - (a + len)));
-#ifdef MADV_HUGEPAGE
-	if (huge_pages)
-		madvise(a, len, MADV_HUGEPAGE);
-#else
-	(void)huge_pages;
-#endif
-	*mapped = len;
-	return a;
-}
-
 /* Row r of tensor idx in its stored format: the model's bytes, or, for a
  * repacked tensor, the row put back together in tmp (pb_row_bytes). */
 const uint8_t *cb_row_bytes_of(struct cb_state *s, int idx, int64_t r, uint8_t *tmp)
