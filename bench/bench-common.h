@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <prunebench/plugin.h>
+
 #include "model/modelio.h"
 
 struct cb_config {   /* plugins/backends/cpu-blas/cpu-blas.h */
@@ -23,6 +25,7 @@ struct cb_config {   /* plugins/backends/cpu-blas/cpu-blas.h */
 	int int8_gemm;
 	int gemm;           /* 0 auto, 1 native, 2 openblas */
 	int hugepages;      /* repacked weights on transparent huge pages */
+	char gemm_cache[PB_OPT_STR_MAX];   /* "": no calibration, auto keeps the rule */
 };
 
 /* A host for plugins a benchmark initialises itself: warnings and errors

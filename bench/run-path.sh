@@ -21,7 +21,9 @@
 # the order of the (format, threads, path) runs rotated per round; per
 # (format, threads) the median over rounds, the spread (min–max) and the
 # ratio path / bench for prefill and decode tok/s (decode excludes the
-# first token everywhere: D steps after the prefill's token).
+# first token everywhere: D steps after the prefill's token); "paired"
+# is the median (and range) over rounds of each round's path / bench, the
+# steadier figure on a host whose memory bandwidth drifts between rounds.
 # A benchmark: prints, asserts nothing.
 #   bench/run-path.sh [ROUNDS] [FORMATS] [THREADS...]
 # defaults: 5 f32,q4_0 1 2.  Environment: PRESET (llama-110m), P (128),
@@ -55,6 +57,7 @@ fi
 # OpenBLAS to one thread itself)
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+spread3() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%.2f-%.2f", lo, hi }'; }
 spread() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%.1f-%.1f", lo, hi }'; }
 
 # the prompt: P-1 bytes 'a'..'z' (the byte vocabulary's ids 100..125, as
@@ -151,8 +154,8 @@ for r in $(seq 1 "$rounds"); do
 done
 
 echo
-printf '| format | threads | path | prefill tok/s | spread | × bench | decode tok/s | spread | × bench |\n'
-printf '|---|---|---|---|---|---|---|---|---|\n'
+printf '| format | threads | path | prefill tok/s | spread | × bench | paired × bench | decode tok/s | spread | × bench | paired × bench |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
 for f in "${fmts[@]}"; do
 	for t in $threads; do
 		bp=""
@@ -167,11 +170,23 @@ for f in "${fmts[@]}"; do
 			md=$(awk '{ print $2 }' "$file" | median)
 			sp=$(awk '{ print $1 }' "$file" | spread)
 			sd=$(awk '{ print $2 }' "$file" | spread)
+			# paired: round r's path over round r's bench (the same
+			# minutes of the host's bandwidth), median and range over
+			# rounds — steadier than the ratio of medians where the
+			# host's speed drifts between rounds
+			pp=""
+			pd=""
+			if [ -n "$bp" ]; then
+				pp=$(paste -d' ' "$out/res/bench-$f-$t" "$file" | awk '{ print $3 / $1 }' | median)
+				pp="$(printf %.3f "$pp") ($(paste -d' ' "$out/res/bench-$f-$t" "$file" | awk '{ print $3 / $1 }' | spread3))"
+				pd=$(paste -d' ' "$out/res/bench-$f-$t" "$file" | awk '{ print $4 / $2 }' | median)
+				pd="$(printf %.3f "$pd") ($(paste -d' ' "$out/res/bench-$f-$t" "$file" | awk '{ print $4 / $2 }' | spread3))"
+			fi
 			awk -v f="$f" -v t="$t" -v p="$p" -v mp="$mp" -v md="$md" -v sp="$sp" -v sd="$sd" \
-				-v bp="$bp" -v bd="$bd" 'BEGIN {
+				-v bp="$bp" -v bd="$bd" -v pp="$pp" -v pd="$pd" 'BEGIN {
 				rp = bp > 0 ? sprintf("%.3f", mp / bp) : ""
 				rd = bd > 0 ? sprintf("%.3f", md / bd) : ""
-				printf "| %s | %s | %s | %.1f | %s | %s | %.1f | %s | %s |\n", toupper(f), t, p, mp, sp, rp, md, sd, rd }'
+				printf "| %s | %s | %s | %.1f | %s | %s | %s | %.1f | %s | %s | %s |\n", toupper(f), t, p, mp, sp, rp, pp, md, sd, rd, pd }'
 		done
 	done
 done

@@ -69,6 +69,7 @@ static int st_buffer_write(void *s, int b, int64_t o, int64_t n, const float *x)
 { (void)s; (void)b; (void)o; (void)n; (void)x; not_loaded(); }
 static int st_weight_kernel(void *s, int i, char *o, size_t l) { (void)s; (void)i; (void)o; (void)l; not_loaded(); }
 static int st_device_ms(void *s, double *t) { (void)s; (void)t; not_loaded(); }
+static int st_be_describe(void *s, char *y, size_t l) { (void)s; (void)y; (void)l; not_loaded(); }
 static int st_complete(void *s, const struct pb_complete_req *q, struct pb_complete_res *r)
 { (void)s; (void)q; (void)r; not_loaded(); }
 static int st_channels(void *s, const struct pb_channel **c, int *n) { (void)s; (void)c; (void)n; not_loaded(); }
@@ -167,7 +168,7 @@ static void put_desc(struct wbuf *b, const struct pb_plugin *p, const union pb_p
 		put_u32(b, HAS(o->weights_load, 0) | HAS(o->buffers_alloc, 1) |
 			HAS(o->graph_compute, 2) | HAS(o->buffer_read, 3) |
 			HAS(o->buffer_write, 4) | HAS(o->weight_kernel, 5) | HAS(o->device_ms, 6) |
-			HAS(o->complete, 7));
+			HAS(o->complete, 7) | HAS(o->describe, 8));
 		break;
 	}
 	case PB_PROBE: {
@@ -377,6 +378,7 @@ static struct pb_plugin_copy *parse_desc(unsigned char *frame, size_t n, size_t 
 		o->weight_kernel = GOT(hooks, 5) ? st_weight_kernel : NULL;
 		o->device_ms = GOT(hooks, 6) ? st_device_ms : NULL;
 		o->complete = GOT(hooks, 7) ? st_complete : NULL;
+		o->describe = GOT(hooks, 8) ? st_be_describe : NULL;
 		break;
 	}
 	case PB_PROBE: {

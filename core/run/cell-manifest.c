@@ -248,6 +248,8 @@ dataset:
 	}
 	pb_yaml_seq_end(y);
 	measurement(y, r);
+	if (r->backend_details)
+		pb_yaml_kv_yaml(y, "backend_details", r->backend_details);
 	pb_yaml_map_begin(y, "timings");
 	pb_yaml_kv(y, "load_ms", "%.3f", r->load_ms);
 	pb_yaml_kv(y, "compress_ms", "%.3f", r->compress_ms);

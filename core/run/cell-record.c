@@ -51,6 +51,7 @@ void pb_cell_record_free(struct pb_cell_record *r)
 	free(r->tensors);
 	free(r->probes);
 	free(r->energy);
+	free(r->backend_details);
 	memset(r, 0, sizeof *r);
 }
 
@@ -140,6 +141,15 @@ void pb_cell_record_tensors(struct pb_cell_record *r, const struct pb_model *m,
 		if (!s->kernel[0])
 			snprintf(s->kernel, sizeof s->kernel, "%s", pb_dtype_name(t->dtype));
 	}
+	free(r->backend_details);
+	r->backend_details = NULL;
+	enum { DETAILS_MAX = 32768 };
+	char *text = ops->describe ? malloc(DETAILS_MAX) : NULL;
+	if (text && ops->describe(state, text, DETAILS_MAX) == 0 && text[0]) {
+		r->backend_details = text;
+		text = NULL;
+	}
+	free(text);
 }
 
 static int push_itl(struct pb_cell_record *r, double v)

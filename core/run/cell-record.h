@@ -89,6 +89,9 @@ struct pb_cell_record {
 	double reference_ms, score_ms;
 	char reference_dir[4096];
 	char accuracy_note[512];   /* why some accuracy metric is absent */
+	/* the backend's describe() after weights_load (its choices and why),
+	 * YAML; NULL when it has none */
+	char *backend_details;
 	/* measurement conditions (cell-probes.h) */
 	struct pb_cooldown_result cooldown;
 	double baseline_s;         /* idle baseline asked for; 0 none */

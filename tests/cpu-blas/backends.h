@@ -22,6 +22,7 @@ struct cb_config {
 	int int8_gemm;
 	int gemm;           /* 0 auto, 1 native, 2 openblas */
 	int hugepages;      /* repacked weights on transparent huge pages */
+	char gemm_cache[PB_OPT_STR_MAX];   /* "": no calibration, auto keeps the rule */
 };
 
 extern char be_last_log[1024];

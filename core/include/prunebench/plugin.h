@@ -278,6 +278,12 @@ struct pb_backend_ops {
 	 * remote: weights_load, buffers_alloc, graph_compute and buffer_read
 	 * may then be NULL and formats 0.  0, or -errno with res->error. */
 	int (*complete)(void *state, const struct pb_complete_req *req, struct pb_complete_res *res);
+	/* Appended (speed issue 17).  optional: after weights_load, the
+	 * backend's own account of what it chose and why (a YAML mapping:
+	 * kernels picked by measurement, where a calibration came from), up
+	 * to len bytes with the NUL; the cell's manifest keeps it under
+	 * backend_details.  0, or -errno (nothing recorded). */
+	int (*describe)(void *state, char *yaml, size_t len);
 };
 
 /* Does this backend run whole requests on a server (a remote backend)? */

@@ -104,6 +104,9 @@ static void free_weights(struct cb_state *s)
 	free(s->w);
 	s->w = NULL;
 	s->n_w = 0;
+	free(s->cal);
+	s->cal = NULL;
+	s->n_cal = 0;
 	cb_masks_free(s);
 	if (s->scratch)
 		for (int i = 0; i < s->n_threads; i++)
@@ -235,6 +238,8 @@ static int cb_weights_load(void *state, const struct pb_model *m)
 		       (double)rp_bytes / 1e6, n_paged == n_rp ? "; the model's copies paged out"
 		       : "; some of the model's copies stay resident (anonymous memory, or "
 			 "int8_gemm off): up to that much more RSS, `repack: auto` avoids it");
+	/* gemm auto: native or OpenBLAS per shape, measured once per machine */
+	cb_calibrate(s);
 	return 0;
 nomem:
 	rc = -ENOMEM;
@@ -406,6 +411,7 @@ static const struct pb_backend_ops cb_ops = {
 	.buffer_read = cb_buffer_read,
 	.buffer_write = cb_buffer_write,
 	.weight_kernel = cb_weight_kernel,
+	.describe = cb_describe,
 };
 
 static const struct pb_option cb_options[] = {
@@ -462,9 +468,16 @@ static const struct pb_option cb_options[] = {
 	  .help = "prefill and encode (more than 4 tokens): native = packed register-blocked "
 		  "GEMM (AVX-512, AVX2+FMA, NEON on arm64 or portable C by the CPU; every format "
 		  "dequantised into its panels); openblas = OpenBLAS sgemm on dequantised tiles; "
-		  "auto = native where its kernel is measured faster (AVX-512F or AVX2+FMA), "
-		  "openblas otherwise (arm64 included: NEON not yet timed on a board).  The "
-		  "manifest's kernel column says which ran.  Results never depend on threads" },
+		  "auto = per linear shape and format, the faster of the two as timed on this "
+		  "machine once and kept in gemm_cache; without a cache the rule: native where "
+		  "its kernel was measured faster (AVX-512F or AVX2+FMA), openblas otherwise "
+		  "(arm64 included: NEON not yet timed on a board).  The kernel column says "
+		  "which ran, the manifest's backend_details why.  Results never depend on threads" },
+	{ .key = "gemm_cache", .type = PB_OPT_STRING, .offset = offsetof(struct cb_config, gemm_cache),
+	  .def = "auto", .help = "gemm auto's calibration: the file that keeps each shape's timing "
+		  "so that later runs on this machine choose alike (auto: "
+		  "$XDG_CACHE_HOME/prunebench/cpu-blas-gemm.tsv, else ~/.cache/prunebench/…); "
+		  "off: no timing, the rule on the CPU's features" },
 	PB_OPTIONS_END,
 };
 
@@ -473,7 +486,7 @@ PB_EXPORT const struct pb_plugin pb_plugin = {
 	.struct_size = sizeof(struct pb_plugin),
 	.kind = PB_BACKEND,
 	.name = "cpu-blas",
-	.version = "1.0.0",
+	.version = CB_VERSION,
 	.summary = "fast CPU backend: thread pool, AVX2 GEMV, integer Q8_0/Q4_0/k-quant decode "
 		   "(Q8_0/Q4_0 repacked, int8 prefill GEMM), native packed GEMM (or OpenBLAS) "
 		   "prefill, CSR sparse, fused attention",

@@ -25,7 +25,10 @@ struct cb_config {
 	int int8_gemm;              /* Q8_0/Q4_0 prefill as int8 GEMM on the repacked rows */
 	int gemm;                   /* prefill GEMM: CB_GEMM_AUTO, _NATIVE or _OPENBLAS */
 	int hugepages;              /* repacked weights on transparent huge pages (repack.c) */
+	char gemm_cache[PB_OPT_STR_MAX];   /* gemm auto's calibration cache (calib.c); "" off */
 };
+
+#define CB_VERSION "1.0.0"
 
 enum { CB_GEMM_AUTO, CB_GEMM_NATIVE, CB_GEMM_OPENBLAS };
 /* `repack: false|true|auto`, in the option's order (true = 1 as a bool) */
@@ -49,6 +52,18 @@ struct cb_weight {
 	uint8_t *rp;
 	int64_t rp_groups;
 	int rp_paged;              /* the model's copy was handed back to the kernel (madvise) */
+	int gemm_native;           /* prefill on the native GEMM, else OpenBLAS (calib.c) */
+};
+
+/* gemm auto's calibration of one shape (calib.c) */
+enum { CB_CAL_NONE, CB_CAL_MEASURED, CB_CAL_CACHE };
+struct cb_cal {
+	int idx;                   /* the first tensor of this shape */
+	int64_t n_out, n_in;
+	enum pb_dtype dtype;
+	double native_gflops, blas_gflops;
+	int native;                /* the faster: native GEMM (else OpenBLAS) */
+	int source;                /* CB_CAL_*: NONE keeps the rule */
 };
 
 /* mask_mode runtime (mask.c): per pruned F32 linear, weight_orig (the
@@ -171,7 +186,11 @@ struct cb_state {
 	struct cb_xq xq;           /* quantised activations of the current linear */
 	struct cb_masks masks;     /* mask_mode runtime */
 	struct cb_gemm gemm;       /* the native GEMM's kernels (gemm.h) */
-	int gemm_native;           /* prefill runs them (else OpenBLAS sgemm) */
+	int gemm_native;           /* the rule's or the option's choice: native GEMM, else
+				    * OpenBLAS sgemm; per tensor in w[].gemm_native */
+	struct cb_cal *cal;        /* gemm auto: the shapes calibrated (calib.c) */
+	int n_cal;
+	char cal_how[PB_OPT_STR_MAX + 256];   /* where the choices came from, for describe() */
 };
 
 /* Bytes of a PB_NM_2_4 tensor (layout in tensor.h): R·C/2 F32 values,
@@ -272,5 +291,14 @@ int cb_op_linear(struct cb_state *s, const struct pb_op *op);
 int cb_csr_build(const struct pb_tensor *t, double threshold, struct cb_csr **out);
 void cb_csr_free(struct cb_csr *c);
 void cb_linear_kernel(const struct cb_state *s, int idx, char *out, size_t len);
+/* gemm auto's calibration: y (nt × rows) = x (nt × n_in) · the first rows
+ * rows of tensor idx, on the native GEMM or OpenBLAS as the prefill runs
+ * them, one thread (the caller's) */
+void cb_linear_gemm_rows(struct cb_state *s, int idx, const float *x, int nt, float *y,
+			 int64_t rows, int native);
+
+/* calib.c */
+void cb_calibrate(struct cb_state *s);
+int cb_describe(void *state, char *out, size_t len);
 
 #endif

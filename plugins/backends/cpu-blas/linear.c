@@ -49,6 +49,7 @@ struct lin_job {
 	float *y;
 	int64_t xs, ys, n_in, n_out, rows_per_task;
 	int nt;
+	int native;                /* prefill: the native GEMM, else OpenBLAS */
 };
 
 /* Row r of a 2:4-packed tensor: its C/2 values and C/4 index bytes. */
@@ -277,7 +278,7 @@ static void gemm_task(void *ctx, int64_t task, int tid)
 	const struct lin_job *j = ctx;
 	const int64_t r0 = task * j->rows_per_task;
 	const int64_t nr = r0 + j->rows_per_task < j->n_out ? j->rows_per_task : j->n_out - r0;
-	if (j->s->gemm_native) {
+	if (j->native) {
 		/* NM_2_4's values and index bytes are two arrays: no prefetch;
 		 * the common formats are packed from their bytes (gemm.h) */
 		const enum pb_dtype dt = j->w->dtype;
@@ -407,9 +408,24 @@ int cb_op_linear(struct cb_state *s, const struct pb_op *op)
 		}
 		return 0;
 	}
-	j.rows_per_task = s->gemm_native ? CB_GEMM_TILE : prefill_rows(n_out, w->dtype);
+	j.native = j.cw->gemm_native;
+	j.rows_per_task = j.native ? CB_GEMM_TILE : prefill_rows(n_out, w->dtype);
 	cb_pool_run(s->pool, gemm_task, &j, (n_out + j.rows_per_task - 1) / j.rows_per_task);
 	return 0;
+}
+
+void cb_linear_gemm_rows(struct cb_state *s, int idx, const float *x, int nt, float *y,
+			 int64_t rows, int native)
+{
+	const struct pb_tensor *w = &s->m->tensors[idx];
+	struct lin_job j = {
+		.s = s, .w = w, .cw = &s->w[idx], .x = x, .y = y, .xs = w->ne[0], .ys = rows,
+		.n_in = w->ne[0], .n_out = rows, .nt = nt, .native = native,
+		/* the tiles of the whole tensor's prefill */
+		.rows_per_task = native ? CB_GEMM_TILE : prefill_rows(w->ne[1], w->dtype),
+	};
+	for (int64_t task = 0; task * j.rows_per_task < rows; task++)
+		gemm_task(&j, task, 0);
 }
 
 void cb_csr_free(struct cb_csr *c)
@@ -486,10 +502,11 @@ void cb_linear_kernel(const struct cb_state *s, int idx, char *out, size_t len)
 			 s->k.qdot[t->dtype];
 	static const char *const kq_name[] = { "q2k", "q3k", "q4k", "q5k", "q6k" };
 	char pre[40];
+	const int native = s->w[idx].gemm_native;
 	snprintf(pre, sizeof pre, "%s%s%s", s->cfg.gemm == CB_GEMM_AUTO ? "auto:" : "",
-		 s->gemm_native ? "native-gemm-" : t->dtype == PB_F32 ? "openblas-sgemm"
-								  : "dequant-openblas-sgemm",
-		 s->gemm_native ? s->gemm.isa : "");
+		 native ? "native-gemm-" : t->dtype == PB_F32 ? "openblas-sgemm"
+							    : "dequant-openblas-sgemm",
+		 native ? s->gemm.isa : "");
 	if (s->w[idx].csr)
 		snprintf(out, len, "%s", s->w[idx].csr->col16 ? "csr16" : "csr32");
 	else if (!pb_role_is_linear(t->role))
