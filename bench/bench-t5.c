@@ -24,7 +24,9 @@
  *     build/bench/bench-t5 [PRESET|all] [RUNS] [MAX_THREADS] [F32|Q8_0|all] [KEY=VALUE...]
  *
  * The plugin runs with its own option defaults (read from its option
- * table, as an experiment would get them); KEY=VALUE arguments override
+ * table, as an experiment would get them, but repack=true: a GGUF file's
+ * Q8_0 linears are repacked under `repack: auto`, the in-memory
+ * conversion's would not be); KEY=VALUE arguments override
  * them, e.g. int8_act=1.
  *
  * (one preset and one format make a short run to profile: perf record.)
@@ -56,6 +58,12 @@ static void *make_config(const struct pb_plugin *p, char **kv, int n_kv, int thr
 	char err[256], th[16];
 	void *cfg = calloc(1, p->config_size ? p->config_size : 1);
 	if (!cfg || pb_options_defaults(p->options, cfg, p->config_size) < 0)
+		goto fail;
+	/* the models are converted in memory, where `repack: auto` leaves
+	 * Q8_0 rows as stored; a GGUF file's are repacked (and encode runs
+	 * the int8 GEMM): time what a file gets, unless repack=… says */
+	const struct pb_option *rp = pb_option_find(p->options, "repack");
+	if (rp && pb_option_parse(rp, cfg, "true", err, sizeof err) < 0)
 		goto fail;
 	for (int i = 0; i < n_kv; i++) {
 		char key[64];
