@@ -60,6 +60,7 @@
 #define CAL_FLAVOR "plain"
 #endif
 
+#ifdef CB_HAVE_OPENBLAS
 static const char cal_header[] =
 	"# prunebench cpu-blas gemm calibration (plugins/backends/cpu-blas/calib.c): "
 	"cpu\tgemm_isa\topenblas_core\tbuild\tplugin\ttokens\tn_out\tn_in\tformat\t"
@@ -264,6 +265,8 @@ static int float_gemm(const struct cb_state *s, int i)
 	return pb_role_is_linear(t->role) && !s->w[i].csr &&
 	       !(s->w[i].rp && s->cfg.int8_gemm) && t->ne[0] > 0 && t->ne[1] > 0;
 }
+
+#endif
 
 void cb_calibrate(struct cb_state *s)
 {
