@@ -170,13 +170,35 @@ double pb_logsumexp(const float *x, int n)
 	return mx + log(s);
 }
 
+/* The one-pass scan (best = i when x[i] > x[best]) chains every step on
+ * the last compare: ~130 µs over a 32000-entry vocabulary, 3–6 % of a
+ * decode step that the run path paid and bench/tokens did not.  Two
+ * passes give the same index — the largest value, the lowest index on
+ * ties, a NaN never chosen (0 when x[0] is NaN, as the scan keeps) — in
+ * ~6 µs: the maximum over 16 independent lanes (no chain; the compiler
+ * makes it maxps), then the first index holding it (±0 compare equal,
+ * as they do in the scan).  tests/metrics checks both against each other. */
+#define ARGMAX_LANES 16
+
 int pb_argmax(const float *x, int n)
 {
-	int best = 0;
-	for (int i = 1; i < n; i++)
-		if (x[i] > x[best])
-			best = i;
-	return best;
+	if (n < 1 || isnan(x[0]))
+		return 0;
+	float lane[ARGMAX_LANES], m = x[0];
+	int i = 0;
+	for (int j = 0; j < ARGMAX_LANES; j++)
+		lane[j] = m;
+	for (; i + ARGMAX_LANES <= n; i += ARGMAX_LANES)
+		for (int j = 0; j < ARGMAX_LANES; j++)
+			lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+	for (int j = 0; j < ARGMAX_LANES; j++)
+		m = lane[j] > m ? lane[j] : m;
+	for (; i < n; i++)
+		m = x[i] > m ? x[i] : m;
+	for (i = 0; i < n; i++)
+		if (x[i] == m)
+			return i;
+	return 0;
 }
 
 /* Does (va, a) rank before (vb, b)? Higher value first, then lower id. */

@@ -8,19 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics/accuracy.h"
 #include "model/modelio.h"
 #include "run/generate.h"
 #include "run/sampler.h"
 #include "util/util.h"
 
-/* Greedy choice: the largest logit, the lowest index on ties. */
+/* Greedy choice: the largest logit, the lowest index on ties
+ * (pb_argmax: two passes, no compare chain). */
 static int32_t argmax(const float *x, int n)
 {
-	int32_t best = 0;
-	for (int i = 1; i < n; i++)
-		if (x[i] > x[best])
-			best = i;
-	return best;
+	return pb_argmax(x, n);
 }
 
 static void phase(const struct pb_gen_request *req, int p)

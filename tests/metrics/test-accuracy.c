@@ -167,6 +167,45 @@ START_TEST(kl_topk)
 }
 END_TEST
 
+/* pb_argmax (two passes) picks what the one-pass scan picks — the
+ * largest, the lowest index on ties, never a NaN after x[0], 0 when x[0]
+ * is NaN — on short vectors drawn from a few values (ties, ±0, ±inf,
+ * NaN) of every length across the lane width, and on a vocabulary-sized
+ * one. */
+static int scan_argmax(const float *x, int n)
+{
+	int best = 0;
+	for (int i = 1; i < n; i++)
+		if (x[i] > x[best])
+			best = i;
+	return best;
+}
+
+START_TEST(argmax_as_scan)
+{
+	const float vals[] = { 0.0f, -0.0f, NAN, 1.0f, -1.0f, INFINITY, -INFINITY, 2.5f };
+	static float x[32000];
+	uint32_t r = 12345;
+	for (int t = 0; t < 100000; t++) {
+		r = r * 1664525u + 1013904223u;
+		const int n = 1 + (int)(r >> 8) % 70;
+		for (int i = 0; i < n; i++) {
+			r = r * 1664525u + 1013904223u;
+			x[i] = vals[(r >> 8) % 8];
+		}
+		ck_assert_int_eq(pb_argmax(x, n), scan_argmax(x, n));
+	}
+	for (int i = 0; i < 32000; i++) {
+		r = r * 1664525u + 1013904223u;
+		x[i] = (float)(r >> 8) / 65536.0f - 128.0f;
+	}
+	x[31999] = 1000.0f;
+	x[20001] = 1000.0f;
+	ck_assert_int_eq(pb_argmax(x, 32000), 20001);
+	ck_assert_int_eq(pb_argmax(x, 32000), scan_argmax(x, 32000));
+}
+END_TEST
+
 START_TEST(agreement)
 {
 	struct pb_acc_sums s = { 0 };
@@ -194,6 +233,7 @@ int main(void)
 	tcase_add_test(tc, topk);
 	tcase_add_test(tc, kl_topk);
 	tcase_add_test(tc, agreement);
+	tcase_add_test(tc, argmax_as_scan);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
