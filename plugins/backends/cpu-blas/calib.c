@@ -171,16 +171,23 @@ static int parse_gflops(const char *s, double *v)
 static void cache_read(struct cb_state *s, const char *path, const struct cal_key *k)
 {
 	FILE *f = fopen(path, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	char line[CAL_LINE_MAX + 2];
 	long no = 0;
 	if (!f)
 		return;
-	while ((n = getline(&line, &cap, f)) >= 0) {
+	while (fgets(line, sizeof line, f)) {
+		size_t n = strlen(line);
 		no++;
-		if (n > 0 && line[n - 1] == '\n')
+		if (n && line[n - 1] == '\n') {
 			line[--n] = '\0';
+		} else if (!feof(f)) {
+			/* longer than any line this file gets: skip the rest of it
+			 * (read a buffer at a time, never held whole) */
+			int c;
+			while ((c = getc(f)) != EOF && c != '\n')
+				;
+			n = CAL_LINE_MAX + 1;
+		}
 		if (n == 0 || line[0] == '#')
 			continue;
 		char *fl[CAL_FIELDS];
@@ -193,8 +200,8 @@ static void cache_read(struct cb_state *s, const char *path, const struct cal_ke
 		    (strcmp(fl[11], "native") && strcmp(fl[11], "openblas"))) {
 			CB_LOG(s, PB_LOG_WARN, "%s:%ld: not a calibration line (expected %d tab-separated "
 			       "fields: cpu, gemm_isa, openblas_core, build, plugin, tokens, n_out, n_in, "
-			       "format, native_gflops, openblas_gflops, native|openblas); skipped", path,
-			       no, CAL_FIELDS);
+			       "format, native_gflops, openblas_gflops, native|openblas, in at most %d "
+			       "bytes); skipped", path, no, CAL_FIELDS, CAL_LINE_MAX);
 			continue;
 		}
 		if (strcmp(fl[0], k->cpu) || strcmp(fl[1], k->isa) || strcmp(fl[2], k->blas) ||
@@ -211,7 +218,6 @@ static void cache_read(struct cb_state *s, const char *path, const struct cal_ke
 			}
 		}
 	}
-	free(line);
 	fclose(f);
 }
 
@@ -415,7 +421,7 @@ int cb_describe(void *state, char *out, size_t len)
 		return -ENOSPC;
 	out[0] = '\0';
 	PUT("kernels: %s\nattention: %s\ngemm: %s\ngemm_isa: %s\n", s->k.isa, s->k.attn_isa,
-	    mode[s->cfg.gemm], s->gemm.isa);
+	    s->cfg.gemm >= 0 && s->cfg.gemm < 3 ? mode[s->cfg.gemm] : "?", s->gemm.isa);
 	PUT("gemm_default: %s\n", s->gemm_native ? "native" : "openblas");
 	if (s->cal_how[0]) {
 		PUT("gemm_calibration: \"");
