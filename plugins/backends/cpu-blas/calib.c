@@ -17,7 +17,8 @@
  * would change results.  Where the cache cannot be read or written, or
  * under gemm_cache "" (what a zeroed config holds), auto keeps the rule
  * on the CPU's features (cb_init) and says why.  The file is a list of
- * tab-separated lines keyed by the CPU model, the native GEMM's ISA,
+ * tab-separated lines keyed by the CPU (model name, family, model,
+ * stepping), the native GEMM's ISA,
  * OpenBLAS's core, the build (sanitizers slow only the native side), the
  * plugin version, tokens and the shape; a flock on "<cache>.lock" keeps
  * processes of one node (Slurm array tasks) from measuring at once.  The
@@ -66,32 +67,42 @@ static const char cal_header[] =
 	"cpu\tgemm_isa\topenblas_core\tbuild\tplugin\ttokens\tn_out\tn_in\tformat\t"
 	"native_gflops\topenblas_gflops\tchoice\n";
 
-/* The CPU's model name from /proc/cpuinfo (x86 "model name", arm64 "CPU
- * part"), tabs and controls made spaces; "unknown" without one. */
+/* The CPU from /proc/cpuinfo: x86's "model name" with its family, model
+ * and stepping (a VM may name every generation "AMD EPYC"), arm64's
+ * implementer and part; tabs and controls made spaces; "unknown" without
+ * any. */
 static void cpu_model(char *out, size_t len)
 {
+	static const char *const keys[] = { "model name", "cpu family", "model", "stepping",
+					    "CPU implementer", "CPU part" };
+	char val[6][96] = { "" }, line[512];
 	FILE *f = fopen("/proc/cpuinfo", "re");
-	char line[512];
 	snprintf(out, len, "unknown");
 	if (!f)
 		return;
 	while (fgets(line, sizeof line, f)) {
-		if (strncmp(line, "model name", 10) && strncmp(line, "CPU part", 8))
-			continue;
+		if (line[0] == '\n')
+			break;   /* the first CPU's block is enough */
 		const char *c = strchr(line, ':');
 		if (!c)
 			continue;
-		c += 1 + (c[1] == ' ');
-		snprintf(out, len, "%s", c);
-		for (char *p = out; *p; p++)
-			if ((unsigned char)*p < 0x20)
-				*p = ' ';
-		size_t n = strlen(out);
-		while (n && out[n - 1] == ' ')
-			out[--n] = '\0';
-		break;
+		size_t kl = (size_t)(c - line);
+		while (kl && (line[kl - 1] == ' ' || line[kl - 1] == '\t'))
+			kl--;
+		for (int i = 0; i < 6; i++)
+			if (strlen(keys[i]) == kl && !strncmp(line, keys[i], kl) && !val[i][0]) {
+				c += 1 + (c[1] == ' ');
+				snprintf(val[i], sizeof val[i], "%.*s", (int)strcspn(c, "\n"), c);
+			}
 	}
 	fclose(f);
+	if (val[0][0] || val[5][0])
+		snprintf(out, len, "%s%s%s%s%s%s%s%s%s", val[0][0] ? val[0] : "arm64",
+			 val[1][0] ? " family " : "", val[1], val[2][0] ? " model " : "", val[2],
+			 val[3][0] ? " stepping " : "", val[3], val[5][0] ? " part " : "", val[5]);
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
 }
 
 /* "auto": the user's cache folder, created when missing. */
@@ -122,7 +133,7 @@ static int cache_path(const char *opt, char *out, size_t len)
 }
 
 struct cal_key {
-	char cpu[128], isa[16], blas[64], build[16], plugin[32];
+	char cpu[640], isa[16], blas[64], build[16], plugin[32];
 };
 
 /* Split a line at tabs into exactly n fields (the line is modified);
