@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -188,7 +189,10 @@ START_TEST(bad_lines_skipped)
 	be_close(&a);
 	char *tsv = slurp(cache);
 	/* a header, two junk lines, a line too long, binary, then the lines */
+	ck_assert_ptr_nonnull(tsv);
 	char *bad = calloc(1, strlen(tsv) + 8192);
+	ck_assert_ptr_nonnull(bad);
+	ck_assert_ptr_nonnull(strchr(tsv, '\n'));
 	const char *body = strchr(tsv, '\n') + 1;
 	char *o = bad;
 	o += sprintf(o, "# comment\nnot\ta\tcalibration\tline\n");
@@ -223,8 +227,12 @@ END_TEST
 START_TEST(no_cache_keeps_rule)
 {
 	struct pb_model *m = model();
-	static const char *const where[] = { "/nonexistent-pb-dir/cal.tsv", "off", "" };
-	for (int w = 0; w < 3; w++) {
+	char fifo[300];
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	/* a folder, a FIFO (opening it would block the load) */
+	const char *const where[] = { "/nonexistent-pb-dir/cal.tsv", "off", "", dir, fifo };
+	for (int w = 0; w < 5; w++) {
 		struct be a, r;
 		struct cb_config rule = { .threads = 1, .sparse_threshold = 0.35, .check_nan = 1 };
 		char d[8192], ka[128], kr[128];
@@ -246,6 +254,7 @@ START_TEST(no_cache_keeps_rule)
 		be_close(&r);
 	}
 	ck_assert_int_ne(access("/nonexistent-pb-dir", F_OK), 0);
+	unlink(fifo);
 	pb_model_free(m);
 }
 END_TEST

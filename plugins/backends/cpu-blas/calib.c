@@ -335,6 +335,10 @@ void cb_calibrate(struct cb_state *s)
 			*p = ' ';
 	snprintf(k.build, sizeof k.build, "%s", CAL_FLAVOR);
 	snprintf(k.plugin, sizeof k.plugin, "%s", CB_VERSION);
+	/* a FIFO would block the load, a folder or device is no cache */
+	struct stat pst;
+	if (rc == 0 && stat(path, &pst) == 0 && !S_ISREG(pst.st_mode))
+		rc = -EINVAL;
 	if (rc == 0) {
 		snprintf(lock, sizeof lock, "%s.lock", path);
 		lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -345,7 +349,8 @@ void cb_calibrate(struct cb_state *s)
 		snprintf(s->cal_how, sizeof s->cal_how, "no calibration: cache %s: %s; the rule on the "
 			 "CPU's features (a measured choice no later run could repeat is not used)",
 			 rc == -ENOENT && !strcmp(s->cfg.gemm_cache, "auto") ? "(no HOME nor XDG_CACHE_HOME)"
-									     : path, strerror(-rc));
+									     : path,
+			 rc == -EINVAL ? "not a regular file" : strerror(-rc));
 		CB_LOG(s, PB_LOG_WARN, "gemm: auto: %s", s->cal_how);
 		if (lfd >= 0)
 			close(lfd);
