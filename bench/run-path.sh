@@ -177,10 +177,10 @@ for f in "${fmts[@]}"; do
 			pp=""
 			pd=""
 			if [ -n "$bp" ]; then
-				pp=$(paste -d' ' "$out/res/bench-$f-$t" "$file" | awk '{ print $3 / $1 }' | median)
-				pp="$(printf %.3f "$pp") ($(paste -d' ' "$out/res/bench-$f-$t" "$file" | awk '{ print $3 / $1 }' | spread3))"
-				pd=$(paste -d' ' "$out/res/bench-$f-$t" "$file" | awk '{ print $4 / $2 }' | median)
-				pd="$(printf %.3f "$pd") ($(paste -d' ' "$out/res/bench-$f-$t" "$file" | awk '{ print $4 / $2 }' | spread3))"
+				rp_=$(paste -d' ' "$out/res/bench-$f-$t" "$file" | awk '{ print $3 / $1 }')
+				rd_=$(paste -d' ' "$out/res/bench-$f-$t" "$file" | awk '{ print $4 / $2 }')
+				pp="$(printf %.3f "$(median <<< "$rp_")") ($(spread3 <<< "$rp_"))"
+				pd="$(printf %.3f "$(median <<< "$rd_")") ($(spread3 <<< "$rd_"))"
 			fi
 			awk -v f="$f" -v t="$t" -v p="$p" -v mp="$mp" -v md="$md" -v sp="$sp" -v sd="$sd" \
 				-v bp="$bp" -v bd="$bd" -v pp="$pp" -v pd="$pd" 'BEGIN {

@@ -14,13 +14,6 @@
 #include "run/sampler.h"
 #include "util/util.h"
 
-/* Greedy choice: the largest logit, the lowest index on ties
- * (pb_argmax: two passes, no compare chain). */
-static int32_t argmax(const float *x, int n)
-{
-	return pb_argmax(x, n);
-}
-
 static void phase(const struct pb_gen_request *req, int p)
 {
 	if (req->on_phase)
@@ -173,7 +166,7 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 		goto fail;
 	if (timed && pb_session_device_ms(s, &dev1) == 0)
 		out->gpu_prefill_ms = dev1 - dev0;
-	int32_t tokv = argmax(logits, live);
+	int32_t tokv = pb_argmax(logits, live);
 	double now = pb_now_ms();
 	out->ttft_ms = now - t0;
 	if (!seq2seq)
@@ -190,7 +183,7 @@ int pb_generate(struct pb_session *s, const struct pb_model *m,
 			snprintf(err, len, "generate: decode step %d failed: %s", out->n_out, strerror(-rc));
 			goto fail;
 		}
-		tokv = argmax(logits, live);
+		tokv = pb_argmax(logits, live);
 		out->tokens[out->n_out] = tokv;
 		out->token_ms[out->n_out] = pb_now_ms() - t0;
 		out->n_out++;

@@ -274,15 +274,6 @@ static int measure(struct cb_state *s, struct cb_cal *c)
 	return 0;
 }
 
-/* Does tensor i's prefill run a float GEMM (what the calibration chooses
- * for)? */
-static int float_gemm(const struct cb_state *s, int i)
-{
-	const struct pb_tensor *t = &s->m->tensors[i];
-	return pb_role_is_linear(t->role) && !s->w[i].csr &&
-	       !(s->w[i].rp && s->cfg.int8_gemm) && t->ne[0] > 0 && t->ne[1] > 0;
-}
-
 #endif
 
 void cb_calibrate(struct cb_state *s)
@@ -310,7 +301,7 @@ void cb_calibrate(struct cb_state *s)
 		return;
 	}
 	for (int i = 0; i < s->n_w; i++) {
-		if (!float_gemm(s, i))
+		if (!cb_linear_float_gemm(s, i))
 			continue;
 		const struct pb_tensor *t = &s->m->tensors[i];
 		int j = 0;
@@ -409,7 +400,7 @@ void cb_calibrate(struct cb_state *s)
 			continue;
 		for (int i = 0; i < s->n_w; i++) {
 			const struct pb_tensor *t = &s->m->tensors[i];
-			if (float_gemm(s, i) && t->ne[1] == c->n_out && t->ne[0] == c->n_in &&
+			if (cb_linear_float_gemm(s, i) && t->ne[1] == c->n_out && t->ne[0] == c->n_in &&
 			    t->dtype == c->dtype)
 				s->w[i].gemm_native = c->native;
 		}

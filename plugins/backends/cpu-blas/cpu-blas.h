@@ -291,6 +291,9 @@ int cb_op_linear(struct cb_state *s, const struct pb_op *op);
 int cb_csr_build(const struct pb_tensor *t, double threshold, struct cb_csr **out);
 void cb_csr_free(struct cb_csr *c);
 void cb_linear_kernel(const struct cb_state *s, int idx, char *out, size_t len);
+/* Does tensor idx's prefill run a float GEMM (native or OpenBLAS: not
+ * CSR, not the int8 GEMM of repacked rows)?  What gemm auto calibrates. */
+int cb_linear_float_gemm(const struct cb_state *s, int idx);
 /* gemm auto's calibration: y (nt × rows) = x (nt × n_in) · the first rows
  * rows of tensor idx, on the native GEMM or OpenBLAS as the prefill runs
  * them, one thread (the caller's) */

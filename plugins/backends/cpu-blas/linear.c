@@ -414,6 +414,13 @@ int cb_op_linear(struct cb_state *s, const struct pb_op *op)
 	return 0;
 }
 
+int cb_linear_float_gemm(const struct cb_state *s, int idx)
+{
+	const struct pb_tensor *t = &s->m->tensors[idx];
+	return pb_role_is_linear(t->role) && !s->w[idx].csr && t->ne[0] > 0 && t->ne[1] > 0 &&
+	       !use_int8_gemm(s, &s->w[idx], t->ne[0]);
+}
+
 void cb_linear_gemm_rows(struct cb_state *s, int idx, const float *x, int nt, float *y,
 			 int64_t rows, int native)
 {
