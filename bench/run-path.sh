@@ -13,6 +13,9 @@
 #            one prompt of P tokens (BOS + P-1 bytes of the synthetic
 #            byte vocabulary, the ids bench/tokens feeds), max_new_tokens
 #            D+1, so D decode steps, warm-up 1;
+#   bare     the same cell with `probes: []` (what the probes cost);
+#   file     bench/session's loop on the GGUF file, loaded as the cell
+#            loads it, backend option defaults (what the file costs);
 #   generate `prunebench generate --warmup 1 --repeat RUNS` on the same
 #            prompt and lengths, no probes (the run path minus the cell).
 # The bench side's model is the GGUF's bytes but held as bench/tokens holds
@@ -27,8 +30,9 @@
 # A benchmark: prints, asserts nothing.
 #   bench/run-path.sh [ROUNDS] [FORMATS] [THREADS...]
 # defaults: 5 f32,q4_0 1 2.  Environment: PRESET (llama-110m), P (128),
-# D (64), RUNS (3), PATHS (bench,cell,generate), PB (build/prunebench),
+# D (64), RUNS (3), PATHS (bench,cell,generate; also bare, file), PB (build/prunebench),
 # SESSION (build/bench/session), KEEP=DIR keeps the models and results;
+# REF (bench): the path the ratios divide by;
 # PB0=OTHER/prunebench adds the path `cell0`, the same cell run by another
 # build (before a change), in the same interleaved rounds.
 set -euo pipefail
@@ -42,6 +46,7 @@ P=${P:-128}
 D=${D:-64}
 runs=${RUNS:-3}
 paths=${PATHS:-bench,cell,generate${PB0:+,cell0}}
+ref=${REF:-bench}
 pb=${PB:-build/prunebench}
 session=${SESSION:-$(dirname "$pb")/bench/session}
 csv=${CSV:-$(dirname "$pb")/tests/e2e/csvtool}
@@ -70,7 +75,7 @@ for f in "${fmts[@]}"; do
 		"$pb" -q convert "synth:$preset" "$out/$preset-$f.gguf" --type "$f" --seed 1 > /dev/null
 done
 
-experiment() { # format threads
+experiment() { # format threads probes
 	cat <<YAML
 name: run-path
 seed: 1
@@ -87,7 +92,7 @@ pruners:
   dense: []
 backends:
   cpu-blas: {threads: $2}
-probes: [procstat, thermal, rapl]
+probes: [$3]
 YAML
 }
 
@@ -105,6 +110,14 @@ measure() { # path format threads
 		pre=$(awk '{ print $3 }' <<< "$line")
 		dec=$(awk '{ print $7 }' <<< "$line")
 		;;
+	file)
+		# bench/session's loop on the GGUF file itself, loaded as the
+		# cell loads it, with the backend's option defaults (repack:
+		# auto repacks the file's Q8_0/Q4_0 linears)
+		line=$("$session" "$model" -t "$t" -r "$runs" -p "$P" -d "$D")
+		pre=$(awk '{ print $3 }' <<< "$line")
+		dec=$(awk '{ print $7 }' <<< "$line")
+		;;
 	generate)
 		line=$("$pb" -q generate "$model" --backend cpu-blas --threads "$t" --seed 1 \
 			--prompt "$(cat "$out/prompt.txt")" -n $((D + 1)) --ignore-eos \
@@ -112,10 +125,11 @@ measure() { # path format threads
 		pre=$(sed 's/.*prefill \([0-9.]*\) tok.*/\1/' <<< "$line")
 		dec=$(sed 's/.*decode \([0-9.]*\) tok.*/\1/' <<< "$line")
 		;;
-	cell | cell0)
-		local bin=$pb
+	cell | cell0 | bare)
+		local bin=$pb probes="procstat, thermal, rapl"
 		[ "$path" = cell0 ] && bin=$PB0
-		experiment "$f" "$t" > "$out/cell.yaml"
+		[ "$path" = bare ] && probes=""
+		experiment "$f" "$t" "$probes" > "$out/cell.yaml"
 		rm -rf "${out:?}/cell"
 		"$bin" -q run "$out/cell.yaml" > /dev/null 2> "$out/cell.err" ||
 			{ cat "$out/cell.err" >&2; exit 1; }
@@ -154,15 +168,15 @@ for r in $(seq 1 "$rounds"); do
 done
 
 echo
-printf '| format | threads | path | prefill tok/s | spread | × bench | paired × bench | decode tok/s | spread | × bench | paired × bench |\n'
+printf '| format | threads | path | prefill tok/s | spread | × %s | paired × %s | decode tok/s | spread | × %s | paired × %s |\n' "$ref" "$ref" "$ref" "$ref"
 printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
 for f in "${fmts[@]}"; do
 	for t in $threads; do
 		bp=""
 		bd=""
-		if [ -s "$out/res/bench-$f-$t" ]; then
-			bp=$(awk '{ print $1 }' "$out/res/bench-$f-$t" | median)
-			bd=$(awk '{ print $2 }' "$out/res/bench-$f-$t" | median)
+		if [ -s "$out/res/$ref-$f-$t" ]; then
+			bp=$(awk '{ print $1 }' "$out/res/$ref-$f-$t" | median)
+			bd=$(awk '{ print $2 }' "$out/res/$ref-$f-$t" | median)
 		fi
 		for p in "${pths[@]}"; do
 			file="$out/res/$p-$f-$t"
@@ -177,8 +191,8 @@ for f in "${fmts[@]}"; do
 			pp=""
 			pd=""
 			if [ -n "$bp" ]; then
-				rp_=$(paste -d' ' "$out/res/bench-$f-$t" "$file" | awk '{ print $3 / $1 }')
-				rd_=$(paste -d' ' "$out/res/bench-$f-$t" "$file" | awk '{ print $4 / $2 }')
+				rp_=$(paste -d' ' "$out/res/$ref-$f-$t" "$file" | awk '{ print $3 / $1 }')
+				rd_=$(paste -d' ' "$out/res/$ref-$f-$t" "$file" | awk '{ print $4 / $2 }')
 				pp="$(printf %.3f "$(median <<< "$rp_")") ($(spread3 <<< "$rp_"))"
 				pd="$(printf %.3f "$(median <<< "$rd_")") ($(spread3 <<< "$rd_"))"
 			fi
