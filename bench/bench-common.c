@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,29 @@ static void *bw_sum(void *arg)
 	}
 	a->sum = s0 + s1 + s2 + s3;
 	return NULL;
+}
+
+void bench_pin_first(int on)
+{
+	static cpu_set_t start;
+	static int have = -1;
+	const char *env = getenv("PB_BENCH_PIN");
+	if (env && !strcmp(env, "0"))
+		return;
+	if (have < 0)
+		have = sched_getaffinity(0, sizeof start, &start) == 0;
+	if (!have)
+		return;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &start)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	if (sched_setaffinity(0, sizeof one, on ? &one : &start) < 0)
+		fprintf(stderr, "bench: cannot %s: %s\n", on ? "pin to one CPU" : "unpin",
+			strerror(errno));
 }
 
 double bench_bandwidth(int n)

@@ -44,6 +44,15 @@ int bench_run(const struct pb_plugin *p, const void *cfg, struct pb_model *m, in
  * median of 5. */
 double bench_bandwidth(int n);
 
+/* on: pin the calling thread to the first CPU of the affinity mask the
+ * process started with (threads it creates inherit it); off: give it the
+ * whole mask back.  Why: a VM's CPUs need not be equal (seen on a 2-vCPU
+ * host: one ran prefill 30 % and decode 40 % slower than the other for
+ * minutes on end), and an unpinned 1-thread run lands on either, so its
+ * figures jump between two levels from run to run.  PB_BENCH_PIN=0 in
+ * the environment turns it off (prints to stderr where it cannot pin). */
+void bench_pin_first(int on);
+
 double bench_linear_bytes(const struct pb_model *m);       /* linear weights, bytes */
 double bench_linear_flops(const struct pb_model *m, int n_tokens);
 /* Raw cblas_sgemm GFLOP/s over m's F32 linear shapes for n_tokens rows on

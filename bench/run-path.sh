@@ -58,6 +58,26 @@ else
 	out=$(mktemp -d)
 	trap 'rm -rf "$out"' EXIT
 fi
+# 1-thread runs go on one CPU, the same for every path and round (PIN:
+# its number; default the first CPU this script may use; PIN= leaves them
+# unpinned): a VM's CPUs need not be equal — on a 2-vCPU host one ran
+# prefill 30 % and decode 40 % slower than the other for minutes — and an
+# unpinned 1-thread run lands on either, so its figures jump between two
+# levels.  Runs on more threads are left to the scheduler.
+pin_cpu=${PIN-auto}
+[ "$pin_cpu" = auto ] &&
+	pin_cpu=$(awk '/^Cpus_allowed_list/ { split($2, a, /[,-]/); print a[1] }' /proc/self/status)
+command -v taskset > /dev/null || pin_cpu=""
+pinned() { # threads command...: the command, on pin_cpu when threads is 1
+	local t=$1
+	shift
+	if [ "$t" = 1 ] && [ -n "$pin_cpu" ]; then
+		taskset -c "$pin_cpu" "$@"
+	else
+		"$@"
+	fi
+}
+
 # no OPENBLAS_NUM_THREADS: timed as users run it (cpu-blas sets
 # OpenBLAS to one thread itself)
 
@@ -106,7 +126,7 @@ measure() { # path format threads
 		# repack=true: the same kernels on both sides
 		local opts=()
 		case $f in q8_0 | q4_0) opts=(-o repack=true) ;; esac
-		line=$("$session" "synth:$preset" -f "$f" -t "$t" -r "$runs" -p "$P" -d "$D" "${opts[@]}")
+		line=$(pinned "$t" "$session" "synth:$preset" -f "$f" -t "$t" -r "$runs" -p "$P" -d "$D" "${opts[@]}")
 		pre=$(awk '{ print $3 }' <<< "$line")
 		dec=$(awk '{ print $7 }' <<< "$line")
 		;;
@@ -114,12 +134,12 @@ measure() { # path format threads
 		# bench/session's loop on the GGUF file itself, loaded as the
 		# cell loads it, with the backend's option defaults (repack:
 		# auto repacks the file's Q8_0/Q4_0 linears)
-		line=$("$session" "$model" -t "$t" -r "$runs" -p "$P" -d "$D")
+		line=$(pinned "$t" "$session" "$model" -t "$t" -r "$runs" -p "$P" -d "$D")
 		pre=$(awk '{ print $3 }' <<< "$line")
 		dec=$(awk '{ print $7 }' <<< "$line")
 		;;
 	generate)
-		line=$("$pb" -q generate "$model" --backend cpu-blas --threads "$t" --seed 1 \
+		line=$(pinned "$t" "$pb" -q generate "$model" --backend cpu-blas --threads "$t" --seed 1 \
 			--prompt "$(cat "$out/prompt.txt")" -n $((D + 1)) --ignore-eos \
 			--warmup 1 --repeat "$runs" 2>&1 >/dev/null | grep '^summary:')
 		pre=$(sed 's/.*prefill \([0-9.]*\) tok.*/\1/' <<< "$line")
@@ -131,7 +151,7 @@ measure() { # path format threads
 		[ "$path" = bare ] && probes=""
 		experiment "$f" "$t" "$probes" > "$out/cell.yaml"
 		rm -rf "${out:?}/cell"
-		"$bin" -q run "$out/cell.yaml" > /dev/null 2> "$out/cell.err" ||
+		pinned "$t" "$bin" -q run "$out/cell.yaml" > /dev/null 2> "$out/cell.err" ||
 			{ cat "$out/cell.err" >&2; exit 1; }
 		local dir
 		dir=$(ls -d "$out"/cell/cells/*/)

@@ -16,7 +16,10 @@
  * main columns run (auto); --dense times the four dense formats only.
  * --break-even instead sweeps the density of magnitude pruning and times
  * CSR against the dense kernel, the measurement behind the
- * `sparse_threshold` default.  A benchmark: prints, asserts nothing.
+ * `sparse_threshold` default.  1-thread runs, and the 1-thread bandwidth,
+ * run on the first CPU of the affinity mask (bench_pin_first: a VM's CPUs
+ * need not be equal; PB_BENCH_PIN=0 leaves them unpinned).  A benchmark:
+ * prints, asserts nothing.
  *
  *     build/bench/tokens [PRESET] [RUNS] [DECODE] [PREFILL] [--no-ref] [--break-even]
  *                        [--dense] [--gemm=auto|native|openblas]
@@ -179,7 +182,11 @@ int main(int argc, char **argv)
 	}
 	if (be)
 		return break_even(cb, preset, runs, n_decode);
-	const double bw[3] = { 0, bench_bandwidth(1), bench_bandwidth(2) };
+	/* 1 thread: on the first CPU (bench_pin_first), the bound too */
+	bench_pin_first(1);
+	const double bw1 = bench_bandwidth(1);
+	bench_pin_first(0);
+	const double bw[3] = { 0, bw1, bench_bandwidth(2) };
 	double sgemm[3] = { 0 }, base[3] = { 0 };
 	printf("%s: prefill %d tokens, %d decode steps, median of %d runs; streaming read %.1f GB/s "
 	       "(1 thread), %.1f GB/s (2 threads); gemm: %s\n\n", preset, n_prefill, n_decode, runs,
@@ -206,10 +213,13 @@ int main(int argc, char **argv)
 			struct cb_config blas = cfg;
 			blas.gemm = 2;
 			struct meas c;
+			bench_pin_first(n == 1);
 			if (v == V_F32)
 				sgemm[n] = bench_raw_sgemm(m, n_prefill, n);
-			if (measure(cb, &cfg, v <= V_Q4 && gemm != 2 ? &blas : NULL, m, runs, n_prefill,
-				    n_decode, &c) < 0) {
+			const int failed = measure(cb, &cfg, v <= V_Q4 && gemm != 2 ? &blas : NULL, m,
+						   runs, n_prefill, n_decode, &c) < 0;
+			bench_pin_first(0);
+			if (failed) {
 				printf("| %s | | %d | failed |\n", vname[v], n);
 				continue;
 			}

@@ -47,6 +47,26 @@ lb_path=$(command -v "$lb" 2>/dev/null) || have_lb=0
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
+# 1-thread runs go on one CPU, the same for every path and round (PIN:
+# its number; default the first CPU this script may use; PIN= leaves them
+# unpinned): a VM's CPUs need not be equal — on a 2-vCPU host one ran
+# prefill 30 % and decode 40 % slower than the other for minutes — and an
+# unpinned 1-thread run lands on either, so its figures jump between two
+# levels.  Runs on more threads are left to the scheduler.
+pin_cpu=${PIN-auto}
+[ "$pin_cpu" = auto ] &&
+	pin_cpu=$(awk '/^Cpus_allowed_list/ { split($2, a, /[,-]/); print a[1] }' /proc/self/status)
+command -v taskset > /dev/null || pin_cpu=""
+pinned() { # threads command...: the command, on pin_cpu when threads is 1
+	local t=$1
+	shift
+	if [ "$t" = 1 ] && [ -n "$pin_cpu" ]; then
+		taskset -c "$pin_cpu" "$@"
+	else
+		"$@"
+	fi
+}
+
 for r in $(seq 1 "$rounds"); do
 	for t in $threads; do
 		sides="pb lb"
@@ -55,12 +75,12 @@ for r in $(seq 1 "$rounds"); do
 			if [ "$side" = lb ]; then
 				[ "$have_lb" = 1 ] || continue
 				# shellcheck disable=SC2086
-				"$lb_path" -m "$model" -p "$P" -n "$D" -t "$t" -r "$repeat" -o json \
+				pinned "$t" "$lb_path" -m "$model" -p "$P" -n "$D" -t "$t" -r "$repeat" -o json \
 					${LLAMA_BENCH_ARGS:-} > "$out/lb-$t-$r.json" 2> "$out/lb.err" ||
 					{ echo "vs-llama: llama-bench failed:" >&2; cat "$out/lb.err" >&2; exit 1; }
 			else
 				# shellcheck disable=SC2086
-				"$pb" -q generate "$model" --backend cpu-blas --threads "$t" \
+				pinned "$t" "$pb" -q generate "$model" --backend cpu-blas --threads "$t" \
 					--prompt-tokens "$P" -n $((D + 1)) --ignore-eos --warmup 1 \
 					--repeat "$repeat" ${PB_ARGS:-} 2>&1 > /dev/null |
 					grep '^summary:' > "$out/pb-$t-$r.txt" ||
