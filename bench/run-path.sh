@@ -36,6 +36,7 @@
 # PB0=OTHER/prunebench adds the path `cell0`, the same cell run by another
 # build (before a change), in the same interleaved rounds.
 set -euo pipefail
+bench_dir=$(cd "$(dirname "$0")" && pwd)
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 formats=${2:-f32,q4_0}
@@ -58,25 +59,8 @@ else
 	out=$(mktemp -d)
 	trap 'rm -rf "$out"' EXIT
 fi
-# 1-thread runs go on one CPU, the same for every path and round (PIN:
-# its number; default the first CPU this script may use; PIN= leaves them
-# unpinned): a VM's CPUs need not be equal — on a 2-vCPU host one ran
-# prefill 30 % and decode 40 % slower than the other for minutes — and an
-# unpinned 1-thread run lands on either, so its figures jump between two
-# levels.  Runs on more threads are left to the scheduler.
-pin_cpu=${PIN-auto}
-[ "$pin_cpu" = auto ] &&
-	pin_cpu=$(awk '/^Cpus_allowed_list/ { split($2, a, /[,-]/); print a[1] }' /proc/self/status)
-command -v taskset > /dev/null || pin_cpu=""
-pinned() { # threads command...: the command, on pin_cpu when threads is 1
-	local t=$1
-	shift
-	if [ "$t" = 1 ] && [ -n "$pin_cpu" ]; then
-		taskset -c "$pin_cpu" "$@"
-	else
-		"$@"
-	fi
-}
+# 1-thread runs on one CPU (PIN=): bench/pin.sh
+. "$bench_dir/pin.sh"
 
 # no OPENBLAS_NUM_THREADS: timed as users run it (cpu-blas sets
 # OpenBLAS to one thread itself)

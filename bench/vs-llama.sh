@@ -27,6 +27,7 @@
 # (--ignore-eos), prefill = P / time to the first token, decode = D /
 # the rest, the median of its --repeat runs after one warm-up.
 set -euo pipefail
+bench_dir=$(cd "$(dirname "$0")" && pwd)
 if [ $# -lt 1 ] || [ "$1" = -h ] || [ "$1" = --help ]; then
 	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
 	exit $(($# < 1 ? 2 : 0))
@@ -47,25 +48,8 @@ lb_path=$(command -v "$lb" 2>/dev/null) || have_lb=0
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-# 1-thread runs go on one CPU, the same for every path and round (PIN:
-# its number; default the first CPU this script may use; PIN= leaves them
-# unpinned): a VM's CPUs need not be equal — on a 2-vCPU host one ran
-# prefill 30 % and decode 40 % slower than the other for minutes — and an
-# unpinned 1-thread run lands on either, so its figures jump between two
-# levels.  Runs on more threads are left to the scheduler.
-pin_cpu=${PIN-auto}
-[ "$pin_cpu" = auto ] &&
-	pin_cpu=$(awk '/^Cpus_allowed_list/ { split($2, a, /[,-]/); print a[1] }' /proc/self/status)
-command -v taskset > /dev/null || pin_cpu=""
-pinned() { # threads command...: the command, on pin_cpu when threads is 1
-	local t=$1
-	shift
-	if [ "$t" = 1 ] && [ -n "$pin_cpu" ]; then
-		taskset -c "$pin_cpu" "$@"
-	else
-		"$@"
-	fi
-}
+# 1-thread runs on one CPU (PIN=): bench/pin.sh
+. "$bench_dir/pin.sh"
 
 for r in $(seq 1 "$rounds"); do
 	for t in $threads; do
