@@ -58,18 +58,61 @@ double bench_median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+int bench_open(const struct pb_plugin *p, const void *cfg, struct pb_model *m, void **st,
+	       struct pb_session **s)
+{
+	char err[512];
+	*st = NULL;
+	*s = NULL;
+	if (p->init(&bench_host, cfg, st) < 0) {
+		*st = NULL;
+		return -1;
+	}
+	if (((const struct pb_backend_ops *)p->ops)->weights_load(*st, m) < 0 ||
+	    pb_session_open(m, p->ops, *st, s, err, sizeof err) < 0) {
+		bench_close(p, *st, *s);
+		*st = NULL;
+		*s = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void bench_close(const struct pb_plugin *p, void *st, struct pb_session *s)
+{
+	pb_session_close(s);
+	if (st)
+		p->fini(st);
+}
+
+int bench_loop(struct pb_session *s, const int32_t *tok, int n_prefill, int n_decode,
+	       float *logits, double *prefill_ms, double *tok_s)
+{
+	const double t0 = pb_now_ms();
+	if (pb_session_forward(s, tok, n_prefill, 0, logits) < 0)
+		return -1;
+	const double t1 = pb_now_ms();
+	for (int i = 0; i < n_decode; i++) {
+		int32_t t = tok[i % n_prefill];
+		if (pb_session_forward(s, &t, 1, n_prefill + i, logits) < 0)
+			return -1;
+	}
+	const double t2 = pb_now_ms();
+	*prefill_ms = t1 - t0;
+	*tok_s = n_decode * 1000.0 / (t2 - t1);
+	return 0;
+}
+
 int bench_run(const struct pb_plugin *p, const void *cfg, struct pb_model *m, int n_prefill,
-	       int n_decode, double *prefill_ms, double *tok_s, char *kernel, size_t klen)
+	      int n_decode, double *prefill_ms, double *tok_s, char *kernel, size_t klen)
 {
 	const struct pb_backend_ops *ops = p->ops;
 	struct pb_session *s = NULL;
 	void *st = NULL;
-	char err[512];
 	int rc = -1;
 	int32_t *tok = malloc((size_t)n_prefill * sizeof *tok);
 	float *logits = malloc((size_t)m->hp.vocab * sizeof *logits);
-	if (p->init(&bench_host, cfg, &st) < 0 || ops->weights_load(st, m) < 0 ||
-	    pb_session_open(m, ops, st, &s, err, sizeof err) < 0)
+	if (!tok || !logits || bench_open(p, cfg, m, &st, &s) < 0)
 		goto out;
 	for (int i = 0; i < m->n_tensors && ops->weight_kernel; i++)
 		if (pb_role_is_linear(m->tensors[i].role)) {
@@ -78,24 +121,11 @@ int bench_run(const struct pb_plugin *p, const void *cfg, struct pb_model *m, in
 		}
 	for (int i = 0; i < n_prefill; i++)
 		tok[i] = 3 + 'a' + i % 26;
-	pb_session_forward(s, tok, n_prefill, 0, logits);   /* warm-up: page in the weights */
-	double t0 = pb_now_ms();
-	if (pb_session_forward(s, tok, n_prefill, 0, logits) < 0)
-		goto out;
-	double t1 = pb_now_ms();
-	for (int i = 0; i < n_decode; i++) {
-		int32_t t = tok[i % n_prefill];
-		if (pb_session_forward(s, &t, 1, n_prefill + i, logits) < 0)
-			goto out;
-	}
-	double t2 = pb_now_ms();
-	*prefill_ms = t1 - t0;
-	*tok_s = n_decode * 1000.0 / (t2 - t1);
-	rc = 0;
+	/* warm-up: page in the weights */
+	pb_session_forward(s, tok, n_prefill, 0, logits);
+	rc = bench_loop(s, tok, n_prefill, n_decode, logits, prefill_ms, tok_s);
 out:
-	pb_session_close(s);
-	if (st)
-		p->fini(st);
+	bench_close(p, st, s);
 	free(tok);
 	free(logits);
 	return rc;

@@ -34,6 +34,21 @@ extern const struct pb_host bench_host;
 
 const struct pb_plugin *bench_plugin(const char *name);
 
+struct pb_session;
+
+/* p initialised with cfg, m's weights loaded and a session opened on
+ * them (*st, *s); -1 with nothing left open on failure.  bench_close
+ * closes what bench_open opened (NULLs allowed). */
+int bench_open(const struct pb_plugin *p, const void *cfg, struct pb_model *m, void **st,
+	       struct pb_session **s);
+void bench_close(const struct pb_plugin *p, void *st, struct pb_session *s);
+
+/* The benchmark's loop on session s: a prefill of tok[0 .. n_prefill)
+ * timed (*prefill_ms), then n_decode single-token steps fed the prompt's
+ * tokens in turn (*tok_s).  -1 when a step fails. */
+int bench_loop(struct pb_session *s, const int32_t *tok, int n_prefill, int n_decode,
+	       float *logits, double *prefill_ms, double *tok_s);
+
 /* One session on m: a warm-up prefill, then n_prefill tokens timed and
  * n_decode single-token steps timed.  kernel: what the first block
  * linear runs.  -1 on failure. */

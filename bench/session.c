@@ -8,7 +8,7 @@
  * to.  A benchmark: prints, asserts nothing.
  *
  *     build/bench/session MODEL [-t THREADS] [-r RUNS] [-p P] [-d D]
- *                         [-f TYPE] [-b BACKEND] [-o KEY=VALUE ...]
+ *                         [-f TYPE] [-b BACKEND] [-o KEY=VALUE ...] [-g]
  *                         (1 thread, 5 runs, 128, 64)
  *
  * MODEL synth:PRESET is bench/tokens' model: synthesised in memory (seed
@@ -17,6 +17,16 @@
  * OUT.gguf --type TYPE --seed 1` writes.
  *
  * Output: `session: prefill T tok/s (LO-HI) decode T tok/s (LO-HI) runs N`
+ *
+ * -g: the run path's loop against the benchmark's in one process, so
+ * that where the process landed (which CPU, which physical pages) is the
+ * same for both: one backend session, a warm-up, then RUNS rounds of the
+ * benchmark's loop (a prefill of P tokens, D steps fed the prompt's
+ * tokens) and pb_generate (core/run/generate.c, what `prunebench run`
+ * and `generate` call: the same prompt as ids, D + 1 output tokens,
+ * greedy) alternated, their order swapped every round.  Prints both
+ * medians and the median over rounds of generate / loop.  A model
+ * without a tokenizer cannot take -g.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -28,7 +38,9 @@
 #include "bench-common.h"
 #include "model/quant.h"
 #include "plugin/registry.h"
+#include "run/generate.h"
 #include "run/reference.h"
+#include "util/util.h"
 
 #define MAX_RUNS 64
 #define MAX_OPTS 16
@@ -36,7 +48,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: session MODEL [-t THREADS] [-r RUNS 1..%d] [-p PREFILL] [-d DECODE] "
-		"[-f TYPE] [-b BACKEND] [-o KEY=VALUE ...]\n", MAX_RUNS);
+		"[-f TYPE] [-b BACKEND] [-o KEY=VALUE ...] [-g]\n", MAX_RUNS);
 }
 
 /* The backend's option defaults with -o KEY=VALUE (and threads) applied:
@@ -67,13 +79,82 @@ fail:
 	return NULL;
 }
 
+/* -g: one round of each, on session s; tok/s into pre[2], dec[2]
+ * (0: the benchmark's loop, 1: pb_generate). */
+static int ab_round(struct pb_session *s, const struct pb_model *m, const int32_t *tok,
+		    int n_prefill, int n_decode, float *logits, int swap, double *pre, double *dec)
+{
+	char err[512];
+	for (int k = 0; k < 2; k++) {
+		const int which = swap ? 1 - k : k;
+		if (which == 0) {
+			double ms;
+			if (bench_loop(s, tok, n_prefill, n_decode, logits, &ms, &dec[0]) < 0)
+				return -1;
+			pre[0] = n_prefill * 1000.0 / ms;
+		} else {
+			const struct pb_gen_request req = { .max_new_tokens = n_decode + 1,
+							    .prompt_ids = tok,
+							    .n_prompt_ids = n_prefill };
+			struct pb_gen_result g;
+			if (pb_generate(s, m, pb_model_tokenizer(m), &req, &g, err, sizeof err) < 0) {
+				fprintf(stderr, "session: -g: %s\n", err);
+				return -1;
+			}
+			pre[1] = n_prefill * 1000.0 / g.prefill_ms;
+			dec[1] = g.n_out > 1 ? (g.n_out - 1) * 1000.0 / (g.e2e_ms - g.ttft_ms) : 0;
+			pb_gen_result_free(&g);
+		}
+	}
+	return 0;
+}
+
+static int ab(const struct pb_plugin *p, const void *cfg, struct pb_model *m, int runs,
+	      int n_prefill, int n_decode)
+{
+	struct pb_session *s = NULL;
+	void *st = NULL;
+	int rc = -1;
+	int32_t *tok = malloc((size_t)n_prefill * sizeof *tok);
+	float *logits = malloc((size_t)m->hp.vocab * sizeof *logits);
+	double pre[2][MAX_RUNS], dec[2][MAX_RUNS], ratio[MAX_RUNS], pr[2], dr[2];
+	if (!pb_model_tokenizer(m)) {
+		fprintf(stderr, "session: -g: the model has no tokenizer\n");
+		goto out;
+	}
+	if (!tok || !logits || bench_open(p, cfg, m, &st, &s) < 0)
+		goto out;
+	for (int i = 0; i < n_prefill; i++)
+		tok[i] = 3 + 'a' + i % 26;
+	if (ab_round(s, m, tok, n_prefill, n_decode, logits, 0, pr, dr) < 0)   /* warm-up */
+		goto out;
+	for (int r = 0; r < runs; r++) {
+		if (ab_round(s, m, tok, n_prefill, n_decode, logits, r & 1, pr, dr) < 0)
+			goto out;
+		pre[0][r] = pr[0], pre[1][r] = pr[1], dec[0][r] = dr[0], dec[1][r] = dr[1];
+		ratio[r] = dr[1] / dr[0];
+	}
+	const double rm = bench_median(ratio, runs);
+	printf("session -g: loop prefill %.1f decode %.1f tok/s; generate prefill %.1f decode %.1f "
+	       "tok/s; decode generate / loop %.3f (%.3f-%.3f) over %d rounds\n",
+	       bench_median(pre[0], runs), bench_median(dec[0], runs), bench_median(pre[1], runs),
+	       bench_median(dec[1], runs), rm, ratio[0], ratio[runs - 1], runs);
+	rc = 0;
+out:
+	bench_close(p, st, s);
+	free(tok);
+	free(logits);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *backend = "cpu-blas", *type = NULL;
 	char *opts[MAX_OPTS + 1], threads[32] = "";
-	int n_opts = 0, runs = 5, n_prefill = 128, n_decode = 64, c;
-	while ((c = getopt(argc, argv, "t:r:p:d:f:b:o:h")) != -1) {
+	int n_opts = 0, runs = 5, n_prefill = 128, n_decode = 64, c, gen = 0;
+	while ((c = getopt(argc, argv, "t:r:p:d:f:b:o:gh")) != -1) {
 		switch (c) {
+		case 'g': gen = 1; break;
 		case 't': snprintf(threads, sizeof threads, "threads=%d", atoi(optarg)); break;
 		case 'r': runs = atoi(optarg); break;
 		case 'p': n_prefill = atoi(optarg); break;
@@ -129,6 +210,10 @@ int main(int argc, char **argv)
 	if (n_prefill + n_decode > m->hp.ctx) {
 		fprintf(stderr, "session: %d + %d positions exceed the model's context %d\n", n_prefill,
 			n_decode, m->hp.ctx);
+		goto out;
+	}
+	if (gen) {
+		rc = ab(p, cfg, m, runs, n_prefill, n_decode) < 0;
 		goto out;
 	}
 	for (int r = 0; r < runs; r++) {
