@@ -65,7 +65,7 @@ int bench_open(const struct pb_plugin *p, const void *cfg, struct pb_model *m, v
 	*st = NULL;
 	*s = NULL;
 	if (p->init(&bench_host, cfg, st) < 0) {
-		*st = NULL;
+		*st = NULL;   /* whatever init left there is not ours to free */
 		return -1;
 	}
 	if (((const struct pb_backend_ops *)p->ops)->weights_load(*st, m) < 0 ||
@@ -83,6 +83,12 @@ void bench_close(const struct pb_plugin *p, void *st, struct pb_session *s)
 	pb_session_close(s);
 	if (st)
 		p->fini(st);
+}
+
+void bench_prompt(int32_t *tok, int n)
+{
+	for (int i = 0; i < n; i++)
+		tok[i] = 3 + 'a' + i % 26;
 }
 
 int bench_loop(struct pb_session *s, const int32_t *tok, int n_prefill, int n_decode,
@@ -119,8 +125,7 @@ int bench_run(const struct pb_plugin *p, const void *cfg, struct pb_model *m, in
 			ops->weight_kernel(st, i, kernel, klen);
 			break;
 		}
-	for (int i = 0; i < n_prefill; i++)
-		tok[i] = 3 + 'a' + i % 26;
+	bench_prompt(tok, n_prefill);
 	/* warm-up: page in the weights */
 	pb_session_forward(s, tok, n_prefill, 0, logits);
 	rc = bench_loop(s, tok, n_prefill, n_decode, logits, prefill_ms, tok_s);

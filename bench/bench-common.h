@@ -43,6 +43,10 @@ int bench_open(const struct pb_plugin *p, const void *cfg, struct pb_model *m, v
 	       struct pb_session **s);
 void bench_close(const struct pb_plugin *p, void *st, struct pb_session *s);
 
+/* The benchmark's prompt: the synthetic byte vocabulary's 'a'..'z'
+ * (ids 100..125) in turn, n of them. */
+void bench_prompt(int32_t *tok, int n);
+
 /* The benchmark's loop on session s: a prefill of tok[0 .. n_prefill)
  * timed (*prefill_ms), then n_decode single-token steps fed the prompt's
  * tokens in turn (*tok_s).  -1 when a step fails. */

@@ -124,8 +124,7 @@ static int ab(const struct pb_plugin *p, const void *cfg, struct pb_model *m, in
 	}
 	if (!tok || !logits || bench_open(p, cfg, m, &st, &s) < 0)
 		goto out;
-	for (int i = 0; i < n_prefill; i++)
-		tok[i] = 3 + 'a' + i % 26;
+	bench_prompt(tok, n_prefill);
 	if (ab_round(s, m, tok, n_prefill, n_decode, logits, 0, pr, dr) < 0)   /* warm-up */
 		goto out;
 	for (int r = 0; r < runs; r++) {
